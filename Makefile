@@ -1,0 +1,55 @@
+# Two commands a newcomer needs: `make run` (the product, embedded, with demo data) and `make test`
+# (installs everything, starts Kafka and Elasticsearch, runs the whole suite). See README.md.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+DEBIAN_PACKAGES = $(shell grep -v '^\#' deploy/local/debian-packages.txt)
+
+.PHONY: run test check lint typecheck servers stop-servers bench system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: the product in embedded mode with the demo province; console on http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/socpipe run --demo
+
+## system-deps: the Debian packages the tests use (Java for the servers, Maven to fetch them, ...)
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+servers: system-deps
+	bash deploy/local/servers.sh start all
+
+stop-servers:
+	bash deploy/local/servers.sh stop all
+
+## check: lint and type-check (also part of `make test`)
+check: lint typecheck
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## test: install everything, start Kafka and Elasticsearch, run the whole suite
+test: $(STAMP) system-deps check servers
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .socpipe .pytest_cache .mypy_cache .ruff_cache

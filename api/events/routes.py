@@ -1,0 +1,142 @@
+"""Read API over the store: events, alerts, dead letters, the registry and source activity.
+
+Thin routes: parse the query, call the store, return JSON. Paging is by opaque cursor
+(`search_after` in Elasticsearch, keyset in SQLite) so deep pages stay fast.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from api.context import AppContext
+from soc_core.store import AlertQuery, DeadLetterQuery, EventQuery
+
+router = APIRouter(prefix="/api/v1")
+
+Size = Annotated[int, Query(ge=1, le=1000)]
+
+
+def _ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+@router.get("/events")
+def list_events(
+    request: Request,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    source: str | None = None,
+    unit: str | None = None,
+    system: str | None = None,
+    host: str | None = None,
+    q: str | None = None,
+    size: Size = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = _ctx(request).store.search_events(
+        EventQuery(
+            start=start,
+            end=end,
+            source_id=source,
+            unit_id=unit,
+            system_id=system,
+            host_name=host,
+            text=q,
+            size=size,
+            cursor=cursor,
+        )
+    )
+    return {"total": page.total, "cursor": page.cursor, "items": [e.to_doc() for e in page.items]}
+
+
+@router.get("/events/{event_id}")
+def get_event(request: Request, event_id: str) -> dict[str, Any]:
+    event = _ctx(request).store.get_event(event_id)
+    if event is None:
+        raise HTTPException(404, f"no event {event_id}")
+    return event.to_doc()
+
+
+@router.get("/alerts")
+def list_alerts(
+    request: Request,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    severity: str | None = None,
+    status: str | None = None,
+    rule: str | None = None,
+    unit: str | None = None,
+    host: str | None = None,
+    size: Size = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = _ctx(request).store.search_alerts(
+        AlertQuery(
+            start=start,
+            end=end,
+            severity=severity,
+            status=status,
+            rule_id=rule,
+            unit_id=unit,
+            host_name=host,
+            size=size,
+            cursor=cursor,
+        )
+    )
+    return {"total": page.total, "cursor": page.cursor, "items": [a.to_doc() for a in page.items]}
+
+
+@router.get("/alerts/{alert_id}")
+def get_alert(request: Request, alert_id: str) -> dict[str, Any]:
+    alert = _ctx(request).store.get_alert(alert_id)
+    if alert is None:
+        raise HTTPException(404, f"no alert {alert_id}")
+    return alert.to_doc()
+
+
+@router.get("/deadletters")
+def list_deadletters(
+    request: Request,
+    source: str | None = None,
+    format: str | None = None,
+    stage: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    size: Size = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = _ctx(request).store.list_deadletters(
+        DeadLetterQuery(
+            source_id=source,
+            format_tried=format,
+            stage=stage,
+            start=start,
+            end=end,
+            size=size,
+            cursor=cursor,
+        )
+    )
+    return {
+        "total": page.total,
+        "cursor": page.cursor,
+        "items": [d.model_dump(mode="json") for d in page.items],
+    }
+
+
+@router.get("/registry")
+def get_registry(request: Request) -> dict[str, Any]:
+    return (
+        _ctx(request)
+        .store.load_registry()
+        .model_dump(mode="json", exclude={"sources": {"__all__": {"token"}}})
+    )
+
+
+@router.get("/sources/activity")
+def source_activity(request: Request) -> dict[str, Any]:
+    activity = _ctx(request).store.source_activity()
+    return {sid: {"events": a.events, "last_ingested": a.last_ingested} for sid, a in activity.items()}

@@ -1,0 +1,121 @@
+"""The normalize stage: RawRecord -> Event, or a DeadLetter with the reason. Never raises per record.
+
+The stage owns what every format shares: identity (the event id is the record id), attribution
+(`soc.*` from the registry, never from the payload), `event.original`, `event.ingested`, and the
+final validation into `Event`. A parser bug is a dead letter too (reason names the exception), so
+one broken record never stops a stream; it is counted and kept for an operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from normalizers import registry
+from normalizers.base import VIETNAM, Normalizer, ParseContext
+from soc_core.errors import ConfigError, NormalizeError
+from soc_core.event import Event, Soc, SocSource, SocSystem, SocUnit, utcnow
+from soc_core.records import DeadLetter, RawRecord
+
+
+@dataclass(frozen=True, slots=True)
+class SourceContext:
+    """What the registry says about a source, denormalized for stamping each event."""
+
+    source_id: str
+    unit_id: str | None = None
+    unit_name: str | None = None
+    system_id: str | None = None
+    system_name: str | None = None
+    system_level: int | None = None
+    format: str | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+SourceLookup = Callable[[str], SourceContext | None]
+
+
+def _no_registry(source_id: str) -> SourceContext | None:
+    return None
+
+
+class NormalizeStage:
+    """Pure: no I/O. `lookup` maps a source id to its registry context (may return None)."""
+
+    def __init__(self, lookup: SourceLookup = _no_registry) -> None:
+        self._lookup = lookup
+        self._zones: dict[str, ZoneInfo] = {}
+
+    def _zone(self, name: str) -> ZoneInfo:
+        zone = self._zones.get(name)
+        if zone is None:
+            zone = self._zones[name] = ZoneInfo(name) if name != "Asia/Ho_Chi_Minh" else VIETNAM
+        return zone
+
+    def __call__(self, record: RawRecord) -> Event | DeadLetter:
+        ctx = self._lookup(record.source_id)
+        format_name = record.format or (ctx.format if ctx else None)
+        try:
+            normalizer = self._choose(format_name, record.payload)
+            parse_ctx = ParseContext(
+                received_at=record.received_at,
+                timezone=self._zone(ctx.timezone) if ctx else VIETNAM,
+                source_id=record.source_id,
+            )
+            doc = normalizer.parse(record.payload, parse_ctx)
+            return self._finish(doc, record, ctx, normalizer.name)
+        except (NormalizeError, ConfigError) as exc:
+            return self._dead(record, format_name, str(exc))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            return self._dead(record, format_name, f"invalid ECS field {where}: {first['msg']}")
+        except Exception as exc:  # a parser bug must not stop the stream: dead-letter it, named
+            return self._dead(record, format_name, f"parser error {type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _choose(format_name: str | None, payload: str) -> Normalizer:
+        if format_name:
+            return registry.get(format_name)
+        sniffed = registry.sniff(payload)
+        if sniffed is None:
+            raise NormalizeError("no format declared for the source and none recognised the record")
+        return sniffed
+
+    @staticmethod
+    def _finish(doc: dict[str, Any], record: RawRecord, ctx: SourceContext | None, fmt: str) -> Event:
+        meta = doc.get("event")
+        meta = dict(meta) if isinstance(meta, dict) else {}
+        meta["id"] = record.id
+        meta.setdefault("original", record.payload)
+        meta["ingested"] = utcnow()
+        meta.setdefault("created", record.received_at)
+        doc["event"] = meta
+        doc["soc"] = Soc(
+            unit=SocUnit(
+                id=record.unit_id or (ctx.unit_id if ctx else None), name=ctx.unit_name if ctx else None
+            ),
+            system=SocSystem(
+                id=record.system_id or (ctx.system_id if ctx else None),
+                name=ctx.system_name if ctx else None,
+                level=ctx.system_level if ctx else None,
+            ),
+            source=SocSource(id=record.source_id, format=fmt),
+            evidence=record.evidence,
+        )
+        return Event.model_validate(doc)
+
+    @staticmethod
+    def _dead(record: RawRecord, format_name: str | None, reason: str) -> DeadLetter:
+        return DeadLetter(
+            id=record.id,
+            source_id=record.source_id,
+            stage="normalize",
+            format_tried=format_name,
+            reason=reason,
+            raw=record.payload,
+        )

@@ -1,0 +1,144 @@
+"""Kafka adapter of the `Bus` port (kafka-python).
+
+Producers use `acks=all` and `publish` waits for every future, so a receiver that acknowledges
+after `publish` returned never loses what it acknowledged. Consumers never auto-commit: the
+runner commits after its downstream write. An unreachable cluster raises `BackPressure`, which
+the HTTP intake turns into 503 + Retry-After and the syslog receiver into "stop reading".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from soc_core.bus import KeyValue, Message
+from soc_core.errors import BackPressure, BusError
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+class KafkaBus:
+    def __init__(
+        self, bootstrap: str, *, publish_timeout_s: float = 10.0, client_id: str = "socpipe"
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._timeout = publish_timeout_s
+        self._client_id = client_id
+        self._producer: KafkaProducer | None = None
+
+    def _get_producer(self) -> KafkaProducer:
+        if self._producer is None:
+            try:
+                self._producer = KafkaProducer(
+                    bootstrap_servers=self._bootstrap,
+                    client_id=self._client_id,
+                    acks="all",
+                    linger_ms=5,
+                    retries=5,
+                    max_request_size=MAX_MESSAGE_BYTES,
+                    max_block_ms=int(self._timeout * 1000),
+                    request_timeout_ms=int(self._timeout * 1000),
+                    compression_type=None,
+                )
+            except KafkaError as exc:
+                raise BackPressure(f"Kafka unavailable: {exc}", bootstrap=self._bootstrap) from exc
+        return self._producer
+
+    def publish(self, topic: str, records: Sequence[KeyValue]) -> None:
+        if not records:
+            return
+        producer = self._get_producer()
+        try:
+            futures = [producer.send(topic, key=key, value=value) for key, value in records]
+            producer.flush(timeout=self._timeout)
+            for future in futures:
+                future.get(timeout=self._timeout)
+        except KafkaError as exc:
+            raise BackPressure(f"Kafka did not acknowledge: {exc}", topic=topic) from exc
+
+    def consumer(self, topics: Sequence[str] | str, group: str) -> KafkaBusConsumer:
+        return KafkaBusConsumer(self._bootstrap, topics, group, client_id=self._client_id)
+
+    def ensure_topics(self, names: Sequence[str], partitions: int) -> None:
+        """Create topics with the wanted partition count (idempotent)."""
+        admin = KafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        try:
+            existing = set(admin.list_topics())
+            wanted = [
+                NewTopic(
+                    name=n,
+                    num_partitions=partitions,
+                    replication_factor=1,
+                    topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
+                )
+                for n in names
+                if n not in existing
+            ]
+            if wanted:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    admin.create_topics(wanted)
+        except KafkaError as exc:
+            raise BusError(f"cannot create topics: {exc}", bootstrap=self._bootstrap) from exc
+        finally:
+            admin.close()
+
+    def health(self) -> dict[str, str]:
+        try:
+            producer = self._get_producer()
+            ok = producer.bootstrap_connected()
+        except BackPressure as exc:
+            return {"kafka": f"down: {exc}"}
+        return {"kafka": "ok" if ok else "down: not connected"}
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=self._timeout)
+            self._producer = None
+
+
+class KafkaBusConsumer:
+    def __init__(self, bootstrap: str, topics: Sequence[str] | str, group: str, *, client_id: str) -> None:
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+            fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+            metadata_max_age_ms=5000,  # discover new soc.raw.<source> topics quickly
+        )
+        if isinstance(topics, str):
+            self._consumer.subscribe(pattern=topics)
+        else:
+            self._consumer.subscribe(topics=list(topics))
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Message]:
+        try:
+            batches: dict[Any, list[Any]] = self._consumer.poll(
+                timeout_ms=int(timeout_s * 1000), max_records=max_records
+            )
+        except KafkaError as exc:
+            raise BusError(f"poll failed: {exc}") from exc
+        out: list[Message] = []
+        for tp, records in batches.items():
+            for r in records:
+                out.append(Message(tp.topic, tp.partition, r.offset, r.key, r.value))
+        return out
+
+    def commit(self) -> None:
+        try:
+            self._consumer.commit()
+        except KafkaError as exc:
+            raise BusError(f"commit failed: {exc}") from exc
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)

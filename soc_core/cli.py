@@ -1,0 +1,272 @@
+"""`socpipe`: the one command line. It is the composition root: it builds Settings from the
+environment (and flags), then the mode's store, bus and stages, and runs a process.
+
+    socpipe run [--demo]                 embedded mode: intake + stages + SQLite + console, one process
+    socpipe api                          distributed: intake/API/console, publishing to Kafka
+    socpipe worker normalize|detect|index  distributed: one stage, Kafka in, Kafka or Elasticsearch out
+    socpipe scheduler                    distributed: periodic jobs (source activity, ...)
+    socpipe registry import|export       the province's registry as YAML
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from soc_core.settings import Mode, Settings
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Security event pipeline for a provincial SOC."
+)
+registry_app = typer.Typer(no_args_is_help=True, help="Import and export the province's registry.")
+app.add_typer(registry_app, name="registry")
+
+log = logging.getLogger("socpipe")
+
+
+def _setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=os.environ.get("SOC_LOG_LEVEL", level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _serve(ctx: Any, settings: Settings) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(
+        create_app(ctx),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def run(
+    demo: Annotated[
+        bool, typer.Option(help="Load the demo province and keep demo shippers sending.")
+    ] = False,
+    host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default 8000).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the SQLite store lives (default ./.socpipe).")
+    ] = None,
+) -> None:
+    """Embedded mode: everything in one process, no servers needed; console on http://HOST:PORT."""
+    _setup_logging()
+    from api.context import AppContext
+    from soc_core.pipeline import EmbeddedPipeline
+    from soc_core.registry_cache import RegistryCache
+    from soc_core.runtime import EmbeddedSubmit, build_detect, build_normalize, build_store
+
+    settings = _settings(mode=Mode.EMBEDDED, http_host=host, http_port=port, data_dir=data_dir)
+    store = build_store(settings)
+    registry = RegistryCache(store)
+    demo_sources: dict[str, str] = {}
+    if demo:
+        from soc_core.demo.province import demo_registry
+
+        reg, demo_sources = demo_registry()
+        store.save_registry(reg)
+    registry.reload()
+    pipeline = EmbeddedPipeline(store, build_normalize(registry), build_detect(settings))
+    ctx = AppContext(
+        settings=settings,
+        store=store,
+        registry=registry,
+        submit=EmbeddedSubmit(pipeline),
+        health_checks=[store.health],
+    )
+    url = f"http://{settings.http_host}:{settings.http_port}"
+    if demo:
+        from soc_core.demo.traffic import DemoShippers
+
+        shippers = DemoShippers(url, demo_sources, {s.id: s.format or "" for s in reg.sources})
+        threading.Thread(target=shippers.run, name="demo-shippers", daemon=True).start()
+        typer.echo(
+            f"Demo province loaded: {len(reg.units)} units, {len(reg.systems)} systems, "
+            f"{len(reg.sources)} log sources; demo shippers sending."
+        )
+    typer.echo(f"Console: {url}/   API docs: {url}/api/docs   Metrics: {url}/metrics")
+    _serve(ctx, settings)
+
+
+@app.command()
+def api() -> None:
+    """Distributed mode: HTTP intake, API and console; records go to Kafka, reads come from Elasticsearch."""
+    _setup_logging()
+    from api.context import AppContext
+    from soc_core.registry_cache import RegistryCache
+    from soc_core.runtime import KafkaSubmit, build_kafka, build_store
+
+    settings = _settings(mode=Mode.DISTRIBUTED)
+    store = build_store(settings)
+    bus = build_kafka(settings)
+    bus.ensure_topics(
+        [settings.topic_raw, settings.topic_events, settings.topic_alerts, settings.topic_deadletter],
+        settings.topic_partitions,
+    )
+    registry = RegistryCache(store)
+    registry.reload()
+    ctx = AppContext(
+        settings=settings,
+        store=store,
+        registry=registry,
+        submit=KafkaSubmit(settings, bus),
+        health_checks=[store.health, bus.health],
+    )
+    _serve(ctx, settings)
+
+
+class Stage(StrEnum):
+    NORMALIZE = "normalize"
+    DETECT = "detect"
+    INDEX = "index"
+
+
+@app.command()
+def worker(stage: Stage) -> None:
+    """Distributed mode: run one stage until SIGTERM (the current batch finishes and is committed)."""
+    _setup_logging()
+    from soc_core.ops import serve_ops
+    from soc_core.registry_cache import RegistryCache
+    from soc_core.runtime import build_detect, build_kafka, build_normalize, build_store
+    from soc_core.workers import (
+        StageWorker,
+        detect_handler,
+        index_handler,
+        normalize_handler,
+        run_until_stopped,
+    )
+
+    settings = _settings(mode=Mode.DISTRIBUTED)
+    bus = build_kafka(settings)
+    bus.ensure_topics(
+        [settings.topic_raw, settings.topic_events, settings.topic_alerts, settings.topic_deadletter],
+        settings.topic_partitions,
+    )
+    group = f"{settings.topic_prefix}socpipe-{stage.value}"
+    checks = [bus.health]
+    if stage is Stage.NORMALIZE:
+        store = build_store(settings)
+        registry = RegistryCache(store)
+        registry.reload()
+        checks.append(store.health)
+        handle = normalize_handler(settings, bus, build_normalize(registry))
+        consumer = bus.consumer(settings.topic_raw_pattern, group)
+    elif stage is Stage.DETECT:
+        detect = build_detect(settings)
+        if detect is None:
+            raise typer.BadParameter("the detect worker needs rule folders: set SOC_RULE_DIRS")
+        handle = detect_handler(settings, bus, detect)
+        consumer = bus.consumer([settings.topic_events], group)
+    else:
+        store = build_store(settings)
+        checks.append(store.health)
+        handle = index_handler(settings, store)
+        consumer = bus.consumer(
+            [settings.topic_events, settings.topic_alerts, settings.topic_deadletter], group
+        )
+
+    def health() -> dict[str, str]:
+        out: dict[str, str] = {}
+        for check in checks:
+            out.update(check())
+        return out
+
+    ops = serve_ops(settings.http_host, settings.ops_port, health)
+    typer.echo(f"worker {stage.value} ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
+    run_until_stopped(StageWorker(stage.value, consumer, handle, batch=settings.consumer_batch))
+    bus.close()
+
+
+@app.command()
+def scheduler() -> None:
+    """Distributed mode: periodic jobs (APScheduler). Today: publish each source's last-seen time."""
+    _setup_logging()
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from soc_core.jobs import refresh_source_activity
+    from soc_core.ops import serve_ops
+    from soc_core.runtime import build_store
+
+    settings = _settings(mode=Mode.DISTRIBUTED)
+    store = build_store(settings)
+    sched = BlockingScheduler(timezone="UTC")
+    sched.add_job(
+        refresh_source_activity,
+        "interval",
+        seconds=60,
+        args=[store],
+        id="source-activity",
+        max_instances=1,
+        coalesce=True,
+    )
+    ops = serve_ops(settings.http_host, settings.ops_port, store.health)
+    typer.echo(f"scheduler ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
+
+    def stop(signum: int, frame: Any) -> None:
+        sched.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, stop)
+    refresh_source_activity(store)
+    sched.start()
+
+
+@registry_app.command("import")
+def registry_import(
+    file: Path,
+    mode: Annotated[Mode, typer.Option(help="Which store to write to.")] = Mode.EMBEDDED,
+) -> None:
+    """Import units, systems, sources, endpoints and targets from a YAML file (upsert)."""
+    from pydantic import ValidationError
+
+    from soc_core.registry import Registry
+    from soc_core.runtime import build_store
+
+    try:
+        registry = Registry.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
+    except ValidationError as exc:
+        typer.echo(f"{file}: invalid registry:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    store = build_store(_settings(mode=mode))
+    store.save_registry(registry)
+    typer.echo(
+        f"imported {len(registry.units)} units, {len(registry.systems)} systems, "
+        f"{len(registry.sources)} sources, {len(registry.endpoints)} endpoints, "
+        f"{len(registry.targets)} targets"
+    )
+
+
+@registry_app.command("export")
+def registry_export(mode: Annotated[Mode, typer.Option()] = Mode.EMBEDDED) -> None:
+    """Write the registry as YAML to stdout (token hashes included, never tokens)."""
+    from soc_core.runtime import build_store
+
+    store = build_store(_settings(mode=mode))
+    yaml.safe_dump(
+        store.load_registry().model_dump(mode="json"), sys.stdout, allow_unicode=True, sort_keys=False
+    )
+
+
+if __name__ == "__main__":
+    app()

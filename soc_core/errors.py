@@ -1,0 +1,74 @@
+"""One exception root for the product, with stage subclasses that carry context.
+
+    SocError
+    ├── ConfigError            bad settings or registry content
+    ├── IngestError            a receiver refused input (carries source id and reason)
+    │   ├── AuthError          missing or unknown token / certificate
+    │   └── PayloadTooLarge    a record or body over the configured limit
+    ├── NormalizeError         a raw record could not be mapped to ECS (becomes a dead letter)
+    ├── DetectionError         a rule failed to parse or compile (becomes a quarantined rule)
+    ├── BusError               Kafka (or the in-process bus) refused or failed
+    │   └── BackPressure       downstream is unavailable; retry after `retry_after` seconds
+    └── StoreError             the store refused or failed a write or query
+
+Per-record failures never propagate out of a stage: they become dead letters, counted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SocError(Exception):
+    """Root of every error we raise; `context` says where it happened (source, topic, offset...)."""
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+
+    def __str__(self) -> str:
+        if not self.context:
+            return self.message
+        where = " ".join(f"{k}={v}" for k, v in self.context.items())
+        return f"{self.message} ({where})"
+
+
+class ConfigError(SocError):
+    pass
+
+
+class IngestError(SocError):
+    pass
+
+
+class AuthError(IngestError):
+    pass
+
+
+class PayloadTooLarge(IngestError):
+    pass
+
+
+class NormalizeError(SocError):
+    pass
+
+
+class DetectionError(SocError):
+    pass
+
+
+class BusError(SocError):
+    pass
+
+
+class BackPressure(BusError):
+    """Downstream cannot take data now; callers answer 503 / stop reading, and retry later."""
+
+    def __init__(self, message: str, retry_after: float = 5.0, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.retry_after = retry_after
+
+
+class StoreError(SocError):
+    pass

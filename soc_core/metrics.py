@@ -1,0 +1,31 @@
+"""Prometheus counters every stage emits (Vector's rule: received, sent, dropped, errors).
+
+Labels are bounded: `stage` is one of a handful of names, `reason` a short fixed vocabulary,
+`source` the registry's source ids (a few hundred in a province), `format` the registered formats.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_RECEIVED = Counter("soc_stage_events_received", "Records a stage took in", ["stage"])
+EVENTS_SENT = Counter("soc_stage_events_sent", "Records a stage passed on or stored", ["stage"])
+EVENTS_DROPPED = Counter(
+    "soc_stage_events_dropped",
+    "Records a stage did not pass on (dead letters, duplicates)",
+    ["stage", "reason"],
+)
+STAGE_ERRORS = Counter("soc_stage_errors", "Failures of a stage (batch retried, not lost)", ["stage"])
+BATCH_SECONDS = Histogram("soc_stage_batch_seconds", "Time to process one batch", ["stage"])
+
+INTAKE_REJECTED = Counter("soc_intake_rejected", "Requests or records refused at intake", ["reason"])
+SOURCE_EVENTS = Counter("soc_source_events_received", "Records received per source", ["source"])
+SOURCE_BYTES = Counter("soc_source_bytes_received", "Bytes received per source", ["source"])
+SOURCE_LAST_SEEN = Gauge(
+    "soc_source_last_event_timestamp_seconds", "Unix time of the last record", ["source"]
+)
+
+NORMALIZE_RESULTS = Counter(
+    "soc_normalize_results", "Normalization outcomes per source and format", ["source", "format", "outcome"]
+)
+ALERTS_RAISED = Counter("soc_alerts_raised", "Alerts raised", ["severity"])

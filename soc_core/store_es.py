@@ -1,0 +1,489 @@
+"""Elasticsearch adapter of the `Store` port (distributed mode).
+
+- Events go to `<prefix>events-YYYY.MM.DD`, chosen by the event's own time (UTC), so a retry of
+  the same event lands in the same index and `op_type=create` turns it into a 409 "duplicate".
+- Mappings cannot explode: `dynamic: false` at the root, so fields we do not map are kept in
+  `_source` but never indexed; `winlog.event_data` is one `flattened` field (bounded mapping,
+  every EventData key still searchable); `event.original` is stored, not indexed.
+- Bulk items that fail with 429 are retried with backoff; items that can never succeed
+  (mapping/parsing errors) are reported as permanent failures for the caller to dead-letter.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from elasticsearch import ApiError, Elasticsearch, TransportError
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from soc_core.alert import Alert
+from soc_core.errors import StoreError
+from soc_core.event import Event
+from soc_core.records import DeadLetter
+from soc_core.registry import Registry
+from soc_core.store import (
+    AlertQuery,
+    DeadLetterQuery,
+    EventQuery,
+    Page,
+    SourceActivity,
+    WriteResult,
+)
+from soc_core.store_sqlite import REGISTRY_KINDS
+
+KW: dict[str, Any] = {"type": "keyword", "ignore_above": 4096}
+STORED_ONLY: dict[str, Any] = {"type": "keyword", "index": False, "doc_values": False}
+DATE: dict[str, Any] = {"type": "date"}
+LONG: dict[str, Any] = {"type": "long"}
+IP: dict[str, Any] = {"type": "ip"}
+
+
+def _obj(**props: dict[str, Any]) -> dict[str, Any]:
+    return {"properties": props}
+
+
+SOC_MAPPING = _obj(
+    unit=_obj(id=KW, name=KW),
+    system=_obj(id=KW, name=KW, level=LONG),
+    source=_obj(id=KW, format=KW),
+    evidence={"type": "flattened"},
+)
+
+EVENT_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "@timestamp": DATE,
+        "message": {"type": "text"},
+        "tags": KW,
+        "labels": {"type": "flattened"},
+        "event": _obj(
+            id=KW,
+            kind=KW,
+            category=KW,
+            type=KW,
+            outcome=KW,
+            action=KW,
+            code=KW,
+            provider=KW,
+            dataset=KW,
+            module=KW,
+            severity=LONG,
+            original=STORED_ONLY,
+            created=DATE,
+            ingested=DATE,
+        ),
+        "host": _obj(name=KW, hostname=KW, ip=IP),
+        "user": _obj(name=KW, domain=KW, id=KW),
+        "source": _obj(ip=IP, port=LONG, domain=KW, address=KW),
+        "destination": _obj(ip=IP, port=LONG, domain=KW, address=KW),
+        "process": _obj(
+            pid=LONG,
+            name=KW,
+            executable=KW,
+            command_line=KW,
+            working_directory=KW,
+            parent=_obj(pid=LONG, name=KW, executable=KW, command_line=KW),
+            hash=_obj(md5=KW, sha1=KW, sha256=KW),
+        ),
+        "file": _obj(path=KW, name=KW, extension=KW),
+        "registry": _obj(path=KW, key=KW, value=KW),
+        "network": _obj(transport=KW, direction=KW, protocol=KW),
+        "dns": _obj(question=_obj(name=KW, type=KW)),
+        "url": _obj(original=KW, path=KW, query=KW, domain=KW),
+        "http": _obj(request=_obj(method=KW), response=_obj(status_code=LONG)),
+        "user_agent": _obj(original=KW),
+        "observer": _obj(vendor=KW, product=KW, hostname=KW),
+        "rule": _obj(name=KW),
+        "winlog": _obj(
+            channel=KW,
+            provider_name=KW,
+            event_id=KW,
+            computer_name=KW,
+            record_id=KW,
+            event_data={"type": "flattened", "ignore_above": 8191},
+        ),
+        "soc": SOC_MAPPING,
+    },
+}
+
+ALERT_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "id": KW,
+        "@timestamp": DATE,
+        "kind": KW,
+        "severity": KW,
+        "checklist": KW,
+        "host_name": KW,
+        "user_name": KW,
+        "event_ids": KW,
+        "matched": KW,
+        "count": LONG,
+        "first_seen": DATE,
+        "last_seen": DATE,
+        "created_at": DATE,
+        "rule": _obj(
+            id=KW,
+            name=KW,
+            author=KW,
+            level=KW,
+            tags=KW,
+            ruleset=KW,
+            reference=STORED_ONLY,
+            description={"type": "text"},
+        ),
+        "threat": _obj(framework=KW, tactic=_obj(id=KW, name=KW), technique=_obj(id=KW, name=KW)),
+        "soc": SOC_MAPPING,
+        "event": {"type": "object", "enabled": False},
+        "triage": _obj(status=KW, assignee=KW, tags=KW, updated_at=DATE),
+    },
+}
+
+DEADLETTER_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "id": KW,
+        "source_id": KW,
+        "stage": KW,
+        "format_tried": KW,
+        "reason": {"type": "text"},
+        "raw": STORED_ONLY,
+        "at": DATE,
+    },
+}
+
+REGISTRY_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {"kind": KW, "id": KW, "token_sha256": KW, "doc": {"type": "object", "enabled": False}},
+}
+
+INDEX_SETTINGS: dict[str, Any] = {
+    "number_of_shards": 1,
+    "number_of_replicas": 0,
+    "refresh_interval": "1s",
+    "mapping": {"ignore_malformed": True, "total_fields": {"limit": 2000}},
+}
+
+
+class _Retryable(Exception):
+    """Some bulk items were rejected with 429 (or the cluster was briefly unavailable)."""
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.astimezone(UTC)
+
+
+class ElasticStore:
+    def __init__(self, url: str, *, prefix: str = "soc-", request_timeout: float = 30.0) -> None:
+        self.prefix = prefix
+        self.es = Elasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
+
+    # -- names ----------------------------------------------------------------------------------
+
+    def event_index(self, ts: datetime) -> str:
+        return f"{self.prefix}events-{_utc(ts):%Y.%m.%d}"
+
+    def alert_index(self, ts: datetime) -> str:
+        return f"{self.prefix}alerts-{_utc(ts):%Y.%m}"
+
+    def deadletter_index(self, ts: datetime) -> str:
+        return f"{self.prefix}deadletters-{_utc(ts):%Y.%m}"
+
+    @property
+    def registry_index(self) -> str:
+        return f"{self.prefix}registry"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        templates = {
+            "events": EVENT_MAPPING,
+            "alerts": ALERT_MAPPING,
+            "deadletters": DEADLETTER_MAPPING,
+        }
+        try:
+            for name, mapping in templates.items():
+                self.es.indices.put_index_template(
+                    name=f"{self.prefix}{name}",
+                    index_patterns=[f"{self.prefix}{name}-*"],
+                    template={"settings": INDEX_SETTINGS, "mappings": mapping},
+                    priority=200,
+                )
+            if not self.es.indices.exists(index=self.registry_index):
+                self.es.indices.create(
+                    index=self.registry_index, settings=INDEX_SETTINGS, mappings=REGISTRY_MAPPING
+                )
+        except ApiError as exc:
+            if "resource_already_exists" not in str(exc):
+                raise StoreError(f"cannot set up Elasticsearch: {exc}", prefix=self.prefix) from exc
+
+    def health(self) -> dict[str, str]:
+        try:
+            health = self.es.cluster.health(timeout="2s")
+        except (ApiError, TransportError) as exc:
+            return {"elasticsearch": f"down: {exc}"}
+        return {"elasticsearch": f"ok ({health['status']})"}
+
+    def close(self) -> None:
+        self.es.close()
+
+    def refresh(self) -> None:
+        self.es.indices.refresh(index=f"{self.prefix}*")
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def _bulk_create(self, docs: Iterable[tuple[str, str, dict[str, Any]]]) -> WriteResult:
+        pending = list(docs)
+        result = WriteResult()
+        if not pending:
+            return result
+
+        @retry(
+            retry=retry_if_exception_type(_Retryable),
+            stop=stop_after_attempt(6),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            reraise=True,
+        )
+        def attempt() -> None:
+            nonlocal pending
+            ops: list[Any] = []
+            for index, doc_id, doc in pending:
+                ops.append({"create": {"_index": index, "_id": doc_id}})
+                ops.append(doc)
+            try:
+                resp = self.es.bulk(operations=ops, refresh=False)
+            except TransportError as exc:
+                raise _Retryable(str(exc)) from exc
+            except ApiError as exc:
+                if exc.status_code in (429, 503):
+                    raise _Retryable(str(exc)) from exc
+                raise StoreError(f"bulk request refused: {exc}") from exc
+            retry_later = []
+            for item, entry in zip(resp["items"], pending, strict=True):
+                outcome = item["create"]
+                status = outcome.get("status", 500)
+                if status in (200, 201):
+                    result.created += 1
+                elif status == 409:
+                    result.duplicates += 1
+                elif status in (429, 503) or _is_block(outcome):
+                    retry_later.append(entry)
+                elif 400 <= status < 500:
+                    error = outcome.get("error", {})
+                    result.failed.append((entry[1], f"{error.get('type')}: {error.get('reason')}"))
+                else:
+                    retry_later.append(entry)
+            pending = retry_later
+            if pending:
+                raise _Retryable(f"{len(pending)} bulk items to retry")
+
+        try:
+            attempt()
+        except _Retryable as exc:
+            raise StoreError(f"Elasticsearch kept refusing writes: {exc}", prefix=self.prefix) from exc
+        return result
+
+    def put_events(self, events: Sequence[Event]) -> WriteResult:
+        return self._bulk_create((self.event_index(e.timestamp), e.id, e.to_doc()) for e in events)
+
+    def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult:
+        return self._bulk_create((self.alert_index(a.timestamp), a.id, a.to_doc()) for a in alerts)
+
+    def put_deadletters(self, letters: Sequence[DeadLetter]) -> WriteResult:
+        return self._bulk_create(
+            (self.deadletter_index(d.at), d.id, d.model_dump(mode="json")) for d in letters
+        )
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _get_one(self, pattern: str, doc_id: str) -> dict[str, Any] | None:
+        try:
+            resp = self.es.search(
+                index=pattern,
+                query={"ids": {"values": [doc_id]}},
+                size=1,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        except ApiError as exc:
+            raise StoreError(f"search failed: {exc}", index=pattern) from exc
+        hits = resp["hits"]["hits"]
+        return dict(hits[0]["_source"]) if hits else None
+
+    def get_event(self, event_id: str) -> Event | None:
+        doc = self._get_one(f"{self.prefix}events-*", event_id)
+        return Event.model_validate(doc) if doc else None
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        doc = self._get_one(f"{self.prefix}alerts-*", alert_id)
+        return Alert.model_validate(doc) if doc else None
+
+    def _search_page(
+        self,
+        pattern: str,
+        ts_field: str,
+        id_field: str,
+        filters: list[dict[str, Any]],
+        size: int,
+        cursor: str | None,
+        text: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int, str | None]:
+        query: dict[str, Any] = {"bool": {"filter": filters}}
+        if text:
+            query["bool"]["must"] = [{"simple_query_string": {"query": text, "default_operator": "and"}}]
+        kwargs: dict[str, Any] = {}
+        if cursor:
+            kwargs["search_after"] = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        try:
+            resp = self.es.search(
+                index=pattern,
+                query=query,
+                size=size,
+                track_total_hits=True,
+                sort=[{ts_field: "desc"}, {id_field: "desc"}],
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                **kwargs,
+            )
+        except ApiError as exc:
+            raise StoreError(f"search failed: {exc}", index=pattern) from exc
+        hits = resp["hits"]["hits"]
+        next_cursor = None
+        if len(hits) == size:
+            next_cursor = base64.urlsafe_b64encode(orjson.dumps(hits[-1]["sort"])).decode()
+        return [h["_source"] for h in hits], int(resp["hits"]["total"]["value"]), next_cursor
+
+    @staticmethod
+    def _range(field: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
+        if not start and not end:
+            return []
+        bounds: dict[str, str] = {}
+        if start:
+            bounds["gte"] = start.isoformat()
+        if end:
+            bounds["lt"] = end.isoformat()
+        return [{"range": {field: bounds}}]
+
+    @staticmethod
+    def _terms(pairs: Iterable[tuple[str, str | None]]) -> list[dict[str, Any]]:
+        return [{"term": {f: v}} for f, v in pairs if v]
+
+    def search_events(self, query: EventQuery) -> Page[Event]:
+        filters = self._range("@timestamp", query.start, query.end) + self._terms(
+            [
+                ("soc.source.id", query.source_id),
+                ("soc.unit.id", query.unit_id),
+                ("soc.system.id", query.system_id),
+                ("host.name", query.host_name),
+            ]
+        )
+        docs, total, cursor = self._search_page(
+            f"{self.prefix}events-*", "@timestamp", "event.id", filters, query.size, query.cursor, query.text
+        )
+        return Page([Event.model_validate(d) for d in docs], total, cursor)
+
+    def search_alerts(self, query: AlertQuery) -> Page[Alert]:
+        filters = self._range("@timestamp", query.start, query.end) + self._terms(
+            [
+                ("severity", query.severity),
+                ("triage.status", query.status),
+                ("rule.id", query.rule_id),
+                ("soc.unit.id", query.unit_id),
+                ("host_name", query.host_name),
+            ]
+        )
+        docs, total, cursor = self._search_page(
+            f"{self.prefix}alerts-*", "@timestamp", "id", filters, query.size, query.cursor
+        )
+        return Page([Alert.model_validate(d) for d in docs], total, cursor)
+
+    def list_deadletters(self, query: DeadLetterQuery) -> Page[DeadLetter]:
+        filters = self._range("at", query.start, query.end) + self._terms(
+            [
+                ("source_id", query.source_id),
+                ("format_tried", query.format_tried),
+                ("stage", query.stage),
+            ]
+        )
+        docs, total, cursor = self._search_page(
+            f"{self.prefix}deadletters-*", "at", "id", filters, query.size, query.cursor
+        )
+        return Page([DeadLetter.model_validate(d) for d in docs], total, cursor)
+
+    # -- registry -------------------------------------------------------------------------------
+
+    def save_registry(self, registry: Registry) -> None:
+        ops: list[Any] = []
+        for kind in REGISTRY_KINDS:
+            for item in getattr(registry, kind):
+                ops.append({"index": {"_index": self.registry_index, "_id": f"{kind}:{item.id}"}})
+                ops.append(
+                    {
+                        "kind": kind,
+                        "id": item.id,
+                        "token_sha256": getattr(item, "token_sha256", None),
+                        "doc": item.model_dump(mode="json"),
+                    }
+                )
+        if not ops:
+            return
+        try:
+            resp = self.es.bulk(operations=ops, refresh="wait_for")
+        except ApiError as exc:
+            raise StoreError(f"registry write failed: {exc}") from exc
+        if resp.get("errors"):
+            first = next(i["index"]["error"] for i in resp["items"] if "error" in i["index"])
+            raise StoreError(f"registry write failed: {first}")
+
+    def load_registry(self) -> Registry:
+        parts: dict[str, list[Any]] = {kind: [] for kind in REGISTRY_KINDS}
+        try:
+            resp = self.es.search(
+                index=self.registry_index,
+                size=10000,
+                query={"match_all": {}},
+                sort=[{"kind": "asc"}, {"id": "asc"}],
+            )
+        except ApiError as exc:
+            raise StoreError(f"registry read failed: {exc}") from exc
+        for hit in resp["hits"]["hits"]:
+            src = hit["_source"]
+            if src["kind"] in REGISTRY_KINDS:
+                parts[src["kind"]].append(REGISTRY_KINDS[src["kind"]].model_validate(src["doc"]))
+        return Registry(**parts)
+
+    def source_activity(self) -> dict[str, SourceActivity]:
+        try:
+            resp = self.es.search(
+                index=f"{self.prefix}events-*",
+                size=0,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                query={"bool": {"must_not": [{"exists": {"field": "soc.evidence"}}]}},
+                aggs={
+                    "sources": {
+                        "terms": {"field": "soc.source.id", "size": 10000},
+                        "aggs": {"last": {"max": {"field": "event.ingested"}}},
+                    }
+                },
+            )
+        except ApiError as exc:
+            raise StoreError(f"source activity query failed: {exc}") from exc
+        out: dict[str, SourceActivity] = {}
+        for bucket in resp.get("aggregations", {}).get("sources", {}).get("buckets", []):
+            last = bucket["last"].get("value_as_string")
+            out[bucket["key"]] = SourceActivity(
+                bucket["key"],
+                int(bucket["doc_count"]),
+                datetime.fromisoformat(last.replace("Z", "+00:00")) if last else None,
+            )
+        return out
+
+
+def _is_block(outcome: dict[str, Any]) -> bool:
+    """A cluster block (read-only, disk watermark) is retried, never dropped."""
+    return "cluster_block_exception" in str(outcome.get("error", {}).get("type", ""))

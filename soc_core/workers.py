@@ -1,0 +1,184 @@
+"""Distributed-mode workers: one stage per process, connected by Kafka, storing into Elasticsearch.
+
+Each worker polls a batch, processes it, writes downstream (Kafka `acks=all` or an Elasticsearch
+bulk), and only then commits its offsets. A failed downstream write is retried with backoff and
+never committed, so a worker killed at any moment loses nothing: the next one replays from the
+last commit and the deterministic ids turn the replay into duplicates that are not written twice.
+SIGTERM (or SIGINT) lets the current batch finish and commit before the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from pydantic import ValidationError
+
+from soc_core.alert import Alert
+from soc_core.bus import Bus, Consumer, Message
+from soc_core.errors import BusError, SocError, StoreError
+from soc_core.event import Event
+from soc_core.metrics import BATCH_SECONDS, EVENTS_DROPPED, STAGE_ERRORS
+from soc_core.pipeline import BatchOutcome, Detect, Normalize, detect_batch, normalize_batch, store_outcome
+from soc_core.records import DeadLetter, RawRecord
+from soc_core.settings import Settings
+from soc_core.store import Store
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Sequence[Message]], None]
+
+
+def _undecodable(message: Message, stage: str, exc: Exception) -> DeadLetter:
+    raw = message.value.decode("utf-8", "replace")
+    where = f"{message.topic}/{message.partition}@{message.offset}"
+    return DeadLetter(
+        id=f"{stage}-{where}",
+        stage=stage,
+        reason=f"undecodable record at {where}: {exc}",
+        raw=raw,
+        source_id=message.key.decode("utf-8", "replace") if message.key else None,
+    )
+
+
+class StageWorker:
+    """Poll -> handle -> commit, with retries that never commit a batch that was not handled."""
+
+    def __init__(
+        self,
+        name: str,
+        consumer: Consumer,
+        handle: Handler,
+        *,
+        batch: int = 500,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.name = name
+        self.consumer = consumer
+        self.handle = handle
+        self.batch = batch
+        self.stop = stop or threading.Event()
+        self.batches = 0
+
+    def install_signal_handlers(self) -> None:
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            log.info("worker %s got signal %s: finishing the current batch", self.name, signum)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+    def run(self) -> None:
+        log.info("worker %s started", self.name)
+        try:
+            while not self.stop.is_set():
+                messages = self.consumer.poll(self.batch, timeout_s=0.5)
+                if not messages:
+                    continue
+                if self._handle_with_retry(messages):
+                    self.consumer.commit()
+                    self.batches += 1
+        finally:
+            self.consumer.close()
+            log.info("worker %s stopped after %d batches", self.name, self.batches)
+
+    def _handle_with_retry(self, messages: Sequence[Message]) -> bool:
+        delay = 0.5
+        while True:
+            started = time.perf_counter()
+            try:
+                self.handle(messages)
+                BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+                return True
+            except (BusError, StoreError) as exc:
+                STAGE_ERRORS.labels(self.name).inc()
+                log.warning("worker %s batch failed, retrying in %.1fs: %s", self.name, delay, exc)
+                if self.stop.wait(delay):
+                    return False  # stopping: leave the batch uncommitted, it will be replayed
+                delay = min(delay * 2, 30.0)
+
+
+def normalize_handler(settings: Settings, bus: Bus, normalize: Normalize) -> Handler:
+    def handle(messages: Sequence[Message]) -> None:
+        records: list[RawRecord] = []
+        bad: list[DeadLetter] = []
+        for m in messages:
+            try:
+                records.append(_raw_record(m))
+            except (ValidationError, ValueError) as exc:
+                bad.append(_undecodable(m, "normalize", exc))
+        outcome = normalize_batch(normalize, records)
+        outcome.deadletters.extend(bad)
+        bus.publish(
+            settings.topic_events,
+            [(e.soc.source.id.encode() if e.soc.source.id else None, e.to_json()) for e in outcome.events],
+        )
+        bus.publish(
+            settings.topic_deadletter,
+            [(d.source_id.encode() if d.source_id else None, d.to_json()) for d in outcome.deadletters],
+        )
+
+    return handle
+
+
+def _raw_record(message: Message) -> RawRecord:
+    """Envelopes from our receivers are RawRecord JSON; agents writing to `soc.raw.<source>` send
+    their own payload, and the topic name is the source identity (Kafka ACLs decide who writes)."""
+    if message.topic.endswith("soc.raw"):
+        return RawRecord.from_json(message.value)
+    from soc_core.records import record_id
+
+    source_id = message.topic.rsplit("soc.raw.", 1)[1]
+    payload = message.value.decode("utf-8")
+    return RawRecord(
+        id=record_id(source_id, f"{message.topic}/{message.partition}@{message.offset}"),
+        source_id=source_id,
+        payload=payload,
+    )
+
+
+def detect_handler(settings: Settings, bus: Bus, detect: Detect) -> Handler:
+    def handle(messages: Sequence[Message]) -> None:
+        events: list[Event] = []
+        for m in messages:
+            try:
+                events.append(Event.from_json(m.value))
+            except (ValidationError, ValueError) as exc:
+                bus.publish(settings.topic_deadletter, [(m.key, _undecodable(m, "detect", exc).to_json())])
+                EVENTS_DROPPED.labels("detect", "undecodable").inc()
+        alerts = detect_batch(detect, events)
+        bus.publish(settings.topic_alerts, [(a.id.encode(), a.to_json()) for a in alerts])
+
+    return handle
+
+
+def index_handler(settings: Settings, store: Store) -> Handler:
+    def handle(messages: Sequence[Message]) -> None:
+        outcome = BatchOutcome()
+        for m in messages:
+            try:
+                if m.topic == settings.topic_events:
+                    outcome.events.append(Event.from_json(m.value))
+                elif m.topic == settings.topic_alerts:
+                    outcome.alerts.append(Alert.from_json(m.value))
+                else:
+                    outcome.deadletters.append(DeadLetter.from_json(m.value))
+            except (ValidationError, ValueError) as exc:
+                outcome.deadletters.append(_undecodable(m, "index", exc))
+        store_outcome(store, outcome, stage="index")
+
+    return handle
+
+
+def run_until_stopped(worker: StageWorker) -> None:
+    """Run a worker in the foreground, turning an unexpected SocError into a clear exit."""
+    worker.install_signal_handlers()
+    try:
+        worker.run()
+    except SocError:
+        log.exception("worker %s failed", worker.name)
+        raise

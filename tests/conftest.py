@@ -1,0 +1,95 @@
+"""Shared fixtures: the real servers (session scope), per-test isolation, both stores, both buses."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from soc_core.bus import Bus, InProcessBus
+from soc_core.bus_kafka import KafkaBus
+from soc_core.event import Event
+from soc_core.store import Store
+from soc_core.store_es import ElasticStore
+from soc_core.store_sqlite import SqliteStore
+from tests.servers import Servers, in_ci, start_servers
+
+_servers: Servers | None = None
+_servers_error: str | None = None
+
+
+@pytest.fixture(scope="session")
+def servers() -> Servers:
+    """The real Kafka and Elasticsearch. Fails in CI when they cannot start; skips elsewhere."""
+    global _servers, _servers_error
+    if _servers is None and _servers_error is None:
+        try:
+            _servers = start_servers()
+        except (RuntimeError, OSError) as exc:
+            _servers_error = str(exc)
+    if _servers is None:
+        if in_ci():
+            pytest.fail(f"Kafka/Elasticsearch could not start in CI: {_servers_error}")
+        pytest.skip(f"Kafka/Elasticsearch not available: {_servers_error}")
+    return _servers
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A unique topic and index prefix, so tests never see each other's data."""
+    return f"t{uuid.uuid4().hex[:10]}-"
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, prefix: str) -> Iterator[Store]:
+    s: Store
+    if request.param == "sqlite":
+        s = SqliteStore(tmp_path / "store.sqlite3")
+    else:
+        servers: Servers = request.getfixturevalue("servers")
+        s = ElasticStore(servers.es_url, prefix=prefix)
+    s.setup()
+    yield s
+    if isinstance(s, ElasticStore):
+        s.es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)
+        s.es.indices.delete_index_template(name=f"{prefix}*", ignore=[404])
+    s.close()
+
+
+@pytest.fixture(params=["inprocess", "kafka"])
+def bus(request: pytest.FixtureRequest) -> Iterator[Bus]:
+    b: Bus
+    if request.param == "inprocess":
+        b = InProcessBus()
+    else:
+        servers: Servers = request.getfixturevalue("servers")
+        b = KafkaBus(servers.kafka_bootstrap)
+    yield b
+    b.close()
+
+
+def make_event(
+    n: int,
+    *,
+    source: str = "src-a",
+    unit: str = "unit-a",
+    ts: datetime | None = None,
+    host: str = "ws01",
+    **extra: Any,
+) -> Event:
+    """A small ECS event with a deterministic id."""
+    when = ts or datetime(2025, 7, 1, 8, 0, tzinfo=UTC) + timedelta(minutes=n)
+    doc: dict[str, Any] = {
+        "@timestamp": when.isoformat(),
+        "message": f"event number {n}",
+        "event": {"id": f"ev-{n:06d}", "code": "4625", "kind": "event", "ingested": when.isoformat()},
+        "host": {"name": host},
+        "winlog": {"channel": "Security", "event_data": {"TargetUserName": f"user{n}"}},
+        "soc": {"source": {"id": source}, "unit": {"id": unit}},
+    }
+    doc.update(extra)
+    return Event.model_validate(doc)

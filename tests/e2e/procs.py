@@ -1,0 +1,87 @@
+"""Run socpipe processes (api, workers) as real subprocesses for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SocProcess:
+    """One `socpipe ...` process with its log file, health URL and stop/kill helpers."""
+
+    args: list[str]
+    env: dict[str, str]
+    name: str
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(suffix=".log")[1]))
+    health_url: str | None = None
+
+    def start(self, timeout_s: float = 60) -> SocProcess:
+        env = {**os.environ, **self.env}
+        if self.args[0] != "api":
+            env["SOC_OPS_PORT"] = str(free_port())
+            self.health_url = f"http://127.0.0.1:{env['SOC_OPS_PORT']}/health"
+        else:
+            self.health_url = f"http://127.0.0.1:{env['SOC_HTTP_PORT']}/health"
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "soc_core.cli", *self.args],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_healthy(timeout_s)
+        return self
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        assert self.health_url
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(self.health_url, timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.name} not healthy after {timeout_s}s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to finish or commit anything."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def terminate(self, timeout_s: float = 60) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout_s)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def batches_logged(self) -> int:
+        found = re.findall(r"stopped after (\d+) batches", self.log())
+        return int(found[-1]) if found else 0
