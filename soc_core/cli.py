@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -96,6 +97,7 @@ def run(
         submit=EmbeddedSubmit(pipeline),
         health_checks=[store.health],
     )
+    ctx.extras["coverage_repo"] = _start_background_jobs(store)
     url = f"http://{settings.http_host}:{settings.http_port}"
     if demo:
         from soc_core.demo.traffic import DemoShippers
@@ -108,6 +110,29 @@ def run(
         )
     typer.echo(f"Console: {url}/   API docs: {url}/api/docs   Metrics: {url}/metrics")
     _serve(ctx, settings)
+
+
+def _start_background_jobs(store: Any) -> Any:
+    """Embedded mode runs the scheduler's jobs in a background thread of the same process."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from api.coverage.jobs import CoverageJob
+    from api.coverage.repository import coverage_repository
+
+    repo = coverage_repository(store)
+    job = CoverageJob(store, repo)
+    sched = BackgroundScheduler(timezone="UTC")
+    sched.add_job(
+        job.run,
+        "interval",
+        seconds=60,
+        id="coverage",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
+    sched.start()
+    return repo
 
 
 @app.command()
@@ -134,6 +159,9 @@ def api() -> None:
         submit=KafkaSubmit(settings, bus),
         health_checks=[store.health, bus.health],
     )
+    from api.coverage.repository import coverage_repository
+
+    ctx.extras["coverage_repo"] = coverage_repository(store)
     _serve(ctx, settings)
 
 
@@ -201,25 +229,27 @@ def worker(stage: Stage) -> None:
 
 @app.command()
 def scheduler() -> None:
-    """Distributed mode: periodic jobs (APScheduler). Today: publish each source's last-seen time."""
+    """Distributed mode: periodic jobs (APScheduler): the coverage snapshot and silence alerts."""
     _setup_logging()
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from soc_core.jobs import refresh_source_activity
+    from api.coverage.jobs import CoverageJob
+    from api.coverage.repository import coverage_repository
     from soc_core.ops import serve_ops
     from soc_core.runtime import build_store
 
     settings = _settings(mode=Mode.DISTRIBUTED)
     store = build_store(settings)
+    job = CoverageJob(store, coverage_repository(store))
     sched = BlockingScheduler(timezone="UTC")
     sched.add_job(
-        refresh_source_activity,
+        job.run,
         "interval",
         seconds=60,
-        args=[store],
-        id="source-activity",
+        id="coverage",
         max_instances=1,
         coalesce=True,
+        next_run_time=datetime.now(UTC),
     )
     ops = serve_ops(settings.http_host, settings.ops_port, store.health)
     typer.echo(f"scheduler ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
@@ -228,7 +258,6 @@ def scheduler() -> None:
         sched.shutdown(wait=True)
 
     signal.signal(signal.SIGTERM, stop)
-    refresh_source_activity(store)
     sched.start()
 
 

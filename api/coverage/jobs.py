@@ -1,0 +1,137 @@
+"""The coverage job: every minute, measure, record gaps, raise or resolve silence alerts, publish
+gauges. Run by APScheduler (`socpipe scheduler`, or a background scheduler in embedded mode)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import Gauge
+
+from api.coverage.models import CoverageSnapshot, Gap
+from api.coverage.repository import CoverageRepository
+from api.coverage.service import measure, track_gaps
+from soc_core.alert import Alert, RuleRef, Severity, alert_id
+from soc_core.event import Soc, SocSource, SocSystem, SocUnit
+from soc_core.metrics import SOURCE_LAST_SEEN
+from soc_core.registry import Registry
+from soc_core.store import Store
+
+log = logging.getLogger(__name__)
+
+SYSTEMS_TOTAL = Gauge("soc_systems_total", "Information systems in scope", ["scope", "unit"])
+SYSTEMS_MONITORED = Gauge("soc_systems_monitored", "Information systems monitored", ["scope", "unit"])
+COVERAGE_RATIO = Gauge("soc_coverage_ratio", "Covered / total for a scope (0..1)", ["scope", "unit"])
+ENDPOINTS_TOTAL = Gauge("soc_endpoints_total", "Registered endpoints in scope", ["scope", "unit"])
+ENDPOINTS_PROTECTED = Gauge(
+    "soc_endpoints_protected", "Endpoints whose anti-malware reported", ["scope", "unit"]
+)
+
+SILENT_RULE = RuleRef(
+    id="socpipe-log-source-silent",
+    name="Nguồn nhật ký ngừng gửi (log source silent)",
+    author="socpipe",
+    description="A log source the registry requires has sent nothing for longer than its allowed silence; "
+    "the system it belongs to is not monitored until data returns.",
+    level="medium",
+    tags=["socpipe.coverage"],
+)
+
+ResolveAlert = Callable[[str, str], None]
+"""Resolve alert `id` with a note (the triage workflow records who and when)."""
+
+
+def silence_alert(gap: Gap, registry: Registry) -> Alert:
+    source = next((s for s in registry.sources if s.id == gap.subject_id), None)
+    system = next((s for s in registry.systems if source and s.id == source.system_id), None)
+    unit = next((u for u in registry.units if system and u.id == system.unit_id), None)
+    severity = Severity.HIGH if system and system.level >= 3 else Severity.MEDIUM
+    return Alert.model_validate(
+        {
+            "id": alert_id(SILENT_RULE.id, gap.subject_id, gap.start.isoformat()),
+            "@timestamp": gap.start,
+            "severity": severity,
+            "rule": SILENT_RULE,
+            "soc": Soc(
+                unit=SocUnit(id=unit.id if unit else None, name=unit.name if unit else None),
+                system=SocSystem(
+                    id=system.id if system else None,
+                    name=system.name if system else None,
+                    level=system.level if system else None,
+                ),
+                source=SocSource(id=gap.subject_id, format=source.format if source else None),
+            ),
+            "event": {
+                "message": f"log source {gap.subject_id} silent since {gap.start.isoformat()}",
+                "gap": {"kind": gap.kind, "subject_id": gap.subject_id, "start": gap.start.isoformat()},
+            },
+            "first_seen": gap.start,
+            "last_seen": gap.start,
+        }
+    )
+
+
+class CoverageJob:
+    def __init__(
+        self,
+        store: Store,
+        repo: CoverageRepository,
+        *,
+        resolve_alert: ResolveAlert | None = None,
+        endpoint_window: timedelta = timedelta(hours=24),
+    ) -> None:
+        self.store = store
+        self.repo = repo
+        self.resolve_alert = resolve_alert
+        self.endpoint_window = endpoint_window
+        self.last: CoverageSnapshot | None = None
+
+    def run(self, now: datetime | None = None) -> CoverageSnapshot:
+        now = now or datetime.now(UTC)
+        registry = self.store.load_registry()
+        activity = self.store.source_activity()
+        reports = self.repo.antimalware_last_report(now - self.endpoint_window)
+        snapshot = measure(
+            registry,
+            {k: v.last_ingested for k, v in activity.items()},
+            reports,
+            now,
+            endpoint_window=self.endpoint_window,
+        )
+        changes = track_gaps(self.repo.open_gaps(), snapshot, self.repo.first_ingest_after)
+        self.repo.save_gaps(changes.opened, changes.closed)
+        alerts = [
+            silence_alert(g, registry) for g in changes.opened if g.kind == "source" and g.reason == "silent"
+        ]
+        if alerts:
+            self.store.put_alerts(alerts)
+        for gap in changes.closed:
+            if gap.kind == "source" and gap.reason == "silent" and self.resolve_alert is not None:
+                self.resolve_alert(
+                    alert_id(SILENT_RULE.id, gap.subject_id, gap.start.isoformat()),
+                    f"data returned at {gap.end.isoformat() if gap.end else '?'}",
+                )
+        self.repo.save_snapshot(snapshot)
+        publish_gauges(snapshot)
+        for source_id, act in activity.items():
+            if act.last_ingested:
+                SOURCE_LAST_SEEN.labels(source_id).set(act.last_ingested.timestamp())
+        self.last = snapshot
+        log.info(
+            "coverage snapshot: %s",
+            ", ".join(f"{f.scope}={f.covered}/{f.total}" for f in snapshot.figures if f.unit_id is None),
+        )
+        return snapshot
+
+
+def publish_gauges(snapshot: CoverageSnapshot) -> None:
+    for f in snapshot.figures:
+        unit = f.unit_id or "province"
+        if f.scope.endswith("endpoints"):
+            ENDPOINTS_TOTAL.labels(f.scope, unit).set(f.total)
+            ENDPOINTS_PROTECTED.labels(f.scope, unit).set(f.covered)
+        else:
+            SYSTEMS_TOTAL.labels(f.scope, unit).set(f.total)
+            SYSTEMS_MONITORED.labels(f.scope, unit).set(f.covered)
+        COVERAGE_RATIO.labels(f.scope, unit).set(f.ratio)
