@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from soc_core.alert import Alert
+from pydantic import BaseModel, ConfigDict, Field
+
+from soc_core.alert import Alert, Incident, Triage
 from soc_core.event import Event
 from soc_core.records import DeadLetter
 from soc_core.registry import Registry
@@ -89,6 +91,129 @@ class SourceActivity:
     last_ingested: datetime | None
 
 
+# -- triage, incidents, identity and audit (issue 6) ----------------------------------------------
+
+FACETS = (
+    "severity",
+    "status",
+    "rule",
+    "unit",
+    "system",
+    "host",
+    "user",
+    "checklist",
+    "technique",
+    "assignee",
+)
+"""The facets an alert search can count, by the names the API and the console use."""
+
+
+@dataclass(slots=True)
+class AlertSearch:
+    """The triage queue's search: every filter is optional; lists mean "any of"."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    severity: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    rule_id: str | None = None
+    unit_id: str | None = None
+    system_id: str | None = None
+    host_name: str | None = None
+    user_name: str | None = None
+    checklist: str | None = None
+    technique: str | None = None
+    assignee: str | None = None
+    incident_id: str | None = None
+    ids: list[str] | None = None
+    text: str | None = None
+    ascending: bool = False  # oldest first; the default is newest first
+    size: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FacetBucket:
+    value: str
+    count: int
+    label: str | None = None  # for rules: the rule's name
+
+
+@dataclass(slots=True)
+class IncidentQuery:
+    status: list[str] = field(default_factory=list)
+    severity: list[str] = field(default_factory=list)
+    owner: str | None = None
+    unit_id: str | None = None
+    text: str | None = None
+    size: int = 50
+    cursor: str | None = None
+
+
+class UserRecord(BaseModel):
+    """A console user. `role` is one of api.auth's roles; only the argon2 hash of the password is kept."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    username: str
+    role: str
+    password_hash: str
+    display_name: str | None = None
+    active: bool = True
+    created_at: datetime
+    password_changed_at: datetime | None = None
+
+
+class SessionRecord(BaseModel):
+    """A console session, stored under the SHA-256 of its cookie value (the value itself is never kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+    token_sha256: str
+    user_id: str
+    created_at: datetime
+    expires_at: datetime
+    ip: str | None = None
+
+
+class ApiTokenRecord(BaseModel):
+    """An API bearer token for automation, stored as the SHA-256 of the token."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    role: str
+    token_sha256: str
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None = None
+    revoked: bool = False
+
+
+class AuditEntry(BaseModel):
+    """Who did what, when, from where: logins (including failures) and every change."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    at: datetime
+    actor: str  # a username, "token:<name>", or "anonymous" for failed logins
+    action: str  # e.g. "login.success", "login.failure", "logout", "alert.update", "incident.create"
+    target_type: str | None = None
+    target_id: str | None = None
+    ip: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AuditQuery:
+    actor: str | None = None
+    action: str | None = None
+    target_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    size: int = 50
+    cursor: str | None = None
+
+
 class Store(Protocol):
     def setup(self) -> None:
         """Create tables / index templates (idempotent)."""
@@ -121,4 +246,68 @@ class Store(Protocol):
 
     def load_registry(self) -> Registry: ...
 
+    def delete_registry_entry(self, kind: str, entry_id: str) -> bool:
+        """Remove one registry entry (`kind` is units, systems, sources, endpoints or targets)."""
+
     def source_activity(self) -> dict[str, SourceActivity]: ...
+
+    # -- triage (issue 6) -------------------------------------------------------------------------
+
+    def search_alert_queue(self, query: AlertSearch) -> Page[Alert]:
+        """Alerts by time (newest first unless `ascending`), with every triage filter; keyset paging."""
+
+    def alert_facets(
+        self, query: AlertSearch, facets: Sequence[str], size: int = 10
+    ) -> dict[str, list[FacetBucket]]:
+        """Counts per value of each facet (see `FACETS`) among the alerts `query` matches."""
+
+    def get_alert_versioned(self, alert_id: str) -> tuple[Alert, str] | None:
+        """The alert and an opaque version for `update_alert_triage`'s optimistic concurrency."""
+
+    def update_alert_triage(self, alert_id: str, triage: Triage, *, version: str) -> bool:
+        """Replace the triage state if the alert is still at `version`; False when someone else won."""
+
+    # -- incidents --------------------------------------------------------------------------------
+
+    def create_incident(self, incident: Incident) -> None:
+        """Store a new incident (StoreError if the id exists)."""
+
+    def get_incident_versioned(self, incident_id: str) -> tuple[Incident, str] | None: ...
+
+    def update_incident(self, incident: Incident, *, version: str) -> bool:
+        """Replace the incident if it is still at `version`; False when someone else won."""
+
+    def search_incidents(self, query: IncidentQuery) -> Page[Incident]:
+        """Newest first (by `detected_at`), keyset paging."""
+
+    # -- users, sessions, API tokens ----------------------------------------------------------------
+
+    def put_user(self, user: UserRecord) -> None:
+        """Insert or replace a user; usernames are unique (StoreError if another user has it)."""
+
+    def get_user(self, user_id: str) -> UserRecord | None: ...
+
+    def get_user_by_name(self, username: str) -> UserRecord | None: ...
+
+    def list_users(self) -> list[UserRecord]: ...
+
+    def put_session(self, session: SessionRecord) -> None: ...
+
+    def get_session(self, token_sha256: str) -> SessionRecord | None: ...
+
+    def delete_session(self, token_sha256: str) -> None: ...
+
+    def delete_user_sessions(self, user_id: str) -> None: ...
+
+    def put_api_token(self, token: ApiTokenRecord) -> None: ...
+
+    def get_api_token(self, token_sha256: str) -> ApiTokenRecord | None: ...
+
+    def list_api_tokens(self) -> list[ApiTokenRecord]: ...
+
+    # -- audit ------------------------------------------------------------------------------------
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None: ...
+
+    def search_audit(self, query: AuditQuery) -> Page[AuditEntry]:
+        """Newest first, keyset paging."""

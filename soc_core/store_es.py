@@ -20,17 +20,25 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from soc_core.alert import Alert
+from soc_core.alert import Alert, Incident, Triage
 from soc_core.errors import StoreError
 from soc_core.event import Event
 from soc_core.records import DeadLetter
 from soc_core.registry import Registry
 from soc_core.store import (
     AlertQuery,
+    AlertSearch,
+    ApiTokenRecord,
+    AuditEntry,
+    AuditQuery,
     DeadLetterQuery,
     EventQuery,
+    FacetBucket,
+    IncidentQuery,
     Page,
+    SessionRecord,
     SourceActivity,
+    UserRecord,
     WriteResult,
 )
 from soc_core.store_sqlite import REGISTRY_KINDS
@@ -110,16 +118,21 @@ EVENT_MAPPING: dict[str, Any] = {
     },
 }
 
+# Alerts: the keyword fields people type in the search box also feed one analysed `all_text` field
+# (`copy_to`, not kept in `_source`), so free text finds "mimikatz" in "Mimikatz Use" without wildcards.
+KW_TEXT: dict[str, Any] = {**KW, "copy_to": "all_text"}
+
 ALERT_MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {
-        "id": KW,
+        "all_text": {"type": "text"},
+        "id": KW_TEXT,
         "@timestamp": DATE,
         "kind": KW,
         "severity": KW,
-        "checklist": KW,
-        "host_name": KW,
-        "user_name": KW,
+        "checklist": KW_TEXT,
+        "host_name": KW_TEXT,
+        "user_name": KW_TEXT,
         "event_ids": KW,
         "matched": KW,
         "count": LONG,
@@ -128,18 +141,33 @@ ALERT_MAPPING: dict[str, Any] = {
         "created_at": DATE,
         "rule": _obj(
             id=KW,
-            name=KW,
+            name=KW_TEXT,
             author=KW,
             level=KW,
-            tags=KW,
+            tags=KW_TEXT,
             ruleset=KW,
             reference=STORED_ONLY,
-            description={"type": "text"},
+            description={"type": "text", "copy_to": "all_text"},
         ),
-        "threat": _obj(framework=KW, tactic=_obj(id=KW, name=KW), technique=_obj(id=KW, name=KW)),
-        "soc": SOC_MAPPING,
+        "threat": _obj(framework=KW, tactic=_obj(id=KW, name=KW), technique=_obj(id=KW_TEXT, name=KW_TEXT)),
+        "soc": _obj(
+            unit=_obj(id=KW, name=KW_TEXT),
+            system=_obj(id=KW, name=KW_TEXT, level=LONG),
+            source=_obj(id=KW, format=KW),
+            evidence={"type": "flattened"},
+        ),
         "event": {"type": "object", "enabled": False},
-        "triage": _obj(status=KW, assignee=KW, tags=KW, updated_at=DATE),
+        "triage": _obj(
+            status=KW,
+            assignee=KW,
+            tags=KW_TEXT,
+            updated_at=DATE,
+            acknowledged_at=DATE,
+            resolved_at=DATE,
+            incident_id=KW,
+            history={"type": "object", "enabled": False},
+            comments={"type": "object", "enabled": False},
+        ),
     },
 }
 
@@ -159,6 +187,67 @@ DEADLETTER_MAPPING: dict[str, Any] = {
 REGISTRY_MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {"kind": KW, "id": KW, "token_sha256": KW, "doc": {"type": "object", "enabled": False}},
+}
+
+INCIDENT_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "id": KW,
+        "title": {"type": "text", "fields": {"raw": KW}},
+        "description": {"type": "text"},
+        "severity": KW,
+        "status": KW,
+        "owner": KW,
+        "unit_ids": KW,
+        "system_ids": KW,
+        "alert_ids": KW,
+        "created_at": DATE,
+        "updated_at": DATE,
+        "detected_at": DATE,
+        "acknowledged_at": DATE,
+        "resolved_at": DATE,
+        "entries": {"type": "object", "enabled": False},
+    },
+}
+
+USER_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {"id": KW, "username": KW, "role": KW, "active": {"type": "boolean"}},
+}
+SESSION_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {"token_sha256": KW, "user_id": KW, "expires_at": DATE},
+}
+TOKEN_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {"id": KW, "name": KW, "role": KW, "token_sha256": KW, "revoked": {"type": "boolean"}},
+}
+AUDIT_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "id": KW,
+        "at": DATE,
+        "actor": KW,
+        "action": KW,
+        "target_type": KW,
+        "target_id": KW,
+        "ip": KW,
+        "details": {"type": "object", "enabled": False},
+    },
+}
+
+# facet name -> keyword field of the alert documents
+ES_FACETS: dict[str, str] = {
+    "severity": "severity",
+    "status": "triage.status",
+    "rule": "rule.id",
+    "unit": "soc.unit.id",
+    "system": "soc.system.id",
+    "host": "host_name",
+    "user": "user_name",
+    "checklist": "checklist",
+    "technique": "threat.technique.id",
+    "assignee": "triage.assignee",
 }
 
 INDEX_SETTINGS: dict[str, Any] = {
@@ -204,6 +293,7 @@ class ElasticStore:
             "events": EVENT_MAPPING,
             "alerts": ALERT_MAPPING,
             "deadletters": DEADLETTER_MAPPING,
+            "audit": AUDIT_MAPPING,
         }
         try:
             for name, mapping in templates.items():
@@ -220,6 +310,7 @@ class ElasticStore:
         except ApiError as exc:
             if "resource_already_exists" not in str(exc):
                 raise StoreError(f"cannot set up Elasticsearch: {exc}", prefix=self.prefix) from exc
+        self._setup_triage()
 
     def health(self) -> dict[str, str]:
         try:
@@ -456,6 +547,15 @@ class ElasticStore:
                 parts[src["kind"]].append(REGISTRY_KINDS[src["kind"]].model_validate(src["doc"]))
         return Registry(**parts)
 
+    def delete_registry_entry(self, kind: str, entry_id: str) -> bool:
+        try:
+            resp = self.es.delete(index=self.registry_index, id=f"{kind}:{entry_id}", refresh="wait_for")
+        except ApiError as exc:
+            if exc.status_code == 404:
+                return False
+            raise StoreError(f"registry delete failed: {exc}", kind=kind, id=entry_id) from exc
+        return bool(resp.get("result") == "deleted")
+
     def source_activity(self) -> dict[str, SourceActivity]:
         try:
             resp = self.es.search(
@@ -482,6 +582,375 @@ class ElasticStore:
                 datetime.fromisoformat(last.replace("Z", "+00:00")) if last else None,
             )
         return out
+
+    # -- triage (issue 6) -----------------------------------------------------------------------
+
+    @property
+    def incident_index(self) -> str:
+        return f"{self.prefix}incidents"
+
+    @property
+    def users_index(self) -> str:
+        return f"{self.prefix}users"
+
+    @property
+    def sessions_index(self) -> str:
+        return f"{self.prefix}sessions"
+
+    @property
+    def tokens_index(self) -> str:
+        return f"{self.prefix}api-tokens"
+
+    def audit_index(self, ts: datetime) -> str:
+        return f"{self.prefix}audit-{_utc(ts):%Y.%m}"
+
+    def _setup_triage(self) -> None:
+        """Single indices for incidents and identity; older alert indices gain the triage fields."""
+        indices = {
+            self.incident_index: INCIDENT_MAPPING,
+            self.users_index: USER_MAPPING,
+            self.sessions_index: SESSION_MAPPING,
+            self.tokens_index: TOKEN_MAPPING,
+        }
+        try:
+            for index, mapping in indices.items():
+                if not self.es.indices.exists(index=index):
+                    self.es.indices.create(index=index, settings=INDEX_SETTINGS, mappings=mapping)
+            triage = ALERT_MAPPING["properties"]["triage"]
+            existing = self.es.indices.get_alias(
+                index=f"{self.prefix}alerts-*", ignore_unavailable=True, allow_no_indices=True
+            )
+            if existing:
+                self.es.indices.put_mapping(
+                    index=f"{self.prefix}alerts-*", properties={"triage": triage}, allow_no_indices=True
+                )
+        except ApiError as exc:
+            if "resource_already_exists" not in str(exc):
+                raise StoreError(f"cannot set up Elasticsearch: {exc}", prefix=self.prefix) from exc
+
+    def _alert_filters(self, query: AlertSearch) -> dict[str, Any]:
+        filters = self._range("@timestamp", query.start, query.end) + self._terms(
+            [
+                ("rule.id", query.rule_id),
+                ("soc.unit.id", query.unit_id),
+                ("soc.system.id", query.system_id),
+                ("host_name", query.host_name),
+                ("user_name", query.user_name),
+                ("checklist", query.checklist),
+                ("threat.technique.id", query.technique),
+                ("triage.assignee", query.assignee),
+                ("triage.incident_id", query.incident_id),
+            ]
+        )
+        if query.severity:
+            filters.append({"terms": {"severity": list(query.severity)}})
+        if query.status:
+            filters.append({"terms": {"triage.status": list(query.status)}})
+        if query.ids is not None:
+            filters.append({"ids": {"values": list(query.ids)}})
+        boolean: dict[str, Any] = {"filter": filters}
+        if query.text:
+            boolean["must"] = [
+                {
+                    "bool": {
+                        "should": [
+                            {
+                                "simple_query_string": {
+                                    "query": query.text,
+                                    "fields": ["all_text"],
+                                    "default_operator": "and",
+                                    "lenient": True,
+                                }
+                            },
+                            {"term": {"event_ids": query.text}},
+                            {"term": {"id": query.text}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+            ]
+        return {"bool": boolean}
+
+    def search_alert_queue(self, query: AlertSearch) -> Page[Alert]:
+        if query.ids is not None and not query.ids:
+            return Page([], 0, None)
+        order = "asc" if query.ascending else "desc"
+        kwargs: dict[str, Any] = {}
+        if query.cursor:
+            kwargs["search_after"] = _unb64(query.cursor)
+        try:
+            resp = self.es.search(
+                index=f"{self.prefix}alerts-*",
+                query=self._alert_filters(query),
+                size=query.size,
+                track_total_hits=True,
+                sort=[{"@timestamp": order}, {"id": order}],
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                **kwargs,
+            )
+        except ApiError as exc:
+            raise StoreError(f"alert search failed: {exc}", prefix=self.prefix) from exc
+        hits = resp["hits"]["hits"]
+        cursor = _b64(hits[-1]["sort"]) if len(hits) == query.size else None
+        return Page(
+            [Alert.model_validate(h["_source"]) for h in hits], int(resp["hits"]["total"]["value"]), cursor
+        )
+
+    def alert_facets(
+        self, query: AlertSearch, facets: Sequence[str], size: int = 10
+    ) -> dict[str, list[FacetBucket]]:
+        aggs: dict[str, Any] = {}
+        for facet in facets:
+            if facet not in ES_FACETS:
+                raise StoreError(f"unknown facet {facet!r}")
+            aggs[facet] = {"terms": {"field": ES_FACETS[facet], "size": size}}
+            if facet == "rule":
+                aggs[facet]["aggs"] = {"name": {"terms": {"field": "rule.name", "size": 1}}}
+        try:
+            resp = self.es.search(
+                index=f"{self.prefix}alerts-*",
+                query=self._alert_filters(query),
+                size=0,
+                aggs=aggs,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        except ApiError as exc:
+            raise StoreError(f"alert facets failed: {exc}", prefix=self.prefix) from exc
+        out: dict[str, list[FacetBucket]] = {}
+        results = resp.get("aggregations", {})
+        for facet in facets:
+            buckets = []
+            for b in results.get(facet, {}).get("buckets", []):
+                names = b.get("name", {}).get("buckets", [])
+                buckets.append(
+                    FacetBucket(str(b["key"]), int(b["doc_count"]), names[0]["key"] if names else None)
+                )
+            out[facet] = buckets
+        return out
+
+    def get_alert_versioned(self, alert_id: str) -> tuple[Alert, str] | None:
+        """Find the alert's index by search, then read it with a real-time GET for its sequence number."""
+        try:
+            resp = self.es.search(
+                index=f"{self.prefix}alerts-*",
+                query={"ids": {"values": [alert_id]}},
+                size=1,
+                source=False,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+            hits = resp["hits"]["hits"]
+            if not hits:
+                return None
+            doc = self.es.get(index=hits[0]["_index"], id=alert_id)
+        except ApiError as exc:
+            raise StoreError(f"alert read failed: {exc}", alert_id=alert_id) from exc
+        version = f"{doc['_index']}|{doc['_seq_no']}|{doc['_primary_term']}"
+        return Alert.model_validate(doc["_source"]), version
+
+    def update_alert_triage(self, alert_id: str, triage: Triage, *, version: str) -> bool:
+        """Replace the whole document (a partial update would merge away removed fields), if unchanged."""
+        index, seq_no, term = version.split("|")
+        try:
+            doc = self.es.get(index=index, id=alert_id)
+            if (str(doc["_seq_no"]), str(doc["_primary_term"])) != (seq_no, term):
+                return False
+            alert = Alert.model_validate(doc["_source"])
+            alert.triage = triage
+            self.es.index(
+                index=index,
+                id=alert_id,
+                document=alert.to_doc(),
+                if_seq_no=int(seq_no),
+                if_primary_term=int(term),
+                refresh="wait_for",
+            )
+        except ApiError as exc:
+            if exc.status_code == 409:
+                return False
+            if exc.status_code == 404:
+                raise StoreError("no such alert", alert_id=alert_id) from exc
+            raise StoreError(f"alert update failed: {exc}", alert_id=alert_id) from exc
+        return True
+
+    # -- incidents --------------------------------------------------------------------------------
+
+    def create_incident(self, incident: Incident) -> None:
+        try:
+            self.es.create(
+                index=self.incident_index, id=incident.id, document=incident.to_doc(), refresh="wait_for"
+            )
+        except ApiError as exc:
+            raise StoreError(f"incident create failed: {exc}", incident_id=incident.id) from exc
+
+    def get_incident_versioned(self, incident_id: str) -> tuple[Incident, str] | None:
+        try:
+            doc = self.es.get(index=self.incident_index, id=incident_id)
+        except ApiError as exc:
+            if exc.status_code == 404:
+                return None
+            raise StoreError(f"incident read failed: {exc}", incident_id=incident_id) from exc
+        return Incident.model_validate(doc["_source"]), f"{doc['_seq_no']}|{doc['_primary_term']}"
+
+    def update_incident(self, incident: Incident, *, version: str) -> bool:
+        seq_no, term = version.split("|")
+        try:
+            self.es.index(
+                index=self.incident_index,
+                id=incident.id,
+                document=incident.to_doc(),
+                if_seq_no=int(seq_no),
+                if_primary_term=int(term),
+                refresh="wait_for",
+            )
+        except ApiError as exc:
+            if exc.status_code == 409:
+                return False
+            raise StoreError(f"incident update failed: {exc}", incident_id=incident.id) from exc
+        return True
+
+    def search_incidents(self, query: IncidentQuery) -> Page[Incident]:
+        filters = self._terms([("owner", query.owner), ("unit_ids", query.unit_id)])
+        if query.status:
+            filters.append({"terms": {"status": list(query.status)}})
+        if query.severity:
+            filters.append({"terms": {"severity": list(query.severity)}})
+        docs, total, cursor = self._search_page(
+            self.incident_index, "detected_at", "id", filters, query.size, query.cursor, query.text
+        )
+        return Page([Incident.model_validate(d) for d in docs], total, cursor)
+
+    # -- users, sessions, API tokens --------------------------------------------------------------
+
+    def _get_doc(self, index: str, doc_id: str) -> dict[str, Any] | None:
+        try:
+            doc = self.es.get(index=index, id=doc_id)
+        except ApiError as exc:
+            if exc.status_code == 404:
+                return None
+            raise StoreError(f"read failed: {exc}", index=index) from exc
+        return dict(doc["_source"])
+
+    def _all_docs(self, index: str, sort_field: str) -> list[dict[str, Any]]:
+        try:
+            resp = self.es.search(
+                index=index, size=10000, query={"match_all": {}}, sort=[{sort_field: "asc"}]
+            )
+        except ApiError as exc:
+            raise StoreError(f"read failed: {exc}", index=index) from exc
+        return [h["_source"] for h in resp["hits"]["hits"]]
+
+    def put_user(self, user: UserRecord) -> None:
+        other = self.get_user_by_name(user.username)
+        if other is not None and other.id != user.id:
+            raise StoreError("username already taken", username=user.username)
+        try:
+            self.es.index(
+                index=self.users_index, id=user.id, document=user.model_dump(mode="json"), refresh="wait_for"
+            )
+        except ApiError as exc:
+            raise StoreError(f"user write failed: {exc}", username=user.username) from exc
+
+    def get_user(self, user_id: str) -> UserRecord | None:
+        doc = self._get_doc(self.users_index, user_id)
+        return UserRecord.model_validate(doc) if doc else None
+
+    def get_user_by_name(self, username: str) -> UserRecord | None:
+        try:
+            resp = self.es.search(index=self.users_index, size=1, query={"term": {"username": username}})
+        except ApiError as exc:
+            raise StoreError(f"user read failed: {exc}") from exc
+        hits = resp["hits"]["hits"]
+        return UserRecord.model_validate(hits[0]["_source"]) if hits else None
+
+    def list_users(self) -> list[UserRecord]:
+        return [UserRecord.model_validate(d) for d in self._all_docs(self.users_index, "username")]
+
+    def put_session(self, session: SessionRecord) -> None:
+        try:
+            self.es.index(
+                index=self.sessions_index, id=session.token_sha256, document=session.model_dump(mode="json")
+            )
+            self.es.delete_by_query(
+                index=self.sessions_index,
+                query={"range": {"expires_at": {"lt": datetime.now(UTC).isoformat()}}},
+                conflicts="proceed",
+                wait_for_completion=False,
+            )
+        except ApiError as exc:
+            raise StoreError(f"session write failed: {exc}") from exc
+
+    def get_session(self, token_sha256: str) -> SessionRecord | None:
+        doc = self._get_doc(self.sessions_index, token_sha256)
+        return SessionRecord.model_validate(doc) if doc else None
+
+    def delete_session(self, token_sha256: str) -> None:
+        try:
+            self.es.delete(index=self.sessions_index, id=token_sha256, refresh="wait_for")
+        except ApiError as exc:
+            if exc.status_code != 404:
+                raise StoreError(f"session delete failed: {exc}") from exc
+
+    def delete_user_sessions(self, user_id: str) -> None:
+        try:
+            self.es.indices.refresh(index=self.sessions_index)
+            self.es.delete_by_query(
+                index=self.sessions_index,
+                query={"term": {"user_id": user_id}},
+                conflicts="proceed",
+                refresh=True,
+            )
+        except ApiError as exc:
+            raise StoreError(f"session delete failed: {exc}") from exc
+
+    def put_api_token(self, token: ApiTokenRecord) -> None:
+        try:
+            self.es.index(
+                index=self.tokens_index,
+                id=token.token_sha256,
+                document=token.model_dump(mode="json"),
+                refresh="wait_for",
+            )
+        except ApiError as exc:
+            raise StoreError(f"token write failed: {exc}") from exc
+
+    def get_api_token(self, token_sha256: str) -> ApiTokenRecord | None:
+        doc = self._get_doc(self.tokens_index, token_sha256)
+        return ApiTokenRecord.model_validate(doc) if doc else None
+
+    def list_api_tokens(self) -> list[ApiTokenRecord]:
+        return [ApiTokenRecord.model_validate(d) for d in self._all_docs(self.tokens_index, "id")]
+
+    # -- audit ------------------------------------------------------------------------------------
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        result = self._bulk_create((self.audit_index(e.at), e.id, e.model_dump(mode="json")) for e in entries)
+        if result.failed:
+            raise StoreError(f"audit write failed: {result.failed[0][1]}", prefix=self.prefix)
+
+    def search_audit(self, query: AuditQuery) -> Page[AuditEntry]:
+        filters = self._range("at", query.start, query.end) + self._terms(
+            [("actor", query.actor), ("target_id", query.target_id)]
+        )
+        if query.action:
+            filters.append({"prefix": {"action": query.action}})
+        docs, total, cursor = self._search_page(
+            f"{self.prefix}audit-*", "at", "id", filters, query.size, query.cursor
+        )
+        return Page([AuditEntry.model_validate(d) for d in docs], total, cursor)
+
+
+def _b64(value: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(value)).decode()
+
+
+def _unb64(cursor: str) -> Any:
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        raise StoreError("invalid paging cursor", cursor=cursor) from exc
 
 
 def _is_block(outcome: dict[str, Any]) -> bool:

@@ -18,17 +18,25 @@ from typing import Any
 
 import orjson
 
-from soc_core.alert import Alert
+from soc_core.alert import Alert, Incident, Triage
 from soc_core.errors import StoreError
 from soc_core.event import Event
 from soc_core.records import DeadLetter
 from soc_core.registry import CoverageTarget, Endpoint, InformationSystem, LogSource, Registry, Unit
 from soc_core.store import (
     AlertQuery,
+    AlertSearch,
+    ApiTokenRecord,
+    AuditEntry,
+    AuditQuery,
     DeadLetterQuery,
     EventQuery,
+    FacetBucket,
+    IncidentQuery,
     Page,
+    SessionRecord,
     SourceActivity,
+    UserRecord,
     WriteResult,
 )
 
@@ -49,6 +57,53 @@ CREATE INDEX IF NOT EXISTS deadletters_at ON deadletters(at DESC, id DESC);
 CREATE TABLE IF NOT EXISTS registry (
   kind TEXT NOT NULL, id TEXT NOT NULL, token_sha256 TEXT, doc BLOB NOT NULL, PRIMARY KEY (kind, id));
 """
+
+TRIAGE_SCHEMA = """
+CREATE INDEX IF NOT EXISTS alerts_status_ts ON alerts(status, ts DESC, id DESC);
+CREATE INDEX IF NOT EXISTS alerts_severity_ts ON alerts(severity, ts DESC, id DESC);
+CREATE INDEX IF NOT EXISTS alerts_rule_unit ON alerts(rule_id, unit_id, ts);
+CREATE INDEX IF NOT EXISTS alerts_host_ts ON alerts(host_name, ts);
+CREATE TABLE IF NOT EXISTS incidents (
+  id TEXT PRIMARY KEY, detected TEXT NOT NULL, status TEXT, severity TEXT, owner TEXT,
+  version INTEGER NOT NULL, doc BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS incidents_detected ON incidents(detected DESC, id DESC);
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  token_sha256 TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires TEXT NOT NULL, doc BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
+CREATE TABLE IF NOT EXISTS api_tokens (
+  token_sha256 TEXT PRIMARY KEY, id TEXT NOT NULL, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+  id TEXT PRIMARY KEY, at TEXT NOT NULL, actor TEXT, action TEXT, target_id TEXT, doc BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_at ON audit(at DESC, id DESC);
+"""
+
+# Alert fields the triage queue filters on, as virtual columns computed from the stored document, so
+# `put_alerts` stays as it is and older files gain them on `setup()`.
+ALERT_GENERATED_COLUMNS = {
+    "system_id": "$.soc.system.id",
+    "user_name": "$.user_name",
+    "assignee": "$.triage.assignee",
+    "incident_id": "$.triage.incident_id",
+    "rule_name": "$.rule.name",
+}
+
+# facet name -> SQL expression over `alerts` (single-valued) or a json_each path (multi-valued)
+SQLITE_FACETS: dict[str, str] = {
+    "severity": "severity",
+    "status": "status",
+    "rule": "rule_id",
+    "unit": "unit_id",
+    "system": "system_id",
+    "host": "host_name",
+    "user": "user_name",
+    "assignee": "assignee",
+}
+SQLITE_MULTI_FACETS: dict[str, tuple[str, str]] = {
+    "checklist": ("$.checklist", "j.value"),
+    "technique": ("$.threat", "json_extract(j.value, '$.technique.id')"),
+}
 
 REGISTRY_KINDS: dict[str, type[Any]] = {
     "units": Unit,
@@ -112,6 +167,7 @@ class SqliteStore:
     def setup(self) -> None:
         with self._lock:
             self._conn.executescript(SCHEMA)
+        self._setup_triage()
 
     def health(self) -> dict[str, str]:
         try:
@@ -307,6 +363,10 @@ class SqliteStore:
                 parts[kind].append(REGISTRY_KINDS[kind].model_validate(orjson.loads(doc)))
         return Registry(**parts)
 
+    def delete_registry_entry(self, kind: str, entry_id: str) -> bool:
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM registry WHERE kind = ? AND id = ?", (kind, entry_id)).rowcount == 1
+
     def source_activity(self) -> dict[str, SourceActivity]:
         rows = self._query(
             "SELECT source_id, COUNT(*), MAX(ingested) FROM events WHERE evidence = 0 GROUP BY source_id"
@@ -316,3 +376,317 @@ class SqliteStore:
             for sid, n, last in rows
             if sid is not None
         }
+
+    # -- triage (issue 6) -----------------------------------------------------------------------
+
+    def _setup_triage(self) -> None:
+        with self._lock:
+            have = {row[1] for row in self._conn.execute("PRAGMA table_xinfo(alerts)")}
+            for col, path in ALERT_GENERATED_COLUMNS.items():
+                if col not in have:
+                    self._conn.execute(
+                        f"ALTER TABLE alerts ADD COLUMN {col} TEXT GENERATED ALWAYS AS "
+                        f"(json_extract(CAST(doc AS TEXT), '{path}')) VIRTUAL"
+                    )
+            self._conn.executescript(
+                TRIAGE_SCHEMA + "CREATE INDEX IF NOT EXISTS alerts_system_ts ON alerts(system_id, ts);"
+                "CREATE INDEX IF NOT EXISTS alerts_user_ts ON alerts(user_name, ts);"
+                "CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);"
+            )
+
+    @staticmethod
+    def _alert_search_filters(query: AlertSearch) -> list[tuple[str, Any]]:
+        filters = SqliteStore._time_filters("ts", query.start, query.end)
+        for col, values in (("severity", query.severity), ("status", query.status)):
+            if values:
+                filters.append((f"{col} IN ({','.join('?' * len(values))})", list(values)))
+        for col, value in (
+            ("rule_id", query.rule_id),
+            ("unit_id", query.unit_id),
+            ("system_id", query.system_id),
+            ("host_name", query.host_name),
+            ("user_name", query.user_name),
+            ("assignee", query.assignee),
+            ("incident_id", query.incident_id),
+        ):
+            if value:
+                filters.append((f"{col} = ?", value))
+        if query.checklist:
+            filters.append(
+                (
+                    "EXISTS (SELECT 1 FROM json_each(CAST(doc AS TEXT), '$.checklist') WHERE value = ?)",
+                    query.checklist,
+                )
+            )
+        if query.technique:
+            filters.append(
+                (
+                    "EXISTS (SELECT 1 FROM json_each(CAST(doc AS TEXT), '$.threat') j"
+                    " WHERE json_extract(j.value, '$.technique.id') = ?)",
+                    query.technique,
+                )
+            )
+        if query.ids is not None:
+            filters.append((f"id IN ({','.join('?' * len(query.ids))})", list(query.ids)))
+        if query.text:
+            filters.append(("instr(lower(CAST(doc AS TEXT)), ?) > 0", query.text.lower()))
+        return filters
+
+    @staticmethod
+    def _flatten(filters: list[tuple[str, Any]]) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        for clause, value in filters:
+            where.append(clause)
+            if isinstance(value, list):
+                params.extend(value)
+            else:
+                params.append(value)
+        return where, params
+
+    def search_alert_queue(self, query: AlertSearch) -> Page[Alert]:
+        if query.ids is not None and not query.ids:
+            return Page([], 0, None)
+        where, params = self._flatten(self._alert_search_filters(query))
+        count_sql = "SELECT COUNT(*) FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
+        count_params = list(params)
+        direction, cmp = ("ASC", ">") if query.ascending else ("DESC", "<")
+        if query.cursor:
+            ts, doc_id = decode_cursor(query.cursor)
+            where.append(f"(ts {cmp} ? OR (ts = ? AND id {cmp} ?))")
+            params.extend([ts, ts, doc_id])
+        sql = (
+            "SELECT ts, id, doc FROM alerts"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY ts {direction}, id {direction} LIMIT ?"
+        )
+        rows = self._query(sql, [*params, query.size])
+        total = int(self._query(count_sql, count_params)[0][0])
+        cursor = encode_cursor(rows[-1][0], rows[-1][1]) if len(rows) == query.size else None
+        return Page([Alert.from_json(r[2]) for r in rows], total, cursor)
+
+    def alert_facets(
+        self, query: AlertSearch, facets: Sequence[str], size: int = 10
+    ) -> dict[str, list[FacetBucket]]:
+        where, params = self._flatten(self._alert_search_filters(query))
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        out: dict[str, list[FacetBucket]] = {}
+        for facet in facets:
+            if facet in SQLITE_FACETS:
+                col = SQLITE_FACETS[facet]
+                label = ", MAX(rule_name)" if facet == "rule" else ", NULL"
+                sql = (
+                    f"SELECT {col}, COUNT(*){label} FROM alerts"
+                    + (cond + " AND " if cond else " WHERE ")
+                    + f"{col} IS NOT NULL GROUP BY {col} ORDER BY COUNT(*) DESC, {col} LIMIT ?"
+                )
+            elif facet in SQLITE_MULTI_FACETS:
+                path, expr = SQLITE_MULTI_FACETS[facet]
+                sql = (
+                    f"SELECT {expr} AS v, COUNT(DISTINCT alerts.id), NULL FROM alerts,"
+                    f" json_each(CAST(alerts.doc AS TEXT), '{path}') j"
+                    + (cond + " AND " if cond else " WHERE ")
+                    + f"{expr} IS NOT NULL GROUP BY v ORDER BY COUNT(DISTINCT alerts.id) DESC, v LIMIT ?"
+                )
+            else:
+                raise StoreError(f"unknown facet {facet!r}")
+            rows = self._query(sql, [*params, size])
+            out[facet] = [
+                FacetBucket(str(v), int(n), str(lbl) if lbl is not None else None) for v, n, lbl in rows
+            ]
+        return out
+
+    @staticmethod
+    def _version(doc: bytes) -> str:
+        import hashlib
+
+        return hashlib.blake2b(doc, digest_size=12).hexdigest()
+
+    def get_alert_versioned(self, alert_id: str) -> tuple[Alert, str] | None:
+        rows = self._query("SELECT doc FROM alerts WHERE id = ?", (alert_id,))
+        if not rows:
+            return None
+        return Alert.from_json(rows[0][0]), self._version(bytes(rows[0][0]))
+
+    def update_alert_triage(self, alert_id: str, triage: Triage, *, version: str) -> bool:
+        with self._tx() as conn:
+            row = conn.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            if row is None:
+                raise StoreError("no such alert", alert_id=alert_id)
+            if self._version(bytes(row[0])) != version:
+                return False
+            alert = Alert.from_json(row[0])
+            alert.triage = triage
+            conn.execute(
+                "UPDATE alerts SET doc = ?, status = ? WHERE id = ?",
+                (orjson.dumps(alert.to_doc()), triage.status.value, alert_id),
+            )
+        return True
+
+    # -- incidents --------------------------------------------------------------------------------
+
+    def create_incident(self, incident: Incident) -> None:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO incidents (id, detected, status, severity, owner, version, doc)"
+                " VALUES (?,?,?,?,?,1,?) ON CONFLICT(id) DO NOTHING",
+                (
+                    incident.id,
+                    _iso(incident.detected_at),
+                    incident.status.value,
+                    incident.severity.value,
+                    incident.owner,
+                    orjson.dumps(incident.to_doc()),
+                ),
+            )
+            if cur.rowcount != 1:
+                raise StoreError("incident already exists", incident_id=incident.id)
+
+    def get_incident_versioned(self, incident_id: str) -> tuple[Incident, str] | None:
+        rows = self._query("SELECT doc, version FROM incidents WHERE id = ?", (incident_id,))
+        if not rows:
+            return None
+        return Incident.model_validate(orjson.loads(rows[0][0])), str(rows[0][1])
+
+    def update_incident(self, incident: Incident, *, version: str) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE incidents SET detected = ?, status = ?, severity = ?, owner = ?,"
+                " version = version + 1, doc = ? WHERE id = ? AND version = ?",
+                (
+                    _iso(incident.detected_at),
+                    incident.status.value,
+                    incident.severity.value,
+                    incident.owner,
+                    orjson.dumps(incident.to_doc()),
+                    incident.id,
+                    int(version) if version.isdigit() else -1,
+                ),
+            )
+            return cur.rowcount == 1
+
+    def search_incidents(self, query: IncidentQuery) -> Page[Incident]:
+        filters: list[tuple[str, Any]] = []
+        for col, values in (("status", query.status), ("severity", query.severity)):
+            if values:
+                filters.append((f"{col} IN ({','.join('?' * len(values))})", list(values)))
+        if query.owner:
+            filters.append(("owner = ?", query.owner))
+        if query.unit_id:
+            filters.append(
+                (
+                    "EXISTS (SELECT 1 FROM json_each(CAST(doc AS TEXT), '$.unit_ids') WHERE value = ?)",
+                    query.unit_id,
+                )
+            )
+        if query.text:
+            filters.append(("instr(lower(CAST(doc AS TEXT)), ?) > 0", query.text.lower()))
+        where, params = self._flatten(filters)
+        flat = [(w, None) for w in where]
+        sql, count_sql, _, _ = self._page_sql("incidents", "detected", flat, query.size, query.cursor)
+        page_params = list(params)
+        if query.cursor:
+            ts, doc_id = decode_cursor(query.cursor)
+            page_params.extend([ts, ts, doc_id])
+        rows = self._query(sql, [*page_params, query.size])
+        total = int(self._query(count_sql, params)[0][0])
+        cursor = encode_cursor(rows[-1][0], rows[-1][1]) if len(rows) == query.size else None
+        return Page([Incident.model_validate(orjson.loads(r[2])) for r in rows], total, cursor)
+
+    # -- users, sessions, API tokens --------------------------------------------------------------
+
+    def put_user(self, user: UserRecord) -> None:
+        with self._tx() as conn:
+            other = conn.execute(
+                "SELECT id FROM users WHERE username = ? AND id != ?", (user.username, user.id)
+            ).fetchone()
+            if other:
+                raise StoreError("username already taken", username=user.username)
+            conn.execute(
+                "INSERT INTO users (id, username, doc) VALUES (?,?,?)"
+                " ON CONFLICT(id) DO UPDATE SET username = excluded.username, doc = excluded.doc",
+                (user.id, user.username, orjson.dumps(user.model_dump(mode="json"))),
+            )
+
+    def get_user(self, user_id: str) -> UserRecord | None:
+        rows = self._query("SELECT doc FROM users WHERE id = ?", (user_id,))
+        return UserRecord.model_validate(orjson.loads(rows[0][0])) if rows else None
+
+    def get_user_by_name(self, username: str) -> UserRecord | None:
+        rows = self._query("SELECT doc FROM users WHERE username = ?", (username,))
+        return UserRecord.model_validate(orjson.loads(rows[0][0])) if rows else None
+
+    def list_users(self) -> list[UserRecord]:
+        return [
+            UserRecord.model_validate(orjson.loads(r[0]))
+            for r in self._query("SELECT doc FROM users ORDER BY username")
+        ]
+
+    def put_session(self, session: SessionRecord) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO sessions (token_sha256, user_id, expires, doc) VALUES (?,?,?,?)",
+                (
+                    session.token_sha256,
+                    session.user_id,
+                    _iso(session.expires_at),
+                    orjson.dumps(session.model_dump(mode="json")),
+                ),
+            )
+            conn.execute("DELETE FROM sessions WHERE expires < ?", (_iso(datetime.now(UTC)),))
+
+    def get_session(self, token_sha256: str) -> SessionRecord | None:
+        rows = self._query("SELECT doc FROM sessions WHERE token_sha256 = ?", (token_sha256,))
+        return SessionRecord.model_validate(orjson.loads(rows[0][0])) if rows else None
+
+    def delete_session(self, token_sha256: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM sessions WHERE token_sha256 = ?", (token_sha256,))
+
+    def delete_user_sessions(self, user_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+
+    def put_api_token(self, token: ApiTokenRecord) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO api_tokens (token_sha256, id, doc) VALUES (?,?,?)",
+                (token.token_sha256, token.id, orjson.dumps(token.model_dump(mode="json"))),
+            )
+
+    def get_api_token(self, token_sha256: str) -> ApiTokenRecord | None:
+        rows = self._query("SELECT doc FROM api_tokens WHERE token_sha256 = ?", (token_sha256,))
+        return ApiTokenRecord.model_validate(orjson.loads(rows[0][0])) if rows else None
+
+    def list_api_tokens(self) -> list[ApiTokenRecord]:
+        return [
+            ApiTokenRecord.model_validate(orjson.loads(r[0]))
+            for r in self._query("SELECT doc FROM api_tokens ORDER BY id")
+        ]
+
+    # -- audit ------------------------------------------------------------------------------------
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        self._insert(
+            "INSERT INTO audit (id, at, actor, action, target_id, doc) VALUES (?,?,?,?,?,?)"
+            " ON CONFLICT(id) DO NOTHING",
+            [
+                (e.id, _iso(e.at), e.actor, e.action, e.target_id, orjson.dumps(e.model_dump(mode="json")))
+                for e in entries
+            ],
+        )
+
+    def search_audit(self, query: AuditQuery) -> Page[AuditEntry]:
+        filters = self._time_filters("at", query.start, query.end)
+        for col, value in (("actor", query.actor), ("target_id", query.target_id)):
+            if value:
+                filters.append((f"{col} = ?", value))
+        if query.action:
+            filters.append(("action LIKE ? ESCAPE '\\'", _like_prefix(query.action)))
+        docs, total, cursor = self._page("audit", "at", filters, query.size, query.cursor)
+        return Page([AuditEntry.model_validate(orjson.loads(d)) for d in docs], total, cursor)
+
+
+def _like_prefix(text: str) -> str:
+    """`login` matches `login.success` and `login.failure`: a LIKE prefix with wildcards escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -161,3 +161,10 @@ def test_source_activity_counts_live_events_not_evidence(store: Store) -> None:
 def test_bad_cursor_is_a_clear_error(store: Store) -> None:
     with pytest.raises((StoreError, ValueError)):
         store.search_events(EventQuery(cursor="not-a-cursor"))
+
+
+def test_registry_entries_can_be_deleted(store: Store) -> None:
+    store.save_registry(Registry(units=[Unit(id="a", name="A"), Unit(id="b", name="B")]))
+    assert store.delete_registry_entry("units", "a") is True
+    assert store.delete_registry_entry("units", "a") is False
+    assert [u.id for u in store.load_registry().units] == ["b"]
