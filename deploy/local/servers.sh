@@ -1,0 +1,533 @@
+#!/usr/bin/env bash
+# Local Kafka (KRaft, single node) + Elasticsearch for tests and CI, without Docker.
+# Both are fetched from Maven Central (the only Java source reachable here), cached,
+# and run on 127.0.0.1.  See deploy/local/README.md.
+#
+#   servers.sh fetch                          download into $SOCPIPE_CACHE only
+#   servers.sh start [kafka|elasticsearch|all]  start (idempotent) and wait until healthy
+#   servers.sh stop  [kafka|elasticsearch|all]  SIGTERM, then SIGKILL after a timeout
+#   servers.sh status                         exit 0 if all running and healthy, else 3
+#   servers.sh env                            print SOC_KAFKA_BOOTSTRAP=... / SOC_ES_URL=...
+set -euo pipefail
+umask 022 # cached files must stay readable by the unprivileged ES user
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+
+CACHE=${SOCPIPE_CACHE:-$HOME/.cache/socpipe}
+STATE=${SOCPIPE_STATE:-/tmp/socpipe-servers}
+KAFKA_PORT=${SOC_KAFKA_PORT:-19092}
+KAFKA_CONTROLLER_PORT=${SOC_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+ES_PORT=${SOC_ES_PORT:-19200}
+ES_TRANSPORT_PORT=${SOC_ES_TRANSPORT_PORT:-$((ES_PORT + 100))}
+KAFKA_VERSION=${SOCPIPE_KAFKA_VERSION:-4.3.1}
+ES_VERSION=${SOCPIPE_ES_VERSION:-8.19.21}
+START_TIMEOUT=${SOCPIPE_START_TIMEOUT:-180}
+STOP_TIMEOUT=${SOCPIPE_STOP_TIMEOUT:-30}
+KEEP_DATA=${SOCPIPE_KEEP_DATA:-0}
+ES_USER=${SOCPIPE_ES_USER:-socpipe} # only used when running as root
+KAFKA_HEAP=${SOCPIPE_KAFKA_HEAP:--Xms256m -Xmx512m}
+ES_HEAP=${SOCPIPE_ES_HEAP:--Xms512m -Xmx1g}
+DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+
+KAFKA_HOME=$CACHE/kafka-$KAFKA_VERSION   # pom.xml + lib/*.jar
+ES_HOME=$CACHE/elasticsearch-$ES_VERSION # unzipped integ-test-zip
+KDIR=$STATE/kafka
+EDIR=$STATE/elasticsearch
+
+say() { echo "servers.sh: $*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- tools
+
+java_major() { # $1 = JAVA_HOME -> prints the feature version (17, 21, ...)
+  "$1/bin/java" -XshowSettings:properties -version 2>&1 |
+    awk -F'= ' '/java.specification.version/ {print $2; exit}'
+}
+
+# ES 8.x and Kafka 4.x want Java 17+; prefer 17/21 (what ES 8 is tested on) over newer.
+find_java() {
+  local c
+  for c in ${SOCPIPE_JAVA_HOME:-} /usr/lib/jvm/java-17-openjdk-* /usr/lib/jvm/java-21-openjdk-* \
+    ${JAVA_HOME:-} "$(dirname "$(dirname "$(readlink -f "$(command -v java 2>/dev/null || echo /nonexistent/bin/java)")")")"; do
+    [ -x "$c/bin/java" ] || continue
+    local v; v=$(java_major "$c")
+    if [ "${v:-0}" -ge 17 ] 2>/dev/null; then echo "$c"; return 0; fi
+  done
+  return 1
+}
+
+# A fresh CI machine may lack the tools; install them from Debian when we can (root + apt).
+# A JDK rather than a JRE: the Java health check (KafkaPing.java) needs the compiler.
+TOOLS_OK=
+ensure_tools() {
+  [ -n "$TOOLS_OK" ] && return 0
+  local pkgs=() jdk
+  jdk=$(find_java) || pkgs+=(JDK)
+  command -v mvn >/dev/null || pkgs+=(maven)
+  command -v unzip >/dev/null || pkgs+=(unzip)
+  command -v curl >/dev/null || pkgs+=(curl)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+      die "missing: ${pkgs[*]} (need a JDK >= 17, Maven, unzip, curl)"
+    fi
+    local log; log=$(mktemp)
+    apt-get update -q >"$log" 2>&1 || { tail -n 30 "$log" >&2; die "apt-get update failed"; }
+    if [ "${pkgs[0]}" = JDK ]; then # Debian 12 has 17; newer releases only 21+
+      pkgs[0]=openjdk-17-jdk-headless
+      apt-cache show openjdk-17-jdk-headless >/dev/null 2>&1 || pkgs[0]=openjdk-21-jdk-headless
+    fi
+    say "installing ${pkgs[*]} with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}" >"$log" 2>&1 ||
+      { tail -n 30 "$log" >&2; die "apt-get install ${pkgs[*]} failed"; }
+    rm -f "$log"
+    jdk=$(find_java) || die "no Java >= 17 found even after install"
+  fi
+  export JAVA_HOME=$jdk
+  TOOLS_OK=1
+}
+
+# ---------------------------------------------------------------- fetch
+
+# Maven writes into a staging local repo inside the cache; it is deleted after the
+# fetch because the jars/zip we need are copied out of it (no duplicate 150 MB).
+# One fetch at a time per cache (CI jobs or parallel `start`s may share it); the lock
+# is held until this script exits.
+FETCH_LOCKED=
+fetch_lock() {
+  [ -n "$FETCH_LOCKED" ] && return 0
+  mkdir -p "$CACHE"
+  exec 8>"$CACHE/.fetch.lock"
+  flock 8
+  FETCH_LOCKED=1
+}
+fetch_done() { # only the lock holder may delete the staging repo
+  if [ -n "$FETCH_LOCKED" ]; then rm -rf "$CACHE/.m2-staging"; fi
+}
+
+mvn_q() { # mvn_q LOGFILE args...
+  local log=$1; shift
+  mkdir -p "$CACHE"
+  if ! mvn -B -q -Dmaven.repo.local="$CACHE/.m2-staging" "$@" >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    die "maven failed (full log: $log)"
+  fi
+}
+
+kafka_pom() {
+  # kafka_2.13 is the broker (kafka.Kafka + StorageTool); its runtime deps include
+  # kafka-server/-metadata/-raft/-storage.  The log binding is the one the official
+  # tarball ships: reload4j for 3.x (which also uses the log4j 1 API), log4j2 for 4.x.
+  local log_deps
+  case $KAFKA_VERSION in
+    3.*) log_deps='<dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>' ;;
+    4.*) log_deps='<dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>2.24.3</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>2.24.3</version></dependency>' ;;
+    *) die "unsupported SOCPIPE_KAFKA_VERSION=$KAFKA_VERSION (3.x or 4.x)" ;;
+  esac
+  cat <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <!-- generated by deploy/local/servers.sh: only used to download Kafka's jars -->
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.socpipe</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
+    $log_deps
+  </dependencies>
+</project>
+EOF
+}
+
+fetch_kafka() {
+  [ -f "$KAFKA_HOME/.complete" ] && return 0
+  ensure_tools
+  fetch_lock
+  [ -f "$KAFKA_HOME/.complete" ] && return 0 # fetched while we waited for the lock
+  say "fetching Kafka $KAFKA_VERSION from Maven Central"
+  rm -rf "$KAFKA_HOME" && mkdir -p "$KAFKA_HOME"
+  kafka_pom >"$KAFKA_HOME/pom.xml"
+  mvn_q "$CACHE/fetch-kafka.log" -f "$KAFKA_HOME/pom.xml" "$DEP_PLUGIN:copy-dependencies" \
+    -DincludeScope=runtime -DoutputDirectory="$KAFKA_HOME/lib"
+  ls "$KAFKA_HOME"/lib/kafka_2.13-*.jar >/dev/null 2>&1 || die "kafka jars missing after fetch"
+  touch "$KAFKA_HOME/.complete"
+  rm -f "$CACHE/fetch-kafka.log"
+}
+
+fetch_elasticsearch() {
+  [ -f "$ES_HOME/.complete" ] && return 0
+  ensure_tools
+  fetch_lock
+  [ -f "$ES_HOME/.complete" ] && return 0
+  say "fetching Elasticsearch $ES_VERSION (integ-test-zip) from Maven Central"
+  local gav=org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip
+  mvn_q "$CACHE/fetch-elasticsearch.log" "$DEP_PLUGIN:get" -Dartifact="$gav" -Dtransitive=false
+  local zip=$CACHE/.m2-staging/org/elasticsearch/distribution/integ-test-zip/elasticsearch/$ES_VERSION/elasticsearch-$ES_VERSION.zip
+  [ -f "$zip" ] || die "downloaded zip not found at $zip"
+  local tmp=$CACHE/.unzip-es.$$
+  rm -rf "$tmp" "$ES_HOME" && mkdir -p "$tmp"
+  unzip -q "$zip" -d "$tmp" || die "unzip $zip failed"
+  mv "$tmp"/elasticsearch-* "$ES_HOME" && rm -rf "$tmp"
+  touch "$ES_HOME/.complete"
+  rm -f "$CACHE/fetch-elasticsearch.log"
+}
+
+cmd_fetch() {
+  fetch_kafka
+  fetch_elasticsearch
+  fetch_done
+}
+
+# ---------------------------------------------------------------- processes
+
+# Servers are found by their command line (a path unique to this state dir plus the
+# program's main class), not by pid files: survives stale pid files and pid reuse, and
+# finds the ES launcher JVM as well as the server JVM it forks.  No procps needed.
+kafka_marker() { echo "$KDIR/server.properties|kafka.Kafka"; }
+es_marker() { echo "$EDIR/|org.elasticsearch."; }
+
+pids_with() { # pids_with 'A|B' -> pids whose argv contains both A and B
+  local p args a=${1%%|*} b=${1#*|}
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    args=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
+    case $args in *"$a"*) case $args in *"$b"*) echo "$p" ;; esac ;; esac
+  done
+}
+
+stop_marker() { # stop_marker NAME MARKER
+  local pids; pids=$(pids_with "$2")
+  [ -n "$pids" ] || return 0
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while [ -n "$(pids_with "$2")" ] && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
+  pids=$(pids_with "$2")
+  if [ -n "$pids" ]; then
+    say "$1 did not stop within ${STOP_TIMEOUT}s, sending SIGKILL"
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    sleep 1
+    [ -z "$(pids_with "$2")" ] || die "cannot stop $1 (pids $(pids_with "$2" | tr '\n' ' ')): not ours?"
+  fi
+  say "$1 stopped"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Start a daemon in its own session (so the caller's Ctrl-C / process group does not
+# reach it) with every inherited fd closed: a pytest fixture that captures output would
+# otherwise wait forever for EOF on a pipe held by the daemon, and fd 9 is our lock.
+LAUNCH_PID=
+launch() { # launch LOGFILE cmd...
+  local log=$1; shift
+  setsid "$@" </dev/null >>"$log" 2>&1 8>&- 9>&- &
+  LAUNCH_PID=$!
+}
+
+tail_logs() {
+  local f
+  for f in "$@"; do
+    [ -s "$f" ] || continue
+    echo "----- tail of $f -----" >&2
+    tail -n 40 "$f" >&2
+  done
+}
+
+# ---------------------------------------------------------------- health
+
+PY=
+pick_python() { # first interpreter that can import kafka-python, else "none"
+  [ -n "$PY" ] && return 0
+  local c
+  for c in ${SOCPIPE_PYTHON:-} "$REPO/.venv/bin/python" python3; do
+    [ "$c" = none ] && break # SOCPIPE_PYTHON=none forces the Java check
+    if "$c" -c 'import kafka' >/dev/null 2>&1; then PY=$c; return 0; fi
+  done
+  PY=none
+}
+
+# A metadata request answered by the broker.  kafka-python (the project's client) if
+# available, else a single-file Java program against the kafka-clients jar we ship.
+kafka_healthy() {
+  port_busy "$KAFKA_PORT" || return 1
+  pick_python
+  if [ "$PY" != none ]; then
+    "$PY" - "127.0.0.1:$KAFKA_PORT" >/dev/null 2>&1 <<'EOF'
+import sys
+from kafka import KafkaAdminClient
+c = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000)
+try:
+    assert c.describe_cluster()["brokers"]
+finally:
+    c.close()
+EOF
+  else
+    "$JAVA_HOME/bin/java" -cp "$KAFKA_HOME/lib/*" "$HERE/KafkaPing.java" "127.0.0.1:$KAFKA_PORT" >/dev/null 2>&1
+  fi
+}
+
+es_healthy() {
+  curl -fsS -m 10 "http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null 2>&1
+}
+
+wait_healthy() { # wait_healthy NAME MARKER CHECKFN LOGS...
+  local name=$1 marker=$2 check=$3; shift 3
+  local launched_var=${name^^}_LAUNCHED
+  local launched=${!launched_var:-}
+  local deadline=$((SECONDS + START_TIMEOUT))
+  while [ $SECONDS -lt $deadline ]; do
+    if "$check"; then
+      [ -n "$launched" ] && say "$name ready ($((SECONDS - T0))s)"
+      return 0
+    fi
+    # Still starting if the launched wrapper lives (ES forks its server JVM late).
+    if [ -z "$(pids_with "$marker")" ] && ! { [ -n "$launched" ] && kill -0 "$launched" 2>/dev/null; }; then
+      tail_logs "$@"
+      die "$name exited during startup"
+    fi
+    sleep 1
+  done
+  tail_logs "$@"
+  die "$name not healthy after ${START_TIMEOUT}s"
+}
+
+# ---------------------------------------------------------------- kafka
+
+random_cluster_id() { # 16 random bytes, base64url, like Uuid.randomUuid()
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    case $id in -*) ;; *) echo "$id"; return ;; esac # a leading '-' would look like an option
+  done
+}
+
+wait_kafka() {
+  wait_healthy kafka "$(kafka_marker)" kafka_healthy "$KDIR/logs/server.log" "$KDIR/logs/stdout.log"
+}
+
+launch_kafka() { # no-op if already running; wait_kafka does the health check
+  [ -n "$(pids_with "$(kafka_marker)")" ] && return 0
+  fetch_kafka
+  port_busy "$KAFKA_PORT" && die "port $KAFKA_PORT is in use by another process (set SOC_KAFKA_PORT)"
+  port_busy "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT is in use (set SOC_KAFKA_CONTROLLER_PORT)"
+  [ "$KEEP_DATA" = 1 ] || rm -rf "$KDIR"
+  mkdir -p "$KDIR/data" "$KDIR/logs"
+
+  # Single combined broker+controller; everything replicated once; groups join at once.
+  cat >"$KDIR/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KDIR/data
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=24
+EOF
+  local java=$JAVA_HOME/bin/java
+  local jopts
+  read -r -a jopts <<<"$KAFKA_HEAP" # split the heap flags on spaces, on purpose
+  jopts+=(-XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
+    "-Dkafka.logs.dir=$KDIR/logs")
+  if ls "$KAFKA_HOME"/lib/reload4j-*.jar >/dev/null 2>&1; then # Kafka 3.x: log4j 1 config
+    cat >"$KDIR/log4j.properties" <<EOF
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$KDIR/logs/server.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.org.apache.kafka.clients=WARN
+EOF
+    jopts+=("-Dlog4j.configuration=file:$KDIR/log4j.properties")
+  else # Kafka 4.x: log4j2 config
+    cat >"$KDIR/log4j2.properties" <<EOF
+appender.file.type=File
+appender.file.name=file
+appender.file.fileName=$KDIR/logs/server.log
+appender.file.layout.type=PatternLayout
+appender.file.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=INFO
+rootLogger.appenderRef.file.ref=file
+logger.request.name=kafka.request.logger
+logger.request.level=WARN
+logger.clients.name=org.apache.kafka.clients
+logger.clients.level=WARN
+EOF
+    jopts+=("-Dlog4j2.configurationFile=$KDIR/log4j2.properties")
+  fi
+  # StorageTool is Scala (kafka.tools) up to at least 4.2; newer releases are porting
+  # tools to Java (org.apache.kafka.tools).  (grep without -q: no SIGPIPE under pipefail)
+  local storage_tool=kafka.tools.StorageTool
+  unzip -l "$KAFKA_HOME/lib/kafka_2.13-$KAFKA_VERSION.jar" 2>/dev/null | grep 'kafka/tools/StorageTool.class' >/dev/null ||
+    storage_tool=org.apache.kafka.tools.StorageTool
+  if [ ! -f "$KDIR/data/meta.properties" ]; then
+    "$java" "${jopts[@]}" -cp "$KAFKA_HOME/lib/*" "$storage_tool" format \
+      -t "$(random_cluster_id)" -c "$KDIR/server.properties" >"$KDIR/logs/format.log" 2>&1 ||
+      { tail_logs "$KDIR/logs/format.log"; die "kafka storage format failed"; }
+  fi
+  cd "$KDIR"
+  launch "$KDIR/logs/stdout.log" "$java" "${jopts[@]}" -cp "$KAFKA_HOME/lib/*" kafka.Kafka "$KDIR/server.properties"
+  KAFKA_LAUNCHED=$LAUNCH_PID
+}
+
+# ---------------------------------------------------------------- elasticsearch
+
+# ES refuses to run as root: as root, run it as an unprivileged system user.
+ensure_es_user() {
+  [ "$(id -u)" = 0 ] || return 0
+  id -u "$ES_USER" >/dev/null 2>&1 && return 0
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin "$ES_USER" || die "cannot create user $ES_USER"
+}
+
+# The cache usually lives under /root (mode 700), which the ES user cannot enter:
+# then run from a hard-linked (or copied) mirror of the install in the state dir.
+es_runtime_home() {
+  if [ "$(id -u)" != 0 ] || runuser -u "$ES_USER" -- test -r "$ES_HOME/lib" -a -x "$ES_HOME/bin/elasticsearch"; then
+    echo "$ES_HOME"; return
+  fi
+  local mirror=$STATE/elasticsearch-$ES_VERSION
+  if [ ! -f "$mirror/.complete" ]; then
+    rm -rf "$mirror"
+    cp -al "$ES_HOME" "$mirror" 2>/dev/null || { rm -rf "$mirror"; cp -a "$ES_HOME" "$mirror"; }
+  fi
+  echo "$mirror"
+}
+
+es_has_module() { [ -d "$ES_HOME/modules/$1" ]; }
+
+wait_elasticsearch() {
+  wait_healthy elasticsearch "$(es_marker)" es_healthy "$EDIR/logs/socpipe-local.log" "$EDIR/logs/launcher.log"
+}
+
+launch_elasticsearch() { # no-op if already running; wait_elasticsearch does the health check
+  [ -n "$(pids_with "$(es_marker)")" ] && return 0
+  fetch_elasticsearch
+  port_busy "$ES_PORT" && die "port $ES_PORT is in use by another process (set SOC_ES_PORT)"
+  port_busy "$ES_TRANSPORT_PORT" && die "port $ES_TRANSPORT_PORT is in use (set SOC_ES_TRANSPORT_PORT)"
+  ensure_es_user
+  mkdir -p "$STATE"
+  chmod 755 "$STATE"
+  [ "$KEEP_DATA" = 1 ] || rm -rf "$EDIR"
+  mkdir -p "$EDIR/data" "$EDIR/logs" "$EDIR/tmp"
+  # Config lives in the state dir: ES writes its keystore there and the cache stays read-only.
+  rm -rf "$EDIR/config" && cp -r "$ES_HOME/config" "$EDIR/config"
+  {
+    echo "cluster.name: socpipe-local"
+    echo "node.name: socpipe"
+    echo "path.data: $EDIR/data"
+    echo "path.logs: $EDIR/logs"
+    echo "network.host: 127.0.0.1"
+    echo "http.port: $ES_PORT"
+    echo "transport.port: $ES_TRANSPORT_PORT"
+    echo "discovery.type: single-node"
+    echo "cluster.routing.allocation.disk.threshold_enabled: false"
+    echo "action.destructive_requires_name: false"
+    # Settings below only exist when their module ships in this distribution.
+    if es_has_module x-pack-security; then echo "xpack.security.enabled: false"; fi
+    if es_has_module x-pack-ml; then echo "xpack.ml.enabled: false"; fi
+    if es_has_module ingest-geoip; then echo "ingest.geoip.downloader.enabled: false"; fi # no internet
+  } >"$EDIR/config/elasticsearch.yml"
+  # GC log / heap dumps / crash files go to the state dir, not to the (read-only) install.
+  cat >"$EDIR/config/jvm.options.d/socpipe.options" <<EOF
+-Xlog:disable
+-Xlog:all=warning:stderr:utctime,level,tags
+-XX:HeapDumpPath=$EDIR/data
+-XX:ErrorFile=$EDIR/logs/hs_err_pid%p.log
+EOF
+  if [ "$(id -u)" = 0 ]; then chown -R "$ES_USER:" "$EDIR"; fi
+  local home; home=$(es_runtime_home)
+  # -d: the launcher exits once the server JVM is up; -p: server pid file.
+  # env -i: a clean, reproducible environment (no stray JAVA_TOOL_OPTIONS etc.).
+  local cmd=(env -i PATH=/usr/bin:/bin HOME="$EDIR" LANG=C.UTF-8 ES_JAVA_HOME="$JAVA_HOME"
+    ES_PATH_CONF="$EDIR/config" ES_TMPDIR="$EDIR/tmp" ES_JAVA_OPTS="$ES_HEAP"
+    "$home/bin/elasticsearch" -d -p "$EDIR/es.pid")
+  [ "$(id -u)" = 0 ] && cmd=(runuser -u "$ES_USER" -- "${cmd[@]}")
+  cd "$EDIR" # relative paths in ES's default jvm.options (gc.log, replay files) land here
+  launch "$EDIR/logs/launcher.log" "${cmd[@]}"
+  ELASTICSEARCH_LAUNCHED=$LAUNCH_PID
+}
+
+# ---------------------------------------------------------------- commands
+
+with_lock() { # one start/stop at a time per state dir
+  mkdir -p "$STATE"
+  exec 9>"$STATE/.lock"
+  flock 9
+}
+
+targets() {
+  case ${1:-all} in
+    all) echo kafka elasticsearch ;;
+    kafka | elasticsearch) echo "$1" ;;
+    es) echo elasticsearch ;;
+    *) die "unknown server '$1' (kafka|elasticsearch|all)" ;;
+  esac
+}
+
+# pid of the wrapper each launch_X started this run (read by wait_healthy via ${NAME}_LAUNCHED)
+# shellcheck disable=SC2034
+KAFKA_LAUNCHED='' ELASTICSEARCH_LAUNCHED=''
+cmd_start() {
+  local t s; t=$(targets "${1:-all}")
+  ensure_tools
+  with_lock
+  T0=$SECONDS
+  for s in $t; do "launch_$s"; done # both JVMs boot in parallel
+  fetch_done
+  for s in $t; do "wait_$s"; done
+}
+
+cmd_stop() {
+  local t; t=$(targets "${1:-all}")
+  with_lock
+  for s in $t; do
+    case $s in
+      kafka) stop_marker kafka "$(kafka_marker)" ;;
+      elasticsearch) stop_marker elasticsearch "$(es_marker)" ;;
+    esac
+  done
+}
+
+cmd_status() {
+  local rc=0 pids
+  JAVA_HOME=$(find_java || true) # for the Java fallback of kafka_healthy
+  pids=$(pids_with "$(kafka_marker)" | tr '\n' ' ')
+  if [ -z "$pids" ]; then echo "kafka: stopped"; rc=3
+  elif kafka_healthy; then echo "kafka: running (pid ${pids% }) 127.0.0.1:$KAFKA_PORT healthy"
+  else echo "kafka: running (pid ${pids% }) 127.0.0.1:$KAFKA_PORT NOT healthy"; rc=3; fi
+  pids=$(pids_with "$(es_marker)" | tr '\n' ' ')
+  if [ -z "$pids" ]; then echo "elasticsearch: stopped"; rc=3
+  elif es_healthy; then echo "elasticsearch: running (pid ${pids% }) http://127.0.0.1:$ES_PORT healthy"
+  else echo "elasticsearch: running (pid ${pids% }) http://127.0.0.1:$ES_PORT NOT healthy"; rc=3; fi
+  return $rc
+}
+
+cmd_env() {
+  echo "SOC_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
+  echo "SOC_ES_URL=http://127.0.0.1:$ES_PORT"
+}
+
+case ${1:-} in
+  fetch) cmd_fetch ;;
+  start) cmd_start "${2:-all}" ;;
+  stop) cmd_stop "${2:-all}" ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *) echo "usage: $0 fetch | start [kafka|elasticsearch|all] | stop [kafka|elasticsearch|all] | status | env" >&2; exit 2 ;;
+esac
