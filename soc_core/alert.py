@@ -65,12 +65,37 @@ class Threat(BaseModel):
     technique: dict[str, str] | None = None
 
 
+class TriageChange(BaseModel):
+    """One recorded change of an alert's triage: who changed which field, when, from what to what."""
+
+    model_config = ConfigDict(extra="forbid")
+    at: datetime
+    actor: str
+    field: str
+    old: str | None = None
+    new: str | None = None
+
+
+class Comment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    at: datetime
+    author: str
+    text: str
+
+
 class Triage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: AlertStatus = AlertStatus.NEW
     assignee: str | None = None
     tags: list[str] = Field(default_factory=list)
     updated_at: datetime | None = None
+    # Added for triage (issue 6); defaults keep older documents valid.
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    incident_id: str | None = None
+    history: list[TriageChange] = Field(default_factory=list)
+    comments: list[Comment] = Field(default_factory=list)
 
 
 def alert_id(rule_id: str, event_id: str, group_key: str | None = None) -> str:
@@ -113,3 +138,56 @@ class Alert(BaseModel):
     @classmethod
     def from_json(cls, data: bytes | str) -> Alert:
         return cls.model_validate(orjson.loads(data))
+
+
+# -- incidents (sự cố) ------------------------------------------------------------------------------
+
+
+class IncidentStatus(StrEnum):
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class IncidentEntry(BaseModel):
+    """A note or a recorded change on an incident; alerts and events join the timeline when read."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    at: datetime
+    actor: str
+    kind: str  # "note", "change", "alert_added", "alert_removed", "created"
+    text: str | None = None
+    field: str | None = None
+    old: str | None = None
+    new: str | None = None
+
+
+class Incident(BaseModel):
+    """A group of alerts handled as one case, with the units and systems it touches.
+
+    `detected_at` is the earliest time of its alerts (or its creation), the start of both clocks:
+    time to acknowledge ends at `acknowledged_at`, time to resolve at `resolved_at`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    title: str
+    description: str | None = None
+    severity: Severity = Severity.MEDIUM
+    status: IncidentStatus = IncidentStatus.NEW
+    owner: str | None = None
+    unit_ids: list[str] = Field(default_factory=list)
+    system_ids: list[str] = Field(default_factory=list)
+    alert_ids: list[str] = Field(default_factory=list)
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    detected_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    entries: list[IncidentEntry] = Field(default_factory=list)
+
+    def to_doc(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)

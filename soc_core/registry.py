@@ -69,6 +69,11 @@ class LogSource(RegistryModel):
     token: SecretStr | None = Field(default=None, exclude=True)
     token_sha256: str | None = None
     address: str | None = None
+    # Syslog over TLS: the client certificate that identifies this source, by the SHA-256 of its
+    # DER encoding (a pin) or by a subject CN / subjectAltName of a certificate the receiver's
+    # client CA verified. `address` (an IP or CIDR network) identifies plain UDP/TCP senders.
+    tls_client_sha256: str | None = None
+    tls_client_subject: str | None = None
 
     @model_validator(mode="after")
     def _hash_token(self) -> LogSource:

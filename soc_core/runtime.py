@@ -50,7 +50,11 @@ def build_detect(settings: Settings) -> Detect | None:
 
 
 def build_kafka(settings: Settings) -> KafkaBus:
-    bus = KafkaBus(settings.kafka_bootstrap, publish_timeout_s=settings.publish_timeout_s)
+    bus = KafkaBus(
+        settings.kafka_bootstrap,
+        publish_timeout_s=settings.publish_timeout_s,
+        health_topic=settings.topic_raw,
+    )
     return bus
 
 

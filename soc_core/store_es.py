@@ -692,7 +692,7 @@ class ElasticStore:
         except ApiError as exc:
             raise StoreError(f"alert search failed: {exc}", prefix=self.prefix) from exc
         hits = resp["hits"]["hits"]
-        cursor = _b64(hits[-1]["sort"]) if len(hits) == query.size else None
+        cursor = _b64(hits[-1]["sort"]) if hits and len(hits) == query.size else None
         return Page(
             [Alert.model_validate(h["_source"]) for h in hits], int(resp["hits"]["total"]["value"]), cursor
         )
@@ -868,16 +868,20 @@ class ElasticStore:
     def list_users(self) -> list[UserRecord]:
         return [UserRecord.model_validate(d) for d in self._all_docs(self.users_index, "username")]
 
+    def _delete_matching(self, index: str, query: dict[str, Any], *, refresh: bool = False) -> None:
+        """Search, then bulk delete: the zip has no reindex module, so no `_delete_by_query`."""
+        resp = self.es.search(index=index, size=1000, query=query, source=False)
+        ops = [{"delete": {"_index": index, "_id": h["_id"]}} for h in resp["hits"]["hits"]]
+        if ops:
+            self.es.bulk(operations=ops, refresh="wait_for" if refresh else False)
+
     def put_session(self, session: SessionRecord) -> None:
         try:
             self.es.index(
                 index=self.sessions_index, id=session.token_sha256, document=session.model_dump(mode="json")
             )
-            self.es.delete_by_query(
-                index=self.sessions_index,
-                query={"range": {"expires_at": {"lt": datetime.now(UTC).isoformat()}}},
-                conflicts="proceed",
-                wait_for_completion=False,
+            self._delete_matching(
+                self.sessions_index, {"range": {"expires_at": {"lt": datetime.now(UTC).isoformat()}}}
             )
         except ApiError as exc:
             raise StoreError(f"session write failed: {exc}") from exc
@@ -896,12 +900,7 @@ class ElasticStore:
     def delete_user_sessions(self, user_id: str) -> None:
         try:
             self.es.indices.refresh(index=self.sessions_index)
-            self.es.delete_by_query(
-                index=self.sessions_index,
-                query={"term": {"user_id": user_id}},
-                conflicts="proceed",
-                refresh=True,
-            )
+            self._delete_matching(self.sessions_index, {"term": {"user_id": user_id}}, refresh=True)
         except ApiError as exc:
             raise StoreError(f"session delete failed: {exc}") from exc
 

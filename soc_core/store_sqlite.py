@@ -365,7 +365,9 @@ class SqliteStore:
 
     def delete_registry_entry(self, kind: str, entry_id: str) -> bool:
         with self._tx() as conn:
-            return conn.execute("DELETE FROM registry WHERE kind = ? AND id = ?", (kind, entry_id)).rowcount == 1
+            return (
+                conn.execute("DELETE FROM registry WHERE kind = ? AND id = ?", (kind, entry_id)).rowcount == 1
+            )
 
     def source_activity(self) -> dict[str, SourceActivity]:
         rows = self._query(
@@ -462,7 +464,7 @@ class SqliteStore:
         )
         rows = self._query(sql, [*params, query.size])
         total = int(self._query(count_sql, count_params)[0][0])
-        cursor = encode_cursor(rows[-1][0], rows[-1][1]) if len(rows) == query.size else None
+        cursor = encode_cursor(rows[-1][0], rows[-1][1]) if rows and len(rows) == query.size else None
         return Page([Alert.from_json(r[2]) for r in rows], total, cursor)
 
     def alert_facets(

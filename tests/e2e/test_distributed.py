@@ -87,15 +87,24 @@ def _post_all(url: str, progress: list[int]) -> None:
 
 
 def _indexed_ids(store: ElasticStore) -> list[str]:
+    """Every indexed event id, duplicates included (paged with search_after, no scroll contexts)."""
     store.refresh()
     ids: list[str] = []
-    resp = store.es.search(
-        index=f"{store.prefix}events-*", size=5000, sort=["_doc"], scroll="1m", source=["event.id"]
-    )
-    while resp["hits"]["hits"]:
-        ids.extend(h["_source"]["event"]["id"] for h in resp["hits"]["hits"])
-        resp = store.es.scroll(scroll_id=resp["_scroll_id"], scroll="1m")
-    return ids
+    after: list[object] | None = None
+    while True:
+        extra = {"search_after": after} if after else {}
+        resp = store.es.search(
+            index=f"{store.prefix}events-*",
+            size=5000,
+            sort=[{"event.id": "asc"}, "_index"],
+            source=["event.id"],
+            **extra,
+        )
+        hits = resp["hits"]["hits"]
+        if not hits:
+            return ids
+        ids.extend(h["_source"]["event"]["id"] for h in hits)
+        after = hits[-1]["sort"]
 
 
 def test_events_reach_elasticsearch_exactly_once_through_worker_kills(
