@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from soc_core.settings import Mode, Settings
 
@@ -264,37 +263,49 @@ def scheduler() -> None:
 @registry_app.command("import")
 def registry_import(
     file: Path,
+    kind: Annotated[
+        str | None, typer.Option(help="For a CSV file: units, systems, sources, endpoints or targets.")
+    ] = None,
     mode: Annotated[Mode, typer.Option(help="Which store to write to.")] = Mode.EMBEDDED,
 ) -> None:
-    """Import units, systems, sources, endpoints and targets from a YAML file (upsert)."""
-    from pydantic import ValidationError
-
-    from soc_core.registry import Registry
+    """Import (upsert) a registry YAML file, or one kind from a CSV file; validated as a whole first."""
+    from api.registry import service
     from soc_core.runtime import build_store
 
+    text = file.read_text(encoding="utf-8")
     try:
-        registry = Registry.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
-    except ValidationError as exc:
-        typer.echo(f"{file}: invalid registry:\n{exc}", err=True)
+        is_csv = file.suffix.lower() == ".csv"
+        if is_csv and kind is None:
+            raise service.RegistryInvalid([f"{file}: a CSV import needs --kind"])
+        incoming = service.parse_csv(kind, text) if is_csv and kind else service.parse_yaml(text)
+        store = build_store(_settings(mode=mode))
+        service.apply_import(store, incoming)
+    except service.RegistryInvalid as exc:
+        typer.echo(f"{file}: registry not imported:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  - {problem}", err=True)
         raise typer.Exit(2) from None
-    store = build_store(_settings(mode=mode))
-    store.save_registry(registry)
-    typer.echo(
-        f"imported {len(registry.units)} units, {len(registry.systems)} systems, "
-        f"{len(registry.sources)} sources, {len(registry.endpoints)} endpoints, "
-        f"{len(registry.targets)} targets"
-    )
+    counts = ", ".join(f"{len(getattr(incoming, k))} {k}" for k in service.KINDS)
+    typer.echo(f"imported {counts}")
 
 
 @registry_app.command("export")
-def registry_export(mode: Annotated[Mode, typer.Option()] = Mode.EMBEDDED) -> None:
-    """Write the registry as YAML to stdout (token hashes included, never tokens)."""
+def registry_export(
+    format: Annotated[str, typer.Option(help="yaml or csv")] = "yaml",
+    kind: Annotated[str | None, typer.Option(help="For CSV: which kind to export.")] = None,
+    mode: Annotated[Mode, typer.Option()] = Mode.EMBEDDED,
+) -> None:
+    """Write the registry as YAML (or one kind as CSV) to stdout; token hashes only, never tokens."""
+    from api.registry import service
     from soc_core.runtime import build_store
 
-    store = build_store(_settings(mode=mode))
-    yaml.safe_dump(
-        store.load_registry().model_dump(mode="json"), sys.stdout, allow_unicode=True, sort_keys=False
-    )
+    registry = build_store(_settings(mode=mode)).load_registry()
+    if format == "csv":
+        if kind not in service.KINDS:
+            raise typer.BadParameter(f"--kind must be one of {', '.join(service.KINDS)}")
+        sys.stdout.write(service.to_csv(registry, kind))
+    else:
+        sys.stdout.write(service.to_yaml(registry))
 
 
 if __name__ == "__main__":

@@ -127,15 +127,6 @@ def list_deadletters(
     }
 
 
-@router.get("/registry")
-def get_registry(request: Request) -> dict[str, Any]:
-    return (
-        _ctx(request)
-        .store.load_registry()
-        .model_dump(mode="json", exclude={"sources": {"__all__": {"token"}}})
-    )
-
-
 @router.get("/sources/activity")
 def source_activity(request: Request) -> dict[str, Any]:
     activity = _ctx(request).store.source_activity()
