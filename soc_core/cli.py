@@ -30,6 +30,18 @@ app = typer.Typer(
 registry_app = typer.Typer(no_args_is_help=True, help="Import and export the province's registry.")
 app.add_typer(registry_app, name="registry")
 
+
+def _register_stage_commands() -> None:
+    """Offline commands owned by their stage packages (imported lazily by typer at call time)."""
+    from detections.cli import detect_command
+
+    app.command("detect", help="Run Sigma rules over raw logs, .evtx files or ECS JSON lines (offline).")(
+        detect_command
+    )
+
+
+_register_stage_commands()
+
 log = logging.getLogger("socpipe")
 
 
@@ -202,8 +214,6 @@ def worker(stage: Stage) -> None:
         consumer = bus.consumer(settings.topic_raw_pattern, group)
     elif stage is Stage.DETECT:
         detect = build_detect(settings)
-        if detect is None:
-            raise typer.BadParameter("the detect worker needs rule folders: set SOC_RULE_DIRS")
         handle = detect_handler(settings, bus, detect)
         consumer = bus.consumer([settings.topic_events], group)
     else:

@@ -1,23 +1,23 @@
-"""Composition: build the store, bus and stages for a mode from one Settings object.
-
-Detection is optional here so the skeleton runs before a rule set is configured; the detect
-stage comes from `detections` when rule folders are given (`SOC_RULE_DIRS`).
-"""
+"""Composition: build the store, bus and stages for a mode from one Settings object."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from normalizers.stage import NormalizeStage
 from soc_core.bus_kafka import KafkaBus
-from soc_core.pipeline import Detect, EmbeddedPipeline
+from soc_core.pipeline import EmbeddedPipeline
 from soc_core.records import RawRecord
 from soc_core.registry_cache import RegistryCache
 from soc_core.settings import Settings
 from soc_core.store import Store
 from soc_core.store_es import ElasticStore
 from soc_core.store_sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from detections.stage import DetectStage
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +36,24 @@ def build_normalize(registry: RegistryCache) -> NormalizeStage:
     return NormalizeStage(registry.context)
 
 
-def build_detect(settings: Settings) -> Detect | None:
-    """The detect stage over the configured rule folders, or None when no folder is configured."""
-    if not settings.rule_dirs:
-        return None
+def build_detect(settings: Settings) -> DetectStage:
+    """The detect stage over `SOC_RULE_DIRS`, by default the provincial pack plus the SigmaHQ corpus.
+
+    Compiled rules are cached under the data folder, so a restart takes about a second.
+    """
+    import gc
+
+    from detections.cli import default_rule_folders
     from detections.engine import DetectionEngine
     from detections.stage import DetectStage
 
-    engine = DetectionEngine.from_folders(settings.rule_dirs, cache_dir=settings.rule_cache_dir)
-    log.info("detection engine loaded %d rules (%d quarantined)", len(engine.rules), len(engine.quarantined))
-    stage: Detect = DetectStage(engine)
-    return stage
+    folders = list(settings.rule_dirs) or default_rule_folders()
+    cache_dir = settings.rule_cache_dir or settings.data_dir / "rule-cache"
+    engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
+    gc.freeze()  # the compiled rule graph lives for the whole process: keep it out of GC passes
+    log.info("detection engine: %d rules from %d folders (%d quarantined)", len(engine.rules), len(folders),
+             len(engine.quarantined))
+    return DetectStage(engine)
 
 
 def build_kafka(settings: Settings) -> KafkaBus:

@@ -1,0 +1,128 @@
+"""`socpipe detect`: run the detection engine over files, print alerts as JSON lines.
+
+Registered in `soc_core/cli.py` as `app.command("detect")(detect_command)`. Input files are raw
+records, one per line (any registered format: given with `--format` or sniffed per record),
+ECS JSON lines, or `.evtx` files (read by `normalizers.evtx_file.iter_records` into the
+`evtx_json` shape). Records go through the same `NormalizeStage` and `DetectStage` as the
+pipeline; alerts are written unsuppressed, one JSON document per line, to stdout. Records that
+do not normalize are counted on stderr with their reasons. `--stats` prints the per-rule match
+counts and evaluation times to stderr.
+
+Default rules: the packaged provincial pack plus the SigmaHQ rule sets under `$SOCPIPE_SIGMA_DIR`
+(default: `shared/data/sigma` beside the repository), read when the command runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from detections.engine import DetectionEngine
+from detections.stage import DetectStage
+from soc_core.event import Event
+from soc_core.records import RawRecord, record_id
+
+PACKAGED_RULES = Path(__file__).parent / "rules"
+SIGMA_SETS = ("rules", "rules-emerging-threats", "rules-threat-hunting")
+
+
+def default_rule_folders() -> list[Path]:
+    """The provincial pack plus the SigmaHQ corpus when it is present."""
+    folders = [PACKAGED_RULES]
+    configured = os.environ.get("SOCPIPE_SIGMA_DIR")
+    base = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared/data/sigma"
+    folders += [base / name for name in SIGMA_SETS if (base / name).is_dir()]
+    return folders
+
+
+def _records(path: Path, fmt: str | None) -> Iterator[RawRecord]:
+    source = f"cli:{path.name}"
+    if path.suffix.lower() == ".evtx":
+        from normalizers.evtx_file import iter_records  # another format module; imported on use
+
+        for n, payload in enumerate(iter_records(path)):
+            rid = record_id(source, payload, shipper_id=f"{path}:{n}")
+            yield RawRecord(id=rid, source_id=source, format=fmt or "evtx_json", payload=payload)
+        return
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for n, line in enumerate(handle, 1):
+            payload = line.rstrip("\r\n")
+            if not payload.strip():
+                continue
+            rid = record_id(source, payload, shipper_id=f"{path}:{n}")
+            yield RawRecord(id=rid, source_id=source, format=fmt, payload=payload)
+
+
+def _print_stats(engine: DetectionEngine, counters: Counter[str], seconds: float, out: TextIO) -> None:
+    rows = sorted((s for s in engine.stats() if s.evaluations), key=lambda s: s.seconds, reverse=True)
+    print(f"{'matches':>8} {'evals':>8} {'ms':>9}  rule", file=out)
+    for s in rows:
+        errors = f"  errors={s.errors}" if s.errors else ""
+        print(
+            f"{s.matches:>8} {s.evaluations:>8} {s.seconds * 1000:>9.2f}  {s.rule_id}  {s.title}{errors}",
+            file=out,
+        )
+    rate = counters["events"] / seconds if seconds > 0 else 0.0
+    summary = " ".join(f"{k}={v}" for k, v in sorted(counters.items()))
+    print(f"-- {summary} seconds={seconds:.2f} events_per_second={rate:.0f}", file=out)
+
+
+def detect_command(
+    files: Annotated[list[Path], typer.Argument(help="raw log, ECS JSON lines or .evtx files")],
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", "-r", help="rule folder or file (repeatable); default: pack + SigmaHQ"),
+    ] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", "-f", help="log format of the records; default: sniffed")
+    ] = None,
+    stats: Annotated[bool, typer.Option("--stats", help="per-rule counts and timings to stderr")] = False,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="compiled-rule cache folder (faster restarts)")
+    ] = None,
+) -> None:
+    """Detect: normalize the records, run the Sigma rules, print alerts as JSON lines."""
+    from normalizers.stage import NormalizeStage
+
+    out = sys.stdout
+    err = sys.stderr
+    engine = DetectionEngine.from_folders(rules or default_rule_folders(), cache_dir=cache_dir)
+    summary = engine.summary()
+    print(
+        f"rules loaded: {summary['rules']} ({summary['routed']} routed, {summary['dormant']} dormant), "
+        f"{summary['quarantined']} quarantined",
+        file=err,
+    )
+    normalize = NormalizeStage()
+    detect = DetectStage(engine)
+    counters: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    started = time.perf_counter()
+    for path in files:
+        for record in _records(path, format):
+            counters["records"] += 1
+            result = normalize(record)
+            if not isinstance(result, Event):
+                counters["dead_letters"] += 1
+                reasons[result.reason[:120]] += 1
+                continue
+            counters["events"] += 1
+            for alert in detect(result):
+                counters["alerts"] += 1
+                out.write(alert.to_json().decode())
+                out.write("\n")
+    out.flush()
+    seconds = time.perf_counter() - started
+    for reason, count in reasons.most_common(10):
+        print(f"dead letter x{count}: {reason}", file=err)
+    if stats:
+        _print_stats(engine, counters, seconds, err)
+    else:
+        print(" ".join(f"{k}={v}" for k, v in sorted(counters.items())), file=err)

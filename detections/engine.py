@@ -1,0 +1,380 @@
+"""The detection engine: a compiled Sigma rule set matched against flat ECS events.
+
+Example::
+
+    engine = DetectionEngine.from_folders([Path("detections/rules")], cache_dir=Path(".cache"))
+    for m in engine.match(event.flat()):
+        print(m.rule.id, m.rule.title, m.selections)
+
+`match()` is the hot path: dispatch by logsource keys, literal prefilter, then the few surviving
+rules are evaluated (see `detections.index`). Each rule evaluation is a failure boundary: an
+exception inside one rule is counted against that rule (`stats()`), logged once with the rule id,
+and the event still meets every other rule. `explain()` skips the prefilter and reports every
+selection of every dispatched rule, for the API's rule-test endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from detections.cache import RuleCache
+from detections.index import RuleIndex, dispatch_keys
+from detections.loader import FileResult, LoadedRule, QuarantinedRule, RuleInfo, discover, load_file
+from detections.matchers import EventView, Node, Selection
+from soc_core.errors import DetectionError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """A rule fired: the rule and the names of its selections that matched the event."""
+
+    rule: RuleInfo
+    selections: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class RuleStats:
+    rule_id: str
+    title: str
+    evaluations: int = 0
+    matches: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    last_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "title": self.title,
+            "evaluations": self.evaluations,
+            "matches": self.matches,
+            "errors": self.errors,
+            "seconds": self.seconds,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RuleExplanation:
+    rule: RuleInfo
+    matched: bool
+    selections: dict[str, bool]
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule.id,
+            "title": self.rule.title,
+            "level": self.rule.level,
+            "enabled": self.rule.enabled,
+            "matched": self.matched,
+            "selections": dict(self.selections),
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Which rules the event was dispatched to, which matched, and which selections matched."""
+
+    dispatched: int
+    results: list[RuleExplanation]
+
+    @property
+    def matched(self) -> list[RuleExplanation]:
+        return [r for r in self.results if r.matched]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dispatched": self.dispatched, "results": [r.to_dict() for r in self.results]}
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadReport:
+    files: int
+    recompiled_files: int
+    rules: int
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    quarantined: int = 0
+    seconds: float = 0.0
+
+
+class DetectionEngine:
+    """A rule set loaded from folders, compiled, indexed; `reload()` picks up changed files."""
+
+    def __init__(self, folders: Sequence[Path], *, cache_dir: Path | None = None) -> None:
+        self._folders = [Path(f) for f in folders]
+        self._cache = RuleCache(cache_dir) if cache_dir is not None else None
+        self._files: dict[str, FileResult] = {}
+        self._disabled: set[str] = set()
+        self._infos: list[RuleInfo] = []
+        self._by_id: dict[str, int] = {}
+        self._conditions: list[Node] = []
+        self._selections: list[list[Selection]] = []
+        self._enabled: list[bool] = []
+        self._stats: list[RuleStats] = []
+        self._evaluations: list[int] = []
+        self._matches: list[int] = []
+        self._nanos: list[int] = []
+        self._warned: set[str] = set()
+        self.quarantined: list[QuarantinedRule] = []
+        self.skipped: Counter[str] = Counter()
+        self._index = RuleIndex([], [])
+        self.last_reload = self.reload()
+
+    @classmethod
+    def from_folders(cls, folders: Iterable[Path], *, cache_dir: Path | None = None) -> DetectionEngine:
+        return cls(list(folders), cache_dir=cache_dir)
+
+    # ------------------------------------------------------------ loading
+
+    def reload(self) -> ReloadReport:
+        """Re-read the folders; only changed files are recompiled. Enable/disable state is kept."""
+        started = time.perf_counter()
+        for folder in self._folders:
+            if not folder.exists():
+                raise DetectionError("rule folder does not exist", path=str(folder))
+        previous = self._files
+        if not previous and self._cache is not None:
+            previous = self._cache.load()
+        files: dict[str, FileResult] = {}
+        recompiled = 0
+        for rule_file in discover(self._folders):
+            result = previous.get(rule_file.key)
+            if result is None:
+                result = load_file(rule_file)
+                recompiled += 1
+            files[rule_file.key] = result
+        old_ids = set(self._by_id)
+        self._install(files)
+        if self._cache is not None and (recompiled or set(files) != set(previous)):
+            try:
+                self._cache.save(files)
+            except OSError as exc:  # a read-only cache dir costs start-up time, not detections
+                log.warning("rule cache not saved path=%s error=%s", self._cache.path, exc)
+        new_ids = set(self._by_id)
+        report = ReloadReport(
+            files=len(files),
+            recompiled_files=recompiled,
+            rules=len(self._infos),
+            added=sorted(new_ids - old_ids),
+            removed=sorted(old_ids - new_ids),
+            quarantined=len(self.quarantined),
+            seconds=time.perf_counter() - started,
+        )
+        self.last_reload = report
+        log.info(
+            "rules loaded files=%d recompiled=%d rules=%d quarantined=%d seconds=%.2f",
+            report.files,
+            report.recompiled_files,
+            report.rules,
+            report.quarantined,
+            report.seconds,
+        )
+        return report
+
+    def _install(self, files: dict[str, FileResult]) -> None:
+        rules: list[LoadedRule] = []
+        quarantined: list[QuarantinedRule] = []
+        skipped: Counter[str] = Counter()
+        seen: dict[str, str] = {}
+        for result in files.values():
+            quarantined.extend(result.quarantined)
+            skipped.update(result.skipped)
+            for loaded in result.rules:
+                first = seen.get(loaded.info.id)
+                if first is not None:
+                    quarantined.append(
+                        QuarantinedRule(
+                            loaded.info.path,
+                            loaded.info.id,
+                            loaded.info.title,
+                            f"duplicate rule id (first defined in {first})",
+                        )
+                    )
+                    continue
+                seen[loaded.info.id] = loaded.info.path
+                rules.append(loaded)
+        old_stats = {s.rule_id: s for s in self.stats()}
+        self._files = files
+        self.quarantined = quarantined
+        self.skipped = skipped
+        self._infos = [r.info for r in rules]
+        for info in self._infos:
+            info.enabled = info.id not in self._disabled
+        self._by_id = {info.id: i for i, info in enumerate(self._infos)}
+        self._conditions = [r.compiled.condition for r in rules]
+        self._selections = [r.compiled.selections for r in rules]
+        self._enabled = [info.enabled for info in self._infos]
+        self._stats = [old_stats.get(i.id) or RuleStats(i.id, i.title) for i in self._infos]
+        self._evaluations = [s.evaluations for s in self._stats]
+        self._matches = [s.matches for s in self._stats]
+        self._nanos = [round(s.seconds * 1e9) for s in self._stats]
+        self._index = RuleIndex([r.compiled for r in rules], [r.info.dormant is None for r in rules])
+
+    # ------------------------------------------------------------ metadata
+
+    @property
+    def rules(self) -> list[RuleInfo]:
+        return list(self._infos)
+
+    def rule(self, rule_id: str) -> RuleInfo:
+        try:
+            return self._infos[self._by_id[rule_id]]
+        except KeyError:
+            raise DetectionError("unknown rule id", rule_id=rule_id) from None
+
+    def enable(self, rule_id: str) -> None:
+        self._set_enabled(rule_id, True)
+
+    def disable(self, rule_id: str) -> None:
+        self._set_enabled(rule_id, False)
+
+    def _set_enabled(self, rule_id: str, enabled: bool) -> None:
+        index = self._by_id.get(rule_id)
+        if index is None:
+            raise DetectionError("unknown rule id", rule_id=rule_id)
+        self._enabled[index] = enabled
+        self._infos[index].enabled = enabled
+        if enabled:
+            self._disabled.discard(rule_id)
+        else:
+            self._disabled.add(rule_id)
+
+    def stats(self) -> list[RuleStats]:
+        """Per-rule evaluation/match/error counts and cumulative evaluation time (a snapshot)."""
+        out: list[RuleStats] = []
+        for i, base in enumerate(self._stats):
+            out.append(
+                RuleStats(
+                    base.rule_id,
+                    base.title,
+                    evaluations=self._evaluations[i],
+                    matches=self._matches[i],
+                    errors=base.errors,
+                    seconds=self._nanos[i] / 1e9,
+                    last_error=base.last_error,
+                )
+            )
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        dormant = sum(1 for i in self._infos if i.dormant)
+        return {
+            "files": len(self._files),
+            "rules": len(self._infos),
+            "routed": len(self._infos) - dormant,
+            "dormant": dormant,
+            "disabled": len(self._disabled & set(self._by_id)),
+            "quarantined": len(self.quarantined),
+            "skipped": dict(self.skipped),
+            "buckets": self._index.bucket_count,
+        }
+
+    # ------------------------------------------------------------ matching
+
+    def match(self, flat: dict[str, Any]) -> list[RuleMatch]:
+        """The rules that fire on one flat ECS event (dotted keys, as `Event.flat()`)."""
+        view = EventView(flat)
+        buckets = self._index.buckets(flat)
+        enabled = self._enabled
+        conditions = self._conditions
+        evaluations = self._evaluations
+        nanos = self._nanos
+        clock = time.perf_counter_ns
+        out: list[RuleMatch] = []
+        seen: set[int] | None = set() if len(buckets) > 1 else None
+        for bucket in buckets:
+            candidates = bucket.candidates(view)
+            if not candidates:
+                continue
+            before = clock()
+            for index in candidates:
+                if seen is not None:
+                    if index in seen:
+                        continue
+                    seen.add(index)
+                if not enabled[index]:
+                    continue
+                try:
+                    hit = conditions[index].match(view)
+                except Exception as exc:  # the rule boundary: count, log once, keep the stream going
+                    self._rule_failed(index, exc)
+                    hit = False
+                after = clock()
+                nanos[index] += after - before
+                before = after
+                evaluations[index] += 1
+                if hit:
+                    self._matches[index] += 1
+                    out.append(RuleMatch(self._infos[index], self._matched_selections(index, view)))
+                    before = clock()
+        return out
+
+    def _matched_selections(self, index: int, view: EventView) -> tuple[str, ...]:
+        names: list[str] = []
+        for selection in self._selections[index]:
+            try:
+                if selection.match(view):
+                    names.append(selection.name)
+            except Exception as exc:  # same boundary as the condition itself
+                self._rule_failed(index, exc)
+        return tuple(names)
+
+    def _rule_failed(self, index: int, exc: Exception) -> None:
+        stats = self._stats[index]
+        stats.errors += 1
+        stats.last_error = f"{type(exc).__name__}: {exc}"
+        if stats.rule_id not in self._warned:
+            self._warned.add(stats.rule_id)
+            log.warning(
+                "rule raised while matching, event skipped for this rule rule_id=%s path=%s error=%r",
+                stats.rule_id,
+                self._infos[index].path,
+                exc,
+            )
+
+    def explain(self, flat: dict[str, Any], *, include_unmatched: bool = False) -> Explanation:
+        """Every rule the event is dispatched to, evaluated in full (no prefilter), disabled included.
+
+        By default only rules that matched or had at least one selection match are listed.
+        """
+        view = EventView(flat)
+        indices: list[int] = []
+        seen: set[int] = set()
+        for bucket in self._index.buckets(flat):
+            for index in bucket.all_rules():
+                if index not in seen:
+                    seen.add(index)
+                    indices.append(index)
+        results: list[RuleExplanation] = []
+        for index in indices:
+            info = self._infos[index]
+            try:
+                matched = self._conditions[index].match(view)
+                selections = {s.name: s.match(view) for s in self._selections[index]}
+                error = None
+            except Exception as exc:  # reported in the explanation rather than raised to the API
+                matched, selections, error = False, {}, f"{type(exc).__name__}: {exc}"
+            if include_unmatched or matched or any(selections.values()) or error:
+                results.append(RuleExplanation(info, matched, selections, error))
+        return Explanation(dispatched=len(indices), results=results)
+
+
+__all__ = [
+    "DetectionEngine",
+    "Explanation",
+    "ReloadReport",
+    "RuleExplanation",
+    "RuleMatch",
+    "RuleStats",
+    "dispatch_keys",
+]

@@ -1,0 +1,147 @@
+"""Dispatch index and literal prefilter: decide, per event, the few rules worth evaluating.
+
+Two stages, both built from facts the compiler extracted (`CompiledRule.dispatch`/`.literals`):
+
+1. Dispatch. Rules are filed under the values of their required routing fields (for Windows:
+   channel x event id). An event is looked up under each *signature* (tuple of routing fields) that
+   some rule uses, so a Sysmon event id 1 meets the ~1,400 process-creation rules and nothing else.
+2. Prefilter. Inside a bucket, one Aho-Corasick automaton per field holds the rules' necessary
+   literals, each mapped to a bitmask of the bucket's rules. Scanning the event's (lower-cased)
+   values ORs the masks of the literals found; only those rules, plus the few that have no usable
+   literal ("unfiltered"), are evaluated. A missed literal proves the rule cannot match, so the
+   prefilter never changes results, only cost.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
+
+from detections.compiler import CompiledRule
+from detections.matchers import EventView
+
+
+def dispatch_keys(value: Any) -> tuple[str, ...]:
+    """The keys an event value is looked up under: the compiler's normalisation of equality values."""
+    if isinstance(value, str):
+        return (value.lower(),)
+    if isinstance(value, bool) or value is None:
+        return ()
+    if isinstance(value, int):
+        return (str(value),)
+    if isinstance(value, float):
+        return (str(int(value)),) if value.is_integer() else ()
+    if isinstance(value, list | tuple):
+        out: list[str] = []
+        for item in value:
+            out.extend(dispatch_keys(item))
+        return tuple(out)
+    return ()
+
+
+@dataclass(slots=True)
+class Bucket:
+    """The rules filed under one dispatch key, with their per-field literal automata."""
+
+    rules: list[int] = field(default_factory=list)
+    automata: list[tuple[str, Any]] = field(default_factory=list)
+    unfiltered: int = 0
+    small: bool = False
+
+    #: Buckets of at most this many rules skip the prefilter.
+    SMALL = 3
+
+    def build(self, compiled: Sequence[CompiledRule]) -> None:
+        words: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.small = len(self.rules) <= self.SMALL
+        self.unfiltered = 0
+        for pos, index in enumerate(self.rules):
+            literals = compiled[index].literals
+            if literals is None:
+                self.unfiltered |= 1 << pos
+                continue
+            for name, literal in literals:
+                words[name][literal] |= 1 << pos
+        self.automata = []
+        for name in sorted(words):
+            automaton = ahocorasick.Automaton()
+            for literal, mask in words[name].items():
+                automaton.add_word(literal, mask)
+            automaton.make_automaton()
+            self.automata.append((name, automaton))
+
+    def candidates(self, view: EventView) -> list[int]:
+        """Indices of the rules whose literal occurred, or that have none."""
+        if self.small:
+            return self.rules  # a few rules cost less to evaluate than to prefilter
+        mask = self.unfiltered
+        flat = view.flat
+        low = view.low
+        for name, automaton in self.automata:
+            value = flat.get(name)
+            if value is None:
+                continue
+            # Inline the common case (one string): this loop runs for every field of every event.
+            values = low[name] = (value.lower(),) if type(value) is str else low[name]
+            for text in values:
+                for _end, found in automaton.iter(text):
+                    mask |= found
+        rules = self.rules
+        out: list[int] = []
+        while mask:
+            bit = mask & -mask
+            out.append(rules[bit.bit_length() - 1])
+            mask ^= bit
+        return out
+
+    def all_rules(self) -> Iterable[int]:
+        return iter(self.rules)
+
+
+class RuleIndex:
+    """Dispatch buckets for a rule set; rebuilt whenever the set changes (cheap: well under 1 s)."""
+
+    def __init__(self, compiled: Sequence[CompiledRule], routed: Sequence[bool]) -> None:
+        self._signatures: dict[tuple[str, ...], dict[tuple[str, ...], Bucket]] = {}
+        self._always = Bucket()
+        for index, (rule, is_routed) in enumerate(zip(compiled, routed, strict=True)):
+            if not is_routed:
+                continue
+            if not rule.dispatch:
+                self._always.rules.append(index)
+                continue
+            signature = tuple(rule.dispatch)
+            table = self._signatures.setdefault(signature, {})
+            for key in itertools.product(*(sorted(rule.dispatch[f]) for f in signature)):
+                table.setdefault(key, Bucket()).rules.append(index)
+        for table in self._signatures.values():
+            for bucket in table.values():
+                bucket.build(compiled)
+        self._always.build(compiled)
+        self.bucket_count = sum(len(t) for t in self._signatures.values()) + 1
+
+    def buckets(self, flat: dict[str, Any]) -> list[Bucket]:
+        """The buckets an event belongs to (the always-bucket last)."""
+        found: list[Bucket] = []
+        for signature, table in self._signatures.items():
+            if len(signature) == 1:
+                for single in dispatch_keys(flat.get(signature[0])):
+                    bucket = table.get((single,))
+                    if bucket is not None:
+                        found.append(bucket)
+                continue
+            key_sets = [dispatch_keys(flat.get(name)) for name in signature]
+            if not all(key_sets):
+                continue
+            for combo in itertools.product(*key_sets):
+                bucket = table.get(combo)
+                if bucket is not None:
+                    found.append(bucket)
+        if self._always.rules:
+            found.append(self._always)
+        return found

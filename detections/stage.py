@@ -1,0 +1,107 @@
+"""The detect stage: Event -> Alerts. Pure (no I/O); the runner stores and publishes the alerts.
+
+Each rule match becomes one `soc_core.alert.Alert` with a deterministic id
+(`alert_id(rule id, event id)`), the rule's title/author/description/references (authors are
+shown, as the Sigma rules' DRL 1.1 licence requires), ATT&CK and checklist codes from the tags
+(`detections.tags`), the event's provincial context and the event document itself.
+
+Registry context. Some checklist findings depend on what the registry says about the host, not on
+the event: VN-12 (outbound connection) is a finding only on a machine registered as a secret-document
+workstation, VN-04 only on a public-service-centre computer. `context` maps a checklist code to a
+predicate over the event; an alert for a rule carrying that code is emitted only when the predicate
+holds. Codes in `REQUIRES_CONTEXT` are dropped (and counted) when no predicate is given, because
+without the registry every outbound connection in the province would be a VN-12 alert.
+
+Suppression is a separate component (`detections.suppression.Suppressor`); `process()` applies it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+from detections.engine import DetectionEngine, RuleMatch
+from detections.suppression import AlertUpdate, NewAlert, Suppressor
+from detections.tags import checklist_codes, threats
+from soc_core.alert import Alert, RuleRef, Severity, alert_id
+from soc_core.event import Event
+
+EventPredicate = Callable[[Event], bool]
+
+#: Checklist codes whose rules only make sense with a registry predicate.
+REQUIRES_CONTEXT = frozenset({"VN-12"})
+
+
+class DetectStage:
+    def __init__(
+        self,
+        engine: DetectionEngine,
+        suppression_window: timedelta = timedelta(minutes=10),
+        *,
+        context: Mapping[str, EventPredicate] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.suppressor = Suppressor(suppression_window)
+        self.context: dict[str, EventPredicate] = dict(context or {})
+        self.counters: Counter[str] = Counter()
+
+    def __call__(self, event: Event) -> list[Alert]:
+        """All alerts for one event, before suppression."""
+        self.counters["events"] += 1
+        matches = self.engine.match(event.flat())
+        alerts: list[Alert] = []
+        for match in matches:
+            codes = checklist_codes(match.rule.tags)
+            if not self._in_context(codes, event):
+                self.counters["dropped_out_of_context"] += 1
+                continue
+            alerts.append(self.build_alert(match, event, codes))
+        self.counters["alerts"] += len(alerts)
+        return alerts
+
+    def process(self, event: Event) -> list[NewAlert | AlertUpdate]:
+        """Alerts after suppression: new alerts to create, or updates of open ones."""
+        return [self.suppressor.offer(alert) for alert in self(event)]
+
+    def _in_context(self, codes: list[str], event: Event) -> bool:
+        for code in codes:
+            predicate = self.context.get(code)
+            if predicate is None:
+                if code in REQUIRES_CONTEXT:
+                    return False
+                continue
+            if not predicate(event):
+                return False
+        return True
+
+    @staticmethod
+    def build_alert(match: RuleMatch, event: Event, codes: list[str] | None = None) -> Alert:
+        rule = match.rule
+        return Alert.model_validate(
+            {
+                "id": alert_id(rule.id, event.id),
+                "@timestamp": event.timestamp,
+                "severity": Severity.from_sigma_level(rule.level),
+                "rule": RuleRef(
+                    id=rule.id,
+                    name=rule.title,
+                    author=rule.author,
+                    description=rule.description,
+                    level=rule.level,
+                    reference=list(rule.references),
+                    tags=list(rule.tags),
+                    ruleset=rule.ruleset,
+                ),
+                "threat": threats(rule.tags),
+                "checklist": codes if codes is not None else checklist_codes(rule.tags),
+                "soc": event.soc.model_copy(deep=True),
+                "host_name": event.host.name if event.host else None,
+                "user_name": event.user.name if event.user else None,
+                "event_ids": [event.id],
+                "event": event.to_doc(),
+                "matched": list(match.selections),
+                "first_seen": event.timestamp,
+                "last_seen": event.timestamp,
+            }
+        )

@@ -1,0 +1,28 @@
+"""The same pipeline drives pysigma-backend-elasticsearch (for the differential test against ES)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sigma.backends.elasticsearch import LuceneBackend
+from sigma.collection import SigmaCollection
+
+from detections.pipelines import socpipe_pipeline
+from tests.detections.conftest import proc_rule
+
+PACK = Path(__file__).resolve().parents[2] / "detections" / "rules" / "provincial"
+
+
+def test_lucene_conversion_uses_our_fields() -> None:
+    rules = SigmaCollection.from_yaml(proc_rule("sel:\n    CommandLine|contains: 'whoami'\ncondition: sel"))
+    (query,) = LuceneBackend(processing_pipeline=socpipe_pipeline()).convert(rules)
+    assert "winlog.channel:Microsoft\\-Windows\\-Sysmon\\/Operational" in query
+    assert "event.code:1" in query
+    assert "winlog.event_data.CommandLine:*whoami*" in query
+
+
+def test_provincial_pack_converts_to_lucene() -> None:
+    backend = LuceneBackend(processing_pipeline=socpipe_pipeline())
+    for path in sorted(PACK.glob("*.yml")):
+        queries = backend.convert(SigmaCollection.from_yaml(path.read_text(encoding="utf-8")))
+        assert len(queries) == 1 and queries[0], path.name
