@@ -1,0 +1,242 @@
+"""Windows events in the evtx-to-JSON shape: `{"Event": {"System": {...}, "EventData": {...}}}`.
+
+This is what the `evtx` package (and `evtx_dump`) write, what `normalizers.evtx_file` reads out of
+uploaded `.evtx` files, and what SigmaHQ ships as regression samples. Other XML-to-JSON tools
+differ in details, so all of these are read: attributes under `#attributes` or as `@Name` keys;
+`EventID` as a number, a string or `{"#text": 4688, "#attributes": {"Qualifiers": ...}}`;
+`EventData` null, a string, a list, named keys, or `Data` entries (unnamed, or named by an
+attribute); `UserData` with one child element; `RenderingInfo` when the exporter rendered messages.
+The mapping to ECS is `normalizers.windows_ecs`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from normalizers.base import ParseContext
+from normalizers.windows_ecs import (
+    Doc,
+    WinEvent,
+    guid,
+    keyword_mask,
+    keyword_names,
+    level_name,
+    opcode_name,
+    parse_time,
+    provider_guid,
+    task_name,
+    text,
+    to_ecs,
+    to_int,
+)
+from soc_core.errors import NormalizeError
+
+_NO_ATTRIBUTES: dict[str, Any] = {}
+
+
+def _attrs(node: object) -> dict[str, Any]:
+    """An element's XML attributes as the JSON tools write them: `#attributes` (evtx) or `@Name`."""
+    if not isinstance(node, dict):
+        return _NO_ATTRIBUTES
+    attributes = node.get("#attributes")
+    if isinstance(attributes, dict):
+        return attributes
+    return {key[1:]: value for key, value in node.items() if key[:1] == "@"} or _NO_ATTRIBUTES
+
+
+def _attr(node: object, name: str) -> Any:
+    return _attrs(node).get(name)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _add_unnamed(out: dict[str, str], value: object, position: int) -> int:
+    """Unnamed `<Data>` values become `paramN`, N counting every EventData element (Winlogbeat)."""
+    position += 1
+    item = text(value)
+    key = f"param{position}"
+    if item is not None and key not in out:
+        out[key] = item
+    return position
+
+
+def _add_data(out: dict[str, str], value: object, position: int) -> int:
+    """`Data` entries: a list, a `{"#text": [...]}` group, a named entry, or one bare value."""
+    if isinstance(value, list):
+        for item in value:
+            position = _add_data(out, item, position)
+        return position
+    if isinstance(value, dict):
+        name = _attr(value, "Name")
+        if isinstance(name, str) and name:
+            position += 1
+            item = text(value.get("#text"))
+            if item is not None and name not in out:
+                out[name] = item
+            return position
+        inner = value.get("#text")
+        if isinstance(inner, list):
+            for item in inner:
+                position = _add_unnamed(out, item, position)
+            return position
+        return _add_unnamed(out, inner, position)
+    return _add_unnamed(out, value, position)
+
+
+def event_data(node: object) -> dict[str, str]:
+    """EventData as strings under their names, in document order (first of duplicates wins)."""
+    if node is None:
+        return {}
+    out: dict[str, str] = {}
+    if isinstance(node, dict):
+        position = 0
+        for key, value in node.items():
+            if key == "Data" or key == "#text":
+                position = _add_data(out, value, position)
+                continue
+            if key == "#attributes" or key[:1] == "@":
+                continue  # EventData's own attributes (e.g. Name="EVENT_...")
+            position += 1
+            if type(value) is str:  # the common case, inlined: evtx writes named values
+                if not value:
+                    continue
+                if "\r" in value or value[-1] == "\n":
+                    value = text(value)
+                    if value is None:
+                        continue
+                out[key] = value
+                continue
+            item = text(value)
+            if item is not None:
+                out[key] = item
+        return out
+    _add_data(out, node, 0)
+    return out
+
+
+def user_data(node: object) -> dict[str, str] | None:
+    """UserData's one child element as Winlogbeat gives it: its values plus `xml_name`."""
+    if not isinstance(node, dict):
+        return None
+    for name, inner in node.items():
+        if name == "#attributes" or name[:1] == "@":
+            continue
+        pairs: dict[str, str] = {}
+        if isinstance(inner, dict):
+            for key, value in inner.items():
+                if key == "#attributes" or key[:1] == "@":
+                    continue
+                item = text(value)
+                if item is not None:
+                    pairs[key] = item
+        if not pairs:
+            return None
+        pairs["xml_name"] = name
+        return pairs
+    return None
+
+
+def _rendered_keywords(node: object) -> list[str] | None:
+    keywords = node.get("Keyword") if isinstance(node, dict) else node
+    if isinstance(keywords, str):
+        keywords = [keywords]
+    if not isinstance(keywords, list):
+        return None
+    names = [item for item in keywords if isinstance(item, str) and item]
+    return names or None
+
+
+def to_win_event(obj: object) -> WinEvent:
+    """The canonical event from one parsed evtx-JSON record; NormalizeError says what is missing."""
+    if not isinstance(obj, dict):
+        raise NormalizeError(f"evtx JSON record must be an object, got {type(obj).__name__}")
+    event = obj.get("Event")
+    if not isinstance(event, dict):
+        raise NormalizeError("no Event object: not an evtx JSON record")
+    system = event.get("System")
+    if not isinstance(system, dict):
+        raise NormalizeError("evtx JSON record has no Event.System object")
+    event_id = system.get("EventID")
+    if isinstance(event_id, dict):
+        event_id = event_id.get("#text")
+    code = to_int(event_id)
+    if code is None:
+        raise NormalizeError(f"Event.System.EventID missing or not a number: {str(event_id)[:40]!r}")
+    created = system.get("TimeCreated")
+    moment = _attr(created, "SystemTime") if isinstance(created, dict) else created
+    time = parse_time(moment, what="Event.System.TimeCreated.SystemTime")
+
+    provider_attrs = _attrs(system.get("Provider"))
+    provider = _str(provider_attrs.get("Name")) or _str(provider_attrs.get("EventSourceName"))
+    provider_id = provider_attrs.get("Guid")
+    execution = _attrs(system.get("Execution"))
+    correlation = _attrs(system.get("Correlation"))
+    channel = system.get("Channel")
+    computer = system.get("Computer")
+    record = system.get("EventRecordID")
+    record_number = to_int(record)
+    user_sid = _attr(system.get("Security"), "UserID")
+    version = system.get("Version")
+
+    data = event_data(event.get("EventData"))
+    user = user_data(event.get("UserData"))
+    if user is not None:
+        for key, value in user.items():
+            if key != "xml_name" and key not in data:
+                data[key] = value
+
+    rendering = event.get("RenderingInfo")
+    if not isinstance(rendering, dict):
+        rendering = {}
+    level = level_name(rendering.get("Level")) or level_name(system.get("Level"))
+    task = text(rendering.get("Task")) or task_name(provider, system.get("Task"))
+    opcode = text(rendering.get("Opcode")) or opcode_name(system.get("Opcode"))
+    keywords = _rendered_keywords(rendering.get("Keywords")) or keyword_names(
+        keyword_mask(system.get("Keywords"))
+    )
+    return WinEvent(
+        event_id=str(code),
+        time=time,
+        channel=_str(channel),
+        provider=provider,
+        provider_guid=provider_guid(provider_id) if isinstance(provider_id, str) else None,
+        record_id=str(record_number) if record_number else None,
+        computer=_str(computer),
+        event_data=data,
+        user_data=user,
+        version=to_int(version),
+        level=level,
+        task=task,
+        opcode=opcode,
+        keywords=keywords,
+        pid=to_int(execution.get("ProcessID")),
+        thread_id=to_int(execution.get("ThreadID")),
+        user_sid=_str(user_sid),
+        activity_id=guid(correlation.get("ActivityID")),
+        related_activity_id=guid(correlation.get("RelatedActivityID")),
+        message=text(rendering.get("Message")),
+    )
+
+
+class EvtxJson:
+    name = "evtx_json"
+
+    def parse(self, raw: str, ctx: ParseContext) -> Doc:
+        if raw[:1] == "\ufeff":
+            raw = raw[1:]
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise NormalizeError(f"not JSON: {exc}") from None
+        return to_ecs(to_win_event(obj))
+
+    def sniff(self, raw: str) -> bool:
+        head = raw[:256]
+        return '"Event"' in head and '"System"' in raw and head.lstrip("\ufeff \t\r\n")[:1] == "{"
+
+
+NORMALIZER = EvtxJson()
