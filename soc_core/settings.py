@@ -36,6 +36,23 @@ class Settings(BaseSettings):
     max_record_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
+    # Syslog receiver (ingest/); a port left unset means "not listening"
+    syslog_host: str = "127.0.0.1"
+    syslog_udp_port: int | None = None
+    syslog_tcp_port: int | None = None
+    syslog_tls_port: int | None = None
+    syslog_tls_cert: Path | None = None
+    syslog_tls_key: Path | None = None
+    syslog_tls_client_ca: Path | None = None
+    syslog_tls_require_client_cert: bool = False
+    syslog_batch_records: int = Field(default=500, ge=1)
+    syslog_batch_ms: int = Field(default=50, ge=1)
+    syslog_udp_backlog: int = 20_000
+
+    # Per-source rate limit at intake (HTTP 429, TCP pause, UDP drop); 0 = unlimited
+    ingest_rate_eps: float = Field(default=0.0, ge=0)
+    ingest_rate_burst: int = Field(default=0, ge=0)
+
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:19092"
     topic_prefix: str = ""

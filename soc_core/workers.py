@@ -16,15 +16,16 @@ import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+import orjson
 from pydantic import ValidationError
 
-from soc_core.alert import Alert
+from soc_core.alert import Alert, AlertRepeat
 from soc_core.bus import Bus, Consumer, Message
 from soc_core.errors import BusError, SocError, StoreError
 from soc_core.event import Event
 from soc_core.metrics import BATCH_SECONDS, EVENTS_DROPPED, STAGE_ERRORS
 from soc_core.pipeline import BatchOutcome, Detect, Normalize, detect_batch, normalize_batch, store_outcome
-from soc_core.records import DeadLetter, RawRecord
+from soc_core.records import DeadLetter, RawRecord, decode_raw_message, record_id
 from soc_core.settings import Settings
 from soc_core.store import Store
 
@@ -108,7 +109,7 @@ def normalize_handler(settings: Settings, bus: Bus, normalize: Normalize) -> Han
         bad: list[DeadLetter] = []
         for m in messages:
             try:
-                records.append(_raw_record(m))
+                records.extend(_raw_records(m))
             except (ValidationError, ValueError) as exc:
                 bad.append(_undecodable(m, "normalize", exc))
         outcome = normalize_batch(normalize, records)
@@ -125,20 +126,21 @@ def normalize_handler(settings: Settings, bus: Bus, normalize: Normalize) -> Han
     return handle
 
 
-def _raw_record(message: Message) -> RawRecord:
-    """Envelopes from our receivers are RawRecord JSON; agents writing to `soc.raw.<source>` send
-    their own payload, and the topic name is the source identity (Kafka ACLs decide who writes)."""
+def _raw_records(message: Message) -> list[RawRecord]:
+    """Messages from our receivers are RawRecord JSON (one, or a batch as an array); agents writing
+    to `soc.raw.<source>` send their own payload, and the topic name is the source identity (Kafka
+    ACLs decide who writes)."""
     if message.topic.endswith("soc.raw"):
-        return RawRecord.from_json(message.value)
-    from soc_core.records import record_id
-
+        return decode_raw_message(message.value)
     source_id = message.topic.rsplit("soc.raw.", 1)[1]
     payload = message.value.decode("utf-8")
-    return RawRecord(
-        id=record_id(source_id, f"{message.topic}/{message.partition}@{message.offset}"),
-        source_id=source_id,
-        payload=payload,
-    )
+    return [
+        RawRecord(
+            id=record_id(source_id, f"{message.topic}/{message.partition}@{message.offset}"),
+            source_id=source_id,
+            payload=payload,
+        )
+    ]
 
 
 def detect_handler(settings: Settings, bus: Bus, detect: Detect) -> Handler:
@@ -150,8 +152,13 @@ def detect_handler(settings: Settings, bus: Bus, detect: Detect) -> Handler:
             except (ValidationError, ValueError) as exc:
                 bus.publish(settings.topic_deadletter, [(m.key, _undecodable(m, "detect", exc).to_json())])
                 EVENTS_DROPPED.labels("detect", "undecodable").inc()
-        alerts = detect_batch(detect, events)
-        bus.publish(settings.topic_alerts, [(a.id.encode(), a.to_json()) for a in alerts])
+        alerts, repeats = detect_batch(detect, events)
+        # Keyed by alert id: an alert and its repeats share a partition, so they are indexed in order.
+        bus.publish(
+            settings.topic_alerts,
+            [(a.id.encode(), a.to_json()) for a in alerts]
+            + [(r.alert_id.encode(), r.to_json()) for r in repeats],
+        )
 
     return handle
 
@@ -164,7 +171,11 @@ def index_handler(settings: Settings, store: Store) -> Handler:
                 if m.topic == settings.topic_events:
                     outcome.events.append(Event.from_json(m.value))
                 elif m.topic == settings.topic_alerts:
-                    outcome.alerts.append(Alert.from_json(m.value))
+                    doc = orjson.loads(m.value)
+                    if "repeat" in doc:
+                        outcome.repeats.append(AlertRepeat.model_validate(doc["repeat"]))
+                    else:
+                        outcome.alerts.append(Alert.model_validate(doc))
                 else:
                     outcome.deadletters.append(DeadLetter.from_json(m.value))
             except (ValidationError, ValueError) as exc:
