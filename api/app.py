@@ -5,14 +5,28 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.alerts.errors import Conflict, InvalidChange, NotFound, TriageError
+from api.alerts.routes import router as alerts_router
+from api.audit.routes import router as audit_router
+from api.auth.config import AuthSettings
+from api.auth.csrf import CSRF_COOKIE
+from api.auth.deps import SESSION_COOKIE, Role, require_roles
+from api.auth.errors import AuthFailed, CsrfFailed, TooManyAttempts, UserExists
+from api.auth.routes import router as auth_router
+from api.auth.service import LoginLimiter
 from api.context import AppContext
+from api.coverage.routes import router as coverage_router
 from api.events.routes import router as events_router
+from api.incidents.routes import router as incidents_router
 from api.intake.routes import router as intake_router
 from api.ops import router as ops_router
+from api.registry.routes import router as registry_router
 from soc_console.routes import router as console_router
+from soc_core.errors import SocError
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -20,15 +34,60 @@ CSP = (
 )
 
 
+ERROR_STATUS: dict[type[SocError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    UserExists: 409,
+    InvalidChange: 422,
+    AuthFailed: 401,
+    CsrfFailed: 403,
+}
+
+
+def _error_response(request: Request, exc: Exception) -> Response:
+    """Typed errors of triage and auth become HTTP answers; the message is ours, never a stack trace."""
+    assert isinstance(exc, SocError)
+    if isinstance(exc, TooManyAttempts):
+        return JSONResponse(
+            {"detail": exc.message}, status_code=429, headers={"Retry-After": str(int(exc.retry_after) + 1)}
+        )
+    status = next((code for kind, code in ERROR_STATUS.items() if isinstance(exc, kind)), 400)
+    return JSONResponse({"detail": exc.message}, status_code=status)
+
+
 def create_app(ctx: AppContext) -> FastAPI:
     app = FastAPI(title="socpipe", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.ctx = ctx
+    auth_settings = ctx.extras.get("auth_settings")
+    if not isinstance(auth_settings, AuthSettings):
+        auth_settings = AuthSettings()
+    app.state.auth_settings = auth_settings
+    app.state.secure_cookies = auth_settings.secure_cookies(ctx.settings.environment)
+    app.state.login_limiter = LoginLimiter(
+        per_user=auth_settings.login_max_failures,
+        per_ip=auth_settings.login_max_failures_per_ip,
+        window_s=auth_settings.login_window_s,
+    )
+    for kind in (TriageError, AuthFailed, CsrfFailed, TooManyAttempts, UserExists):
+        app.add_exception_handler(kind, _error_response)
 
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
+        new_csrf = getattr(request.state, "new_csrf_cookie", None)
+        if new_csrf and not request.cookies.get(CSRF_COOKIE):
+            response.set_cookie(
+                CSRF_COOKIE,
+                new_csrf,
+                httponly=True,
+                samesite="strict",
+                secure=app.state.secure_cookies,
+                path="/",
+            )
+        if request.cookies.get(SESSION_COOKIE):
+            response.headers.setdefault("Cache-Control", "no-store")  # signed-in pages stay out of caches
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
@@ -37,7 +96,15 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     app.include_router(ops_router)
     app.include_router(intake_router)
-    app.include_router(events_router)
+    # Triage routers first: `/api/v1/alerts/search` must not be read as an alert id by the events router.
+    app.include_router(auth_router)
+    app.include_router(alerts_router)
+    app.include_router(incidents_router)
+    app.include_router(audit_router)
+    # The read API (events, alerts, dead letters, registry): any signed-in role, checked server-side.
+    app.include_router(events_router, dependencies=[Depends(require_roles(*Role))])
+    app.include_router(coverage_router)
+    app.include_router(registry_router)
     app.include_router(console_router)
     static = Path(__file__).resolve().parent.parent / "soc_console" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

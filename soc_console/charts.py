@@ -14,7 +14,7 @@ class LineChart:
     width: int
     height: int
     path: str
-    x_labels: list[tuple[float, str]]
+    x_labels: list[tuple[float, str, str]]  # (x, text, SVG text-anchor)
     y_labels: list[tuple[float, str]]
     empty: bool
     last_value: float | None
@@ -39,7 +39,9 @@ def line_chart(
 
     path = "M" + " L".join(f"{x},{y}" for x, y in (xy(at, v) for at, v in points))
     fmt = "%d/%m %H:%M" if span < 3 * 86400 else "%d/%m"
+    anchors = ["start", "middle", "middle", "middle", "end"]
     x_labels = [
-        (left + plot_w * i / 4, datetime.fromtimestamp(t0 + span * i / 4, VN).strftime(fmt)) for i in range(5)
+        (left + plot_w * i / 4, datetime.fromtimestamp(t0 + span * i / 4, VN).strftime(fmt), anchors[i])
+        for i in range(5)
     ]
     return LineChart(width, height, path, x_labels, y_labels, False, points[-1][1])

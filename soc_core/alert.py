@@ -191,3 +191,32 @@ class Incident(BaseModel):
 
     def to_doc(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
+
+
+class AlertRepeat(BaseModel):
+    """The same rule fired again on the same host within the suppression window.
+
+    Absolute values (count, last seen), so applying a repeat twice changes nothing: replays after a
+    crash stay harmless.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alert_id: str
+    first_seen: datetime = Field(description="the alert's own @timestamp: it locates the alert's index")
+    count: int
+    last_seen: datetime
+    event_id: str | None = None
+
+    def apply(self, alert: Alert, max_event_ids: int = 100) -> Alert:
+        """The alert with this repeat folded in (count and last_seen only grow)."""
+        event_ids = list(alert.event_ids)
+        if self.event_id and self.event_id not in event_ids and len(event_ids) < max_event_ids:
+            event_ids.append(self.event_id)
+        last = max(alert.last_seen or self.last_seen, self.last_seen)
+        return alert.model_copy(
+            update={"count": max(alert.count, self.count), "last_seen": last, "event_ids": event_ids}
+        )
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"repeat": self.model_dump(mode="json")})

@@ -33,10 +33,24 @@ app.add_typer(registry_app, name="registry")
 
 def _register_stage_commands() -> None:
     """Offline commands owned by their stage packages (imported lazily by typer at call time)."""
+    from api.auth.cli import token_app, user_app
     from detections.cli import detect_command
+    from ingest.cli import ship_command, syslog_command
+    from normalizers.cli import normalize_command
 
+    app.add_typer(token_app, name="token", help="API bearer tokens for automation.")
+    app.add_typer(user_app, name="user", help="Console users.")
     app.command("detect", help="Run Sigma rules over raw logs, .evtx files or ECS JSON lines (offline).")(
         detect_command
+    )
+    app.command("normalize", help="Map raw records (or an .evtx file) to ECS JSON lines (offline).")(
+        normalize_command
+    )
+    app.command("ship", help="Tail files (or import one with --once) and send them to the intake.")(
+        ship_command
+    )
+    app.command("syslog", help="Distributed mode: a syslog receiver (UDP/TCP/TLS) publishing to Kafka.")(
+        syslog_command
     )
 
 
@@ -82,6 +96,9 @@ def run(
     data_dir: Annotated[
         Path | None, typer.Option(help="Where the SQLite store lives (default ./.socpipe).")
     ] = None,
+    syslog_port: Annotated[
+        int | None, typer.Option(help="Also receive syslog on this port (UDP and TCP, same host).")
+    ] = None,
 ) -> None:
     """Embedded mode: everything in one process, no servers needed; console on http://HOST:PORT."""
     _setup_logging()
@@ -90,7 +107,14 @@ def run(
     from soc_core.registry_cache import RegistryCache
     from soc_core.runtime import EmbeddedSubmit, build_detect, build_normalize, build_store
 
-    settings = _settings(mode=Mode.EMBEDDED, http_host=host, http_port=port, data_dir=data_dir)
+    settings = _settings(
+        mode=Mode.EMBEDDED,
+        http_host=host,
+        http_port=port,
+        data_dir=data_dir,
+        syslog_udp_port=syslog_port,
+        syslog_tcp_port=syslog_port,
+    )
     store = build_store(settings)
     registry = RegistryCache(store)
     demo_sources: dict[str, str] = {}
@@ -99,6 +123,11 @@ def run(
 
         reg, demo_sources = demo_registry()
         store.save_registry(reg)
+        from api.auth.service import create_demo_users
+
+        typer.echo("Demo users (new passwords at every start):")
+        for username, password, role in create_demo_users(store):
+            typer.echo(f"  {role:<9} {username} / {password}")
     registry.reload()
     pipeline = EmbeddedPipeline(store, build_normalize(registry), build_detect(settings))
     ctx = AppContext(
@@ -109,6 +138,14 @@ def run(
         health_checks=[store.health],
     )
     ctx.extras["coverage_repo"] = _start_background_jobs(store)
+    from ingest.syslog.runner import start_syslog_in_thread
+
+    syslog = start_syslog_in_thread(settings, registry, ctx.submit, deadletter=store.put_deadletters)
+    if syslog is not None:
+        typer.echo(
+            f"Syslog: udp={settings.syslog_udp_port} tcp={settings.syslog_tcp_port} "
+            f"tls={settings.syslog_tls_port} on {settings.syslog_host}"
+        )
     url = f"http://{settings.http_host}:{settings.http_port}"
     if demo:
         from soc_core.demo.traffic import DemoShippers

@@ -11,14 +11,15 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from soc_core.alert import Alert
+from soc_core.alert import Alert, AlertRepeat
 from soc_core.event import Event
 from soc_core.metrics import ALERTS_RAISED, EVENTS_DROPPED, EVENTS_RECEIVED, EVENTS_SENT, NORMALIZE_RESULTS
 from soc_core.records import DeadLetter, RawRecord
 from soc_core.store import Store, WriteResult
 
 Normalize = Callable[[RawRecord], Event | DeadLetter]
-Detect = Callable[[Event], list[Alert]]
+Detect = Callable[[Event], list[Alert | AlertRepeat]]
+"""New alerts, or repeats of an open alert folded in by suppression."""
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class BatchOutcome:
     events: list[Event] = field(default_factory=list)
     deadletters: list[DeadLetter] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    repeats: list[AlertRepeat] = field(default_factory=list)
 
 
 def normalize_batch(normalize: Normalize, records: Sequence[RawRecord]) -> BatchOutcome:
@@ -46,15 +48,22 @@ def normalize_batch(normalize: Normalize, records: Sequence[RawRecord]) -> Batch
     return out
 
 
-def detect_batch(detect: Detect, events: Sequence[Event]) -> list[Alert]:
+def detect_batch(detect: Detect, events: Sequence[Event]) -> tuple[list[Alert], list[AlertRepeat]]:
     EVENTS_RECEIVED.labels("detect").inc(len(events))
     alerts: list[Alert] = []
+    repeats: list[AlertRepeat] = []
     for event in events:
-        alerts.extend(detect(event))
+        for outcome in detect(event):
+            if isinstance(outcome, Alert):
+                alerts.append(outcome)
+            else:
+                repeats.append(outcome)
     for alert in alerts:
         ALERTS_RAISED.labels(alert.severity.value).inc()
     EVENTS_SENT.labels("detect").inc(len(alerts))
-    return alerts
+    if repeats:
+        EVENTS_DROPPED.labels("detect", "suppressed_repeat").inc(len(repeats))
+    return alerts, repeats
 
 
 def store_outcome(store: Store, outcome: BatchOutcome, stage: str = "index") -> WriteResult:
@@ -63,6 +72,8 @@ def store_outcome(store: Store, outcome: BatchOutcome, stage: str = "index") -> 
     result = WriteResult()
     result += store.put_events(outcome.events)
     result += store.put_alerts(outcome.alerts)
+    if outcome.repeats:
+        store.record_repeats(outcome.repeats)
     deadletters = list(outcome.deadletters)
     if result.failed:
         by_id = {e.id: e for e in outcome.events}
@@ -97,7 +108,7 @@ class EmbeddedPipeline:
     def ingest(self, records: Sequence[RawRecord]) -> BatchOutcome:
         outcome = normalize_batch(self.normalize, records)
         if self.detect is not None:
-            outcome.alerts = detect_batch(self.detect, outcome.events)
+            outcome.alerts, outcome.repeats = detect_batch(self.detect, outcome.events)
         with self._lock:
             store_outcome(self.store, outcome)
         return outcome

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from normalizers.stage import NormalizeStage
+from soc_core.alert import Alert, AlertRepeat
 from soc_core.bus_kafka import KafkaBus
+from soc_core.event import Event
 from soc_core.pipeline import EmbeddedPipeline
-from soc_core.records import RawRecord
+from soc_core.records import RawRecord, encode_raw_batches
 from soc_core.registry_cache import RegistryCache
 from soc_core.settings import Settings
 from soc_core.store import Store
@@ -17,6 +19,7 @@ from soc_core.store_es import ElasticStore
 from soc_core.store_sqlite import SqliteStore
 
 if TYPE_CHECKING:
+    from detections.engine import DetectionEngine
     from detections.stage import DetectStage
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,7 @@ def build_normalize(registry: RegistryCache) -> NormalizeStage:
     return NormalizeStage(registry.context)
 
 
-def build_detect(settings: Settings) -> DetectStage:
+def build_detect(settings: Settings) -> SuppressingDetect:
     """The detect stage over `SOC_RULE_DIRS`, by default the provincial pack plus the SigmaHQ corpus.
 
     Compiled rules are cached under the data folder, so a restart takes about a second.
@@ -51,9 +54,44 @@ def build_detect(settings: Settings) -> DetectStage:
     cache_dir = settings.rule_cache_dir or settings.data_dir / "rule-cache"
     engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
     gc.freeze()  # the compiled rule graph lives for the whole process: keep it out of GC passes
-    log.info("detection engine: %d rules from %d folders (%d quarantined)", len(engine.rules), len(folders),
-             len(engine.quarantined))
-    return DetectStage(engine)
+    log.info(
+        "detection engine: %d rules from %d folders (%d quarantined)",
+        len(engine.rules),
+        len(folders),
+        len(engine.quarantined),
+    )
+    return SuppressingDetect(DetectStage(engine))
+
+
+class SuppressingDetect:
+    """The detect stage with suppression: repeats of a rule on a host within the window become
+    `AlertRepeat`s of the first alert instead of new alerts."""
+
+    def __init__(self, stage: DetectStage) -> None:
+        self.stage = stage
+
+    @property
+    def engine(self) -> DetectionEngine:
+        return self.stage.engine
+
+    def __call__(self, event: Event) -> list[Alert | AlertRepeat]:
+        from detections.suppression import NewAlert
+
+        out: list[Alert | AlertRepeat] = []
+        for outcome in self.stage.process(event):
+            if isinstance(outcome, NewAlert):
+                out.append(outcome.alert)
+            else:
+                out.append(
+                    AlertRepeat(
+                        alert_id=outcome.alert_id,
+                        first_seen=outcome.first_seen,
+                        count=outcome.count,
+                        last_seen=outcome.last_seen,
+                        event_id=outcome.event_id,
+                    )
+                )
+        return out
 
 
 def build_kafka(settings: Settings) -> KafkaBus:
@@ -73,7 +111,17 @@ class KafkaSubmit:
         self._bus = bus
 
     def __call__(self, records: Sequence[RawRecord]) -> int:
-        self._bus.publish(self._topic, [(r.source_id.encode(), r.to_json()) for r in records])
+        by_source: dict[str, list[RawRecord]] = {}
+        for record in records:
+            by_source.setdefault(record.source_id, []).append(record)
+        self._bus.publish(
+            self._topic,
+            [
+                (source.encode(), batch)
+                for source, group in by_source.items()
+                for batch in encode_raw_batches(group)
+            ],
+        )
         return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from soc_core.alert import Alert, Incident, Triage
+from soc_core.alert import Alert, AlertRepeat, Incident, Triage
 from soc_core.event import Event
 from soc_core.records import DeadLetter
 from soc_core.registry import Registry
@@ -230,6 +230,10 @@ class Store(Protocol):
     def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult: ...
 
     def put_deadletters(self, letters: Sequence[DeadLetter]) -> WriteResult: ...
+
+    def record_repeats(self, repeats: Sequence[AlertRepeat]) -> int:
+        """Fold suppressed repeats into their alerts (count, last_seen, event ids); returns how many
+        alerts changed. A repeat of an alert not (yet) stored raises StoreError, so the batch is retried."""
 
     def get_event(self, event_id: str) -> Event | None: ...
 

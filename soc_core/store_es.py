@@ -20,7 +20,7 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from soc_core.alert import Alert, Incident, Triage
+from soc_core.alert import Alert, AlertRepeat, Incident, Triage
 from soc_core.errors import StoreError
 from soc_core.event import Event
 from soc_core.records import DeadLetter
@@ -383,6 +383,42 @@ class ElasticStore:
 
     def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult:
         return self._bulk_create((self.alert_index(a.timestamp), a.id, a.to_doc()) for a in alerts)
+
+    def record_repeats(self, repeats: Sequence[AlertRepeat]) -> int:
+        """Read-modify-write with optimistic concurrency (no painless in this Elasticsearch build)."""
+        changed = 0
+        for repeat in repeats:
+            index = self.alert_index(repeat.first_seen)
+            for _attempt in range(5):
+                try:
+                    hit = self.es.get(index=index, id=repeat.alert_id)  # real-time: no refresh needed
+                except ApiError as exc:
+                    if exc.status_code == 404:
+                        raise StoreError(
+                            "repeat of an alert that is not stored", alert_id=repeat.alert_id
+                        ) from exc
+                    raise StoreError(f"alert read failed: {exc}", alert_id=repeat.alert_id) from exc
+                alert = Alert.model_validate(hit["_source"])
+                updated = repeat.apply(alert)
+                if updated == alert:
+                    break
+                try:
+                    self.es.index(
+                        index=hit["_index"],
+                        id=repeat.alert_id,
+                        document=updated.to_doc(),
+                        if_seq_no=hit["_seq_no"],
+                        if_primary_term=hit["_primary_term"],
+                    )
+                except ApiError as exc:
+                    if exc.status_code == 409:
+                        continue  # changed under us (triage): read again
+                    raise StoreError(f"alert repeat failed: {exc}", alert_id=repeat.alert_id) from exc
+                changed += 1
+                break
+            else:
+                raise StoreError("alert kept changing while recording a repeat", alert_id=repeat.alert_id)
+        return changed
 
     def put_deadletters(self, letters: Sequence[DeadLetter]) -> WriteResult:
         return self._bulk_create(

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from soc_core.alert import Alert, Incident, Triage
+from soc_core.alert import Alert, AlertRepeat, Incident, Triage
 from soc_core.errors import StoreError
 from soc_core.event import Event
 from soc_core.records import DeadLetter
@@ -240,6 +240,23 @@ class SqliteStore:
             " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
             rows,
         )
+
+    def record_repeats(self, repeats: Sequence[AlertRepeat]) -> int:
+        changed = 0
+        with self._tx() as conn:
+            for repeat in repeats:
+                row = conn.execute("SELECT doc FROM alerts WHERE id = ?", (repeat.alert_id,)).fetchone()
+                if row is None:
+                    raise StoreError("repeat of an alert that is not stored", alert_id=repeat.alert_id)
+                alert = Alert.from_json(row[0])
+                updated = repeat.apply(alert)
+                if updated != alert:
+                    conn.execute(
+                        "UPDATE alerts SET doc = ? WHERE id = ?",
+                        (orjson.dumps(updated.to_doc()), repeat.alert_id),
+                    )
+                    changed += 1
+        return changed
 
     def put_deadletters(self, letters: Sequence[DeadLetter]) -> WriteResult:
         rows = [(d.id, _iso(d.at), d.source_id, d.stage, d.format_tried, d.to_json()) for d in letters]

@@ -150,7 +150,8 @@ def evaluate_target(
     current = snapshot.figure(scope, target.unit_id)
     percent_now = 100 * current.ratio
     deadline_end = datetime.combine(target.deadline, time(23, 59, 59), tzinfo=UTC) - timedelta(hours=7)
-    projected = _project(list(history), deadline_end)
+    # A forecast only means something before the deadline.
+    projected = _project(list(history), deadline_end) if snapshot.at <= deadline_end else None
     if percent_now >= target.percent:
         state = TargetState.MET
     elif snapshot.at > deadline_end:

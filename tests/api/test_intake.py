@@ -180,7 +180,7 @@ def test_health_and_security_headers(client: TestClient) -> None:
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_console_overview_escapes_hostile_log_content(client: TestClient) -> None:
+def test_console_overview_escapes_hostile_log_content(client: TestClient, ctx: AppContext) -> None:
     hostile = orjson.dumps(
         {
             "@timestamp": "2025-07-01T08:00:00+07:00",
@@ -189,6 +189,9 @@ def test_console_overview_escapes_hostile_log_content(client: TestClient) -> Non
         }
     )
     assert _post(client, hostile).status_code == 202
+    from api.auth.testing import login
+
+    login(client, ctx.store)
     page = client.get("/").text
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

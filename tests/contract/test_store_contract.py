@@ -168,3 +168,30 @@ def test_registry_entries_can_be_deleted(store: Store) -> None:
     assert store.delete_registry_entry("units", "a") is True
     assert store.delete_registry_entry("units", "a") is False
     assert [u.id for u in store.load_registry().units] == ["b"]
+
+
+def test_repeats_fold_into_their_alert_idempotently(store: Store) -> None:
+    from soc_core.alert import AlertRepeat
+
+    alert = _alert(1)
+    store.put_alerts([alert])
+    later = alert.timestamp + timedelta(minutes=3)
+    first = alert.timestamp
+    repeats = [
+        AlertRepeat(
+            alert_id=alert.id,
+            first_seen=first,
+            count=2,
+            last_seen=later - timedelta(minutes=1),
+            event_id="ev-x",
+        ),
+        AlertRepeat(alert_id=alert.id, first_seen=first, count=3, last_seen=later, event_id="ev-y"),
+    ]
+    assert store.record_repeats(repeats) == 2
+    assert store.record_repeats(repeats) == 0  # a replay changes nothing
+    store.refresh()
+    got = store.get_alert(alert.id)
+    assert got is not None
+    assert (got.count, got.last_seen, got.event_ids) == (3, later, ["ev-000001", "ev-x", "ev-y"])
+    with pytest.raises(StoreError):
+        store.record_repeats([AlertRepeat(alert_id="missing", first_seen=first, count=2, last_seen=later)])

@@ -17,7 +17,10 @@ T0 = datetime(2025, 8, 1, 1, 0, tzinfo=UTC)
 
 def _registry() -> Registry:
     return Registry(
-        units=[Unit(id="so-khcn", name="Sở KH&CN"), Unit(id="hcc", name="TT PVHCC", kind=UnitKind.SERVICE_CENTRE)],
+        units=[
+            Unit(id="so-khcn", name="Sở KH&CN"),
+            Unit(id="hcc", name="TT PVHCC", kind=UnitKind.SERVICE_CENTRE),
+        ],
         systems=[
             InformationSystem(id="portal", name="Cổng TTĐT", unit_id="so-khcn", level=3, important=True),
             InformationSystem(id="qlvb", name="QLVB", unit_id="so-khcn", level=3, important=True),
@@ -31,11 +34,15 @@ def _registry() -> Registry:
 
 
 def _event(n: int, source: str, at: datetime, **extra: object) -> Event:
-    return Event.model_validate({
-        "@timestamp": at, "message": f"{source} {n}", "host": {"name": extra.pop("host", "srv")},
-        "event": {"id": f"{source}-{n}", "ingested": at, **extra},
-        "soc": {"source": {"id": source}},
-    })
+    return Event.model_validate(
+        {
+            "@timestamp": at,
+            "message": f"{source} {n}",
+            "host": {"name": extra.pop("host", "srv")},
+            "event": {"id": f"{source}-{n}", "ingested": at, **extra},
+            "soc": {"source": {"id": source}},
+        }
+    )
 
 
 def test_sources_start_stop_and_resume(store: Store) -> None:
@@ -46,7 +53,9 @@ def test_sources_start_stop_and_resume(store: Store) -> None:
     job.resolve_alert = lambda aid, note: resolved.append((aid, note))
 
     # Minute 0-10: both sources send every minute; the endpoint's Kaspersky agent reports.
-    store.put_events([_event(m, s, T0 + timedelta(minutes=m)) for m in range(11) for s in ("portal-web", "qlvb-win")])
+    store.put_events(
+        [_event(m, s, T0 + timedelta(minutes=m)) for m in range(11) for s in ("portal-web", "qlvb-win")]
+    )
     store.put_events([_event(0, "hcc-ksc", T0 + timedelta(minutes=2), host="hcc-pc01", module="kaspersky")])
     store.refresh()
     snap = job.run(now=T0 + timedelta(minutes=10, seconds=30))
@@ -67,7 +76,11 @@ def test_sources_start_stop_and_resume(store: Store) -> None:
     silent = store.search_alerts(AlertQuery(rule_id=SILENT_RULE.id))
     assert silent.total == 1
     alert = silent.items[0]
-    assert alert.soc.source.id == "portal-web" and alert.soc.system.id == "portal" and alert.soc.unit.id == "so-khcn"
+    assert (
+        alert.soc.source.id == "portal-web"
+        and alert.soc.system.id == "portal"
+        and alert.soc.unit.id == "so-khcn"
+    )
     assert alert.timestamp == T0 + timedelta(minutes=15)
     assert alert.severity.value == "high"  # level 3 system
 
@@ -85,8 +98,12 @@ def test_sources_start_stop_and_resume(store: Store) -> None:
     closed = {(g.kind, g.subject_id): g for g in repo.gaps() if g.end is not None}
     assert closed[("source", "portal-web")].end == back
     assert closed[("system", "portal")].end == back
-    assert resolved == [(alert_id(SILENT_RULE.id, "portal-web", (T0 + timedelta(minutes=15)).isoformat()),
-                         f"data returned at {back.isoformat()}")]
+    assert resolved == [
+        (
+            alert_id(SILENT_RULE.id, "portal-web", (T0 + timedelta(minutes=15)).isoformat()),
+            f"data returned at {back.isoformat()}",
+        )
+    ]
 
     # History: one point per run, covering what happened.
     points = repo.history("important_systems", None, T0, T0 + timedelta(hours=1))

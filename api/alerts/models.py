@@ -1,0 +1,128 @@
+"""Alert triage schemas: search parameters, updates (single and bulk), comments, the detail view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from soc_core.alert import AlertStatus, Severity
+from soc_core.store import FACETS, AlertSearch
+
+Sort = Literal["newest", "oldest", "severity"]
+
+OPEN_STATUSES = (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED, AlertStatus.IN_PROGRESS)
+CLOSED_STATUSES = (AlertStatus.RESOLVED, AlertStatus.FALSE_POSITIVE)
+
+
+class AlertSearchParams(BaseModel):
+    """What the queue's filter form and the search API accept (empty strings mean "no filter")."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    start: datetime | None = None
+    end: datetime | None = None
+    severity: list[Severity] = Field(default_factory=list)
+    status: list[AlertStatus] = Field(default_factory=list)
+    rule: str | None = None
+    unit: str | None = None
+    system: str | None = None
+    host: str | None = None
+    user: str | None = None
+    checklist: str | None = None
+    technique: str | None = None
+    assignee: str | None = None
+    incident: str | None = None
+    q: str | None = Field(default=None, max_length=200)
+    sort: Sort = "newest"
+    size: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = None
+
+    def to_search(self) -> AlertSearch:
+        def clean(value: str | None) -> str | None:
+            return value.strip() or None if value else None
+
+        return AlertSearch(
+            start=self.start,
+            end=self.end,
+            severity=[s.value for s in self.severity],
+            status=[s.value for s in self.status],
+            rule_id=clean(self.rule),
+            unit_id=clean(self.unit),
+            system_id=clean(self.system),
+            host_name=clean(self.host),
+            user_name=clean(self.user),
+            checklist=clean(self.checklist),
+            technique=clean(self.technique),
+            assignee=clean(self.assignee),
+            incident_id=clean(self.incident),
+            text=clean(self.q),
+            ascending=self.sort == "oldest",
+            size=self.size,
+            cursor=self.cursor or None,
+        )
+
+
+class AlertUpdate(BaseModel):
+    """A triage change. `assignee=""` unassigns; tags are added/removed, not replaced (bulk-friendly)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: AlertStatus | None = None
+    assignee: str | None = Field(default=None, max_length=64)
+    add_tags: list[str] = Field(default_factory=list, max_length=20)
+    remove_tags: list[str] = Field(default_factory=list, max_length=20)
+    comment: str | None = Field(default=None, max_length=10_000)
+
+
+class BulkUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[str] = Field(min_length=1, max_length=500)
+    update: AlertUpdate
+
+
+class BulkResult(BaseModel):
+    updated: list[str]
+    failed: dict[str, str]
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class FacetRead(BaseModel):
+    value: str
+    count: int
+    label: str | None = None
+
+
+class AlertPage(BaseModel):
+    total: int
+    cursor: str | None
+    items: list[dict[str, Any]]
+    facets: dict[str, list[FacetRead]] | None = None
+
+
+class RuleFrequency(BaseModel):
+    """How often this rule fired on this unit: the analyst's first question about noise."""
+
+    last_24h: int
+    last_7d: int
+    last_30d: int
+    total: int
+
+
+class AlertDetail(BaseModel):
+    alert: dict[str, Any]
+    event: dict[str, Any] | None = Field(description="the triggering event as stored (ECS)")
+    event_fields: list[tuple[str, str]] = Field(description="the event's ECS fields, dotted, sorted")
+    original: str | None = Field(description="the original record as received")
+    related: list[dict[str, Any]] = Field(description="alerts on the same host or user around the same time")
+    rule_frequency: RuleFrequency
+    time_to_acknowledge_s: float | None
+    time_to_resolve_s: float | None
+
+
+ALL_FACETS = FACETS

@@ -1,0 +1,51 @@
+"""Turn a query string (the API's or the console filter form's) into `AlertSearchParams`.
+
+Forms send empty fields and plain dates; a date is a whole day in Asia/Ho_Chi_Minh, the console's
+time zone, so "01/07/2025" means 01/07/2025 00:00 to 02/07/2025 00:00 local time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import HTTPException
+from pydantic import ValidationError
+
+from api.alerts.models import AlertSearchParams
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+LIST_FIELDS = ("severity", "status")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _day(value: str, *, end: bool) -> str:
+    day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=VN_TZ)
+    return (day + timedelta(days=1) if end else day).isoformat()
+
+
+def parse_search(query: Any) -> AlertSearchParams:
+    """`query` is a Starlette QueryParams/FormData (multi-valued) or a plain mapping."""
+    data: dict[str, Any] = {}
+    getlist = getattr(query, "getlist", None)
+    keys = list(dict.fromkeys(query.keys())) if isinstance(query, Mapping) or getlist else []
+    for key in keys:
+        if key in LIST_FIELDS:
+            values = getlist(key) if getlist else [query[key]]
+            flat = [v for value in values for v in str(value).split(",") if v.strip()]
+            if flat:
+                data[key] = flat
+            continue
+        value = str(query[key]).strip()
+        if not value:
+            continue
+        if key in ("start", "end") and _DATE.match(value):
+            value = _day(value, end=key == "end")
+        data[key] = value
+    try:
+        return AlertSearchParams.model_validate(data)
+    except ValidationError as exc:
+        raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from exc

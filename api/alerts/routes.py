@@ -1,0 +1,94 @@
+"""Alert triage API: search with facets, detail, single and bulk changes, comments.
+
+Reading needs any signed-in role; changing needs analyst (or admin). Registered before the read API of
+`api.events` so `/api/v1/alerts/search` is not taken for an alert id.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from api.alerts import service
+from api.alerts.models import (
+    ALL_FACETS,
+    AlertDetail,
+    AlertPage,
+    AlertUpdate,
+    BulkResult,
+    BulkUpdate,
+    CommentCreate,
+    FacetRead,
+)
+from api.alerts.params import parse_search
+from api.auth.csrf import csrf_protect
+from api.auth.deps import Principal, Role, require_roles
+from soc_core.store import Store
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], dependencies=[Depends(csrf_protect)])
+Reader = Annotated[Principal, Depends(require_roles(*Role))]
+Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST))]
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.ctx.store
+    return store
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.get("/search", response_model=AlertPage)
+def search_alerts(
+    request: Request,
+    _: Reader,
+    with_facets: Annotated[bool, Query(alias="facets")] = False,
+) -> AlertPage:
+    """Filters: start, end, severity (repeat), status (repeat), rule, unit, system, host, user, checklist,
+    technique, assignee, incident, q; sort newest|oldest|severity; size; cursor (from the previous page)."""
+    params = parse_search(request.query_params)
+    store = _store(request)
+    page = service.search(store=store, params=params)
+    facets = None
+    if with_facets:
+        raw = service.facets(store=store, params=params, names=ALL_FACETS)
+        facets = {
+            k: [FacetRead(value=b.value, count=b.count, label=b.label) for b in v] for k, v in raw.items()
+        }
+    return AlertPage(
+        total=page.total, cursor=page.cursor, items=[a.to_doc() for a in page.items], facets=facets
+    )
+
+
+@router.post("/bulk", response_model=BulkResult)
+def bulk_update(request: Request, body: BulkUpdate, actor: Analyst) -> BulkResult:
+    return service.bulk_update(
+        store=_store(request), ids=body.ids, change=body.update, actor=actor, ip=_ip(request)
+    )
+
+
+@router.get("/{alert_id}/detail", response_model=AlertDetail)
+def alert_detail(request: Request, alert_id: str, _: Reader) -> AlertDetail:
+    return service.detail(store=_store(request), alert_id=alert_id)
+
+
+@router.patch("/{alert_id}/triage")
+def update_alert(request: Request, alert_id: str, body: AlertUpdate, actor: Analyst) -> dict[str, object]:
+    alert = service.update(
+        store=_store(request), alert_id=alert_id, change=body, actor=actor, ip=_ip(request)
+    )
+    return alert.to_doc()
+
+
+@router.post("/{alert_id}/comments", status_code=201)
+def add_comment(request: Request, alert_id: str, body: CommentCreate, actor: Analyst) -> dict[str, object]:
+    alert = service.update(
+        store=_store(request),
+        alert_id=alert_id,
+        change=AlertUpdate(comment=body.text),
+        actor=actor,
+        ip=_ip(request),
+    )
+    return alert.triage.comments[-1].model_dump(mode="json")

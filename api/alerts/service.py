@@ -1,0 +1,277 @@
+"""Triage service: search the queue, change alerts (recording who, when, from, to), build the detail view.
+
+Changes use optimistic concurrency (the store's version of the alert): two analysts acting on the same
+alert at the same moment both see their change applied in order, never one silently lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from api.alerts.errors import Conflict, InvalidChange, NotFound
+from api.alerts.models import AlertDetail, AlertSearchParams, AlertUpdate, BulkResult, RuleFrequency
+from api.audit import service as audit
+from api.auth.deps import Principal
+from soc_core.alert import Alert, AlertStatus, Comment, Severity, Triage, TriageChange
+from soc_core.event import flatten
+from soc_core.store import AlertSearch, FacetBucket, Page, Store
+
+SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+MAX_RETRIES = 8
+RELATED_WINDOW = timedelta(hours=1)
+
+
+# -- search -----------------------------------------------------------------------------------------
+
+
+def _encode(value: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(value)).decode()
+
+
+def _decode(cursor: str) -> Any:
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        raise InvalidChange("invalid paging cursor") from exc
+
+
+def search(*, store: Store, params: AlertSearchParams) -> Page[Alert]:
+    """One page of the queue. Severity order walks the severities one by one (each by keyset), so the
+    cursor is (severity index, the store's cursor) and deep pages stay as cheap as by time."""
+    query = params.to_search()
+    if params.sort != "severity":
+        return store.search_alert_queue(query)
+    wanted = [s.value for s in SEVERITY_ORDER if not query.severity or s.value in query.severity]
+    index, inner = (0, None)
+    if query.cursor:
+        index, inner = _decode(query.cursor)
+    items: list[Alert] = []
+    while len(items) < query.size and index < len(wanted):
+        part = AlertSearch(**{**_fields(query), "severity": [wanted[index]], "size": query.size - len(items)})
+        part.cursor = inner
+        page = store.search_alert_queue(part)
+        items.extend(page.items)
+        if page.cursor:
+            inner = page.cursor
+        else:
+            index, inner = index + 1, None
+    total = store.search_alert_queue(AlertSearch(**{**_fields(query), "size": 1, "cursor": None})).total
+    more = len(items) == query.size and index < len(wanted)
+    return Page(items, total, _encode([index, inner]) if more else None)
+
+
+def _fields(query: AlertSearch) -> dict[str, Any]:
+    return {name: getattr(query, name) for name in AlertSearch.__slots__}
+
+
+def facets(
+    *, store: Store, params: AlertSearchParams, names: Sequence[str], size: int = 10
+) -> dict[str, list[FacetBucket]]:
+    query = params.to_search()
+    query.cursor = None
+    return store.alert_facets(query, names, size)
+
+
+def get(*, store: Store, alert_id: str) -> Alert:
+    alert = store.get_alert(alert_id)
+    if alert is None:
+        raise NotFound("no such alert", alert_id=alert_id)
+    return alert
+
+
+# -- changes ----------------------------------------------------------------------------------------
+
+
+def _apply(
+    triage: Triage, change: AlertUpdate, *, actor: str, now: datetime
+) -> tuple[Triage, list[TriageChange]]:
+    """The new triage state and the list of field changes (empty when nothing changes)."""
+    new = triage.model_copy(deep=True)
+    changes: list[TriageChange] = []
+
+    def record(field: str, old: str | None, value: str | None) -> None:
+        changes.append(TriageChange(at=now, actor=actor, field=field, old=old, new=value))
+
+    if change.status is not None and change.status is not triage.status:
+        record("status", triage.status.value, change.status.value)
+        new.status = change.status
+        if change.status is not AlertStatus.NEW and new.acknowledged_at is None:
+            new.acknowledged_at = now
+        if change.status in (AlertStatus.RESOLVED, AlertStatus.FALSE_POSITIVE):
+            new.resolved_at = now
+        else:
+            new.resolved_at = None
+    if change.assignee is not None:
+        assignee = change.assignee.strip() or None
+        if assignee != triage.assignee:
+            record("assignee", triage.assignee, assignee)
+            new.assignee = assignee
+    tags = list(triage.tags)
+    for tag in change.add_tags:
+        tag = tag.strip()
+        if tag and tag not in tags:
+            tags.append(tag)
+    tags = [t for t in tags if t not in {r.strip() for r in change.remove_tags}]
+    if tags != triage.tags:
+        record("tags", ", ".join(triage.tags) or None, ", ".join(tags) or None)
+        new.tags = tags
+    if change.comment and change.comment.strip():
+        new.comments.append(
+            Comment(id=uuid.uuid4().hex[:12], at=now, author=actor, text=change.comment.strip())
+        )
+        record("comment", None, change.comment.strip()[:200])
+    if changes:
+        new.history.extend(changes)
+        new.updated_at = now
+    return new, changes
+
+
+def _set_incident(
+    triage: Triage, incident_id: str | None, *, actor: str, now: datetime
+) -> tuple[Triage, list[TriageChange]]:
+    if triage.incident_id == incident_id:
+        return triage, []
+    change = TriageChange(at=now, actor=actor, field="incident", old=triage.incident_id, new=incident_id)
+    new = triage.model_copy(deep=True, update={"incident_id": incident_id, "updated_at": now})
+    new.history.append(change)
+    return new, [change]
+
+
+def _retrying(store: Store, alert_id: str, mutate: Any) -> tuple[Alert, list[TriageChange]]:
+    """Read, change, write if still at the version read; on a lost race read again (bounded)."""
+    for attempt in range(MAX_RETRIES):
+        got = store.get_alert_versioned(alert_id)
+        if got is None:
+            raise NotFound("no such alert", alert_id=alert_id)
+        alert, version = got
+        triage, changes = mutate(alert.triage, datetime.now(UTC))
+        if not changes:
+            return alert, []
+        if store.update_alert_triage(alert_id, triage, version=version):
+            alert.triage = triage
+            return alert, changes
+        time.sleep(0.02 * (attempt + 1))
+    raise Conflict("the alert kept changing; try again", alert_id=alert_id)
+
+
+def _audit(
+    store: Store, actor: Principal, ip: str | None, alert_id: str, changes: list[TriageChange]
+) -> None:
+    if changes:
+        audit.record(
+            store=store,
+            actor=actor.username,
+            action="alert.update",
+            target_type="alert",
+            target_id=alert_id,
+            ip=ip,
+            details={"changes": [c.model_dump(mode="json", exclude={"at", "actor"}) for c in changes]},
+        )
+
+
+def update(
+    *, store: Store, alert_id: str, change: AlertUpdate, actor: Principal, ip: str | None = None
+) -> Alert:
+    alert, changes = _retrying(
+        store, alert_id, lambda triage, now: _apply(triage, change, actor=actor.username, now=now)
+    )
+    _audit(store, actor, ip, alert_id, changes)
+    return alert
+
+
+def bulk_update(
+    *, store: Store, ids: Sequence[str], change: AlertUpdate, actor: Principal, ip: str | None = None
+) -> BulkResult:
+    """Each alert is changed on its own (and audited on its own); one failure does not stop the rest."""
+    if not ids:
+        raise InvalidChange("no alerts selected")
+    updated: list[str] = []
+    failed: dict[str, str] = {}
+    for alert_id in dict.fromkeys(ids):
+        try:
+            update(store=store, alert_id=alert_id, change=change, actor=actor, ip=ip)
+            updated.append(alert_id)
+        except (NotFound, Conflict) as exc:
+            failed[alert_id] = exc.message
+    return BulkResult(updated=updated, failed=failed)
+
+
+def link_incident(
+    *, store: Store, alert_id: str, incident_id: str | None, actor: Principal, ip: str | None = None
+) -> Alert:
+    """Record that the alert now belongs to an incident (or to none), on the alert's own history."""
+    alert, changes = _retrying(
+        store, alert_id, lambda triage, now: _set_incident(triage, incident_id, actor=actor.username, now=now)
+    )
+    _audit(store, actor, ip, alert_id, changes)
+    return alert
+
+
+# -- detail -----------------------------------------------------------------------------------------
+
+
+def rule_frequency(
+    *, store: Store, rule_id: str, unit_id: str | None, now: datetime | None = None
+) -> RuleFrequency:
+    now = now or datetime.now(UTC)
+
+    def count(days: int | None) -> int:
+        start = now - timedelta(days=days) if days else None
+        return store.search_alert_queue(
+            AlertSearch(rule_id=rule_id, unit_id=unit_id, start=start, size=1)
+        ).total
+
+    return RuleFrequency(last_24h=count(1), last_7d=count(7), last_30d=count(30), total=count(None))
+
+
+def related(*, store: Store, alert: Alert, limit: int = 20) -> list[Alert]:
+    """Alerts on the same host or by the same user within an hour either side, newest first."""
+    found: dict[str, Alert] = {}
+    window = {"start": alert.timestamp - RELATED_WINDOW, "end": alert.timestamp + RELATED_WINDOW}
+    for key, value in (("host_name", alert.host_name), ("user_name", alert.user_name)):
+        if not value:
+            continue
+        page = store.search_alert_queue(AlertSearch(**{key: value}, size=limit + 1, **window))  # type: ignore[arg-type]
+        for other in page.items:
+            if other.id != alert.id:
+                found.setdefault(other.id, other)
+    return sorted(found.values(), key=lambda a: a.timestamp, reverse=True)[:limit]
+
+
+def _seconds(end: datetime | None, start: datetime) -> float | None:
+    return (end - start).total_seconds() if end else None
+
+
+def detail(*, store: Store, alert_id: str) -> AlertDetail:
+    alert = get(store=store, alert_id=alert_id)
+    event_doc: dict[str, Any] | None = None
+    if alert.event_ids:
+        stored = store.get_event(alert.event_ids[0])
+        if stored is not None:
+            event_doc = stored.to_doc()
+    if event_doc is None and alert.event:
+        event_doc = alert.event
+    fields: list[tuple[str, str]] = []
+    original: str | None = None
+    if event_doc:
+        flat = flatten(event_doc)
+        original_value = flat.pop("event.original", None)
+        original = str(original_value) if original_value is not None else None
+        fields = sorted((k, v if isinstance(v, str) else orjson.dumps(v).decode()) for k, v in flat.items())
+    return AlertDetail(
+        alert=alert.to_doc(),
+        event=event_doc,
+        event_fields=fields,
+        original=original,
+        related=[a.to_doc() for a in related(store=store, alert=alert)],
+        rule_frequency=rule_frequency(store=store, rule_id=alert.rule.id, unit_id=alert.soc.unit.id),
+        time_to_acknowledge_s=_seconds(alert.triage.acknowledged_at, alert.timestamp),
+        time_to_resolve_s=_seconds(alert.triage.resolved_at, alert.timestamp),
+    )

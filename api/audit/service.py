@@ -1,0 +1,39 @@
+"""Recording and reading the audit log; every service that changes something calls `record`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from soc_core.store import AuditEntry, AuditQuery, Page, Store
+
+
+def record(
+    *,
+    store: Store,
+    actor: str,
+    action: str,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    ip: str | None = None,
+    details: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEntry:
+    """Append one entry. Written synchronously: an audit line that may be lost is not an audit line."""
+    entry = AuditEntry(
+        id=uuid.uuid4().hex,
+        at=at or datetime.now(UTC),
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        ip=ip,
+        details=details or {},
+    )
+    store.append_audit([entry])
+    return entry
+
+
+def search(*, store: Store, query: AuditQuery) -> Page[AuditEntry]:
+    return store.search_audit(query)

@@ -1,0 +1,106 @@
+"""FastAPI dependencies every route uses to know who is calling and whether they may.
+
+Two ways in, resolved in this order:
+
+- `Authorization: Bearer <token>`: API tokens for automation (`socpipe token create`); only their
+  SHA-256 is stored, so a leaked database does not leak usable tokens.
+- the `socpipe_session` cookie: console sessions, created at login, renewed at every login, expired
+  at logout or after their lifetime; only their SHA-256 is stored, for the same reason.
+
+`require_roles(...)` answers 401 when nobody is authenticated (a JSON error for `/api/...` and for
+callers that do not want HTML; a 303 redirect to `/login?next=...` for console pages) and 403 when the
+principal's role is not listed. `Role.ADMIN` is always allowed: administrators see everything.
+
+    @router.get("/coverage")
+    def page(principal: Principal = Depends(require_roles(Role.POLICE, Role.INSPECTOR))) -> ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from urllib.parse import quote
+
+from fastapi import HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict
+
+SESSION_COOKIE = "socpipe_session"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    POLICE = "police"
+    INSPECTOR = "inspector"
+    VIEWER = "viewer"
+
+
+class Principal(BaseModel):
+    """Who is calling: a user through a console session, or an API token acting with its role."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    username: str
+    role: Role
+    display_name: str | None = None
+
+
+_CACHE_ATTR = "socpipe_principal"
+
+
+def current_principal(request: Request) -> Principal | None:
+    """The authenticated principal of this request, or None (resolved once per request)."""
+    if hasattr(request.state, _CACHE_ATTR):
+        cached: Principal | None = getattr(request.state, _CACHE_ATTR)
+        return cached
+    from api.auth import service  # late import: service imports the store side, deps stays light
+
+    principal: Principal | None = None
+    store = request.app.state.ctx.store
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() == "bearer" and credential.strip():
+        principal = service.principal_from_token(store=store, token=credential.strip())
+        request.state.socpipe_auth = "token"
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            principal = service.principal_from_session(store=store, session_token=cookie)
+            request.state.socpipe_auth = "session"
+    setattr(request.state, _CACHE_ATTR, principal)
+    return principal
+
+
+def wants_html(request: Request) -> bool:
+    """Console pages get a redirect to the login form; the API and scripts get JSON errors."""
+    if request.url.path.startswith(("/api/", "/ingest/")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def require_roles(*roles: Role) -> Callable[..., Principal]:
+    """A dependency that returns the principal, or answers 401/403. No roles: any signed-in user."""
+    allowed = frozenset(roles)
+
+    def dependency(request: Request) -> Principal:
+        principal = current_principal(request)
+        if principal is None:
+            if wants_html(request):
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                raise HTTPException(
+                    status.HTTP_303_SEE_OTHER,
+                    "login required",
+                    headers={"Location": f"/login?next={quote(target, safe='')}"},
+                )
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "authentication required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if allowed and principal.role is not Role.ADMIN and principal.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not do this")
+        return principal
+
+    dependency.__name__ = f"require_roles_{'_'.join(r.value for r in roles) or 'any'}"
+    return dependency

@@ -1,0 +1,125 @@
+"""Coverage API and the police's dashboard page.
+
+GET /api/v1/coverage              current figures per scope and unit, targets, systems
+GET /api/v1/coverage/history      the chart series (scope, unit, window)
+GET /api/v1/coverage/gaps         every gap with its start and end
+GET /api/v1/coverage/export.csv   the dashboard as CSV
+GET /api/v1/coverage/export.pdf   the dashboard as a PDF report in Vietnamese
+GET /coverage                     the console dashboard
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from api.auth.deps import Principal, Role, require_roles
+from api.context import AppContext
+from api.coverage.export import to_csv, to_pdf
+from api.coverage.repository import CoverageRepository
+from api.coverage.view import REASON_VI, SCOPE_LABELS_VI, TARGET_STATE_VI, build_report, report_json
+from soc_console.charts import line_chart
+from soc_console.routes import templates
+
+router = APIRouter()
+CanSee = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.ANALYST, Role.POLICE, Role.VIEWER))]
+SCOPES = ("important_systems", "level3_and_above", "all_systems", "endpoints", "service_centre_endpoints")
+
+
+def _deps(request: Request) -> tuple[AppContext, CoverageRepository]:
+    ctx: AppContext = request.app.state.ctx
+    repo: CoverageRepository = ctx.extras["coverage_repo"]  # type: ignore[assignment]
+    return ctx, repo
+
+
+@router.get("/api/v1/coverage")
+async def coverage(request: Request, user: CanSee) -> dict[str, Any]:
+    ctx, repo = _deps(request)
+    report = await run_in_threadpool(build_report, ctx.store, repo)
+    return report_json(report)
+
+
+@router.get("/api/v1/coverage/history")
+async def coverage_history(
+    request: Request,
+    user: CanSee,
+    scope: Annotated[str, Query(pattern="|".join(SCOPES))] = "important_systems",
+    unit: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    points: Annotated[int, Query(ge=2, le=5000)] = 500,
+) -> dict[str, Any]:
+    _, repo = _deps(request)
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=30)
+    series = await run_in_threadpool(repo.history, scope, unit, start, end, points)
+    return {
+        "scope": scope,
+        "unit_id": unit,
+        "points": [
+            {"at": at.isoformat(), "covered": c, "total": t, "ratio": round(c / t, 4) if t else 0.0}
+            for at, c, t in series
+        ],
+    }
+
+
+@router.get("/api/v1/coverage/gaps")
+async def coverage_gaps(
+    request: Request,
+    user: CanSee,
+    kind: Annotated[str | None, Query(pattern="source|system|endpoint")] = None,
+    subject: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> dict[str, Any]:
+    _, repo = _deps(request)
+    gaps = await run_in_threadpool(lambda: repo.gaps(kind=kind, subject_id=subject, start=start, end=end))
+    return {"items": [g.model_dump(mode="json") for g in gaps]}
+
+
+@router.get("/api/v1/coverage/export.csv")
+async def coverage_csv(request: Request, user: CanSee) -> Response:
+    ctx, repo = _deps(request)
+    report = await run_in_threadpool(build_report, ctx.store, repo)
+    name = f"bao-cao-giam-sat-{report.now:%Y%m%d-%H%M}.csv"
+    return Response(
+        to_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/api/v1/coverage/export.pdf")
+async def coverage_pdf(request: Request, user: CanSee) -> Response:
+    ctx, repo = _deps(request)
+    report = await run_in_threadpool(build_report, ctx.store, repo)
+    pdf = await run_in_threadpool(to_pdf, report)
+    name = f"bao-cao-giam-sat-{report.now:%Y%m%d-%H%M}.pdf"
+    return Response(
+        pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@router.get("/coverage", response_class=HTMLResponse)
+async def coverage_page(request: Request, user: CanSee) -> HTMLResponse:
+    ctx, repo = _deps(request)
+    report = await run_in_threadpool(build_report, ctx.store, repo)
+    chart = line_chart([(at, 100.0 * c / t if t else 0.0) for at, c, t in report.history])
+    return templates.TemplateResponse(
+        request,
+        "coverage.html",
+        {
+            "report": report,
+            "chart": chart,
+            "labels": SCOPE_LABELS_VI,
+            "target_state": TARGET_STATE_VI,
+            "reason": REASON_VI,
+            "now": report.now,
+            "mode": ctx.settings.mode.value,
+            "user": user,
+        },
+    )

@@ -1,0 +1,1 @@
+"""Incidents (sự cố): alerts grouped into one case, with owner, units, systems and a timeline."""

@@ -1,0 +1,93 @@
+"""Incident schemas: create, update, read (with time to acknowledge / resolve), the timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from soc_core.alert import Incident, IncidentStatus, Severity
+
+
+class IncidentCreate(BaseModel):
+    """Units and systems default to those of the alerts; more can be named."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=20_000)
+    severity: Severity | None = Field(default=None, description="default: the highest of its alerts")
+    owner: str | None = Field(default=None, max_length=64)
+    alert_ids: list[str] = Field(default_factory=list, max_length=500)
+    unit_ids: list[str] = Field(default_factory=list, max_length=100)
+    system_ids: list[str] = Field(default_factory=list, max_length=100)
+
+
+class IncidentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=20_000)
+    severity: Severity | None = None
+    status: IncidentStatus | None = None
+    owner: str | None = Field(default=None, max_length=64, description='"" removes the owner')
+    unit_ids: list[str] | None = Field(default=None, max_length=100)
+    system_ids: list[str] | None = Field(default=None, max_length=100)
+
+
+class NoteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class AlertIds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    alert_ids: list[str] = Field(min_length=1, max_length=500)
+
+
+class TimelineItem(BaseModel):
+    at: datetime
+    kind: str = Field(description="alert, event, note, change, created, alert_added, alert_removed")
+    actor: str | None = None
+    text: str | None = None
+    ref: str | None = Field(default=None, description="alert or event id")
+    severity: str | None = None
+    field: str | None = None
+    old: str | None = None
+    new: str | None = None
+
+
+class IncidentRead(BaseModel):
+    incident: dict[str, Any]
+    time_to_acknowledge_s: float | None
+    time_to_resolve_s: float | None
+
+    @classmethod
+    def of(cls, incident: Incident) -> IncidentRead:
+        return cls(
+            incident=incident.to_doc(),
+            time_to_acknowledge_s=time_to_acknowledge(incident),
+            time_to_resolve_s=time_to_resolve(incident),
+        )
+
+
+class IncidentDetail(IncidentRead):
+    timeline: list[TimelineItem]
+    alerts: list[dict[str, Any]]
+
+
+class IncidentPage(BaseModel):
+    total: int
+    cursor: str | None
+    items: list[IncidentRead]
+
+
+def time_to_acknowledge(incident: Incident) -> float | None:
+    if incident.acknowledged_at is None:
+        return None
+    return max(0.0, (incident.acknowledged_at - incident.detected_at).total_seconds())
+
+
+def time_to_resolve(incident: Incident) -> float | None:
+    if incident.resolved_at is None:
+        return None
+    return max(0.0, (incident.resolved_at - incident.detected_at).total_seconds())

@@ -1,0 +1,138 @@
+"""Registry API: read, export (YAML/CSV), import (YAML/CSV, admin), upsert and delete one entry (admin).
+
+Every change is validated as a whole (see `service.problems`) and answered 422 with the full list
+of problems when inconsistent; the registry cache is reloaded after a change so ingest and
+normalization use it at once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.audit import service as audit
+from api.auth.deps import Principal, Role, require_roles
+from api.context import AppContext
+from api.registry import service
+from soc_core.registry import Registry
+
+router = APIRouter(prefix="/api/v1/registry")
+Reader = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.POLICE, Role.INSPECTOR, Role.VIEWER))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+Kind = Annotated[str, Query(pattern="^(units|systems|sources|endpoints|targets)$")]
+
+
+def _ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def _invalid(exc: service.RegistryInvalid) -> HTTPException:
+    return HTTPException(422, {"error": "invalid_registry", "problems": exc.problems})
+
+
+def _audit(
+    request: Request, user: Principal, action: str, target_id: str | None, details: dict[str, Any]
+) -> None:
+    """Every registry change goes to the audit log: who, when, what, from what, to what."""
+    audit.record(
+        store=_ctx(request).store,
+        actor=user.username,
+        action=action,
+        target_type="registry",
+        target_id=target_id,
+        ip=request.client.host if request.client else None,
+        details=details,
+    )
+
+
+@router.get("")
+def get_registry(request: Request, user: Reader) -> dict[str, Any]:
+    return _ctx(request).store.load_registry().model_dump(mode="json")
+
+
+@router.get("/export")
+def export(
+    request: Request,
+    user: Reader,
+    format: Annotated[str, Query(pattern="^(yaml|csv)$")] = "yaml",
+    kind: Kind | None = None,
+) -> Response:
+    registry = _ctx(request).store.load_registry()
+    if format == "csv":
+        if kind is None:
+            raise HTTPException(400, "CSV export needs ?kind=units|systems|sources|endpoints|targets")
+        return Response(
+            service.to_csv(registry, kind),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="registry-{kind}.csv"'},
+        )
+    return Response(
+        service.to_yaml(registry),
+        media_type="application/yaml; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="registry.yaml"'},
+    )
+
+
+@router.post("/import")
+async def import_registry(request: Request, user: Admin, kind: Kind | None = None) -> dict[str, Any]:
+    body = (await request.body()).decode("utf-8", "replace")
+    ctype = request.headers.get("content-type", "")
+    try:
+        if "csv" in ctype and kind is None:
+            raise service.RegistryInvalid(
+                ["a CSV import needs ?kind=units|systems|sources|endpoints|targets"]
+            )
+        incoming = service.parse_csv(kind, body) if kind else service.parse_yaml(body)
+        await run_in_threadpool(service.apply_import, _ctx(request).store, incoming)
+    except service.RegistryInvalid as exc:
+        raise _invalid(exc) from None
+    _ctx(request).registry.reload()
+    counts = {k: len(getattr(incoming, k)) for k in service.KINDS}
+    _audit(request, user, "registry.import", None, counts)
+    return {"imported": counts}
+
+
+@router.put("/{kind}/{entry_id}")
+async def upsert_entry(request: Request, user: Admin, kind: str, entry_id: str) -> dict[str, Any]:
+    if kind not in service.KINDS:
+        raise HTTPException(404, f"unknown registry kind {kind!r}")
+    data = await request.json()
+    if not isinstance(data, dict):
+        raise HTTPException(422, "expected a JSON object")
+    data["id"] = entry_id
+    before = next((i for i in getattr(_ctx(request).store.load_registry(), kind) if i.id == entry_id), None)
+    try:
+        incoming = service._validate({kind: [data]})
+        await run_in_threadpool(service.apply_import, _ctx(request).store, incoming)
+    except service.RegistryInvalid as exc:
+        raise _invalid(exc) from None
+    _ctx(request).registry.reload()
+    after = getattr(incoming, kind)[0]
+    _audit(
+        request,
+        user,
+        f"registry.{kind}.upsert",
+        f"{kind}/{entry_id}",
+        {"from": before.model_dump(mode="json") if before else None, "to": after.model_dump(mode="json")},
+    )
+    return dict(after.model_dump(mode="json"))
+
+
+@router.delete("/{kind}/{entry_id}", status_code=204)
+def delete_entry(request: Request, user: Admin, kind: str, entry_id: str) -> Response:
+    if kind not in service.KINDS:
+        raise HTTPException(404, f"unknown registry kind {kind!r}")
+    try:
+        service.delete_entry(_ctx(request).store, kind, entry_id)
+    except service.RegistryInvalid as exc:
+        raise _invalid(exc) from None
+    _ctx(request).registry.reload()
+    _audit(request, user, f"registry.{kind}.delete", f"{kind}/{entry_id}", {})
+    return Response(status_code=204)
+
+
+def registry_summary(registry: Registry) -> dict[str, int]:
+    return {k: len(getattr(registry, k)) for k in service.KINDS}

@@ -1,0 +1,218 @@
+"""The console's Jinja2 environment: autoescape, the language, CSRF tokens, and hostile-text handling.
+
+Log content is hostile. Jinja2 autoescapes every `{{ }}`; on top of that every string printed passes
+through `finalize`, which shows control characters and bidirectional overrides as visible symbols
+(a log line cannot rewrite the terminal-like view or reorder what the analyst reads). Search terms are
+highlighted by escaping the text first and only then wrapping matches in `<mark>`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from markupsafe import Markup, escape
+
+from api.auth.csrf import csrf_token as _csrf_token
+from api.auth.deps import Principal, Role, current_principal
+from soc_console.i18n import format_number, locale_of, translate
+
+HERE = Path(__file__).parent
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def N_(message: str) -> str:
+    """Mark a message id for extraction; translated where it is shown."""
+    return message
+
+
+SEVERITY_LABELS = {
+    "low": N_("Low"),
+    "medium": N_("Medium"),
+    "high": N_("High"),
+    "critical": N_("Critical"),
+}
+STATUS_LABELS = {
+    "new": N_("New"),
+    "acknowledged": N_("Acknowledged"),
+    "in_progress": N_("In progress"),
+    "resolved": N_("Resolved"),
+    "false_positive": N_("False positive"),
+}
+INCIDENT_STATUS_LABELS = {
+    "new": N_("New"),
+    "in_progress": N_("In progress"),
+    "resolved": N_("Resolved"),
+    "closed": N_("Closed"),
+}
+ROLE_LABELS = {
+    "admin": N_("Administrator"),
+    "analyst": N_("SOC analyst"),
+    "police": N_("Provincial police"),
+    "inspector": N_("Inspection team"),
+    "viewer": N_("Viewer"),
+}
+FACET_LABELS = {
+    "severity": N_("Severity"),
+    "status": N_("Status"),
+    "rule": N_("Rule"),
+    "unit": N_("Unit"),
+    "system": N_("System"),
+    "host": N_("Host"),
+    "user": N_("User"),
+    "checklist": N_("Checklist code"),
+    "technique": N_("ATT&CK technique"),
+    "assignee": N_("Assignee"),
+}
+
+CHANGE_LABELS = {
+    "status": N_("Status"),
+    "assignee": N_("Assignee"),
+    "tags": N_("Tags"),
+    "comment": N_("Comment"),
+    "incident": N_("Incident"),
+}
+
+# C0/C1 controls except tab and newline, DEL, and the bidirectional overrides/isolates.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ ␁ ... ␟
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"<U+{code:04X}>"
+
+
+def show_controls(text: str) -> str:
+    return _INVISIBLE.sub(_visible, text)
+
+
+def finalize(value: Any) -> Any:
+    """Every printed value: None prints as nothing, strings show their control characters."""
+    if value is None:
+        return ""
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        return show_controls(value)
+    return value
+
+
+def vn_datetime(value: datetime | str | None) -> str:
+    """dd/MM/yyyy HH:mm in Asia/Ho_Chi_Minh, the console's convention (in both languages)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def vn_number(value: int | float) -> str:
+    """1.234,5 in Vietnamese."""
+    return format_number(value, "vi")
+
+
+def highlight(text: Any, query: str | None) -> Markup:
+    """Escape `text`, then mark each occurrence of the query's words (case-insensitive)."""
+    plain = show_controls("" if text is None else str(text))
+    words = [w for w in re.split(r"\s+", (query or "").strip()) if len(w) >= 2][:8]
+    if not words:
+        return escape(plain)
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+    out: list[str] = []
+    last = 0
+    for m in pattern.finditer(plain):
+        out.append(str(escape(plain[last : m.start()])))
+        out.append(f"<mark>{escape(m.group(0))}</mark>")
+        last = m.end()
+    out.append(str(escape(plain[last:])))
+    return Markup("".join(out))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d}"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def _request(ctx: Any) -> Request:
+    request: Request = ctx["request"]
+    return request
+
+
+@pass_context
+def _gettext(ctx: Any, message: str) -> str:
+    return translate(locale_of(_request(ctx)), message)
+
+
+@pass_context
+def _num(ctx: Any, value: float) -> str:
+    return format_number(value, locale_of(_request(ctx)))
+
+
+@pass_context
+def _lang(ctx: Any) -> str:
+    return locale_of(_request(ctx))
+
+
+@pass_context
+def _csrf(ctx: Any) -> str:
+    return _csrf_token(_request(ctx))
+
+
+@pass_context
+def _principal(ctx: Any) -> Principal | None:
+    return current_principal(_request(ctx))
+
+
+@pass_context
+def _can_triage(ctx: Any) -> bool:
+    principal = current_principal(_request(ctx))
+    return principal is not None and principal.role in (Role.ADMIN, Role.ANALYST)
+
+
+@pass_context
+def _is_admin(ctx: Any) -> bool:
+    principal = current_principal(_request(ctx))
+    return principal is not None and principal.role is Role.ADMIN
+
+
+env = templates.env
+env.finalize = finalize
+env.filters["vn_datetime"] = vn_datetime
+env.filters["vn_number"] = vn_number
+env.filters["num"] = _num
+env.filters["highlight"] = highlight
+env.filters["duration"] = duration
+env.globals.update(
+    _=_gettext,
+    lang=_lang,
+    csrf_token=_csrf,
+    current_user=_principal,
+    can_triage=_can_triage,
+    is_admin=_is_admin,
+    SEVERITY_LABELS=SEVERITY_LABELS,
+    STATUS_LABELS=STATUS_LABELS,
+    INCIDENT_STATUS_LABELS=INCIDENT_STATUS_LABELS,
+    ROLE_LABELS=ROLE_LABELS,
+    FACET_LABELS=FACET_LABELS,
+    CHANGE_LABELS=CHANGE_LABELS,
+)

@@ -1,0 +1,120 @@
+"""The police's coverage dashboard in a real browser (Debian Chromium via Playwright).
+
+Three hours of history are built through the real store and the real coverage job: the demo
+province's sources come online one after another (the deliberately silent ones never do), so the
+chart rises and the headline shows what the data says. The screenshot goes to the README.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.auth.deps import Role
+from api.auth.testing import TEST_PASSWORD, app_context, ensure_user
+from api.coverage.jobs import CoverageJob
+from api.coverage.repository import coverage_repository
+from soc_core.demo.province import SILENT_SOURCES, demo_registry
+from soc_core.event import Event
+from soc_core.store_sqlite import SqliteStore
+from tests.browser.test_console import ARGS, CHROMIUM, SHOTS, _free_port
+from tests.servers import in_ci
+
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def _history(store: SqliteStore) -> None:
+    registry, _ = demo_registry()
+    store.save_registry(registry)
+    repo = coverage_repository(store)
+    job = CoverageJob(store, repo)
+    start = NOW - timedelta(hours=3)
+    live = [s.id for s in registry.sources if s.id not in SILENT_SOURCES]
+    events = []
+    for i, source_id in enumerate(live):
+        first = start + timedelta(minutes=7 * i)
+        t, n = first, 0
+        while t <= NOW:
+            events.append(
+                Event.model_validate(
+                    {
+                        "@timestamp": t,
+                        "message": "heartbeat",
+                        "event": {"id": f"{source_id}-{n}", "ingested": t},
+                        "soc": {"source": {"id": source_id}},
+                    }
+                )
+            )
+            t, n = t + timedelta(minutes=5), n + 1
+    events.sort(key=lambda e: e.timestamp)
+    t, sent = start, 0
+    while t <= NOW:  # the clock advances: each snapshot sees only what had arrived by then
+        due = [e for e in events[sent:] if e.timestamp <= t]
+        store.put_events(due)
+        sent += len(due)
+        job.run(now=t)
+        t += timedelta(minutes=10)
+    store.put_events(events[sent:])
+    job.run(now=NOW)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        if in_ci():
+            pytest.fail(f"Chromium missing at {CHROMIUM}: install Debian's `chromium` (make system-deps)")
+        pytest.skip(f"Chromium missing at {CHROMIUM}")
+    store = SqliteStore(tmp_path_factory.mktemp("coverage") / "store.sqlite3")
+    store.setup()
+    _history(store)
+    ensure_user(store, "congan", Role.POLICE)
+    ctx = app_context(store, environment="dev")
+    ctx.extras["coverage_repo"] = coverage_repository(store)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    store.close()
+
+
+def test_police_dashboard(live: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(
+            viewport={"width": 1366, "height": 1300}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh"
+        )
+        page.goto(f"{live}/coverage")
+        page.wait_for_url("**/login?next=*")
+        page.fill("input[name=username]", "congan")
+        page.fill("input[name=password]", TEST_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/coverage")
+        headline = page.locator(".headline[data-scope=important_systems] .big").inner_text()
+        assert headline == "14/20"
+        assert page.locator("svg path.series").count() == 1
+        rows = page.locator("table.unmonitored tbody tr")
+        assert rows.count() == 7  # 6 important systems + Bình Mỹ (not important) have a silent source
+        assert "qlvb-iis" in page.locator("tr[data-system=qlvb]").inner_text()
+        assert "Không đạt" in page.locator("table.targets").inner_text()  # the 15/08/2025 deadline passed
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "coverage.png"), full_page=False)
+        with page.expect_download() as download:
+            page.click("a[href='/api/v1/coverage/export.pdf']")
+        assert download.value.suggested_filename.endswith(".pdf")
+        browser.close()
