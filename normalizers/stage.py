@@ -49,6 +49,7 @@ class NormalizeStage:
     def __init__(self, lookup: SourceLookup = _no_registry) -> None:
         self._lookup = lookup
         self._zones: dict[str, ZoneInfo] = {}
+        self._soc: dict[tuple[str, str | None, str | None, str, SourceContext | None], Soc] = {}
 
     def _zone(self, name: str) -> ZoneInfo:
         zone = self._zones.get(name)
@@ -86,8 +87,30 @@ class NormalizeStage:
             raise NormalizeError("no format declared for the source and none recognised the record")
         return sniffed
 
-    @staticmethod
-    def _finish(doc: dict[str, Any], record: RawRecord, ctx: SourceContext | None, fmt: str) -> Event:
+    def _soc_for(self, record: RawRecord, ctx: SourceContext | None, fmt: str) -> Soc:
+        """The provincial context of a source: built once per source and format, not per event
+        (four pydantic models a record were a tenth of the stage's time). Evidence is per record."""
+        key = (record.source_id, record.unit_id, record.system_id, fmt, ctx)
+        soc = self._soc.get(key)
+        if soc is None:
+            if len(self._soc) > 10_000:  # registry reloads make new keys; keep the cache bounded
+                self._soc.clear()
+            soc = self._soc[key] = Soc(
+                unit=SocUnit(
+                    id=record.unit_id or (ctx.unit_id if ctx else None), name=ctx.unit_name if ctx else None
+                ),
+                system=SocSystem(
+                    id=record.system_id or (ctx.system_id if ctx else None),
+                    name=ctx.system_name if ctx else None,
+                    level=ctx.system_level if ctx else None,
+                ),
+                source=SocSource(id=record.source_id, format=fmt),
+            )
+        if record.evidence is not None:
+            return soc.model_copy(update={"evidence": record.evidence})
+        return soc
+
+    def _finish(self, doc: dict[str, Any], record: RawRecord, ctx: SourceContext | None, fmt: str) -> Event:
         meta = doc.get("event")
         meta = dict(meta) if isinstance(meta, dict) else {}
         meta["id"] = record.id
@@ -95,18 +118,7 @@ class NormalizeStage:
         meta["ingested"] = utcnow()
         meta.setdefault("created", record.received_at)
         doc["event"] = meta
-        doc["soc"] = Soc(
-            unit=SocUnit(
-                id=record.unit_id or (ctx.unit_id if ctx else None), name=ctx.unit_name if ctx else None
-            ),
-            system=SocSystem(
-                id=record.system_id or (ctx.system_id if ctx else None),
-                name=ctx.system_name if ctx else None,
-                level=ctx.system_level if ctx else None,
-            ),
-            source=SocSource(id=record.source_id, format=fmt),
-            evidence=record.evidence,
-        )
+        doc["soc"] = self._soc_for(record, ctx, fmt)
         return Event.model_validate(doc)
 
     @staticmethod

@@ -43,9 +43,8 @@ def test_routed_windows_rules_are_dispatched_by_channel(corpus_engine: Detection
     assert checked > 2500
 
 
-def test_warm_start_from_cache_is_fast(corpus_engine: DetectionEngine, tmp_path: Path) -> None:
+def test_warm_start_reads_every_rule_from_the_cache(corpus_engine: DetectionEngine, tmp_path: Path) -> None:
     cache_dir = corpus_engine._cache.dir if corpus_engine._cache else tmp_path
     warm = DetectionEngine.from_folders(sigma_corpus(), cache_dir=cache_dir)
     assert warm.last_reload.recompiled_files == 0
-    assert warm.last_reload.seconds < 3.0
     assert warm.summary() == corpus_engine.summary()
