@@ -1,0 +1,94 @@
+"""Run the benchmarks one after another and summarise their result files in bench/results/SUMMARY.md.
+
+    python -m bench                     # normalize, detect, ingest (needs Kafka: started if missing)
+    python -m bench --with-alerts       # also the 1,000,000-alert queue benchmark (about 5 minutes)
+    python -m bench --summary-only      # just rewrite SUMMARY.md from the existing results
+
+Benchmarks run one at a time: on two cores, two benchmarks at once would measure each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+ROOT = HERE.parent
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def summary() -> str:
+    """The Markdown tables the README quotes."""
+    lines = ["# Benchmark results", "", "Written by `python -m bench` from the JSON files beside it.", ""]
+    norm = _load("normalize")
+    if norm:
+        lines += ["## Normalizers (events/s on one core)", "", f"Measured {norm.get('generated_at', '?')}.", "",
+                  "| format | parse only | through NormalizeStage | target |", "| --- | ---: | ---: | ---: |"]
+        for r in norm["results"]:
+            lines.append(f"| {r['format']} | {r['parse_eps']:,} | {r['stage_eps']:,} | {r['target_eps']:,} |")
+        lines.append("")
+    det = _load("detect")
+    if det:
+        lines += ["## Detection engine (whole SigmaHQ corpus)", "", f"Measured {det.get('when', '?')}.", "",
+                  "| measure | value | target |", "| --- | ---: | ---: |",
+                  f"| rules loaded / quarantined | {det['rules']['rules']:,} / {det['rules']['quarantined']} | |",
+                  f"| events replayed | {det['events']['replayed']:,} | ≥ 100,000 |",
+                  f"| events/s (wall) | {det['events_per_second']:,.0f} | ≥ 25,000 |",
+                  f"| events/s per CPU-second | {det['events_per_cpu_second']:,.0f} | |",
+                  f"| cold start | {det['cold_start_seconds']:.1f} s | |",
+                  f"| warm start (engine / whole process) | {det['warm_start']['engine_seconds']:.2f} s / "
+                  f"{det['warm_start']['process_wall_seconds']:.2f} s | < 3 s |",
+                  f"| peak RSS | {det['peak_rss_mb']:.0f} MB | < 1 GB |", ""]
+    ing = _load("ingest")
+    if ing:
+        lines += ["## Ingest (one receiver process into Kafka, acks=all)", "", f"Measured {ing.get('at', '?')}.", "",
+                  "| path | events | seconds | events/s | target |", "| --- | ---: | ---: | ---: | ---: |"]
+        for name, r in ing["results"].items():
+            lines.append(f"| {name} | {r['events']:,} | {r['seconds']} | {r['events_per_s']:,} | "
+                         f"{ing.get('target_events_per_s', 20000):,} |")
+        lines.append("")
+    alerts = _load("alerts")
+    if alerts:
+        lines += [f"## Alert queue over {alerts['alerts']:,} alerts in Elasticsearch (through the API)", "",
+                  f"Measured {alerts.get('measured_at', '?')}.", "",
+                  "| query | p50 ms | p95 ms | target p95 |", "| --- | ---: | ---: | ---: |"]
+        for name, r in alerts["results"].items():
+            lines.append(f"| {name} | {r['p50_ms']} | {r['p95_ms']} | 500 |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Run the benchmarks and summarise them.")
+    parser.add_argument("--with-alerts", action="store_true", help="also the 1M-alert queue benchmark")
+    parser.add_argument("--summary-only", action="store_true")
+    args = parser.parse_args()
+    if not args.summary_only:
+        scripts = ["bench_normalize.py", "bench_detect.py", "bench_ingest.py"]
+        if args.with_alerts:
+            scripts.append("bench_alerts.py")
+        if any(s in scripts for s in ("bench_ingest.py", "bench_alerts.py")):
+            subprocess.run(["bash", str(ROOT / "deploy/local/servers.sh"), "start", "all"], check=True)
+        for script in scripts:
+            print(f"== {script}", flush=True)
+            subprocess.run([sys.executable, str(HERE / script)], check=True, cwd=ROOT)
+    text = summary()
+    (RESULTS / "SUMMARY.md").write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
