@@ -34,36 +34,62 @@ def summary() -> str:
     lines = ["# Benchmark results", "", "Written by `python -m bench` from the JSON files beside it.", ""]
     norm = _load("normalize")
     if norm:
-        lines += ["## Normalizers (events/s on one core)", "", f"Measured {norm.get('generated_at', '?')}.", "",
-                  "| format | parse only | through NormalizeStage | target |", "| --- | ---: | ---: | ---: |"]
+        lines += [
+            "## Normalizers (events/s on one core)",
+            "",
+            f"Measured {norm.get('generated_at', '?')}.",
+            "",
+            "| format | parse only | through NormalizeStage | target |",
+            "| --- | ---: | ---: | ---: |",
+        ]
         for r in norm["results"]:
             lines.append(f"| {r['format']} | {r['parse_eps']:,} | {r['stage_eps']:,} | {r['target_eps']:,} |")
         lines.append("")
     det = _load("detect")
     if det:
-        lines += ["## Detection engine (whole SigmaHQ corpus)", "", f"Measured {det.get('when', '?')}.", "",
-                  "| measure | value | target |", "| --- | ---: | ---: |",
-                  f"| rules loaded / quarantined | {det['rules']['rules']:,} / {det['rules']['quarantined']} | |",
-                  f"| events replayed | {det['events']['replayed']:,} | ≥ 100,000 |",
-                  f"| events/s (wall) | {det['events_per_second']:,.0f} | ≥ 25,000 |",
-                  f"| events/s per CPU-second | {det['events_per_cpu_second']:,.0f} | |",
-                  f"| cold start | {det['cold_start_seconds']:.1f} s | |",
-                  f"| warm start (engine / whole process) | {det['warm_start']['engine_seconds']:.2f} s / "
-                  f"{det['warm_start']['process_wall_seconds']:.2f} s | < 3 s |",
-                  f"| peak RSS | {det['peak_rss_mb']:.0f} MB | < 1 GB |", ""]
+        lines += [
+            "## Detection engine (whole SigmaHQ corpus)",
+            "",
+            f"Measured {det.get('when', '?')}.",
+            "",
+            "| measure | value | target |",
+            "| --- | ---: | ---: |",
+            f"| rules loaded / quarantined | {det['rules']['rules']:,} / {det['rules']['quarantined']} | |",
+            f"| events replayed | {det['events']['replayed']:,} | ≥ 100,000 |",
+            f"| events/s (wall) | {det['events_per_second']:,.0f} | ≥ 25,000 |",
+            f"| events/s per CPU-second | {det['events_per_cpu_second']:,.0f} | |",
+            f"| cold start | {det['cold_start_seconds']:.1f} s | |",
+            f"| warm start (engine / whole process) | {det['warm_start']['engine_seconds']:.2f} s / "
+            f"{det['warm_start']['process_wall_seconds']:.2f} s | < 3 s |",
+            f"| peak RSS | {det['peak_rss_mb']:.0f} MB | < 1 GB |",
+            "",
+        ]
     ing = _load("ingest")
     if ing:
-        lines += ["## Ingest (one receiver process into Kafka, acks=all)", "", f"Measured {ing.get('at', '?')}.", "",
-                  "| path | events | seconds | events/s | target |", "| --- | ---: | ---: | ---: | ---: |"]
+        lines += [
+            "## Ingest (one receiver process into Kafka, acks=all)",
+            "",
+            f"Measured {ing.get('at', '?')}.",
+            "",
+            "| path | events | seconds | events/s | target |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
         for name, r in ing["results"].items():
-            lines.append(f"| {name} | {r['events']:,} | {r['seconds']} | {r['events_per_s']:,} | "
-                         f"{ing.get('target_events_per_s', 20000):,} |")
+            lines.append(
+                f"| {name} | {r['events']:,} | {r['seconds']} | {r['events_per_s']:,} | "
+                f"{ing.get('target_events_per_s', 20000):,} |"
+            )
         lines.append("")
     alerts = _load("alerts")
     if alerts:
-        lines += [f"## Alert queue over {alerts['alerts']:,} alerts in Elasticsearch (through the API)", "",
-                  f"Measured {alerts.get('measured_at', '?')}.", "",
-                  "| query | p50 ms | p95 ms | target p95 |", "| --- | ---: | ---: | ---: |"]
+        lines += [
+            f"## Alert queue over {alerts['alerts']:,} alerts in Elasticsearch (through the API)",
+            "",
+            f"Measured {alerts.get('measured_at', '?')}.",
+            "",
+            "| query | p50 ms | p95 ms | target p95 |",
+            "| --- | ---: | ---: | ---: |",
+        ]
         for name, r in alerts["results"].items():
             lines.append(f"| {name} | {r['p50_ms']} | {r['p95_ms']} | 500 |")
         lines.append("")
