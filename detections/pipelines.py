@@ -79,7 +79,7 @@ PROXY_DATASETS = ["proxy.access"]
 
 #: Linux services whose Sigma rules are keyword searches over one program's messages.
 LINUX_PROGRAMS: dict[str, list[str]] = {
-    "sshd": ["sshd"],
+    "sshd": ["sshd", "sshd-session"],  # OpenSSH 9.8+ logs sessions as sshd-session
     "sudo": ["sudo"],
     "cron": ["cron", "crond", "CRON"],
     "vsftpd": ["vsftpd"],
@@ -165,7 +165,9 @@ LINUX_PROCESS_FIELDS = {
     "LogonId": "auditd.data.auid",
 }
 
-AUDITD_FIELDS = {"type": "auditd.record_types", "SYSCALL": "auditd.data.syscall"}
+# `SYSCALL` stays `auditd.data.SYSCALL`: the normalizer writes the syscall's name there (as auditd's
+# enriched format does, and as Sigma rules expect), while `auditd.data.syscall` is the raw number.
+AUDITD_FIELDS = {"type": "auditd.record_types"}
 
 WEB_FIELDS = {
     "c-ip": "source.ip",
