@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -177,7 +177,7 @@ def _start_background_jobs(store: Any) -> Any:
         id="coverage",
         max_instances=1,
         coalesce=True,
-        next_run_time=datetime.now(UTC),
+        next_run_time=datetime.now(UTC) + timedelta(seconds=15),  # after the first demo traffic,
     )
     sched.start()
     return repo
