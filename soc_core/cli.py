@@ -177,7 +177,7 @@ def _start_background_jobs(store: Any) -> Any:
         id="coverage",
         max_instances=1,
         coalesce=True,
-        next_run_time=datetime.now(UTC) + timedelta(seconds=15),  # after the first demo traffic,
+        next_run_time=datetime.now(UTC) + timedelta(seconds=15),  # after the first demo traffic
     )
     sched.start()
     return repo
