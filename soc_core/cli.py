@@ -164,11 +164,11 @@ def _start_background_jobs(store: Any) -> Any:
     """Embedded mode runs the scheduler's jobs in a background thread of the same process."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from api.coverage.jobs import CoverageJob
+    from api.coverage.jobs import CoverageJob, triage_resolver
     from api.coverage.repository import coverage_repository
 
     repo = coverage_repository(store)
-    job = CoverageJob(store, repo)
+    job = CoverageJob(store, repo, resolve_alert=triage_resolver(store))
     sched = BackgroundScheduler(timezone="UTC")
     sched.add_job(
         job.run,
@@ -279,14 +279,14 @@ def scheduler() -> None:
     _setup_logging()
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from api.coverage.jobs import CoverageJob
+    from api.coverage.jobs import CoverageJob, triage_resolver
     from api.coverage.repository import coverage_repository
     from soc_core.ops import serve_ops
     from soc_core.runtime import build_store
 
     settings = _settings(mode=Mode.DISTRIBUTED)
     store = build_store(settings)
-    job = CoverageJob(store, coverage_repository(store))
+    job = CoverageJob(store, coverage_repository(store), resolve_alert=triage_resolver(store))
     sched = BlockingScheduler(timezone="UTC")
     sched.add_job(
         job.run,

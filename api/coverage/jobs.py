@@ -135,3 +135,32 @@ def publish_gauges(snapshot: CoverageSnapshot) -> None:
             SYSTEMS_TOTAL.labels(f.scope, unit).set(f.total)
             SYSTEMS_MONITORED.labels(f.scope, unit).set(f.covered)
         COVERAGE_RATIO.labels(f.scope, unit).set(f.ratio)
+
+
+COVERAGE_ACTOR = "socpipe-coverage"
+
+
+def triage_resolver(store: Store) -> ResolveAlert:
+    """Resolve a silence alert through the triage workflow (recorded on the alert and audited as
+    the coverage job), unless an analyst already closed it."""
+    from api.alerts import service as alerts
+    from api.alerts.models import AlertUpdate
+    from api.auth.deps import Principal, Role
+    from soc_core.alert import AlertStatus
+
+    actor = Principal(
+        user_id=COVERAGE_ACTOR, username=COVERAGE_ACTOR, role=Role.ANALYST, display_name="Coverage job"
+    )
+
+    def resolve(alert_id: str, note: str) -> None:
+        current = store.get_alert(alert_id)
+        if current is None or current.triage.status in (AlertStatus.RESOLVED, AlertStatus.FALSE_POSITIVE):
+            return
+        alerts.update(
+            store=store,
+            alert_id=alert_id,
+            actor=actor,
+            change=AlertUpdate(status=AlertStatus.RESOLVED, comment=note),
+        )
+
+    return resolve

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from api.coverage.jobs import SILENT_RULE, CoverageJob
+from api.coverage.jobs import SILENT_RULE, CoverageJob, triage_resolver
 from api.coverage.repository import coverage_repository
 from soc_core.alert import alert_id
 from soc_core.event import Event
@@ -48,9 +48,14 @@ def _event(n: int, source: str, at: datetime, **extra: object) -> Event:
 def test_sources_start_stop_and_resume(store: Store) -> None:
     store.save_registry(_registry())
     repo = coverage_repository(store)
-    job = CoverageJob(store, repo)
+    resolve = triage_resolver(store)
     resolved: list[tuple[str, str]] = []
-    job.resolve_alert = lambda aid, note: resolved.append((aid, note))
+
+    def recording_resolver(aid: str, note: str) -> None:
+        resolved.append((aid, note))
+        resolve(aid, note)
+
+    job = CoverageJob(store, repo, resolve_alert=recording_resolver)
 
     # Minute 0-10: both sources send every minute; the endpoint's Kaspersky agent reports.
     store.put_events(
@@ -104,6 +109,9 @@ def test_sources_start_stop_and_resume(store: Store) -> None:
             f"data returned at {back.isoformat()}",
         )
     ]
+    store.refresh()
+    silent_alert = store.get_alert(resolved[0][0])
+    assert silent_alert is not None and silent_alert.triage.status.value == "resolved"  # through triage
 
     # History: one point per run, covering what happened.
     points = repo.history("important_systems", None, T0, T0 + timedelta(hours=1))
