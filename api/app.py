@@ -22,9 +22,11 @@ from api.context import AppContext
 from api.coverage.routes import router as coverage_router
 from api.events.routes import router as events_router
 from api.incidents.routes import router as incidents_router
+from api.inspections.routes import install as install_inspections
 from api.intake.routes import router as intake_router
 from api.ops import router as ops_router
 from api.registry.routes import router as registry_router
+from api.rules.routes import router as rules_router
 from soc_console.routes import router as console_router
 from soc_core.errors import SocError
 
@@ -101,10 +103,12 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(incidents_router)
     app.include_router(audit_router)
+    app.include_router(rules_router)
     # The read API (events, alerts, dead letters, registry): any signed-in role, checked server-side.
     app.include_router(events_router, dependencies=[Depends(require_roles(*Role))])
     app.include_router(coverage_router)
     app.include_router(registry_router)
+    install_inspections(app)  # inspection API, console pages, InspectionError -> 403/404/413/422
     app.include_router(console_router)
     static = Path(__file__).resolve().parent.parent / "soc_console" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

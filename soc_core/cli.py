@@ -129,7 +129,10 @@ def run(
         for username, password, role in create_demo_users(store):
             typer.echo(f"  {role:<9} {username} / {password}")
     registry.reload()
-    pipeline = EmbeddedPipeline(store, build_normalize(registry), build_detect(settings))
+    from detections.state import RuleWatcher, rule_state_store
+
+    detect = build_detect(settings)
+    pipeline = EmbeddedPipeline(store, build_normalize(registry), detect)
     ctx = AppContext(
         settings=settings,
         store=store,
@@ -137,7 +140,12 @@ def run(
         submit=EmbeddedSubmit(pipeline),
         health_checks=[store.health],
     )
-    ctx.extras["coverage_repo"] = _start_background_jobs(store)
+    rule_state = rule_state_store(settings)
+    rule_watcher = RuleWatcher(detect.engine, rule_state)
+    rule_watcher.tick()  # the stored enabled/disabled state before the first event
+    ctx.extras["detect_engine"] = detect.engine
+    ctx.extras["rule_state"] = rule_state
+    ctx.extras["coverage_repo"] = _start_background_jobs(store, rule_watcher)
     from ingest.syslog.runner import start_syslog_in_thread
 
     syslog = start_syslog_in_thread(settings, registry, ctx.submit, deadletter=store.put_deadletters)
@@ -160,7 +168,24 @@ def run(
     _serve(ctx, settings)
 
 
-def _start_background_jobs(store: Any) -> Any:
+def _add_reminder_job(sched: Any, store: Any) -> None:
+    """Hourly reminders before inspection deadlines (findings, self-assessment reports)."""
+    from api.inspections.jobs import send_reminders
+    from api.inspections.repository import inspection_repository
+
+    inspections = inspection_repository(store)
+    sched.add_job(
+        lambda: send_reminders(store=store, repo=inspections),
+        "interval",
+        hours=1,
+        id="inspection-reminders",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
+
+
+def _start_background_jobs(store: Any, rule_watcher: Any = None) -> Any:
     """Embedded mode runs the scheduler's jobs in a background thread of the same process."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -179,6 +204,9 @@ def _start_background_jobs(store: Any) -> Any:
         coalesce=True,
         next_run_time=datetime.now(UTC) + timedelta(seconds=15),  # after the first demo traffic
     )
+    _add_reminder_job(sched, store)
+    if rule_watcher is not None:  # rate-limited inside: state every 5 s, rule files every 30 s
+        sched.add_job(rule_watcher.tick, "interval", seconds=1, id="rules", max_instances=1, coalesce=True)
     sched.start()
     return repo
 
@@ -208,8 +236,15 @@ def api() -> None:
         health_checks=[store.health, bus.health],
     )
     from api.coverage.repository import coverage_repository
+    from api.rules.service import load_engine
+    from detections.state import RuleWatcher, rule_state_store
 
     ctx.extras["coverage_repo"] = coverage_repository(store)
+    rule_state = rule_state_store(settings)
+    rule_engine = load_engine(settings, state=rule_state)
+    ctx.extras["detect_engine"] = rule_engine
+    ctx.extras["rule_state"] = rule_state
+    ctx.extras["rule_watcher"] = RuleWatcher(rule_engine, rule_state)  # the rules API ticks it per request
     _serve(ctx, settings)
 
 
@@ -250,8 +285,12 @@ def worker(stage: Stage) -> None:
         handle = normalize_handler(settings, bus, build_normalize(registry))
         consumer = bus.consumer(settings.topic_raw_pattern, group)
     elif stage is Stage.DETECT:
+        from detections.state import RuleWatcher, rule_state_store
+
         detect = build_detect(settings)
-        handle = detect_handler(settings, bus, detect)
+        rule_watcher = RuleWatcher(detect.engine, rule_state_store(settings))
+        rule_watcher.tick()
+        handle = detect_handler(settings, bus, detect, tick=rule_watcher.tick)
         consumer = bus.consumer([settings.topic_events], group)
     else:
         store = build_store(settings)
@@ -297,6 +336,7 @@ def scheduler() -> None:
         coalesce=True,
         next_run_time=datetime.now(UTC),
     )
+    _add_reminder_job(sched, store)
     ops = serve_ops(settings.http_host, settings.ops_port, store.health)
     typer.echo(f"scheduler ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
 

@@ -143,8 +143,12 @@ def _raw_records(message: Message) -> list[RawRecord]:
     ]
 
 
-def detect_handler(settings: Settings, bus: Bus, detect: Detect) -> Handler:
+def detect_handler(
+    settings: Settings, bus: Bus, detect: Detect, *, tick: Callable[[], object] | None = None
+) -> Handler:
     def handle(messages: Sequence[Message]) -> None:
+        if tick is not None:
+            tick()  # shared rule state and changed rule files, applied between batches (never raises)
         events: list[Event] = []
         for m in messages:
             try:

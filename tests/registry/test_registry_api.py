@@ -43,3 +43,13 @@ def test_import_upsert_delete_are_validated_and_audited(store: Store) -> None:
     store.refresh()
     actions = [e.action for e in store.search_audit(AuditQuery(size=50)).items]
     assert {"registry.import", "registry.systems.upsert", "registry.systems.delete"} <= set(actions)
+
+
+def test_a_console_session_cannot_change_the_registry_without_the_csrf_token(store: Store) -> None:
+    from api.auth.testing import login
+
+    client = TestClient(create_app(app_context(store)))
+    login(client, store, role=Role.ADMIN)
+    resp = client.post("/api/v1/registry/import", content="units:\n  - {id: x, name: X}\n")
+    assert resp.status_code == 403
+    assert store.load_registry().units == []

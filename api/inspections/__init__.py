@@ -1,0 +1,1 @@
+"""Inspection support: plans, visits, findings, evidence collected on site and the unit dossier."""

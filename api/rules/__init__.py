@@ -1,0 +1,1 @@
+"""Sigma rules over HTTP: list, inspect, enable/disable everywhere, test an event."""

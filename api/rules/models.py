@@ -1,0 +1,157 @@
+"""Rule API schemas: the list and its filters, the detail view, state changes, the rule test."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from soc_core.alert import Threat
+
+
+class Activation(StrEnum):
+    """Whether a rule runs: `dormant` rules are loaded but no telemetry reaches their logsource."""
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    DORMANT = "dormant"
+    QUARANTINED = "quarantined"
+
+
+Level = Literal["informational", "low", "medium", "high", "critical"]
+Sort = Literal["title", "level", "alerts"]
+
+
+class RuleListParams(BaseModel):
+    """Filters of `GET /api/v1/rules`; empty strings mean "no filter" (the console's form sends them)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: str | None = Field(default=None, max_length=200, description="in id, title, author, tags, description")
+    level: Level | None = None
+    state: Activation | None = None
+    checklist: str | None = Field(default=None, max_length=10, description="VN-01 .. VN-12")
+    ruleset: str | None = Field(default=None, max_length=100)
+    sort: Sort = "title"
+    offset: int = Field(default=0, ge=0)
+    size: int = Field(default=50, ge=1, le=500)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_none(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
+
+
+class StateChangeRead(BaseModel):
+    """The last enable/disable of a rule (from the shared rule state)."""
+
+    enabled: bool
+    changed_at: datetime
+    changed_by: str
+    reason: str | None = None
+
+
+class RuleSummary(BaseModel):
+    id: str
+    title: str
+    state: Activation
+    level: str | None = None
+    status: str | None = None
+    author: str | None = None
+    ruleset: str
+    logsource: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    attack: list[Threat] = Field(default_factory=list, description="ATT&CK tactics and techniques")
+    checklist: list[str] = Field(default_factory=list, description="provincial checklist codes")
+    alerts_24h: int = Field(0, description="alerts raised by the rule in the last 24 hours (store)")
+    alerts_7d: int = Field(0, description="alerts raised by the rule in the last 7 days (store)")
+    last_change: StateChangeRead | None = None
+
+
+class RulePage(BaseModel):
+    total: int
+    offset: int
+    size: int
+    items: list[RuleSummary]
+
+
+class RuleTiming(BaseModel):
+    """This process's engine counters since it started (the embedded runner: every event)."""
+
+    evaluations: int
+    matches: int
+    errors: int
+    seconds: float
+    mean_microseconds: float | None = None
+    last_error: str | None = None
+
+
+class RuleDetail(RuleSummary):
+    description: str | None = None
+    references: list[str] = Field(default_factory=list)
+    falsepositives: list[str] = Field(default_factory=list)
+    path: str = Field(description="the rule's source YAML file")
+    dormant_reason: str | None = None
+    quarantine_reason: str | None = None
+    engine: RuleTiming | None = None
+
+
+class QuarantinedRead(BaseModel):
+    path: str
+    rule_id: str | None = None
+    title: str | None = None
+    reason: str
+
+
+class StateChange(BaseModel):
+    """Optional body of `POST /api/v1/rules/{id}/enable|disable`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class StateChangeResult(BaseModel):
+    rule: RuleSummary
+    changed: bool = Field(description="false when the rule already was in that state")
+
+
+class RuleTestRequest(BaseModel):
+    """One event: ECS JSON (nested or dotted keys) in `event`, or a raw record in `raw` (+ `format`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: dict[str, Any] | None = None
+    raw: str | None = Field(default=None, max_length=1024 * 1024)
+    format: str | None = Field(
+        default=None, max_length=64, description="log format of `raw`; sniffed if absent"
+    )
+    include_unmatched: bool = Field(False, description="also list dispatched rules with no selection matched")
+
+    @model_validator(mode="after")
+    def _one_input(self) -> RuleTestRequest:
+        if (self.event is None) == (self.raw is None):
+            raise ValueError("give exactly one of `event` (ECS JSON) or `raw` (a record, with `format`)")
+        return self
+
+
+class RuleTestHit(BaseModel):
+    rule_id: str
+    title: str
+    level: str | None = None
+    state: Activation
+    matched: bool
+    selections: dict[str, bool] = Field(description="each selection of the rule and whether it matched")
+    error: str | None = None
+
+
+class RuleTestResult(BaseModel):
+    format: str = Field(description="the normalizer the event went through")
+    dispatched: int = Field(description="rules the event's logsource reaches")
+    matched: list[RuleTestHit] = Field(description="rules that fire (disabled ones included, marked)")
+    partial: list[RuleTestHit] = Field(description="rules with some selections matched but no alert")
+    event: dict[str, Any] = Field(description="the flat ECS event the rules saw")

@@ -1,0 +1,130 @@
+"""Rule API: list, detail, quarantined, enable/disable (audited), test an event against the rules.
+
+Reading needs any signed-in role; enabling, disabling and testing need analyst (or admin). Mounted
+by `api.app.create_app`; the engine comes from `ctx.extras["detect_engine"]` (`api.rules.service`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+
+from api.auth.csrf import csrf_protect
+from api.auth.deps import Principal, Role, require_roles
+from api.context import AppContext
+from api.rules import service
+from api.rules.models import (
+    QuarantinedRead,
+    RuleDetail,
+    RuleListParams,
+    RulePage,
+    RuleTestRequest,
+    RuleTestResult,
+    StateChange,
+    StateChangeResult,
+)
+from soc_core.errors import StoreError
+
+router = APIRouter(prefix="/api/v1/rules", tags=["rules"], dependencies=[Depends(csrf_protect)])
+Reader = Annotated[Principal, Depends(require_roles(*Role))]
+Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST))]
+
+STATUS: dict[type[service.RuleError], int] = {
+    service.UnknownRule: 404,
+    service.RuleQuarantined: 409,
+    service.InvalidTestEvent: 422,
+    service.RulesUnavailable: 503,
+}
+
+
+@contextmanager
+def _answers() -> Iterator[None]:
+    """Typed errors become HTTP answers with our message (never a stack trace)."""
+    try:
+        yield
+    except service.RuleError as exc:
+        raise HTTPException(STATUS.get(type(exc), 400), str(exc)) from exc
+    except StoreError as exc:
+        raise HTTPException(503, f"rule state unavailable: {exc.message}") from exc
+
+
+def _ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.get("", response_model=RulePage)
+def list_rules(request: Request, _: Reader, params: Annotated[RuleListParams, Query()]) -> RulePage:
+    """Filters: q, level, state (enabled|disabled|dormant|quarantined), checklist (VN-05), ruleset;
+    sort title|level|alerts; offset, size."""
+    ctx = _ctx(request)
+    with _answers():
+        return service.list_rules(
+            engine=service.engine_of(ctx),
+            state_store=service.state_store_of(ctx),
+            store=ctx.store,
+            params=params,
+        )
+
+
+@router.get("/quarantined", response_model=list[QuarantinedRead])
+def quarantined_rules(request: Request, _: Reader) -> list[QuarantinedRead]:
+    with _answers():
+        return service.quarantined(engine=service.engine_of(_ctx(request)))
+
+
+@router.post("/test", response_model=RuleTestResult)
+def test_rules(request: Request, body: RuleTestRequest, _: Analyst) -> RuleTestResult:
+    """Which rules match one event, and which of their selections matched (disabled rules included)."""
+    with _answers():
+        return service.explain_event(engine=service.engine_of(_ctx(request)), body=body)
+
+
+@router.get("/{rule_id}", response_model=RuleDetail)
+def get_rule(request: Request, rule_id: str, _: Reader) -> RuleDetail:
+    ctx = _ctx(request)
+    with _answers():
+        return service.get_rule(
+            engine=service.engine_of(ctx),
+            state_store=service.state_store_of(ctx),
+            store=ctx.store,
+            rule_id=rule_id,
+        )
+
+
+def _change(
+    request: Request, rule_id: str, enabled: bool, actor: Principal, body: StateChange | None
+) -> StateChangeResult:
+    ctx = _ctx(request)
+    with _answers():
+        return service.set_enabled(
+            engine=service.engine_of(ctx),
+            state_store=service.state_store_of(ctx),
+            store=ctx.store,
+            rule_id=rule_id,
+            enabled=enabled,
+            actor=actor,
+            ip=_ip(request),
+            reason=body.reason if body else None,
+        )
+
+
+@router.post("/{rule_id}/enable", response_model=StateChangeResult)
+def enable_rule(
+    request: Request, rule_id: str, actor: Analyst, body: Annotated[StateChange | None, Body()] = None
+) -> StateChangeResult:
+    return _change(request, rule_id, True, actor, body)
+
+
+@router.post("/{rule_id}/disable", response_model=StateChangeResult)
+def disable_rule(
+    request: Request, rule_id: str, actor: Analyst, body: Annotated[StateChange | None, Body()] = None
+) -> StateChangeResult:
+    return _change(request, rule_id, False, actor, body)

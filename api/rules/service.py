@@ -1,0 +1,430 @@
+"""Rules: list and inspect the loaded Sigma rules, enable or disable them everywhere, test an event.
+
+The engine is the running one in embedded mode (`ctx.extras["detect_engine"]`) or, in distributed
+mode, the API's own (`load_engine(settings)`), used only to list and to test. The shared rule state
+(`detections.state`) is the source of truth for enable/disable: a change is written there first,
+where every detect process polls it, then applied to this process's engine so the answer already
+shows it. Reads apply the stored state too, so any API replica shows what the detectors run.
+
+Typed errors (routes map them): UnknownRule 404, RuleQuarantined 409, InvalidTestEvent 422,
+RulesUnavailable 503; a state store that cannot be read raises `StoreError` (503).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from api.audit import service as audit
+from api.auth.deps import Principal
+from api.context import AppContext
+from api.rules.models import (
+    Activation,
+    QuarantinedRead,
+    RuleDetail,
+    RuleListParams,
+    RulePage,
+    RuleSummary,
+    RuleTestHit,
+    RuleTestRequest,
+    RuleTestResult,
+    RuleTiming,
+    StateChangeRead,
+    StateChangeResult,
+)
+from detections.engine import DetectionEngine, RuleStats
+from detections.loader import QuarantinedRule, RuleInfo
+from detections.state import RuleState, RuleStateStore, RuleWatcher, rule_state_store
+from detections.tags import checklist_codes, threats
+from soc_core.alert import Severity
+from soc_core.errors import DetectionError, SocError, StoreError
+from soc_core.event import Event
+from soc_core.records import RawRecord, record_id
+from soc_core.settings import Settings
+from soc_core.store import AlertSearch, Store
+
+log = logging.getLogger(__name__)
+
+ENGINE_KEY = "detect_engine"
+STATE_KEY = "rule_state"
+WATCHER_KEY = "rule_watcher"
+LEVEL_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "informational": 1}
+TEST_SOURCE = "api:rule-test"
+
+
+class RuleError(SocError):
+    pass
+
+
+class UnknownRule(RuleError):
+    pass
+
+
+class RuleQuarantined(RuleError):
+    pass
+
+
+class InvalidTestEvent(RuleError):
+    pass
+
+
+class RulesUnavailable(RuleError):
+    pass
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def load_engine(settings: Settings, *, state: RuleStateStore | None = None) -> DetectionEngine:
+    """The API's own engine in distributed mode: the `SOC_RULE_DIRS` rules, with the stored state.
+
+    Same folders and compiled-rule cache as `soc_core.runtime.build_detect`, so it lists exactly
+    what the detect workers run and starts in about a second once the cache is warm.
+    """
+    from detections.cli import default_rule_folders
+
+    folders = list(settings.rule_dirs) or default_rule_folders()
+    cache_dir = settings.rule_cache_dir or settings.data_dir / "rule-cache"
+    engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
+    if state is not None:
+        try:
+            engine.apply_state(state.load().disabled)
+        except StoreError as exc:  # the watcher or the first API read applies it once readable
+            log.warning("rule state not applied at start error=%s", exc)
+    return engine
+
+
+def engine_of(ctx: AppContext) -> DetectionEngine:
+    engine = ctx.extras.get(ENGINE_KEY)
+    if not isinstance(engine, DetectionEngine):
+        raise RulesUnavailable("this process has no detection engine (see api.rules.service.load_engine)")
+    watcher = ctx.extras.get(WATCHER_KEY)
+    if isinstance(watcher, RuleWatcher):
+        watcher.tick()  # rate-limited inside; picks up changed rule files in an API-only process
+    return engine
+
+
+def state_store_of(ctx: AppContext) -> RuleStateStore:
+    """`ctx.extras["rule_state"]`, else the mode's adapter (reusing the Elasticsearch client)."""
+    found = ctx.extras.get(STATE_KEY)
+    if isinstance(found, RuleStateStore):
+        return found
+    from soc_core.store_es import ElasticStore
+
+    es = ctx.store.es if isinstance(ctx.store, ElasticStore) else None
+    made = rule_state_store(ctx.settings, es=es)
+    ctx.extras[STATE_KEY] = made
+    return made
+
+
+# ---------------------------------------------------------------- reading
+
+
+def activation(info: RuleInfo) -> Activation:
+    if not info.enabled:
+        return Activation.DISABLED
+    if info.dormant:
+        return Activation.DORMANT
+    return Activation.ENABLED
+
+
+def _sync(engine: DetectionEngine, state_store: RuleStateStore) -> RuleState:
+    state = state_store.load()
+    engine.apply_state(state.disabled)
+    return state
+
+
+def _alert_counts(store: Store, now: datetime, rule_id: str | None = None) -> tuple[dict[str, int], ...]:
+    """Alerts per rule in the last 24 hours and 7 days, from the store (every process's alerts)."""
+    out: list[dict[str, int]] = []
+    for window in (timedelta(hours=24), timedelta(days=7)):
+        query = AlertSearch(start=now - window, rule_id=rule_id)
+        buckets = store.alert_facets(query, ["rule"], size=1 if rule_id else 10_000).get("rule", [])
+        out.append({b.value: b.count for b in buckets})
+    return tuple(out)
+
+
+def _last_change(state: RuleState, rule_id: str) -> StateChangeRead | None:
+    override = state.rules.get(rule_id)
+    if override is None:
+        return None
+    return StateChangeRead(
+        enabled=override.enabled,
+        changed_at=override.changed_at,
+        changed_by=override.changed_by,
+        reason=override.reason,
+    )
+
+
+def _summary(
+    info: RuleInfo, state: RuleState, counts: tuple[dict[str, int], ...] = ({}, {})
+) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "title": info.title,
+        "state": activation(info),
+        "level": info.level,
+        "status": info.status,
+        "author": info.author,
+        "ruleset": info.ruleset,
+        "logsource": dict(info.logsource),
+        "tags": list(info.tags),
+        "attack": threats(info.tags),
+        "checklist": checklist_codes(info.tags),
+        "alerts_24h": counts[0].get(info.id, 0),
+        "alerts_7d": counts[1].get(info.id, 0),
+        "last_change": _last_change(state, info.id),
+    }
+
+
+def _quarantined_summary(q: QuarantinedRule, state: RuleState) -> dict[str, Any]:
+    assert q.rule_id is not None
+    return {
+        "id": q.rule_id,
+        "title": q.title or Path(q.path).name,
+        "state": Activation.QUARANTINED,
+        "ruleset": Path(q.path).parent.name,
+        "last_change": _last_change(state, q.rule_id),
+    }
+
+
+def _haystack(row: RuleSummary, info: RuleInfo | None) -> str:
+    parts: list[str] = [row.id, row.title, row.author or "", *row.tags]
+    if info is not None and info.description:
+        parts.append(info.description)
+    return "\n".join(parts).casefold()
+
+
+def _wanted(row: RuleSummary, info: RuleInfo | None, params: RuleListParams) -> bool:
+    if params.level and row.level != params.level:
+        return False
+    if params.state and row.state is not params.state:
+        return False
+    if params.checklist and params.checklist.strip().upper() not in row.checklist:
+        return False
+    if params.ruleset and row.ruleset != params.ruleset:
+        return False
+    return not (params.q and params.q.strip().casefold() not in _haystack(row, info))
+
+
+def _sort_key(params: RuleListParams) -> Any:
+    if params.sort == "level":
+        return lambda r: (-LEVEL_RANK.get(r.level or "", 0), r.title.casefold())
+    if params.sort == "alerts":
+        return lambda r: (-r.alerts_7d, -r.alerts_24h, r.title.casefold())
+    return lambda r: (r.title.casefold(), r.id)
+
+
+def _quarantined_with_ids(engine: DetectionEngine) -> Iterable[QuarantinedRule]:
+    """Quarantined entries that have an id no loaded rule uses (a duplicate id is the loaded one)."""
+    loaded = {info.id for info in engine.rules}
+    seen: set[str] = set()
+    for q in engine.quarantined:
+        if q.rule_id is not None and q.rule_id not in loaded and q.rule_id not in seen:
+            seen.add(q.rule_id)
+            yield q
+
+
+def list_rules(
+    *,
+    engine: DetectionEngine,
+    state_store: RuleStateStore,
+    store: Store,
+    params: RuleListParams,
+    now: datetime | None = None,
+) -> RulePage:
+    state = _sync(engine, state_store)
+    counts = _alert_counts(store, now or datetime.now(UTC))
+    rows: list[tuple[RuleSummary, RuleInfo | None]] = [
+        (RuleSummary.model_validate(_summary(info, state, counts)), info) for info in engine.rules
+    ]
+    rows += [
+        (RuleSummary.model_validate(_quarantined_summary(q, state)), None)
+        for q in _quarantined_with_ids(engine)
+    ]
+    selected = sorted((row for row, info in rows if _wanted(row, info, params)), key=_sort_key(params))
+    return RulePage(
+        total=len(selected),
+        offset=params.offset,
+        size=params.size,
+        items=selected[params.offset : params.offset + params.size],
+    )
+
+
+def _timing(stats: RuleStats | None) -> RuleTiming | None:
+    if stats is None:
+        return None
+    mean = stats.seconds / stats.evaluations * 1e6 if stats.evaluations else None
+    return RuleTiming(
+        evaluations=stats.evaluations,
+        matches=stats.matches,
+        errors=stats.errors,
+        seconds=stats.seconds,
+        mean_microseconds=mean,
+        last_error=stats.last_error,
+    )
+
+
+def _find_quarantined(engine: DetectionEngine, rule_id: str) -> QuarantinedRule | None:
+    return next((q for q in _quarantined_with_ids(engine) if q.rule_id == rule_id), None)
+
+
+def get_rule(
+    *,
+    engine: DetectionEngine,
+    state_store: RuleStateStore,
+    store: Store,
+    rule_id: str,
+    now: datetime | None = None,
+) -> RuleDetail:
+    state = _sync(engine, state_store)
+    try:
+        info = engine.rule(rule_id)
+    except DetectionError:
+        q = _find_quarantined(engine, rule_id)
+        if q is None:
+            raise UnknownRule("no such rule", rule_id=rule_id) from None
+        return RuleDetail.model_validate(
+            {**_quarantined_summary(q, state), "path": q.path, "quarantine_reason": q.reason}
+        )
+    counts = _alert_counts(store, now or datetime.now(UTC), rule_id=rule_id)
+    stats = next((s for s in engine.stats() if s.rule_id == rule_id), None)
+    return RuleDetail.model_validate(
+        {
+            **_summary(info, state, counts),
+            "description": info.description,
+            "references": list(info.references),
+            "falsepositives": list(info.falsepositives),
+            "path": info.path,
+            "dormant_reason": info.dormant,
+            "engine": _timing(stats),
+        }
+    )
+
+
+def quarantined(*, engine: DetectionEngine) -> list[QuarantinedRead]:
+    """Each quarantined rule once: pySigma reports a bad rule both for its file (no id) and for itself."""
+    named = {(q.path, q.reason) for q in engine.quarantined if q.rule_id is not None}
+    return [
+        QuarantinedRead(path=q.path, rule_id=q.rule_id, title=q.title, reason=q.reason)
+        for q in engine.quarantined
+        if q.rule_id is not None or (q.path, q.reason) not in named
+    ]
+
+
+# ---------------------------------------------------------------- changing
+
+
+def set_enabled(
+    *,
+    engine: DetectionEngine,
+    state_store: RuleStateStore,
+    store: Store,
+    rule_id: str,
+    enabled: bool,
+    actor: Principal,
+    ip: str | None = None,
+    reason: str | None = None,
+) -> StateChangeResult:
+    """Write the change to the shared state (every detector follows within its poll), then audit it."""
+    try:
+        info = engine.rule(rule_id)
+    except DetectionError:
+        if _find_quarantined(engine, rule_id) is not None:
+            raise RuleQuarantined(
+                "a quarantined rule does not run; fix its YAML first", rule_id=rule_id
+            ) from None
+        raise UnknownRule("no such rule", rule_id=rule_id) from None
+    current = state_store.load()
+    was_enabled = rule_id not in current.disabled
+    if was_enabled == enabled:
+        engine.apply_state(current.disabled)
+        return StateChangeResult(rule=RuleSummary.model_validate(_summary(info, current)), changed=False)
+    state = state_store.set_enabled(rule_id, enabled, actor=actor.username, reason=reason)
+    engine.apply_state(state.disabled)
+    audit.record(
+        store=store,
+        actor=actor.username,
+        action="rule.enable" if enabled else "rule.disable",
+        target_type="rule",
+        target_id=rule_id,
+        ip=ip,
+        details={"title": info.title, "reason": reason, "state_version": state.version},
+    )
+    log.info("rule %s rule_id=%s by=%s", "enabled" if enabled else "disabled", rule_id, actor.username)
+    return StateChangeResult(rule=RuleSummary.model_validate(_summary(info, state)), changed=True)
+
+
+# ---------------------------------------------------------------- testing
+
+
+def _unflatten(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted keys (`winlog.event_data.Image`, as the pack's sample files) into nested ECS objects."""
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        parts = [key] if key.startswith("@") else key.split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise InvalidTestEvent(f"field {key!r} conflicts with a value at {part!r}")
+            node = child
+        leaf = parts[-1]
+        if isinstance(value, Mapping):
+            existing = node.setdefault(leaf, {})
+            if not isinstance(existing, dict):
+                raise InvalidTestEvent(f"field {key!r} is both a value and an object")
+            existing.update(_unflatten(value))
+        elif leaf in node and isinstance(node[leaf], dict):
+            raise InvalidTestEvent(f"field {key!r} is both a value and an object")
+        else:
+            node[leaf] = value
+    return out
+
+
+def _record(body: RuleTestRequest) -> RawRecord:
+    if body.event is not None:
+        doc = _unflatten(body.event)
+        doc.setdefault("@timestamp", datetime.now(UTC).isoformat())
+        payload = orjson.dumps(doc).decode()
+        fmt: str | None = "ecs"
+    else:
+        assert body.raw is not None
+        payload, fmt = body.raw, body.format
+    return RawRecord(id=record_id(TEST_SOURCE, payload), source_id=TEST_SOURCE, format=fmt, payload=payload)
+
+
+def explain_event(*, engine: DetectionEngine, body: RuleTestRequest) -> RuleTestResult:
+    """Normalize the event the way the pipeline does, then explain every rule it reaches."""
+    from normalizers.stage import NormalizeStage
+
+    result = NormalizeStage()(_record(body))
+    if not isinstance(result, Event):
+        raise InvalidTestEvent(f"the event does not normalize: {result.reason}", format=result.format_tried)
+    flat = result.flat()
+    explanation = engine.explain(flat, include_unmatched=body.include_unmatched)
+    hits = [
+        RuleTestHit(
+            rule_id=r.rule.id,
+            title=r.rule.title,
+            level=r.rule.level,
+            state=activation(r.rule),
+            matched=r.matched,
+            selections=dict(r.selections),
+            error=r.error,
+        )
+        for r in explanation.results
+    ]
+    hits.sort(key=lambda h: (-Severity.from_sigma_level(h.level).rank, h.title.casefold()))
+    return RuleTestResult(
+        format=result.soc.source.format or "",
+        dispatched=explanation.dispatched,
+        matched=[h for h in hits if h.matched],
+        partial=[h for h in hits if not h.matched],
+        event=flat,
+    )
