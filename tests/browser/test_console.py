@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -43,7 +44,13 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots land in docs/screenshots/ (shown in the README) only when SOCPIPE_UPDATE_DOCS=1, so a
+# test run never changes the checkout; otherwise they go to a temporary folder.
+SHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("SOCPIPE_UPDATE_DOCS") == "1"
+    else Path(tempfile.gettempdir()) / "socpipe-screenshots"
+)
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 
 
