@@ -14,7 +14,7 @@ from api.alerts.routes import router as alerts_router
 from api.audit.routes import router as audit_router
 from api.auth.config import AuthSettings
 from api.auth.csrf import CSRF_COOKIE
-from api.auth.deps import SESSION_COOKIE, Role, require_roles
+from api.auth.deps import PROVINCE_WIDE, SESSION_COOKIE, require_roles
 from api.auth.errors import AuthFailed, CsrfFailed, TooManyAttempts, UserExists
 from api.auth.routes import router as auth_router
 from api.auth.service import LoginLimiter
@@ -105,7 +105,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(rules_router)
     # The read API (events, alerts, dead letters, registry): any signed-in role, checked server-side.
-    app.include_router(events_router, dependencies=[Depends(require_roles(*Role))])
+    app.include_router(events_router, dependencies=[Depends(require_roles(*PROVINCE_WIDE))])
     app.include_router(coverage_router)
     app.include_router(registry_router)
     install_inspections(app)  # inspection API, console pages, InspectionError -> 403/404/413/422

@@ -24,7 +24,7 @@ from api.alerts.params import parse_search
 from api.audit import service as audit
 from api.auth import service as auth
 from api.auth.csrf import CSRF_COOKIE, csrf_protect
-from api.auth.deps import SESSION_COOKIE, Principal, Role, current_principal, require_roles
+from api.auth.deps import PROVINCE_WIDE, SESSION_COOKIE, Principal, Role, current_principal, require_roles
 from api.auth.errors import AuthFailed, TooManyAttempts
 from api.context import AppContext
 from api.incidents import service as incidents
@@ -37,7 +37,7 @@ from soc_core.store import AlertQuery, AuditQuery, DeadLetterQuery, EventQuery, 
 __all__ = ["VN_TZ", "router", "templates", "vn_datetime", "vn_number"]
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
-Reader = Annotated[Principal, Depends(require_roles(*Role))]
+Reader = Annotated[Principal, Depends(require_roles(*PROVINCE_WIDE))]
 Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST))]
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 
@@ -108,8 +108,12 @@ def source_rows(ctx: AppContext, now: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-@router.get("/", response_class=HTMLResponse)
-def overview(request: Request, _: Reader) -> HTMLResponse:
+@router.get("/", response_class=HTMLResponse, response_model=None)
+def overview(
+    request: Request, principal: Annotated[Principal, Depends(require_roles(*Role))]
+) -> HTMLResponse | RedirectResponse:
+    if principal.role is Role.INSPECTOR:  # inspectors work from their plans' units, not province-wide
+        return RedirectResponse("/inspections", status_code=303)
     ctx = _ctx(request)
     now = datetime.now(UTC)
     rows = source_rows(ctx, now)

@@ -23,11 +23,11 @@ from api.alerts.models import (
 )
 from api.alerts.params import parse_search
 from api.auth.csrf import csrf_protect
-from api.auth.deps import Principal, Role, require_roles
+from api.auth.deps import PROVINCE_WIDE, Principal, Role, require_roles
 from soc_core.store import Store
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], dependencies=[Depends(csrf_protect)])
-Reader = Annotated[Principal, Depends(require_roles(*Role))]
+Reader = Annotated[Principal, Depends(require_roles(*PROVINCE_WIDE))]
 Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST))]
 
 

@@ -35,6 +35,12 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+#: Roles that may read the data of every unit (events, alerts, incidents, registry). Inspectors are
+#: not among them: they see only the units of their inspection plans, through the inspection pages
+#: and the unit dossier, which check plan membership.
+PROVINCE_WIDE: tuple[Role, ...] = (Role.ADMIN, Role.ANALYST, Role.POLICE, Role.VIEWER)
+
+
 class Principal(BaseModel):
     """Who is calling: a user through a console session, or an API token acting with its role."""
 

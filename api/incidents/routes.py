@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth.csrf import csrf_protect
-from api.auth.deps import Principal, Role, require_roles
+from api.auth.deps import PROVINCE_WIDE, Principal, Role, require_roles
 from api.incidents import service
 from api.incidents.models import (
     AlertIds,
@@ -22,7 +22,7 @@ from soc_core.alert import IncidentStatus, Severity
 from soc_core.store import IncidentQuery, Store
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[Depends(csrf_protect)])
-Reader = Annotated[Principal, Depends(require_roles(*Role))]
+Reader = Annotated[Principal, Depends(require_roles(*PROVINCE_WIDE))]
 Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST))]
 
 

@@ -14,13 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.audit import service as audit
 from api.auth.csrf import csrf_protect
-from api.auth.deps import Principal, Role, require_roles
+from api.auth.deps import PROVINCE_WIDE, Principal, Role, require_roles
 from api.context import AppContext
 from api.registry import service
 from soc_core.registry import Registry
 
 router = APIRouter(prefix="/api/v1/registry", dependencies=[Depends(csrf_protect)])
-Reader = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.POLICE, Role.INSPECTOR, Role.VIEWER))]
+Reader = Annotated[Principal, Depends(require_roles(*PROVINCE_WIDE))]
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 Kind = Annotated[str, Query(pattern="^(units|systems|sources|endpoints|targets)$")]
 

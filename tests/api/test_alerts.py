@@ -180,7 +180,7 @@ def test_bulk_actions(client: TestClient, seeded: Store) -> None:
 
 
 def test_detail_has_event_rule_related_and_frequency(client: TestClient, seeded: Store) -> None:
-    login(client, seeded, role=Role.INSPECTOR)
+    login(client, seeded, role=Role.VIEWER)
     target = triage_alert(1).id
     detail = client.get(f"/api/v1/alerts/{target}/detail").json()
     fields = dict(detail["event_fields"])
