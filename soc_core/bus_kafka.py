@@ -4,11 +4,17 @@ Producers use `acks=all` and `publish` waits for every future, so a receiver tha
 after `publish` returned never loses what it acknowledged. Consumers never auto-commit: the
 runner commits after its downstream write. An unreachable cluster raises `BackPressure`, which
 the HTTP intake turns into 503 + Retry-After and the syslog receiver into "stop reading".
+
+kafka-python checksums every record batch it builds or fetches (CRC-32C). It does so in C only
+when the `crc32c` package is installed (a dependency of socpipe for that reason); in its pure
+Python fallback the checksum cost more than everything else a receiver does, so its absence is
+logged when the producer starts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +29,11 @@ from soc_core.errors import BackPressure, BusError
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def native_crc32c() -> bool:
+    """Whether kafka-python can checksum record batches in C (the `crc32c` package)."""
+    return importlib.util.find_spec("crc32c") is not None
 
 
 class KafkaBus:
@@ -42,6 +53,11 @@ class KafkaBus:
 
     def _get_producer(self) -> KafkaProducer:
         if self._producer is None:
+            if not native_crc32c():
+                log.warning(
+                    "the crc32c package is missing: kafka-python checksums batches in pure Python, "
+                    "several times slower (pip install crc32c)"
+                )
             try:
                 self._producer = KafkaProducer(
                     bootstrap_servers=self._bootstrap,
