@@ -86,3 +86,25 @@ def test_batches_round_trip_and_stay_under_the_message_limit() -> None:
     assert all(len(b) <= 64 * 1024 for b in batches)
     assert [r for b in batches for r in decode_raw_message(b)] == records
     assert orjson.loads(batches[0])[0]["received_at"] == "2026-01-02T03:04:05.678901Z"
+
+
+@given(st.lists(RECORDS, max_size=40), st.integers(200, 5000))
+def test_batches_are_the_records_joined_in_order_under_the_limit(
+    records: list[RawRecord], limit: int
+) -> None:
+    batches = encode_raw_batches(records, max_bytes=limit)
+    items = [item for b in batches for item in orjson.loads(b)]
+    assert [orjson.dumps(item) for item in items] == [r.to_json() for r in records]
+    assert all(len(b) <= limit or len(orjson.loads(b)) == 1 for b in batches)
+    if records and len(b"[" + b",".join(r.to_json() for r in records) + b"]") <= limit:
+        assert batches == [b"[" + b",".join(r.to_json() for r in records) + b"]"]
+
+
+def test_a_record_over_the_limit_stands_alone_and_odd_evidence_is_still_encoded() -> None:
+    small = [RawRecord(id=str(n), source_id="s", payload="x") for n in range(5)]
+    big = RawRecord(id="big", source_id="s", payload="y" * 5000)
+    odd = RawRecord(id="odd", source_id="s", payload="z", evidence={"tags": {"a"}})
+    batches = encode_raw_batches([*small, big, odd, *small], max_bytes=1000)
+    assert [r.id for b in batches for r in decode_raw_message(b)] == [*"01234", "big", "odd", *"01234"]
+    assert [b for b in batches if b"y" * 5000 in b] == [b"[" + big.to_json() + b"]"]
+    assert all(len(b) <= 1000 for b in batches if b"y" * 5000 not in b)
