@@ -3,7 +3,12 @@
 Receivers add records and get the future of the batch they landed in; a TCP connection awaits
 those futures before it reads more, which is how Kafka back-pressure reaches the sender (the
 socket stops being read, the sender's queue fills) instead of records being dropped. A batch is
-handed to `submit` when it holds `max_records` or its first record waited `max_delay_s`.
+handed to `submit` when it holds `max_records` or its first record waited `max_delay_s`; records
+that arrived together (one TCP read) are added together and never split, so a batch may hold a
+little more than `max_records`.
+
+What is durable is counted once per batch and source (`ingest.metrics.accepted`: records, bytes,
+last event time), not once per record: prometheus-client calls cost a microsecond or more each.
 
 `submit` failures that downstream recovers from (`SocError`: BackPressure, BusError, StoreError)
 are retried with backoff, forever, while the batch's future stays pending; any other exception is
@@ -32,11 +37,19 @@ DeadLetterSink = Callable[[Sequence[DeadLetter]], object]
 class _Batch:
     future: asyncio.Future[None]
     records: list[RawRecord] = field(default_factory=list)
-    sizes: list[int] = field(default_factory=list)
     deadletters: list[DeadLetter] = field(default_factory=list)
+    counts: dict[str, list[int]] = field(default_factory=dict)  # source id -> [records, bytes]
 
     def __len__(self) -> int:
         return len(self.records) + len(self.deadletters)
+
+    def count(self, source_id: str, records: int, nbytes: int) -> None:
+        tally = self.counts.get(source_id)
+        if tally is None:
+            self.counts[source_id] = [records, nbytes]
+        else:
+            tally[0] += records
+            tally[1] += nbytes
 
 
 class AsyncBatcher:
@@ -83,9 +96,15 @@ class AsyncBatcher:
         return self._current
 
     def add(self, record: RawRecord, nbytes: int) -> asyncio.Future[None]:
+        """Queue one record (`nbytes`: its size as received); the future is its batch's."""
+        return self.extend(record.source_id, [record], nbytes)
+
+    def extend(self, source_id: str, records: Sequence[RawRecord], nbytes: int) -> asyncio.Future[None]:
+        """Queue records of one source that arrived together (`nbytes`: their size as received),
+        all in the same batch; the future is that batch's."""
         batch = self._batch()
-        batch.records.append(record)
-        batch.sizes.append(nbytes)
+        batch.records.extend(records)
+        batch.count(source_id, len(records), nbytes)
         if len(batch) >= self.max_records:
             self.flush()
         return batch.future
@@ -142,7 +161,7 @@ class AsyncBatcher:
                 log.warning("downstream available again after %.1fs", loop.time() - self._outage_since)
                 self._outage_since = None
             self.delivered += len(batch.records)
-            accepted((r.source_id, 1, n) for r, n in zip(batch.records, batch.sizes, strict=True))
+            accepted((source, n, nbytes) for source, (n, nbytes) in batch.counts.items())
             batch.future.set_result(None)
         except asyncio.CancelledError:
             batch.future.cancel()

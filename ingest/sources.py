@@ -12,9 +12,12 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from soc_core.event import utcnow
 from soc_core.records import RawRecord, record_id
 from soc_core.registry import LogSource
 from soc_core.registry_cache import RegistryCache
@@ -43,17 +46,39 @@ class Attribution:
         shipper_id: str | None = None,
         fmt: str | None = None,
         evidence: dict[str, Any] | None = None,
+        received_at: datetime | None = None,
     ) -> RawRecord:
-        """A RawRecord with the deterministic id (source + shipper id, else the payload bytes)."""
+        """A RawRecord with the deterministic id (source + shipper id, else the payload bytes).
+
+        Receivers pass one `received_at` for everything that arrived together (one request, one
+        read), which also spares a clock read per record."""
         return RawRecord(
             id=record_id(self.source.id, payload, shipper_id),
             source_id=self.source.id,
             unit_id=self.unit_id,
             system_id=self.system_id,
             format=fmt or self.source.format,
+            received_at=utcnow() if received_at is None else received_at,
             payload=payload,
             evidence=evidence,
         )
+
+    def lines(self, raws: Sequence[bytes], texts: Sequence[str], received_at: datetime) -> list[RawRecord]:
+        """Records for text lines that arrived together: `texts[i]` is `raws[i]` decoded as UTF-8,
+        so the id hashes the bytes as received (what `record` hashes, without encoding again)."""
+        sid, unit_id, system_id, fmt = self.source.id, self.unit_id, self.system_id, self.source.format
+        return [
+            RawRecord(
+                id=record_id(sid, raw),
+                source_id=sid,
+                unit_id=unit_id,
+                system_id=system_id,
+                format=fmt,
+                received_at=received_at,
+                payload=text,
+            )
+            for raw, text in zip(raws, texts, strict=True)
+        ]
 
 
 def attribution(registry: RegistryCache, source: LogSource) -> Attribution:

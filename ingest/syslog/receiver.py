@@ -30,7 +30,7 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -41,6 +41,7 @@ from ingest.ratelimit import RateLimiter
 from ingest.sources import Attribution, SourceDirectory
 from ingest.syslog.framing import FrameDecoder, Frames, FramingError
 from soc_core.errors import ConfigError, SocError
+from soc_core.event import utcnow
 from soc_core.records import DeadLetter, record_id
 
 log = logging.getLogger(__name__)
@@ -335,23 +336,43 @@ class SyslogReceiver:
             )
 
     def _queue(
-        self, attr: Attribution, messages: Iterable[bytes], transport: str
+        self, attr: Attribution, messages: Sequence[bytes], transport: str
     ) -> list[asyncio.Future[None]]:
+        """Hand messages that arrived together to the batcher as one group (one arrival time, one
+        batch, counted once); the distinct futures to await. Messages that are not UTF-8 become
+        dead letters (or are rejected), the others go on."""
+        try:
+            texts = [raw.decode("utf-8") for raw in messages]
+        except UnicodeDecodeError:
+            return self._queue_mixed(attr, messages, transport)
+        return [self._queue_texts(attr, messages, texts)] if texts else []
+
+    def _queue_texts(
+        self, attr: Attribution, raws: Sequence[bytes], texts: Sequence[str]
+    ) -> asyncio.Future[None]:
         batcher = self.batcher
         assert batcher is not None
+        records = attr.lines(raws, texts, utcnow())
+        return batcher.extend(attr.source_id, records, sum(map(len, raws)))
+
+    def _queue_mixed(
+        self, attr: Attribution, messages: Sequence[bytes], transport: str
+    ) -> list[asyncio.Future[None]]:
         futures: list[asyncio.Future[None]] = []
-        last: asyncio.Future[None] | None = None
+        raws: list[bytes] = []
+        texts: list[str] = []
         for raw in messages:
             try:
-                text = raw.decode("utf-8")
+                texts.append(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:
                 fut = self._invalid_utf8(attr, raw, exc, transport)
+                if fut is not None:
+                    futures.append(fut)
             else:
-                fut = batcher.add(attr.record(text), len(raw))
-            if fut is not None and fut is not last:
-                futures.append(fut)
-                last = fut
-        return futures
+                raws.append(raw)
+        if raws:
+            futures.append(self._queue_texts(attr, raws, texts))
+        return list(dict.fromkeys(futures))
 
     def _invalid_utf8(
         self, attr: Attribution, raw: bytes, exc: UnicodeDecodeError, transport: str

@@ -97,6 +97,37 @@ def test_python_syslog_handler_over_udp_and_tcp_is_attributed_from_the_registry(
     assert metric("soc_source_events_received_total", source="auth-syslog") >= 100
 
 
+def test_events_and_bytes_received_are_counted_exactly_per_source(
+    registry: RegistryCache, tmp_path: Path
+) -> None:
+    """Counted once per batch, not per record, the totals are exact: every durable message and
+    its bytes as received (framing excluded); refused messages only under their reason."""
+    rec = Recorder()
+    handle = start(registry, rec, tmp_path)
+    events = metric("soc_source_events_received_total", source="auth-syslog")
+    nbytes = metric("soc_source_bytes_received_total", source="auth-syslog")
+    bad_utf8 = rejected("auth-syslog", "invalid_utf8", "tcp")
+    started = time.time()
+    tcp = [f"<13>tcp {i} {'x' * (i % 300)}".encode() for i in range(6000)]
+    udp = [f"<13>udp {i}".encode() for i in range(50)]
+    try:
+        with socket.create_connection(("127.0.0.1", handle.ports["tcp"])) as s:
+            s.sendall(b"".join(m + b"\n" for m in tcp[:3000]) + b"<13>caf\xe9\n<13>" + b"y" * 5000 + b"\n")
+            s.sendall(b"".join(m + b"\r\n" for m in tcp[3000:]))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            for m in udp:
+                u.sendto(m + b"\n", ("127.0.0.1", handle.ports["udp"]))
+        assert rec.wait_for(len(tcp) + len(udp)) == len(tcp) + len(udp)
+    finally:
+        handle.stop()  # waits until every batch is durable, and counted
+    assert metric("soc_source_events_received_total", source="auth-syslog") - events == len(tcp) + len(udp)
+    assert metric("soc_source_bytes_received_total", source="auth-syslog") - nbytes == sum(
+        map(len, tcp + udp)
+    )
+    assert rejected("auth-syslog", "invalid_utf8", "tcp") == bad_utf8 + 1
+    assert metric("soc_source_last_event_timestamp_seconds", source="auth-syslog") >= int(started)
+
+
 def test_octet_counted_rfc5424_with_embedded_newlines_and_rfc3164(
     registry: RegistryCache, tmp_path: Path
 ) -> None:
