@@ -319,6 +319,7 @@ _SYSCALL_ARGS = ("a0", "a1", "a2", "a3")
 
 class Auditd:
     name = "auditd"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]:
         # split on newlines only: str.splitlines() would also cut at the enriched-format \x1d.

@@ -6,7 +6,13 @@ A format module under `normalizers/` exposes a module-level `NORMALIZER` object 
 - `parse(raw, ctx) -> dict`: a pure function (no I/O) from one raw record (text) to an ECS
   document (nested dicts, ECS names, `@timestamp` as an aware datetime or ISO string); it raises
   `NormalizeError` with a clear reason when the record is not of this format or is broken;
-- `sniff(raw) -> bool`: a cheap test used when a source declares no format (content detection).
+- `sniff(raw) -> bool`: a cheap test used when a source declares no format (content detection);
+- `typed_output`: True when `parse` builds each document from typed values (strings it cut out,
+  numbers it converted, tables of names), never by passing payload JSON through. The stage then
+  trusts the document instead of validating it against `soc_core.event.EcsDoc` (validation cost
+  as much as parsing); the golden and property tests check that such output already is canonical
+  ECS (`tests/normalizers/canonical.py`). A format that copies payload structure (`ecs`) says
+  False and every document it makes is validated.
 
 The stage (`normalizers.stage`) adds identity, attribution and `event.original`, validates the
 document into an `Event`, and turns any failure into a counted dead letter.
@@ -37,6 +43,7 @@ class ParseContext:
 
 class Normalizer(Protocol):
     name: str
+    typed_output: bool
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]: ...
 

@@ -43,6 +43,7 @@ _CATEGORY = re.compile(r"([a-z][\w-]*): (critical|error|warning|notice|info|debu
 
 class BindQuery:
     name = "bind_query"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]:
         text = raw.rstrip("\r\n")

@@ -147,6 +147,7 @@ def _hash(value: str) -> dict[str, str] | None:
 
 class Cef:
     name = "cef"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]:
         text = raw.rstrip("\r\n")

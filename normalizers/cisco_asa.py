@@ -316,6 +316,7 @@ _HANDLERS: dict[str, Handler] = {
 
 class CiscoAsa:
     name = "cisco_asa"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]:
         text = raw.rstrip("\r\n")

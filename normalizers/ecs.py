@@ -12,6 +12,7 @@ from soc_core.errors import NormalizeError
 
 class EcsPassthrough:
     name = "ecs"
+    typed_output = False  # the payload is the document: the stage validates it
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]:
         try:

@@ -224,6 +224,7 @@ def to_win_event(obj: object) -> WinEvent:
 
 class EvtxJson:
     name = "evtx_json"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> Doc:
         if raw[:1] == "\ufeff":

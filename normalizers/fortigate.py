@@ -83,6 +83,7 @@ def parse_pairs(text: str) -> dict[str, str]:
 
 class Fortigate:
     name = "fortigate"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]:
         text = raw.strip()

@@ -81,6 +81,7 @@ def _plus(value: str | None) -> str | None:
 
 class IisW3c:
     name = "iis_w3c"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]:
         fields_line = DEFAULT_FIELDS

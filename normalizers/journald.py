@@ -49,6 +49,7 @@ def _first(value: Any) -> str | None:
 
 class Journald:
     name = "journald"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]:
         try:

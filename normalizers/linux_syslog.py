@@ -32,6 +32,7 @@ _AUTH_FACILITIES = frozenset({"auth", "authpriv", "security"})
 
 class LinuxSyslog:
     name = "linux_syslog"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]:
         line = raw.rstrip("\r\n")

@@ -217,6 +217,7 @@ def to_win_event(obj: object, ctx: ParseContext) -> WinEvent:
 
 class NxlogWindows:
     name = "nxlog_windows"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> Doc:
         try:

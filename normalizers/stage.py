@@ -1,8 +1,9 @@
 """The normalize stage: RawRecord -> Event, or a DeadLetter with the reason. Never raises per record.
 
 The stage owns what every format shares: identity (the event id is the record id), attribution
-(`soc.*` from the registry, never from the payload), `event.original`, `event.ingested`, and the
-final validation into `Event`. A parser bug is a dead letter too (reason names the exception), so
+(`soc.*` from the registry, never from the payload), `event.original`, `event.ingested`, and
+validation against the ECS schema for formats whose documents carry payload structure (see
+`Normalizer.typed_output`). A parser bug is a dead letter too (reason names the exception), so
 one broken record never stops a stream; it is counted and kept for an operator.
 """
 
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from normalizers import registry
 from normalizers.base import VIETNAM, Normalizer, ParseContext
 from soc_core.errors import ConfigError, NormalizeError
-from soc_core.event import Event, Soc, SocSource, SocSystem, SocUnit, utcnow
+from soc_core.event import Event, Soc, SocSource, SocSystem, SocUnit, utcnow, validate_ecs
 from soc_core.records import DeadLetter, RawRecord
 
 
@@ -49,7 +50,7 @@ class NormalizeStage:
     def __init__(self, lookup: SourceLookup = _no_registry) -> None:
         self._lookup = lookup
         self._zones: dict[str, ZoneInfo] = {}
-        self._soc: dict[tuple[str, str | None, str | None, str, SourceContext | None], Soc] = {}
+        self._soc: dict[tuple[str, str | None, str | None, str, SourceContext | None], dict[str, Any]] = {}
 
     def _zone(self, name: str) -> ZoneInfo:
         zone = self._zones.get(name)
@@ -68,7 +69,7 @@ class NormalizeStage:
                 source_id=record.source_id,
             )
             doc = normalizer.parse(record.payload, parse_ctx)
-            return self._finish(doc, record, ctx, normalizer.name)
+            return self._finish(doc, record, ctx, normalizer)
         except (NormalizeError, ConfigError) as exc:
             return self._dead(record, format_name, str(exc))
         except ValidationError as exc:
@@ -87,9 +88,10 @@ class NormalizeStage:
             raise NormalizeError("no format declared for the source and none recognised the record")
         return sniffed
 
-    def _soc_for(self, record: RawRecord, ctx: SourceContext | None, fmt: str) -> Soc:
-        """The provincial context of a source: built once per source and format, not per event
-        (four pydantic models a record were a tenth of the stage's time). Evidence is per record."""
+    def _soc_for(self, record: RawRecord, ctx: SourceContext | None, fmt: str) -> dict[str, Any]:
+        """The provincial context of a source as its document: built once per source and format,
+        not per event (a model and its dump per record were a tenth of the stage's time). The
+        dict is shared by the source's events, never changed; evidence is per record."""
         key = (record.source_id, record.unit_id, record.system_id, fmt, ctx)
         soc = self._soc.get(key)
         if soc is None:
@@ -105,12 +107,15 @@ class NormalizeStage:
                     level=ctx.system_level if ctx else None,
                 ),
                 source=SocSource(id=record.source_id, format=fmt),
-            )
+            ).to_doc()
         if record.evidence is not None:
-            return soc.model_copy(update={"evidence": record.evidence})
+            return {**soc, "evidence": Soc(evidence=record.evidence).to_doc()["evidence"]}
         return soc
 
-    def _finish(self, doc: dict[str, Any], record: RawRecord, ctx: SourceContext | None, fmt: str) -> Event:
+    def _finish(
+        self, doc: dict[str, Any], record: RawRecord, ctx: SourceContext | None, normalizer: Normalizer
+    ) -> Event:
+        """Identity, attribution and the original record; validation unless the parser's output is typed."""
         meta = doc.get("event")
         meta = dict(meta) if isinstance(meta, dict) else {}
         meta["id"] = record.id
@@ -118,8 +123,10 @@ class NormalizeStage:
         meta["ingested"] = utcnow()
         meta.setdefault("created", record.received_at)
         doc["event"] = meta
-        doc["soc"] = self._soc_for(record, ctx, fmt)
-        return Event.model_validate(doc)
+        if not normalizer.typed_output:
+            doc = validate_ecs(doc)
+        doc["soc"] = self._soc_for(record, ctx, normalizer.name)
+        return Event(doc)
 
     @staticmethod
     def _dead(record: RawRecord, format_name: str | None, reason: str) -> DeadLetter:

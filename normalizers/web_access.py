@@ -44,6 +44,7 @@ _SNIFF = re.compile(r"(?:\S+ )?\S+ \S+ \S+ \[\d{1,2}/[A-Za-z]{3}/\d{4}:\d\d:\d\d
 
 class WebAccess:
     name = "web_access"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]:
         line = raw.rstrip("\r\n")

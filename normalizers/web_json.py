@@ -139,6 +139,7 @@ def _caddy(record: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
 
 class WebJson:
     name = "web_json"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> dict[str, Any]:
         try:

@@ -123,6 +123,7 @@ def to_win_event(obj: object) -> WinEvent:
 
 class Winlogbeat:
     name = "winlogbeat"
+    typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> Doc:
         try:

@@ -1,114 +1,167 @@
-"""The one canonical event model: ECS field names, plus our provincial `soc.*` namespace.
+"""The one canonical event: an ECS document (ECS field names plus our provincial `soc.*`).
 
-Every stage after the normalizers speaks only `Event`. The model types the ECS objects we read
-(`event`, `host`, `user`, `process`, ...) and keeps every other field verbatim: each ECS object
-accepts extra keys, and top-level fields we do not model (for example `winlog`, `powershell`)
-are kept as plain dicts. `Event.flat()` gives the dotted view (`process.command_line`) that the
-detection engine and the stores index.
+Every stage after the normalizers speaks only `Event`. An `Event` is a thin, typed handle on one
+JSON-ready document (`Event.doc`: nested dicts, ECS names, `@timestamp` and `event.created` /
+`event.ingested` as aware datetimes), not an object graph: the pipeline's work is moving
+documents (normalize -> detect -> store, over Kafka in distributed mode), and building a model
+object per event, then dumping it back to a dict at every hop, cost more than parsing the log
+line did (measured in `bench/bench_normalize.py`: a pydantic model per event halved the stage).
+
+The schema is still declared once and enforced by pydantic, where data comes from outside:
+`Event.from_doc` / `Event.from_json` validate a document from a store, a Kafka topic, the API or
+an ECS payload against the TypedDicts below (typed ECS objects, any other ECS field kept
+verbatim; `event.category`/`type` and `host.ip` accept one string; numeric `event.code` becomes a
+string; a naive `@timestamp` is UTC) and raise `pydantic.ValidationError`. The normalize stage
+validates parser output the same way (`validate_ecs`) unless the parser builds its documents from
+typed values only (see `normalizers.base.Normalizer.typed_output`).
+
+`soc.*` is typed by the pydantic `Soc` model (shared with alerts); in the document it is a plain
+dict, and `Event.soc` gives the model. `Event.flat()` gives the dotted view (`process.command_line`)
+that the detection engine and the stores index.
 
 Example::
 
-    ev = Event.model_validate({"@timestamp": "2025-07-01T08:00:00+07:00",
-                               "event": {"code": "4625"}, "host": {"name": "ws01"}})
-    ev.flat()["host.name"]  # 'ws01'
+    ev = Event.from_doc({"@timestamp": "2025-07-01T08:00:00+07:00",
+                         "event": {"code": 4625}, "host": {"name": "ws01"}})
+    ev.flat()["host.name"], ev.event["code"]  # ('ws01', '4625')
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, NotRequired, cast
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-
-class EcsObject(BaseModel):
-    """An ECS object: the fields we name are typed, any other ECS field is kept as given."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, with_config
+from typing_extensions import TypedDict  # pydantic needs this one on Python 3.11
 
 
 def _as_list(value: Any) -> Any:
-    """ECS `event.category`/`event.type` are arrays; accept a single string as a one-item list."""
+    """ECS `event.category`/`event.type`/`host.ip` are arrays; accept a single string as a one-item list."""
     if value is None or isinstance(value, list):
         return value
     return [value]
 
 
-class EventMeta(EcsObject):
+def _aware(value: datetime) -> datetime:
+    """A naive timestamp here is a normalizer bug; we assume UTC rather than guess."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+StrList = Annotated[list[str], BeforeValidator(_as_list)]
+AwareTime = Annotated[datetime, AfterValidator(_aware)]
+
+
+@with_config(ConfigDict(extra="allow", coerce_numbers_to_str=True))
+class EventMeta(TypedDict, total=False):
     """`event.*`: what kind of thing happened, and the original record."""
 
-    id: str | None = None
-    kind: str | None = None
-    category: list[str] | None = None
-    type: list[str] | None = None
-    outcome: str | None = None
-    action: str | None = None
-    code: str | None = None
-    provider: str | None = None
-    dataset: str | None = None
-    module: str | None = None
-    severity: int | None = None
-    original: str | None = None
-    created: datetime | None = None
-    ingested: datetime | None = None
-
-    _listify = field_validator("category", "type", mode="before")(_as_list)
-
-    @field_validator("code", mode="before")
-    @classmethod
-    def _code_as_string(cls, value: Any) -> Any:
-        """Windows event ids arrive as numbers from some shippers; ECS keeps `event.code` a string."""
-        return str(value) if isinstance(value, int) else value
+    id: str
+    kind: str
+    category: StrList
+    type: StrList
+    outcome: str
+    action: str
+    code: str  # Windows event ids arrive as numbers from some shippers; ECS keeps a string
+    provider: str
+    dataset: str
+    module: str
+    severity: int
+    original: str
+    created: AwareTime
+    ingested: AwareTime
 
 
-class Host(EcsObject):
-    name: str | None = None
-    hostname: str | None = None
-    ip: list[str] | None = None
-    os: dict[str, Any] | None = None
-
-    _listify = field_validator("ip", mode="before")(_as_list)
-
-
-class User(EcsObject):
-    name: str | None = None
-    domain: str | None = None
-    id: str | None = None
+@with_config(ConfigDict(extra="allow"))
+class Host(TypedDict, total=False):
+    name: str
+    hostname: str
+    ip: StrList
+    os: dict[str, Any]
 
 
-class Endpoint(EcsObject):
+@with_config(ConfigDict(extra="allow"))
+class User(TypedDict, total=False):
+    name: str
+    domain: str
+    id: str
+
+
+@with_config(ConfigDict(extra="allow"))
+class Endpoint(TypedDict, total=False):
     """`source.*` / `destination.*`."""
 
-    ip: str | None = None
-    port: int | None = None
-    domain: str | None = None
-    address: str | None = None
+    ip: str
+    port: int
+    domain: str
+    address: str
 
 
-class Process(EcsObject):
-    pid: int | None = None
-    name: str | None = None
-    executable: str | None = None
-    command_line: str | None = None
-    parent: dict[str, Any] | None = None
+@with_config(ConfigDict(extra="allow"))
+class Process(TypedDict, total=False):
+    pid: int
+    name: str
+    executable: str
+    command_line: str
+    parent: dict[str, Any]
+
+
+# The ECS part of an event document (everything but `soc`); `@timestamp` needs the call syntax.
+EcsDoc = TypedDict(
+    "EcsDoc",
+    {
+        "@timestamp": AwareTime,
+        "message": NotRequired[str],
+        "tags": NotRequired[list[str]],
+        "labels": NotRequired[dict[str, str]],
+        "event": NotRequired[EventMeta],
+        "host": NotRequired[Host],
+        "user": NotRequired[User],
+        "source": NotRequired[Endpoint],
+        "destination": NotRequired[Endpoint],
+        "process": NotRequired[Process],
+        "file": NotRequired[dict[str, Any]],
+        "registry": NotRequired[dict[str, Any]],
+        "network": NotRequired[dict[str, Any]],
+        "dns": NotRequired[dict[str, Any]],
+        "url": NotRequired[dict[str, Any]],
+        "http": NotRequired[dict[str, Any]],
+        "user_agent": NotRequired[dict[str, Any]],
+        "observer": NotRequired[dict[str, Any]],
+        "related": NotRequired[dict[str, list[str]]],
+        "log": NotRequired[dict[str, Any]],
+        "winlog": NotRequired[dict[str, Any]],
+    },
+)
+EcsDoc.__pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[attr-defined]
+_ECS: TypeAdapter[EcsDoc] = TypeAdapter(EcsDoc)
+
+
+def validate_ecs(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The ECS part of a document checked and coerced (a new dict); raises `ValidationError`.
+
+    A `soc` key is left out: attribution is stamped from the registry, never taken from a payload.
+    """
+    data = {key: value for key, value in doc.items() if key != "soc"} if "soc" in doc else doc
+    return cast(dict[str, Any], _ECS.validate_python(data))
 
 
 class SocUnit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     id: str | None = None
     name: str | None = None
 
 
 class SocSystem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     id: str | None = None
     name: str | None = None
     level: int | None = None
 
 
 class SocSource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     id: str | None = None
     format: str | None = None
 
@@ -116,70 +169,130 @@ class SocSource(BaseModel):
 class Soc(BaseModel):
     """Provincial context, stamped at ingest from the authenticated source, never from the payload."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     unit: SocUnit = Field(default_factory=SocUnit)
     system: SocSystem = Field(default_factory=SocSystem)
     source: SocSource = Field(default_factory=SocSource)
     evidence: dict[str, Any] | None = None
 
-
-class Event(BaseModel):
-    """One security event in ECS. Unknown top-level fields are kept verbatim (`extra="allow"`)."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    TYPED_OBJECTS: ClassVar[tuple[str, ...]] = ("event", "host", "user", "source", "destination", "process")
-
-    timestamp: datetime = Field(alias="@timestamp")
-    message: str | None = None
-    tags: list[str] | None = None
-    labels: dict[str, str] | None = None
-    event: EventMeta = Field(default_factory=EventMeta)
-    host: Host | None = None
-    user: User | None = None
-    source: Endpoint | None = None
-    destination: Endpoint | None = None
-    process: Process | None = None
-    file: dict[str, Any] | None = None
-    registry: dict[str, Any] | None = None
-    network: dict[str, Any] | None = None
-    dns: dict[str, Any] | None = None
-    url: dict[str, Any] | None = None
-    http: dict[str, Any] | None = None
-    user_agent: dict[str, Any] | None = None
-    observer: dict[str, Any] | None = None
-    related: dict[str, list[str]] | None = None
-    log: dict[str, Any] | None = None
-    winlog: dict[str, Any] | None = None
-    soc: Soc = Field(default_factory=Soc)
-
-    @field_validator("timestamp")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        """A naive timestamp here is a normalizer bug; we assume UTC rather than guess."""
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-    @property
-    def id(self) -> str:
-        """The deterministic event id (set at ingest, see `soc_core.identity`)."""
-        if not self.event.id:
-            raise ValueError("event has no id: ids are assigned at ingest")
-        return self.event.id
-
     def to_doc(self) -> dict[str, Any]:
-        """The JSON document stored and published: ECS names, `@timestamp`, no nulls."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return self.model_dump(mode="json", exclude_none=True)
 
-    def to_json(self) -> bytes:
-        return orjson.dumps(self.to_doc())
+
+_EMPTY_SOC = Soc()
+_JSON_OPTIONS = orjson.OPT_UTC_Z
+
+
+class Event:
+    """One security event: its ECS document, with typed access to the fields every stage reads.
+
+    `Event(doc)` trusts `doc` (the normalize stage has validated it, or built it from typed
+    values); use `Event.from_doc` for anything that comes from outside.
+    """
+
+    __slots__ = ("_soc", "doc")
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self._soc: Soc | None = None
+
+    @classmethod
+    def from_doc(cls, data: Mapping[str, Any]) -> Event:
+        """Validate a document from outside (store, topic, API); raises `pydantic.ValidationError`."""
+        doc = validate_ecs(data)
+        soc = Soc.model_validate(data.get("soc") or {})
+        doc["soc"] = soc.to_doc()
+        event = cls(doc)
+        event._soc = soc
+        return event
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Event:
-        return cls.model_validate(orjson.loads(data))
+        return cls.from_doc(orjson.loads(data))
+
+    # -- typed access ---------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The deterministic event id (set at ingest, see `soc_core.records.record_id`)."""
+        event_id = self.event.get("id")
+        if not event_id:
+            raise ValueError("event has no id: ids are assigned at ingest")
+        return event_id
+
+    @property
+    def timestamp(self) -> datetime:
+        moment: datetime = self.doc["@timestamp"]
+        return moment
+
+    @property
+    def event(self) -> EventMeta:
+        return cast(EventMeta, self.doc.get("event") or {})
+
+    @property
+    def message(self) -> str | None:
+        return self.doc.get("message")
+
+    @property
+    def host(self) -> Host | None:
+        return cast(Host | None, self.doc.get("host"))
+
+    @property
+    def user(self) -> User | None:
+        return cast(User | None, self.doc.get("user"))
+
+    @property
+    def source(self) -> Endpoint | None:
+        return cast(Endpoint | None, self.doc.get("source"))
+
+    @property
+    def destination(self) -> Endpoint | None:
+        return cast(Endpoint | None, self.doc.get("destination"))
+
+    @property
+    def process(self) -> Process | None:
+        return cast(Process | None, self.doc.get("process"))
+
+    @property
+    def winlog(self) -> dict[str, Any] | None:
+        return self.doc.get("winlog")
+
+    @property
+    def source_id(self) -> str | None:
+        """`soc.source.id`, read without building the `Soc` model (workers key messages by it)."""
+        soc = self.doc.get("soc")
+        return soc.get("source", {}).get("id") if soc else None
+
+    @property
+    def soc(self) -> Soc:
+        """The provincial context as the typed model (built once, on first use)."""
+        if self._soc is None:
+            data = self.doc.get("soc")
+            self._soc = Soc.model_validate(data) if data else _EMPTY_SOC
+        return self._soc
+
+    # -- serialisation --------------------------------------------------------------------
+
+    def to_json(self) -> bytes:
+        """The document as stored and published: ECS names, RFC 3339 times (`Z` for UTC)."""
+        return orjson.dumps(self.doc, option=_JSON_OPTIONS)
+
+    def to_doc(self) -> dict[str, Any]:
+        """A JSON-native copy of the document (times as strings), safe for the caller to change."""
+        doc: dict[str, Any] = orjson.loads(self.to_json())
+        return doc
 
     def flat(self) -> dict[str, Any]:
         """Dotted ECS view of the event (`host.name`, `winlog.event_data.CommandLine`)."""
         return flatten(self.to_doc())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and self.doc == other.doc
+
+    __hash__ = None  # type: ignore[assignment]  # mutable document: not hashable
+
+    def __repr__(self) -> str:
+        return f"Event(id={self.event.get('id')!r}, @timestamp={self.doc.get('@timestamp')!r})"
 
 
 def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -443,7 +443,7 @@ class ElasticStore:
 
     def get_event(self, event_id: str) -> Event | None:
         doc = self._get_one(f"{self.prefix}events-*", event_id)
-        return Event.model_validate(doc) if doc else None
+        return Event.from_doc(doc) if doc else None
 
     def get_alert(self, alert_id: str) -> Alert | None:
         doc = self._get_one(f"{self.prefix}alerts-*", alert_id)
@@ -511,7 +511,7 @@ class ElasticStore:
         docs, total, cursor = self._search_page(
             f"{self.prefix}events-*", "@timestamp", "event.id", filters, query.size, query.cursor, query.text
         )
-        return Page([Event.model_validate(d) for d in docs], total, cursor)
+        return Page([Event.from_doc(d) for d in docs], total, cursor)
 
     def search_alerts(self, query: AlertQuery) -> Page[Alert]:
         filters = self._range("@timestamp", query.start, query.end) + self._terms(

@@ -201,18 +201,18 @@ class SqliteStore:
     def put_events(self, events: Sequence[Event]) -> WriteResult:
         rows = []
         for ev in events:
-            doc = ev.to_doc()
+            host = ev.host
             rows.append(
                 (
                     ev.id,
                     _iso(ev.timestamp),
-                    _iso(ev.event.ingested),
+                    _iso(ev.event.get("ingested")),
                     ev.soc.source.id,
                     ev.soc.unit.id,
                     ev.soc.system.id,
-                    ev.host.name if ev.host else None,
+                    host.get("name") if host else None,
                     int(ev.soc.evidence is not None),
-                    orjson.dumps(doc),
+                    ev.to_json(),
                 )
             )
         return self._insert(

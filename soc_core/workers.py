@@ -116,7 +116,7 @@ def normalize_handler(settings: Settings, bus: Bus, normalize: Normalize) -> Han
         outcome.deadletters.extend(bad)
         bus.publish(
             settings.topic_events,
-            [(e.soc.source.id.encode() if e.soc.source.id else None, e.to_json()) for e in outcome.events],
+            [(e.source_id.encode() if e.source_id else None, e.to_json()) for e in outcome.events],
         )
         bus.publish(
             settings.topic_deadletter,

@@ -92,4 +92,4 @@ def make_event(
         "soc": {"source": {"id": source}, "unit": {"id": unit}},
     }
     doc.update(extra)
-    return Event.model_validate(doc)
+    return Event.from_doc(doc)

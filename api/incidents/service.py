@@ -271,8 +271,9 @@ def detail(*, store: Store, incident_id: str) -> IncidentDetail:
             if event is None:
                 continue
             events += 1
+            meta = event.event
             summary = (
-                event.message or event.event.original or event.event.action or event.event.code or event_id
+                event.message or meta.get("original") or meta.get("action") or meta.get("code") or event_id
             )
             timeline.append(
                 TimelineItem(
@@ -280,7 +281,7 @@ def detail(*, store: Store, incident_id: str) -> IncidentDetail:
                     kind="event",
                     text=summary[:300],
                     ref=event_id,
-                    actor=event.host.name if event.host else None,
+                    actor=(event.host or {}).get("name"),
                 )
             )
     timeline.sort(key=lambda item: item.at)

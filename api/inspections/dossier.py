@@ -291,11 +291,12 @@ def _overlap(start: datetime, end: datetime | None, w_start: datetime, w_end: da
 def _event_brief(doc: dict[str, Any] | Event | None) -> EventBrief | None:
     if doc is None:
         return None
-    event = doc if isinstance(doc, Event) else None
-    if event is None:
+    if isinstance(doc, Event):
+        event = doc
+    else:
         try:
-            event = Event.model_validate(doc)
-        except ValueError:
+            event = Event.from_doc(doc)
+        except ValueError:  # pydantic's ValidationError: a stored document we cannot read
             return None
     flat = event.flat()
     summary = (
@@ -305,13 +306,14 @@ def _event_brief(doc: dict[str, Any] | Event | None) -> EventBrief | None:
         or flat.get("url.original")
         or flat.get("event.action")
     )
+    meta = event.event
     return EventBrief(
-        id=event.event.id,
+        id=meta.get("id"),
         timestamp=event.timestamp,
-        host=event.host.name if event.host else None,
-        user=event.user.name if event.user else None,
-        dataset=event.event.dataset,
-        code=event.event.code,
+        host=(event.host or {}).get("name"),
+        user=(event.user or {}).get("name"),
+        dataset=meta.get("dataset"),
+        code=meta.get("code"),
         summary=str(summary)[:500] if summary else None,
         evidence=event.soc.evidence,
     )

@@ -303,7 +303,7 @@ class SqliteInspectionRepository(_Typed):
             " AND json_extract(CAST(doc AS TEXT), '$.soc.evidence.file_id') = ? ORDER BY ts, id LIMIT ?",
             (unit_id, file_id, limit),
         )
-        return [Event.model_validate(orjson.loads(r[0])) for r in rows]
+        return [Event.from_doc(orjson.loads(r[0])) for r in rows]
 
     def evidence_alerts(self, *, unit_id: str, limit: int = 20_000) -> list[Alert]:
         rows = self._run(
@@ -425,7 +425,7 @@ class ElasticInspectionRepository(_Typed):
             )
         except ApiError as exc:
             raise StoreError(f"evidence event search failed: {exc}", file_id=file_id) from exc
-        return [Event.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+        return [Event.from_doc(h["_source"]) for h in resp["hits"]["hits"]]
 
     def evidence_alerts(self, *, unit_id: str, limit: int = 20_000) -> list[Alert]:
         out: list[Alert] = []

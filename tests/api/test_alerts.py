@@ -37,7 +37,7 @@ def seeded(store: Store) -> Store:
     store.put_alerts(alerts)
     store.put_events(
         [
-            Event.model_validate(
+            Event.from_doc(
                 {
                     "@timestamp": (T0 + timedelta(minutes=1)).isoformat(),
                     "message": "Failed password for admin from 203.0.113.9",
@@ -226,7 +226,7 @@ def test_hostile_alert_content_is_shown_as_text(client: TestClient, store: Store
     store.put_alerts([hostile])
     store.put_events(
         [
-            Event.model_validate(
+            Event.from_doc(
                 {
                     "@timestamp": T0.isoformat(),
                     "message": "\x1b[31mred\x00 \u202eevil",

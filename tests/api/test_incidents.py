@@ -27,7 +27,7 @@ def client(store: Store) -> Iterator[TestClient]:
     store.put_alerts([A1, A2, A3])
     store.put_events(
         [
-            Event.model_validate(
+            Event.from_doc(
                 {
                     "@timestamp": (T0 + timedelta(minutes=1)).isoformat(),
                     "message": "Failed password",

@@ -170,7 +170,7 @@ def test_paging(client: TestClient, store: SqliteStore) -> None:
 def test_detail_has_source_path_alert_counts_and_engine_timing(
     client: TestClient, store: SqliteStore, engine: DetectionEngine
 ) -> None:
-    event = Event.model_validate({**_nested(GUEST_EVENT), "event": {"id": "ev-guest-1", "code": "1"}})
+    event = Event.from_doc({**_nested(GUEST_EVENT), "event": {"id": "ev-guest-1", "code": "1"}})
     matches = [m for m in engine.match(event.flat()) if m.rule.id == GUEST]
     store.put_alerts([DetectStage.build_alert(matches[0], event)])
     store.refresh()
@@ -182,7 +182,7 @@ def test_detail_has_source_path_alert_counts_and_engine_timing(
     assert detail["engine"]["mean_microseconds"] > 0
     # The alert's time is the event's (July 2025): counted by neither recent window.
     assert (detail["alerts_24h"], detail["alerts_7d"]) == (0, 0)
-    recent = Event.model_validate(
+    recent = Event.from_doc(
         {**_nested(GUEST_EVENT), "@timestamp": _now(), "event": {"id": "ev-guest-2", "code": "1"}}
     )
     store.put_alerts([DetectStage.build_alert(matches[0], recent)])

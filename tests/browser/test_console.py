@@ -129,7 +129,7 @@ def _seed(store: SqliteStore) -> None:
     store.put_alerts(alerts)
     store.put_events(
         [
-            Event.model_validate(
+            Event.from_doc(
                 {
                     "@timestamp": (base + timedelta(minutes=1)).isoformat(),
                     "message": "Failed password for admin from 203.0.113.9 port 52144 ssh2",
@@ -142,7 +142,7 @@ def _seed(store: SqliteStore) -> None:
                     "user": {"name": "admin"},
                 }
             ),
-            Event.model_validate(
+            Event.from_doc(
                 {
                     "@timestamp": (base + timedelta(minutes=25)).isoformat(),
                     "message": "<script>alert('msg')</script>\x1b[2J\x07\u202egnp.exe",

@@ -43,7 +43,7 @@ def _history(store: SqliteStore) -> None:
         t, n = first, 0
         while t <= NOW:
             events.append(
-                Event.model_validate(
+                Event.from_doc(
                     {
                         "@timestamp": t,
                         "message": "heartbeat",

@@ -8,6 +8,7 @@ import pytest
 
 from soc_core.alert import Alert, RuleRef, Severity, alert_id
 from soc_core.errors import StoreError
+from soc_core.event import Event
 from soc_core.records import DeadLetter
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit, token_hash
 from soc_core.store import AlertQuery, DeadLetterQuery, EventQuery, Store
@@ -144,10 +145,8 @@ def test_registry_round_trip_keeps_token_hash_only(store: Store) -> None:
 
 
 def test_source_activity_counts_live_events_not_evidence(store: Store) -> None:
-    evidence = make_event(9, source="a")
-    evidence = evidence.model_copy(
-        update={"soc": evidence.soc.model_copy(update={"evidence": {"visit": "v1"}})}
-    )
+    live = make_event(9, source="a").to_doc()
+    evidence = Event.from_doc({**live, "soc": {**live["soc"], "evidence": {"visit": "v1"}}})
     store.put_events(
         [make_event(1, source="a"), make_event(2, source="a"), make_event(3, source="b"), evidence]
     )

@@ -28,7 +28,7 @@ def client(store: Store) -> Iterator[TestClient]:
     store.save_registry(registry)
     now = datetime.now(UTC)
     events = [
-        Event.model_validate(
+        Event.from_doc(
             {
                 "@timestamp": now - timedelta(minutes=1),
                 "message": "x",

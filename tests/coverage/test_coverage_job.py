@@ -34,7 +34,7 @@ def _registry() -> Registry:
 
 
 def _event(n: int, source: str, at: datetime, **extra: object) -> Event:
-    return Event.model_validate(
+    return Event.from_doc(
         {
             "@timestamp": at,
             "message": f"{source} {n}",

@@ -26,7 +26,7 @@ def engine() -> DetectionEngine:
 
 
 def netsh_event(event_id: str = "ev-1", minute: int = 0, host: str = "ws-tthc-01") -> Event:
-    return Event.model_validate(
+    return Event.from_doc(
         {
             "@timestamp": datetime(2025, 7, 15, 1, minute, tzinfo=UTC),
             "event": {"id": event_id, "code": "1", "kind": "event"},
@@ -70,7 +70,7 @@ def test_alert_fields(engine: DetectionEngine) -> None:
 
 
 def test_vn12_needs_the_registry_predicate(engine: DetectionEngine) -> None:
-    event = Event.model_validate(
+    event = Event.from_doc(
         {
             "@timestamp": "2025-07-15T01:00:00Z",
             "event": {"id": "ev-net", "code": "3"},
@@ -85,7 +85,9 @@ def test_vn12_needs_the_registry_predicate(engine: DetectionEngine) -> None:
     plain = DetectStage(engine)
     assert plain(event) == []
     assert plain.counters["dropped_out_of_context"] == 1
-    secret = DetectStage(engine, context={"VN-12": lambda e: e.host is not None and e.host.name == "mat-01"})
+    secret = DetectStage(
+        engine, context={"VN-12": lambda e: e.host is not None and e.host.get("name") == "mat-01"}
+    )
     assert [a.checklist for a in secret(event)] == [["VN-12"]]
     other = DetectStage(engine, context={"VN-12": lambda e: False})
     assert other(event) == []

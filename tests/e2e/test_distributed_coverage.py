@@ -94,7 +94,7 @@ def _wait_for(store: ElasticStore, source: str, count: int) -> datetime:
         store.refresh()
         page = store.search_events(EventQuery(source_id=source, size=1000))
         if page.total >= count:
-            return _ms(max(e.event.ingested for e in page.items if e.event.ingested))
+            return _ms(max(e.event["ingested"] for e in page.items if e.event.get("ingested")))
         time.sleep(0.5)
     raise AssertionError(f"{source}: {count} events not indexed in time")
 

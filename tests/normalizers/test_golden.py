@@ -24,6 +24,7 @@ from normalizers.base import VIETNAM
 from normalizers.stage import NormalizeStage
 from soc_core.event import Event
 from soc_core.records import DeadLetter, RawRecord, record_id
+from tests.normalizers.canonical import assert_canonical
 
 ROOT = Path(__file__).parent
 # 00:10 on New Year's Day: year-less December lines belong to the year before, January to this one.
@@ -66,6 +67,7 @@ def normalize(payload: str, fmt: str | None) -> dict[str, Any]:
     if isinstance(result, DeadLetter):
         return {"dead_letter": {"format_tried": result.format_tried, "reason": result.reason}}
     assert isinstance(result, Event)
+    assert_canonical(result)
     doc = result.to_doc()
     for key in _VOLATILE:
         doc["event"].pop(key, None)

@@ -22,6 +22,7 @@ from normalizers.base import VIETNAM
 from normalizers.stage import NormalizeStage
 from soc_core.event import Event
 from soc_core.records import DeadLetter, RawRecord
+from tests.normalizers.canonical import assert_canonical
 from tests.normalizers.test_golden import ROOT, read_raw
 
 TEXT_FORMATS = (
@@ -48,7 +49,8 @@ def _check(fmt: str | None, payload: str) -> Event | DeadLetter:
         assert not result.reason.startswith("parser error"), result.reason
         assert result.reason
     else:
-        assert result.event.kind == "event"
+        assert result.event.get("kind") == "event"
+        assert_canonical(result)
         result.to_json()  # serialisable: no surrogates, no stray objects
     return result
 

@@ -53,7 +53,7 @@ def test_every_attack_sample_normalizes_without_dead_letters() -> None:
                 continue
             assert isinstance(result, Event)
             events += 1
-            datasets[result.event.dataset or ""] += 1
+            datasets[result.event.get("dataset") or ""] += 1
         if stats.errors:
             unreadable[path.name] = stats.errors
     assert len(files) >= 250
@@ -74,7 +74,7 @@ def test_sysmon_and_security_events_get_their_ecs_fields() -> None:
             assert isinstance(result, Event)
             flat = result.flat()
             data = result.winlog["event_data"] if result.winlog and "event_data" in result.winlog else {}
-            code, channel = result.event.code, result.winlog.get("channel") if result.winlog else None
+            code, channel = result.event.get("code"), result.winlog.get("channel") if result.winlog else None
             if channel == "Microsoft-Windows-Sysmon/Operational" and code == "1" and data.get("CommandLine"):
                 missing["process.args"] += "process.args" not in flat
                 if data.get("ParentImage", "-") != "-":  # Sysmon writes "-" for an unknown parent

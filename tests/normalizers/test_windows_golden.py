@@ -27,6 +27,7 @@ from normalizers.base import VIETNAM
 from normalizers.stage import NormalizeStage
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
+from tests.normalizers.canonical import assert_canonical
 
 ROOT = Path(__file__).parent
 FORMATS = ("winlogbeat", "evtx_json", "nxlog_windows")
@@ -56,6 +57,7 @@ def normalize(payload: str, fmt: str) -> dict[str, Any]:
     )
     result = NormalizeStage()(record)
     assert isinstance(result, Event), f"dead letter: {result.reason}"
+    assert_canonical(result)
     doc = result.to_doc()
     doc["event"].pop("ingested", None)
     doc["event"].pop("created", None)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from normalizers.stage import NormalizeStage
 from soc_core.event import Event
 from soc_core.records import DeadLetter, RawRecord
+from tests.normalizers.canonical import assert_canonical
 
 HERE = Path(__file__).parent
 FORMATS = ("winlogbeat", "evtx_json", "nxlog_windows")
@@ -55,6 +56,8 @@ def _run(payload: str, fmt: str | None) -> Event | DeadLetter:
     assert isinstance(result, Event | DeadLetter)
     if fmt is not None and isinstance(result, DeadLetter):
         assert not result.reason.startswith("parser error"), result.reason
+    if isinstance(result, Event):
+        assert_canonical(result)
     return result
 
 
