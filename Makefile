@@ -6,8 +6,11 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 DEBIAN_PACKAGES = $(shell grep -v '^\#' deploy/local/debian-packages.txt)
+# The normalizers compiled by mypyc (deploy/native/build.py); rebuilt when any of them changes.
+NATIVE  = normalizers/_native.json
+NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py))
 
-.PHONY: run test check lint typecheck servers stop-servers bench system-deps clean
+.PHONY: run test check lint typecheck servers stop-servers bench system-deps native clean-native clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +18,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(NATIVE): $(STAMP) $(NATIVE_SOURCES) deploy/native/build.py
+	$(BIN)/python deploy/native/build.py
+
+## native: compile the normalizers with mypyc (about twice as fast; `run`, `test` and `bench` do it)
+native: $(NATIVE)
+
+clean-native:
+	$(BIN)/python deploy/native/build.py --clean
+
 ## run: the product in embedded mode with the demo province; console on http://127.0.0.1:8000
-run: $(STAMP)
+run: $(STAMP) $(NATIVE)
 	$(BIN)/socpipe run --demo
 
 ## system-deps: the Debian packages the tests use (Java for the servers, Maven to fetch them, ...)
@@ -45,11 +57,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## test: install everything, start Kafka and Elasticsearch, run the whole suite
-test: $(STAMP) system-deps check servers
+test: $(STAMP) $(NATIVE) system-deps check servers
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(NATIVE)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .socpipe .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .socpipe .pytest_cache .mypy_cache .ruff_cache build
+	rm -f normalizers/*.so normalizers/_native.json

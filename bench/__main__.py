@@ -37,13 +37,17 @@ def summary() -> str:
         lines += [
             "## Normalizers (events/s on one core)",
             "",
-            f"Measured {norm.get('generated_at', '?')}.",
+            f"Measured {norm.get('generated_at', '?')}; "
+            f"compiled: {norm.get('compiled', 'none (plain Python)')}.",
             "",
-            "| format | parse only | through NormalizeStage | target |",
-            "| --- | ---: | ---: | ---: |",
+            "| format | parse only | through NormalizeStage | target | met |",
+            "| --- | ---: | ---: | ---: | --- |",
         ]
         for r in norm["results"]:
-            lines.append(f"| {r['format']} | {r['parse_eps']:,} | {r['stage_eps']:,} | {r['target_eps']:,} |")
+            met = "yes" if r["stage_meets_target"] else "no"
+            lines.append(
+                f"| {r['format']} | {r['parse_eps']:,} | {r['stage_eps']:,} | {r['target_eps']:,} | {met} |"
+            )
         lines.append("")
     det = _load("detect")
     if det:
