@@ -28,7 +28,9 @@ clean-native:
 	$(BIN)/python deploy/native/build.py --clean
 
 ## run: the product in embedded mode with the demo province; console on http://127.0.0.1:8000
-run: $(STAMP) $(NATIVE)
+## (without a C compiler the normalizers run as plain Python, slower but the same)
+run: $(STAMP)
+	@$(MAKE) --no-print-directory native || echo "make run: could not compile the normalizers (no gcc?); they run as plain Python"
 	$(BIN)/socpipe run --demo
 
 ## system-deps: the Debian packages the tests use (Java for the servers, Maven to fetch them, ...)

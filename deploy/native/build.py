@@ -12,7 +12,8 @@ writes `normalizers/_native.json` (a digest of every compiled source) and `norma
 refuses to import compiled modules built from other source. `make native` rebuilds when a source
 changes; `make clean-native` goes back to plain Python.
 
-    .venv/bin/python deploy/native/build.py            # compile (from any directory)
+    .venv/bin/python deploy/native/build.py            # compile if a source changed (any cwd)
+    .venv/bin/python deploy/native/build.py --force    # compile anyway
     .venv/bin/python deploy/native/build.py --clean    # remove the compiled modules
 """
 
@@ -55,6 +56,16 @@ def clean() -> None:
     shutil.rmtree(BUILD_DIR, ignore_errors=True)
 
 
+def up_to_date() -> bool:
+    """The compiled modules were built from exactly the current sources (`make` only sees mtimes,
+    which a `git checkout` changes without changing a byte)."""
+    try:
+        built = json.loads(MANIFEST.read_text())
+    except FileNotFoundError:
+        return False
+    return bool(compiled_files()) and built == {p.name: digest(p) for p in sources()}
+
+
 def build() -> None:
     from mypyc.build import mypycify  # mypy is a dev dependency; imported here so --clean needs none
     from setuptools import setup
@@ -78,10 +89,15 @@ def build() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--clean", action="store_true", help="remove the compiled modules and exit")
+    parser.add_argument("--force", action="store_true", help="compile even if the build is up to date")
     args = parser.parse_args(argv)
     if args.clean:
         clean()
         print("removed the compiled normalizers: the package runs as plain Python")
+        return 0
+    if not args.force and up_to_date():
+        MANIFEST.touch()  # tell make, whose mtimes said otherwise
+        print("compiled normalizers are up to date with their sources")
         return 0
     build()
     return 0
