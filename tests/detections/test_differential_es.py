@@ -5,7 +5,8 @@ through `iter_records` + `NormalizeStage` (`evtx_json`), the path uploads take, 
 the real Elasticsearch. Every rule those events can reach (dispatched by our index: SigmaHQ and the
 provincial pack) is converted by pysigma-backend-elasticsearch (`LuceneBackend`, its `dsl_lucene`
 output) with OUR pipeline and run with `_msearch`. Per rule, the matched event ids must equal the
-engine's. The report goes to `bench/results/differential.json`.
+engine's. The report goes to `bench/results/differential.json` with `SOCPIPE_UPDATE_DOCS=1` (the
+README quotes it), else to the temp directory, so a test run never changes the checkout.
 
 The test index gives the backend's queries Sigma's semantics where Elasticsearch can:
 
@@ -35,7 +36,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
+import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -67,7 +70,11 @@ from tests.servers import Servers
 ROOT = Path(__file__).resolve().parents[2]
 EVTX = SIGMA.parent / "evtx-attack-samples"
 PACK = ROOT / "detections" / "rules" / "provincial"
-REPORT = ROOT / "bench" / "results" / "differential.json"
+REPORT = (
+    ROOT / "bench" / "results" / "differential.json"
+    if os.environ.get("SOCPIPE_UPDATE_DOCS") == "1"
+    else Path(tempfile.gettempdir()) / "socpipe-differential.json"
+)
 
 #: Lucene refuses terms over 32,766 bytes; `ignore_above` counts UTF-16 units, at most 3 UTF-8 bytes each.
 IGNORE_ABOVE = 32766 // 3
