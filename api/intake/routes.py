@@ -53,6 +53,7 @@ from ingest.ratelimit import RateLimiter
 from ingest.sources import Attribution, attribution
 from normalizers import registry as formats
 from soc_core.errors import AuthError, BackPressure, IngestError, PayloadTooLarge
+from soc_core.event import utcnow
 from soc_core.records import RawRecord
 from soc_core.registry import LogSource
 
@@ -108,7 +109,11 @@ def _decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
 
 
 def split_records(body: bytes, max_record: int) -> list[tuple[str, Any]]:
-    """NDJSON (one JSON value a line) or one JSON array: each record as (JSON text, parsed value)."""
+    """NDJSON (one JSON value a line) or one JSON array: each record as (JSON text, parsed value).
+
+    NDJSON lines end at LF (CR LF tolerated) and nowhere else: a log line may hold NEL or U+2028,
+    where `str.splitlines` would also cut, breaking the JSON of a valid line. Sizes are checked
+    per line only when the body itself is over the record limit."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -121,16 +126,19 @@ def split_records(body: bytes, max_record: int) -> list[tuple[str, Any]]:
             raise IngestError(f"malformed JSON array: {exc}") from None
         records = []
         for n, item in enumerate(items, 1):
-            line = orjson.dumps(item).decode()
-            if len(line.encode()) > max_record:
+            encoded = orjson.dumps(item)
+            if len(encoded) > max_record:
                 raise PayloadTooLarge(f"record {n} is over {max_record} bytes")
-            records.append((line, item))
+            records.append((encoded.decode(), item))
         return records
     records = []
-    for n, line in enumerate(text.splitlines(), 1):
+    check_size = len(body) > max_record
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.endswith("\r"):
+            line = line[:-1]
         if not line.strip():
             continue
-        if len(line.encode()) > max_record:
+        if check_size and len(line.encode()) > max_record:
             raise PayloadTooLarge(f"line {n} is over {max_record} bytes")
         try:
             value = orjson.loads(line)
@@ -143,7 +151,7 @@ def split_records(body: bytes, max_record: int) -> list[tuple[str, Any]]:
 def _shipper_time(value: dict[str, Any]) -> str | None:
     for key in TIME_KEYS:
         t = value.get(key)
-        if isinstance(t, int | float | str) and not isinstance(t, bool) and t != "":
+        if isinstance(t, (int, float, str)) and not isinstance(t, bool) and t != "":
             return f"{key}={t}"
     return None
 
@@ -154,7 +162,7 @@ def _with_timestamp(line: str, value: dict[str, Any]) -> str:
     if "@timestamp" in value:
         return line
     date = value.get("date")
-    if isinstance(date, int | float) and not isinstance(date, bool) and math.isfinite(date):
+    if isinstance(date, (int, float)) and not isinstance(date, bool) and math.isfinite(date):
         try:
             stamp = datetime.fromtimestamp(date, UTC).isoformat()
         except (OverflowError, OSError, ValueError):
@@ -230,21 +238,25 @@ def limiter_for(ctx: AppContext) -> RateLimiter:
     return limiter
 
 
-def _event_records(attr: Attribution, lines: list[tuple[str, Any]]) -> list[RawRecord]:
+def _event_records(attr: Attribution, lines: list[tuple[str, Any]], received_at: datetime) -> list[RawRecord]:
+    fmt = attr.source.format
     records = []
     for line, value in lines:
-        payload, shipper_id = payload_for(line, value, attr.source.format)
-        records.append(attr.record(payload, shipper_id=shipper_id))
+        payload, shipper_id = payload_for(line, value, fmt)
+        records.append(attr.record(payload, shipper_id=shipper_id, received_at=received_at))
     return records
 
 
-def _envelope_records(attr: Attribution, lines: list[tuple[str, Any]]) -> list[RawRecord]:
+def _envelope_records(
+    attr: Attribution, lines: list[tuple[str, Any]], received_at: datetime
+) -> list[RawRecord]:
     known = set(formats.names())
     records = []
     for n, (_, value) in enumerate(lines, 1):
         if not isinstance(value, dict):
             raise IngestError(f"record {n} is not an object")
-        rid, payload, fmt, evidence = (value.get(k) for k in ("id", "payload", "format", "evidence"))
+        rid, payload = value.get("id"), value.get("payload")
+        fmt, evidence = value.get("format"), value.get("evidence")
         if not isinstance(rid, str) or not rid or len(rid) > MAX_SHIPPER_ID:
             raise IngestError(
                 f"record {n}: `id` must be a non-empty string of at most {MAX_SHIPPER_ID} chars"
@@ -255,7 +267,9 @@ def _envelope_records(attr: Attribution, lines: list[tuple[str, Any]]) -> list[R
             raise IngestError(f"record {n}: unknown format {fmt!r}")
         if evidence is not None and not isinstance(evidence, dict):
             raise IngestError(f"record {n}: `evidence` must be an object")
-        records.append(attr.record(payload, shipper_id=rid, fmt=fmt, evidence=evidence))
+        records.append(
+            attr.record(payload, shipper_id=rid, fmt=fmt, evidence=evidence, received_at=received_at)
+        )
     return records
 
 
@@ -274,7 +288,8 @@ async def _intake(
         body = _decompress(body, content_encoding, settings.max_body_bytes)
         lines = split_records(body, settings.max_record_bytes)
         attr = attribution(ctx.registry, source)
-        records = _envelope_records(attr, lines) if envelope else _event_records(attr, lines)
+        build = _envelope_records if envelope else _event_records
+        records = build(attr, lines, utcnow())  # one arrival time for the request
     except PayloadTooLarge as exc:
         return _reject(413, "too_large", str(exc), source=sid)
     except IngestError as exc:

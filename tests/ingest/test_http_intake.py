@@ -94,6 +94,36 @@ def test_vector_http_sink_json_array_and_ndjson(client: TestClient, rec: Recorde
     assert len(rec.distinct()) == 2
 
 
+def test_ndjson_lines_end_at_lf_only_so_line_separators_inside_a_record_are_kept(
+    client: TestClient, rec: Recorder
+) -> None:
+    # U+2028, U+2029 and NEL are valid raw inside JSON strings (orjson, serde_json write them so)
+    odd = [f"{LINE} sep\u2028ara\u2029ted\x85end", f"{LINE} form\x0cfeed", LINE]
+    body = b"\r\n".join(orjson.dumps({"log": line, "date": n}) for n, line in enumerate(odd)) + b"\r\n\n"
+    resp = post(client, body)
+    assert resp.status_code == 202, resp.text
+    assert [r.payload for r in rec.records] == odd
+
+
+def test_a_request_is_counted_exactly_with_one_arrival_time(client: TestClient, rec: Recorder) -> None:
+    labels = {"source": "auth-fb"}
+    events = REGISTRY.get_sample_value("soc_source_events_received_total", labels) or 0.0
+    nbytes = REGISTRY.get_sample_value("soc_source_bytes_received_total", labels) or 0.0
+    body = b"\n".join(orjson.dumps({"log": f"{LINE} {n}", "date": n}) for n in range(1500))
+    assert post(client, gzip.compress(body), **{"Content-Encoding": "gzip"}).status_code == 202
+    assert REGISTRY.get_sample_value("soc_source_events_received_total", labels) == events + 1500
+    assert REGISTRY.get_sample_value("soc_source_bytes_received_total", labels) == nbytes + len(body)
+    assert len({r.received_at for r in rec.records}) == 1
+
+
+def test_a_line_over_the_record_limit_is_413_naming_it(tmp_path: Path, rec: Recorder) -> None:
+    body = b"\n".join(orjson.dumps({"log": "x" * size}) for size in (10, 900, 1100, 10))
+    for client in make_client(tmp_path, rec, max_record_bytes=1024):
+        resp = post(client, body)
+        assert resp.status_code == 413 and "line 3 is over 1024 bytes" in resp.json()["detail"]
+    assert rec.records == []
+
+
 def test_basic_auth_with_the_token_as_password(client: TestClient, rec: Recorder) -> None:
     basic = base64.b64encode(f"fluentbit:{SYSLOG_TOKEN}".encode()).decode()
     resp = client.post(
