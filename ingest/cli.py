@@ -136,6 +136,7 @@ def syslog_command(
     """Distributed mode: a syslog receiver process (UDP/TCP/TLS) publishing to Kafka `soc.raw`."""
     _setup_logging()
     from ingest.config import IngestConfig
+    from ingest.heap import freeze_startup_heap
     from ingest.sources import SourceDirectory
     from ingest.syslog.receiver import SyslogReceiver
     from soc_core.ops import serve_ops
@@ -190,6 +191,7 @@ def syslog_command(
         log.info("stopping: no new connections; waiting until what was read is durable")
         await receiver.stop()
 
+    freeze_startup_heap()
     asyncio.run(main())
     bus.close()
     ops.shutdown()

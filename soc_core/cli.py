@@ -76,9 +76,12 @@ def _serve(ctx: Any, settings: Settings) -> None:
     import uvicorn
 
     from api.app import create_app
+    from ingest.heap import freeze_startup_heap
 
+    app = create_app(ctx)
+    freeze_startup_heap()  # the intake's per-record objects would make the GC walk all of it
     uvicorn.run(
-        create_app(ctx),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_level="warning",
