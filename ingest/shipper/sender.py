@@ -44,8 +44,18 @@ class Stopped(SendError):
     """The shipper is stopping; the batch stays where it was (spool) and is sent next time."""
 
 
+#: Level 1 makes a batch of log lines about 10% larger than level 5 did (40 KiB instead of 37 KiB
+#: for 2,000 syslog lines) for 40% less CPU, and the shipper shares its host with what it ships.
+GZIP_LEVEL = 1
+
+
+def compress(body: bytes) -> bytes:
+    """The request body as sent (`Content-Encoding: gzip`)."""
+    return gzip.compress(body, compresslevel=GZIP_LEVEL)
+
+
 def encode_batch(records: Iterable[dict[str, Any]]) -> bytes:
-    return gzip.compress(b"".join(orjson.dumps(r) + b"\n" for r in records), compresslevel=5)
+    return compress(b"".join(orjson.dumps(r) + b"\n" for r in records))
 
 
 def _retry_after(resp: httpx.Response) -> float | None:

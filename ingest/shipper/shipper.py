@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 import threading
@@ -12,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.shipper.sender import IntakeClient, RejectedBatch, SendError, Stopped, encode_batch
+from ingest.shipper.sender import IntakeClient, RejectedBatch, SendError, Stopped, compress, encode_batch
 from ingest.shipper.storage import Checkpoint, Spool
 from ingest.shipper.tail import DEFAULT_EXCLUDES, Tailer
 from soc_core.errors import ConfigError
@@ -151,7 +150,7 @@ class Shipper:
         body = segment.read_bytes()
         n = body.count(b"\n")
         try:
-            answer = self.client.post(gzip.compress(body, compresslevel=5))
+            answer = self.client.post(compress(body))
         except RejectedBatch as exc:
             self.stats.quarantined += n
             self.spool.quarantine(segment, str(exc))

@@ -224,6 +224,8 @@ class Tailer:
         data = t.fh.read(min(READ_CHUNK, max(budget, 4096), size - t.offset))
         consumed = 0
         start = 0
+        before = len(out)
+        id_prefix = self._id_prefix(t)
         while len(out) < max_lines:
             nl = data.find(b"\n", start)
             if nl < 0:
@@ -242,8 +244,10 @@ class Tailer:
                 continue
             if not raw.strip():
                 continue
-            out.append(Line(self._id(t, line_offset, raw), self._decode(raw, t, line_offset)))
-            self.stats.lines += 1
+            out.append(
+                Line(f"{id_prefix}{line_offset}:{line_digest(raw)}", self._decode(raw, t, line_offset))
+            )
+        self.stats.lines += len(out) - before
         if consumed == 0 and len(data) >= READ_CHUNK and data.find(b"\n") < 0:
             # a line longer than what one read returns: skip it whole once it ends
             if not t.skipping:
@@ -256,8 +260,10 @@ class Tailer:
         self.stats.bytes += consumed
         return consumed
 
-    def _id(self, t: _Tracked, offset: int, raw: bytes) -> str:
-        return f"{self.host}:{t.origin}:{t.ino}:{offset}:{line_digest(raw)}"
+    def _id_prefix(self, t: _Tracked) -> str:
+        """`host:origin-path:inode:`, the part of a line's id shared by a file's lines; the line
+        appends `offset:digest` (see the module docstring)."""
+        return f"{self.host}:{t.origin}:{t.ino}:"
 
     def _decode(self, raw: bytes, t: _Tracked, offset: int) -> str:
         try:

@@ -3,6 +3,7 @@ copy-truncate, the intake answering 503 (spool, then resend), SIGKILL and restar
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import signal
@@ -13,10 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import orjson
 import pytest
 
-from ingest.shipper.sender import IntakeClient
+from ingest.shipper.sender import IntakeClient, encode_batch
 from ingest.shipper.shipper import import_file
+from ingest.shipper.storage import Checkpoint
+from ingest.shipper.tail import Tailer, line_digest
 from tests.ingest.helpers import Recorder, http_intake, source
 
 TOKEN = "tok-ship"
@@ -175,3 +179,24 @@ def test_once_reads_evtx_through_the_evtx_reader(
     assert (result.records, result.accepted, result.format) == (3, 3, "evtx_json")
     assert {r.format for r in rec.records} == {"evtx_json"}
     assert len(rec.distinct()) == 3  # identical records at three positions stay three events
+
+
+def test_tailed_lines_keep_their_ids_host_origin_inode_offset_digest(tmp_path: Path) -> None:
+    """Ids are dedup keys already stored downstream: their format never changes."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"first\r\n\nsecond\n" + "third caf\u00e9\n".encode() + b"partial")
+    tailer = Tailer([str(log)], Checkpoint(tmp_path / "cp.json").load(), host="web01")
+    tailer.scan()
+    lines = tailer.read(100, 1 << 20)
+    tailer.close()
+    ino = log.stat().st_ino
+    expect = [(0, b"first"), (8, b"second"), (15, "third caf\u00e9".encode())]
+    assert [(ln.id, ln.payload) for ln in lines] == [
+        (f"web01:{log}:{ino}:{offset}:{line_digest(raw)}", raw.decode()) for offset, raw in expect
+    ]
+    assert tailer.stats.lines == 3
+
+
+def test_shipper_bodies_are_gzip_of_the_ndjson() -> None:
+    records = [{"id": f"r{n}", "payload": f"line {n}"} for n in range(3)]
+    assert gzip.decompress(encode_batch(records)) == b"".join(orjson.dumps(r) + b"\n" for r in records)
