@@ -8,6 +8,15 @@
 - shipper: `socpipe ship` tailing one file into that `socpipe api`, until the API counted them all.
 
 Writes `bench/results/ingest.json` and prints a table. Target: >= 20,000 events/s per receiver.
+Beside the figures it records the receiver process's CPU seconds over each measurement (events per
+CPU-second move less with other work on the machine than wall figures do) and the load average.
+
+Where a receiver's CPU went before issue #3's fixes, by profile (py-spy, per-thread CPU): 57-68% in
+kafka-python's pure-Python CRC-32C (the `crc32c` C package is now a dependency), a quarter to a
+third of `socpipe api` in full garbage collections over its startup heap (now frozen), then
+per-record calls: orjson once per record, pydantic `model_dump`, batcher and Prometheus calls per
+record, a clock read per record. What is left per record is parsing the request and building the
+validated `RawRecord`.
 
     .venv/bin/python bench/bench_ingest.py [--events 200000]
 """
@@ -49,6 +58,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def figures(events: int, elapsed: float, cpu: float) -> dict[str, float]:
+    return {
+        "events": events,
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(events / elapsed),
+        "receiver_cpu_seconds": round(cpu, 2),
+        "events_per_cpu_second": round(events / cpu) if cpu > 0 else 0,
+    }
 
 
 def line(n: int) -> str:
@@ -112,6 +137,7 @@ def bench_syslog(env: dict[str, str], total: int, logs: Path) -> dict[str, float
         metrics = f"http://127.0.0.1:{ops}/metrics"
         half = total // 2
         chunks = ["".join(line(n) + "\n" for n in range(start, start + half)).encode() for start in (0, half)]
+        cpu = cpu_seconds(proc.pid)
         started = time.perf_counter()
 
         def send(data: bytes) -> None:
@@ -126,14 +152,15 @@ def bench_syslog(env: dict[str, str], total: int, logs: Path) -> dict[str, float
                 raise RuntimeError("syslog benchmark timed out")
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(proc.pid) - cpu
         for t in senders:
             t.join()
     finally:
         stop(proc)
-    return {"events": 2 * half, "seconds": round(elapsed, 2), "events_per_s": round(2 * half / elapsed)}
+    return figures(2 * half, elapsed, cpu)
 
 
-def bench_http(url: str, total: int, batch: int = 1000, clients: int = 2) -> dict[str, float]:
+def bench_http(url: str, pid: int, total: int, batch: int = 1000, clients: int = 2) -> dict[str, float]:
     bodies = [
         b"\n".join(orjson.dumps({"date": 1751331600 + n / 1e6, "log": line(n)}) for n in range(s, s + batch))
         for s in range(0, total, batch)
@@ -157,6 +184,7 @@ def bench_http(url: str, total: int, batch: int = 1000, clients: int = 2) -> dic
                 with lock:
                     done[0] += batch
 
+    cpu = cpu_seconds(pid)
     started = time.perf_counter()
     threads = [threading.Thread(target=work) for _ in range(clients)]
     for t in threads:
@@ -164,12 +192,14 @@ def bench_http(url: str, total: int, batch: int = 1000, clients: int = 2) -> dic
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    return {"events": done[0], "seconds": round(elapsed, 2), "events_per_s": round(done[0] / elapsed)}
+    return figures(done[0], elapsed, cpu_seconds(pid) - cpu)
 
 
-def bench_shipper(url: str, env: dict[str, str], total: int, work: Path) -> dict[str, float]:
+def bench_shipper(url: str, pid: int, env: dict[str, str], total: int, work: Path) -> dict[str, float]:
+    """`pid` is the receiver's (`socpipe api`): its CPU is what the figure is about."""
     log_file = work / "app.log"
     log_file.write_text("".join(line(n) + "\n" for n in range(total)))
+    cpu = cpu_seconds(pid)
     started = time.perf_counter()
     proc = spawn(
         ["ingest.cli", "ship", "--url", url, "--path", str(log_file), "--state-dir", str(work / "state")],
@@ -182,9 +212,10 @@ def bench_shipper(url: str, env: dict[str, str], total: int, work: Path) -> dict
                 raise RuntimeError("shipper benchmark failed: see " + str(work / "shipper.log"))
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(pid) - cpu
     finally:
         stop(proc)
-    return {"events": total, "seconds": round(elapsed, 2), "events_per_s": round(total / elapsed)}
+    return figures(total, elapsed, cpu)
 
 
 def main() -> None:
@@ -242,6 +273,7 @@ def main() -> None:
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"socpipe-{prefix}"
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, float]] = {}
+    load_before = os.getloadavg()
     try:
         results["syslog_tcp"] = bench_syslog(env, args.events, work)
         port = free_port()
@@ -249,8 +281,8 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(f"{url}/health", api)
-            results["http_bulk"] = bench_http(url, args.events)
-            results["shipper"] = bench_shipper(url, env, args.shipper_events, work)
+            results["http_bulk"] = bench_http(url, api.pid, args.events)
+            results["shipper"] = bench_shipper(url, api.pid, env, args.shipper_events, work)
         finally:
             stop(api)
     finally:
@@ -262,15 +294,23 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "target_events_per_s": 20_000,
         "note": "one receiver process into Kafka acks=all; Kafka, sender and receiver share the 2 cores",
+        "load_average": {
+            "before": [round(x, 2) for x in load_before],
+            "after": [round(x, 2) for x in os.getloadavg()],
+        },
         "results": results,
     }
     dest = ROOT / "bench" / "results" / "ingest.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"{'path':<12} {'events':>9} {'seconds':>8} {'events/s':>9}  target 20,000")
+    print(f"{'path':<12} {'events':>9} {'seconds':>8} {'events/s':>9} {'per CPU-s':>10}  target 20,000")
     for name, r in results.items():
         mark = "ok" if r["events_per_s"] >= 20_000 else "BELOW"
-        print(f"{name:<12} {int(r['events']):>9} {r['seconds']:>8} {int(r['events_per_s']):>9}  {mark}")
+        print(
+            f"{name:<12} {int(r['events']):>9} {r['seconds']:>8} {int(r['events_per_s']):>9} "
+            f"{int(r['events_per_cpu_second']):>10}  {mark}"
+        )
+    print(f"load average before {out['load_average']['before']}, after {out['load_average']['after']}")
     print(f"written to {dest}")
 
 
