@@ -203,17 +203,22 @@ def test_kafka_down_stops_reading_and_loses_nothing(registry: RegistryCache, tmp
     rec = Recorder()
     rec.open.clear()
     handle = start(registry, rec, tmp_path)
-    n = 20_000
+    # Up to 46 MB: more than the receiver's socket buffer can grow to (Linux autotunes it up to
+    # net.ipv4.tcp_rmem's maximum, 32 MiB here), so only a receiver that stops reading blocks it.
+    most = 400_000
+
+    def line(i: int) -> bytes:
+        return f"<13>line {i:06d} {'p' * 100}\n".encode()
+
     try:
         with socket.create_connection(("127.0.0.1", handle.ports["tcp"])) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
             s.settimeout(1.0)
             sent = 0
             blocked = False
-            lines = [f"<13>line {i:06d} {'p' * 100}\n".encode() for i in range(n)]
-            while sent < n:
+            while sent < most:
                 try:
-                    s.sendall(lines[sent])
+                    s.sendall(line(sent))
                     sent += 1
                 except TimeoutError:
                     blocked = True  # the receiver stopped reading: back-pressure reached the sender
@@ -222,8 +227,9 @@ def test_kafka_down_stops_reading_and_loses_nothing(registry: RegistryCache, tmp
             assert rec.records == [] and rec.refused > 0
             rec.open.set()
             s.settimeout(30)
-            for line in lines[sent:]:
-                s.sendall(line)
+            n = sent + 1000
+            for i in range(sent, n):
+                s.sendall(line(i))
         assert rec.wait_for(n, timeout_s=60) == n
     finally:
         handle.stop()
