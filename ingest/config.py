@@ -26,7 +26,7 @@ class IngestConfig:
     syslog_tls_key: Path | None = None
     syslog_tls_client_ca: Path | None = None
     syslog_tls_require_client_cert: bool = False
-    # batches handed to `submit`: whichever comes first
+    # batches handed to `submit`: whichever comes first (the records of one read stay together)
     syslog_batch_records: int = 500
     syslog_batch_ms: int = 50
     # UDP has no back-pressure: beyond this many records waiting for `submit`, datagrams are dropped
