@@ -136,9 +136,9 @@ def syslog_command(
     """Distributed mode: a syslog receiver process (UDP/TCP/TLS) publishing to Kafka `soc.raw`."""
     _setup_logging()
     from ingest.config import IngestConfig
-    from ingest.heap import freeze_startup_heap
     from ingest.sources import SourceDirectory
     from ingest.syslog.receiver import SyslogReceiver
+    from soc_core.heap import freeze_startup_heap
     from soc_core.ops import serve_ops
     from soc_core.registry_cache import RegistryCache
     from soc_core.runtime import KafkaSubmit, build_kafka, build_store

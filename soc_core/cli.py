@@ -76,7 +76,7 @@ def _serve(ctx: Any, settings: Settings) -> None:
     import uvicorn
 
     from api.app import create_app
-    from ingest.heap import freeze_startup_heap
+    from soc_core.heap import freeze_startup_heap
 
     app = create_app(ctx)
     freeze_startup_heap()  # the intake's per-record objects would make the GC walk all of it
@@ -261,6 +261,7 @@ class Stage(StrEnum):
 def worker(stage: Stage) -> None:
     """Distributed mode: run one stage until SIGTERM (the current batch finishes and is committed)."""
     _setup_logging()
+    from soc_core.heap import freeze_startup_heap
     from soc_core.ops import serve_ops
     from soc_core.registry_cache import RegistryCache
     from soc_core.runtime import build_detect, build_kafka, build_normalize, build_store
@@ -311,6 +312,7 @@ def worker(stage: Stage) -> None:
 
     ops = serve_ops(settings.http_host, settings.ops_port, health)
     typer.echo(f"worker {stage.value} ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
+    freeze_startup_heap()  # per-event objects would make every full collection walk the rule set
     run_until_stopped(StageWorker(stage.value, consumer, handle, batch=settings.consumer_batch))
     bus.close()
 

@@ -1,4 +1,4 @@
-"""Keep the cyclic garbage collector off what a receiver process built before it serves.
+"""Keep the cyclic garbage collector off what a process built before it serves or consumes.
 
 A receiver allocates several GC-tracked objects per record (the parsed JSON object, the
 `RawRecord` and its field dict), so the collector runs often, and each full collection walks
@@ -7,7 +7,8 @@ every tracked object in the process. After startup `socpipe api` holds about 290
 collections took a quarter to a third of the process's CPU, more than parsing the records.
 
 What startup built lives as long as the process, so it is moved out of the collector's reach
-with `gc.freeze()`; everything created afterwards is collected as before. Reference counting
+with `gc.freeze()`; everything created afterwards is collected as before. Stage workers do the
+same: the detect worker's compiled rule set is the largest heap of all. Reference counting
 still frees frozen objects that become unreferenced; only cycles among them would stay.
 """
 
