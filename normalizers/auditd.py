@@ -295,7 +295,7 @@ class _Record:
             if len(chunks) == 1:
                 out.append(self._chunk(chunks[next(iter(chunks))]).decode("utf-8", "replace"))
             else:
-                joined = b"".join(self._chunk(chunks[i]) for i in sorted(chunks))
+                joined = b"".join([self._chunk(chunks[i]) for i in sorted(chunks)])
                 out.append(joined.decode("utf-8", "replace"))
         return out
 

@@ -160,9 +160,9 @@ class Cef:
             raise NormalizeError(f"CEF header needs 7 '|'-separated fields after 'CEF:', found {pipes} pipes")
         header = parse_prefix(text[:start], ctx) if start else None
         version = m.group(1)
-        vendor, product, device_version, class_id, name, severity = (
+        vendor, product, device_version, class_id, name, severity = [
             _unescape(f, header=True) if "\\" in f else f for f in m.group(2, 3, 4, 5, 6, 7)
-        )
+        ]
         ext = parse_extension(m.group(8))
         kaspersky = vendor.lower() in _KASPERSKY_VENDORS
         event: dict[str, Any] = {"kind": "event", "code": class_id}

@@ -112,7 +112,7 @@ def text(value: object) -> str | None:
             return text(value["#text"])
         return text(orjson.dumps(value).decode()) if value else None
     if isinstance(value, list):
-        parts = [part for part in (text(item) for item in value) if part is not None]
+        parts = [part for part in [text(item) for item in value] if part is not None]
         return ", ".join(parts) or None
     return text(str(value))
 
