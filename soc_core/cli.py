@@ -66,6 +66,9 @@ def _setup_logging(level: str = "INFO") -> None:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler logs every run of every job at INFO (the rule watcher ticks each second); its
+    # failures and missed runs are ERROR and WARNING, which still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _settings(**overrides: Any) -> Settings:
