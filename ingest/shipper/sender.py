@@ -91,7 +91,7 @@ class IntakeClient:
             },
         )
         self.stop = stop or threading.Event()
-        self._backoff = wait_exponential_jitter(initial=0.5, max=max_backoff_s, jitter=0.5)
+        self._backoff = wait_exponential_jitter(multiplier=0.5, max=max_backoff_s, jitter=0.5)
         self.retries = 0
 
     def close(self) -> None:
