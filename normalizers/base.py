@@ -4,7 +4,8 @@ A format module under `normalizers/` exposes a module-level `NORMALIZER` object 
 
 - `name`: the registry key, also what sources declare as their `format` in the registry;
 - `parse(raw, ctx) -> dict`: a pure function (no I/O) from one raw record (text) to an ECS
-  document (nested dicts, ECS names, `@timestamp` as an aware datetime or ISO string); it raises
+  document (nested dicts, ECS names, `@timestamp` an aware datetime; an ISO string only from a
+  format without `typed_output`, whose documents the stage validates and coerces); it raises
   `NormalizeError` with a clear reason when the record is not of this format or is broken;
 - `sniff(raw) -> bool`: a cheap test used when a source declares no format (content detection);
 - `typed_output`: True when `parse` builds each document from typed values (strings it cut out,
@@ -15,7 +16,8 @@ A format module under `normalizers/` exposes a module-level `NORMALIZER` object 
   False and every document it makes is validated.
 
 The stage (`normalizers.stage`) adds identity, attribution and `event.original`, validates the
-document into an `Event`, and turns any failure into a counted dead letter.
+document where `typed_output` is False, wraps it in an `Event`, and turns any failure into a
+counted dead letter.
 """
 
 from __future__ import annotations
