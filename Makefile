@@ -10,7 +10,7 @@ DEBIAN_PACKAGES = $(shell grep -v '^\#' deploy/local/debian-packages.txt)
 NATIVE  = normalizers/_native.json
 NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py))
 
-.PHONY: run test check lint typecheck servers stop-servers bench system-deps native clean-native clean
+.PHONY: run test check lint typecheck layers servers stop-servers bench system-deps native clean-native clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,8 +48,8 @@ servers: system-deps
 stop-servers:
 	bash deploy/local/servers.sh stop all
 
-## check: lint and type-check (also part of `make test`)
-check: lint typecheck
+## check: lint, type-check and the layering contracts (also part of `make test`)
+check: lint typecheck layers
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -57,6 +57,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## layers: import-linter's contracts (pyproject.toml): the kernel, stages, API/console and composition root
+layers: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 
 ## test: install everything, start Kafka and Elasticsearch, run the whole suite
 test: $(STAMP) $(NATIVE) system-deps check servers

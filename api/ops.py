@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.context import AppContext
-from soc_core.ops import health_status
+from soc_core.health import health_status
 
 router = APIRouter()
 

@@ -1,6 +1,6 @@
 """Ingest benchmark: events/s from ONE receiver process into Kafka (acks=all), on the real servers.
 
-- syslog TCP: `python -m ingest.cli syslog` (distributed), two TCP connections sending
+- syslog TCP: `python -m socpipe.cli syslog` (distributed), two TCP connections sending
   newline-framed RFC 5424 lines; measured until the receiver's per-source counter (records that
   Kafka acknowledged) reaches the total;
 - HTTP bulk: `socpipe api` (distributed), two clients posting NDJSON batches of 1,000 Fluent Bit
@@ -128,7 +128,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def bench_syslog(env: dict[str, str], total: int, logs: Path) -> dict[str, float]:
     tcp, ops = free_port(), free_port()
     proc = spawn(
-        ["ingest.cli", "syslog", "--tcp-port", str(tcp)],
+        ["socpipe.cli", "syslog", "--tcp-port", str(tcp)],
         {**env, "SOC_OPS_PORT": str(ops)},
         logs / "syslog.log",
     )
@@ -277,7 +277,7 @@ def main() -> None:
     try:
         results["syslog_tcp"] = bench_syslog(env, args.events, work)
         port = free_port()
-        api = spawn(["soc_core.cli", "api"], {**env, "SOC_HTTP_PORT": str(port)}, work / "api.log")
+        api = spawn(["socpipe.cli", "api"], {**env, "SOC_HTTP_PORT": str(port)}, work / "api.log")
         url = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(f"{url}/health", api)

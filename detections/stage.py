@@ -24,7 +24,7 @@ from datetime import timedelta
 from detections.engine import DetectionEngine, RuleMatch
 from detections.suppression import AlertUpdate, NewAlert, Suppressor
 from detections.tags import checklist_codes, threats
-from soc_core.alert import Alert, RuleRef, Severity, alert_id
+from soc_core.alert import Alert, AlertRepeat, RuleRef, Severity, alert_id
 from soc_core.event import Event
 
 EventPredicate = Callable[[Event], bool]
@@ -105,3 +105,32 @@ class DetectStage:
                 "last_seen": event.timestamp,
             }
         )
+
+
+class SuppressingDetect:
+    """The detect stage with suppression: repeats of a rule on a host within the window become
+    `AlertRepeat`s of the first alert instead of new alerts."""
+
+    def __init__(self, stage: DetectStage) -> None:
+        self.stage = stage
+
+    @property
+    def engine(self) -> DetectionEngine:
+        return self.stage.engine
+
+    def __call__(self, event: Event) -> list[Alert | AlertRepeat]:
+        out: list[Alert | AlertRepeat] = []
+        for outcome in self.stage.process(event):
+            if isinstance(outcome, NewAlert):
+                out.append(outcome.alert)
+            else:
+                out.append(
+                    AlertRepeat(
+                        alert_id=outcome.alert_id,
+                        first_seen=outcome.first_seen,
+                        count=outcome.count,
+                        last_seen=outcome.last_seen,
+                        event_id=outcome.event_id,
+                    )
+                )
+        return out

@@ -41,6 +41,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError, TransportError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from detections.engine import DetectionEngine, ReloadReport
 from soc_core.errors import DetectionError, StoreError
@@ -280,27 +281,43 @@ class ElasticRuleStateStore:
     ) -> RuleState:
         if not self._ready:
             self.setup()
-        for _ in range(self.MAX_ATTEMPTS):
-            current, seq = self._get()
-            state = current.with_change(rule_id, enabled, actor=actor, reason=reason, at=at)
-            doc = {"updated_at": datetime.now(UTC).isoformat(), **state.to_doc()}
-            try:
-                if seq is None:
-                    resp = self.es.create(index=self.index, id=self.DOC_ID, document=doc)
-                else:
-                    resp = self.es.index(
-                        index=self.index,
-                        id=self.DOC_ID,
-                        document=doc,
-                        if_seq_no=seq[0],
-                        if_primary_term=seq[1],
-                    )
-            except ConflictError:
-                continue  # someone else changed a rule meanwhile: re-read and re-apply ours
-            except (ApiError, TransportError) as exc:
-                raise StoreError(f"rule state not written: {exc}", index=self.index) from exc
-            return replace(state, version=f"{resp['_seq_no']}:{resp['_primary_term']}")
-        raise StoreError("rule state kept changing under us; try again", index=self.index)
+        # Compare-and-set: a concurrent change is a ConflictError; re-read and re-apply ours after
+        # a jittered wait, so a crowd of writers spreads out instead of colliding again.
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception_type(ConflictError),
+                stop=stop_after_attempt(self.MAX_ATTEMPTS),
+                wait=wait_random_exponential(multiplier=0.01, max=0.5),
+                reraise=True,
+            ):
+                with attempt:
+                    return self._apply_change(rule_id, enabled, actor=actor, reason=reason, at=at)
+        except ConflictError as exc:
+            raise StoreError("rule state kept changing under us; try again", index=self.index) from exc
+        raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+    def _apply_change(
+        self, rule_id: str, enabled: bool, *, actor: str, reason: str | None, at: datetime | None
+    ) -> RuleState:
+        current, seq = self._get()
+        state = current.with_change(rule_id, enabled, actor=actor, reason=reason, at=at)
+        doc = {"updated_at": datetime.now(UTC).isoformat(), **state.to_doc()}
+        try:
+            if seq is None:
+                resp = self.es.create(index=self.index, id=self.DOC_ID, document=doc)
+            else:
+                resp = self.es.index(
+                    index=self.index,
+                    id=self.DOC_ID,
+                    document=doc,
+                    if_seq_no=seq[0],
+                    if_primary_term=seq[1],
+                )
+        except ConflictError:
+            raise
+        except (ApiError, TransportError) as exc:
+            raise StoreError(f"rule state not written: {exc}", index=self.index) from exc
+        return replace(state, version=f"{resp['_seq_no']}:{resp['_primary_term']}")
 
 
 def rule_state_store(settings: Settings, *, es: Elasticsearch | None = None) -> RuleStateStore:

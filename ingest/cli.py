@@ -1,15 +1,16 @@
-"""Command functions for `socpipe ship` and `socpipe syslog` (registered in `soc_core.cli`).
+"""The command function for `socpipe ship` (registered in `socpipe.cli`).
 
-They also run on their own, for tests and hosts without the full install::
+The shipper runs on the province's hosts, where only the shipper is needed, so it also runs on
+its own::
 
     python -m ingest.cli ship --url http://soc:8000 --path '/var/log/nginx/*.log' --state-dir /var/lib/ship
     python -m ingest.cli ship --url http://soc:8000 --once Security.evtx --case INSP-2026-014
-    python -m ingest.cli syslog --tcp-port 6514 --udp-port 5514
+
+The syslog receiver process, which needs Kafka and the registry, is wired in `socpipe.receivers`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -117,89 +118,14 @@ def ship_command(
     shipper.run()
 
 
-def syslog_command(
-    host: Annotated[str | None, typer.Option(help="Listen address (SOC_SYSLOG_HOST).")] = None,
-    udp_port: Annotated[int | None, typer.Option(help="UDP port (SOC_SYSLOG_UDP_PORT).")] = None,
-    tcp_port: Annotated[int | None, typer.Option(help="TCP port (SOC_SYSLOG_TCP_PORT).")] = None,
-    tls_port: Annotated[int | None, typer.Option(help="TLS port, RFC 5425 (SOC_SYSLOG_TLS_PORT).")] = None,
-    tls_cert: Annotated[Path | None, typer.Option(help="Server certificate (PEM).")] = None,
-    tls_key: Annotated[Path | None, typer.Option(help="Server key (PEM).")] = None,
-    tls_client_ca: Annotated[
-        Path | None, typer.Option(help="CA that signs client certificates (enables client certs).")
-    ] = None,
-    require_client_cert: Annotated[
-        bool, typer.Option(help="Refuse TLS clients without a certificate.")
-    ] = False,
-    rate: Annotated[float | None, typer.Option(help="Per-source limit, events/s (0: none).")] = None,
-    burst: Annotated[int | None, typer.Option(help="Per-source burst, events.")] = None,
-) -> None:
-    """Distributed mode: a syslog receiver process (UDP/TCP/TLS) publishing to Kafka `soc.raw`."""
-    _setup_logging()
-    from ingest.config import IngestConfig
-    from ingest.sources import SourceDirectory
-    from ingest.syslog.receiver import SyslogReceiver
-    from soc_core.heap import freeze_startup_heap
-    from soc_core.ops import serve_ops
-    from soc_core.registry_cache import RegistryCache
-    from soc_core.runtime import KafkaSubmit, build_kafka, build_store
-    from soc_core.settings import Mode, Settings
-
-    settings = Settings(mode=Mode.DISTRIBUTED)
-    config = IngestConfig.from_settings(
-        settings,
-        syslog_host=host,
-        syslog_udp_port=udp_port,
-        syslog_tcp_port=tcp_port,
-        syslog_tls_port=tls_port,
-        syslog_tls_cert=tls_cert,
-        syslog_tls_key=tls_key,
-        syslog_tls_client_ca=tls_client_ca,
-        syslog_tls_require_client_cert=require_client_cert or None,
-        ingest_rate_eps=rate,
-        ingest_rate_burst=burst,
-    )
-    if config.syslog_udp_port is None and config.syslog_tcp_port is None and config.syslog_tls_port is None:
-        raise typer.BadParameter("no listener: give --udp-port, --tcp-port and/or --tls-port")
-    store = build_store(settings)
-    bus = build_kafka(settings)
-    bus.ensure_topics([settings.topic_raw, settings.topic_deadletter], settings.topic_partitions)
-    registry = RegistryCache(store)
-    registry.reload()
-    submit = KafkaSubmit(settings, bus)
-
-    def deadletter(letters: Any) -> None:
-        bus.publish(
-            settings.topic_deadletter,
-            [(d.source_id.encode() if d.source_id else None, d.to_json()) for d in letters],
-        )
-
-    receiver = SyslogReceiver(config, SourceDirectory(registry), submit, deadletter=deadletter)
-
-    def health() -> dict[str, str]:
-        return {**bus.health(), "syslog": "ok " + " ".join(f"{k}={v}" for k, v in receiver.ports.items())}
-
-    ops = serve_ops(settings.http_host, settings.ops_port, health)
-    typer.echo(f"syslog receiver ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await receiver.start()
-        await stop.wait()
-        log.info("stopping: no new connections; waiting until what was read is durable")
-        await receiver.stop()
-
-    freeze_startup_heap()
-    asyncio.run(main())
-    bus.close()
-    ops.shutdown()
-
-
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="socpipe ingest commands.")
 app.command("ship")(ship_command)
-app.command("syslog")(syslog_command)
+
+
+@app.callback()
+def _group() -> None:
+    """A group even with one command, so `python -m ingest.cli ship ...` keeps its command name."""
+
 
 if __name__ == "__main__":
     app()

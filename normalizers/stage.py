@@ -10,7 +10,6 @@ one broken record never stops a stream; it is counted and kept for an operator.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,21 +20,7 @@ from normalizers.base import VIETNAM, Normalizer, ParseContext
 from soc_core.errors import ConfigError, NormalizeError
 from soc_core.event import Event, Soc, SocSource, SocSystem, SocUnit, utcnow, validate_ecs
 from soc_core.records import DeadLetter, RawRecord
-
-
-@dataclass(frozen=True, slots=True)
-class SourceContext:
-    """What the registry says about a source, denormalized for stamping each event."""
-
-    source_id: str
-    unit_id: str | None = None
-    unit_name: str | None = None
-    system_id: str | None = None
-    system_name: str | None = None
-    system_level: int | None = None
-    format: str | None = None
-    timezone: str = "Asia/Ho_Chi_Minh"
-
+from soc_core.registry import SourceContext
 
 SourceLookup = Callable[[str], SourceContext | None]
 

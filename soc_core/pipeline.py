@@ -2,7 +2,7 @@
 
 `EmbeddedPipeline.ingest(records)` returns only after the store committed the batch, so the HTTP
 intake acknowledges exactly what is durable. Distributed mode runs the same stage objects in
-separate workers connected by Kafka (`soc_core.workers`).
+separate workers connected by Kafka (`socpipe.workers`).
 """
 
 from __future__ import annotations

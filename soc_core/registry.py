@@ -8,6 +8,7 @@ export re-imports to the same thing.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -120,3 +121,17 @@ class Registry(RegistryModel):
     sources: list[LogSource] = Field(default_factory=list)
     endpoints: list[Endpoint] = Field(default_factory=list)
     targets: list[CoverageTarget] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceContext:
+    """What the registry says about a source, denormalized for stamping each event."""
+
+    source_id: str
+    unit_id: str | None = None
+    unit_name: str | None = None
+    system_id: str | None = None
+    system_name: str | None = None
+    system_level: int | None = None
+    format: str | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"

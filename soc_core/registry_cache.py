@@ -10,8 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from normalizers.stage import SourceContext
-from soc_core.registry import LogSource, Registry, token_hash
+from soc_core.registry import LogSource, Registry, SourceContext, token_hash
 from soc_core.store import Store
 
 

@@ -9,11 +9,10 @@ from pathlib import Path
 import orjson
 
 from detections.engine import DetectionEngine
-from detections.stage import DetectStage
+from detections.stage import DetectStage, SuppressingDetect
 from normalizers.stage import NormalizeStage
 from soc_core.pipeline import EmbeddedPipeline
 from soc_core.records import RawRecord, record_id
-from soc_core.runtime import SuppressingDetect
 from soc_core.store import AlertQuery, DeadLetterQuery, EventQuery
 from soc_core.store_sqlite import SqliteStore
 

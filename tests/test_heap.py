@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from soc_core.heap import freeze_startup_heap
+from socpipe.heap import freeze_startup_heap
 
 
 class Node:

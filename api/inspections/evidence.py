@@ -32,10 +32,10 @@ from api.inspections.errors import EvidenceRejected, EvidenceTooLarge, InvalidCh
 from api.inspections.models import EvidenceFile, Visit
 from api.inspections.repository import InspectionRepository
 from normalizers.registry import names as normalizer_names
-from normalizers.stage import NormalizeStage, SourceContext
+from normalizers.stage import NormalizeStage
 from soc_core.pipeline import BatchOutcome, Detect, detect_batch, normalize_batch, store_outcome
 from soc_core.records import RawRecord, record_id
-from soc_core.registry import Registry
+from soc_core.registry import Registry, SourceContext
 from soc_core.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,7 @@ def detect_for_upload(engine: object) -> Detect:
     month's events; a stage per upload keeps both apart while repeats inside the file still fold.
     """
     from detections.engine import DetectionEngine
-    from detections.stage import DetectStage
-    from soc_core.runtime import SuppressingDetect
+    from detections.stage import DetectStage, SuppressingDetect
 
     if not isinstance(engine, DetectionEngine):
         raise TypeError(f"not a detection engine: {type(engine).__name__}")

@@ -1,7 +1,7 @@
 """Rules: list and inspect the loaded Sigma rules, enable or disable them everywhere, test an event.
 
 The engine is the running one in embedded mode (`ctx.extras["detect_engine"]`) or, in distributed
-mode, the API's own (`load_engine(settings)`), used only to list and to test. The shared rule state
+mode, the API's own (built like the detect workers'), used only to list and to test. The rule state
 (`detections.state`) is the source of truth for enable/disable: a change is written there first,
 where every detect process polls it, then applied to this process's engine so the answer already
 shows it. Reads apply the stored state too, so any API replica shows what the detectors run.
@@ -42,10 +42,9 @@ from detections.loader import QuarantinedRule, RuleInfo
 from detections.state import RuleState, RuleStateStore, RuleWatcher, rule_state_store
 from detections.tags import checklist_codes, threats
 from soc_core.alert import Severity
-from soc_core.errors import DetectionError, SocError, StoreError
+from soc_core.errors import DetectionError, SocError
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
-from soc_core.settings import Settings
 from soc_core.store import AlertSearch, Store
 
 log = logging.getLogger(__name__)
@@ -80,29 +79,10 @@ class RulesUnavailable(RuleError):
 # ---------------------------------------------------------------- wiring
 
 
-def load_engine(settings: Settings, *, state: RuleStateStore | None = None) -> DetectionEngine:
-    """The API's own engine in distributed mode: the `SOC_RULE_DIRS` rules, with the stored state.
-
-    Same folders and compiled-rule cache as `soc_core.runtime.build_detect`, so it lists exactly
-    what the detect workers run and starts in about a second once the cache is warm.
-    """
-    from detections.cli import default_rule_folders
-
-    folders = list(settings.rule_dirs) or default_rule_folders()
-    cache_dir = settings.rule_cache_dir or settings.data_dir / "rule-cache"
-    engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
-    if state is not None:
-        try:
-            engine.apply_state(state.load().disabled)
-        except StoreError as exc:  # the watcher or the first API read applies it once readable
-            log.warning("rule state not applied at start error=%s", exc)
-    return engine
-
-
 def engine_of(ctx: AppContext) -> DetectionEngine:
     engine = ctx.extras.get(ENGINE_KEY)
     if not isinstance(engine, DetectionEngine):
-        raise RulesUnavailable("this process has no detection engine (see api.rules.service.load_engine)")
+        raise RulesUnavailable("this process has no detection engine")
     watcher = ctx.extras.get(WATCHER_KEY)
     if isinstance(watcher, RuleWatcher):
         watcher.tick()  # rate-limited inside; picks up changed rule files in an API-only process

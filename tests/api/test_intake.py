@@ -16,10 +16,10 @@ from normalizers.stage import NormalizeStage
 from soc_core.pipeline import EmbeddedPipeline
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.registry_cache import RegistryCache
-from soc_core.runtime import EmbeddedSubmit
 from soc_core.settings import Settings
 from soc_core.store import DeadLetterQuery, EventQuery
 from soc_core.store_sqlite import SqliteStore
+from socpipe.runtime import EmbeddedSubmit
 
 TOKEN = "tok-portal-123"
 

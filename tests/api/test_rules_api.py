@@ -23,7 +23,6 @@ from api.app import create_app
 from api.auth.deps import Role
 from api.auth.testing import app_context, form_csrf, login
 from api.rules.routes import router as rules_router
-from api.rules.service import load_engine
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
 from detections.state import (
@@ -37,6 +36,7 @@ from soc_core.event import Event
 from soc_core.settings import Settings
 from soc_core.store import AuditQuery
 from soc_core.store_sqlite import SqliteStore
+from socpipe.runtime import build_engine
 from tests.servers import Servers
 
 PACK = Path(__file__).resolve().parents[2] / "detections" / "rules" / "provincial"
@@ -376,11 +376,12 @@ def test_no_engine_is_503(store: SqliteStore) -> None:
         assert c.get("/api/v1/rules").status_code == 503
 
 
-def test_load_engine_applies_the_stored_state(tmp_path: Path, rules_dir: Path) -> None:
+def test_the_api_engine_starts_with_the_stored_state(tmp_path: Path, rules_dir: Path) -> None:
     settings = Settings(data_dir=tmp_path, rule_dirs=[rules_dir], rule_cache_dir=tmp_path / "cache")
     state = JsonRuleStateStore(tmp_path / "rule-state.json")
     state.set_enabled(GUEST, False, actor="admin")
-    engine = load_engine(settings, state=state)
+    engine = build_engine(settings)
+    RuleWatcher(engine, state).tick()  # what `socpipe api` does before serving
     assert not engine.rule(GUEST).enabled
     assert engine.summary()["disabled"] == 1
 

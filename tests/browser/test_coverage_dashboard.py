@@ -21,9 +21,9 @@ from api.auth.deps import Role
 from api.auth.testing import TEST_PASSWORD, app_context, ensure_user
 from api.coverage.jobs import CoverageJob
 from api.coverage.repository import coverage_repository
-from soc_core.demo.province import SILENT_SOURCES, demo_registry
 from soc_core.event import Event
 from soc_core.store_sqlite import SqliteStore
+from socpipe.demo.province import SILENT_SOURCES, demo_registry
 from tests.browser.test_console import ARGS, CHROMIUM, SHOTS, _free_port
 from tests.servers import in_ci
 

@@ -16,9 +16,9 @@ from api.auth.service import create_api_token
 from api.auth.testing import app_context, login
 from api.coverage.jobs import CoverageJob
 from api.coverage.repository import coverage_repository
-from soc_core.demo.province import SILENT_SOURCES, demo_registry
 from soc_core.event import Event
 from soc_core.store import Store
+from socpipe.demo.province import SILENT_SOURCES, demo_registry
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ class SocProcess:
             self.health_url = f"http://127.0.0.1:{env['SOC_HTTP_PORT']}/health"
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "soc_core.cli", *self.args],
+            [sys.executable, "-m", "socpipe.cli", *self.args],
             env=env,
             cwd=ROOT,
             stdout=log,

@@ -261,7 +261,7 @@ def normalize_worker(bootstrap: str, prefix: str, registry: RegistryCache) -> It
     from normalizers.stage import NormalizeStage
     from soc_core.bus_kafka import KafkaBus
     from soc_core.settings import Mode
-    from soc_core.workers import StageWorker, normalize_handler
+    from socpipe.workers import StageWorker, normalize_handler
 
     settings = Settings(mode=Mode.DISTRIBUTED, kafka_bootstrap=bootstrap, topic_prefix=prefix)
     bus = KafkaBus(bootstrap)

@@ -18,8 +18,8 @@ from ingest.config import IngestConfig
 from ingest.syslog.runner import start_syslog_in_thread
 from soc_core.bus_kafka import KafkaBus
 from soc_core.records import RawRecord
-from soc_core.runtime import KafkaSubmit
 from soc_core.settings import Mode, Settings
+from socpipe.runtime import KafkaSubmit
 from tests.ingest.helpers import (
     consume,
     consume_raw,

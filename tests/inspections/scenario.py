@@ -38,7 +38,7 @@ from api.inspections.models import (
 from api.inspections.repository import InspectionRepository, inspection_repository
 from detections.cli import PACKAGED_RULES
 from detections.engine import DetectionEngine
-from detections.stage import DetectStage
+from detections.stage import DetectStage, SuppressingDetect
 from normalizers.stage import NormalizeStage
 from soc_core.alert import Alert, IncidentStatus, Severity
 from soc_core.pipeline import EmbeddedPipeline
@@ -53,7 +53,6 @@ from soc_core.registry import (
     UnitKind,
 )
 from soc_core.registry_cache import RegistryCache
-from soc_core.runtime import SuppressingDetect
 from soc_core.store import AlertSearch, Store
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from api.registry import service
-from soc_core.cli import app
-from soc_core.demo.province import demo_registry
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.store import Store
+from socpipe.cli import app
+from socpipe.demo.province import demo_registry
 
 
 def test_the_demo_registry_is_consistent() -> None:

@@ -6,20 +6,11 @@ The API process serves the same two routes through FastAPI (`api.ops`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-HealthCheck = Callable[[], dict[str, str]]
-
-
-def health_status(checks: dict[str, str]) -> tuple[int, bytes]:
-    """200 when every dependency says ok, else 503; the body lists each dependency's state."""
-    ok = all(v.startswith("ok") for v in checks.values())
-    body = orjson.dumps({"status": "ok" if ok else "degraded", "checks": checks})
-    return (200 if ok else 503), body
+from soc_core.health import HealthCheck, health_status
 
 
 def serve_ops(host: str, port: int, health: HealthCheck) -> ThreadingHTTPServer:

@@ -1,21 +1,22 @@
-"""`socpipe`: the one command line. It is the composition root: it builds Settings from the
-environment (and flags), then the mode's store, bus and stages, and runs a process.
+"""`socpipe`: the one command line. The composition root's entry: it builds Settings from the
+environment (and flags), then the mode's store, bus and stages (`socpipe.runtime`), and runs a process.
 
     socpipe run [--demo]                 embedded mode: intake + stages + SQLite + console, one process
     socpipe api                          distributed: intake/API/console, publishing to Kafka
     socpipe worker normalize|detect|index  distributed: one stage, Kafka in, Kafka or Elasticsearch out
     socpipe scheduler                    distributed: periodic jobs (source activity, ...)
+    socpipe syslog                       distributed: a syslog receiver publishing to Kafka
     socpipe registry import|export       the province's registry as YAML
+    socpipe detect|normalize|ship        offline and shipper commands owned by their stages
+    socpipe token|user                   API tokens and console users
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import signal
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from typing import Annotated, Any
 import typer
 
 from soc_core.settings import Mode, Settings
+from socpipe.logs import setup_logging
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Security event pipeline for a provincial SOC."
@@ -31,12 +33,13 @@ registry_app = typer.Typer(no_args_is_help=True, help="Import and export the pro
 app.add_typer(registry_app, name="registry")
 
 
-def _register_stage_commands() -> None:
-    """Offline commands owned by their stage packages (imported lazily by typer at call time)."""
-    from api.auth.cli import token_app, user_app
+def _register_commands() -> None:
+    """Offline commands owned by their stage packages, and the processes wired in other modules."""
     from detections.cli import detect_command
-    from ingest.cli import ship_command, syslog_command
+    from ingest.cli import ship_command
     from normalizers.cli import normalize_command
+    from socpipe.accounts import token_app, user_app
+    from socpipe.receivers import syslog_command
 
     app.add_typer(token_app, name="token", help="API bearer tokens for automation.")
     app.add_typer(user_app, name="user", help="Console users.")
@@ -54,21 +57,7 @@ def _register_stage_commands() -> None:
     )
 
 
-_register_stage_commands()
-
-log = logging.getLogger("socpipe")
-
-
-def _setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=os.environ.get("SOC_LOG_LEVEL", level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("kafka").setLevel(logging.WARNING)
-    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # APScheduler logs every run of every job at INFO (the rule watcher ticks each second); its
-    # failures and missed runs are ERROR and WARNING, which still show.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+_register_commands()
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -79,7 +68,7 @@ def _serve(ctx: Any, settings: Settings) -> None:
     import uvicorn
 
     from api.app import create_app
-    from soc_core.heap import freeze_startup_heap
+    from socpipe.heap import freeze_startup_heap
 
     app = create_app(ctx)
     freeze_startup_heap()  # the intake's per-record objects would make the GC walk all of it
@@ -107,11 +96,11 @@ def run(
     ] = None,
 ) -> None:
     """Embedded mode: everything in one process, no servers needed; console on http://HOST:PORT."""
-    _setup_logging()
+    setup_logging()
     from api.context import AppContext
     from soc_core.pipeline import EmbeddedPipeline
     from soc_core.registry_cache import RegistryCache
-    from soc_core.runtime import EmbeddedSubmit, build_detect, build_normalize, build_store
+    from socpipe.runtime import EmbeddedSubmit, build_detect, build_normalize, build_store
 
     settings = _settings(
         mode=Mode.EMBEDDED,
@@ -125,7 +114,7 @@ def run(
     registry = RegistryCache(store)
     demo_sources: dict[str, str] = {}
     if demo:
-        from soc_core.demo.province import demo_registry
+        from socpipe.demo.province import demo_registry
 
         reg, demo_sources = demo_registry()
         store.save_registry(reg)
@@ -136,6 +125,7 @@ def run(
             typer.echo(f"  {role:<9} {username} / {password}")
     registry.reload()
     from detections.state import RuleWatcher, rule_state_store
+    from socpipe.jobs import start_embedded_jobs
 
     detect = build_detect(settings)
     pipeline = EmbeddedPipeline(store, build_normalize(registry), detect)
@@ -151,7 +141,7 @@ def run(
     rule_watcher.tick()  # the stored enabled/disabled state before the first event
     ctx.extras["detect_engine"] = detect.engine
     ctx.extras["rule_state"] = rule_state
-    ctx.extras["coverage_repo"] = _start_background_jobs(store, rule_watcher)
+    ctx.extras["coverage_repo"] = start_embedded_jobs(store, rule_watcher)
     from ingest.syslog.runner import start_syslog_in_thread
 
     syslog = start_syslog_in_thread(settings, registry, ctx.submit, deadletter=store.put_deadletters)
@@ -162,7 +152,7 @@ def run(
         )
     url = f"http://{settings.http_host}:{settings.http_port}"
     if demo:
-        from soc_core.demo.traffic import DemoShippers
+        from socpipe.demo.traffic import DemoShippers
 
         shippers = DemoShippers(url, demo_sources, {s.id: s.format or "" for s in reg.sources})
         threading.Thread(target=shippers.run, name="demo-shippers", daemon=True).start()
@@ -174,56 +164,13 @@ def run(
     _serve(ctx, settings)
 
 
-def _add_reminder_job(sched: Any, store: Any) -> None:
-    """Hourly reminders before inspection deadlines (findings, self-assessment reports)."""
-    from api.inspections.jobs import send_reminders
-    from api.inspections.repository import inspection_repository
-
-    inspections = inspection_repository(store)
-    sched.add_job(
-        lambda: send_reminders(store=store, repo=inspections),
-        "interval",
-        hours=1,
-        id="inspection-reminders",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC),
-    )
-
-
-def _start_background_jobs(store: Any, rule_watcher: Any = None) -> Any:
-    """Embedded mode runs the scheduler's jobs in a background thread of the same process."""
-    from apscheduler.schedulers.background import BackgroundScheduler
-
-    from api.coverage.jobs import CoverageJob, triage_resolver
-    from api.coverage.repository import coverage_repository
-
-    repo = coverage_repository(store)
-    job = CoverageJob(store, repo, resolve_alert=triage_resolver(store))
-    sched = BackgroundScheduler(timezone="UTC")
-    sched.add_job(
-        job.run,
-        "interval",
-        seconds=60,
-        id="coverage",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC) + timedelta(seconds=15),  # after the first demo traffic
-    )
-    _add_reminder_job(sched, store)
-    if rule_watcher is not None:  # rate-limited inside: state every 5 s, rule files every 30 s
-        sched.add_job(rule_watcher.tick, "interval", seconds=1, id="rules", max_instances=1, coalesce=True)
-    sched.start()
-    return repo
-
-
 @app.command()
 def api() -> None:
     """Distributed mode: HTTP intake, API and console; records go to Kafka, reads come from Elasticsearch."""
-    _setup_logging()
+    setup_logging()
     from api.context import AppContext
     from soc_core.registry_cache import RegistryCache
-    from soc_core.runtime import KafkaSubmit, build_kafka, build_store
+    from socpipe.runtime import KafkaSubmit, build_kafka, build_store
 
     settings = _settings(mode=Mode.DISTRIBUTED)
     store = build_store(settings)
@@ -242,15 +189,17 @@ def api() -> None:
         health_checks=[store.health, bus.health],
     )
     from api.coverage.repository import coverage_repository
-    from api.rules.service import load_engine
     from detections.state import RuleWatcher, rule_state_store
+    from socpipe.runtime import build_engine
 
     ctx.extras["coverage_repo"] = coverage_repository(store)
     rule_state = rule_state_store(settings)
-    rule_engine = load_engine(settings, state=rule_state)
+    rule_engine = build_engine(settings)
+    rule_watcher = RuleWatcher(rule_engine, rule_state)  # the rules API ticks it per request
+    rule_watcher.tick()  # the stored enabled/disabled state before the first request
     ctx.extras["detect_engine"] = rule_engine
     ctx.extras["rule_state"] = rule_state
-    ctx.extras["rule_watcher"] = RuleWatcher(rule_engine, rule_state)  # the rules API ticks it per request
+    ctx.extras["rule_watcher"] = rule_watcher
     _serve(ctx, settings)
 
 
@@ -263,12 +212,12 @@ class Stage(StrEnum):
 @app.command()
 def worker(stage: Stage) -> None:
     """Distributed mode: run one stage until SIGTERM (the current batch finishes and is committed)."""
-    _setup_logging()
-    from soc_core.heap import freeze_startup_heap
-    from soc_core.ops import serve_ops
+    setup_logging()
     from soc_core.registry_cache import RegistryCache
-    from soc_core.runtime import build_detect, build_kafka, build_normalize, build_store
-    from soc_core.workers import (
+    from socpipe.heap import freeze_startup_heap
+    from socpipe.ops import serve_ops
+    from socpipe.runtime import build_detect, build_kafka, build_normalize, build_store
+    from socpipe.workers import (
         StageWorker,
         detect_handler,
         index_handler,
@@ -323,28 +272,19 @@ def worker(stage: Stage) -> None:
 @app.command()
 def scheduler() -> None:
     """Distributed mode: periodic jobs (APScheduler): the coverage snapshot and silence alerts."""
-    _setup_logging()
+    setup_logging()
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from api.coverage.jobs import CoverageJob, triage_resolver
     from api.coverage.repository import coverage_repository
-    from soc_core.ops import serve_ops
-    from soc_core.runtime import build_store
+    from socpipe.jobs import add_coverage_job, add_reminder_job
+    from socpipe.ops import serve_ops
+    from socpipe.runtime import build_store
 
     settings = _settings(mode=Mode.DISTRIBUTED)
     store = build_store(settings)
-    job = CoverageJob(store, coverage_repository(store), resolve_alert=triage_resolver(store))
     sched = BlockingScheduler(timezone="UTC")
-    sched.add_job(
-        job.run,
-        "interval",
-        seconds=60,
-        id="coverage",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC),
-    )
-    _add_reminder_job(sched, store)
+    add_coverage_job(sched, store, coverage_repository(store), first_run=datetime.now(UTC))
+    add_reminder_job(sched, store)
     ops = serve_ops(settings.http_host, settings.ops_port, store.health)
     typer.echo(f"scheduler ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
 
@@ -365,7 +305,7 @@ def registry_import(
 ) -> None:
     """Import (upsert) a registry YAML file, or one kind from a CSV file; validated as a whole first."""
     from api.registry import service
-    from soc_core.runtime import build_store
+    from socpipe.runtime import build_store
 
     text = file.read_text(encoding="utf-8")
     try:
@@ -392,7 +332,7 @@ def registry_export(
 ) -> None:
     """Write the registry as YAML (or one kind as CSV) to stdout; token hashes only, never tokens."""
     from api.registry import service
-    from soc_core.runtime import build_store
+    from socpipe.runtime import build_store
 
     registry = build_store(_settings(mode=mode)).load_registry()
     if format == "csv":

@@ -1,4 +1,4 @@
-"""Composition: build the store, bus and stages for a mode from one Settings object."""
+"""The one place that picks concrete adapters: the store, bus and stages for a mode, from Settings."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from normalizers.stage import NormalizeStage
-from soc_core.alert import Alert, AlertRepeat
 from soc_core.bus_kafka import KafkaBus
-from soc_core.event import Event
 from soc_core.pipeline import EmbeddedPipeline
 from soc_core.records import RawRecord, encode_raw_batches
 from soc_core.registry_cache import RegistryCache
@@ -20,7 +18,7 @@ from soc_core.store_sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from detections.engine import DetectionEngine
-    from detections.stage import DetectStage
+    from detections.stage import SuppressingDetect
 
 log = logging.getLogger(__name__)
 
@@ -39,59 +37,36 @@ def build_normalize(registry: RegistryCache) -> NormalizeStage:
     return NormalizeStage(registry.context)
 
 
-def build_detect(settings: Settings) -> SuppressingDetect:
-    """The detect stage over `SOC_RULE_DIRS`, by default the provincial pack plus the SigmaHQ corpus.
+def build_engine(settings: Settings) -> DetectionEngine:
+    """The rule engine over `SOC_RULE_DIRS`, by default the provincial pack plus the SigmaHQ corpus.
 
-    Compiled rules are cached under the data folder, so a restart takes about a second.
+    Compiled rules are cached under the data folder, so a restart takes about a second; the API's
+    engine (listing, testing) and the detect stage's share the folders and the cache.
     """
-    import gc
-
     from detections.cli import default_rule_folders
     from detections.engine import DetectionEngine
-    from detections.stage import DetectStage
 
     folders = list(settings.rule_dirs) or default_rule_folders()
     cache_dir = settings.rule_cache_dir or settings.data_dir / "rule-cache"
     engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
-    gc.freeze()  # the compiled rule graph lives for the whole process: keep it out of GC passes
     log.info(
         "detection engine: %d rules from %d folders (%d quarantined)",
         len(engine.rules),
         len(folders),
         len(engine.quarantined),
     )
+    return engine
+
+
+def build_detect(settings: Settings) -> SuppressingDetect:
+    """The detect stage, with suppression, over `build_engine`'s rules."""
+    import gc
+
+    from detections.stage import DetectStage, SuppressingDetect
+
+    engine = build_engine(settings)
+    gc.freeze()  # the compiled rule graph lives for the whole process: keep it out of GC passes
     return SuppressingDetect(DetectStage(engine))
-
-
-class SuppressingDetect:
-    """The detect stage with suppression: repeats of a rule on a host within the window become
-    `AlertRepeat`s of the first alert instead of new alerts."""
-
-    def __init__(self, stage: DetectStage) -> None:
-        self.stage = stage
-
-    @property
-    def engine(self) -> DetectionEngine:
-        return self.stage.engine
-
-    def __call__(self, event: Event) -> list[Alert | AlertRepeat]:
-        from detections.suppression import NewAlert
-
-        out: list[Alert | AlertRepeat] = []
-        for outcome in self.stage.process(event):
-            if isinstance(outcome, NewAlert):
-                out.append(outcome.alert)
-            else:
-                out.append(
-                    AlertRepeat(
-                        alert_id=outcome.alert_id,
-                        first_seen=outcome.first_seen,
-                        count=outcome.count,
-                        last_seen=outcome.last_seen,
-                        event_id=outcome.event_id,
-                    )
-                )
-        return out
 
 
 def build_kafka(settings: Settings) -> KafkaBus:

@@ -1,10 +1,7 @@
-"""`socpipe token create --role ROLE --name NAME` (and `user create`): register in soc_core.cli with
+"""`socpipe token create --role ROLE --name NAME` and `socpipe user create`.
 
-    from api.auth.cli import token_app, user_app
-    app.add_typer(token_app, name="token")
-    app.add_typer(user_app, name="user")
-
-The token is printed once; only its SHA-256 is stored.
+They live in the composition root because they pick the store for a mode. The token is printed
+once; only its SHA-256 is stored.
 """
 
 from __future__ import annotations
@@ -17,14 +14,13 @@ import typer
 from api.auth.deps import Role
 from soc_core.settings import Mode, Settings
 from soc_core.store import Store
+from socpipe.runtime import build_store
 
 token_app = typer.Typer(no_args_is_help=True, help="API bearer tokens for automation.")
 user_app = typer.Typer(no_args_is_help=True, help="Console users.")
 
 
 def _store(mode: Mode) -> Store:
-    from soc_core.runtime import build_store
-
     return build_store(Settings(mode=mode))
 
 

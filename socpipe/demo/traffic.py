@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
-from soc_core.demo.province import SILENT_SOURCES
+from socpipe.demo.province import SILENT_SOURCES
 
 log = logging.getLogger(__name__)
 ICT = timezone(timedelta(hours=7))

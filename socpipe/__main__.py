@@ -1,0 +1,5 @@
+"""`python -m socpipe ...` is the `socpipe` command."""
+
+from socpipe.cli import app
+
+app()
