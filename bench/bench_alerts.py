@@ -39,7 +39,7 @@ from api.auth.deps import Role  # noqa: E402
 from api.auth.service import create_api_token  # noqa: E402
 from api.auth.testing import app_context  # noqa: E402
 from soc_core.alert import alert_id  # noqa: E402
-from soc_core.store_es import ElasticStore  # noqa: E402
+from stores.elastic.store import ElasticStore, connect  # noqa: E402
 from tests.servers import start_servers  # noqa: E402
 
 RULES = [
@@ -180,7 +180,7 @@ def main() -> None:
 
     servers = start_servers()
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
-    store = ElasticStore(servers.es_url, prefix=prefix, request_timeout=120)
+    store = ElasticStore(connect(servers.es_url, request_timeout=120), prefix=prefix)
     store.setup()
     server: uvicorn.Server | None = None
     try:

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit  # noqa: E402
-from soc_core.store_es import ElasticStore  # noqa: E402
+from stores.elastic.store import ElasticStore  # noqa: E402
 from tests.servers import start_servers  # noqa: E402
 
 TOKEN_HTTP = "bench-http-token"

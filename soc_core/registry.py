@@ -135,3 +135,13 @@ class SourceContext:
     system_level: int | None = None
     format: str | None = None
     timezone: str = "Asia/Ho_Chi_Minh"
+
+
+#: The registry's kinds by their name in files, APIs and stores.
+REGISTRY_KINDS: dict[str, type[RegistryModel]] = {
+    "units": Unit,
+    "systems": InformationSystem,
+    "sources": LogSource,
+    "endpoints": Endpoint,
+    "targets": CoverageTarget,
+}

@@ -11,11 +11,11 @@ import threading
 import time
 
 from soc_core.registry import LogSource, Registry, SourceContext, token_hash
-from soc_core.store import Store
+from soc_core.store import RegistryStore
 
 
 class RegistryCache:
-    def __init__(self, store: Store, *, max_age_s: float = 30.0) -> None:
+    def __init__(self, store: RegistryStore, *, max_age_s: float = 30.0) -> None:
         self._store = store
         self._max_age = max_age_s
         self._lock = threading.Lock()

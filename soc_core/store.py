@@ -2,7 +2,7 @@
 
 Writes are keyed by the deterministic ids (`op_type=create` in Elasticsearch, `INSERT ... ON
 CONFLICT DO NOTHING` in SQLite), so a replay reports duplicates instead of writing twice.
-Adapters: `soc_core.store_es.ElasticStore` (distributed) and `soc_core.store_sqlite.SqliteStore`
+Adapters: `stores.elastic.store.ElasticStore` (distributed) and `stores.sqlite.store.SqliteStore`
 (embedded). `tests/contract/test_store_contract.py` runs the same suite against both.
 """
 
@@ -16,9 +16,12 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from soc_core.alert import Alert, AlertRepeat, Incident, Triage
+from soc_core.coverage import CoverageRepository
 from soc_core.event import Event
+from soc_core.inspections import InspectionRepository
 from soc_core.records import DeadLetter
 from soc_core.registry import Registry
+from soc_core.rule_state import RuleStateStore
 
 T = TypeVar("T")
 
@@ -214,36 +217,28 @@ class AuditQuery:
     cursor: str | None = None
 
 
-class Store(Protocol):
-    def setup(self) -> None:
-        """Create tables / index templates (idempotent)."""
-
-    def health(self) -> dict[str, str]: ...
-
-    def close(self) -> None: ...
+class EventStore(Protocol):
+    """Events and dead letters: what the pipeline writes and the explorer reads."""
 
     def refresh(self) -> None:
         """Make recent writes visible to searches (a no-op where writes are immediately visible)."""
 
     def put_events(self, events: Sequence[Event]) -> WriteResult: ...
 
-    def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult: ...
-
     def put_deadletters(self, letters: Sequence[DeadLetter]) -> WriteResult: ...
-
-    def record_repeats(self, repeats: Sequence[AlertRepeat]) -> int:
-        """Fold suppressed repeats into their alerts (count, last_seen, event ids); returns how many
-        alerts changed. A repeat of an alert not (yet) stored raises StoreError, so the batch is retried."""
 
     def get_event(self, event_id: str) -> Event | None: ...
 
-    def get_alert(self, alert_id: str) -> Alert | None: ...
-
     def search_events(self, query: EventQuery) -> Page[Event]: ...
 
-    def search_alerts(self, query: AlertQuery) -> Page[Alert]: ...
-
     def list_deadletters(self, query: DeadLetterQuery) -> Page[DeadLetter]: ...
+
+    def source_activity(self) -> dict[str, SourceActivity]:
+        """Per log source: first and last event ingested, and how many (what coverage measures)."""
+
+
+class RegistryStore(Protocol):
+    """The province's units, systems, log sources, endpoints and targets."""
 
     def save_registry(self, registry: Registry) -> None:
         """Upsert every entry of `registry` (entries not mentioned are left as they are)."""
@@ -253,9 +248,19 @@ class Store(Protocol):
     def delete_registry_entry(self, kind: str, entry_id: str) -> bool:
         """Remove one registry entry (`kind` is units, systems, sources, endpoints or targets)."""
 
-    def source_activity(self) -> dict[str, SourceActivity]: ...
 
-    # -- triage (issue 6) -------------------------------------------------------------------------
+class AlertStore(Protocol):
+    """Alerts: idempotent writes, suppressed repeats, the triage queue with optimistic updates."""
+
+    def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult: ...
+
+    def record_repeats(self, repeats: Sequence[AlertRepeat]) -> int:
+        """Fold suppressed repeats into their alerts (count, last_seen, event ids); returns how many
+        alerts changed. A repeat of an alert not (yet) stored raises StoreError, so the batch is retried."""
+
+    def get_alert(self, alert_id: str) -> Alert | None: ...
+
+    def search_alerts(self, query: AlertQuery) -> Page[Alert]: ...
 
     def search_alert_queue(self, query: AlertSearch) -> Page[Alert]:
         """Alerts by time (newest first unless `ascending`), with every triage filter; keyset paging."""
@@ -271,7 +276,9 @@ class Store(Protocol):
     def update_alert_triage(self, alert_id: str, triage: Triage, *, version: str) -> bool:
         """Replace the triage state if the alert is still at `version`; False when someone else won."""
 
-    # -- incidents --------------------------------------------------------------------------------
+
+class IncidentStore(Protocol):
+    """Incidents, with the same optimistic concurrency as triage."""
 
     def create_incident(self, incident: Incident) -> None:
         """Store a new incident (StoreError if the id exists)."""
@@ -284,7 +291,9 @@ class Store(Protocol):
     def search_incidents(self, query: IncidentQuery) -> Page[Incident]:
         """Newest first (by `detected_at`), keyset paging."""
 
-    # -- users, sessions, API tokens ----------------------------------------------------------------
+
+class AccountStore(Protocol):
+    """Console users, their sessions, and API tokens (hashes only)."""
 
     def put_user(self, user: UserRecord) -> None:
         """Insert or replace a user; usernames are unique (StoreError if another user has it)."""
@@ -309,9 +318,51 @@ class Store(Protocol):
 
     def list_api_tokens(self) -> list[ApiTokenRecord]: ...
 
-    # -- audit ------------------------------------------------------------------------------------
+
+class AuditStore(Protocol):
+    """The append-only audit log of every change people make."""
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None: ...
 
     def search_audit(self, query: AuditQuery) -> Page[AuditEntry]:
         """Newest first, keyset paging."""
+
+
+class Store(EventStore, AlertStore, IncidentStore, RegistryStore, AccountStore, AuditStore, Protocol):
+    """The core store: every domain port above over one database, with its lifecycle.
+
+    The adapters (`stores.sqlite.store`, `stores.elastic.store`) implement it whole; code that needs
+    one domain should ask for that domain's port, so a test or a new backend can give just that.
+    """
+
+    def setup(self) -> None:
+        """Create tables / index templates (idempotent)."""
+
+    def health(self) -> dict[str, str]: ...
+
+    def close(self) -> None: ...
+
+
+class StoreBackend(Protocol):
+    """Every port of one persistence backend, opened on first use (one folder of `stores/` each).
+
+    The composition root picks one backend from the settings (`socpipe.runtime.build_backend`) and
+    hands its adapters to whoever needs them. Opening is lazy because a process uses only some of
+    them: a detect worker reads the rule state and must start while the event store is down.
+    """
+
+    @property
+    def store(self) -> Store:
+        """Events, alerts, incidents, registry, accounts and audit (set up on first use)."""
+
+    @property
+    def coverage(self) -> CoverageRepository:
+        """Coverage snapshots and gaps."""
+
+    @property
+    def inspections(self) -> InspectionRepository:
+        """Inspection plans, visits, findings, evidence files and reminders."""
+
+    @property
+    def rule_state(self) -> RuleStateStore:
+        """Which rules are disabled (no I/O until first read)."""

@@ -14,14 +14,14 @@ import typer
 from api.auth.deps import Role
 from soc_core.settings import Mode, Settings
 from soc_core.store import Store
-from socpipe.runtime import build_store
+from socpipe.runtime import build_backend
 
 token_app = typer.Typer(no_args_is_help=True, help="API bearer tokens for automation.")
 user_app = typer.Typer(no_args_is_help=True, help="Console users.")
 
 
 def _store(mode: Mode) -> Store:
-    return build_store(Settings(mode=mode))
+    return build_backend(Settings(mode=mode)).store
 
 
 @token_app.command("create")

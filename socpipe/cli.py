@@ -100,7 +100,7 @@ def run(
     from api.context import AppContext
     from soc_core.pipeline import EmbeddedPipeline
     from soc_core.registry_cache import RegistryCache
-    from socpipe.runtime import EmbeddedSubmit, build_detect, build_normalize, build_store
+    from socpipe.runtime import EmbeddedSubmit, build_backend, build_detect, build_normalize
 
     settings = _settings(
         mode=Mode.EMBEDDED,
@@ -110,7 +110,8 @@ def run(
         syslog_udp_port=syslog_port,
         syslog_tcp_port=syslog_port,
     )
-    store = build_store(settings)
+    backend = build_backend(settings)
+    store = backend.store
     registry = RegistryCache(store)
     demo_sources: dict[str, str] = {}
     if demo:
@@ -124,24 +125,23 @@ def run(
         for username, password, role in create_demo_users(store):
             typer.echo(f"  {role:<9} {username} / {password}")
     registry.reload()
-    from detections.state import RuleWatcher, rule_state_store
+    from detections.state import RuleWatcher
     from socpipe.jobs import start_embedded_jobs
 
     detect = build_detect(settings)
     pipeline = EmbeddedPipeline(store, build_normalize(registry), detect)
     ctx = AppContext(
         settings=settings,
-        store=store,
+        backend=backend,
         registry=registry,
         submit=EmbeddedSubmit(pipeline),
         health_checks=[store.health],
     )
-    rule_state = rule_state_store(settings)
+    rule_state = backend.rule_state
     rule_watcher = RuleWatcher(detect.engine, rule_state)
     rule_watcher.tick()  # the stored enabled/disabled state before the first event
     ctx.extras["detect_engine"] = detect.engine
-    ctx.extras["rule_state"] = rule_state
-    ctx.extras["coverage_repo"] = start_embedded_jobs(store, rule_watcher)
+    start_embedded_jobs(backend, rule_watcher)
     from ingest.syslog.runner import start_syslog_in_thread
 
     syslog = start_syslog_in_thread(settings, registry, ctx.submit, deadletter=store.put_deadletters)
@@ -170,10 +170,11 @@ def api() -> None:
     setup_logging()
     from api.context import AppContext
     from soc_core.registry_cache import RegistryCache
-    from socpipe.runtime import KafkaSubmit, build_kafka, build_store
+    from socpipe.runtime import KafkaSubmit, build_backend, build_kafka
 
     settings = _settings(mode=Mode.DISTRIBUTED)
-    store = build_store(settings)
+    backend = build_backend(settings)
+    store = backend.store
     bus = build_kafka(settings)
     bus.ensure_topics(
         [settings.topic_raw, settings.topic_events, settings.topic_alerts, settings.topic_deadletter],
@@ -183,22 +184,19 @@ def api() -> None:
     registry.reload()
     ctx = AppContext(
         settings=settings,
-        store=store,
+        backend=backend,
         registry=registry,
         submit=KafkaSubmit(settings, bus),
         health_checks=[store.health, bus.health],
     )
-    from api.coverage.repository import coverage_repository
-    from detections.state import RuleWatcher, rule_state_store
+    from detections.state import RuleWatcher
     from socpipe.runtime import build_engine
 
-    ctx.extras["coverage_repo"] = coverage_repository(store)
-    rule_state = rule_state_store(settings)
+    rule_state = backend.rule_state
     rule_engine = build_engine(settings)
     rule_watcher = RuleWatcher(rule_engine, rule_state)  # the rules API ticks it per request
     rule_watcher.tick()  # the stored enabled/disabled state before the first request
     ctx.extras["detect_engine"] = rule_engine
-    ctx.extras["rule_state"] = rule_state
     ctx.extras["rule_watcher"] = rule_watcher
     _serve(ctx, settings)
 
@@ -216,7 +214,7 @@ def worker(stage: Stage) -> None:
     from soc_core.registry_cache import RegistryCache
     from socpipe.heap import freeze_startup_heap
     from socpipe.ops import serve_ops
-    from socpipe.runtime import build_detect, build_kafka, build_normalize, build_store
+    from socpipe.runtime import build_backend, build_detect, build_kafka, build_normalize
     from socpipe.workers import (
         StageWorker,
         detect_handler,
@@ -233,23 +231,24 @@ def worker(stage: Stage) -> None:
     )
     group = f"{settings.topic_prefix}socpipe-{stage.value}"
     checks = [bus.health]
+    backend = build_backend(settings)  # each stage opens only what it uses
     if stage is Stage.NORMALIZE:
-        store = build_store(settings)
+        store = backend.store
         registry = RegistryCache(store)
         registry.reload()
         checks.append(store.health)
         handle = normalize_handler(settings, bus, build_normalize(registry))
         consumer = bus.consumer(settings.topic_raw_pattern, group)
     elif stage is Stage.DETECT:
-        from detections.state import RuleWatcher, rule_state_store
+        from detections.state import RuleWatcher
 
         detect = build_detect(settings)
-        rule_watcher = RuleWatcher(detect.engine, rule_state_store(settings))
+        rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
         rule_watcher.tick()
         handle = detect_handler(settings, bus, detect, tick=rule_watcher.tick)
         consumer = bus.consumer([settings.topic_events], group)
     else:
-        store = build_store(settings)
+        store = backend.store
         checks.append(store.health)
         handle = index_handler(settings, store)
         consumer = bus.consumer(
@@ -275,17 +274,16 @@ def scheduler() -> None:
     setup_logging()
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from api.coverage.repository import coverage_repository
     from socpipe.jobs import add_coverage_job, add_reminder_job
     from socpipe.ops import serve_ops
-    from socpipe.runtime import build_store
+    from socpipe.runtime import build_backend
 
     settings = _settings(mode=Mode.DISTRIBUTED)
-    store = build_store(settings)
+    backend = build_backend(settings)
     sched = BlockingScheduler(timezone="UTC")
-    add_coverage_job(sched, store, coverage_repository(store), first_run=datetime.now(UTC))
-    add_reminder_job(sched, store)
-    ops = serve_ops(settings.http_host, settings.ops_port, store.health)
+    add_coverage_job(sched, backend, first_run=datetime.now(UTC))
+    add_reminder_job(sched, backend)
+    ops = serve_ops(settings.http_host, settings.ops_port, backend.store.health)
     typer.echo(f"scheduler ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
 
     def stop(signum: int, frame: Any) -> None:
@@ -305,7 +303,7 @@ def registry_import(
 ) -> None:
     """Import (upsert) a registry YAML file, or one kind from a CSV file; validated as a whole first."""
     from api.registry import service
-    from socpipe.runtime import build_store
+    from socpipe.runtime import build_backend
 
     text = file.read_text(encoding="utf-8")
     try:
@@ -313,7 +311,7 @@ def registry_import(
         if is_csv and kind is None:
             raise service.RegistryInvalid([f"{file}: a CSV import needs --kind"])
         incoming = service.parse_csv(kind, text) if is_csv and kind else service.parse_yaml(text)
-        store = build_store(_settings(mode=mode))
+        store = build_backend(_settings(mode=mode)).store
         service.apply_import(store, incoming)
     except service.RegistryInvalid as exc:
         typer.echo(f"{file}: registry not imported:", err=True)
@@ -332,9 +330,9 @@ def registry_export(
 ) -> None:
     """Write the registry as YAML (or one kind as CSV) to stdout; token hashes only, never tokens."""
     from api.registry import service
-    from socpipe.runtime import build_store
+    from socpipe.runtime import build_backend
 
-    registry = build_store(_settings(mode=mode)).load_registry()
+    registry = build_backend(_settings(mode=mode)).store.load_registry()
     if format == "csv":
         if kind not in service.KINDS:
             raise typer.BadParameter(f"--kind must be one of {', '.join(service.KINDS)}")

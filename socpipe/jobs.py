@@ -12,21 +12,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
 from api.coverage.jobs import CoverageJob, triage_resolver
-from api.coverage.repository import CoverageRepository, coverage_repository
 from api.inspections.jobs import send_reminders
-from api.inspections.repository import inspection_repository
 from detections.state import RuleWatcher
-from soc_core.store import Store
+from soc_core.store import StoreBackend
 
 COVERAGE_INTERVAL_S = 60
 """How often the coverage snapshot runs (and silent sources are found)."""
 
 
-def add_coverage_job(
-    sched: BaseScheduler, store: Store, repo: CoverageRepository, *, first_run: datetime
-) -> None:
+def add_coverage_job(sched: BaseScheduler, backend: StoreBackend, *, first_run: datetime) -> None:
     """The coverage snapshot: monitored systems and endpoints, gaps, silence alerts."""
-    job = CoverageJob(store, repo, resolve_alert=triage_resolver(store))
+    store = backend.store
+    job = CoverageJob(store, backend.coverage, resolve_alert=triage_resolver(store))
     sched.add_job(
         job.run,
         "interval",
@@ -38,9 +35,9 @@ def add_coverage_job(
     )
 
 
-def add_reminder_job(sched: BaseScheduler, store: Store) -> None:
+def add_reminder_job(sched: BaseScheduler, backend: StoreBackend) -> None:
     """Hourly reminders before inspection deadlines (findings, self-assessment reports)."""
-    inspections = inspection_repository(store)
+    store, inspections = backend.store, backend.inspections
     sched.add_job(
         lambda: send_reminders(store=store, repo=inspections),
         "interval",
@@ -52,14 +49,12 @@ def add_reminder_job(sched: BaseScheduler, store: Store) -> None:
     )
 
 
-def start_embedded_jobs(store: Store, rule_watcher: RuleWatcher) -> CoverageRepository:
+def start_embedded_jobs(backend: StoreBackend, rule_watcher: RuleWatcher) -> None:
     """Embedded mode: the scheduler's jobs plus the rule watcher in a background thread."""
-    repo = coverage_repository(store)
     sched = BackgroundScheduler(timezone="UTC")
     # the first snapshot after the demo's first traffic, so the gauges show it
-    add_coverage_job(sched, store, repo, first_run=datetime.now(UTC) + timedelta(seconds=15))
-    add_reminder_job(sched, store)
+    add_coverage_job(sched, backend, first_run=datetime.now(UTC) + timedelta(seconds=15))
+    add_reminder_job(sched, backend)
     # rate-limited inside: state every 5 s, rule files every 30 s
     sched.add_job(rule_watcher.tick, "interval", seconds=1, id="rules", max_instances=1, coalesce=True)
     sched.start()
-    return repo

@@ -22,7 +22,7 @@ from soc_core.settings import Mode, Settings
 from socpipe.heap import freeze_startup_heap
 from socpipe.logs import setup_logging
 from socpipe.ops import serve_ops
-from socpipe.runtime import KafkaSubmit, build_kafka, build_store
+from socpipe.runtime import KafkaSubmit, build_backend, build_kafka
 
 log = logging.getLogger("socpipe.ingest")
 
@@ -62,7 +62,7 @@ def syslog_command(
     )
     if config.syslog_udp_port is None and config.syslog_tcp_port is None and config.syslog_tls_port is None:
         raise typer.BadParameter("no listener: give --udp-port, --tcp-port and/or --tls-port")
-    store = build_store(settings)
+    store = build_backend(settings).store
     bus = build_kafka(settings)
     bus.ensure_topics([settings.topic_raw, settings.topic_deadletter], settings.topic_partitions)
     registry = RegistryCache(store)

@@ -11,10 +11,10 @@ from soc_core.bus_kafka import KafkaBus
 from soc_core.pipeline import EmbeddedPipeline
 from soc_core.records import RawRecord, encode_raw_batches
 from soc_core.registry_cache import RegistryCache
-from soc_core.settings import Settings
-from soc_core.store import Store
-from soc_core.store_es import ElasticStore
-from soc_core.store_sqlite import SqliteStore
+from soc_core.settings import Mode, Settings
+from soc_core.store import StoreBackend
+from stores.elastic import ElasticBackend
+from stores.sqlite import SqliteBackend
 
 if TYPE_CHECKING:
     from detections.engine import DetectionEngine
@@ -23,14 +23,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def build_store(settings: Settings) -> Store:
-    store: Store
-    if settings.mode.value == "embedded":
-        store = SqliteStore(settings.sqlite_path)
-    else:
-        store = ElasticStore(settings.es_url, prefix=settings.index_prefix)
-    store.setup()
-    return store
+def build_backend(settings: Settings) -> StoreBackend:
+    """The mode's persistence: SQLite files in the data folder, or Elasticsearch under a prefix.
+
+    Nothing is opened here; each adapter opens on first use (`soc_core.store.StoreBackend`).
+    """
+    if settings.mode is Mode.EMBEDDED:
+        return SqliteBackend(settings.sqlite_path, rule_state_path=settings.data_dir / "rule-state.json")
+    return ElasticBackend.connect(settings.es_url, prefix=settings.index_prefix)
 
 
 def build_normalize(registry: RegistryCache) -> NormalizeStage:

@@ -14,8 +14,8 @@ from soc_core.bus import Bus, InProcessBus
 from soc_core.bus_kafka import KafkaBus
 from soc_core.event import Event
 from soc_core.store import Store
-from soc_core.store_es import ElasticStore
-from soc_core.store_sqlite import SqliteStore
+from stores.elastic.store import ElasticStore
+from stores.sqlite.store import SqliteStore
 from tests.servers import Servers, in_ci, start_servers
 
 _servers: Servers | None = None

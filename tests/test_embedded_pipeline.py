@@ -14,7 +14,7 @@ from normalizers.stage import NormalizeStage
 from soc_core.pipeline import EmbeddedPipeline
 from soc_core.records import RawRecord, record_id
 from soc_core.store import AlertQuery, DeadLetterQuery, EventQuery
-from soc_core.store_sqlite import SqliteStore
+from stores.sqlite.store import SqliteStore
 
 PACK = Path(__file__).resolve().parent.parent / "detections" / "rules" / "provincial"
 

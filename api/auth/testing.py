@@ -45,24 +45,3 @@ def login(client: Any, store: Store, *, role: Role = Role.ADMIN, username: str |
     if resp.status_code != 303:
         raise AssertionError(f"login failed: {resp.status_code} {resp.text[:200]}")
     return username
-
-
-def app_context(store: Store, **settings: Any) -> Any:
-    """An AppContext over `store` for API tests (no intake pipeline: records are not submitted)."""
-    from api.context import AppContext
-    from soc_core.registry_cache import RegistryCache
-    from soc_core.settings import Settings
-
-    registry = RegistryCache(store)
-    registry.reload()
-
-    def submit(records: Any) -> int:
-        raise AssertionError("these tests do not ingest")
-
-    return AppContext(
-        settings=Settings(**settings),
-        store=store,
-        registry=registry,
-        submit=submit,
-        health_checks=[store.health],
-    )

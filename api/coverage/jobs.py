@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Gauge
 
-from api.coverage.models import CoverageSnapshot, Gap
-from api.coverage.repository import CoverageRepository
 from api.coverage.service import measure, track_gaps
 from soc_core.alert import Alert, RuleRef, Severity, alert_id
+from soc_core.coverage import CoverageRepository, CoverageSnapshot, Gap
 from soc_core.event import Soc, SocSource, SocSystem, SocUnit
 from soc_core.metrics import SOURCE_LAST_SEEN
 from soc_core.registry import Registry

@@ -20,10 +20,10 @@ from fastapi.responses import HTMLResponse
 from api.auth.deps import Principal, Role, require_roles
 from api.context import AppContext
 from api.coverage.export import to_csv, to_pdf
-from api.coverage.repository import CoverageRepository
 from api.coverage.view import REASON_VI, SCOPE_LABELS_VI, TARGET_STATE_VI, build_report, report_json
 from soc_console.charts import line_chart
 from soc_console.routes import templates
+from soc_core.coverage import CoverageRepository
 
 router = APIRouter()
 CanSee = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.ANALYST, Role.POLICE, Role.VIEWER))]
@@ -32,8 +32,7 @@ SCOPES = ("important_systems", "level3_and_above", "all_systems", "endpoints", "
 
 def _deps(request: Request) -> tuple[AppContext, CoverageRepository]:
     ctx: AppContext = request.app.state.ctx
-    repo: CoverageRepository = ctx.extras["coverage_repo"]  # type: ignore[assignment]
-    return ctx, repo
+    return ctx, ctx.backend.coverage
 
 
 @router.get("/api/v1/coverage")

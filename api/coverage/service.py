@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from api.coverage.models import (
+from soc_core.coverage import (
     CoverageSnapshot,
     EndpointStatus,
     Figure,

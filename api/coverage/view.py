@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api.coverage.models import CoverageSnapshot, Figure, Gap, SystemStatus, TargetStatus
-from api.coverage.repository import CoverageRepository
 from api.coverage.service import TARGET_SCOPE, evaluate_target, measure
+from soc_core.coverage import CoverageRepository, CoverageSnapshot, Figure, Gap, SystemStatus, TargetStatus
 from soc_core.registry import Registry
 from soc_core.store import Store
 

@@ -21,8 +21,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth.deps import Principal
-from api.coverage.models import Gap
-from api.coverage.repository import CoverageRepository
 from api.coverage.view import build_report
 from api.incidents.models import time_to_acknowledge, time_to_resolve
 from api.inspections import service
@@ -30,9 +28,10 @@ from api.inspections.errors import InvalidChange, NotFound
 from api.inspections.jobs import REMINDER_RULE
 from api.inspections.labels import CHECKLIST, CHECKLIST_CODES
 from api.inspections.models import VN_TZ, EvidenceFile, vn_day_end, vn_day_start, vn_today
-from api.inspections.repository import InspectionRepository
 from soc_core.alert import Alert, IncidentStatus, Severity
+from soc_core.coverage import CoverageRepository, Gap
 from soc_core.event import Event
+from soc_core.inspections import InspectionRepository
 from soc_core.registry import ApprovalStatus, Registry
 from soc_core.store import AlertSearch, IncidentQuery, Store
 

@@ -30,9 +30,9 @@ from api.auth.deps import Principal
 from api.inspections import service
 from api.inspections.errors import EvidenceRejected, EvidenceTooLarge, InvalidChange
 from api.inspections.models import EvidenceFile, Visit
-from api.inspections.repository import InspectionRepository
 from normalizers.registry import names as normalizer_names
 from normalizers.stage import NormalizeStage
+from soc_core.inspections import InspectionRepository
 from soc_core.pipeline import BatchOutcome, Detect, detect_batch, normalize_batch, store_outcome
 from soc_core.records import RawRecord, record_id
 from soc_core.registry import Registry, SourceContext

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 from api.audit import service as audit
 from api.inspections.models import FindingStatus, Reminder, ReminderKind, vn_today
-from api.inspections.repository import InspectionRepository
 from soc_core.alert import Alert, RuleRef, Severity, alert_id
 from soc_core.event import Soc, SocUnit
+from soc_core.inspections import InspectionRepository
 from soc_core.store import Store
 
 log = logging.getLogger(__name__)

@@ -39,7 +39,6 @@ from pydantic import ValidationError
 from api.auth.csrf import csrf_protect
 from api.auth.deps import Principal, Role, require_roles, wants_html
 from api.context import AppContext
-from api.coverage.repository import CoverageRepository, coverage_repository
 from api.inspections import dossier as dossiers
 from api.inspections import evidence, labels, service
 from api.inspections.errors import InspectionError, InvalidChange, status_of
@@ -64,10 +63,11 @@ from api.inspections.models import (
     VisitRead,
     VisitUpdate,
 )
-from api.inspections.repository import InspectionRepository, inspection_repository
 from api.inspections.suggestions import suggest_adhoc
 from soc_console.routes import templates
 from soc_core.alert import Severity
+from soc_core.coverage import CoverageRepository
+from soc_core.inspections import InspectionRepository
 from soc_core.pipeline import Detect
 
 api_router = APIRouter(tags=["inspections"], dependencies=[Depends(csrf_protect)])
@@ -77,8 +77,6 @@ Reader = Annotated[Principal, Depends(require_roles(Role.POLICE, Role.ANALYST, R
 PlanWriter = Annotated[Principal, Depends(require_roles(Role.POLICE))]
 FieldWriter = Annotated[Principal, Depends(require_roles(Role.POLICE, Role.INSPECTOR))]
 
-REPO_KEY = "inspection_repo"
-COVERAGE_KEY = "coverage_repo"
 DETECT_KEY = "detect"
 ENGINE_KEY = "detect_engine"
 
@@ -92,20 +90,11 @@ def _ctx(request: Request) -> AppContext:
 
 
 def _repo(request: Request) -> InspectionRepository:
-    """The repository the process built (`ctx.extras["inspection_repo"]`), else one beside the store."""
-    ctx = _ctx(request)
-    repo = ctx.extras.get(REPO_KEY)
-    if repo is None:
-        repo = ctx.extras[REPO_KEY] = inspection_repository(ctx.store)
-    return repo  # type: ignore[return-value]
+    return _ctx(request).backend.inspections
 
 
 def _coverage(request: Request) -> CoverageRepository:
-    ctx = _ctx(request)
-    repo = ctx.extras.get(COVERAGE_KEY) or ctx.extras.get("inspections_coverage_repo")
-    if repo is None:
-        repo = ctx.extras["inspections_coverage_repo"] = coverage_repository(ctx.store)
-    return repo  # type: ignore[return-value]
+    return _ctx(request).backend.coverage
 
 
 def _detect(request: Request) -> Detect | None:

@@ -44,7 +44,7 @@ from api.inspections.models import (
     VisitUpdate,
     vn_today,
 )
-from api.inspections.repository import InspectionRepository
+from soc_core.inspections import InspectionRepository
 from soc_core.registry import Registry
 from soc_core.store import Store
 

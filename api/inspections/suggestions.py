@@ -17,9 +17,9 @@ from api.coverage.jobs import SILENT_RULE
 from api.inspections.jobs import REMINDER_RULE
 from api.inspections.labels import CHECKLIST_CODES
 from api.inspections.models import Suggestion, vn_today
-from api.inspections.repository import InspectionRepository
 from api.inspections.service import unit_names, visible_unit_ids
 from soc_core.alert import AlertStatus
+from soc_core.inspections import InspectionRepository
 from soc_core.store import AlertSearch, Store
 
 INTERNAL_RULES = (SILENT_RULE.id, REMINDER_RULE.id)

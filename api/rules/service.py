@@ -39,18 +39,18 @@ from api.rules.models import (
 )
 from detections.engine import DetectionEngine, RuleStats
 from detections.loader import QuarantinedRule, RuleInfo
-from detections.state import RuleState, RuleStateStore, RuleWatcher, rule_state_store
+from detections.state import RuleWatcher
 from detections.tags import checklist_codes, threats
 from soc_core.alert import Severity
 from soc_core.errors import DetectionError, SocError
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
+from soc_core.rule_state import RuleState, RuleStateStore
 from soc_core.store import AlertSearch, Store
 
 log = logging.getLogger(__name__)
 
 ENGINE_KEY = "detect_engine"
-STATE_KEY = "rule_state"
 WATCHER_KEY = "rule_watcher"
 LEVEL_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "informational": 1}
 TEST_SOURCE = "api:rule-test"
@@ -90,16 +90,8 @@ def engine_of(ctx: AppContext) -> DetectionEngine:
 
 
 def state_store_of(ctx: AppContext) -> RuleStateStore:
-    """`ctx.extras["rule_state"]`, else the mode's adapter (reusing the Elasticsearch client)."""
-    found = ctx.extras.get(STATE_KEY)
-    if isinstance(found, RuleStateStore):
-        return found
-    from soc_core.store_es import ElasticStore
-
-    es = ctx.store.es if isinstance(ctx.store, ElasticStore) else None
-    made = rule_state_store(ctx.settings, es=es)
-    ctx.extras[STATE_KEY] = made
-    return made
+    """The mode's shared rule state, from the process's persistence backend."""
+    return ctx.backend.rule_state
 
 
 # ---------------------------------------------------------------- reading

@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth.deps import Role
 from api.auth.service import create_api_token
-from api.auth.testing import app_context, login
+from api.auth.testing import login
 from soc_core.store import Store
+from tests.backends import app_context
 
 PROVINCE_WIDE_READS = [
     "/api/v1/events",

@@ -18,8 +18,9 @@ from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.registry_cache import RegistryCache
 from soc_core.settings import Settings
 from soc_core.store import DeadLetterQuery, EventQuery
-from soc_core.store_sqlite import SqliteStore
 from socpipe.runtime import EmbeddedSubmit
+from stores.sqlite.store import SqliteStore
+from tests.backends import backend_of
 
 TOKEN = "tok-portal-123"
 
@@ -53,7 +54,7 @@ def ctx(tmp_path: Path) -> Iterator[AppContext]:
     pipeline = EmbeddedPipeline(store, NormalizeStage(registry.context))
     yield AppContext(
         settings=settings,
-        store=store,
+        backend=backend_of(store),
         registry=registry,
         submit=EmbeddedSubmit(pipeline),
         health_checks=[store.health],

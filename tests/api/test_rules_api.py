@@ -21,22 +21,20 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth.deps import Role
-from api.auth.testing import app_context, form_csrf, login
+from api.auth.testing import form_csrf, login
 from api.rules.routes import router as rules_router
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
-from detections.state import (
-    ElasticRuleStateStore,
-    JsonRuleStateStore,
-    MemoryRuleStateStore,
-    RuleStateStore,
-    RuleWatcher,
-)
+from detections.state import MemoryRuleStateStore, RuleWatcher
 from soc_core.event import Event
+from soc_core.rule_state import RuleStateStore
 from soc_core.settings import Settings
 from soc_core.store import AuditQuery
-from soc_core.store_sqlite import SqliteStore
 from socpipe.runtime import build_engine
+from stores.elastic.rule_state import ElasticRuleStateStore
+from stores.sqlite.rule_state import JsonRuleStateStore
+from stores.sqlite.store import SqliteStore
+from tests.backends import app_context
 from tests.servers import Servers
 
 PACK = Path(__file__).resolve().parents[2] / "detections" / "rules" / "provincial"
@@ -97,7 +95,6 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
 def client(store: SqliteStore, engine: DetectionEngine, state: JsonRuleStateStore) -> Iterator[TestClient]:
     ctx = app_context(store, environment="test")
     ctx.extras["detect_engine"] = engine
-    ctx.extras["rule_state"] = state
     app = create_app(ctx)
     if not any(getattr(r, "path", "") == "/api/v1/rules" for r in app.routes):
         app.include_router(rules_router)  # until api.app mounts it

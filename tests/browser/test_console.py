@@ -26,11 +26,12 @@ import uvicorn
 
 from api.app import create_app
 from api.auth.deps import Role
-from api.auth.testing import TEST_PASSWORD, app_context, ensure_user
+from api.auth.testing import TEST_PASSWORD, ensure_user
 from soc_core.alert import Severity
 from soc_core.event import Event
 from soc_core.registry import InformationSystem, Registry, Unit
-from soc_core.store_sqlite import SqliteStore
+from stores.sqlite.store import SqliteStore
+from tests.backends import app_context
 from tests.contract.test_store_triage_contract import triage_alert
 from tests.servers import in_ci
 

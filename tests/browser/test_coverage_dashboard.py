@@ -18,12 +18,12 @@ import uvicorn
 
 from api.app import create_app
 from api.auth.deps import Role
-from api.auth.testing import TEST_PASSWORD, app_context, ensure_user
+from api.auth.testing import TEST_PASSWORD, ensure_user
 from api.coverage.jobs import CoverageJob
-from api.coverage.repository import coverage_repository
 from soc_core.event import Event
-from soc_core.store_sqlite import SqliteStore
 from socpipe.demo.province import SILENT_SOURCES, demo_registry
+from stores.sqlite.store import SqliteStore
+from tests.backends import app_context, backend_of
 from tests.browser.test_console import ARGS, CHROMIUM, SHOTS, _free_port
 from tests.servers import in_ci
 
@@ -33,7 +33,7 @@ NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 def _history(store: SqliteStore) -> None:
     registry, _ = demo_registry()
     store.save_registry(registry)
-    repo = coverage_repository(store)
+    repo = backend_of(store).coverage
     job = CoverageJob(store, repo)
     start = NOW - timedelta(hours=3)
     live = [s.id for s in registry.sources if s.id not in SILENT_SOURCES]
@@ -76,7 +76,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _history(store)
     ensure_user(store, "congan", Role.POLICE)
     ctx = app_context(store, environment="dev")
-    ctx.extras["coverage_repo"] = coverage_repository(store)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -13,12 +13,12 @@ from pypdf import PdfReader
 from api.app import create_app
 from api.auth.deps import Role
 from api.auth.service import create_api_token
-from api.auth.testing import app_context, login
+from api.auth.testing import login
 from api.coverage.jobs import CoverageJob
-from api.coverage.repository import coverage_repository
 from soc_core.event import Event
 from soc_core.store import Store
 from socpipe.demo.province import SILENT_SOURCES, demo_registry
+from tests.backends import app_context
 
 
 @pytest.fixture
@@ -42,8 +42,7 @@ def client(store: Store) -> Iterator[TestClient]:
     store.put_events(events)
     store.refresh()
     ctx = app_context(store)
-    repo = coverage_repository(store)
-    ctx.extras["coverage_repo"] = repo
+    repo = ctx.backend.coverage
     CoverageJob(store, repo).run(now=now - timedelta(minutes=2))
     CoverageJob(store, repo).run(now=now)
     yield TestClient(create_app(ctx))

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from api.coverage.jobs import SILENT_RULE, CoverageJob, triage_resolver
-from api.coverage.repository import coverage_repository
 from soc_core.alert import alert_id
 from soc_core.event import Event
 from soc_core.registry import Endpoint, InformationSystem, LogSource, Registry, Unit, UnitKind
 from soc_core.store import AlertQuery, Store
+from tests.backends import backend_of
 
 T0 = datetime(2025, 8, 1, 1, 0, tzinfo=UTC)
 
@@ -47,7 +47,7 @@ def _event(n: int, source: str, at: datetime, **extra: object) -> Event:
 
 def test_sources_start_stop_and_resume(store: Store) -> None:
     store.save_registry(_registry())
-    repo = coverage_repository(store)
+    repo = backend_of(store).coverage
     resolve = triage_resolver(store)
     resolved: list[tuple[str, str]] = []
 

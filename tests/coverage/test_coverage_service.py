@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from api.coverage.models import Gap, SourceState, TargetState
 from api.coverage.service import evaluate_target, measure, track_gaps
+from soc_core.coverage import Gap, SourceState, TargetState
 from soc_core.registry import (
     CoverageScope,
     CoverageTarget,

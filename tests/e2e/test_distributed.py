@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit
-from soc_core.store_es import ElasticStore
+from stores.elastic.store import ElasticStore
 from tests.e2e.procs import SocProcess, free_port
 from tests.servers import Servers
 

@@ -14,10 +14,10 @@ import orjson
 import pytest
 
 from api.coverage.jobs import SILENT_RULE, CoverageJob, triage_resolver
-from api.coverage.repository import coverage_repository
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.store import AlertQuery, EventQuery
-from soc_core.store_es import ElasticStore
+from stores.elastic.store import ElasticStore
+from tests.backends import backend_of
 from tests.e2e.procs import SocProcess, free_port
 from tests.servers import Servers
 
@@ -101,7 +101,7 @@ def _wait_for(store: ElasticStore, source: str, count: int) -> datetime:
 
 def test_a_source_stops_and_resumes_through_kafka(stack: tuple[str, ElasticStore]) -> None:
     url, store = stack
-    repo = coverage_repository(store)
+    repo = backend_of(store).coverage
     job = CoverageJob(store, repo, resolve_alert=triage_resolver(store))
     _send(url, "portal-web", 0)
     _send(url, "portal-fw", 0)

@@ -23,7 +23,8 @@ from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.registry_cache import RegistryCache
 from soc_core.settings import Settings
 from soc_core.store import Store
-from soc_core.store_sqlite import SqliteStore
+from stores.sqlite.store import SqliteStore
+from tests.backends import backend_of
 from tests.servers import in_ci
 
 UNIT = Unit(id="so-khcn", name="Sở Khoa học và Công nghệ")
@@ -121,7 +122,7 @@ def http_intake(
     store, registry = sqlite_registry(tmp_path, sources)
     ctx = AppContext(
         settings=Settings(data_dir=tmp_path, **settings),  # type: ignore[arg-type]
-        store=store,
+        backend=backend_of(store),
         registry=registry,
         submit=submit,
         health_checks=[store.health],

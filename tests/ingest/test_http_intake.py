@@ -18,6 +18,7 @@ from api.app import create_app
 from api.context import AppContext
 from soc_core.records import record_id
 from soc_core.settings import Settings
+from tests.backends import backend_of
 from tests.ingest.helpers import Recorder, http_intake, require_tool, source, sqlite_registry
 
 SYSLOG_TOKEN = "tok-syslog"
@@ -43,7 +44,7 @@ def make_client(tmp_path: Path, rec: Recorder, **settings: object) -> Iterator[T
     store, registry = sqlite_registry(tmp_path, SOURCES)
     ctx = AppContext(
         settings=Settings(data_dir=tmp_path, **settings),  # type: ignore[arg-type]
-        store=store,
+        backend=backend_of(store),
         registry=registry,
         submit=rec,
     )
@@ -155,7 +156,9 @@ def test_rate_limit_is_429_with_retry_after_and_counted_per_source(tmp_path: Pat
     store, registry = sqlite_registry(tmp_path, SOURCES)
     from ingest.ratelimit import RateLimiter
 
-    ctx = AppContext(settings=Settings(data_dir=tmp_path), store=store, registry=registry, submit=rec)
+    ctx = AppContext(
+        settings=Settings(data_dir=tmp_path), backend=backend_of(store), registry=registry, submit=rec
+    )
     ctx.extras["ingest.rate_limiter"] = RateLimiter(10.0, 20)
     client = TestClient(create_app(ctx))
     before = rejected("auth-fb", "rate_limited")

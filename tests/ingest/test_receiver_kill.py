@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from soc_core.records import record_id
-from soc_core.store_es import ElasticStore
+from stores.elastic.store import ElasticStore
 from tests.e2e.procs import SocProcess, free_port
 from tests.ingest.helpers import consume_raw, save_registry, source
 from tests.servers import Servers

@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth.deps import Role
-from api.auth.testing import app_context, form_csrf, login
+from api.auth.testing import form_csrf, login
 from api.inspections.routes import install
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
 from soc_core.store import Store
+from tests.backends import app_context
 from tests.inspections.scenario import Scenario, build, engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +56,6 @@ def client_for(scenario: Scenario, tmp_path: Path) -> Iterator[ClientFor]:
     clients: list[TestClient] = []
     ctx = app_context(scenario.store, environment="test", data_dir=tmp_path / "data")
     ctx.extras["detect_engine"] = scenario.detect.engine  # what embedded mode hands the rules API
-    ctx.extras["coverage_repo"] = scenario.coverage
     app = create_app(ctx)
     install(app)  # a no-op once api/app.py installs the inspection routes itself
 

@@ -20,7 +20,6 @@ from typing import Any
 from api.auth.deps import Principal, Role
 from api.auth.testing import ensure_user
 from api.coverage.jobs import CoverageJob
-from api.coverage.repository import CoverageRepository, coverage_repository
 from api.incidents import service as incidents
 from api.incidents.models import IncidentCreate, IncidentUpdate
 from api.inspections import service
@@ -35,12 +34,13 @@ from api.inspections.models import (
     VisitCreate,
     vn_today,
 )
-from api.inspections.repository import InspectionRepository, inspection_repository
 from detections.cli import PACKAGED_RULES
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage, SuppressingDetect
 from normalizers.stage import NormalizeStage
 from soc_core.alert import Alert, IncidentStatus, Severity
+from soc_core.coverage import CoverageRepository
+from soc_core.inspections import InspectionRepository
 from soc_core.pipeline import EmbeddedPipeline
 from soc_core.records import RawRecord, record_id
 from soc_core.registry import (
@@ -54,6 +54,7 @@ from soc_core.registry import (
 )
 from soc_core.registry_cache import RegistryCache
 from soc_core.store import AlertSearch, Store
+from tests.backends import backend_of
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 
@@ -254,8 +255,8 @@ def build(store: Store, detect: DetectStage) -> Scenario:
     store.save_registry(province())
     registry = RegistryCache(store)
     registry.reload()
-    coverage = coverage_repository(store)
-    repo = inspection_repository(store)
+    backend = backend_of(store)
+    coverage, repo = backend.coverage, backend.inspections
     now = datetime.now(UTC)
     sc = Scenario(
         store=store,

@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth.deps import Role
 from api.auth.service import create_api_token
-from api.auth.testing import app_context
 from soc_core.store import AuditQuery, Store
+from tests.backends import app_context
 
 
 def _client(store: Store) -> tuple[TestClient, dict[str, str], dict[str, str]]:

@@ -7,9 +7,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth.deps import Role
-from api.auth.testing import app_context, form_csrf, login
+from api.auth.testing import form_csrf, login
 from soc_core.store import Store
 from socpipe.demo.province import demo_registry
+from tests.backends import app_context
 
 
 def test_viewer_reads_the_registry_without_an_import_form(store: Store) -> None:

@@ -24,7 +24,7 @@ from soc_core.alert import Alert, AlertRepeat, Incident, Triage
 from soc_core.errors import StoreError
 from soc_core.event import Event
 from soc_core.records import DeadLetter
-from soc_core.registry import Registry
+from soc_core.registry import REGISTRY_KINDS, Registry
 from soc_core.store import (
     AlertQuery,
     AlertSearch,
@@ -41,7 +41,6 @@ from soc_core.store import (
     UserRecord,
     WriteResult,
 )
-from soc_core.store_sqlite import REGISTRY_KINDS
 
 KW: dict[str, Any] = {"type": "keyword", "ignore_above": 4096}
 STORED_ONLY: dict[str, Any] = {"type": "keyword", "index": False, "doc_values": False}
@@ -266,10 +265,15 @@ def _utc(ts: datetime) -> datetime:
     return ts.astimezone(UTC)
 
 
+def connect(url: str, *, request_timeout: float = 30.0) -> Elasticsearch:
+    """The client every adapter of the backend shares: retries on timeouts, three at most."""
+    return Elasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
+
+
 class ElasticStore:
-    def __init__(self, url: str, *, prefix: str = "soc-", request_timeout: float = 30.0) -> None:
+    def __init__(self, es: Elasticsearch | str, *, prefix: str = "soc-") -> None:
         self.prefix = prefix
-        self.es = Elasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
+        self.es = connect(es) if isinstance(es, str) else es
 
     # -- names ----------------------------------------------------------------------------------
 

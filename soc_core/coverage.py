@@ -11,8 +11,10 @@ Definitions (also shown in the console's help text):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,3 +120,30 @@ class Gap(Frozen):
     start: datetime
     end: datetime | None
     reason: str
+
+
+class CoverageRepository(Protocol):
+    def setup(self) -> None: ...
+
+    def save_snapshot(self, snapshot: CoverageSnapshot) -> None: ...
+
+    def history(
+        self, scope: str, unit_id: str | None, start: datetime, end: datetime, max_points: int = 500
+    ) -> list[tuple[datetime, int, int]]: ...
+
+    def open_gaps(self) -> dict[tuple[str, str], Gap]: ...
+
+    def save_gaps(self, opened: Sequence[Gap], closed: Sequence[Gap]) -> None: ...
+
+    def gaps(
+        self,
+        *,
+        kind: str | None = None,
+        subject_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Gap]: ...
+
+    def first_ingest_after(self, source_id: str, after: datetime) -> datetime | None: ...
+
+    def antimalware_last_report(self, since: datetime) -> dict[str, datetime]: ...

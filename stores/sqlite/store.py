@@ -22,7 +22,7 @@ from soc_core.alert import Alert, AlertRepeat, Incident, Triage
 from soc_core.errors import StoreError
 from soc_core.event import Event
 from soc_core.records import DeadLetter
-from soc_core.registry import CoverageTarget, Endpoint, InformationSystem, LogSource, Registry, Unit
+from soc_core.registry import REGISTRY_KINDS, Registry
 from soc_core.store import (
     AlertQuery,
     AlertSearch,
@@ -103,14 +103,6 @@ SQLITE_FACETS: dict[str, str] = {
 SQLITE_MULTI_FACETS: dict[str, tuple[str, str]] = {
     "checklist": ("$.checklist", "j.value"),
     "technique": ("$.threat", "json_extract(j.value, '$.technique.id')"),
-}
-
-REGISTRY_KINDS: dict[str, type[Any]] = {
-    "units": Unit,
-    "systems": InformationSystem,
-    "sources": LogSource,
-    "endpoints": Endpoint,
-    "targets": CoverageTarget,
 }
 
 

@@ -1,0 +1,54 @@
+"""The distributed backend: every port over one Elasticsearch cluster, under an index prefix."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from elasticsearch import Elasticsearch
+
+from stores.elastic.coverage import ElasticCoverageRepository
+from stores.elastic.inspections import ElasticInspectionRepository
+from stores.elastic.rule_state import ElasticRuleStateStore
+from stores.elastic.store import ElasticStore, connect
+
+
+class ElasticBackend:
+    """Opens each adapter on first use; they share one client (its connection pool and retries)."""
+
+    def __init__(self, client: Elasticsearch, *, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    @classmethod
+    def connect(cls, url: str, *, prefix: str) -> ElasticBackend:
+        """A client for `url`; no request is made until an adapter is used."""
+        return cls(connect(url), prefix=prefix)
+
+    @classmethod
+    def over(cls, store: ElasticStore) -> ElasticBackend:
+        """The backend around a core store that is already open (tests, tools)."""
+        backend = cls(store.es, prefix=store.prefix)
+        backend.__dict__["store"] = store  # what cached_property would have stored
+        return backend
+
+    @cached_property
+    def store(self) -> ElasticStore:
+        store = ElasticStore(self.client, prefix=self.prefix)
+        store.setup()
+        return store
+
+    @cached_property
+    def coverage(self) -> ElasticCoverageRepository:
+        repo = ElasticCoverageRepository(self.client, self.prefix)
+        repo.setup()
+        return repo
+
+    @cached_property
+    def inspections(self) -> ElasticInspectionRepository:
+        repo = ElasticInspectionRepository(self.client, self.prefix)
+        repo.setup()
+        return repo
+
+    @cached_property
+    def rule_state(self) -> ElasticRuleStateStore:
+        return ElasticRuleStateStore(self.client, prefix=self.prefix)

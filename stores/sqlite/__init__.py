@@ -1,0 +1,48 @@
+"""The embedded backend: every port over one SQLite file, and the rule state in a JSON file beside it."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from stores.sqlite.coverage import SqliteCoverageRepository
+from stores.sqlite.inspections import SqliteInspectionRepository
+from stores.sqlite.rule_state import JsonRuleStateStore
+from stores.sqlite.store import SqliteStore
+
+
+class SqliteBackend:
+    """Opens each adapter on first use, over the same database file."""
+
+    def __init__(self, path: Path, *, rule_state_path: Path | None = None) -> None:
+        self.path = path
+        self.rule_state_path = rule_state_path or path.with_name("rule-state.json")
+
+    @classmethod
+    def over(cls, store: SqliteStore) -> SqliteBackend:
+        """The backend around a core store that is already open (tests, tools)."""
+        backend = cls(store.path)
+        backend.__dict__["store"] = store  # what cached_property would have stored
+        return backend
+
+    @cached_property
+    def store(self) -> SqliteStore:
+        store = SqliteStore(self.path)
+        store.setup()
+        return store
+
+    @cached_property
+    def coverage(self) -> SqliteCoverageRepository:
+        repo = SqliteCoverageRepository(self.store.path)  # its index is on the core store's events
+        repo.setup()
+        return repo
+
+    @cached_property
+    def inspections(self) -> SqliteInspectionRepository:
+        repo = SqliteInspectionRepository(self.store.path)
+        repo.setup()
+        return repo
+
+    @cached_property
+    def rule_state(self) -> JsonRuleStateStore:
+        return JsonRuleStateStore(self.rule_state_path)
