@@ -15,10 +15,11 @@ from typing import Any
 
 import orjson
 
-from api.alerts.errors import Conflict, InvalidChange, NotFound
+from api.alerts.errors import Conflict
 from api.alerts.models import AlertDetail, AlertSearchParams, AlertUpdate, BulkResult, RuleFrequency
 from api.audit import service as audit
 from api.auth.deps import Principal
+from api.errors import InvalidChange, NotFound
 from soc_core.alert import Alert, AlertStatus, Comment, Severity, Triage, TriageChange
 from soc_core.event import flatten
 from soc_core.store import AlertSearch, FacetBucket, Page, Store

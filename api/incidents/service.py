@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from api.alerts import service as alerts
-from api.alerts.errors import Conflict, InvalidChange, NotFound
+from api.alerts.errors import Conflict
 from api.audit import service as audit
 from api.auth.deps import Principal
+from api.errors import InvalidChange, NotFound
 from api.incidents.models import IncidentCreate, IncidentDetail, IncidentRead, IncidentUpdate, TimelineItem
 from soc_core.alert import Alert, Incident, IncidentEntry, IncidentStatus, Severity
 from soc_core.store import AlertSearch, IncidentQuery, Page, Store

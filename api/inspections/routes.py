@@ -19,8 +19,9 @@ API (JSON; `csrf_protect` on unsafe methods, exempt for bearer tokens):
 
 Console: /inspections, /inspections/plans/{id}, /inspections/visits/{id}, /units/{id}/dossier.
 
-`install(app)` includes both routers and maps the typed errors to answers; visibility is enforced by
-the service, so a route never decides who sees a unit.
+`install(app)` includes both routers and answers errors of the console pages with a page (the API's
+are problem details, `api.problems`); visibility is enforced by the service, so a route never decides
+who sees a unit.
 """
 
 from __future__ import annotations
@@ -33,16 +34,17 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from api.auth.csrf import csrf_protect
 from api.auth.deps import Principal, Role, require_roles, wants_html
 from api.context import AppContext
 from api.coverage.repository import CoverageRepository, coverage_repository
+from api.errors import InvalidChange, NotFound
 from api.inspections import dossier as dossiers
 from api.inspections import evidence, labels, service
-from api.inspections.errors import InspectionError, InvalidChange, status_of
+from api.inspections.errors import InspectionError
 from api.inspections.export import to_docx, to_pdf, vn_duration, vn_percent
 from api.inspections.models import (
     EvidenceFile,
@@ -66,8 +68,10 @@ from api.inspections.models import (
 )
 from api.inspections.repository import InspectionRepository, inspection_repository
 from api.inspections.suggestions import suggest_adhoc
+from api.problems import soc_error_response, status_of
 from soc_console.routes import templates
 from soc_core.alert import Severity
+from soc_core.errors import SocError
 from soc_core.pipeline import Detect
 
 api_router = APIRouter(tags=["inspections"], dependencies=[Depends(csrf_protect)])
@@ -128,26 +132,26 @@ def _data_dir(request: Request) -> Path:
 
 
 def error_response(request: Request, exc: Exception) -> Response:
-    """Typed inspection errors: JSON for the API, a short page for the console."""
-    assert isinstance(exc, InspectionError)
-    status = status_of(exc)
-    if wants_html(request):
+    """Errors raised by an inspection page: a short page for the browser. Anything else (the API,
+    other pages) gets the app's answer, problem details for the API (`api.problems`)."""
+    assert isinstance(exc, SocError)
+    if wants_html(request) and request.scope.get("route") in console_router.routes:
+        status = status_of(exc)
         return templates.TemplateResponse(
             request,
             "inspections_error.html",
             _page(request, message=exc.message, status=status, context=exc.context),
             status_code=status,
         )
-    return JSONResponse(
-        {"detail": exc.message, "context": {k: str(v) for k, v in exc.context.items()}}, status
-    )
+    return soc_error_response(request, exc)
 
 
 def install(app: FastAPI) -> None:
-    """Include the inspection routers and error answers in `app` (once)."""
+    """Include the inspection routers and their error pages in `app` (once)."""
     if getattr(app.state, "inspections_installed", False):
         return
-    app.add_exception_handler(InspectionError, error_response)
+    for kind in (InspectionError, NotFound, InvalidChange):
+        app.add_exception_handler(kind, error_response)
     app.include_router(api_router)
     app.include_router(console_router)
     app.state.inspections_installed = True

@@ -18,7 +18,8 @@ from typing import Any
 
 from api.audit import service as audit
 from api.auth.deps import Principal, Role
-from api.inspections.errors import AccessDenied, InvalidChange, NotFound
+from api.errors import InvalidChange, NotFound
+from api.inspections.errors import AccessDenied
 from api.inspections.models import (
     REMEDIATION_DAYS,
     EvidenceFile,

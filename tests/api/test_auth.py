@@ -14,6 +14,7 @@ from api.auth.deps import SESSION_COOKIE, Role
 from api.auth.service import create_api_token, create_demo_users, sha256
 from api.auth.testing import TEST_PASSWORD, app_context, ensure_user, form_csrf, login
 from soc_core.store import AuditQuery, Store
+from tests.problems import problem
 
 
 @pytest.fixture
@@ -45,8 +46,7 @@ def test_pages_redirect_to_login_and_api_answers_401(client: TestClient) -> None
         "/api/v1/audit",
     ):
         resp = client.get(path, headers={"accept": "text/html"})
-        assert resp.status_code == 401, path
-        assert resp.json() == {"detail": "authentication required"}
+        assert problem(resp, 401)["detail"] == "authentication required", path
 
 
 def test_login_sets_a_hardened_cookie_renews_the_session_and_logout_ends_it(

@@ -37,6 +37,7 @@ from soc_core.event import Event
 from soc_core.settings import Settings
 from soc_core.store import AuditQuery
 from soc_core.store_sqlite import SqliteStore
+from tests.problems import problem
 from tests.servers import Servers
 
 PACK = Path(__file__).resolve().parents[2] / "detections" / "rules" / "provincial"
@@ -280,7 +281,7 @@ def test_unreadable_state_is_503(client: TestClient, store: SqliteStore, state: 
     state.path.write_text("{not json", encoding="utf-8")
     login(client, store, role=Role.VIEWER)
     resp = client.get("/api/v1/rules")
-    assert resp.status_code == 503 and "rule state" in resp.json()["detail"]
+    assert "rule state" in problem(resp, 503)["detail"]
 
 
 # ---------------------------------------------------------------- rule test

@@ -9,6 +9,7 @@ import pytest
 from api.auth.deps import Role
 from tests.inspections.conftest import ClientFor, csrf, upload
 from tests.inspections.scenario import Scenario
+from tests.problems import problem
 
 HTML = {"accept": "text/html"}
 SQLITE = pytest.mark.parametrize(
@@ -31,8 +32,7 @@ def test_inspector_cannot_read_a_unit_outside_their_plans(scenario: Scenario, cl
     insp = client_for("insp-yte", Role.INSPECTOR)
     for path in OUTSIDE:
         resp = insp.get(path)
-        assert resp.status_code == 403, (path, resp.text)
-        assert resp.json()["detail"] == "this unit is not in an inspection plan of yours"
+        assert problem(resp, 403)["detail"] == "this unit is not in an inspection plan of yours", path
 
 
 @SQLITE

@@ -14,6 +14,7 @@ from api.inspections.suggestions import suggest_adhoc
 from soc_core.store import AlertSearch, AuditQuery
 from tests.inspections.conftest import ClientFor, csrf
 from tests.inspections.scenario import Scenario
+from tests.problems import problem
 
 
 def test_finding_deadline_status_and_audit(scenario: Scenario, client_for: ClientFor) -> None:
@@ -78,7 +79,7 @@ def test_finding_deadline_status_and_audit(scenario: Scenario, client_for: Clien
         json={"description": "x", "alert_ids": [commune_alert.id]},
         headers=csrf(insp),
     )
-    assert bad.status_code == 422 and bad.json()["detail"] == "the alert belongs to another unit"
+    assert problem(bad, 422)["detail"] == "the alert belongs to another unit"
     assert (
         insp.post(
             f"/api/v1/inspections/visits/{v['id']}/findings",
@@ -196,7 +197,7 @@ def test_plan_validation(scenario: Scenario, client_for: ClientFor) -> None:
     ]
     for change, message in cases:
         resp = police.post("/api/v1/inspections/plans", json={**base, **change}, headers=csrf(police))
-        assert resp.status_code == 422 and resp.json()["detail"] == message, resp.text
+        assert problem(resp, 422)["detail"] == message
     plan_id = ok.json()["plan"]["id"]
     patched = police.patch(
         f"/api/v1/inspections/plans/{plan_id}",
