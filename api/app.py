@@ -74,13 +74,12 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     app.include_router(ops_router)
     app.include_router(intake_router)
-    # Triage routers first: `/api/v1/alerts/search` must not be read as an alert id by the events router.
     app.include_router(auth_router)
     app.include_router(alerts_router)
     app.include_router(incidents_router)
     app.include_router(audit_router)
     app.include_router(rules_router)
-    # The read API (events, alerts, dead letters, registry): any signed-in role, checked server-side.
+    # The read API (events, dead letters, source activity): any signed-in role, checked server-side.
     app.include_router(events_router, dependencies=[Depends(require_roles(*PROVINCE_WIDE))])
     app.include_router(coverage_router)
     app.include_router(registry_router)

@@ -1,4 +1,4 @@
-"""Alert triage schemas: search parameters, updates (single and bulk), comments, the detail view."""
+"""Alert triage schemas: search parameters, triage edits (single and bulk), comments, the detail view."""
 
 from __future__ import annotations
 
@@ -64,8 +64,10 @@ class AlertSearchParams(BaseModel):
         )
 
 
-class AlertUpdate(BaseModel):
-    """A triage change. `assignee=""` unassigns; tags are added/removed, not replaced (bulk-friendly)."""
+class TriageEdit(BaseModel):
+    """An analyst's edit of an alert's triage (the body of `PATCH .../triage` and of bulk changes; not
+    the detection stage's `detections.suppression.AlertUpdate`, a repeat of an alert). `assignee=""`
+    unassigns; tags are added/removed, not replaced (bulk-friendly)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -79,7 +81,7 @@ class AlertUpdate(BaseModel):
 class BulkUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ids: list[str] = Field(min_length=1, max_length=500)
-    update: AlertUpdate
+    update: TriageEdit
 
 
 class BulkResult(BaseModel):

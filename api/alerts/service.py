@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from api.alerts.errors import Conflict
-from api.alerts.models import AlertDetail, AlertSearchParams, AlertUpdate, BulkResult, RuleFrequency
+from api.alerts.models import AlertDetail, AlertSearchParams, BulkResult, RuleFrequency, TriageEdit
 from api.audit import service as audit
 from api.auth.deps import Principal
 from api.errors import InvalidChange, NotFound
@@ -91,7 +91,7 @@ def get(*, store: Store, alert_id: str) -> Alert:
 
 
 def _apply(
-    triage: Triage, change: AlertUpdate, *, actor: str, now: datetime
+    triage: Triage, change: TriageEdit, *, actor: str, now: datetime
 ) -> tuple[Triage, list[TriageChange]]:
     """The new triage state and the list of field changes (empty when nothing changes)."""
     new = triage.model_copy(deep=True)
@@ -178,7 +178,7 @@ def _audit(
 
 
 def update(
-    *, store: Store, alert_id: str, change: AlertUpdate, actor: Principal, ip: str | None = None
+    *, store: Store, alert_id: str, change: TriageEdit, actor: Principal, ip: str | None = None
 ) -> Alert:
     alert, changes = _retrying(
         store, alert_id, lambda triage, now: _apply(triage, change, actor=actor.username, now=now)
@@ -188,7 +188,7 @@ def update(
 
 
 def bulk_update(
-    *, store: Store, ids: Sequence[str], change: AlertUpdate, actor: Principal, ip: str | None = None
+    *, store: Store, ids: Sequence[str], change: TriageEdit, actor: Principal, ip: str | None = None
 ) -> BulkResult:
     """Each alert is changed on its own (and audited on its own); one failure does not stop the rest."""
     if not ids:

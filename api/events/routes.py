@@ -1,4 +1,4 @@
-"""Read API over the store: events, alerts, dead letters, the registry and source activity.
+"""Read API over the store: events, dead letters and source activity (alerts: `api.alerts`).
 
 Thin routes: parse the query, call the store, return JSON. Paging is by opaque cursor
 (`search_after` in Elasticsearch, keyset in SQLite) so deep pages stay fast.
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from api.context import AppContext
-from soc_core.store import AlertQuery, DeadLetterQuery, EventQuery
+from soc_core.store import DeadLetterQuery, EventQuery
 
 router = APIRouter(prefix="/api/v1")
 
@@ -59,43 +59,6 @@ def get_event(request: Request, event_id: str) -> dict[str, Any]:
     if event is None:
         raise HTTPException(404, f"no event {event_id}")
     return event.to_doc()
-
-
-@router.get("/alerts")
-def list_alerts(
-    request: Request,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    severity: str | None = None,
-    status: str | None = None,
-    rule: str | None = None,
-    unit: str | None = None,
-    host: str | None = None,
-    size: Size = 50,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    page = _ctx(request).store.search_alerts(
-        AlertQuery(
-            start=start,
-            end=end,
-            severity=severity,
-            status=status,
-            rule_id=rule,
-            unit_id=unit,
-            host_name=host,
-            size=size,
-            cursor=cursor,
-        )
-    )
-    return {"total": page.total, "cursor": page.cursor, "items": [a.to_doc() for a in page.items]}
-
-
-@router.get("/alerts/{alert_id}")
-def get_alert(request: Request, alert_id: str) -> dict[str, Any]:
-    alert = _ctx(request).store.get_alert(alert_id)
-    if alert is None:
-        raise HTTPException(404, f"no alert {alert_id}")
-    return alert.to_doc()
 
 
 @router.get("/deadletters")
