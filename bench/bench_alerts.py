@@ -232,7 +232,7 @@ def main() -> None:
                 page = client.get(
                     path, params=[*open_statuses, ("size", "50"), *([("cursor", cursor)] if cursor else [])]
                 ).json()
-                cursor = page["cursor"]
+                cursor = page["next_cursor"]
             results["page_200_by_cursor"] = measure(
                 client, path, [*open_statuses, ("size", "50"), ("cursor", cursor)], args.runs
             )

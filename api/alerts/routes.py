@@ -46,8 +46,9 @@ def list_alerts(
     _: Reader,
     with_facets: Annotated[bool, Query(alias="facets")] = False,
 ) -> AlertPage:
-    """Filters: start, end, severity (repeat), status (repeat), rule, unit, system, host, user, checklist,
-    technique, assignee, incident, q; sort newest|oldest|severity; size; cursor (from the previous page)."""
+    """Filters: start, end, severity and status (repeated or comma-separated), rule, unit, system, host,
+    user, checklist, technique, assignee, incident, q; sort newest|oldest|severity; size, cursor
+    (`api.paging`); facets=true adds the counts per value of each filter."""
     params = parse_search(request.query_params)
     store = _store(request)
     page = service.search(store=store, params=params)
@@ -58,7 +59,7 @@ def list_alerts(
             k: [FacetRead(value=b.value, count=b.count, label=b.label) for b in v] for k, v in raw.items()
         }
     return AlertPage(
-        total=page.total, cursor=page.cursor, items=[a.to_doc() for a in page.items], facets=facets
+        items=[a.to_doc() for a in page.items], next_cursor=page.cursor, total=page.total, facets=facets
     )
 
 

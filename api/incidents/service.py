@@ -18,6 +18,7 @@ from api.audit import service as audit
 from api.auth.deps import Principal
 from api.errors import InvalidChange, NotFound
 from api.incidents.models import IncidentCreate, IncidentDetail, IncidentRead, IncidentUpdate, TimelineItem
+from api.paging import check_store_cursor
 from soc_core.alert import Alert, Incident, IncidentEntry, IncidentStatus, Severity
 from soc_core.store import AlertSearch, IncidentQuery, Page, Store
 
@@ -238,6 +239,7 @@ def remove_alert(
 
 
 def search(*, store: Store, query: IncidentQuery) -> Page[Incident]:
+    check_store_cursor(query.cursor)
     return store.search_incidents(query)
 
 

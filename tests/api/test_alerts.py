@@ -96,7 +96,7 @@ def test_severity_sort_pages_visit_every_alert_once(client: TestClient, seeded: 
         params = {"sort": "severity", "size": 2, **({"cursor": cursor} if cursor else {})}
         page = client.get("/api/v1/alerts", params=params).json()
         seen.extend(f"{a['severity']}:{a['id']}" for a in page["items"])
-        cursor = page["cursor"]
+        cursor = page["next_cursor"]
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 6
