@@ -6,16 +6,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.alerts.errors import Conflict, InvalidChange, NotFound, TriageError
 from api.alerts.routes import router as alerts_router
 from api.audit.routes import router as audit_router
 from api.auth.config import AuthSettings
 from api.auth.csrf import CSRF_COOKIE
 from api.auth.deps import PROVINCE_WIDE, SESSION_COOKIE, require_roles
-from api.auth.errors import AuthFailed, CsrfFailed, TooManyAttempts, UserExists
 from api.auth.routes import router as auth_router
 from api.auth.service import LoginLimiter
 from api.context import AppContext
@@ -25,37 +22,16 @@ from api.incidents.routes import router as incidents_router
 from api.inspections.routes import install as install_inspections
 from api.intake.routes import router as intake_router
 from api.ops import router as ops_router
+from api.problems import install_problem_handlers
 from api.registry.routes import console_router as registry_console_router
 from api.registry.routes import router as registry_router
 from api.rules.routes import router as rules_router
 from soc_console.routes import router as console_router
-from soc_core.errors import SocError
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-
-
-ERROR_STATUS: dict[type[SocError], int] = {
-    NotFound: 404,
-    Conflict: 409,
-    UserExists: 409,
-    InvalidChange: 422,
-    AuthFailed: 401,
-    CsrfFailed: 403,
-}
-
-
-def _error_response(request: Request, exc: Exception) -> Response:
-    """Typed errors of triage and auth become HTTP answers; the message is ours, never a stack trace."""
-    assert isinstance(exc, SocError)
-    if isinstance(exc, TooManyAttempts):
-        return JSONResponse(
-            {"detail": exc.message}, status_code=429, headers={"Retry-After": str(int(exc.retry_after) + 1)}
-        )
-    status = next((code for kind, code in ERROR_STATUS.items() if isinstance(exc, kind)), 400)
-    return JSONResponse({"detail": exc.message}, status_code=status)
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -71,8 +47,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         per_ip=auth_settings.login_max_failures_per_ip,
         window_s=auth_settings.login_window_s,
     )
-    for kind in (TriageError, AuthFailed, CsrfFailed, TooManyAttempts, UserExists):
-        app.add_exception_handler(kind, _error_response)
+    install_problem_handlers(app)  # every API error as RFC 9457 problem details
 
     @app.middleware("http")
     async def security_headers(
@@ -99,13 +74,12 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     app.include_router(ops_router)
     app.include_router(intake_router)
-    # Triage routers first: `/api/v1/alerts/search` must not be read as an alert id by the events router.
     app.include_router(auth_router)
     app.include_router(alerts_router)
     app.include_router(incidents_router)
     app.include_router(audit_router)
     app.include_router(rules_router)
-    # The read API (events, alerts, dead letters, registry): any signed-in role, checked server-side.
+    # The read API (events, dead letters, source activity): any signed-in role, checked server-side.
     app.include_router(events_router, dependencies=[Depends(require_roles(*PROVINCE_WIDE))])
     app.include_router(coverage_router)
     app.include_router(registry_router)

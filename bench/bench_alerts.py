@@ -206,7 +206,7 @@ def main() -> None:
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {token}"}, timeout=60
         ) as client:
-            path = "/api/v1/alerts/search"
+            path = "/api/v1/alerts"
             results["first_page_with_facets"] = measure(
                 client, path, [*open_statuses, ("size", "50"), ("facets", "true")], args.runs
             )
@@ -232,7 +232,7 @@ def main() -> None:
                 page = client.get(
                     path, params=[*open_statuses, ("size", "50"), *([("cursor", cursor)] if cursor else [])]
                 ).json()
-                cursor = page["cursor"]
+                cursor = page["next_cursor"]
             results["page_200_by_cursor"] = measure(
                 client, path, [*open_statuses, ("size", "50"), ("cursor", cursor)], args.runs
             )

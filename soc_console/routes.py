@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.alerts import service as alerts
 from api.alerts.errors import TriageError
-from api.alerts.models import ALL_FACETS, OPEN_STATUSES, AlertSearchParams, AlertUpdate
+from api.alerts.models import ALL_FACETS, OPEN_STATUSES, AlertSearchParams, TriageEdit
 from api.alerts.params import parse_search
 from api.audit import service as audit
 from api.auth import service as auth
@@ -339,18 +339,18 @@ def alert_bulk(
     return _see_other(f"{back}{sep}done={len(result.updated)}")
 
 
-def _bulk_change(action: str, *, actor: Principal, assignee: str, tag: str) -> AlertUpdate:
+def _bulk_change(action: str, *, actor: Principal, assignee: str, tag: str) -> TriageEdit:
     if action in BULK_STATUS:
-        update = AlertUpdate(status=BULK_STATUS[action])
+        update = TriageEdit(status=BULK_STATUS[action])
         if action == "acknowledge":
             update.assignee = actor.username
         return update
     if action == "assign_me":
-        return AlertUpdate(assignee=actor.username)
+        return TriageEdit(assignee=actor.username)
     if action == "assign":
-        return AlertUpdate(assignee=assignee)
+        return TriageEdit(assignee=assignee)
     if action == "tag":
-        return AlertUpdate(add_tags=[tag])
+        return TriageEdit(add_tags=[tag])
     raise TriageError("unknown action", action=action)
 
 
@@ -398,7 +398,7 @@ def alert_change(
     comment: Annotated[str, Form(max_length=10_000)] = "",
     assign_me: Annotated[str, Form()] = "",
 ) -> Response:
-    change = AlertUpdate(
+    change = TriageEdit(
         status=AlertStatus(status) if status else None,
         assignee=actor.username if assign_me else assignee,
         add_tags=[add_tag] if add_tag.strip() else [],

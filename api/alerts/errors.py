@@ -1,10 +1,11 @@
-"""Typed errors of triage and incidents; `api.app` maps them to 404 / 409 / 422.
+"""Typed errors of triage and incidents; `api.problems` maps them to HTTP answers.
 
 SocError
 └── TriageError
-    ├── NotFound        no such alert or incident
-    ├── Conflict        another analyst changed it at the same moment, and retries ran out
-    └── InvalidChange   a change that makes no sense (empty bulk, unknown alert in an incident)
+    └── Conflict        another analyst changed it at the same moment, and retries ran out
+
+"No such alert" and "a change that makes no sense" are the shared `api.errors.NotFound` and
+`api.errors.InvalidChange`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,5 @@ class TriageError(SocError):
     pass
 
 
-class NotFound(TriageError):
-    pass
-
-
 class Conflict(TriageError):
-    pass
-
-
-class InvalidChange(TriageError):
     pass

@@ -1,4 +1,4 @@
-"""Alert triage schemas: search parameters, updates (single and bulk), comments, the detail view."""
+"""Alert triage schemas: search parameters, triage edits (single and bulk), comments, the detail view."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.paging import DEFAULT_SIZE, MAX_SIZE, ItemPage
 from soc_core.alert import AlertStatus, Severity
 from soc_core.store import FACETS, AlertSearch
 
@@ -36,8 +37,8 @@ class AlertSearchParams(BaseModel):
     incident: str | None = None
     q: str | None = Field(default=None, max_length=200)
     sort: Sort = "newest"
-    size: int = Field(default=50, ge=1, le=500)
-    cursor: str | None = None
+    size: int = Field(default=DEFAULT_SIZE, ge=1, le=MAX_SIZE)
+    cursor: str | None = Field(default=None, max_length=1024)
 
     def to_search(self) -> AlertSearch:
         def clean(value: str | None) -> str | None:
@@ -64,8 +65,10 @@ class AlertSearchParams(BaseModel):
         )
 
 
-class AlertUpdate(BaseModel):
-    """A triage change. `assignee=""` unassigns; tags are added/removed, not replaced (bulk-friendly)."""
+class TriageEdit(BaseModel):
+    """An analyst's edit of an alert's triage (the body of `PATCH .../triage` and of bulk changes; not
+    the detection stage's `detections.suppression.AlertUpdate`, a repeat of an alert). `assignee=""`
+    unassigns; tags are added/removed, not replaced (bulk-friendly)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -79,7 +82,7 @@ class AlertUpdate(BaseModel):
 class BulkUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ids: list[str] = Field(min_length=1, max_length=500)
-    update: AlertUpdate
+    update: TriageEdit
 
 
 class BulkResult(BaseModel):
@@ -98,10 +101,7 @@ class FacetRead(BaseModel):
     label: str | None = None
 
 
-class AlertPage(BaseModel):
-    total: int
-    cursor: str | None
-    items: list[dict[str, Any]]
+class AlertPage(ItemPage[dict[str, Any]]):
     facets: dict[str, list[FacetRead]] | None = None
 
 

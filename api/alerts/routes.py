@@ -1,7 +1,7 @@
-"""Alert triage API: search with facets, detail, single and bulk changes, comments.
+"""Alert API: the one listing (every filter, facets, three sorts), the one read (the alert with its
+event, related alerts and rule frequency), single and bulk triage changes, comments.
 
-Reading needs any signed-in role; changing needs analyst (or admin). Registered before the read API of
-`api.events` so `/api/v1/alerts/search` is not taken for an alert id.
+Reading needs any signed-in role; changing needs analyst (or admin).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from api.alerts.models import (
     ALL_FACETS,
     AlertDetail,
     AlertPage,
-    AlertUpdate,
     BulkResult,
     BulkUpdate,
     CommentCreate,
     FacetRead,
+    TriageEdit,
 )
 from api.alerts.params import parse_search
 from api.auth.csrf import csrf_protect
@@ -40,14 +40,15 @@ def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@router.get("/search", response_model=AlertPage)
-def search_alerts(
+@router.get("", response_model=AlertPage)
+def list_alerts(
     request: Request,
     _: Reader,
     with_facets: Annotated[bool, Query(alias="facets")] = False,
 ) -> AlertPage:
-    """Filters: start, end, severity (repeat), status (repeat), rule, unit, system, host, user, checklist,
-    technique, assignee, incident, q; sort newest|oldest|severity; size; cursor (from the previous page)."""
+    """Filters: start, end, severity and status (repeated or comma-separated), rule, unit, system, host,
+    user, checklist, technique, assignee, incident, q; sort newest|oldest|severity; size, cursor
+    (`api.paging`); facets=true adds the counts per value of each filter."""
     params = parse_search(request.query_params)
     store = _store(request)
     page = service.search(store=store, params=params)
@@ -58,7 +59,7 @@ def search_alerts(
             k: [FacetRead(value=b.value, count=b.count, label=b.label) for b in v] for k, v in raw.items()
         }
     return AlertPage(
-        total=page.total, cursor=page.cursor, items=[a.to_doc() for a in page.items], facets=facets
+        items=[a.to_doc() for a in page.items], next_cursor=page.cursor, total=page.total, facets=facets
     )
 
 
@@ -69,13 +70,13 @@ def bulk_update(request: Request, body: BulkUpdate, actor: Analyst) -> BulkResul
     )
 
 
-@router.get("/{alert_id}/detail", response_model=AlertDetail)
-def alert_detail(request: Request, alert_id: str, _: Reader) -> AlertDetail:
+@router.get("/{alert_id}", response_model=AlertDetail)
+def read_alert(request: Request, alert_id: str, _: Reader) -> AlertDetail:
     return service.detail(store=_store(request), alert_id=alert_id)
 
 
 @router.patch("/{alert_id}/triage")
-def update_alert(request: Request, alert_id: str, body: AlertUpdate, actor: Analyst) -> dict[str, object]:
+def update_alert(request: Request, alert_id: str, body: TriageEdit, actor: Analyst) -> dict[str, object]:
     alert = service.update(
         store=_store(request), alert_id=alert_id, change=body, actor=actor, ip=_ip(request)
     )
@@ -87,7 +88,7 @@ def add_comment(request: Request, alert_id: str, body: CommentCreate, actor: Ana
     alert = service.update(
         store=_store(request),
         alert_id=alert_id,
-        change=AlertUpdate(comment=body.text),
+        change=TriageEdit(comment=body.text),
         actor=actor,
         ip=_ip(request),
     )

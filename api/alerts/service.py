@@ -6,7 +6,6 @@ alert at the same moment both see their change applied in order, never one silen
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from collections.abc import Sequence
@@ -15,10 +14,12 @@ from typing import Any
 
 import orjson
 
-from api.alerts.errors import Conflict, InvalidChange, NotFound
-from api.alerts.models import AlertDetail, AlertSearchParams, AlertUpdate, BulkResult, RuleFrequency
+from api.alerts.errors import Conflict
+from api.alerts.models import AlertDetail, AlertSearchParams, BulkResult, RuleFrequency, TriageEdit
 from api.audit import service as audit
 from api.auth.deps import Principal
+from api.errors import InvalidChange, InvalidCursor, NotFound
+from api.paging import NOT_OURS, check_store_cursor, decode, encode
 from soc_core.alert import Alert, AlertStatus, Comment, Severity, Triage, TriageChange
 from soc_core.event import flatten
 from soc_core.store import AlertSearch, FacetBucket, Page, Store
@@ -31,27 +32,15 @@ RELATED_WINDOW = timedelta(hours=1)
 # -- search -----------------------------------------------------------------------------------------
 
 
-def _encode(value: Any) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(value)).decode()
-
-
-def _decode(cursor: str) -> Any:
-    try:
-        return orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError) as exc:
-        raise InvalidChange("invalid paging cursor") from exc
-
-
 def search(*, store: Store, params: AlertSearchParams) -> Page[Alert]:
     """One page of the queue. Severity order walks the severities one by one (each by keyset), so the
     cursor is (severity index, the store's cursor) and deep pages stay as cheap as by time."""
     query = params.to_search()
     if params.sort != "severity":
+        check_store_cursor(query.cursor)
         return store.search_alert_queue(query)
     wanted = [s.value for s in SEVERITY_ORDER if not query.severity or s.value in query.severity]
-    index, inner = (0, None)
-    if query.cursor:
-        index, inner = _decode(query.cursor)
+    index, inner = _severity_cursor(query.cursor, len(wanted))
     items: list[Alert] = []
     while len(items) < query.size and index < len(wanted):
         part = AlertSearch(**{**_fields(query), "severity": [wanted[index]], "size": query.size - len(items)})
@@ -64,7 +53,19 @@ def search(*, store: Store, params: AlertSearchParams) -> Page[Alert]:
             index, inner = index + 1, None
     total = store.search_alert_queue(AlertSearch(**{**_fields(query), "size": 1, "cursor": None})).total
     more = len(items) == query.size and index < len(wanted)
-    return Page(items, total, _encode([index, inner]) if more else None)
+    return Page(items, total, encode([index, inner]) if more else None)
+
+
+def _severity_cursor(cursor: str | None, severities: int) -> tuple[int, str | None]:
+    """`[index of the severity, the store's cursor within it or null]`, as `search` hands it out."""
+    if not cursor:
+        return 0, None
+    key = decode(cursor)
+    index_ok = len(key) == 2 and type(key[0]) is int and 0 <= key[0] < severities
+    if not index_ok or not isinstance(key[1], str | None):
+        raise InvalidCursor(NOT_OURS)
+    check_store_cursor(key[1])
+    return key[0], key[1]
 
 
 def _fields(query: AlertSearch) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def get(*, store: Store, alert_id: str) -> Alert:
 
 
 def _apply(
-    triage: Triage, change: AlertUpdate, *, actor: str, now: datetime
+    triage: Triage, change: TriageEdit, *, actor: str, now: datetime
 ) -> tuple[Triage, list[TriageChange]]:
     """The new triage state and the list of field changes (empty when nothing changes)."""
     new = triage.model_copy(deep=True)
@@ -177,7 +178,7 @@ def _audit(
 
 
 def update(
-    *, store: Store, alert_id: str, change: AlertUpdate, actor: Principal, ip: str | None = None
+    *, store: Store, alert_id: str, change: TriageEdit, actor: Principal, ip: str | None = None
 ) -> Alert:
     alert, changes = _retrying(
         store, alert_id, lambda triage, now: _apply(triage, change, actor=actor.username, now=now)
@@ -187,7 +188,7 @@ def update(
 
 
 def bulk_update(
-    *, store: Store, ids: Sequence[str], change: AlertUpdate, actor: Principal, ip: str | None = None
+    *, store: Store, ids: Sequence[str], change: TriageEdit, actor: Principal, ip: str | None = None
 ) -> BulkResult:
     """Each alert is changed on its own (and audited on its own); one failure does not stop the rest."""
     if not ids:

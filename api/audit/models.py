@@ -17,9 +17,3 @@ class AuditRead(BaseModel):
     target_id: str | None = None
     ip: str | None = None
     details: dict[str, Any] = {}
-
-
-class AuditPage(BaseModel):
-    total: int
-    cursor: str | None
-    items: list[AuditRead]

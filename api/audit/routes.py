@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from api.audit import service
-from api.audit.models import AuditPage, AuditRead
+from api.audit.models import AuditRead
 from api.auth.deps import Principal, Role, require_roles
+from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, from_store
 from soc_core.store import AuditQuery
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 
 
-@router.get("", response_model=AuditPage)
+@router.get("", response_model=ItemPage[AuditRead])
 def list_audit(
     request: Request,
     _: Admin,
@@ -25,17 +26,13 @@ def list_audit(
     target: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
-    size: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
-) -> AuditPage:
+    size: Size = DEFAULT_SIZE,
+    cursor: Cursor = None,
+) -> ItemPage[AuditRead]:
     page = service.search(
         store=request.app.state.ctx.store,
         query=AuditQuery(
             actor=actor, action=action, target_id=target, start=start, end=end, size=size, cursor=cursor
         ),
     )
-    return AuditPage(
-        total=page.total,
-        cursor=page.cursor,
-        items=[AuditRead.model_validate(e.model_dump()) for e in page.items],
-    )
+    return from_store(page, lambda e: AuditRead.model_validate(e.model_dump()))

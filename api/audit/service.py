@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from api.paging import check_store_cursor
 from soc_core.store import AuditEntry, AuditQuery, Page, Store
 
 
@@ -36,4 +37,5 @@ def record(
 
 
 def search(*, store: Store, query: AuditQuery) -> Page[AuditEntry]:
+    check_store_cursor(query.cursor)
     return store.search_audit(query)

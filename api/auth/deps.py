@@ -7,9 +7,9 @@ Two ways in, resolved in this order:
 - the `socpipe_session` cookie: console sessions, created at login, renewed at every login, expired
   at logout or after their lifetime; only their SHA-256 is stored, for the same reason.
 
-`require_roles(...)` answers 401 when nobody is authenticated (a JSON error for `/api/...` and for
-callers that do not want HTML; a 303 redirect to `/login?next=...` for console pages) and 403 when the
-principal's role is not listed. `Role.ADMIN` is always allowed: administrators see everything.
+`require_roles(...)` answers 401 when nobody is authenticated (problem details for `/api/...`, see
+`api.problems`; a 303 redirect to `/login?next=...` for console pages that want HTML) and 403 when
+the principal's role is not listed. `Role.ADMIN` is always allowed: administrators see everything.
 
     @router.get("/coverage")
     def page(principal: Principal = Depends(require_roles(Role.POLICE, Role.INSPECTOR))) -> ...
@@ -23,6 +23,8 @@ from urllib.parse import quote
 
 from fastapi import HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict
+
+from api.problems import is_machine_path
 
 SESSION_COOKIE = "socpipe_session"
 
@@ -79,8 +81,8 @@ def current_principal(request: Request) -> Principal | None:
 
 
 def wants_html(request: Request) -> bool:
-    """Console pages get a redirect to the login form; the API and scripts get JSON errors."""
-    if request.url.path.startswith(("/api/", "/ingest/")):
+    """Console pages get a redirect to the login form; the API and scripts get problem details."""
+    if is_machine_path(request.url.path):
         return False
     return "text/html" in request.headers.get("accept", "")
 

@@ -11,6 +11,7 @@ from api.auth import service
 from api.auth.csrf import csrf_protect
 from api.auth.deps import Principal, Role, require_roles
 from api.auth.models import TokenCreate, TokenCreated, TokenRead, UserCreate, UserRead, UserUpdate
+from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, page_of
 from soc_core.store import Store, UserRecord
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=[Depends(csrf_protect)])
@@ -32,9 +33,12 @@ def me(principal: Anyone) -> Principal:
     return principal
 
 
-@router.get("/users", response_model=list[UserRead])
-def list_users(request: Request, _: Admin) -> list[UserRead]:
-    return [_user_read(u) for u in _store(request).list_users()]
+@router.get("/users", response_model=ItemPage[UserRead])
+def list_users(
+    request: Request, _: Admin, size: Size = DEFAULT_SIZE, cursor: Cursor = None
+) -> ItemPage[UserRead]:
+    users = _store(request).list_users()
+    return page_of(users, key=lambda u: (u.username, u.id), size=size, cursor=cursor).map(_user_read)
 
 
 @router.post("/users", response_model=UserRead, status_code=201)
@@ -76,9 +80,14 @@ def update_user(request: Request, user_id: str, body: UserUpdate, actor: Admin) 
     return _user_read(user)
 
 
-@router.get("/auth/tokens", response_model=list[TokenRead])
-def list_tokens(request: Request, _: Admin) -> list[TokenRead]:
-    return [TokenRead.model_validate(t.model_dump()) for t in _store(request).list_api_tokens()]
+@router.get("/auth/tokens", response_model=ItemPage[TokenRead])
+def list_tokens(
+    request: Request, _: Admin, size: Size = DEFAULT_SIZE, cursor: Cursor = None
+) -> ItemPage[TokenRead]:
+    tokens = page_of(
+        _store(request).list_api_tokens(), key=lambda t: (t.name, t.id), size=size, cursor=cursor
+    )
+    return tokens.map(lambda t: TokenRead.model_validate(t.model_dump()))
 
 
 @router.post("/auth/tokens", response_model=TokenCreated, status_code=201)

@@ -143,7 +143,7 @@ def triage_resolver(store: Store) -> ResolveAlert:
     """Resolve a silence alert through the triage workflow (recorded on the alert and audited as
     the coverage job), unless an analyst already closed it."""
     from api.alerts import service as alerts
-    from api.alerts.models import AlertUpdate
+    from api.alerts.models import TriageEdit
     from api.auth.deps import Principal, Role
     from soc_core.alert import AlertStatus
 
@@ -159,7 +159,7 @@ def triage_resolver(store: Store) -> ResolveAlert:
             store=store,
             alert_id=alert_id,
             actor=actor,
-            change=AlertUpdate(status=AlertStatus.RESOLVED, comment=note),
+            change=TriageEdit(status=AlertStatus.RESOLVED, comment=note),
         )
 
     return resolve

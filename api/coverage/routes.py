@@ -21,9 +21,10 @@ from api.auth.deps import Principal, Role, require_roles
 from api.context import AppContext
 from api.coverage.export import to_csv, to_pdf
 from api.coverage.view import REASON_VI, SCOPE_LABELS_VI, TARGET_STATE_VI, build_report, report_json
+from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, page_of
 from soc_console.charts import line_chart
 from soc_console.routes import templates
-from soc_core.coverage import CoverageRepository
+from soc_core.coverage import CoverageRepository, Gap
 
 router = APIRouter()
 CanSee = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.ANALYST, Role.POLICE, Role.VIEWER))]
@@ -74,10 +75,13 @@ async def coverage_gaps(
     subject: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
-) -> dict[str, Any]:
+    size: Size = DEFAULT_SIZE,
+    cursor: Cursor = None,
+) -> ItemPage[Gap]:
+    """Oldest start first."""
     _, repo = _deps(request)
     gaps = await run_in_threadpool(lambda: repo.gaps(kind=kind, subject_id=subject, start=start, end=end))
-    return {"items": [g.model_dump(mode="json") for g in gaps]}
+    return page_of(gaps, key=lambda g: (g.start.timestamp(), g.kind, g.subject_id), size=size, cursor=cursor)
 
 
 @router.get("/api/v1/coverage/export.csv")

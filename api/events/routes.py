@@ -1,22 +1,23 @@
-"""Read API over the store: events, alerts, dead letters, the registry and source activity.
+"""Read API over the store: events, dead letters and source activity (alerts: `api.alerts`).
 
-Thin routes: parse the query, call the store, return JSON. Paging is by opaque cursor
-(`search_after` in Elasticsearch, keyset in SQLite) so deep pages stay fast.
+Thin routes: parse the query, call the store, return JSON. Paging is by the store's cursor
+(`search_after` in Elasticsearch, keyset in SQLite) so deep pages stay fast (`api.paging`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 
 from api.context import AppContext
-from soc_core.store import AlertQuery, DeadLetterQuery, EventQuery
+from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, check_store_cursor, from_store
+from soc_core.event import Event
+from soc_core.records import DeadLetter
+from soc_core.store import DeadLetterQuery, EventQuery
 
 router = APIRouter(prefix="/api/v1")
-
-Size = Annotated[int, Query(ge=1, le=1000)]
 
 
 def _ctx(request: Request) -> AppContext:
@@ -34,9 +35,10 @@ def list_events(
     system: str | None = None,
     host: str | None = None,
     q: str | None = None,
-    size: Size = 50,
-    cursor: str | None = None,
-) -> dict[str, Any]:
+    size: Size = DEFAULT_SIZE,
+    cursor: Cursor = None,
+) -> ItemPage[dict[str, Any]]:
+    check_store_cursor(cursor)
     page = _ctx(request).store.search_events(
         EventQuery(
             start=start,
@@ -50,7 +52,7 @@ def list_events(
             cursor=cursor,
         )
     )
-    return {"total": page.total, "cursor": page.cursor, "items": [e.to_doc() for e in page.items]}
+    return from_store(page, Event.to_doc)
 
 
 @router.get("/events/{event_id}")
@@ -61,43 +63,6 @@ def get_event(request: Request, event_id: str) -> dict[str, Any]:
     return event.to_doc()
 
 
-@router.get("/alerts")
-def list_alerts(
-    request: Request,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    severity: str | None = None,
-    status: str | None = None,
-    rule: str | None = None,
-    unit: str | None = None,
-    host: str | None = None,
-    size: Size = 50,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    page = _ctx(request).store.search_alerts(
-        AlertQuery(
-            start=start,
-            end=end,
-            severity=severity,
-            status=status,
-            rule_id=rule,
-            unit_id=unit,
-            host_name=host,
-            size=size,
-            cursor=cursor,
-        )
-    )
-    return {"total": page.total, "cursor": page.cursor, "items": [a.to_doc() for a in page.items]}
-
-
-@router.get("/alerts/{alert_id}")
-def get_alert(request: Request, alert_id: str) -> dict[str, Any]:
-    alert = _ctx(request).store.get_alert(alert_id)
-    if alert is None:
-        raise HTTPException(404, f"no alert {alert_id}")
-    return alert.to_doc()
-
-
 @router.get("/deadletters")
 def list_deadletters(
     request: Request,
@@ -106,9 +71,10 @@ def list_deadletters(
     stage: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
-    size: Size = 50,
-    cursor: str | None = None,
-) -> dict[str, Any]:
+    size: Size = DEFAULT_SIZE,
+    cursor: Cursor = None,
+) -> ItemPage[dict[str, Any]]:
+    check_store_cursor(cursor)
     page = _ctx(request).store.list_deadletters(
         DeadLetterQuery(
             source_id=source,
@@ -120,11 +86,11 @@ def list_deadletters(
             cursor=cursor,
         )
     )
-    return {
-        "total": page.total,
-        "cursor": page.cursor,
-        "items": [d.model_dump(mode="json") for d in page.items],
-    }
+    return from_store(page, _deadletter_doc)
+
+
+def _deadletter_doc(deadletter: DeadLetter) -> dict[str, Any]:
+    return deadletter.model_dump(mode="json")
 
 
 @router.get("/sources/activity")

@@ -75,12 +75,6 @@ class IncidentDetail(IncidentRead):
     alerts: list[dict[str, Any]]
 
 
-class IncidentPage(BaseModel):
-    total: int
-    cursor: str | None
-    items: list[IncidentRead]
-
-
 def time_to_acknowledge(incident: Incident) -> float | None:
     if incident.acknowledged_at is None:
         return None

@@ -13,11 +13,11 @@ from api.incidents.models import (
     AlertIds,
     IncidentCreate,
     IncidentDetail,
-    IncidentPage,
     IncidentRead,
     IncidentUpdate,
     NoteCreate,
 )
+from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, from_store
 from soc_core.alert import IncidentStatus, Severity
 from soc_core.store import IncidentQuery, Store
 
@@ -35,7 +35,7 @@ def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@router.get("", response_model=IncidentPage)
+@router.get("", response_model=ItemPage[IncidentRead])
 def list_incidents(
     request: Request,
     _: Reader,
@@ -44,9 +44,9 @@ def list_incidents(
     owner: str | None = None,
     unit: str | None = None,
     q: str | None = None,
-    size: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
-) -> IncidentPage:
+    size: Size = DEFAULT_SIZE,
+    cursor: Cursor = None,
+) -> ItemPage[IncidentRead]:
     page = service.search(
         store=_store(request),
         query=IncidentQuery(
@@ -59,7 +59,7 @@ def list_incidents(
             cursor=cursor,
         ),
     )
-    return IncidentPage(total=page.total, cursor=page.cursor, items=[IncidentRead.of(i) for i in page.items])
+    return from_store(page, IncidentRead.of)
 
 
 @router.post("", response_model=IncidentRead, status_code=201)

@@ -13,10 +13,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from api.alerts import service as alerts
-from api.alerts.errors import Conflict, InvalidChange, NotFound
+from api.alerts.errors import Conflict
 from api.audit import service as audit
 from api.auth.deps import Principal
+from api.errors import InvalidChange, NotFound
 from api.incidents.models import IncidentCreate, IncidentDetail, IncidentRead, IncidentUpdate, TimelineItem
+from api.paging import check_store_cursor
 from soc_core.alert import Alert, Incident, IncidentEntry, IncidentStatus, Severity
 from soc_core.store import AlertSearch, IncidentQuery, Page, Store
 
@@ -237,6 +239,7 @@ def remove_alert(
 
 
 def search(*, store: Store, query: IncidentQuery) -> Page[Incident]:
+    check_store_cursor(query.cursor)
     return store.search_incidents(query)
 
 

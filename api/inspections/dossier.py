@@ -22,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth.deps import Principal
 from api.coverage.view import build_report
+from api.errors import InvalidChange, NotFound
 from api.incidents.models import time_to_acknowledge, time_to_resolve
 from api.inspections import service
-from api.inspections.errors import InvalidChange, NotFound
 from api.inspections.jobs import REMINDER_RULE
 from api.inspections.labels import CHECKLIST, CHECKLIST_CODES
 from api.inspections.models import VN_TZ, EvidenceFile, vn_day_end, vn_day_start, vn_today

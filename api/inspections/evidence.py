@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from api.auth.deps import Principal
+from api.errors import InvalidChange
 from api.inspections import service
-from api.inspections.errors import EvidenceRejected, EvidenceTooLarge, InvalidChange
+from api.inspections.errors import EvidenceRejected, EvidenceTooLarge
 from api.inspections.models import EvidenceFile, Visit
 from normalizers.registry import names as normalizer_names
 from normalizers.stage import NormalizeStage

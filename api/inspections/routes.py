@@ -19,8 +19,9 @@ API (JSON; `csrf_protect` on unsafe methods, exempt for bearer tokens):
 
 Console: /inspections, /inspections/plans/{id}, /inspections/visits/{id}, /units/{id}/dossier.
 
-`install(app)` includes both routers and maps the typed errors to answers; visibility is enforced by
-the service, so a route never decides who sees a unit.
+`install(app)` includes both routers and answers errors of the console pages with a page (the API's
+are problem details, `api.problems`); visibility is enforced by the service, so a route never decides
+who sees a unit.
 """
 
 from __future__ import annotations
@@ -33,15 +34,16 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from api.auth.csrf import csrf_protect
 from api.auth.deps import Principal, Role, require_roles, wants_html
 from api.context import AppContext
+from api.errors import InvalidChange, NotFound
 from api.inspections import dossier as dossiers
 from api.inspections import evidence, labels, service
-from api.inspections.errors import InspectionError, InvalidChange, status_of
+from api.inspections.errors import InspectionError
 from api.inspections.export import to_docx, to_pdf, vn_duration, vn_percent
 from api.inspections.models import (
     EvidenceFile,
@@ -63,10 +65,13 @@ from api.inspections.models import (
     VisitRead,
     VisitUpdate,
 )
-from api.inspections.suggestions import suggest_adhoc
+from api.inspections.suggestions import suggest_adhoc, suggestion_order
+from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, page_of
+from api.problems import soc_error_response, status_of
 from soc_console.routes import templates
 from soc_core.alert import Severity
 from soc_core.coverage import CoverageRepository
+from soc_core.errors import SocError
 from soc_core.inspections import InspectionRepository
 from soc_core.pipeline import Detect
 
@@ -117,26 +122,26 @@ def _data_dir(request: Request) -> Path:
 
 
 def error_response(request: Request, exc: Exception) -> Response:
-    """Typed inspection errors: JSON for the API, a short page for the console."""
-    assert isinstance(exc, InspectionError)
-    status = status_of(exc)
-    if wants_html(request):
+    """Errors raised by an inspection page: a short page for the browser. Anything else (the API,
+    other pages) gets the app's answer, problem details for the API (`api.problems`)."""
+    assert isinstance(exc, SocError)
+    if wants_html(request) and request.scope.get("route") in console_router.routes:
+        status = status_of(exc)
         return templates.TemplateResponse(
             request,
             "inspections_error.html",
             _page(request, message=exc.message, status=status, context=exc.context),
             status_code=status,
         )
-    return JSONResponse(
-        {"detail": exc.message, "context": {k: str(v) for k, v in exc.context.items()}}, status
-    )
+    return soc_error_response(request, exc)
 
 
 def install(app: FastAPI) -> None:
-    """Include the inspection routers and error answers in `app` (once)."""
+    """Include the inspection routers and their error pages in `app` (once)."""
     if getattr(app.state, "inspections_installed", False):
         return
-    app.add_exception_handler(InspectionError, error_response)
+    for kind in (InspectionError, NotFound, InvalidChange):
+        app.add_exception_handler(kind, error_response)
     app.include_router(api_router)
     app.include_router(console_router)
     app.state.inspections_installed = True
@@ -149,15 +154,19 @@ def _run(fn: Callable[[], Any]) -> Any:
 # -- API: plans --------------------------------------------------------------------------------------
 
 
-@api_router.get("/api/v1/inspections/plans", response_model=list[PlanRead])
-async def list_plans(request: Request, user: Reader) -> list[PlanRead]:
+@api_router.get("/api/v1/inspections/plans", response_model=ItemPage[PlanRead])
+async def list_plans(
+    request: Request, user: Reader, size: Size = DEFAULT_SIZE, cursor: Cursor = None
+) -> ItemPage[PlanRead]:
     repo, store = _repo(request), _ctx(request).store
 
-    def work() -> list[PlanRead]:
+    def work() -> ItemPage[PlanRead]:
+        plans = service.list_plans(repo=repo, principal=user)
+        page = page_of(plans, key=service.plan_order, size=size, cursor=cursor)
         registry = store.load_registry()
-        return [service.plan_read(p, registry) for p in service.list_plans(repo=repo, principal=user)]
+        return page.map(lambda p: service.plan_read(p, registry))
 
-    result: list[PlanRead] = await _run(work)
+    result: ItemPage[PlanRead] = await _run(work)
     return result
 
 
@@ -219,13 +228,23 @@ async def self_assessment(
 # -- API: visits and findings ----------------------------------------------------------------------
 
 
-@api_router.get("/api/v1/inspections/visits", response_model=list[Visit])
+@api_router.get("/api/v1/inspections/visits", response_model=ItemPage[Visit])
 async def list_visits(
-    request: Request, user: Reader, plan: str | None = None, unit: str | None = None
-) -> list[Visit]:
+    request: Request,
+    user: Reader,
+    plan: str | None = None,
+    unit: str | None = None,
+    size: Size = DEFAULT_SIZE,
+    cursor: Cursor = None,
+) -> ItemPage[Visit]:
     repo = _repo(request)
-    result: list[Visit] = await _run(
-        lambda: service.list_visits(repo=repo, principal=user, plan_id=plan, unit_id=unit)
+    result: ItemPage[Visit] = await _run(
+        lambda: page_of(
+            service.list_visits(repo=repo, principal=user, plan_id=plan, unit_id=unit),
+            key=service.visit_order,
+            size=size,
+            cursor=cursor,
+        )
     )
     return result
 
@@ -285,30 +304,35 @@ def _finding_read(store: Any, finding: Finding) -> FindingRead:
     return FindingRead.of(finding, datetime.now(UTC), names.get(finding.unit_id, finding.unit_id))
 
 
-@api_router.get("/api/v1/inspections/findings", response_model=list[FindingRead])
+@api_router.get("/api/v1/inspections/findings", response_model=ItemPage[FindingRead])
 async def list_findings(
     request: Request,
     user: Reader,
     unit: str | None = None,
     status: Annotated[list[FindingStatus] | None, Query()] = None,
     overdue: bool = False,
-) -> list[FindingRead]:
+    size: Size = DEFAULT_SIZE,
+    cursor: Cursor = None,
+) -> ItemPage[FindingRead]:
     repo, store = _repo(request), _ctx(request).store
 
-    def work() -> list[FindingRead]:
+    def work() -> ItemPage[FindingRead]:
         found = service.list_findings(
             repo=repo, principal=user, unit_id=unit, status=[s.value for s in status or []], overdue=overdue
         )
-        return [_finding_read(store, f) for f in found]
+        page = page_of(found, key=service.finding_order, size=size, cursor=cursor)
+        return page.map(lambda f: _finding_read(store, f))
 
-    result: list[FindingRead] = await _run(work)
+    result: ItemPage[FindingRead] = await _run(work)
     return result
 
 
-@api_router.get("/api/v1/inspections/findings/overdue", response_model=list[FindingRead])
-async def overdue_findings(request: Request, user: Reader) -> list[FindingRead]:
+@api_router.get("/api/v1/inspections/findings/overdue", response_model=ItemPage[FindingRead])
+async def overdue_findings(
+    request: Request, user: Reader, size: Size = DEFAULT_SIZE, cursor: Cursor = None
+) -> ItemPage[FindingRead]:
     """For the police: findings still open after their remediation deadline, oldest deadline first."""
-    return await list_findings(request, user, overdue=True)
+    return await list_findings(request, user, overdue=True, size=size, cursor=cursor)
 
 
 @api_router.get("/api/v1/inspections/findings/{finding_id}", response_model=FindingRead)
@@ -385,13 +409,23 @@ async def upload_evidence(
     return kept
 
 
-@api_router.get("/api/v1/inspections/evidence", response_model=list[EvidenceFile])
+@api_router.get("/api/v1/inspections/evidence", response_model=ItemPage[EvidenceFile])
 async def list_evidence(
-    request: Request, user: Reader, unit: str | None = None, visit: str | None = None
-) -> list[EvidenceFile]:
+    request: Request,
+    user: Reader,
+    unit: str | None = None,
+    visit: str | None = None,
+    size: Size = DEFAULT_SIZE,
+    cursor: Cursor = None,
+) -> ItemPage[EvidenceFile]:
     repo = _repo(request)
-    result: list[EvidenceFile] = await _run(
-        lambda: service.list_files(repo=repo, principal=user, unit_id=unit, visit_id=visit)
+    result: ItemPage[EvidenceFile] = await _run(
+        lambda: page_of(
+            service.list_files(repo=repo, principal=user, unit_id=unit, visit_id=visit),
+            key=service.file_order,
+            size=size,
+            cursor=cursor,
+        )
     )
     return result
 
@@ -424,17 +458,20 @@ async def evidence_content(request: Request, file_id: str, user: Reader) -> File
 # -- API: suggestions, reminders, dossier ----------------------------------------------------------
 
 
-@api_router.get("/api/v1/inspections/suggestions", response_model=list[Suggestion])
+@api_router.get("/api/v1/inspections/suggestions", response_model=ItemPage[Suggestion])
 async def suggestions(
     request: Request,
     user: Reader,
     days: Annotated[int, Query(ge=1, le=90)] = 7,
     high: Annotated[int, Query(ge=1, le=100_000)] = 5,
     checklist: Annotated[int, Query(ge=1, le=100_000)] = 3,
-) -> list[Suggestion]:
+    size: Size = DEFAULT_SIZE,
+    cursor: Cursor = None,
+) -> ItemPage[Suggestion]:
     repo, store = _repo(request), _ctx(request).store
-    result: list[Suggestion] = await _run(
-        lambda: suggest_adhoc(
+
+    def work() -> ItemPage[Suggestion]:
+        found = suggest_adhoc(
             store=store,
             repo=repo,
             principal=user,
@@ -442,21 +479,27 @@ async def suggestions(
             high_threshold=high,
             checklist_threshold=checklist,
         )
-    )
+        return page_of(found, key=suggestion_order, size=size, cursor=cursor)
+
+    result: ItemPage[Suggestion] = await _run(work)
     return result
 
 
-@api_router.get("/api/v1/inspections/reminders", response_model=list[Reminder])
-async def reminders(request: Request, user: Reader, unit: str | None = None) -> list[Reminder]:
+@api_router.get("/api/v1/inspections/reminders", response_model=ItemPage[Reminder])
+async def reminders(
+    request: Request, user: Reader, unit: str | None = None, size: Size = DEFAULT_SIZE, cursor: Cursor = None
+) -> ItemPage[Reminder]:
+    """The latest reminders sent (the repository keeps the 200 newest per query), newest first."""
     repo = _repo(request)
 
-    def work() -> list[Reminder]:
+    def work() -> ItemPage[Reminder]:
         if unit is not None:
             service.ensure_unit_visible(repo=repo, principal=user, unit_id=unit)
         visible = service.visible_unit_ids(repo=repo, principal=user)
-        return [r for r in repo.list_reminders(unit_id=unit) if visible is None or r.unit_id in visible]
+        found = [r for r in repo.list_reminders(unit_id=unit) if visible is None or r.unit_id in visible]
+        return page_of(found, key=lambda r: (-r.created_at.timestamp(), r.id), size=size, cursor=cursor)
 
-    result: list[Reminder] = await _run(work)
+    result: ItemPage[Reminder] = await _run(work)
     return result
 
 

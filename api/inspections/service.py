@@ -18,7 +18,8 @@ from typing import Any
 
 from api.audit import service as audit
 from api.auth.deps import Principal, Role
-from api.inspections.errors import AccessDenied, InvalidChange, NotFound
+from api.errors import InvalidChange, NotFound
+from api.inspections.errors import AccessDenied
 from api.inspections.models import (
     REMEDIATION_DAYS,
     EvidenceFile,
@@ -44,6 +45,7 @@ from api.inspections.models import (
     VisitUpdate,
     vn_today,
 )
+from api.paging import Key
 from soc_core.inspections import InspectionRepository
 from soc_core.registry import Registry
 from soc_core.store import Store
@@ -227,12 +229,17 @@ def get_plan(*, repo: InspectionRepository, plan_id: str, principal: Principal) 
     return plan
 
 
+def plan_order(plan: InspectionPlan) -> Key:
+    """Newest scope first, then the newest plan; the id makes the order total (a paging key)."""
+    return (-plan.scope_start.toordinal(), -plan.created_at.timestamp(), plan.id)
+
+
 def list_plans(*, repo: InspectionRepository, principal: Principal) -> list[InspectionPlan]:
-    """Newest scope first; inspectors get only their own plans."""
+    """In `plan_order`; inspectors get only their own plans."""
     plans = repo.list_plans()
     if principal.role not in SEE_ALL:
         plans = [p for p in plans if principal.role is Role.INSPECTOR and p.has_member(principal.user_id)]
-    return sorted(plans, key=lambda p: (p.scope_start, p.created_at), reverse=True)
+    return sorted(plans, key=plan_order)
 
 
 def plan_read(plan: InspectionPlan, registry: Registry, now: datetime | None = None) -> PlanRead:
@@ -423,11 +430,12 @@ def list_visits(
         ensure_unit_visible(repo=repo, principal=principal, unit_id=unit_id)
     visible = visible_unit_ids(repo=repo, principal=principal)
     visits = repo.list_visits(plan_id=plan_id, unit_id=unit_id)
-    return sorted(
-        (v for v in visits if visible is None or v.unit_id in visible),
-        key=lambda v: (v.visit_date, v.created_at),
-        reverse=True,
-    )
+    return sorted((v for v in visits if visible is None or v.unit_id in visible), key=visit_order)
+
+
+def visit_order(visit: Visit) -> Key:
+    """Latest visit first (a paging key, like `plan_order`)."""
+    return (-visit.visit_date.toordinal(), -visit.created_at.timestamp(), visit.id)
 
 
 def update_visit(
@@ -675,10 +683,12 @@ def list_findings(
     else:
         found = repo.list_findings(unit_id=unit_id, status=status)
     visible = visible_unit_ids(repo=repo, principal=principal)
-    return sorted(
-        (f for f in found if visible is None or f.unit_id in visible),
-        key=lambda f: (f.remediation_deadline, f.unit_id, f.id),
-    )
+    return sorted((f for f in found if visible is None or f.unit_id in visible), key=finding_order)
+
+
+def finding_order(finding: Finding) -> Key:
+    """Nearest remediation deadline first (a paging key, like `plan_order`)."""
+    return (finding.remediation_deadline.toordinal(), finding.unit_id, finding.id)
 
 
 # -- evidence files (the upload itself is in api.inspections.evidence) -----------------------------
@@ -705,7 +715,12 @@ def list_files(
         get_visit(repo=repo, visit_id=visit_id, principal=principal)
     visible = visible_unit_ids(repo=repo, principal=principal)
     files = repo.list_files(unit_id=unit_id, visit_id=visit_id)
-    return [f for f in files if visible is None or f.unit_id in visible]
+    return sorted((f for f in files if visible is None or f.unit_id in visible), key=file_order)
+
+
+def file_order(file: EvidenceFile) -> Key:
+    """Latest upload first (a paging key, like `plan_order`)."""
+    return (-file.uploaded_at.timestamp(), file.id)
 
 
 def upload_target(

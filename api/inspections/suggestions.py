@@ -18,6 +18,7 @@ from api.inspections.jobs import REMINDER_RULE
 from api.inspections.labels import CHECKLIST_CODES
 from api.inspections.models import Suggestion, vn_today
 from api.inspections.service import unit_names, visible_unit_ids
+from api.paging import Key
 from soc_core.alert import AlertStatus
 from soc_core.inspections import InspectionRepository
 from soc_core.store import AlertSearch, Store
@@ -105,4 +106,9 @@ def suggest_adhoc(
                 planned_visit=planned.date() if planned else None,
             )
         )
-    return sorted(out, key=lambda s: (-s.high_alerts, -sum(s.checklist_hits.values()), s.unit_id))
+    return sorted(out, key=suggestion_order)
+
+
+def suggestion_order(s: Suggestion) -> Key:
+    """Most high-severity alerts first, then most checklist hits (one suggestion per unit)."""
+    return (-s.high_alerts, -sum(s.checklist_hits.values()), s.unit_id)

@@ -7,7 +7,8 @@ from the registry, never from the payload. The whole request is validated before
 handed downstream, so a bad line rejects the request with its line number and nothing is
 half-written. Success (202) is answered only after the store (embedded) or Kafka with `acks=all`
 (distributed) has every record; Kafka down is 503 + Retry-After, a source over its rate limit is
-429 + Retry-After. Every refusal is counted per source and reason (`soc_source_rejected_total`).
+429 + Retry-After. Every refusal is answered as problem details (`api.problems`) and counted per
+source and reason (`soc_source_rejected_total`).
 
 What shippers send by default, and how it is read (`/ingest/v1/events`):
 
@@ -47,6 +48,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.context import AppContext
+from api.problems import problem
 from ingest.config import IngestConfig
 from ingest.metrics import UNKNOWN_SOURCE, accepted, rejected
 from ingest.ratelimit import RateLimiter
@@ -68,6 +70,7 @@ LIMITER_KEY = "ingest.rate_limiter"
 
 
 def _reject(
+    request: Request,
     status: int,
     reason: str,
     detail: str,
@@ -75,8 +78,9 @@ def _reject(
     source: str = UNKNOWN_SOURCE,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    """Count the refusal under `reason` and answer it as problem details."""
     rejected(source, reason, TRANSPORT)
-    return JSONResponse({"error": reason, "detail": detail}, status_code=status, headers=headers)
+    return problem(status, detail, instance=request.url.path, headers=headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -281,7 +285,7 @@ async def _intake(
     try:
         source = authenticate(ctx, authorization)
     except AuthError as exc:
-        return _reject(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
+        return _reject(request, 401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
     sid = source.id
     try:
         body = await _read_body(request, settings.max_body_bytes)
@@ -291,12 +295,13 @@ async def _intake(
         build = _envelope_records if envelope else _event_records
         records = build(attr, lines, utcnow())  # one arrival time for the request
     except PayloadTooLarge as exc:
-        return _reject(413, "too_large", str(exc), source=sid)
+        return _reject(request, 413, "too_large", str(exc), source=sid)
     except IngestError as exc:
-        return _reject(400, "bad_request", str(exc), source=sid)
+        return _reject(request, 400, "bad_request", str(exc), source=sid)
     wait = limiter_for(ctx).take(sid, len(records)) if records else 0.0
     if wait > 0:
         return _reject(
+            request,
             429,
             "rate_limited",
             f"source {sid} is over its rate limit; retry in {math.ceil(wait)}s",
@@ -307,6 +312,7 @@ async def _intake(
         deadletters = await run_in_threadpool(ctx.submit, records)
     except BackPressure as exc:
         return _reject(
+            request,
             503,
             "backpressure",
             str(exc),

@@ -1,8 +1,8 @@
 """Registry API: read, export (YAML/CSV), import (YAML/CSV, admin), upsert and delete one entry (admin).
 
-Every change is validated as a whole (see `service.problems`) and answered 422 with the full list
-of problems when inconsistent; the registry cache is reloaded after a change so ingest and
-normalization use it at once.
+Every change is validated as a whole (see `service.problems`); when inconsistent, `RegistryInvalid`
+is answered 422 with the full list of problems (`errors` of the problem details, `api.problems`).
+The registry cache is reloaded after a change so ingest and normalization use it at once.
 """
 
 from __future__ import annotations
@@ -32,10 +32,6 @@ Kind = Annotated[str, Query(pattern="^(units|systems|sources|endpoints|targets)$
 def _ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
-
-
-def _invalid(exc: service.RegistryInvalid) -> HTTPException:
-    return HTTPException(422, {"error": "invalid_registry", "problems": exc.problems})
 
 
 def _audit(
@@ -85,15 +81,10 @@ def export(
 async def import_registry(request: Request, user: Admin, kind: Kind | None = None) -> dict[str, Any]:
     body = (await request.body()).decode("utf-8", "replace")
     ctype = request.headers.get("content-type", "")
-    try:
-        if "csv" in ctype and kind is None:
-            raise service.RegistryInvalid(
-                ["a CSV import needs ?kind=units|systems|sources|endpoints|targets"]
-            )
-        incoming = service.parse_csv(kind, body) if kind else service.parse_yaml(body)
-        await run_in_threadpool(service.apply_import, _ctx(request).store, incoming)
-    except service.RegistryInvalid as exc:
-        raise _invalid(exc) from None
+    if "csv" in ctype and kind is None:
+        raise service.RegistryInvalid(["a CSV import needs ?kind=units|systems|sources|endpoints|targets"])
+    incoming = service.parse_csv(kind, body) if kind else service.parse_yaml(body)
+    await run_in_threadpool(service.apply_import, _ctx(request).store, incoming)
     _ctx(request).registry.reload()
     counts = {k: len(getattr(incoming, k)) for k in service.KINDS}
     _audit(request, user, "registry.import", None, counts)
@@ -104,16 +95,16 @@ async def import_registry(request: Request, user: Admin, kind: Kind | None = Non
 async def upsert_entry(request: Request, user: Admin, kind: str, entry_id: str) -> dict[str, Any]:
     if kind not in service.KINDS:
         raise HTTPException(404, f"unknown registry kind {kind!r}")
-    data = await request.json()
+    try:
+        data = await request.json()
+    except ValueError:
+        raise HTTPException(400, "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise HTTPException(422, "expected a JSON object")
     data["id"] = entry_id
     before = next((i for i in getattr(_ctx(request).store.load_registry(), kind) if i.id == entry_id), None)
-    try:
-        incoming = service._validate({kind: [data]})
-        await run_in_threadpool(service.apply_import, _ctx(request).store, incoming)
-    except service.RegistryInvalid as exc:
-        raise _invalid(exc) from None
+    incoming = service._validate({kind: [data]})
+    await run_in_threadpool(service.apply_import, _ctx(request).store, incoming)
     _ctx(request).registry.reload()
     after = getattr(incoming, kind)[0]
     _audit(
@@ -130,10 +121,7 @@ async def upsert_entry(request: Request, user: Admin, kind: str, entry_id: str) 
 def delete_entry(request: Request, user: Admin, kind: str, entry_id: str) -> Response:
     if kind not in service.KINDS:
         raise HTTPException(404, f"unknown registry kind {kind!r}")
-    try:
-        service.delete_entry(_ctx(request).store, kind, entry_id)
-    except service.RegistryInvalid as exc:
-        raise _invalid(exc) from None
+    service.delete_entry(_ctx(request).store, kind, entry_id)
     _ctx(request).registry.reload()
     _audit(request, user, f"registry.{kind}.delete", f"{kind}/{entry_id}", {})
     return Response(status_code=204)

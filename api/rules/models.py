@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.paging import DEFAULT_SIZE, MAX_SIZE
 from soc_core.alert import Threat
 
 
@@ -35,8 +36,10 @@ class RuleListParams(BaseModel):
     checklist: str | None = Field(default=None, max_length=10, description="VN-01 .. VN-12")
     ruleset: str | None = Field(default=None, max_length=100)
     sort: Sort = "title"
-    offset: int = Field(default=0, ge=0)
-    size: int = Field(default=50, ge=1, le=500)
+    size: int = Field(default=DEFAULT_SIZE, ge=1, le=MAX_SIZE)
+    cursor: str | None = Field(
+        default=None, max_length=1024, description="`next_cursor` of the previous page"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -70,13 +73,6 @@ class RuleSummary(BaseModel):
     alerts_24h: int = Field(0, description="alerts raised by the rule in the last 24 hours (store)")
     alerts_7d: int = Field(0, description="alerts raised by the rule in the last 7 days (store)")
     last_change: StateChangeRead | None = None
-
-
-class RulePage(BaseModel):
-    total: int
-    offset: int
-    size: int
-    items: list[RuleSummary]
 
 
 class RuleTiming(BaseModel):

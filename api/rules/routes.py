@@ -15,12 +15,13 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from api.auth.csrf import csrf_protect
 from api.auth.deps import Principal, Role, require_roles
 from api.context import AppContext
+from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, page_of
 from api.rules import service
 from api.rules.models import (
     QuarantinedRead,
     RuleDetail,
     RuleListParams,
-    RulePage,
+    RuleSummary,
     RuleTestRequest,
     RuleTestResult,
     StateChange,
@@ -60,10 +61,12 @@ def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@router.get("", response_model=RulePage)
-def list_rules(request: Request, _: Reader, params: Annotated[RuleListParams, Query()]) -> RulePage:
+@router.get("", response_model=ItemPage[RuleSummary])
+def list_rules(
+    request: Request, _: Reader, params: Annotated[RuleListParams, Query()]
+) -> ItemPage[RuleSummary]:
     """Filters: q, level, state (enabled|disabled|dormant|quarantined), checklist (VN-05), ruleset;
-    sort title|level|alerts; offset, size."""
+    sort title|level|alerts; size, cursor (`api.paging`)."""
     ctx = _ctx(request)
     with _answers():
         return service.list_rules(
@@ -74,10 +77,13 @@ def list_rules(request: Request, _: Reader, params: Annotated[RuleListParams, Qu
         )
 
 
-@router.get("/quarantined", response_model=list[QuarantinedRead])
-def quarantined_rules(request: Request, _: Reader) -> list[QuarantinedRead]:
+@router.get("/quarantined", response_model=ItemPage[QuarantinedRead])
+def quarantined_rules(
+    request: Request, _: Reader, size: Size = DEFAULT_SIZE, cursor: Cursor = None
+) -> ItemPage[QuarantinedRead]:
     with _answers():
-        return service.quarantined(engine=service.engine_of(_ctx(request)))
+        found = service.quarantined(engine=service.engine_of(_ctx(request)))
+    return page_of(found, key=lambda q: (q.path, q.rule_id or "", q.reason), size=size, cursor=cursor)
 
 
 @router.post("/test", response_model=RuleTestResult)

@@ -13,7 +13,7 @@ RulesUnavailable 503; a state store that cannot be read raises `StoreError` (503
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,12 @@ import orjson
 from api.audit import service as audit
 from api.auth.deps import Principal
 from api.context import AppContext
+from api.paging import ItemPage, Key, page_of
 from api.rules.models import (
     Activation,
     QuarantinedRead,
     RuleDetail,
     RuleListParams,
-    RulePage,
     RuleSummary,
     RuleTestHit,
     RuleTestRequest,
@@ -184,11 +184,12 @@ def _wanted(row: RuleSummary, info: RuleInfo | None, params: RuleListParams) -> 
     return not (params.q and params.q.strip().casefold() not in _haystack(row, info))
 
 
-def _sort_key(params: RuleListParams) -> Any:
+def _sort_key(params: RuleListParams) -> Callable[[RuleSummary], Key]:
+    """The listing's order, ending in the rule id so that it is total (a paging key)."""
     if params.sort == "level":
-        return lambda r: (-LEVEL_RANK.get(r.level or "", 0), r.title.casefold())
+        return lambda r: (-LEVEL_RANK.get(r.level or "", 0), r.title.casefold(), r.id)
     if params.sort == "alerts":
-        return lambda r: (-r.alerts_7d, -r.alerts_24h, r.title.casefold())
+        return lambda r: (-r.alerts_7d, -r.alerts_24h, r.title.casefold(), r.id)
     return lambda r: (r.title.casefold(), r.id)
 
 
@@ -209,7 +210,7 @@ def list_rules(
     store: Store,
     params: RuleListParams,
     now: datetime | None = None,
-) -> RulePage:
+) -> ItemPage[RuleSummary]:
     state = _sync(engine, state_store)
     counts = _alert_counts(store, now or datetime.now(UTC))
     rows: list[tuple[RuleSummary, RuleInfo | None]] = [
@@ -219,13 +220,8 @@ def list_rules(
         (RuleSummary.model_validate(_quarantined_summary(q, state)), None)
         for q in _quarantined_with_ids(engine)
     ]
-    selected = sorted((row for row, info in rows if _wanted(row, info, params)), key=_sort_key(params))
-    return RulePage(
-        total=len(selected),
-        offset=params.offset,
-        size=params.size,
-        items=selected[params.offset : params.offset + params.size],
-    )
+    selected = (row for row, info in rows if _wanted(row, info, params))
+    return page_of(selected, key=_sort_key(params), size=params.size, cursor=params.cursor)
 
 
 def _timing(stats: RuleStats | None) -> RuleTiming | None:

@@ -59,7 +59,7 @@ def _csrf(client: TestClient) -> dict[str, str]:
 
 def test_search_filters_facets_and_sorts(client: TestClient, seeded: Store) -> None:
     login(client, seeded, role=Role.VIEWER)
-    everything = client.get("/api/v1/alerts/search", params={"facets": "true"}).json()
+    everything = client.get("/api/v1/alerts", params={"facets": "true"}).json()
     assert everything["total"] == 6
     assert {f["value"]: f["count"] for f in everything["facets"]["severity"]} == {
         "high": 4,
@@ -70,10 +70,12 @@ def test_search_filters_facets_and_sorts(client: TestClient, seeded: Store) -> N
     assert {f["value"] for f in everything["facets"]["checklist"]} == {"VN-11", "VN-10", "VN-02"}
 
     def hosts(**params: object) -> list[str]:
-        return [a["host_name"] for a in client.get("/api/v1/alerts/search", params=params).json()["items"]]
+        return [a["host_name"] for a in client.get("/api/v1/alerts", params=params).json()["items"]]
 
     assert hosts(severity=["critical", "low"]) == ["kiosk1", "web02"]
     assert hosts(unit="ubnd-xa") == ["kiosk1"]
+    assert hosts(host="kiosk1", severity="low,critical") == ["kiosk1"]
+    assert hosts(rule="r-usb") == ["web01"]
     assert hosts(user="root") == ["web02"]
     assert hosts(technique="T1562", checklist="VN-02") == ["web01"]
     assert len(hosts(q="usb")) == 1
@@ -81,11 +83,10 @@ def test_search_filters_facets_and_sorts(client: TestClient, seeded: Store) -> N
         start=(T0 + timedelta(minutes=2)).isoformat(), end=(T0 + timedelta(minutes=3)).isoformat()
     ) == ["web02"]
     severities = [
-        a["severity"]
-        for a in client.get("/api/v1/alerts/search", params={"sort": "severity"}).json()["items"]
+        a["severity"] for a in client.get("/api/v1/alerts", params={"sort": "severity"}).json()["items"]
     ]
     assert severities == ["critical", "high", "high", "high", "high", "low"]
-    assert client.get("/api/v1/alerts/search", params={"severity": "bogus"}).status_code == 422
+    assert client.get("/api/v1/alerts", params={"severity": "bogus"}).status_code == 422
 
 
 def test_severity_sort_pages_visit_every_alert_once(client: TestClient, seeded: Store) -> None:
@@ -94,9 +95,9 @@ def test_severity_sort_pages_visit_every_alert_once(client: TestClient, seeded: 
     cursor = None
     while True:
         params = {"sort": "severity", "size": 2, **({"cursor": cursor} if cursor else {})}
-        page = client.get("/api/v1/alerts/search", params=params).json()
+        page = client.get("/api/v1/alerts", params=params).json()
         seen.extend(f"{a['severity']}:{a['id']}" for a in page["items"])
-        cursor = page["cursor"]
+        cursor = page["next_cursor"]
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 6
@@ -145,7 +146,7 @@ def test_changes_are_recorded_on_the_alert_and_in_the_audit(client: TestClient, 
         ).status_code
         == 404
     )
-    statuses = client.get("/api/v1/alerts/search", params={"status": "false_positive"}).json()["items"]
+    statuses = client.get("/api/v1/alerts", params={"status": "false_positive"}).json()["items"]
     assert [a["id"] for a in statuses] == [target]
 
 
@@ -161,7 +162,7 @@ def test_bulk_actions(client: TestClient, seeded: Store) -> None:
     )
     assert resp.status_code == 200
     assert resp.json()["updated"] == ids[:2] and list(resp.json()["failed"]) == ["missing"]
-    page = client.get("/api/v1/alerts/search", params={"status": "in_progress"}).json()
+    page = client.get("/api/v1/alerts", params={"status": "in_progress"}).json()
     assert page["total"] == 2
     # the console's bulk form: acknowledge from the queue, then close as false positive
     token = form_csrf(client.get("/alerts").text)
@@ -171,7 +172,7 @@ def test_bulk_actions(client: TestClient, seeded: Store) -> None:
         follow_redirects=False,
     )
     assert form.status_code == 303 and form.headers["location"] == "/alerts?status=all&done=2"
-    assert client.get("/api/v1/alerts/search", params={"status": "false_positive"}).json()["total"] == 2
+    assert client.get("/api/v1/alerts", params={"status": "false_positive"}).json()["total"] == 2
     evil = client.post(
         "/alerts/bulk",
         data={"csrf_token": token, "action": "assign_me", "ids": ids[:1], "back": "https://evil.example/"},
@@ -183,7 +184,7 @@ def test_bulk_actions(client: TestClient, seeded: Store) -> None:
 def test_detail_has_event_rule_related_and_frequency(client: TestClient, seeded: Store) -> None:
     login(client, seeded, role=Role.VIEWER)
     target = triage_alert(1).id
-    detail = client.get(f"/api/v1/alerts/{target}/detail").json()
+    detail = client.get(f"/api/v1/alerts/{target}").json()
     fields = dict(detail["event_fields"])
     assert fields["source.ip"] == "203.0.113.9" and fields["host.name"] == "web01"
     assert detail["original"] == "sshd[1]: Failed password for admin"
@@ -198,7 +199,8 @@ def test_detail_has_event_rule_related_and_frequency(client: TestClient, seeded:
     assert detail["rule_frequency"]["total"] == 3  # r-brute on so-khcn: alerts 1, 2 and 6
     page = client.get(f"/alerts/{target}").text
     assert "203.0.113.9" in page and "Many failed logins" in page and "Brute force on portal admin" in page
-    assert client.get("/api/v1/alerts/nope/detail").status_code == 404
+    assert client.get("/api/v1/alerts/nope").status_code == 404
+    assert client.get(f"/api/v1/alerts/{target}/detail").status_code == 404  # one read: this one is gone
 
 
 def test_console_queue_filters_and_language(client: TestClient, seeded: Store) -> None:

@@ -64,7 +64,7 @@ def test_group_alerts_into_an_incident(client: TestClient, store: Store) -> None
         triage = store.get_alert(alert_id).triage  # type: ignore[union-attr]
         assert triage.incident_id == incident["id"]
         assert triage.history[-1].field == "incident" and triage.history[-1].actor == "an"
-    linked = client.get("/api/v1/alerts/search", params={"incident": incident["id"]}).json()
+    linked = client.get("/api/v1/alerts", params={"incident": incident["id"]}).json()
     assert linked["total"] == 2
     assert (
         client.post(

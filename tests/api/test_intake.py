@@ -21,6 +21,7 @@ from soc_core.store import DeadLetterQuery, EventQuery
 from socpipe.runtime import EmbeddedSubmit
 from stores.sqlite.store import SqliteStore
 from tests.backends import backend_of
+from tests.problems import problem
 
 TOKEN = "tok-portal-123"
 
@@ -115,8 +116,7 @@ def test_json_array_and_gzip_are_accepted(client: TestClient, ctx: AppContext) -
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 def test_missing_or_unknown_token_is_401(client: TestClient, token: str | None) -> None:
     resp = _post(client, _ndjson(1), token=token)
-    assert resp.status_code == 401
-    assert resp.json()["error"] == "unauthorized"
+    assert problem(resp, 401)["type"] == "/problems/unauthorized"
     assert resp.headers["WWW-Authenticate"] == "Bearer"
 
 
@@ -125,22 +125,19 @@ def test_malformed_json_is_400_naming_the_line_and_nothing_is_written(
 ) -> None:
     body = _ndjson(2) + b"\n{not json}\n" + _ndjson(1, 50)
     resp = _post(client, body)
-    assert resp.status_code == 400
-    assert "line 3" in resp.json()["detail"]
+    assert "line 3" in problem(resp, 400)["detail"]
     assert ctx.store.search_events(EventQuery()).total == 0
 
 
 def test_invalid_utf8_is_400(client: TestClient) -> None:
     resp = _post(client, b'{"@timestamp": "2025-07-01T00:00:00Z", "message": "\xff\xfe"}')
-    assert resp.status_code == 400
-    assert "UTF-8" in resp.json()["detail"]
+    assert "UTF-8" in problem(resp, 400)["detail"]
 
 
 def test_record_over_the_limit_is_413(client: TestClient, ctx: AppContext) -> None:
     big = orjson.dumps({"@timestamp": "2025-07-01T00:00:00Z", "message": "x" * 5000})
     resp = _post(client, _ndjson(1) + b"\n" + big)
-    assert resp.status_code == 413
-    assert "line 2" in resp.json()["detail"]
+    assert "line 2" in problem(resp, 413)["detail"]
     assert ctx.store.search_events(EventQuery()).total == 0
 
 

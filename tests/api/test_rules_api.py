@@ -35,6 +35,8 @@ from stores.elastic.rule_state import ElasticRuleStateStore
 from stores.sqlite.rule_state import JsonRuleStateStore
 from stores.sqlite.store import SqliteStore
 from tests.backends import app_context
+from tests.paging import pages
+from tests.problems import problem
 from tests.servers import Servers
 
 PACK = Path(__file__).resolve().parents[2] / "detections" / "rules" / "provincial"
@@ -154,14 +156,15 @@ def test_list_shows_metadata_state_and_filters(client: TestClient, store: Sqlite
 
 def test_paging(client: TestClient, store: SqliteStore) -> None:
     login(client, store, role=Role.VIEWER)
-    total = PACK_RULES + 1
-    pages = [
-        client.get("/api/v1/rules", params={"size": 10, "offset": n}).json() for n in range(0, total, 10)
-    ]
-    assert {p["total"] for p in pages} == {total}
-    assert [len(p["items"]) for p in pages] == [min(10, total - n) for n in range(0, total, 10)]
-    assert len({rule_id for p in pages for rule_id in _ids(p)}) == total
+    for sort in ("title", "level", "alerts"):
+        whole = client.get("/api/v1/rules", params={"size": 500, "sort": sort}).json()
+        assert whole["total"] == PACK_RULES + 1 and whole["next_cursor"] is None
+        walked = pages(client, "/api/v1/rules", size=10, sort=sort)
+        assert [len(p["items"]) for p in walked][:-1] == [10] * (len(walked) - 1)
+        assert [r["id"] for p in walked for r in p["items"]] == _ids(whole), sort
     assert client.get("/api/v1/rules", params={"size": 501}).status_code == 422
+    alerts_cursor = walked[0]["next_cursor"]  # a key of the "alerts" order does not page by title
+    assert problem(client.get("/api/v1/rules", params={"cursor": alerts_cursor}), 400)
 
 
 def test_detail_has_source_path_alert_counts_and_engine_timing(
@@ -193,7 +196,7 @@ def test_detail_has_source_path_alert_counts_and_engine_timing(
 
 def test_quarantined_rules_are_listed_with_path_and_reason(client: TestClient, store: SqliteStore) -> None:
     login(client, store, role=Role.VIEWER)
-    (broken,) = client.get("/api/v1/rules/quarantined").json()
+    (broken,) = client.get("/api/v1/rules/quarantined").json()["items"]
     assert broken["rule_id"] == BROKEN and broken["path"].endswith("broken.yml")
     assert "nosuchmodifier" in broken["reason"]
     detail = client.get(f"/api/v1/rules/{BROKEN}").json()
@@ -277,7 +280,7 @@ def test_unreadable_state_is_503(client: TestClient, store: SqliteStore, state: 
     state.path.write_text("{not json", encoding="utf-8")
     login(client, store, role=Role.VIEWER)
     resp = client.get("/api/v1/rules")
-    assert resp.status_code == 503 and "rule state" in resp.json()["detail"]
+    assert "rule state" in problem(resp, 503)["detail"]
 
 
 # ---------------------------------------------------------------- rule test

@@ -20,6 +20,7 @@ from soc_core.records import record_id
 from soc_core.settings import Settings
 from tests.backends import backend_of
 from tests.ingest.helpers import Recorder, http_intake, require_tool, source, sqlite_registry
+from tests.problems import problem
 
 SYSLOG_TOKEN = "tok-syslog"
 ECS_TOKEN = "tok-ecs"
@@ -121,7 +122,7 @@ def test_a_line_over_the_record_limit_is_413_naming_it(tmp_path: Path, rec: Reco
     body = b"\n".join(orjson.dumps({"log": "x" * size}) for size in (10, 900, 1100, 10))
     for client in make_client(tmp_path, rec, max_record_bytes=1024):
         resp = post(client, body)
-        assert resp.status_code == 413 and "line 3 is over 1024 bytes" in resp.json()["detail"]
+        assert "line 3 is over 1024 bytes" in problem(resp, 413)["detail"]
     assert rec.records == []
 
 
@@ -147,7 +148,7 @@ def test_shipper_envelope_ids_make_resends_idempotent_and_format_can_be_overridd
     assert post(client, ev, path="/ingest/v1/records").status_code == 202
     assert (rec.records[-1].format, rec.records[-1].evidence) == ("evtx_json", {"case": "X-1"})
     bad = post(client, orjson.dumps({"id": "x", "payload": "y", "format": "nope"}), path="/ingest/v1/records")
-    assert bad.status_code == 400 and "unknown format" in bad.json()["detail"]
+    assert "unknown format" in problem(bad, 400)["detail"]
     assert post(client, orjson.dumps({"payload": "y"}), path="/ingest/v1/records").status_code == 400
 
 
@@ -165,7 +166,7 @@ def test_rate_limit_is_429_with_retry_after_and_counted_per_source(tmp_path: Pat
     batch = b"\n".join(orjson.dumps({"log": f"{LINE} {n}"}) for n in range(20))
     assert post(client, batch).status_code == 202
     resp = post(client, batch)
-    assert resp.status_code == 429
+    assert problem(resp, 429)["type"] == "/problems/rate-limited"
     assert int(resp.headers["Retry-After"]) >= 1
     assert rejected("auth-fb", "rate_limited") == before + 1
     assert post(client, orjson.dumps({"message": "x"}), token=ECS_TOKEN).status_code == 202  # per source
@@ -187,7 +188,7 @@ def test_kafka_down_is_503_with_retry_after_and_nothing_is_acknowledged(
 ) -> None:
     rec.open.clear()
     resp = post(client, orjson.dumps({"log": LINE}))
-    assert resp.status_code == 503
+    assert problem(resp, 503)["type"] == "/problems/unavailable"
     assert resp.headers["Retry-After"] == "1"
     assert rec.records == []
     rec.open.set()

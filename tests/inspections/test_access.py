@@ -4,11 +4,15 @@ administrators see every unit; viewers see no inspection data."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from api.auth.deps import Role
 from tests.inspections.conftest import ClientFor, csrf, upload
 from tests.inspections.scenario import Scenario
+from tests.paging import items
+from tests.problems import problem
 
 HTML = {"accept": "text/html"}
 SQLITE = pytest.mark.parametrize(
@@ -31,8 +35,7 @@ def test_inspector_cannot_read_a_unit_outside_their_plans(scenario: Scenario, cl
     insp = client_for("insp-yte", Role.INSPECTOR)
     for path in OUTSIDE:
         resp = insp.get(path)
-        assert resp.status_code == 403, (path, resp.text)
-        assert resp.json()["detail"] == "this unit is not in an inspection plan of yours"
+        assert problem(resp, 403)["detail"] == "this unit is not in an inspection plan of yours", path
 
 
 @SQLITE
@@ -43,7 +46,7 @@ def test_inspector_console_and_plans_are_limited_too(scenario: Scenario, client_
     assert "UBND xã Yên Thắng" not in page.text
     assert insp.get("/units/so-yte/dossier", headers=HTML).status_code == 200
 
-    plans = [p["plan"]["id"] for p in insp.get("/api/v1/inspections/plans").json()]
+    plans = [p["plan"]["id"] for p in insp.get("/api/v1/inspections/plans").json()["items"]]
     assert sorted(plans) == sorted([scenario.plan_old, scenario.plan_now])
     assert insp.get(f"/api/v1/inspections/plans/{scenario.plan_xa}").status_code == 403
     assert insp.get(f"/inspections/plans/{scenario.plan_xa}", headers=HTML).status_code == 403
@@ -55,7 +58,7 @@ def test_inspector_console_and_plans_are_limited_too(scenario: Scenario, client_
     assert other.get(f"/api/v1/inspections/visits/{scenario.visit_recent}").status_code == 403
     assert other.get(f"/api/v1/inspections/findings/{scenario.findings['overdue']}").status_code == 403
     assert other.get(f"/inspections/visits/{scenario.visit_recent}", headers=HTML).status_code == 403
-    assert other.get("/api/v1/inspections/findings/overdue").json() == []
+    assert other.get("/api/v1/inspections/findings/overdue").json()["items"] == []
     # Writing to another plan's visit is refused before the file is even read.
     denied = upload(other, scenario.visit_recent, "x.log", b"line\n")
     assert denied.status_code == 403
@@ -75,7 +78,7 @@ def test_police_and_analysts_see_every_unit_viewers_none(scenario: Scenario, cli
     viewer = client_for("viewer", Role.VIEWER)
     for client in (police, analyst):
         assert client.get("/api/v1/units/xa-yen-thang/dossier").status_code == 200
-        assert len(client.get("/api/v1/inspections/plans").json()) == 3
+        assert client.get("/api/v1/inspections/plans").json()["total"] == 3
     assert viewer.get("/api/v1/units/so-yte/dossier").status_code == 403
     assert viewer.get("/api/v1/inspections/plans").status_code == 403
     # Analysts read; plans are the police's, visits and findings the team's.
@@ -105,3 +108,20 @@ def test_unknown_unit_and_anonymous(scenario: Scenario, client_for: ClientFor) -
     assert police.get("/api/v1/units/no-such-unit/dossier").status_code == 404
     police.cookies.clear()
     assert police.get("/api/v1/units/so-yte/dossier").status_code == 401
+
+
+def test_inspection_lists_page_by_cursor(scenario: Scenario, client_for: ClientFor) -> None:
+    """Plans, visits and findings walked one by one give what one page gives, on both stores."""
+    police = client_for("pa05", Role.POLICE)
+    for path, key in (
+        ("/api/v1/inspections/plans", "plan"),
+        ("/api/v1/inspections/visits", None),
+        ("/api/v1/inspections/findings", "finding"),
+    ):
+        whole = police.get(path, params={"size": 500}).json()
+        assert whole["total"] == len(whole["items"]) >= 2 and whole["next_cursor"] is None, path
+
+        def ids(found: list[dict[str, Any]], key: str | None = key) -> list[str]:
+            return [(item[key] if key else item)["id"] for item in found]
+
+        assert ids(items(police, path, size=1)) == ids(whole["items"]), path

@@ -173,7 +173,7 @@ def test_evidence_is_kept_by_hash_and_never_counts_as_telemetry(
 
     activity = scenario.store.source_activity()
     assert "evidence.so-yte" not in activity  # coverage never sees evidence
-    listed = insp.get("/api/v1/inspections/evidence", params={"visit": scenario.visit_recent}).json()
+    listed = insp.get("/api/v1/inspections/evidence", params={"visit": scenario.visit_recent}).json()["items"]
     assert [f["id"] for f in listed] == [body["id"]]
 
     empty = upload(insp, scenario.visit_recent, "empty.log", b"")

@@ -14,6 +14,7 @@ from api.inspections.suggestions import suggest_adhoc
 from soc_core.store import AlertSearch, AuditQuery
 from tests.inspections.conftest import ClientFor, csrf
 from tests.inspections.scenario import Scenario
+from tests.problems import problem
 
 
 def test_finding_deadline_status_and_audit(scenario: Scenario, client_for: ClientFor) -> None:
@@ -78,7 +79,7 @@ def test_finding_deadline_status_and_audit(scenario: Scenario, client_for: Clien
         json={"description": "x", "alert_ids": [commune_alert.id]},
         headers=csrf(insp),
     )
-    assert bad.status_code == 422 and bad.json()["detail"] == "the alert belongs to another unit"
+    assert problem(bad, 422)["detail"] == "the alert belongs to another unit"
     assert (
         insp.post(
             f"/api/v1/inspections/visits/{v['id']}/findings",
@@ -98,7 +99,7 @@ def test_finding_deadline_status_and_audit(scenario: Scenario, client_for: Clien
 
 def test_overdue_findings_for_the_police(scenario: Scenario, client_for: ClientFor) -> None:
     police = client_for("pa05", Role.POLICE)
-    overdue = police.get("/api/v1/inspections/findings/overdue").json()
+    overdue = police.get("/api/v1/inspections/findings/overdue").json()["items"]
     assert [r["finding"]["id"] for r in overdue] == [scenario.findings["overdue"]]
     assert overdue[0]["days_left"] == -20 and overdue[0]["unit_name"] == "Sở Y tế"
     page = police.get("/inspections", headers={"accept": "text/html"}).text
@@ -127,7 +128,7 @@ def test_reminders_are_sent_once_and_land_in_the_queue(scenario: Scenario, clien
     overdue_alert = next(a for a in queued if "quá hạn" in str(a.event["message"]))
     assert overdue_alert.severity.value == "medium"
     police = client_for("pa05", Role.POLICE)
-    listed = police.get("/api/v1/inspections/reminders", params={"unit": "so-yte"}).json()
+    listed = police.get("/api/v1/inspections/reminders", params={"unit": "so-yte"}).json()["items"]
     assert len(listed) == 3
     # Receiving the report settles it: the next horizon does not remind again.
     insp = client_for("insp-yte", Role.INSPECTOR)
@@ -170,7 +171,7 @@ def test_ad_hoc_suggestions_name_the_reason(scenario: Scenario, client_for: Clie
     )
     # An inspector is told only about their own units.
     insp = client_for("insp-yte", Role.INSPECTOR)
-    mine = insp.get("/api/v1/inspections/suggestions", params={"high": 50, "checklist": 1}).json()
+    mine = insp.get("/api/v1/inspections/suggestions", params={"high": 50, "checklist": 1}).json()["items"]
     assert [s["unit_id"] for s in mine] == ["so-yte"]
 
 
@@ -196,7 +197,7 @@ def test_plan_validation(scenario: Scenario, client_for: ClientFor) -> None:
     ]
     for change, message in cases:
         resp = police.post("/api/v1/inspections/plans", json={**base, **change}, headers=csrf(police))
-        assert resp.status_code == 422 and resp.json()["detail"] == message, resp.text
+        assert problem(resp, 422)["detail"] == message
     plan_id = ok.json()["plan"]["id"]
     patched = police.patch(
         f"/api/v1/inspections/plans/{plan_id}",

@@ -9,6 +9,7 @@ from api.auth.deps import Role
 from api.auth.service import create_api_token
 from soc_core.store import AuditQuery, Store
 from tests.backends import app_context
+from tests.problems import problem
 
 
 def _client(store: Store) -> tuple[TestClient, dict[str, str], dict[str, str]]:
@@ -30,8 +31,9 @@ def test_import_upsert_delete_are_validated_and_audited(store: Store) -> None:
     bad = client.put(
         "/api/v1/registry/systems/lan", json={"name": "LAN", "unit_id": "ghost", "level": 2}, headers=admin
     )
-    assert bad.status_code == 422
-    assert bad.json()["detail"]["problems"] == ["systems.lan: owner unit 'ghost' is not a registered unit"]
+    assert [e["message"] for e in problem(bad, 422)["errors"]] == [
+        "systems.lan: owner unit 'ghost' is not a registered unit"
+    ]
     ok = client.put(
         "/api/v1/registry/systems/lan", json={"name": "LAN", "unit_id": "so-y-te", "level": 2}, headers=admin
     )
