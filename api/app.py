@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 
 from api.alerts.errors import Conflict, InvalidChange, NotFound, TriageError
 from api.alerts.routes import router as alerts_router
@@ -25,10 +23,9 @@ from api.incidents.routes import router as incidents_router
 from api.inspections.routes import install as install_inspections
 from api.intake.routes import router as intake_router
 from api.ops import router as ops_router
-from api.registry.routes import console_router as registry_console_router
 from api.registry.routes import router as registry_router
 from api.rules.routes import router as rules_router
-from soc_console.routes import router as console_router
+from soc_console import install as install_console
 from soc_core.errors import SocError
 
 CSP = (
@@ -109,9 +106,6 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(events_router, dependencies=[Depends(require_roles(*PROVINCE_WIDE))])
     app.include_router(coverage_router)
     app.include_router(registry_router)
-    app.include_router(registry_console_router)
-    install_inspections(app)  # inspection API, console pages, InspectionError -> 403/404/413/422
-    app.include_router(console_router)
-    static = Path(__file__).resolve().parent.parent / "soc_console" / "static"
-    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    install_inspections(app)  # inspection API, InspectionError -> 403/404/413/422
+    install_console(app)  # every HTML page and /static (moves to the composition root with this function)
     return app
