@@ -24,6 +24,7 @@ from api.auth.deps import Principal
 from api.coverage.models import Gap
 from api.coverage.repository import CoverageRepository
 from api.coverage.view import build_report
+from api.i18n import label, translations
 from api.incidents.models import time_to_acknowledge, time_to_resolve
 from api.inspections import service
 from api.inspections.errors import InvalidChange, NotFound
@@ -383,8 +384,8 @@ def _alert_section(alerts: list[Alert], truncated: bool, observed: dict[str, lis
         checklist_rows.append(
             ChecklistRow(
                 code=code,
-                title=CHECKLIST[code][0],
-                title_en=CHECKLIST[code][1],
+                title=label(CHECKLIST, code, translations("vi")),
+                title_en=label(CHECKLIST, code, translations("en")),
                 alerts=len(hits),
                 evidence_alerts=sum(1 for a in hits if a.soc.evidence),
                 observed=observed.get(code, []),

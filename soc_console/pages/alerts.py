@@ -12,9 +12,10 @@ from api.alerts.errors import TriageError
 from api.alerts.models import ALL_FACETS, OPEN_STATUSES, AlertSearchParams, AlertUpdate
 from api.alerts.params import parse_search
 from api.auth.deps import Principal
+from api.i18n import N_
 from api.incidents import service as incidents
 from api.incidents.models import IncidentCreate
-from soc_console.i18n import locale_of, translate
+from soc_console.i18n import locale_of, translations
 from soc_console.pages.common import (
     Analyst,
     Reader,
@@ -25,7 +26,6 @@ from soc_console.pages.common import (
     see_other,
     url_with,
 )
-from soc_console.render import N_
 from soc_core.alert import AlertStatus, Incident, Severity
 from soc_core.store import IncidentQuery, Store
 
@@ -121,7 +121,7 @@ def alert_bulk(
         incident = incidents.create(
             store=store,
             data=IncidentCreate(
-                title=title.strip() or translate(locale_of(request), N_("Incident")), alert_ids=ids
+                title=title.strip() or translations(locale_of(request)).gettext(N_("Incident")), alert_ids=ids
             ),
             actor=actor,
             ip=ip,

@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from api.coverage.deps import CanSee, coverage_deps
-from api.coverage.view import REASON_VI, SCOPE_LABELS_VI, TARGET_STATE_VI, build_report
+from api.coverage.view import build_report
 from soc_console.charts import line_chart
 from soc_console.pages.common import render
 
@@ -25,9 +25,6 @@ async def coverage_page(request: Request, user: CanSee) -> HTMLResponse:
         nav="coverage",
         report=report,
         chart=chart,
-        labels=SCOPE_LABELS_VI,
-        target_state=TARGET_STATE_VI,
-        reason=REASON_VI,
         now=report.now,
         user=user,
     )

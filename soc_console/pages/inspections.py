@@ -35,7 +35,7 @@ from api.inspections.deps import (
     record,
 )
 from api.inspections.errors import InspectionError, InvalidChange, status_of
-from api.inspections.export import vn_duration, vn_percent
+from api.inspections.export import vn_percent
 from api.inspections.models import (
     FindingCreate,
     FindingStatus,
@@ -49,7 +49,6 @@ from api.inspections.models import (
 )
 from api.inspections.routes import error_response as json_error
 from api.inspections.suggestions import suggest_adhoc
-from soc_console.i18n import locale_of
 from soc_console.pages.common import app_context, render, see_other
 from soc_core.alert import Severity
 
@@ -73,29 +72,12 @@ def error_page(request: Request, exc: Exception) -> Response:
 
 
 def _page(request: Request, template: str, *, status_code: int = 200, **values: Any) -> HTMLResponse:
-    """What every inspection page gets: `t(vi, en)` for its words and the label tables."""
-    vietnamese = locale_of(request) == "vi"
-
-    def t(vi: str, en: str) -> str:
-        return vi if vietnamese else en
-
-    def label(table: dict[str, tuple[str, str]], key: str | None) -> str:
-        return labels.vi(table, key) if vietnamese else labels.en(table, key)
-
-    def reason(text: str) -> str:
-        return labels.gap_reason(text, vietnamese)
-
     return render(
         request,
         template,
         nav="inspections",
         status_code=status_code,
-        t=t,
-        label=label,
-        reason=reason,
-        L=labels,
         d=dossiers.vn_date,
-        vn_duration=vn_duration,
         vn_percent=vn_percent,
         **values,
     )

@@ -11,9 +11,9 @@ from api.auth import service as auth
 from api.auth.csrf import CSRF_COOKIE
 from api.auth.deps import SESSION_COOKIE, current_principal
 from api.auth.errors import AuthFailed, TooManyAttempts
+from api.i18n import N_
 from soc_console.i18n import LANG_COOKIE, LOCALES
 from soc_console.pages.common import app_context, client_ip, local_path, render, see_other
-from soc_console.render import N_
 
 router = APIRouter()
 
