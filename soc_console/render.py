@@ -104,21 +104,35 @@ def vn_number(value: int | float) -> str:
     return format_number(value, "vi")
 
 
-def highlight(text: Any, query: str | None) -> Markup:
-    """Escape `text`, then mark each occurrence of the query's words (case-insensitive)."""
+def _wrap(text: Any, pattern: re.Pattern[str] | None, opening: str, closing: str) -> Markup:
+    """Escape `text`, then wrap each match of `pattern` in the given (trusted) tags."""
     plain = show_controls("" if text is None else str(text))
-    words = [w for w in re.split(r"\s+", (query or "").strip()) if len(w) >= 2][:8]
-    if not words:
+    if pattern is None:
         return escape(plain)
-    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
     out: list[str] = []
     last = 0
     for m in pattern.finditer(plain):
         out.append(str(escape(plain[last : m.start()])))
-        out.append(f"<mark>{escape(m.group(0))}</mark>")
+        out.append(f"{opening}{escape(m.group(0))}{closing}")
         last = m.end()
     out.append(str(escape(plain[last:])))
     return Markup("".join(out))
+
+
+def _alternatives(values: list[str], flags: int = 0) -> re.Pattern[str] | None:
+    ordered = sorted(values, key=len, reverse=True)
+    return re.compile("|".join(re.escape(v) for v in ordered), flags) if ordered else None
+
+
+def highlight(text: Any, query: str | None) -> Markup:
+    """Escape `text`, then mark each occurrence of the query's words (case-insensitive)."""
+    words = [w for w in re.split(r"\s+", (query or "").strip()) if len(w) >= 2][:8]
+    return _wrap(text, _alternatives(words, re.IGNORECASE), "<mark>", "</mark>")
+
+
+def data_in(text: Any, values: Any) -> Markup:
+    """A generated sentence with the data it quotes (names from the registry) marked `translate="no"`."""
+    return _wrap(text, _alternatives([str(v) for v in values if v]), '<span translate="no">', "</span>")
 
 
 def _request(ctx: Any) -> Request:
@@ -197,6 +211,7 @@ env.filters["vn_datetime"] = vn_datetime
 env.filters["vn_number"] = vn_number
 env.filters["num"] = _num
 env.filters["highlight"] = highlight
+env.filters["data_in"] = data_in
 env.filters["duration"] = _duration_filter
 env.globals.update(
     lang=_lang,
