@@ -3,18 +3,18 @@
 The dossier's PDF and DOCX, the coverage report and the JSON labels (checklist titles, ad-hoc
 reasons) print the same vocabulary as the console pages beside them: statuses, kinds, checklist
 items, durations ("20 phút" / "20 minutes") and counts. That vocabulary is the `documents` catalog
-here; the console merges it into its own (`soc_console.i18n`), so each word is translated once.
+here; the console merges it into its own catalog, so each word is translated once.
 
 Message ids are English (the gettext convention) and both languages have a catalog, so English
 wording and plurals are explicit too. The `.po` files are compiled to `.mo` in memory when first
 used: a translator edits one text file and no binary lives in git. `tests/api/test_auth_i18n.py`
 fails when a marked string is missing, empty or fuzzy in either language.
 
-Refreshing a catalog after changing a marked string (no make; `babel.cfg` is at the repository root;
-use `-d soc_console/locales -D messages` and the folder `soc_console` for the console's own words):
+Refreshing this catalog after changing a marked string (no make; `babel.cfg` is at the repository
+root; the console's catalog has the same steps, in the docstring of its i18n module):
 
     pybabel extract -F babel.cfg -k N_ --no-location -o /tmp/documents.pot api
-    pybabel update -i /tmp/documents.pot -d api/locales -D documents --no-fuzzy-matching --ignore-obsolete
+    pybabel update -i /tmp/documents.pot -d api/locales -D documents -N --ignore-obsolete
     # then translate the new entries in vi/ and en/
 
     t = translations("vi")

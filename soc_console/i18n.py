@@ -4,7 +4,14 @@ The language is the `socpipe_lang` cookie the switch in the header sets (`POST /
 rendered with Babel `Translations` for it: the console's own catalog (`locales/<lang>/LC_MESSAGES/
 messages.po`) merged with the vocabulary it shares with the API's documents (`api.i18n`). Templates
 call `_()`, `gettext()` and `ngettext()` (Jinja's `jinja2.ext.i18n`, new-style: `%(name)s`
-placeholders are filled and escaped by Jinja). The steps to refresh the catalogs are in `api.i18n`.
+placeholders are filled and escaped by Jinja). A word the API's documents also print belongs to
+`api/locales` instead; `tests/api/test_auth_i18n.py` fails on a word in both catalogs.
+
+Refreshing the console's catalog after changing a marked string (no make):
+
+    pybabel extract -F babel.cfg -k N_ --no-location -o /tmp/messages.pot soc_console
+    pybabel update -i /tmp/messages.pot -d soc_console/locales -D messages -N --ignore-obsolete
+    # then translate the new entries in vi/ and en/ (words already in api/locales: delete them here)
 
     translations("vi").gettext("Alerts")  # 'Cảnh báo'
 """
