@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.staticfiles import StaticFiles
 
 from api.alerts.routes import router as alerts_router
 from api.audit.routes import router as audit_router
@@ -23,10 +21,9 @@ from api.inspections.routes import install as install_inspections
 from api.intake.routes import router as intake_router
 from api.ops import router as ops_router
 from api.problems import install_problem_handlers
-from api.registry.routes import console_router as registry_console_router
 from api.registry.routes import router as registry_router
 from api.rules.routes import router as rules_router
-from soc_console.routes import router as console_router
+from soc_console import install as install_console
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -83,9 +80,6 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(events_router, dependencies=[Depends(require_roles(*PROVINCE_WIDE))])
     app.include_router(coverage_router)
     app.include_router(registry_router)
-    app.include_router(registry_console_router)
-    install_inspections(app)  # inspection API, console pages, InspectionError -> 403/404/413/422
-    app.include_router(console_router)
-    static = Path(__file__).resolve().parent.parent / "soc_console" / "static"
-    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    install_inspections(app)  # inspection API, InspectionError -> 403/404/413/422
+    install_console(app)  # every HTML page and /static (moves to the composition root with this function)
     return app

@@ -38,7 +38,7 @@ from api.alerts.errors import Conflict
 from api.auth.errors import AuthFailed, CsrfFailed, TooManyAttempts, UserExists
 from api.errors import InvalidChange, InvalidCursor, NotFound
 from api.inspections.errors import AccessDenied, EvidenceRejected, EvidenceTooLarge
-from api.registry.service import RegistryInvalid
+from api.registry.errors import RegistryInvalid
 from soc_core.errors import BackPressure, SocError, StoreError
 
 PROBLEM_JSON = "application/problem+json"

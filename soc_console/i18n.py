@@ -1,47 +1,47 @@
-"""Console languages: Vietnamese by default, English on request, from gettext catalogs read with Babel.
+"""Console languages: Vietnamese by default, English on request, through Babel and Jinja's i18n.
 
-Message ids are English (the usual gettext convention); `locales/vi/LC_MESSAGES/messages.po` holds the
-Vietnamese. The `.po` is read directly (Babel's `read_po`), so no compiled `.mo` lives in git and a
-translator edits one text file. `tests/api/test_auth_i18n.py` extracts every `_()` from the templates
-and this package with Babel's extractors and fails when one has no Vietnamese translation.
+The language is the `socpipe_lang` cookie the switch in the header sets (`POST /lang`). Each page is
+rendered with Babel `Translations` for it: the console's own catalog (`locales/<lang>/LC_MESSAGES/
+messages.po`) merged with the vocabulary it shares with the API's documents (`api.i18n`). Templates
+call `_()`, `gettext()` and `ngettext()` (Jinja's `jinja2.ext.i18n`, new-style: `%(name)s`
+placeholders are filled and escaped by Jinja). A word the API's documents also print belongs to
+`api/locales` instead; `tests/api/test_auth_i18n.py` fails on a word in both catalogs.
 
-    _ = gettext_for("vi")
-    _("Alerts")  # 'Cảnh báo'
+Refreshing the console's catalog after changing a marked string (no make):
+
+    pybabel extract -F babel.cfg -k N_ --no-location -o /tmp/messages.pot soc_console
+    pybabel update -i /tmp/messages.pot -d soc_console/locales -D messages -N --ignore-obsolete
+    # then translate the new entries in vi/ and en/ (words already in api/locales: delete them here)
+
+    translations("vi").gettext("Alerts")  # 'Cảnh báo'
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from babel.support import Translations
 from fastapi import Request
 
-LOCALES = ("vi", "en")
+from api import i18n as documents
+from api.i18n import LOCALES, compile_catalog
+
+__all__ = ["DEFAULT_LOCALE", "LANG_COOKIE", "LOCALES", "format_number", "locale_of", "translations"]
+
 DEFAULT_LOCALE = "vi"
 LANG_COOKIE = "socpipe_lang"
-CATALOG_DIR = Path(__file__).parent / "locales"
+CATALOGS = Path(__file__).parent / "locales"
+DOMAIN = "messages"
 
 
 @cache
-def catalog(locale: str) -> dict[str, str]:
-    """msgid -> translation for `locale` (English is the msgids themselves: an empty catalog)."""
-    path = CATALOG_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if locale == "en" or not path.exists():
-        return {}
-    with path.open("rb") as fh:
-        po = read_po(fh, locale=locale)
-    return {str(m.id): str(m.string) for m in po if m.id and m.string and not m.fuzzy}
-
-
-def translate(locale: str, message: str) -> str:
-    return catalog(locale).get(message, message)
-
-
-def gettext_for(locale: str) -> Callable[[str], str]:
-    return lambda message: translate(locale, message)
+def translations(locale: str) -> Translations:
+    """The console's catalog for `locale` with the documents' vocabulary merged in."""
+    own = compile_catalog(CATALOGS, DOMAIN, locale)
+    own.merge(documents.translations(locale))
+    return own
 
 
 def locale_of(request: Request) -> str:

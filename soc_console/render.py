@@ -1,4 +1,4 @@
-"""The console's Jinja2 environment: autoescape, the language, CSRF tokens, and hostile-text handling.
+"""The console's Jinja2 environment: autoescape, the language (Jinja i18n), CSRF tokens, hostile text.
 
 Log content is hostile. Jinja2 autoescapes every `{{ }}`; on top of that every string printed passes
 through `finalize`, which shows control characters and bidirectional overrides as visible symbols
@@ -21,37 +21,17 @@ from markupsafe import Markup, escape
 
 from api.auth.csrf import csrf_token as _csrf_token
 from api.auth.deps import Principal, Role, current_principal
-from soc_console.i18n import format_number, locale_of, translate
+from api.coverage.view import REASON, SCOPE_LABELS, TARGET_STATE, gap_reason
+from api.i18n import N_, label
+from api.i18n import duration as _duration
+from api.inspections import labels
+from soc_console.i18n import format_number, locale_of, translations
 
 HERE = Path(__file__).parent
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
-def N_(message: str) -> str:
-    """Mark a message id for extraction; translated where it is shown."""
-    return message
-
-
-SEVERITY_LABELS = {
-    "low": N_("Low"),
-    "medium": N_("Medium"),
-    "high": N_("High"),
-    "critical": N_("Critical"),
-}
-STATUS_LABELS = {
-    "new": N_("New"),
-    "acknowledged": N_("Acknowledged"),
-    "in_progress": N_("In progress"),
-    "resolved": N_("Resolved"),
-    "false_positive": N_("False positive"),
-}
-INCIDENT_STATUS_LABELS = {
-    "new": N_("New"),
-    "in_progress": N_("In progress"),
-    "resolved": N_("Resolved"),
-    "closed": N_("Closed"),
-}
 ROLE_LABELS = {
     "admin": N_("Administrator"),
     "analyst": N_("SOC analyst"),
@@ -124,33 +104,35 @@ def vn_number(value: int | float) -> str:
     return format_number(value, "vi")
 
 
-def highlight(text: Any, query: str | None) -> Markup:
-    """Escape `text`, then mark each occurrence of the query's words (case-insensitive)."""
+def _wrap(text: Any, pattern: re.Pattern[str] | None, opening: str, closing: str) -> Markup:
+    """Escape `text`, then wrap each match of `pattern` in the given (trusted) tags."""
     plain = show_controls("" if text is None else str(text))
-    words = [w for w in re.split(r"\s+", (query or "").strip()) if len(w) >= 2][:8]
-    if not words:
+    if pattern is None:
         return escape(plain)
-    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
     out: list[str] = []
     last = 0
     for m in pattern.finditer(plain):
         out.append(str(escape(plain[last : m.start()])))
-        out.append(f"<mark>{escape(m.group(0))}</mark>")
+        out.append(f"{opening}{escape(m.group(0))}{closing}")
         last = m.end()
     out.append(str(escape(plain[last:])))
     return Markup("".join(out))
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d}"
-    return f"{hours // 24} d {hours % 24} h"
+def _alternatives(values: list[str], flags: int = 0) -> re.Pattern[str] | None:
+    ordered = sorted(values, key=len, reverse=True)
+    return re.compile("|".join(re.escape(v) for v in ordered), flags) if ordered else None
+
+
+def highlight(text: Any, query: str | None) -> Markup:
+    """Escape `text`, then mark each occurrence of the query's words (case-insensitive)."""
+    words = [w for w in re.split(r"\s+", (query or "").strip()) if len(w) >= 2][:8]
+    return _wrap(text, _alternatives(words, re.IGNORECASE), "<mark>", "</mark>")
+
+
+def data_in(text: Any, values: Any) -> Markup:
+    """A generated sentence with the data it quotes (names from the registry) marked `translate="no"`."""
+    return _wrap(text, _alternatives([str(v) for v in values if v]), '<span translate="no">', "</span>")
 
 
 def _request(ctx: Any) -> Request:
@@ -158,9 +140,35 @@ def _request(ctx: Any) -> Request:
     return request
 
 
+def _translations(ctx: Any) -> Any:
+    return translations(locale_of(_request(ctx)))
+
+
 @pass_context
 def _gettext(ctx: Any, message: str) -> str:
-    return translate(locale_of(_request(ctx)), message)
+    return str(_translations(ctx).gettext(message))
+
+
+@pass_context
+def _ngettext(ctx: Any, singular: str, plural: str, n: int) -> str:
+    return str(_translations(ctx).ngettext(singular, plural, n))
+
+
+@pass_context
+def _label(ctx: Any, table: dict[str, str], key: str | None) -> str:
+    """`label(L.FINDING_STATUS, f.status)`: the word for a code in the page's language."""
+    return label(table, key, _translations(ctx))
+
+
+@pass_context
+def _reason(ctx: Any, reason: str) -> str:
+    return gap_reason(reason, _translations(ctx))
+
+
+@pass_context
+def _duration_filter(ctx: Any, seconds: float | None) -> str:
+    """`{{ seconds|duration }}`: 20 phút / 20 minutes."""
+    return _duration(seconds, _translations(ctx))
 
 
 @pass_context
@@ -196,22 +204,30 @@ def _is_admin(ctx: Any) -> bool:
 
 
 env = templates.env
+env.add_extension("jinja2.ext.i18n")
+env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
 env.finalize = finalize
 env.filters["vn_datetime"] = vn_datetime
 env.filters["vn_number"] = vn_number
 env.filters["num"] = _num
 env.filters["highlight"] = highlight
-env.filters["duration"] = duration
+env.filters["data_in"] = data_in
+env.filters["duration"] = _duration_filter
 env.globals.update(
-    _=_gettext,
     lang=_lang,
+    label=_label,
+    reason=_reason,
+    L=labels,
+    COVERAGE_SCOPES=SCOPE_LABELS,
+    TARGET_STATES=TARGET_STATE,
+    SOURCE_STATES=REASON,
     csrf_token=_csrf,
     current_user=_principal,
     can_triage=_can_triage,
     is_admin=_is_admin,
-    SEVERITY_LABELS=SEVERITY_LABELS,
-    STATUS_LABELS=STATUS_LABELS,
-    INCIDENT_STATUS_LABELS=INCIDENT_STATUS_LABELS,
+    SEVERITY_LABELS=labels.SEVERITY,
+    STATUS_LABELS=labels.ALERT_STATUS,
+    INCIDENT_STATUS_LABELS=labels.INCIDENT_STATUS,
     ROLE_LABELS=ROLE_LABELS,
     FACET_LABELS=FACET_LABELS,
     CHANGE_LABELS=CHANGE_LABELS,

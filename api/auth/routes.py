@@ -1,4 +1,4 @@
-"""Auth API: who am I, users and API tokens (administrators). Console login pages live in soc_console."""
+"""Auth API: who am I, users and API tokens (administrators). The login form is a console page."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import cm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
-from api.coverage.view import REASON_VI, SCOPE_LABELS_VI, TARGET_STATE_VI, CoverageReport
+from api.coverage.view import REASON, SCOPE_LABELS, TARGET_STATE, CoverageReport
+from api.i18n import label, translations
 from api.reports.pdf import register_fonts, styles, table
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -121,20 +122,28 @@ def to_pdf(report: CoverageReport) -> bytes:
         Paragraph("1. Số liệu chính", st["h2"]),
     ]
     rows = [["Chỉ tiêu", "Đạt", "Tổng", "Tỷ lệ"]]
-    for scope, label in SCOPE_LABELS_VI.items():
+    vi = translations("vi")
+    for scope in SCOPE_LABELS:
         f = report.headline(scope)
-        rows.append([label, str(f.covered), str(f.total), f"{100 * f.ratio:.1f}%".replace(".", ",")])
+        rows.append(
+            [
+                label(SCOPE_LABELS, scope, vi),
+                str(f.covered),
+                str(f.total),
+                f"{100 * f.ratio:.1f}%".replace(".", ","),
+            ]
+        )
     story.append(table(rows, [9.5 * cm, 2 * cm, 2 * cm, 2 * cm]))
     story.append(Paragraph("2. Mục tiêu và thời hạn", st["h2"]))
     trows = [["Mục tiêu", "Hiện tại", "Thời hạn", "Dự báo", "Đánh giá"]]
     for t in report.targets:
         trows.append(
             [
-                f"{SCOPE_LABELS_VI.get(t.scope, t.scope)}: {t.percent:g}%",
+                f"{label(SCOPE_LABELS, t.scope, vi)}: {t.percent:g}%",
                 f"{t.current.covered}/{t.current.total}",
                 t.deadline.strftime("%d/%m/%Y"),
                 "—" if t.projected_percent is None else f"{t.projected_percent:.1f}%".replace(".", ","),
-                TARGET_STATE_VI[t.state.value],
+                label(TARGET_STATE, t.state.value, vi),
             ]
         )
     if len(trows) == 1:
@@ -159,7 +168,7 @@ def to_pdf(report: CoverageReport) -> bytes:
     for s in report.unmonitored:
         reasons = (
             "; ".join(
-                f"{x.source_id}: {REASON_VI[x.state.value]}"
+                f"{x.source_id}: {label(REASON, x.state.value, vi)}"
                 + (f" từ {vn_time(x.not_delivering_since)}" if x.not_delivering_since else "")
                 for x in s.failing_sources
             )

@@ -1,11 +1,12 @@
-"""Coverage API and the police's dashboard page.
+"""Coverage API: the police's figures, history, gaps and exports.
 
 GET /api/v1/coverage              current figures per scope and unit, targets, systems
 GET /api/v1/coverage/history      the chart series (scope, unit, window)
 GET /api/v1/coverage/gaps         every gap with its start and end
 GET /api/v1/coverage/export.csv   the dashboard as CSV
 GET /api/v1/coverage/export.pdf   the dashboard as a PDF report in Vietnamese
-GET /coverage                     the console dashboard
+
+The console's dashboard (`/coverage`) is a page of the console, over the same `build_report`.
 """
 
 from __future__ import annotations
@@ -13,32 +14,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
 
-from api.auth.deps import Principal, Role, require_roles
-from api.context import AppContext
+from api.coverage.deps import CanSee, coverage_deps
 from api.coverage.export import to_csv, to_pdf
-from api.coverage.view import REASON_VI, SCOPE_LABELS_VI, TARGET_STATE_VI, build_report, report_json
+from api.coverage.view import build_report, report_json
 from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, page_of
-from soc_console.charts import line_chart
-from soc_console.routes import templates
-from soc_core.coverage import CoverageRepository, Gap
+from soc_core.coverage import Gap
 
 router = APIRouter()
-CanSee = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.ANALYST, Role.POLICE, Role.VIEWER))]
 SCOPES = ("important_systems", "level3_and_above", "all_systems", "endpoints", "service_centre_endpoints")
-
-
-def _deps(request: Request) -> tuple[AppContext, CoverageRepository]:
-    ctx: AppContext = request.app.state.ctx
-    return ctx, ctx.backend.coverage
 
 
 @router.get("/api/v1/coverage")
 async def coverage(request: Request, user: CanSee) -> dict[str, Any]:
-    ctx, repo = _deps(request)
+    ctx, repo = coverage_deps(request)
     report = await run_in_threadpool(build_report, ctx.store, repo)
     return report_json(report)
 
@@ -53,7 +44,7 @@ async def coverage_history(
     end: datetime | None = None,
     points: Annotated[int, Query(ge=2, le=5000)] = 500,
 ) -> dict[str, Any]:
-    _, repo = _deps(request)
+    _, repo = coverage_deps(request)
     end = end or datetime.now(UTC)
     start = start or end - timedelta(days=30)
     series = await run_in_threadpool(repo.history, scope, unit, start, end, points)
@@ -79,14 +70,14 @@ async def coverage_gaps(
     cursor: Cursor = None,
 ) -> ItemPage[Gap]:
     """Oldest start first."""
-    _, repo = _deps(request)
+    _, repo = coverage_deps(request)
     gaps = await run_in_threadpool(lambda: repo.gaps(kind=kind, subject_id=subject, start=start, end=end))
     return page_of(gaps, key=lambda g: (g.start.timestamp(), g.kind, g.subject_id), size=size, cursor=cursor)
 
 
 @router.get("/api/v1/coverage/export.csv")
 async def coverage_csv(request: Request, user: CanSee) -> Response:
-    ctx, repo = _deps(request)
+    ctx, repo = coverage_deps(request)
     report = await run_in_threadpool(build_report, ctx.store, repo)
     name = f"bao-cao-giam-sat-{report.now:%Y%m%d-%H%M}.csv"
     return Response(
@@ -98,31 +89,10 @@ async def coverage_csv(request: Request, user: CanSee) -> Response:
 
 @router.get("/api/v1/coverage/export.pdf")
 async def coverage_pdf(request: Request, user: CanSee) -> Response:
-    ctx, repo = _deps(request)
+    ctx, repo = coverage_deps(request)
     report = await run_in_threadpool(build_report, ctx.store, repo)
     pdf = await run_in_threadpool(to_pdf, report)
     name = f"bao-cao-giam-sat-{report.now:%Y%m%d-%H%M}.pdf"
     return Response(
         pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
-
-
-@router.get("/coverage", response_class=HTMLResponse)
-async def coverage_page(request: Request, user: CanSee) -> HTMLResponse:
-    ctx, repo = _deps(request)
-    report = await run_in_threadpool(build_report, ctx.store, repo)
-    chart = line_chart([(at, 100.0 * c / t if t else 0.0) for at, c, t in report.history])
-    return templates.TemplateResponse(
-        request,
-        "coverage.html",
-        {
-            "report": report,
-            "chart": chart,
-            "labels": SCOPE_LABELS_VI,
-            "target_state": TARGET_STATE_VI,
-            "reason": REASON_VI,
-            "now": report.now,
-            "mode": ctx.settings.mode.value,
-            "user": user,
-        },
     )

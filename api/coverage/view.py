@@ -10,25 +10,44 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from babel.support import Translations
+
 from api.coverage.service import TARGET_SCOPE, evaluate_target, measure
+from api.i18n import N_, label
 from soc_core.coverage import CoverageRepository, CoverageSnapshot, Figure, Gap, SystemStatus, TargetStatus
 from soc_core.registry import Registry
 from soc_core.store import Store
 
-SCOPE_LABELS_VI = {
-    "important_systems": "HTTT quan trọng được giám sát",
-    "level3_and_above": "HTTT cấp độ 3 trở lên được giám sát",
-    "all_systems": "Tất cả HTTT được giám sát",
-    "endpoints": "Máy tính có phòng chống mã độc tập trung",
-    "service_centre_endpoints": "Máy tính tại Trung tâm PVHCC có phòng chống mã độc tập trung",
+SCOPE_LABELS = {
+    "important_systems": N_("Important systems monitored"),
+    "level3_and_above": N_("Level 3+ systems monitored"),
+    "all_systems": N_("Information systems monitored"),
+    "endpoints": N_("Computers with centralised anti-malware"),
+    "service_centre_endpoints": N_("Public service centre computers with centralised anti-malware"),
 }
-TARGET_STATE_VI = {
-    "met": "Đạt",
-    "on_track": "Đúng tiến độ",
-    "at_risk": "Có nguy cơ không đạt",
-    "missed": "Không đạt",
+TARGET_STATE = {
+    "met": N_("Met"),
+    "on_track": N_("On track"),
+    "at_risk": N_("At risk"),
+    "missed": N_("Missed"),
 }
-REASON_VI = {"silent": "ngừng gửi", "never_connected": "chưa kết nối", "delivering": "đang gửi"}
+REASON = {
+    "silent": N_("silent"),
+    "never_connected": N_("never connected"),
+    "delivering": N_("delivering"),
+    "no anti-malware report": N_("no anti-malware report"),
+    "anti-malware report overdue": N_("anti-malware report overdue"),
+}
+"""A source's state, or why an endpoint counts as unprotected (a gap's reason)."""
+
+
+def gap_reason(reason: str, t: Translations) -> str:
+    """A gap's reason (`yte-win: never_connected, ...`) with each state in words."""
+    parts = []
+    for piece in reason.split(", "):
+        key, _, state = piece.partition(": ")
+        parts.append(f"{key}: {label(REASON, state, t)}" if state else label(REASON, piece, t))
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)

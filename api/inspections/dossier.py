@@ -18,11 +18,13 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from babel.support import Translations
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth.deps import Principal
 from api.coverage.view import build_report
 from api.errors import InvalidChange, NotFound
+from api.i18n import LOCALES, label, translations
 from api.incidents.models import time_to_acknowledge, time_to_resolve
 from api.inspections import service
 from api.inspections.jobs import REMINDER_RULE
@@ -163,6 +165,7 @@ class ChecklistRow(Section):
     alerts: int
     evidence_alerts: int
     observed: list[str] = Field(description="what the registry or coverage shows for this code")
+    observed_en: list[str] = Field(description="the same, in English")
     examples: list[AlertBrief]
 
 
@@ -363,7 +366,10 @@ def _alerts(
     return out, truncated
 
 
-def _alert_section(alerts: list[Alert], truncated: bool, observed: dict[str, list[str]]) -> AlertSection:
+def _alert_section(
+    alerts: list[Alert], truncated: bool, observed: dict[str, dict[str, list[str]]]
+) -> AlertSection:
+    """`observed`: per language, what the registry shows for each checklist code."""
     by_rule: dict[str, RuleCount] = {}
     for a in alerts:
         row = by_rule.get(a.rule.id)
@@ -382,11 +388,12 @@ def _alert_section(alerts: list[Alert], truncated: bool, observed: dict[str, lis
         checklist_rows.append(
             ChecklistRow(
                 code=code,
-                title=CHECKLIST[code][0],
-                title_en=CHECKLIST[code][1],
+                title=label(CHECKLIST, code, translations("vi")),
+                title_en=label(CHECKLIST, code, translations("en")),
                 alerts=len(hits),
                 evidence_alerts=sum(1 for a in hits if a.soc.evidence),
-                observed=observed.get(code, []),
+                observed=observed["vi"].get(code, []),
+                observed_en=observed["en"].get(code, []),
                 examples=[_alert_brief(a) for a in ranked[:EXAMPLES_PER_CODE]],
             )
         )
@@ -461,22 +468,36 @@ def _incident_section(store: Store, unit_id: str, start: datetime, end: datetime
 
 
 def _registry_observations(
-    registry: Registry, unit_id: str, unprotected: int, endpoints: int
+    registry: Registry, unit_id: str, unprotected: int, endpoints: int, t: Translations
 ) -> dict[str, list[str]]:
     """Checklist codes the registry and coverage show without any alert (VN-06, VN-07, VN-08)."""
     unit = next(u for u in registry.units if u.id == unit_id)
     out: dict[str, list[str]] = {}
     if not (unit.security_contact or "").strip():
-        out["VN-07"] = ["Đơn vị chưa khai báo cán bộ phụ trách an toàn thông tin."]
+        out["VN-07"] = [t.gettext("The unit has declared no information security officer.")]
     pending = [
         s for s in registry.systems if s.unit_id == unit_id and s.level_approval != ApprovalStatus.APPROVED
     ]
     if pending:
-        names = ", ".join(f"{s.name} (cấp độ {s.level})" for s in pending)
-        out["VN-08"] = [f"{len(pending)} hệ thống chưa được phê duyệt cấp độ: {names}."]
+        names = ", ".join(
+            t.gettext("%(name)s (level %(level)d)") % {"name": s.name, "level": s.level} for s in pending
+        )
+        out["VN-08"] = [
+            t.ngettext(
+                "%(num)d system without an approved security level: %(names)s.",
+                "%(num)d systems without an approved security level: %(names)s.",
+                len(pending),
+            )
+            % {"num": len(pending), "names": names}
+        ]
     if unprotected:
         out["VN-06"] = [
-            f"{unprotected}/{endpoints} máy tính không có báo cáo của phần mềm phòng chống mã độc tập trung."
+            t.ngettext(
+                "%(num)d/%(total)d computer without a report from the centralised anti-malware.",
+                "%(num)d/%(total)d computers without a report from the centralised anti-malware.",
+                unprotected,
+            )
+            % {"num": unprotected, "total": endpoints}
         ]
     return out
 
@@ -635,7 +656,10 @@ def build_dossier(
         if e.unit_id == unit_id and not e.protected and e.endpoint_id in endpoints
     ]
     alerts, truncated = _alerts(store, repo, unit_id, start, end)
-    observations = _registry_observations(registry, unit_id, len(unprotected), len(endpoints))
+    observations = {
+        lang: _registry_observations(registry, unit_id, len(unprotected), len(endpoints), translations(lang))
+        for lang in LOCALES
+    }
 
     visits = {v.id: v for v in repo.list_visits(unit_id=unit_id)}
     finding_rows = []

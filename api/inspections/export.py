@@ -29,6 +29,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import cm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from api.coverage.view import SCOPE_LABELS, gap_reason
+from api.i18n import duration, label, translations
 from api.inspections import labels
 from api.inspections.dossier import UnitDossier, vn_date, vn_time, window_days
 from api.inspections.models import VN_TZ
@@ -36,12 +38,6 @@ from api.reports.pdf import register_fonts, styles, table
 
 NATIONAL = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 MOTTO = "Độc lập - Tự do - Hạnh phúc"
-SCOPE_VI = {
-    "all_systems": "Hệ thống thông tin được giám sát",
-    "important_systems": "HTTT quan trọng được giám sát",
-    "level3_and_above": "HTTT cấp độ 3 trở lên được giám sát",
-    "endpoints": "Máy tính có phòng chống mã độc tập trung",
-}
 DEFAULT_BODY = "CÔNG AN TỈNH\nTRUNG TÂM GIÁM SÁT AN TOÀN THÔNG TIN"
 """The heading when the window belongs to no plan: the SOC that compiled the dossier."""
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"]
@@ -56,18 +52,6 @@ def vn_num(value: float, digits: int = 0) -> str:
 
 def vn_percent(ratio: float | None) -> str:
     return "—" if ratio is None else f"{vn_num(100 * ratio, 1)}%"
-
-
-def vn_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} phút"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} giờ {minutes:02d} phút"
-    return f"{hours // 24} ngày {hours % 24} giờ"
 
 
 def long_date(place: str | None, day: date) -> str:
@@ -131,6 +115,7 @@ def _grid(header: list[str], rows: list[list[str]], widths: list[float], empty: 
 def outline(d: UnitDossier) -> Outline:
     """The dossier as a document: every section numbered, every table with its header row."""
     first, last = window_days(d)
+    vi = translations("vi")
     plan = d.plan
     body = [line.strip().upper() for line in (plan.issuing_body if plan else DEFAULT_BODY).splitlines()]
     blocks: list[Block] = []
@@ -143,7 +128,7 @@ def outline(d: UnitDossier) -> Outline:
     section("THÔNG TIN CHUNG")
     info = [
         ["Đơn vị", d.unit.name],
-        ["Loại hình", labels.vi(labels.UNIT_KIND, d.unit.kind)],
+        ["Loại hình", label(labels.UNIT_KIND, d.unit.kind, vi)],
         ["Đơn vị cấp trên", d.unit.parent_name or "—"],
         ["Cán bộ phụ trách an toàn thông tin", d.unit.security_contact or "Chưa khai báo"],
         ["Phạm vi dữ liệu", f"Từ ngày {vn_date(first)} đến ngày {vn_date(last)}"],
@@ -151,12 +136,12 @@ def outline(d: UnitDossier) -> Outline:
     if plan is not None:
         info += [
             ["Kế hoạch kiểm tra", f"{plan.number + ' - ' if plan.number else ''}{plan.title}"],
-            ["Hình thức", labels.vi(labels.PLAN_KIND, plan.kind)],
+            ["Hình thức", label(labels.PLAN_KIND, plan.kind, vi)],
             ["Ngày kiểm tra", vn_date(plan.visit_date)],
             [
                 "Báo cáo tự kiểm tra",
                 f"Hạn {vn_date(plan.self_assessment_due)}: "
-                f"{labels.vi(labels.SELF_ASSESSMENT, plan.self_assessment_state)}"
+                f"{label(labels.SELF_ASSESSMENT, plan.self_assessment_state, vi)}"
                 + (
                     f" (nhận {vn_time(plan.self_assessment_received_at)})"
                     if plan.self_assessment_received_at
@@ -166,7 +151,7 @@ def outline(d: UnitDossier) -> Outline:
             [
                 "Đoàn kiểm tra",
                 "; ".join(
-                    f"{m['display_name'] or m['username']} ({labels.vi(labels.TEAM_ROLE, m['team_role'])})"
+                    f"{m['display_name'] or m['username']} ({label(labels.TEAM_ROLE, m['team_role'], vi)})"
                     for m in plan.team
                 )
                 or "—",
@@ -181,7 +166,7 @@ def outline(d: UnitDossier) -> Outline:
             str(i),
             s.name,
             str(s.level),
-            labels.vi(labels.APPROVAL, s.level_approval),
+            label(labels.APPROVAL, s.level_approval, vi),
             "Có" if s.important else "Không",
             "Được giám sát" if s.monitored_now else "Chưa được giám sát",
             vn_percent(s.monitored_share),
@@ -213,7 +198,7 @@ def outline(d: UnitDossier) -> Outline:
             ["Chỉ tiêu", "Đạt / Tổng", "Tỷ lệ"],
             [
                 [
-                    SCOPE_VI.get(f.scope, f.scope),
+                    label(SCOPE_LABELS, f.scope, vi),
                     f"{vn_num(f.covered)}/{vn_num(f.total)}",
                     vn_percent(f.ratio if f.total else None),
                 ]
@@ -236,11 +221,11 @@ def outline(d: UnitDossier) -> Outline:
             [
                 [
                     g.subject_name,
-                    labels.vi(labels.GAP_KIND, g.kind),
+                    label(labels.GAP_KIND, g.kind, vi),
                     vn_time(g.start),
                     vn_time(g.end) if g.end else "Đang gián đoạn",
-                    vn_duration(g.seconds_in_window),
-                    labels.gap_reason(g.reason),
+                    duration(g.seconds_in_window, vi),
+                    gap_reason(g.reason, vi),
                 ]
                 for g in d.coverage.gaps
             ],
@@ -263,7 +248,7 @@ def outline(d: UnitDossier) -> Outline:
     blocks.append(
         Grid(
             ["Mức độ", "Số cảnh báo"],
-            [[labels.vi(labels.SEVERITY, s), vn_num(c)] for s, c in a.by_severity.items()],
+            [[label(labels.SEVERITY, s, vi), vn_num(c)] for s, c in a.by_severity.items()],
             [10.0, 7.0],
         )
     )
@@ -271,7 +256,7 @@ def outline(d: UnitDossier) -> Outline:
     blocks.append(
         _grid(
             ["Quy tắc phát hiện", "Mức độ cao nhất", "Số cảnh báo"],
-            [[r.name, labels.vi(labels.SEVERITY, r.severity), vn_num(r.count)] for r in a.by_rule],
+            [[r.name, label(labels.SEVERITY, r.severity, vi), vn_num(r.count)] for r in a.by_rule],
             [11.0, 3.0, 3.0],
             "Không có cảnh báo trong kỳ.",
         )
@@ -285,7 +270,7 @@ def outline(d: UnitDossier) -> Outline:
             [
                 [
                     vn_time(x.timestamp),
-                    labels.vi(labels.SEVERITY, x.severity),
+                    label(labels.SEVERITY, x.severity, vi),
                     x.rule_name + (f" [{', '.join(x.checklist)}]" if x.checklist else ""),
                     f"{x.host or '—'} / {x.user or '—'}",
                     ((x.event.summary or "—") if x.event else "—")[:200]
@@ -322,10 +307,10 @@ def outline(d: UnitDossier) -> Outline:
     blocks.append(
         Para(
             f"Số sự cố trong kỳ: {vn_num(i.total)} (chưa xử lý xong: {vn_num(i.open)}). "
-            f"Thời gian tiếp nhận trung bình: {vn_duration(i.tta_mean_s)} "
-            f"(trung vị {vn_duration(i.tta_median_s)}); "
-            f"thời gian xử lý trung bình: {vn_duration(i.ttr_mean_s)} "
-            f"(trung vị {vn_duration(i.ttr_median_s)})."
+            f"Thời gian tiếp nhận trung bình: {duration(i.tta_mean_s, vi)} "
+            f"(trung vị {duration(i.tta_median_s, vi)}); "
+            f"thời gian xử lý trung bình: {duration(i.ttr_mean_s, vi)} "
+            f"(trung vị {duration(i.ttr_median_s, vi)})."
         )
     )
     blocks.append(
@@ -335,11 +320,11 @@ def outline(d: UnitDossier) -> Outline:
                 [
                     x.id,
                     x.title,
-                    labels.vi(labels.SEVERITY, x.severity),
-                    labels.vi(labels.INCIDENT_STATUS, x.status),
+                    label(labels.SEVERITY, x.severity, vi),
+                    label(labels.INCIDENT_STATUS, x.status, vi),
                     vn_time(x.detected_at),
-                    vn_duration(x.time_to_acknowledge_s),
-                    vn_duration(x.time_to_resolve_s),
+                    duration(x.time_to_acknowledge_s, vi),
+                    duration(x.time_to_resolve_s, vi),
                 ]
                 for x in i.items
             ],
@@ -367,9 +352,9 @@ def outline(d: UnitDossier) -> Outline:
                     x.checklist_code or "—",
                     x.description[:300],
                     vn_date(x.remediation_deadline),
-                    labels.vi(labels.FINDING_STATUS, x.status)
+                    label(labels.FINDING_STATUS, x.status, vi)
                     + (f" ({vn_date(x.remediated_at)})" if x.remediated_at else ""),
-                    labels.vi(labels.REMEDIATION, x.remediation),
+                    label(labels.REMEDIATION, x.remediation, vi),
                 ]
                 for x in f.items
             ],
@@ -393,7 +378,7 @@ def outline(d: UnitDossier) -> Outline:
             [
                 [
                     e.hostname,
-                    labels.vi(labels.ENDPOINT_KIND, e.kind),
+                    label(labels.ENDPOINT_KIND, e.kind, vi),
                     "Có" if e.secret_documents else "Không",
                     vn_time(e.last_report),
                 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from api.audit import service as audit
 from api.auth.deps import Principal, Role
@@ -36,6 +36,7 @@ from api.inspections.models import (
     PlanUnit,
     PlanUnitRead,
     PlanUpdate,
+    Reminder,
     SelfAssessmentReceived,
     TeamMember,
     TeamMemberIn,
@@ -93,6 +94,39 @@ def ensure_unit_visible(*, repo: InspectionRepository, principal: Principal, uni
 def filter_visible(*, repo: InspectionRepository, principal: Principal, unit_ids: Iterable[str]) -> list[str]:
     visible = visible_unit_ids(repo=repo, principal=principal)
     return [u for u in unit_ids if visible is None or u in visible]
+
+
+class _OfUnit(Protocol):
+    @property
+    def unit_id(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=_OfUnit)
+
+
+def _visible_one(
+    item: Item | None, what: str, *, repo: InspectionRepository, principal: Principal, **ids: str
+) -> Item:
+    """One visit, finding or file by id: NotFound when missing, AccessDenied when not the caller's unit."""
+    if item is None:
+        raise NotFound(f"no such {what}", **ids)
+    ensure_unit_visible(repo=repo, principal=principal, unit_id=item.unit_id)
+    return item
+
+
+def _visible_only(
+    items: Iterable[Item], *, repo: InspectionRepository, principal: Principal, unit_id: str | None
+) -> list[Item]:
+    """A listing cut to the caller's units; asking for one unit the caller cannot see is refused."""
+    if unit_id is not None:
+        ensure_unit_visible(repo=repo, principal=principal, unit_id=unit_id)
+    visible = visible_unit_ids(repo=repo, principal=principal)
+    return [i for i in items if visible is None or i.unit_id in visible]
+
+
+def can_record(plan: InspectionPlan, principal: Principal) -> bool:
+    """Whether the console offers the visit/finding/evidence forms (the service checks again on write)."""
+    return principal.role in (Role.ADMIN, Role.POLICE) or plan.has_member(principal.user_id)
 
 
 def _ensure_plan_visible(plan: InspectionPlan, principal: Principal) -> None:
@@ -240,6 +274,13 @@ def list_plans(*, repo: InspectionRepository, principal: Principal) -> list[Insp
     if principal.role not in SEE_ALL:
         plans = [p for p in plans if principal.role is Role.INSPECTOR and p.has_member(principal.user_id)]
     return sorted(plans, key=plan_order)
+
+
+def plan_reads(
+    *, repo: InspectionRepository, principal: Principal, registry: Registry, now: datetime | None = None
+) -> list[PlanRead]:
+    """The plans the caller may see, with unit names and self-assessment states."""
+    return [plan_read(p, registry, now) for p in list_plans(repo=repo, principal=principal)]
 
 
 def plan_read(plan: InspectionPlan, registry: Registry, now: datetime | None = None) -> PlanRead:
@@ -410,11 +451,7 @@ def _plain_fields(model: Any, keys: Iterable[str] | None = None) -> dict[str, An
 
 
 def get_visit(*, repo: InspectionRepository, visit_id: str, principal: Principal) -> Visit:
-    visit = repo.get_visit(visit_id)
-    if visit is None:
-        raise NotFound("no such visit", visit_id=visit_id)
-    ensure_unit_visible(repo=repo, principal=principal, unit_id=visit.unit_id)
-    return visit
+    return _visible_one(repo.get_visit(visit_id), "visit", repo=repo, principal=principal, visit_id=visit_id)
 
 
 def list_visits(
@@ -426,11 +463,8 @@ def list_visits(
 ) -> list[Visit]:
     if plan_id is not None:
         get_plan(repo=repo, plan_id=plan_id, principal=principal)
-    if unit_id is not None:
-        ensure_unit_visible(repo=repo, principal=principal, unit_id=unit_id)
-    visible = visible_unit_ids(repo=repo, principal=principal)
     visits = repo.list_visits(plan_id=plan_id, unit_id=unit_id)
-    return sorted((v for v in visits if visible is None or v.unit_id in visible), key=visit_order)
+    return sorted(_visible_only(visits, repo=repo, principal=principal, unit_id=unit_id), key=visit_order)
 
 
 def visit_order(visit: Visit) -> Key:
@@ -570,11 +604,8 @@ def create_finding(
 
 
 def get_finding(*, repo: InspectionRepository, finding_id: str, principal: Principal) -> Finding:
-    finding = repo.get_finding(finding_id)
-    if finding is None:
-        raise NotFound("no such finding", finding_id=finding_id)
-    ensure_unit_visible(repo=repo, principal=principal, unit_id=finding.unit_id)
-    return finding
+    found = repo.get_finding(finding_id)
+    return _visible_one(found, "finding", repo=repo, principal=principal, finding_id=finding_id)
 
 
 def update_finding(
@@ -675,15 +706,12 @@ def list_findings(
 ) -> list[Finding]:
     """Findings the caller may see; `overdue`: still open after their deadline (for the police)."""
     now = _now(now)
-    if unit_id is not None:
-        ensure_unit_visible(repo=repo, principal=principal, unit_id=unit_id)
     if overdue:
         yesterday = vn_today(now) - timedelta(days=1)
         found = repo.list_findings(unit_id=unit_id, status=[FindingStatus.OPEN.value], due_before=yesterday)
     else:
         found = repo.list_findings(unit_id=unit_id, status=status)
-    visible = visible_unit_ids(repo=repo, principal=principal)
-    return sorted((f for f in found if visible is None or f.unit_id in visible), key=finding_order)
+    return sorted(_visible_only(found, repo=repo, principal=principal, unit_id=unit_id), key=finding_order)
 
 
 def finding_order(finding: Finding) -> Key:
@@ -691,15 +719,19 @@ def finding_order(finding: Finding) -> Key:
     return (finding.remediation_deadline.toordinal(), finding.unit_id, finding.id)
 
 
+def finding_read(store: Store, finding: Finding, now: datetime | None = None) -> FindingRead:
+    """A finding with its remediation state and its unit's name, as the API and the console show it."""
+    names = unit_names(store.load_registry())
+    return FindingRead.of(finding, _now(now), names.get(finding.unit_id, finding.unit_id))
+
+
 # -- evidence files (the upload itself is in api.inspections.evidence) -----------------------------
 
 
 def get_file(*, repo: InspectionRepository, file_id: str, principal: Principal) -> EvidenceFile:
-    file = repo.get_file(file_id)
-    if file is None:
-        raise NotFound("no such evidence file", file_id=file_id)
-    ensure_unit_visible(repo=repo, principal=principal, unit_id=file.unit_id)
-    return file
+    return _visible_one(
+        repo.get_file(file_id), "evidence file", repo=repo, principal=principal, file_id=file_id
+    )
 
 
 def list_files(
@@ -709,18 +741,23 @@ def list_files(
     unit_id: str | None = None,
     visit_id: str | None = None,
 ) -> list[EvidenceFile]:
-    if unit_id is not None:
-        ensure_unit_visible(repo=repo, principal=principal, unit_id=unit_id)
     if visit_id is not None:
         get_visit(repo=repo, visit_id=visit_id, principal=principal)
-    visible = visible_unit_ids(repo=repo, principal=principal)
     files = repo.list_files(unit_id=unit_id, visit_id=visit_id)
-    return sorted((f for f in files if visible is None or f.unit_id in visible), key=file_order)
+    return sorted(_visible_only(files, repo=repo, principal=principal, unit_id=unit_id), key=file_order)
 
 
 def file_order(file: EvidenceFile) -> Key:
     """Latest upload first (a paging key, like `plan_order`)."""
     return (-file.uploaded_at.timestamp(), file.id)
+
+
+def list_reminders(
+    *, repo: InspectionRepository, principal: Principal, unit_id: str | None = None, limit: int = 200
+) -> list[Reminder]:
+    """Deadline reminders of the caller's units, newest first."""
+    found = repo.list_reminders(unit_id=unit_id, limit=limit)
+    return _visible_only(found, repo=repo, principal=principal, unit_id=unit_id)
 
 
 def upload_target(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from api.auth.deps import Principal
 from api.coverage.jobs import SILENT_RULE
+from api.i18n import translations
 from api.inspections.jobs import REMINDER_RULE
 from api.inspections.labels import CHECKLIST_CODES
 from api.inspections.models import Suggestion, vn_today
@@ -75,22 +76,29 @@ def suggest_adhoc(
         n_high = max(0, high.get(unit_id, 0))
         codes = checklist.get(unit_id, {})
         n_checklist = sum(codes.values())
-        reasons, reasons_en = [], []
-        if n_high >= high_threshold:
-            reasons.append(
-                f"{n_high} cảnh báo mức Cao/Nghiêm trọng trong {days} ngày (ngưỡng {high_threshold})"
-            )
-            reasons_en.append(f"{n_high} high/critical alerts in {days} days (threshold {high_threshold})")
-        if n_checklist >= checklist_threshold:
-            detail = ", ".join(f"{c} ×{n}" for c, n in sorted(codes.items()))
-            reasons.append(
-                f"{n_checklist} dấu hiệu theo danh mục kiểm tra trong {days} ngày "
-                f"({detail}; ngưỡng {checklist_threshold})"
-            )
-            reasons_en.append(
-                f"{n_checklist} checklist hits in {days} days ({detail}; threshold {checklist_threshold})"
-            )
-        if not reasons:
+        reasons: dict[str, list[str]] = {"vi": [], "en": []}
+        for lang, found in reasons.items():
+            t = translations(lang)
+            if n_high >= high_threshold:
+                found.append(
+                    t.ngettext(
+                        "%(num)d high/critical alert in %(days)d days (threshold %(threshold)d)",
+                        "%(num)d high/critical alerts in %(days)d days (threshold %(threshold)d)",
+                        n_high,
+                    )
+                    % {"num": n_high, "days": days, "threshold": high_threshold}
+                )
+            if n_checklist >= checklist_threshold:
+                detail = ", ".join(f"{c} ×{n}" for c, n in sorted(codes.items()))
+                found.append(
+                    t.ngettext(
+                        "%(num)d checklist hit in %(days)d days (%(detail)s; threshold %(threshold)d)",
+                        "%(num)d checklist hits in %(days)d days (%(detail)s; threshold %(threshold)d)",
+                        n_checklist,
+                    )
+                    % {"num": n_checklist, "days": days, "detail": detail, "threshold": checklist_threshold}
+                )
+        if not reasons["vi"]:
             continue
         planned = upcoming.get(unit_id)
         out.append(
@@ -101,8 +109,8 @@ def suggest_adhoc(
                 window_end=end,
                 high_alerts=n_high,
                 checklist_hits=dict(sorted(codes.items())),
-                reasons=reasons,
-                reasons_en=reasons_en,
+                reasons=reasons["vi"],
+                reasons_en=reasons["en"],
                 planned_visit=planned.date() if planned else None,
             )
         )

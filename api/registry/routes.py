@@ -2,26 +2,21 @@
 
 Every change is validated as a whole (see `service.problems`); when inconsistent, `RegistryInvalid`
 is answered 422 with the full list of problems (`errors` of the problem details, `api.problems`).
-The registry cache is reloaded after a change so ingest and normalization use it at once.
+The registry cache is reloaded after a change so ingest and normalization use it at once. The
+console's registry page calls the same service.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
-from starlette.datastructures import UploadFile
 
-from api.audit import service as audit
 from api.auth.csrf import csrf_protect
 from api.auth.deps import PROVINCE_WIDE, Principal, Role, require_roles
 from api.context import AppContext
 from api.registry import service
-from soc_console.render import templates
-from soc_core.registry import Registry
 
 router = APIRouter(prefix="/api/v1/registry", dependencies=[Depends(csrf_protect)])
 Reader = Annotated[Principal, Depends(require_roles(*PROVINCE_WIDE))]
@@ -34,19 +29,14 @@ def _ctx(request: Request) -> AppContext:
     return ctx
 
 
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def _audit(
     request: Request, user: Principal, action: str, target_id: str | None, details: dict[str, Any]
 ) -> None:
-    """Every registry change goes to the audit log: who, when, what, from what, to what."""
-    audit.record(
-        store=_ctx(request).store,
-        actor=user.username,
-        action=action,
-        target_type="registry",
-        target_id=target_id,
-        ip=request.client.host if request.client else None,
-        details=details,
-    )
+    service.record_change(_ctx(request).store, user, action, target_id, _ip(request), details)
 
 
 @router.get("")
@@ -84,10 +74,12 @@ async def import_registry(request: Request, user: Admin, kind: Kind | None = Non
     if "csv" in ctype and kind is None:
         raise service.RegistryInvalid(["a CSV import needs ?kind=units|systems|sources|endpoints|targets"])
     incoming = service.parse_csv(kind, body) if kind else service.parse_yaml(body)
-    await run_in_threadpool(service.apply_import, _ctx(request).store, incoming)
-    _ctx(request).registry.reload()
-    counts = {k: len(getattr(incoming, k)) for k in service.KINDS}
-    _audit(request, user, "registry.import", None, counts)
+    ctx = _ctx(request)
+    counts = await run_in_threadpool(
+        lambda: service.import_entries(
+            store=ctx.store, reload=ctx.registry.reload, incoming=incoming, user=user, ip=_ip(request)
+        )
+    )
     return {"imported": counts}
 
 
@@ -125,68 +117,3 @@ def delete_entry(request: Request, user: Admin, kind: str, entry_id: str) -> Res
     _ctx(request).registry.reload()
     _audit(request, user, f"registry.{kind}.delete", f"{kind}/{entry_id}", {})
     return Response(status_code=204)
-
-
-def registry_summary(registry: Registry) -> dict[str, int]:
-    return {k: len(getattr(registry, k)) for k in service.KINDS}
-
-
-# -- console pages ---------------------------------------------------------------------------------
-
-console_router = APIRouter(dependencies=[Depends(csrf_protect)])
-
-
-def _registry_page(request: Request, user: Principal, **extra: Any) -> HTMLResponse:
-    ctx = _ctx(request)
-    registry = ctx.store.load_registry()
-    units = {u.id: u for u in registry.units}
-    systems = {s.id: s for s in registry.systems}
-    return templates.TemplateResponse(
-        request,
-        "registry.html",
-        {
-            "registry": registry,
-            "units": units,
-            "systems": systems,
-            "kinds": list(service.KINDS),
-            "problems": [],
-            "imported": None,
-            "can_import": user.role is Role.ADMIN,
-            "now": datetime.now(UTC),
-            "mode": ctx.settings.mode.value,
-            "nav": "registry",
-            **extra,
-        },
-        status_code=422 if extra.get("problems") else 200,
-    )
-
-
-@console_router.get("/registry", response_class=HTMLResponse)
-def registry_page(request: Request, user: Reader) -> HTMLResponse:
-    """The registry as tables: units in their hierarchy, systems, sources, endpoints, targets."""
-    return _registry_page(request, user)
-
-
-@console_router.post("/registry/import", response_class=HTMLResponse)
-async def registry_import_page(request: Request, user: Admin) -> HTMLResponse:
-    """Admins upload a YAML file (whole registry) or a CSV file (one kind); all-or-nothing."""
-    form = await request.form()
-    upload = form.get("file")
-    kind = str(form.get("kind") or "") or None
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return _registry_page(request, user, problems=["choose a YAML or CSV file to import"])
-    text = (await upload.read()).decode("utf-8", "replace")
-    try:
-        if upload.filename.lower().endswith(".csv"):
-            if kind not in service.KINDS:
-                raise service.RegistryInvalid(["a CSV file holds one kind: choose which"])
-            incoming = service.parse_csv(str(kind), text)
-        else:
-            incoming = service.parse_yaml(text)
-        await run_in_threadpool(service.apply_import, _ctx(request).store, incoming)
-    except service.RegistryInvalid as exc:
-        return _registry_page(request, user, problems=exc.problems)
-    _ctx(request).registry.reload()
-    counts = registry_summary(incoming)
-    _audit(request, user, "registry.import", None, {"file": upload.filename, **counts})
-    return _registry_page(request, user, imported=counts)

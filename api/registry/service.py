@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from api.audit import service as audit
+from api.auth.deps import Principal
+from api.registry.errors import RegistryInvalid as RegistryInvalid  # the service raises it
 from normalizers import registry as formats
-from soc_core.errors import ConfigError
 from soc_core.registry import CoverageTarget, Endpoint, InformationSystem, LogSource, Registry, Unit
 from soc_core.store import Store
 
@@ -27,14 +29,6 @@ KINDS: dict[str, type[BaseModel]] = {
     "endpoints": Endpoint,
     "targets": CoverageTarget,
 }
-
-
-class RegistryInvalid(ConfigError):
-    """The registry (or an import into it) is inconsistent; `problems` lists every issue."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(f"{len(problems)} registry problem(s): " + "; ".join(problems[:5]))
-        self.problems = problems
 
 
 def problems(registry: Registry) -> list[str]:
@@ -105,6 +99,43 @@ def apply_import(store: Store, incoming: Registry) -> Registry:
         Registry(**{k: [i for i in getattr(merged, k) if i.id in incoming_ids[k]] for k in KINDS})
     )
     return merged
+
+
+def summary(registry: Registry) -> dict[str, int]:
+    """How many entries of each kind, as an import reports it."""
+    return {k: len(getattr(registry, k)) for k in KINDS}
+
+
+def record_change(
+    store: Store, user: Principal, action: str, target_id: str | None, ip: str | None, details: dict[str, Any]
+) -> None:
+    """Every registry change goes to the audit log: who, when, what, from what, to what."""
+    audit.record(
+        store=store,
+        actor=user.username,
+        action=action,
+        target_type="registry",
+        target_id=target_id,
+        ip=ip,
+        details=details,
+    )
+
+
+def import_entries(
+    *,
+    store: Store,
+    reload: Callable[[], object],
+    incoming: Registry,
+    user: Principal,
+    ip: str | None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, int]:
+    """Apply an import (all or nothing), `reload` the cache ingest reads, audit it; the counts per kind."""
+    apply_import(store, incoming)
+    reload()
+    counts = summary(incoming)
+    record_change(store, user, "registry.import", None, ip, {**(details or {}), **counts})
+    return counts
 
 
 def delete_entry(store: Store, kind: str, entry_id: str) -> None:

@@ -1,9 +1,10 @@
 """The console in a real browser: Debian's Chromium driven by Playwright, the app on real uvicorn.
 
 Flows: sign in, filter the queue, open an alert from the keyboard, acknowledge, close as false
-positive, group two alerts into an incident, switch the language; and hostile log content (script
-tags, onerror images, javascript: links, control characters) shown as text with nothing run or
-injected. Screenshots of the main pages go to docs/screenshots/.
+positive, group two alerts into an incident, switch the language; every page in one language only
+(English shows no Vietnamese, Vietnamese no English, data marked `translate="no"` aside); and hostile
+log content (script tags, onerror images, javascript: links, control characters) shown as text with
+nothing run or injected. Screenshots of the main pages go to docs/screenshots/.
 
 Chromium comes from Debian (`chromium` in deploy/local/debian-packages.txt); `playwright install` is
 never run. Without Chromium these tests skip on a developer machine and fail in CI.
@@ -12,6 +13,7 @@ never run. Without Chromium these tests skip on a developer machine and fail in 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -23,16 +25,31 @@ from typing import Any
 
 import pytest
 import uvicorn
+from babel.messages.pofile import read_po
 
 from api.app import create_app
 from api.auth.deps import Role
 from api.auth.testing import TEST_PASSWORD, ensure_user
+from api.incidents import service as incidents
+from api.incidents.models import IncidentCreate
+from api.inspections import service as inspections
+from api.inspections.models import (
+    FindingCreate,
+    PlanCreate,
+    PlanUnitIn,
+    TeamMemberIn,
+    TeamRole,
+    VisitCreate,
+    vn_today,
+)
 from soc_core.alert import Severity
 from soc_core.event import Event
 from soc_core.registry import InformationSystem, Registry, Unit
+from soc_core.store import AlertSearch
 from stores.sqlite.store import SqliteStore
-from tests.backends import app_context
+from tests.backends import app_context, backend_of
 from tests.contract.test_store_triage_contract import triage_alert
+from tests.inspections.scenario import principal
 from tests.servers import in_ci
 
 CHROMIUM = os.environ.get("SOC_CHROMIUM", "/usr/bin/chromium")
@@ -53,6 +70,28 @@ SHOTS = (
     else Path(tempfile.gettempdir()) / "socpipe-screenshots"
 )
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+ROOT = Path(__file__).resolve().parents[2]
+VIETNAMESE = re.compile(
+    "[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]", re.IGNORECASE
+)
+UI_TEXT = """() => {
+    // Text and the translatable attributes outside elements marked translate="no" (data).
+    const ui = el => !el.closest('[translate="no"], script, style');
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const text = n.textContent.trim();
+        if (text && ui(n.parentElement)) out.push(text);
+    }
+    for (const el of document.body.querySelectorAll('[title], [placeholder], [aria-label]')) {
+        if (!ui(el)) continue;
+        for (const name of ['title', 'placeholder', 'aria-label']) {
+            const value = el.getAttribute(name);
+            if (value) out.push(value);
+        }
+    }
+    return out;
+}"""
 
 
 def _free_port() -> int:
@@ -349,3 +388,130 @@ def test_hostile_log_content_is_text_and_runs_nothing(page: Any, live: dict[str,
     page.wait_for_timeout(300)
     assert page.dialogs == []  # type: ignore[attr-defined]
     _shot(page, "hostile-content")
+
+
+def english_phrases() -> re.Pattern[str]:
+    """The catalogs' English wording that differs from its Vietnamese, as whole-word phrases (the
+    placeholders and markup cut out): what a Vietnamese page must not show. A phrase the Vietnamese
+    itself uses ("Administrator" in a checklist item) says nothing and is left out."""
+    phrases: set[str] = set()
+    vietnamese: list[str] = []
+    for folder, domain in (("api", "documents"), ("soc_console", "messages")):
+        po = {}
+        for locale in ("vi", "en"):
+            with (ROOT / folder / "locales" / locale / "LC_MESSAGES" / f"{domain}.po").open("rb") as fh:
+                po[locale] = read_po(fh, locale=locale)
+        vietnamese += [str(m.string) for m in po["vi"] if m.id]
+        for en in po["en"]:
+            vi = po["vi"].get(en.id)
+            if not en.id or vi is None or vi.string == en.string:
+                continue
+            for text in en.string if isinstance(en.string, tuple) else (en.string,):
+                for piece in re.split(r"%\(\w+\)\w|%%|<[^>]+>", text):
+                    piece = re.sub(r"^\W+|\W+$", "", piece)
+                    if len(re.sub(r"\W", "", piece)) >= 2:
+                        phrases.add(piece)
+    words = {p: re.compile(rf"(?<!\w){re.escape(p)}(?!\w)") for p in phrases}
+    english = [p for p, word in words.items() if not any(word.search(v) for v in vietnamese)]
+    return re.compile("|".join(words[p].pattern for p in sorted(english, key=len, reverse=True)))
+
+
+def foreign_ui_text(page: Any, lang: str) -> list[str]:
+    """UI text of the other language on the page: Vietnamese diacritics on an English page, the
+    catalogs' English phrases on a Vietnamese one."""
+    texts: list[str] = page.evaluate(UI_TEXT)
+    assert texts, "no UI text found"
+    if lang == "en":
+        return [t for t in texts if VIETNAMESE.search(t)]
+    english = english_phrases()
+    return [f"{t!r} ({m.group(0)!r})" for t in texts if (m := english.search(t))]
+
+
+def _seed_inspection(store: SqliteStore) -> dict[str, str]:
+    """A plan for the department, a visit with its minutes and one finding: the inspection pages."""
+    repo = backend_of(store).inspections
+    admin = principal(store, "quantri", Role.ADMIN)
+    inspector = principal(store, "thanhtra", Role.INSPECTOR)
+    today = vn_today(datetime.now(UTC))
+    plan = inspections.create_plan(
+        store=store,
+        repo=repo,
+        data=PlanCreate(
+            title="Kiểm tra an toàn thông tin Sở Khoa học và Công nghệ",
+            number="3/KH-TBANM",
+            scope_start=today - timedelta(days=30),
+            units=[PlanUnitIn(unit_id="so-khcn", visit_date=today)],
+            team=[TeamMemberIn(user="thanhtra", team_role=TeamRole.HEAD)],
+            place="Ninh Bình",
+            legal_basis=["Luật An ninh mạng 2018"],
+        ),
+        actor=admin,
+    )
+    visit = inspections.create_visit(
+        store=store,
+        repo=repo,
+        data=VisitCreate(plan_id=plan.id, unit_id="so-khcn", minutes_number="4/BB-ĐKT", minutes_date=today),
+        actor=inspector,
+    )
+    inspections.create_finding(
+        store=store,
+        repo=repo,
+        visit_id=visit.id,
+        data=FindingCreate(
+            checklist_code="VN-10",
+            description="Cắm USB vào máy soạn thảo tài liệu mật",
+            severity=Severity.HIGH,
+        ),
+        actor=inspector,
+    )
+    alert = store.search_alert_queue(AlertSearch())
+    incident = incidents.create(
+        store=store,
+        data=IncidentCreate(title="Máy kế toán chạy công cụ bẻ khóa", alert_ids=[alert.items[0].id]),
+        actor=admin,
+        ip=None,
+    )
+    return {
+        "plan": plan.id,
+        "visit": visit.id,
+        "alert": alert.items[0].id,
+        "incident": incident.id,
+    }
+
+
+def test_every_page_speaks_one_language(page: Any, live: dict[str, Any]) -> None:
+    ids = _seed_inspection(live["store"])
+    url = live["url"]
+    pages = [
+        "/",
+        "/alerts",
+        f"/alerts/{ids['alert']}",
+        "/incidents",
+        f"/incidents/{ids['incident']}",
+        "/audit",
+        "/coverage",
+        "/registry",
+        "/inspections",
+        f"/inspections/plans/{ids['plan']}",
+        f"/inspections/visits/{ids['visit']}",
+        "/units/so-khcn/dossier",
+        "/inspections/plans/no-such-plan",  # the error page
+    ]
+    _login(page, live, "quantri")
+    found: dict[str, list[str]] = {}
+    for lang in ("en", "vi"):
+        if page.get_attribute("html", "lang") != lang:
+            page.click("#lang-switch")
+            page.wait_for_selector(f"html[lang={lang}]")
+        for path in pages:
+            page.goto(f"{url}{path}")
+            assert page.get_attribute("html", "lang") == lang
+            found[f"{lang} {path}"] = foreign_ui_text(page, lang)
+    page.click("#logout")
+    page.wait_for_url("**/login")
+    found["vi /login"] = foreign_ui_text(page, "vi")
+    page.click("#lang-switch")
+    page.wait_for_selector("html[lang=en]")
+    found["en /login"] = foreign_ui_text(page, "en")
+    wrong = {where: texts for where, texts in found.items() if texts}
+    assert not wrong, "\n".join(f"{where}: {texts}" for where, texts in wrong.items())

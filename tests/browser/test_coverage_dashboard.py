@@ -2,7 +2,8 @@
 
 Three hours of history are built through the real store and the real coverage job: the demo
 province's sources come online one after another (the deliberately silent ones never do), so the
-chart rises and the headline shows what the data says. The screenshot goes to the README.
+chart rises and the headline shows what the data says; in either language the page shows no word of
+the other. The screenshot goes to the README.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from soc_core.event import Event
 from socpipe.demo.province import SILENT_SOURCES, demo_registry
 from stores.sqlite.store import SqliteStore
 from tests.backends import app_context, backend_of
-from tests.browser.test_console import ARGS, CHROMIUM, SHOTS, _free_port
+from tests.browser.test_console import ARGS, CHROMIUM, SHOTS, _free_port, foreign_ui_text
 from tests.servers import in_ci
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -116,4 +117,9 @@ def test_police_dashboard(live: str) -> None:
         with page.expect_download() as download:
             page.click("a[href='/api/v1/coverage/export.pdf']")
         assert download.value.suggested_filename.endswith(".pdf")
+        assert foreign_ui_text(page, "vi") == []
+        page.click("#lang-switch")
+        page.wait_for_selector("html[lang=en]")
+        assert foreign_ui_text(page, "en") == []
+        assert "Missed" in page.locator("table.targets").inner_text()
         browser.close()

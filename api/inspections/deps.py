@@ -1,0 +1,124 @@
+"""What the inspection API and the console's inspection pages take from the running process.
+
+The repositories come from the process's persistence backend; the detect stage from
+`AppContext.extras` for now (this accessor is the only place that reads those keys). The
+request-level steps both sides share (running a service write, building a dossier for a window, taking
+an evidence upload) live here too, so a page and its JSON twin cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from api.auth.deps import Principal, Role, require_roles
+from api.context import AppContext
+from api.inspections import dossier as dossiers
+from api.inspections import evidence
+from api.inspections.models import EvidenceFile
+from soc_core.coverage import CoverageRepository
+from soc_core.inspections import InspectionRepository
+from soc_core.pipeline import Detect
+
+DETECT_KEY = "detect"
+ENGINE_KEY = "detect_engine"
+
+Reader = Annotated[Principal, Depends(require_roles(Role.POLICE, Role.ANALYST, Role.INSPECTOR))]
+PlanWriter = Annotated[Principal, Depends(require_roles(Role.POLICE))]
+FieldWriter = Annotated[Principal, Depends(require_roles(Role.POLICE, Role.INSPECTOR))]
+FromParam = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD (Vietnam) or ISO time")]
+ToParam = Annotated[str | None, Query(alias="to", description="YYYY-MM-DD (inclusive) or ISO time")]
+
+
+def app_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def inspection_repo(request: Request) -> InspectionRepository:
+    return app_context(request).backend.inspections
+
+
+def coverage_repo(request: Request) -> CoverageRepository:
+    return app_context(request).backend.coverage
+
+
+def upload_detect(request: Request) -> Detect | None:
+    """A detect stage for one upload: over the process's engine (`ctx.extras["detect_engine"]`, the
+    one the rules API uses) with its own suppression, else a `detect` callable the process gave."""
+    extras = app_context(request).extras
+    engine = extras.get(ENGINE_KEY)
+    if engine is not None:
+        return evidence.detect_for_upload(engine)
+    detect = extras.get(DETECT_KEY)
+    return detect if callable(detect) else None
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def data_dir(request: Request) -> Path:
+    return Path(app_context(request).settings.data_dir)
+
+
+Result = TypeVar("Result")
+
+
+async def record(request: Request, actor: Principal, write: Callable[..., Result], /, **args: Any) -> Result:
+    """Run one service write off the event loop, with the store, the repository, the actor and the
+    client's address filled in (`await record(request, actor, service.update_visit, visit_id=..., ...)`)."""
+    repo, store, ip = inspection_repo(request), app_context(request).store, client_ip(request)
+    return await run_in_threadpool(lambda: write(store=store, repo=repo, actor=actor, ip=ip, **args))
+
+
+async def load_dossier(
+    request: Request, unit_id: str, user: Principal, start: str | None, end: str | None
+) -> dossiers.UnitDossier:
+    """The unit's dossier for the window `start`..`end` (days or ISO times), as the caller may see it."""
+    repo, store, coverage = inspection_repo(request), app_context(request).store, coverage_repo(request)
+    result: dossiers.UnitDossier = await run_in_threadpool(
+        lambda: dossiers.build_dossier(
+            store=store,
+            repo=repo,
+            coverage=coverage,
+            unit_id=unit_id,
+            principal=user,
+            start=dossiers.parse_bound(start, end=False),
+            end=dossiers.parse_bound(end, end=True),
+        )
+    )
+    return result
+
+
+async def ingest_upload(
+    request: Request,
+    visit_id: str,
+    upload: UploadFile,
+    fmt: str | None,
+    system_id: str | None,
+    actor: Principal,
+) -> tuple[EvidenceFile, bool]:
+    """Keep an uploaded file as the visit's evidence and run it through the pipeline."""
+    repo, store, detect = inspection_repo(request), app_context(request).store, upload_detect(request)
+    folder = data_dir(request)
+    result: tuple[EvidenceFile, bool] = await run_in_threadpool(
+        lambda: evidence.ingest_evidence(
+            store=store,
+            repo=repo,
+            data_dir=folder,
+            visit_id=visit_id,
+            source=upload.file,
+            filename=upload.filename or "upload",
+            fmt=fmt or None,
+            system_id=system_id or None,
+            detect=detect,
+            actor=actor,
+            ip=client_ip(request),
+        )
+    )
+    return result

@@ -1,0 +1,12 @@
+"""The console's pages, one module per area; `router` holds them all behind the CSRF check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from api.auth.csrf import csrf_protect
+from soc_console.pages import alerts, audit, coverage, incidents, inspections, overview, registry, session
+
+router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
+for area in (session, overview, alerts, incidents, audit, coverage, registry, inspections):
+    router.include_router(area.router)

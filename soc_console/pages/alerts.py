@@ -1,0 +1,201 @@
+"""The alert queue (filters, facets, bulk actions) and the alert detail with its triage form."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.alerts import service as alerts
+from api.alerts.errors import TriageError
+from api.alerts.models import ALL_FACETS, OPEN_STATUSES, AlertSearchParams, TriageEdit
+from api.alerts.params import parse_search
+from api.auth.deps import Principal
+from api.i18n import N_
+from api.incidents import service as incidents
+from api.incidents.models import IncidentCreate
+from soc_console.i18n import locale_of, translations
+from soc_console.pages.common import (
+    Analyst,
+    Reader,
+    app_context,
+    client_ip,
+    local_path,
+    render,
+    see_other,
+    url_with,
+)
+from soc_core.alert import AlertStatus, Incident, Severity
+from soc_core.store import IncidentQuery, Store
+
+router = APIRouter()
+
+BULK_STATUS = {
+    "acknowledge": AlertStatus.ACKNOWLEDGED,
+    "in_progress": AlertStatus.IN_PROGRESS,
+    "resolve": AlertStatus.RESOLVED,
+    "false_positive": AlertStatus.FALSE_POSITIVE,
+    "reopen": AlertStatus.NEW,
+}
+
+
+def _open_incidents(store: Store) -> list[Incident]:
+    """The incidents the queue and the detail offer to add alerts to."""
+    return incidents.search(store=store, query=IncidentQuery(status=["new", "in_progress"], size=50)).items
+
+
+def _queue_params(request: Request) -> tuple[AlertSearchParams, dict[str, str], str]:
+    """The console's filter form: `status` is one value (open / all / a status), dates are local days."""
+    raw = {k: v for k, v in request.query_params.multi_items() if v.strip()}
+    status_choice = raw.pop("status", "open")
+    query: dict[str, Any] = dict(raw)
+    if status_choice == "open":
+        query["status"] = ",".join(s.value for s in OPEN_STATUSES)
+    elif status_choice != "all":
+        query["status"] = status_choice
+    severity = request.query_params.getlist("severity")
+    if severity:
+        query["severity"] = ",".join(severity)
+    return parse_search(query), raw, status_choice
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alert_queue(request: Request, principal: Reader) -> HTMLResponse:
+    ctx = app_context(request)
+    params, raw, status_choice = _queue_params(request)
+    raw.pop("cursor", None)
+    if status_choice != "open":
+        raw["status"] = status_choice
+    page = alerts.search(store=ctx.store, params=params)
+    facets = alerts.facets(store=ctx.store, params=params, names=ALL_FACETS, size=8)
+    registry = ctx.registry.registry
+    names = {
+        "unit": {u.id: u.name for u in registry.units},
+        "system": {s.id: s.name for s in registry.systems},
+    }
+    facet_links = {
+        name: [
+            (b, url_with("/alerts", raw, **{name: b.value}), names.get(name, {}).get(b.value) or b.label)
+            for b in buckets
+        ]
+        for name, buckets in facets.items()
+    }
+    return render(
+        request,
+        "alerts.html",
+        nav="alerts",
+        page=page,
+        params=params,
+        raw=raw,
+        status_choice=status_choice,
+        facet_links=facet_links,
+        names=names,
+        here=url_with("/alerts", raw, cursor=params.cursor),
+        next_url=url_with("/alerts", raw, cursor=page.cursor) if page.cursor else None,
+        first_url=url_with("/alerts", raw) if params.cursor else None,
+        clear_url={k: url_with("/alerts", {**raw, k: ""}) for k in raw},
+        open_incidents=_open_incidents(ctx.store),
+        severities=list(Severity),
+        statuses=list(AlertStatus),
+        principal=principal,
+    )
+
+
+@router.post("/alerts/bulk")
+def alert_bulk(
+    request: Request,
+    actor: Analyst,
+    action: Annotated[str, Form()],
+    ids: Annotated[list[str], Form()],
+    back: Annotated[str, Form()] = "/alerts",
+    assignee: Annotated[str, Form(max_length=64)] = "",
+    tag: Annotated[str, Form(max_length=64)] = "",
+    title: Annotated[str, Form(max_length=300)] = "",
+    incident_id: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    store = app_context(request).store
+    back = local_path(back, "/alerts")
+    ip = client_ip(request)
+    if action == "incident_new":
+        incident = incidents.create(
+            store=store,
+            data=IncidentCreate(
+                title=title.strip() or translations(locale_of(request)).gettext(N_("Incident")), alert_ids=ids
+            ),
+            actor=actor,
+            ip=ip,
+        )
+        return see_other(f"/incidents/{incident.id}")
+    if action == "incident_add" and incident_id:
+        incidents.add_alerts(store=store, incident_id=incident_id, alert_ids=ids, actor=actor, ip=ip)
+        return see_other(f"/incidents/{incident_id}")
+    change = _bulk_change(action, actor=actor, assignee=assignee, tag=tag)
+    result = alerts.bulk_update(store=store, ids=ids, change=change, actor=actor, ip=ip)
+    sep = "&" if "?" in back else "?"
+    return see_other(f"{back}{sep}done={len(result.updated)}")
+
+
+def _bulk_change(action: str, *, actor: Principal, assignee: str, tag: str) -> TriageEdit:
+    if action in BULK_STATUS:
+        update = TriageEdit(status=BULK_STATUS[action])
+        if action == "acknowledge":
+            update.assignee = actor.username
+        return update
+    if action == "assign_me":
+        return TriageEdit(assignee=actor.username)
+    if action == "assign":
+        return TriageEdit(assignee=assignee)
+    if action == "tag":
+        return TriageEdit(add_tags=[tag])
+    raise TriageError("unknown action", action=action)
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(request: Request, alert_id: str, principal: Reader) -> HTMLResponse:
+    ctx = app_context(request)
+    alert = alerts.get(store=ctx.store, alert_id=alert_id)
+    incident = None
+    if alert.triage.incident_id:
+        got = ctx.store.get_incident_versioned(alert.triage.incident_id)
+        incident = got[0] if got else None
+    return render(
+        request,
+        "alert.html",
+        nav="alerts",
+        alert=alert,
+        detail=alerts.detail(store=ctx.store, alert_id=alert_id),
+        incident=incident,
+        open_incidents=_open_incidents(ctx.store),
+        statuses=list(AlertStatus),
+        q=request.query_params.get("q"),
+        principal=principal,
+    )
+
+
+@router.post("/alerts/{alert_id}")
+def alert_change(
+    request: Request,
+    alert_id: str,
+    actor: Analyst,
+    status: Annotated[str, Form()] = "",
+    assignee: Annotated[str | None, Form(max_length=64)] = None,
+    add_tag: Annotated[str, Form(max_length=64)] = "",
+    remove_tag: Annotated[str, Form(max_length=64)] = "",
+    comment: Annotated[str, Form(max_length=10_000)] = "",
+    assign_me: Annotated[str, Form()] = "",
+) -> Response:
+    store = app_context(request).store
+    change = TriageEdit(
+        status=AlertStatus(status) if status else None,
+        assignee=actor.username if assign_me else assignee,
+        add_tags=[add_tag] if add_tag.strip() else [],
+        remove_tags=[remove_tag] if remove_tag.strip() else [],
+        comment=comment or None,
+    )
+    if change.status is AlertStatus.ACKNOWLEDGED and change.assignee is None:
+        current = alerts.get(store=store, alert_id=alert_id)
+        if not current.triage.assignee:
+            change.assignee = actor.username
+    alerts.update(store=store, alert_id=alert_id, change=change, actor=actor, ip=client_ip(request))
+    return see_other(f"/alerts/{alert_id}")
