@@ -1,4 +1,6 @@
-"""The HTTP application: intake, read API, ops routes and the console, with security headers."""
+"""The JSON API's part of the HTTP application: intake, read API, ops routes, error answers and the
+security headers every response carries. The composition root builds the app (`socpipe.app`) and
+adds the console beside it."""
 
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ from api.ops import router as ops_router
 from api.problems import install_problem_handlers
 from api.registry.routes import router as registry_router
 from api.rules.routes import router as rules_router
-from soc_console import install as install_console
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -31,8 +32,8 @@ CSP = (
 )
 
 
-def create_app(ctx: AppContext) -> FastAPI:
-    app = FastAPI(title="socpipe", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+def install(app: FastAPI, ctx: AppContext) -> None:
+    """Add the API to `app`: its state (context, auth settings, login limiter), handlers and routes."""
     app.state.ctx = ctx
     auth_settings = ctx.extras.get("auth_settings")
     if not isinstance(auth_settings, AuthSettings):
@@ -81,5 +82,3 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(coverage_router)
     app.include_router(registry_router)
     install_inspections(app)  # inspection API, InspectionError -> 403/404/413/422
-    install_console(app)  # every HTML page and /static (moves to the composition root with this function)
-    return app

@@ -34,11 +34,11 @@ import uvicorn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.app import create_app  # noqa: E402
 from api.auth.deps import Role  # noqa: E402
 from api.auth.service import create_api_token  # noqa: E402
 from api.auth.testing import app_context  # noqa: E402
 from soc_core.alert import alert_id  # noqa: E402
+from socpipe.app import create_app  # noqa: E402
 from stores.elastic.store import ElasticStore, connect  # noqa: E402
 from tests.servers import start_servers  # noqa: E402
 

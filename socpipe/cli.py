@@ -67,7 +67,7 @@ def _settings(**overrides: Any) -> Settings:
 def _serve(ctx: Any, settings: Settings) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from socpipe.app import create_app
     from socpipe.heap import freeze_startup_heap
 
     app = create_app(ctx)

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.auth.config import AuthSettings
 from api.auth.deps import SESSION_COOKIE, Role
 from api.auth.service import create_api_token, create_demo_users, sha256
 from api.auth.testing import TEST_PASSWORD, ensure_user, form_csrf, login
 from soc_core.store import AuditQuery, Store
+from socpipe.app import create_app
 from tests.backends import app_context
 from tests.problems import problem
 

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.auth.deps import Role
 from api.auth.testing import form_csrf, login
 from soc_core.alert import Severity
 from soc_core.event import Event
 from soc_core.store import AuditQuery, Store
+from socpipe.app import create_app
 from tests.backends import app_context
 from tests.contract.test_store_triage_contract import T0, triage_alert
 

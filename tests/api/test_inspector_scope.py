@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.auth.deps import Role
 from api.auth.service import create_api_token
 from api.auth.testing import login
 from soc_core.store import Store
+from socpipe.app import create_app
 from tests.backends import app_context
 
 PROVINCE_WIDE_READS = [

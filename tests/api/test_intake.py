@@ -10,7 +10,6 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.context import AppContext
 from normalizers.stage import NormalizeStage
 from soc_core.pipeline import EmbeddedPipeline
@@ -18,6 +17,7 @@ from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.registry_cache import RegistryCache
 from soc_core.settings import Settings
 from soc_core.store import DeadLetterQuery, EventQuery
+from socpipe.app import create_app
 from socpipe.runtime import EmbeddedSubmit
 from stores.sqlite.store import SqliteStore
 from tests.backends import backend_of

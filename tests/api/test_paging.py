@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.auth.deps import Role
 from api.auth.service import create_api_token
 from api.auth.testing import ensure_user
@@ -20,6 +19,7 @@ from detections.engine import DetectionEngine
 from soc_core.alert import Severity
 from soc_core.records import DeadLetter
 from soc_core.store import Store
+from socpipe.app import create_app
 from tests.backends import app_context
 from tests.conftest import make_event
 from tests.contract.test_store_triage_contract import triage_alert

@@ -10,10 +10,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.auth.deps import Role
 from api.auth.service import create_api_token
 from soc_core.store import Store
+from socpipe.app import create_app
 from tests.backends import app_context
 from tests.problems import problem
 

@@ -19,10 +19,8 @@ import pytest
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.auth.deps import Role
 from api.auth.testing import form_csrf, login
-from api.rules.routes import router as rules_router
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
 from detections.state import MemoryRuleStateStore, RuleWatcher
@@ -30,6 +28,7 @@ from soc_core.event import Event
 from soc_core.rule_state import RuleStateStore
 from soc_core.settings import Settings
 from soc_core.store import AuditQuery
+from socpipe.app import create_app
 from socpipe.runtime import build_engine
 from stores.elastic.rule_state import ElasticRuleStateStore
 from stores.sqlite.rule_state import JsonRuleStateStore
@@ -98,8 +97,6 @@ def client(store: SqliteStore, engine: DetectionEngine, state: JsonRuleStateStor
     ctx = app_context(store, environment="test")
     ctx.extras["detect_engine"] = engine
     app = create_app(ctx)
-    if not any(getattr(r, "path", "") == "/api/v1/rules" for r in app.routes):
-        app.include_router(rules_router)  # until api.app mounts it
     with TestClient(app, base_url="https://testserver") as c:
         yield c
 
@@ -369,8 +366,6 @@ def test_testing_needs_analyst(client: TestClient, store: SqliteStore) -> None:
 
 def test_no_engine_is_503(store: SqliteStore) -> None:
     app = create_app(app_context(store, environment="test"))
-    if not any(getattr(r, "path", "") == "/api/v1/rules" for r in app.routes):
-        app.include_router(rules_router)
     with TestClient(app, base_url="https://testserver") as c:
         login(c, store, role=Role.VIEWER)
         assert c.get("/api/v1/rules").status_code == 503

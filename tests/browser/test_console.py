@@ -27,7 +27,6 @@ import pytest
 import uvicorn
 from babel.messages.pofile import read_po
 
-from api.app import create_app
 from api.auth.deps import Role
 from api.auth.testing import TEST_PASSWORD, ensure_user
 from api.incidents import service as incidents
@@ -46,6 +45,7 @@ from soc_core.alert import Severity
 from soc_core.event import Event
 from soc_core.registry import InformationSystem, Registry, Unit
 from soc_core.store import AlertSearch
+from socpipe.app import create_app
 from stores.sqlite.store import SqliteStore
 from tests.backends import app_context, backend_of
 from tests.contract.test_store_triage_contract import triage_alert

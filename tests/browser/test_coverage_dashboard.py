@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from api.app import create_app
 from api.auth.deps import Role
 from api.auth.testing import TEST_PASSWORD, ensure_user
 from api.coverage.jobs import CoverageJob
 from soc_core.event import Event
+from socpipe.app import create_app
 from socpipe.demo.province import SILENT_SOURCES, demo_registry
 from stores.sqlite.store import SqliteStore
 from tests.backends import app_context, backend_of

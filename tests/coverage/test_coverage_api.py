@@ -10,13 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from api.app import create_app
 from api.auth.deps import Role
 from api.auth.service import create_api_token
 from api.auth.testing import login
 from api.coverage.jobs import CoverageJob
 from soc_core.event import Event
 from soc_core.store import Store
+from socpipe.app import create_app
 from socpipe.demo.province import SILENT_SOURCES, demo_registry
 from tests.backends import app_context
 

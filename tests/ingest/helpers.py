@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from api.app import create_app
 from api.context import AppContext
 from soc_core.errors import BackPressure
 from soc_core.records import DeadLetter, RawRecord, decode_raw_message
@@ -23,6 +22,7 @@ from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.registry_cache import RegistryCache
 from soc_core.settings import Settings
 from soc_core.store import Store
+from socpipe.app import create_app
 from stores.sqlite.store import SqliteStore
 from tests.backends import backend_of
 from tests.servers import in_ci

@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from api.app import create_app
 from api.context import AppContext
 from soc_core.records import record_id
 from soc_core.settings import Settings
+from socpipe.app import create_app
 from tests.backends import backend_of
 from tests.ingest.helpers import Recorder, http_intake, require_tool, source, sqlite_registry
 from tests.problems import problem

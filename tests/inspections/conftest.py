@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.auth.deps import Role
 from api.auth.testing import form_csrf, login
-from api.inspections.routes import install
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
 from soc_core.store import Store
+from socpipe.app import create_app
 from tests.backends import app_context
 from tests.inspections.scenario import Scenario, build, engine
 
@@ -57,7 +56,6 @@ def client_for(scenario: Scenario, tmp_path: Path) -> Iterator[ClientFor]:
     ctx = app_context(scenario.store, environment="test", data_dir=tmp_path / "data")
     ctx.extras["detect_engine"] = scenario.detect.engine  # what embedded mode hands the rules API
     app = create_app(ctx)
-    install(app)  # a no-op once api/app.py installs the inspection routes itself
 
     def make(username: str, role: Role) -> TestClient:
         client = TestClient(app, base_url="https://testserver")

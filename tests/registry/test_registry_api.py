@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.auth.deps import Role
 from api.auth.service import create_api_token
 from soc_core.store import AuditQuery, Store
+from socpipe.app import create_app
 from tests.backends import app_context
 from tests.problems import problem
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.auth.deps import Role
 from api.auth.testing import form_csrf, login
 from soc_core.store import Store
+from socpipe.app import create_app
 from socpipe.demo.province import demo_registry
 from tests.backends import app_context
 

@@ -1,0 +1,16 @@
+"""The HTTP application of both modes: the JSON API and the console, over one context."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.app import install as install_api
+from api.context import AppContext
+from soc_console import install as install_console
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    app = FastAPI(title="socpipe", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    install_api(app, ctx)
+    install_console(app)  # after the API: its inspection error page wraps the API's handler
+    return app
