@@ -4,7 +4,7 @@ Delivery is at-least-once: `publish` returns only once every record is acknowled
 `acks=all`), and a consumer's offsets move only when `commit()` is called after the downstream
 write succeeded. Replays are harmless because every record carries a deterministic id.
 
-Adapters: `soc_core.bus_kafka.KafkaBus` (production) and `InProcessBus` (embedded mode and tests
+Adapters: `buses.kafka.KafkaBus` (production) and `InProcessBus` (embedded mode and tests
 of pure logic). Example::
 
     bus = InProcessBus()

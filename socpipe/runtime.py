@@ -6,8 +6,8 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from buses.kafka import KafkaBus
 from normalizers.stage import NormalizeStage
-from soc_core.bus_kafka import KafkaBus
 from soc_core.pipeline import EmbeddedPipeline
 from soc_core.records import RawRecord, encode_raw_batches
 from soc_core.registry_cache import RegistryCache

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from buses.kafka import KafkaBus
 from soc_core.bus import Bus, InProcessBus
-from soc_core.bus_kafka import KafkaBus
 from soc_core.event import Event
 from soc_core.store import Store
 from stores.elastic.store import ElasticStore

@@ -259,8 +259,8 @@ def consume(
 @contextmanager
 def normalize_worker(bootstrap: str, prefix: str, registry: RegistryCache) -> Iterator[Settings]:
     """The distributed normalize worker (pattern subscription to soc.raw and soc.raw.*), in a thread."""
+    from buses.kafka import KafkaBus
     from normalizers.stage import NormalizeStage
-    from soc_core.bus_kafka import KafkaBus
     from soc_core.settings import Mode
     from socpipe.workers import StageWorker, normalize_handler
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from soc_core.bus_kafka import native_crc32c
+from buses.kafka import native_crc32c
 
 
 def test_kafka_python_checksums_batches_in_c() -> None:

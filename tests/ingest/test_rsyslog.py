@@ -14,9 +14,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from buses.kafka import KafkaBus
 from ingest.config import IngestConfig
 from ingest.syslog.runner import start_syslog_in_thread
-from soc_core.bus_kafka import KafkaBus
 from soc_core.records import RawRecord
 from soc_core.settings import Mode, Settings
 from socpipe.runtime import KafkaSubmit
