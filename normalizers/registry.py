@@ -34,6 +34,11 @@ FORMATS: dict[str, str] = {
 }
 
 
+#: Formats whose records are one JSON document each: the HTTP intake keeps such an object whole,
+#: where for the other formats it takes the text line out of the shipper's JSON envelope.
+JSON_FORMATS = frozenset({"winlogbeat", "evtx_json", "nxlog_windows", "journald", "web_json", "ecs"})
+
+
 @cache
 def get(name: str) -> Normalizer:
     """The normalizer registered under `name`; ConfigError names the known formats otherwise."""

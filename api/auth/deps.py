@@ -18,40 +18,17 @@ the principal's role is not listed. `Role.ADMIN` is always allowed: administrato
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import StrEnum
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request, status
-from pydantic import BaseModel, ConfigDict
 
+from api.auth import service
+from api.auth.models import PROVINCE_WIDE as PROVINCE_WIDE
+from api.auth.models import Principal as Principal
+from api.auth.models import Role as Role
 from api.problems import is_machine_path
 
 SESSION_COOKIE = "socpipe_session"
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    ANALYST = "analyst"
-    POLICE = "police"
-    INSPECTOR = "inspector"
-    VIEWER = "viewer"
-
-
-#: Roles that may read the data of every unit (events, alerts, incidents, registry). Inspectors are
-#: not among them: they see only the units of their inspection plans, through the inspection pages
-#: and the unit dossier, which check plan membership.
-PROVINCE_WIDE: tuple[Role, ...] = (Role.ADMIN, Role.ANALYST, Role.POLICE, Role.VIEWER)
-
-
-class Principal(BaseModel):
-    """Who is calling: a user through a console session, or an API token acting with its role."""
-
-    model_config = ConfigDict(frozen=True)
-
-    user_id: str
-    username: str
-    role: Role
-    display_name: str | None = None
 
 
 _CACHE_ATTR = "socpipe_principal"
@@ -62,8 +39,6 @@ def current_principal(request: Request) -> Principal | None:
     if hasattr(request.state, _CACHE_ATTR):
         cached: Principal | None = getattr(request.state, _CACHE_ATTR)
         return cached
-    from api.auth import service  # late import: service imports the store side, deps stays light
-
     principal: Principal | None = None
     store = request.app.state.ctx.store
     header = request.headers.get("authorization", "")

@@ -1,12 +1,36 @@
-"""Auth schemas: users, API tokens and the caller's identity, as the API reads and writes them."""
+"""Auth schemas: roles, the caller's identity, users and API tokens, as the API reads and writes them."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth.deps import Role
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    POLICE = "police"
+    INSPECTOR = "inspector"
+    VIEWER = "viewer"
+
+
+#: Roles that may read the data of every unit (events, alerts, incidents, registry). Inspectors are
+#: not among them: they see only the units of their inspection plans, through the inspection pages
+#: and the unit dossier, which check plan membership.
+PROVINCE_WIDE: tuple[Role, ...] = (Role.ADMIN, Role.ANALYST, Role.POLICE, Role.VIEWER)
+
+
+class Principal(BaseModel):
+    """Who is calling: a user through a console session, or an API token acting with its role."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    username: str
+    role: Role
+    display_name: str | None = None
 
 
 class UserCreate(BaseModel):

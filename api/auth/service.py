@@ -23,8 +23,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from api.audit import service as audit
-from api.auth.deps import Principal, Role
 from api.auth.errors import AuthFailed, TooManyAttempts, UserExists
+from api.auth.models import Principal, Role
 from soc_core.store import ApiTokenRecord, SessionRecord, Store, UserRecord
 
 _hasher = PasswordHasher()

@@ -62,7 +62,6 @@ from soc_core.registry import LogSource
 router = APIRouter()
 
 TRANSPORT = "http"
-JSON_FORMATS = frozenset({"winlogbeat", "evtx_json", "nxlog_windows", "journald", "web_json", "ecs"})
 TEXT_KEYS = ("log", "message", "msg")
 TIME_KEYS = ("date", "timestamp", "@timestamp")  # Fluent Bit, Vector, Beats/ECS
 MAX_SHIPPER_ID = 512
@@ -191,7 +190,7 @@ def payload_for(line: str, value: Any, fmt: str | None) -> tuple[str, str | None
     if not isinstance(value, dict):
         return line, None
     shipper_id = _event_id(value)
-    if fmt in JSON_FORMATS:
+    if fmt in formats.JSON_FORMATS:
         return _with_timestamp(line, value), shipper_id
     for key in TEXT_KEYS:
         inner = value.get(key)
