@@ -139,7 +139,7 @@ class DetectionSettings(BaseSettings):
     sigma_dir: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("SOC_SIGMA_DIR", "SOCPIPE_SIGMA_DIR"),
-        description="SigmaHQ checkout for the default rules (or SOCPIPE_SIGMA_DIR); unset: beside the repo.",
+        description="SigmaHQ checkout for the default rules; unset: shared/data/sigma beside the repo.",
     )
 
 
