@@ -10,7 +10,6 @@ from fastapi import Depends, FastAPI, Request, Response
 
 from api.alerts.routes import router as alerts_router
 from api.audit.routes import router as audit_router
-from api.auth.config import AuthSettings
 from api.auth.csrf import CSRF_COOKIE
 from api.auth.deps import PROVINCE_WIDE, SESSION_COOKIE, require_roles
 from api.auth.routes import router as auth_router
@@ -33,17 +32,14 @@ CSP = (
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
-    """Add the API to `app`: its state (context, auth settings, login limiter), handlers and routes."""
+    """Add the API to `app`: its state (context, login limiter), handlers and routes.
+
+    The login limiter is the app's, not the context's: its counts belong to the HTTP server that
+    answers the logins, and a test's fresh app starts with none."""
     app.state.ctx = ctx
-    auth_settings = ctx.extras.get("auth_settings")
-    if not isinstance(auth_settings, AuthSettings):
-        auth_settings = AuthSettings()
-    app.state.auth_settings = auth_settings
-    app.state.secure_cookies = auth_settings.secure_cookies(ctx.settings.environment)
+    auth = ctx.settings.auth
     app.state.login_limiter = LoginLimiter(
-        per_user=auth_settings.login_max_failures,
-        per_ip=auth_settings.login_max_failures_per_ip,
-        window_s=auth_settings.login_window_s,
+        per_user=auth.login_max_failures, per_ip=auth.login_max_failures_per_ip, window_s=auth.login_window_s
     )
     install_problem_handlers(app)  # every API error as RFC 9457 problem details
 
@@ -59,7 +55,7 @@ def install(app: FastAPI, ctx: AppContext) -> None:
                 new_csrf,
                 httponly=True,
                 samesite="strict",
-                secure=app.state.secure_cookies,
+                secure=ctx.settings.secure_cookies,
                 path="/",
             )
         if request.cookies.get(SESSION_COOKIE):

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from detections.engine import DetectionEngine
+from detections.state import RuleWatcher
+from ingest.ratelimit import RateLimiter
 from soc_core.records import RawRecord
 from soc_core.registry_cache import RegistryCache
 from soc_core.settings import Settings
@@ -17,12 +20,26 @@ Returns how many became dead letters right away (embedded mode) or 0 (distribute
 
 @dataclass
 class AppContext:
+    """Built once by the composition root (`socpipe.cli`); the HTTP app keeps it as `app.state.ctx`."""
+
     settings: Settings
     backend: StoreBackend
     registry: RegistryCache
     submit: Submit
     health_checks: list[Callable[[], dict[str, str]]] = field(default_factory=list)
-    extras: dict[str, object] = field(default_factory=dict)
+    detect_engine: DetectionEngine | None = None
+    """The process's rules: the rules API lists and tests them, an evidence upload runs them.
+    None in a process that loads no rules (the rules API answers 503, uploads are not scanned)."""
+    rule_watcher: RuleWatcher | None = None
+    """Set where no detect stage runs in the process (distributed `socpipe api`): the rules API
+    ticks it so rule files and enabled/disabled changes show up there too."""
+    rate_limiter: RateLimiter = field(init=False)
+    """The intake's per-source token buckets, from `settings.ingest`."""
+
+    def __post_init__(self) -> None:
+        self.rate_limiter = RateLimiter(
+            self.settings.ingest.ingest_rate_eps, self.settings.ingest.ingest_rate_burst
+        )
 
     @property
     def store(self) -> Store:

@@ -1,6 +1,6 @@
 """`socpipe detect`: run the detection engine over files, print alerts as JSON lines.
 
-Registered in `soc_core/cli.py` as `app.command("detect")(detect_command)`. Input files are raw
+Registered in `socpipe/cli.py` as `app.command("detect")(detect_command)`. Input files are raw
 records, one per line (any registered format: given with `--format` or sniffed per record),
 ECS JSON lines, or `.evtx` files (read by `normalizers.evtx_file.iter_records` into the
 `evtx_json` shape). Records go through the same `NormalizeStage` and `DetectStage` as the
@@ -8,13 +8,13 @@ pipeline; alerts are written unsuppressed, one JSON document per line, to stdout
 do not normalize are counted on stderr with their reasons. `--stats` prints the per-rule match
 counts and evaluation times to stderr.
 
-Default rules: the packaged provincial pack plus the SigmaHQ rule sets under `$SOCPIPE_SIGMA_DIR`
-(default: `shared/data/sigma` beside the repository), read when the command runs.
+Default rules: the packaged provincial pack plus the SigmaHQ rule sets under `SOC_SIGMA_DIR`
+(`soc_core.settings.DetectionSettings`; default: `shared/data/sigma` beside the repository). This
+offline command reads only that group of the settings, so it runs wherever a rule folder does.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections import Counter
@@ -28,16 +28,16 @@ from detections.engine import DetectionEngine
 from detections.stage import DetectStage
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
+from soc_core.settings import DetectionSettings
 
 PACKAGED_RULES = Path(__file__).parent / "rules"
 SIGMA_SETS = ("rules", "rules-emerging-threats", "rules-threat-hunting")
 
 
-def default_rule_folders() -> list[Path]:
-    """The provincial pack plus the SigmaHQ corpus when it is present."""
+def default_rule_folders(sigma_dir: Path | None) -> list[Path]:
+    """The provincial pack plus the SigmaHQ corpus under `sigma_dir` (None: beside the repository)."""
     folders = [PACKAGED_RULES]
-    configured = os.environ.get("SOCPIPE_SIGMA_DIR")
-    base = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared/data/sigma"
+    base = sigma_dir or Path(__file__).resolve().parents[2] / "shared/data/sigma"
     folders += [base / name for name in SIGMA_SETS if (base / name).is_dir()]
     return folders
 
@@ -93,7 +93,8 @@ def detect_command(
 
     out = sys.stdout
     err = sys.stderr
-    engine = DetectionEngine.from_folders(rules or default_rule_folders(), cache_dir=cache_dir)
+    folders = rules or default_rule_folders(DetectionSettings().sigma_dir)
+    engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
     summary = engine.summary()
     print(
         f"rules loaded: {summary['rules']} ({summary['routed']} routed, {summary['dormant']} dormant), "

@@ -1,15 +1,25 @@
-"""Settings: one frozen object built in `main()` from the environment (prefix `SOC_`) and passed down.
+"""Settings: one frozen tree built from the environment by a command's `main()` and passed down.
+
+`Settings` holds what every process shares (mode, data folder, listen address, secret) and one
+group per concern: `ingest` (intake limits, syslog listeners), `auth` (console sessions and login
+throttling), `detection` (rule folders) and `stores` (Kafka, Elasticsearch, topic and index names).
+Each group is a pydantic-settings model with its own prefix, so every variable keeps one flat name
+(`SOC_SYSLOG_TCP_PORT`, `SOC_AUTH_SESSION_HOURS`, `SOC_KAFKA_BOOTSTRAP`); README.md lists them all,
+checked by `tests/test_settings.py`.
 
 Nothing reads the environment at import time, so tests set variables first and build their own.
 Every setting has a default that works on a laptop (embedded mode, data in `./.socpipe`).
+`SOC_LOG_LEVEL` is not here: logging is set up before the settings are read, so that a bad
+setting is reported through it (`socpipe.logs`).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from soc_core.errors import ConfigError
@@ -22,60 +32,143 @@ class Mode(StrEnum):
     DISTRIBUTED = "distributed"
 
 
-class Settings(BaseSettings):
+class IngestSettings(BaseSettings):
+    """The intake's limits (HTTP and syslog), the syslog listeners and per-source rate limits."""
+
     model_config = SettingsConfigDict(env_prefix="SOC_", extra="forbid", frozen=True)
 
-    mode: Mode = Mode.EMBEDDED
-    environment: str = Field(default="dev", description="dev, test or prod; prod refuses dev secrets")
-    data_dir: Path = Path(".socpipe")
-    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    max_record_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest record accepted (HTTP 413, syslog skips it); 1 MiB holds any Windows event.",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest HTTP intake body, also after gunzip (413); 64 MiB bounds one request's memory.",
+    )
+    syslog_host: str = Field(default="127.0.0.1", description="Syslog listen address; loopback until opened.")
+    syslog_udp_port: int | None = Field(default=None, description="Syslog UDP port; unset: no UDP listener.")
+    syslog_tcp_port: int | None = Field(
+        default=None, description="Syslog TCP port (RFC 6587 framing); unset: no TCP listener."
+    )
+    syslog_tls_port: int | None = Field(
+        default=None, description="Syslog TLS port (RFC 5425); unset: no TLS listener."
+    )
+    syslog_tls_cert: Path | None = Field(default=None, description="TLS server certificate (PEM).")
+    syslog_tls_key: Path | None = Field(default=None, description="TLS server key (PEM).")
+    syslog_tls_client_ca: Path | None = Field(
+        default=None, description="CA that signs client certificates; set: clients may present one."
+    )
+    syslog_tls_require_client_cert: bool = Field(
+        default=False, description="Refuse TLS clients without a certificate (needs the client CA)."
+    )
+    syslog_batch_records: int = Field(
+        default=500, ge=1, description="Records per batch handed downstream; bounds one Kafka/SQLite write."
+    )
+    syslog_batch_ms: int = Field(
+        default=50, ge=1, description="Longest a record waits for its batch to fill; 50 ms keeps latency low."
+    )
+    syslog_udp_backlog: int = Field(
+        default=20_000,
+        ge=1,
+        description="UDP records waiting to be written; beyond it datagrams drop (UDP has no back-pressure).",
+    )
+    ingest_rate_eps: float = Field(
+        default=0.0,
+        ge=0,
+        description="Per-source limit in events/s (HTTP 429, TCP pause, UDP drop); 0: none.",
+    )
+    ingest_rate_burst: int = Field(
+        default=0, ge=0, description="Per-source burst in events above the rate; 0: one second's worth."
+    )
+    registry_refresh_s: float = Field(
+        default=30.0, gt=0, description="How often the syslog receiver re-reads sources from the registry."
+    )
 
-    # HTTP (intake, API, console)
-    http_host: str = "127.0.0.1"
-    http_port: int = 8000
-    max_record_bytes: int = Field(default=1024 * 1024, ge=1024)
-    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    @property
+    def tls_enabled(self) -> bool:
+        return self.syslog_tls_port is not None
 
-    # Syslog receiver (ingest/); a port left unset means "not listening"
-    syslog_host: str = "127.0.0.1"
-    syslog_udp_port: int | None = None
-    syslog_tcp_port: int | None = None
-    syslog_tls_port: int | None = None
-    syslog_tls_cert: Path | None = None
-    syslog_tls_key: Path | None = None
-    syslog_tls_client_ca: Path | None = None
-    syslog_tls_require_client_cert: bool = False
-    syslog_batch_records: int = Field(default=500, ge=1)
-    syslog_batch_ms: int = Field(default=50, ge=1)
-    syslog_udp_backlog: int = 20_000
+    @property
+    def syslog_listens(self) -> bool:
+        """Whether any syslog port is set (a process with none runs no receiver)."""
+        return any(p is not None for p in (self.syslog_udp_port, self.syslog_tcp_port, self.syslog_tls_port))
 
-    # Per-source rate limit at intake (HTTP 429, TCP pause, UDP drop); 0 = unlimited
-    ingest_rate_eps: float = Field(default=0.0, ge=0)
-    ingest_rate_burst: int = Field(default=0, ge=0)
 
-    # Kafka
-    kafka_bootstrap: str = "127.0.0.1:19092"
-    topic_prefix: str = ""
-    topic_partitions: int = 3
-    publish_timeout_s: float = 10.0
-    consumer_batch: int = 500
+class AuthSettings(BaseSettings):
+    """Console sessions and login throttling (prefix `SOC_AUTH_`)."""
 
-    # Elasticsearch
-    es_url: str = "http://127.0.0.1:19200"
-    index_prefix: str = "soc-"
+    model_config = SettingsConfigDict(env_prefix="SOC_AUTH_", extra="forbid", frozen=True)
 
-    # Detection
-    rule_dirs: list[Path] = Field(default_factory=list)
-    rule_cache_dir: Path | None = None
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Secure cookies; unset: on unless environment is dev (plain http on localhost).",
+    )
+    cookie_samesite: Literal["lax", "strict"] = Field(
+        default="lax", description="SameSite of the session cookie; lax keeps links into the console working."
+    )
+    session_hours: float = Field(
+        default=8.0, gt=0, description="Absolute session lifetime; one working shift."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per username and address per window before 429."
+    )
+    login_max_failures_per_ip: int = Field(
+        default=20, ge=1, description="Failed logins per address per window (any username) before 429."
+    )
+    login_window_s: float = Field(
+        default=300.0, gt=0, description="The window the login failures are counted over."
+    )
 
-    # Worker operations port (/health and /metrics); 0 picks a free port
-    ops_port: int = 0
 
-    @model_validator(mode="after")
-    def _no_dev_secret_in_prod(self) -> Settings:
-        if self.environment == "prod" and self.secret_key.get_secret_value() == DEV_SECRET:
-            raise ConfigError("SOC_SECRET_KEY must be set in production")
-        return self
+class DetectionSettings(BaseSettings):
+    """Where the detection rules come from."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SOC_", extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    rule_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Rule folders (JSON list); empty: the provincial pack plus the SigmaHQ corpus.",
+    )
+    rule_cache_dir: Path | None = Field(
+        default=None, description="Compiled-rule cache; unset: `<data_dir>/rule-cache` (restart in ~1 s)."
+    )
+    sigma_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SOC_SIGMA_DIR", "SOCPIPE_SIGMA_DIR"),
+        description="SigmaHQ checkout for the default rules; unset: shared/data/sigma beside the repo.",
+    )
+
+
+class StoreSettings(BaseSettings):
+    """Kafka and Elasticsearch (distributed mode): addresses, names, batch sizes."""
+
+    model_config = SettingsConfigDict(env_prefix="SOC_", extra="forbid", frozen=True)
+
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:19092", description="Kafka brokers; the port deploy/local/servers.sh uses."
+    )
+    topic_prefix: str = Field(
+        default="", description="Put before every topic and consumer group; lets tests share one Kafka."
+    )
+    topic_partitions: int = Field(
+        default=3, ge=1, description="Partitions of the topics we create; the most replicas of a worker."
+    )
+    publish_timeout_s: float = Field(
+        default=10.0, gt=0, description="Longest wait for Kafka's acks before the intake answers 503."
+    )
+    consumer_batch: int = Field(
+        default=500, ge=1, description="Records a worker takes per poll and commits together."
+    )
+    es_url: str = Field(
+        default="http://127.0.0.1:19200", description="Elasticsearch; the port deploy/local/servers.sh uses."
+    )
+    index_prefix: str = Field(
+        default="soc-", description="Put before every index name; lets tests share one cluster."
+    )
 
     # Topic names, with the test-isolation prefix.
     @property
@@ -98,6 +191,73 @@ class Settings(BaseSettings):
     @property
     def topic_deadletter(self) -> str:
         return f"{self.topic_prefix}soc.deadletter"
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic the pipeline's processes create at start."""
+        return [self.topic_raw, self.topic_events, self.topic_alerts, self.topic_deadletter]
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one process; groups read their own variables (same prefix rule)."""
+
+    model_config = SettingsConfigDict(env_prefix="SOC_", extra="forbid", frozen=True)
+
+    mode: Mode = Field(
+        default=Mode.EMBEDDED,
+        description="embedded: one process on SQLite; distributed: Kafka + Elasticsearch.",
+    )
+    environment: Literal["dev", "test", "prod"] = Field(
+        default="dev",
+        description="dev, test or prod; only dev accepts the built-in secret and plain-http cookies.",
+    )
+    data_dir: Path = Field(
+        default=Path(".socpipe"),
+        description="Files this process keeps: SQLite store, rule state and cache, inspection evidence.",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET), description="Signs CSRF tokens; must be set outside dev."
+    )
+    http_host: str = Field(
+        default="127.0.0.1",
+        description="Listen address of the HTTP server and the ops port; loopback until opened.",
+    )
+    http_port: int = Field(default=8000, description="Intake, API and console port.")
+    ops_port: int = Field(
+        default=0, ge=0, description="Workers' /health and /metrics port; 0 picks a free one (printed)."
+    )
+
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    stores: StoreSettings = Field(default_factory=StoreSettings)
+
+    @classmethod
+    def load(cls, **flags: Any) -> Settings:
+        """The environment with a command line's flags on top; None means the flag was not given.
+
+        A group's flags come as a dict (`ingest={"syslog_tcp_port": 6514}`); the group reads the
+        rest of its fields from the environment.
+        """
+        given: dict[str, Any] = {
+            name: {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value
+            for name, value in flags.items()
+            if value is not None
+        }
+        return cls(**given)
+
+    @model_validator(mode="after")
+    def _no_dev_secret_outside_dev(self) -> Settings:
+        if self.environment != "dev" and self.secret_key.get_secret_value() == DEV_SECRET:
+            raise ConfigError(f"SOC_SECRET_KEY must be set when SOC_ENVIRONMENT is {self.environment}")
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies marked Secure: as configured, else everywhere but dev (plain http on localhost)."""
+        if self.auth.cookie_secure is not None:
+            return self.auth.cookie_secure
+        return self.environment != "dev"
 
     @property
     def sqlite_path(self) -> Path:

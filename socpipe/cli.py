@@ -60,10 +60,6 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def _settings(**overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
-
-
 def _serve(ctx: Any, settings: Settings) -> None:
     import uvicorn
 
@@ -102,13 +98,12 @@ def run(
     from soc_core.registry_cache import RegistryCache
     from socpipe.runtime import EmbeddedSubmit, build_backend, build_detect, build_normalize
 
-    settings = _settings(
+    settings = Settings.load(
         mode=Mode.EMBEDDED,
         http_host=host,
         http_port=port,
         data_dir=data_dir,
-        syslog_udp_port=syslog_port,
-        syslog_tcp_port=syslog_port,
+        ingest={"syslog_udp_port": syslog_port, "syslog_tcp_port": syslog_port},
     )
     backend = build_backend(settings)
     store = backend.store
@@ -136,19 +131,18 @@ def run(
         registry=registry,
         submit=EmbeddedSubmit(pipeline),
         health_checks=[store.health],
+        detect_engine=detect.engine,  # the scheduler ticks the watcher here, not the rules API
     )
-    rule_state = backend.rule_state
-    rule_watcher = RuleWatcher(detect.engine, rule_state)
+    rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
     rule_watcher.tick()  # the stored enabled/disabled state before the first event
-    ctx.extras["detect_engine"] = detect.engine
     start_embedded_jobs(backend, rule_watcher)
     from ingest.syslog.runner import start_syslog_in_thread
 
-    syslog = start_syslog_in_thread(settings, registry, ctx.submit, deadletter=store.put_deadletters)
+    syslog = start_syslog_in_thread(settings.ingest, registry, ctx.submit, deadletter=store.put_deadletters)
     if syslog is not None:
         typer.echo(
-            f"Syslog: udp={settings.syslog_udp_port} tcp={settings.syslog_tcp_port} "
-            f"tls={settings.syslog_tls_port} on {settings.syslog_host}"
+            f"Syslog: udp={settings.ingest.syslog_udp_port} tcp={settings.ingest.syslog_tcp_port} "
+            f"tls={settings.ingest.syslog_tls_port} on {settings.ingest.syslog_host}"
         )
     url = f"http://{settings.http_host}:{settings.http_port}"
     if demo:
@@ -172,32 +166,28 @@ def api() -> None:
     from soc_core.registry_cache import RegistryCache
     from socpipe.runtime import KafkaSubmit, build_backend, build_kafka
 
-    settings = _settings(mode=Mode.DISTRIBUTED)
+    settings = Settings.load(mode=Mode.DISTRIBUTED)
     backend = build_backend(settings)
     store = backend.store
     bus = build_kafka(settings)
-    bus.ensure_topics(
-        [settings.topic_raw, settings.topic_events, settings.topic_alerts, settings.topic_deadletter],
-        settings.topic_partitions,
-    )
+    bus.ensure_topics(settings.stores.topics, settings.stores.topic_partitions)
     registry = RegistryCache(store)
     registry.reload()
+    from detections.state import RuleWatcher
+    from socpipe.runtime import build_engine
+
+    rule_engine = build_engine(settings)
+    rule_watcher = RuleWatcher(rule_engine, backend.rule_state)  # the rules API ticks it per request
+    rule_watcher.tick()  # the stored enabled/disabled state before the first request
     ctx = AppContext(
         settings=settings,
         backend=backend,
         registry=registry,
         submit=KafkaSubmit(settings, bus),
         health_checks=[store.health, bus.health],
+        detect_engine=rule_engine,
+        rule_watcher=rule_watcher,
     )
-    from detections.state import RuleWatcher
-    from socpipe.runtime import build_engine
-
-    rule_state = backend.rule_state
-    rule_engine = build_engine(settings)
-    rule_watcher = RuleWatcher(rule_engine, rule_state)  # the rules API ticks it per request
-    rule_watcher.tick()  # the stored enabled/disabled state before the first request
-    ctx.extras["detect_engine"] = rule_engine
-    ctx.extras["rule_watcher"] = rule_watcher
     _serve(ctx, settings)
 
 
@@ -223,13 +213,10 @@ def worker(stage: Stage) -> None:
         run_until_stopped,
     )
 
-    settings = _settings(mode=Mode.DISTRIBUTED)
+    settings = Settings.load(mode=Mode.DISTRIBUTED)
     bus = build_kafka(settings)
-    bus.ensure_topics(
-        [settings.topic_raw, settings.topic_events, settings.topic_alerts, settings.topic_deadletter],
-        settings.topic_partitions,
-    )
-    group = f"{settings.topic_prefix}socpipe-{stage.value}"
+    bus.ensure_topics(settings.stores.topics, settings.stores.topic_partitions)
+    group = f"{settings.stores.topic_prefix}socpipe-{stage.value}"
     checks = [bus.health]
     backend = build_backend(settings)  # each stage opens only what it uses
     if stage is Stage.NORMALIZE:
@@ -238,7 +225,7 @@ def worker(stage: Stage) -> None:
         registry.reload()
         checks.append(store.health)
         handle = normalize_handler(settings, bus, build_normalize(registry))
-        consumer = bus.consumer(settings.topic_raw_pattern, group)
+        consumer = bus.consumer(settings.stores.topic_raw_pattern, group)
     elif stage is Stage.DETECT:
         from detections.state import RuleWatcher
 
@@ -246,13 +233,14 @@ def worker(stage: Stage) -> None:
         rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
         rule_watcher.tick()
         handle = detect_handler(settings, bus, detect, tick=rule_watcher.tick)
-        consumer = bus.consumer([settings.topic_events], group)
+        consumer = bus.consumer([settings.stores.topic_events], group)
     else:
         store = backend.store
         checks.append(store.health)
         handle = index_handler(settings, store)
         consumer = bus.consumer(
-            [settings.topic_events, settings.topic_alerts, settings.topic_deadletter], group
+            [settings.stores.topic_events, settings.stores.topic_alerts, settings.stores.topic_deadletter],
+            group,
         )
 
     def health() -> dict[str, str]:
@@ -264,7 +252,7 @@ def worker(stage: Stage) -> None:
     ops = serve_ops(settings.http_host, settings.ops_port, health)
     typer.echo(f"worker {stage.value} ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
     freeze_startup_heap()  # per-event objects would make every full collection walk the rule set
-    run_until_stopped(StageWorker(stage.value, consumer, handle, batch=settings.consumer_batch))
+    run_until_stopped(StageWorker(stage.value, consumer, handle, batch=settings.stores.consumer_batch))
     bus.close()
 
 
@@ -278,7 +266,7 @@ def scheduler() -> None:
     from socpipe.ops import serve_ops
     from socpipe.runtime import build_backend
 
-    settings = _settings(mode=Mode.DISTRIBUTED)
+    settings = Settings.load(mode=Mode.DISTRIBUTED)
     backend = build_backend(settings)
     sched = BlockingScheduler(timezone="UTC")
     add_coverage_job(sched, backend, first_run=datetime.now(UTC))
@@ -311,7 +299,7 @@ def registry_import(
         if is_csv and kind is None:
             raise service.RegistryInvalid([f"{file}: a CSV import needs --kind"])
         incoming = service.parse_csv(kind, text) if is_csv and kind else service.parse_yaml(text)
-        store = build_backend(_settings(mode=mode)).store
+        store = build_backend(Settings.load(mode=mode)).store
         service.apply_import(store, incoming)
     except service.RegistryInvalid as exc:
         typer.echo(f"{file}: registry not imported:", err=True)
@@ -332,7 +320,7 @@ def registry_export(
     from api.registry import service
     from socpipe.runtime import build_backend
 
-    registry = build_backend(_settings(mode=mode)).store.load_registry()
+    registry = build_backend(Settings.load(mode=mode)).store.load_registry()
     if format == "csv":
         if kind not in service.KINDS:
             raise typer.BadParameter(f"--kind must be one of {', '.join(service.KINDS)}")

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ingest.config import IngestConfig
 from ingest.sources import SourceDirectory
 from ingest.syslog.receiver import SyslogReceiver
 from soc_core.registry_cache import RegistryCache
@@ -46,36 +45,39 @@ def syslog_command(
     """Distributed mode: a syslog receiver process (UDP/TCP/TLS) publishing to Kafka `soc.raw`."""
     setup_logging()
 
-    settings = Settings(mode=Mode.DISTRIBUTED)
-    config = IngestConfig.from_settings(
-        settings,
-        syslog_host=host,
-        syslog_udp_port=udp_port,
-        syslog_tcp_port=tcp_port,
-        syslog_tls_port=tls_port,
-        syslog_tls_cert=tls_cert,
-        syslog_tls_key=tls_key,
-        syslog_tls_client_ca=tls_client_ca,
-        syslog_tls_require_client_cert=require_client_cert or None,
-        ingest_rate_eps=rate,
-        ingest_rate_burst=burst,
+    settings = Settings.load(
+        mode=Mode.DISTRIBUTED,
+        ingest={
+            "syslog_host": host,
+            "syslog_udp_port": udp_port,
+            "syslog_tcp_port": tcp_port,
+            "syslog_tls_port": tls_port,
+            "syslog_tls_cert": tls_cert,
+            "syslog_tls_key": tls_key,
+            "syslog_tls_client_ca": tls_client_ca,
+            "syslog_tls_require_client_cert": require_client_cert or None,
+            "ingest_rate_eps": rate,
+            "ingest_rate_burst": burst,
+        },
     )
-    if config.syslog_udp_port is None and config.syslog_tcp_port is None and config.syslog_tls_port is None:
+    if not settings.ingest.syslog_listens:
         raise typer.BadParameter("no listener: give --udp-port, --tcp-port and/or --tls-port")
     store = build_backend(settings).store
     bus = build_kafka(settings)
-    bus.ensure_topics([settings.topic_raw, settings.topic_deadletter], settings.topic_partitions)
+    bus.ensure_topics(
+        [settings.stores.topic_raw, settings.stores.topic_deadletter], settings.stores.topic_partitions
+    )
     registry = RegistryCache(store)
     registry.reload()
     submit = KafkaSubmit(settings, bus)
 
     def deadletter(letters: Any) -> None:
         bus.publish(
-            settings.topic_deadletter,
+            settings.stores.topic_deadletter,
             [(d.source_id.encode() if d.source_id else None, d.to_json()) for d in letters],
         )
 
-    receiver = SyslogReceiver(config, SourceDirectory(registry), submit, deadletter=deadletter)
+    receiver = SyslogReceiver(settings.ingest, SourceDirectory(registry), submit, deadletter=deadletter)
 
     def health() -> dict[str, str]:
         return {**bus.health(), "syslog": "ok " + " ".join(f"{k}={v}" for k, v in receiver.ports.items())}

@@ -30,7 +30,7 @@ def build_backend(settings: Settings) -> StoreBackend:
     """
     if settings.mode is Mode.EMBEDDED:
         return SqliteBackend(settings.sqlite_path, rule_state_path=settings.data_dir / "rule-state.json")
-    return ElasticBackend.connect(settings.es_url, prefix=settings.index_prefix)
+    return ElasticBackend.connect(settings.stores.es_url, prefix=settings.stores.index_prefix)
 
 
 def build_normalize(registry: RegistryCache) -> NormalizeStage:
@@ -38,7 +38,8 @@ def build_normalize(registry: RegistryCache) -> NormalizeStage:
 
 
 def build_engine(settings: Settings) -> DetectionEngine:
-    """The rule engine over `SOC_RULE_DIRS`, by default the provincial pack plus the SigmaHQ corpus.
+    """The rule engine over `SOC_RULE_DIRS`, by default the provincial pack plus the SigmaHQ corpus
+    (`SOC_SIGMA_DIR`).
 
     Compiled rules are cached under the data folder, so a restart takes about a second; the API's
     engine (listing, testing) and the detect stage's share the folders and the cache.
@@ -46,8 +47,8 @@ def build_engine(settings: Settings) -> DetectionEngine:
     from detections.cli import default_rule_folders
     from detections.engine import DetectionEngine
 
-    folders = list(settings.rule_dirs) or default_rule_folders()
-    cache_dir = settings.rule_cache_dir or settings.data_dir / "rule-cache"
+    folders = list(settings.detection.rule_dirs) or default_rule_folders(settings.detection.sigma_dir)
+    cache_dir = settings.detection.rule_cache_dir or settings.data_dir / "rule-cache"
     engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
     log.info(
         "detection engine: %d rules from %d folders (%d quarantined)",
@@ -71,9 +72,9 @@ def build_detect(settings: Settings) -> SuppressingDetect:
 
 def build_kafka(settings: Settings) -> KafkaBus:
     bus = KafkaBus(
-        settings.kafka_bootstrap,
-        publish_timeout_s=settings.publish_timeout_s,
-        health_topic=settings.topic_raw,
+        settings.stores.kafka_bootstrap,
+        publish_timeout_s=settings.stores.publish_timeout_s,
+        health_topic=settings.stores.topic_raw,
     )
     return bus
 
@@ -82,7 +83,7 @@ class KafkaSubmit:
     """Distributed intake: publish raw records to `soc.raw`, keyed by source, acknowledged by Kafka."""
 
     def __init__(self, settings: Settings, bus: KafkaBus) -> None:
-        self._topic = settings.topic_raw
+        self._topic = settings.stores.topic_raw
         self._bus = bus
 
     def __call__(self, records: Sequence[RawRecord]) -> int:

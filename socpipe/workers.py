@@ -115,11 +115,11 @@ def normalize_handler(settings: Settings, bus: Bus, normalize: Normalize) -> Han
         outcome = normalize_batch(normalize, records)
         outcome.deadletters.extend(bad)
         bus.publish(
-            settings.topic_events,
+            settings.stores.topic_events,
             [(e.source_id.encode() if e.source_id else None, e.to_json()) for e in outcome.events],
         )
         bus.publish(
-            settings.topic_deadletter,
+            settings.stores.topic_deadletter,
             [(d.source_id.encode() if d.source_id else None, d.to_json()) for d in outcome.deadletters],
         )
 
@@ -154,12 +154,14 @@ def detect_handler(
             try:
                 events.append(Event.from_json(m.value))
             except (ValidationError, ValueError) as exc:
-                bus.publish(settings.topic_deadletter, [(m.key, _undecodable(m, "detect", exc).to_json())])
+                bus.publish(
+                    settings.stores.topic_deadletter, [(m.key, _undecodable(m, "detect", exc).to_json())]
+                )
                 EVENTS_DROPPED.labels("detect", "undecodable").inc()
         alerts, repeats = detect_batch(detect, events)
         # Keyed by alert id: an alert and its repeats share a partition, so they are indexed in order.
         bus.publish(
-            settings.topic_alerts,
+            settings.stores.topic_alerts,
             [(a.id.encode(), a.to_json()) for a in alerts]
             + [(r.alert_id.encode(), r.to_json()) for r in repeats],
         )
@@ -172,9 +174,9 @@ def index_handler(settings: Settings, store: Store) -> Handler:
         outcome = BatchOutcome()
         for m in messages:
             try:
-                if m.topic == settings.topic_events:
+                if m.topic == settings.stores.topic_events:
                     outcome.events.append(Event.from_json(m.value))
-                elif m.topic == settings.topic_alerts:
+                elif m.topic == settings.stores.topic_alerts:
                     doc = orjson.loads(m.value)
                     if "repeat" in doc:
                         outcome.repeats.append(AlertRepeat.model_validate(doc["repeat"]))

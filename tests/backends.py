@@ -23,8 +23,15 @@ def backend_of(store: Store) -> StoreBackend:
     raise TypeError(f"no backend for {type(store).__name__}")
 
 
+TEST_SECRET = "test-secret-key-not-for-production"
+
+
 def app_context(store: Store, **settings: Any) -> AppContext:
-    """An AppContext over `store` for API tests (no intake pipeline: records are not submitted)."""
+    """An AppContext over `store` for API tests (no intake pipeline: records are not submitted).
+
+    Outside dev the settings refuse the built-in secret, so a test environment gets its own."""
+    if settings.get("environment", "dev") != "dev":
+        settings.setdefault("secret_key", TEST_SECRET)
     registry = RegistryCache(store)
     registry.reload()
 

@@ -1,9 +1,9 @@
 """What the inspection API and the console's inspection pages take from the running process.
 
-The repositories come from the process's persistence backend; the detect stage from
-`AppContext.extras` for now (this accessor is the only place that reads those keys). The
-request-level steps both sides share (running a service write, building a dossier for a window, taking
-an evidence upload) live here too, so a page and its JSON twin cannot drift apart.
+The repositories come from the process's persistence backend, the detect stage from the
+context's engine. The request-level steps both sides share (running a service write, building a
+dossier for a window, taking an evidence upload) live here too, so a page and its JSON twin cannot
+drift apart.
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from api.inspections.models import EvidenceFile
 from soc_core.coverage import CoverageRepository
 from soc_core.inspections import InspectionRepository
 from soc_core.pipeline import Detect
-
-DETECT_KEY = "detect"
-ENGINE_KEY = "detect_engine"
 
 Reader = Annotated[Principal, Depends(require_roles(Role.POLICE, Role.ANALYST, Role.INSPECTOR))]
 PlanWriter = Annotated[Principal, Depends(require_roles(Role.POLICE))]
@@ -48,14 +45,10 @@ def coverage_repo(request: Request) -> CoverageRepository:
 
 
 def upload_detect(request: Request) -> Detect | None:
-    """A detect stage for one upload: over the process's engine (`ctx.extras["detect_engine"]`, the
-    one the rules API uses) with its own suppression, else a `detect` callable the process gave."""
-    extras = app_context(request).extras
-    engine = extras.get(ENGINE_KEY)
-    if engine is not None:
-        return evidence.detect_for_upload(engine)
-    detect = extras.get(DETECT_KEY)
-    return detect if callable(detect) else None
+    """A detect stage for one upload, over the process's engine (the one the rules API uses) with
+    its own suppression; None when the process has no rules."""
+    engine = app_context(request).detect_engine
+    return evidence.detect_for_upload(engine) if engine is not None else None
 
 
 def client_ip(request: Request) -> str | None:

@@ -49,9 +49,7 @@ from fastapi.responses import JSONResponse
 
 from api.context import AppContext
 from api.problems import problem
-from ingest.config import IngestConfig
 from ingest.metrics import UNKNOWN_SOURCE, accepted, rejected
-from ingest.ratelimit import RateLimiter
 from ingest.sources import Attribution, attribution
 from normalizers import registry as formats
 from soc_core.errors import AuthError, BackPressure, IngestError, PayloadTooLarge
@@ -65,7 +63,6 @@ TRANSPORT = "http"
 TEXT_KEYS = ("log", "message", "msg")
 TIME_KEYS = ("date", "timestamp", "@timestamp")  # Fluent Bit, Vector, Beats/ECS
 MAX_SHIPPER_ID = 512
-LIMITER_KEY = "ingest.rate_limiter"
 
 
 def _reject(
@@ -231,16 +228,6 @@ def authenticate(ctx: AppContext, authorization: str | None) -> LogSource:
     return source
 
 
-def limiter_for(ctx: AppContext) -> RateLimiter:
-    """The per-source token buckets, built once per app from the settings."""
-    limiter = ctx.extras.get(LIMITER_KEY)
-    if not isinstance(limiter, RateLimiter):
-        cfg = IngestConfig.from_settings(ctx.settings)
-        limiter = RateLimiter(cfg.ingest_rate_eps, cfg.ingest_rate_burst)
-        ctx.extras[LIMITER_KEY] = limiter
-    return limiter
-
-
 def _event_records(attr: Attribution, lines: list[tuple[str, Any]], received_at: datetime) -> list[RawRecord]:
     fmt = attr.source.format
     records = []
@@ -287,9 +274,9 @@ async def _intake(
         return _reject(request, 401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
     sid = source.id
     try:
-        body = await _read_body(request, settings.max_body_bytes)
-        body = _decompress(body, content_encoding, settings.max_body_bytes)
-        lines = split_records(body, settings.max_record_bytes)
+        body = await _read_body(request, settings.ingest.max_body_bytes)
+        body = _decompress(body, content_encoding, settings.ingest.max_body_bytes)
+        lines = split_records(body, settings.ingest.max_record_bytes)
         attr = attribution(ctx.registry, source)
         build = _envelope_records if envelope else _event_records
         records = build(attr, lines, utcnow())  # one arrival time for the request
@@ -297,7 +284,7 @@ async def _intake(
         return _reject(request, 413, "too_large", str(exc), source=sid)
     except IngestError as exc:
         return _reject(request, 400, "bad_request", str(exc), source=sid)
-    wait = limiter_for(ctx).take(sid, len(records)) if records else 0.0
+    wait = ctx.rate_limiter.take(sid, len(records)) if records else 0.0
     if wait > 0:
         return _reject(
             request,

@@ -1,7 +1,7 @@
 """Rule API: list, detail, quarantined, enable/disable (audited), test an event against the rules.
 
 Reading needs any signed-in role; enabling, disabling and testing need analyst (or admin). Mounted
-by `api.app.install`; the engine comes from `ctx.extras["detect_engine"]` (`api.rules.service`).
+by `api.app.install`; the engine comes from `AppContext.detect_engine` (`api.rules.service`).
 """
 
 from __future__ import annotations

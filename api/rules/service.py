@@ -1,10 +1,11 @@
 """Rules: list and inspect the loaded Sigma rules, enable or disable them everywhere, test an event.
 
-The engine is the running one in embedded mode (`ctx.extras["detect_engine"]`) or, in distributed
-mode, the API's own (built like the detect workers'), used only to list and to test. The rule state
-(`detections.state`) is the source of truth for enable/disable: a change is written there first,
-where every detect process polls it, then applied to this process's engine so the answer already
-shows it. Reads apply the stored state too, so any API replica shows what the detectors run.
+The engine is the context's (`AppContext.detect_engine`): the running one in embedded mode or, in
+distributed mode, the API's own (built like the detect workers'), used only to list and to test.
+The rule state (`detections.state`) is the source of truth for enable/disable: a change is written
+there first, where every detect process polls it, then applied to this process's engine so the
+answer already shows it. Reads apply the stored state too, so any API replica shows what the
+detectors run.
 
 Typed errors (routes map them): UnknownRule 404, RuleQuarantined 409, InvalidTestEvent 422,
 RulesUnavailable 503; a state store that cannot be read raises `StoreError` (503).
@@ -39,7 +40,6 @@ from api.rules.models import (
 )
 from detections.engine import DetectionEngine, RuleStats
 from detections.loader import QuarantinedRule, RuleInfo
-from detections.state import RuleWatcher
 from detections.tags import checklist_codes, threats
 from soc_core.alert import Severity
 from soc_core.errors import DetectionError, SocError
@@ -50,8 +50,6 @@ from soc_core.store import AlertSearch, Store
 
 log = logging.getLogger(__name__)
 
-ENGINE_KEY = "detect_engine"
-WATCHER_KEY = "rule_watcher"
 LEVEL_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "informational": 1}
 TEST_SOURCE = "api:rule-test"
 
@@ -80,12 +78,11 @@ class RulesUnavailable(RuleError):
 
 
 def engine_of(ctx: AppContext) -> DetectionEngine:
-    engine = ctx.extras.get(ENGINE_KEY)
-    if not isinstance(engine, DetectionEngine):
+    engine = ctx.detect_engine
+    if engine is None:
         raise RulesUnavailable("this process has no detection engine")
-    watcher = ctx.extras.get(WATCHER_KEY)
-    if isinstance(watcher, RuleWatcher):
-        watcher.tick()  # rate-limited inside; picks up changed rule files in an API-only process
+    if ctx.rule_watcher is not None:
+        ctx.rule_watcher.tick()  # rate-limited inside; picks up changed rule files in an API-only process
     return engine
 
 

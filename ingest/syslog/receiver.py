@@ -35,7 +35,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ingest.batcher import AsyncBatcher, DeadLetterSink, Submit
-from ingest.config import IngestConfig
 from ingest.metrics import SOURCE_THROTTLED_SECONDS, SYSLOG_CONNECTIONS, UNKNOWN_SOURCE, rejected
 from ingest.ratelimit import RateLimiter
 from ingest.sources import Attribution, SourceDirectory
@@ -43,6 +42,7 @@ from ingest.syslog.framing import FrameDecoder, Frames, FramingError
 from soc_core.errors import ConfigError, SocError
 from soc_core.event import utcnow
 from soc_core.records import DeadLetter, record_id
+from soc_core.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class _Throttle:
         return True
 
 
-def build_tls_context(config: IngestConfig) -> ssl.SSLContext:
+def build_tls_context(config: IngestSettings) -> ssl.SSLContext:
     """Server context for RFC 5425: TLS 1.2+, client certificates verified against the client CA."""
     if config.syslog_tls_cert is None or config.syslog_tls_key is None:
         raise ConfigError("syslog TLS needs a certificate and key (SOC_SYSLOG_TLS_CERT, SOC_SYSLOG_TLS_KEY)")
@@ -114,7 +114,7 @@ class SyslogReceiver:
 
     def __init__(
         self,
-        config: IngestConfig,
+        config: IngestSettings,
         directory: SourceDirectory,
         submit: Submit,
         *,

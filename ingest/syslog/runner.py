@@ -2,7 +2,7 @@
 
 Embedded::
 
-    handle = start_syslog_in_thread(settings, registry, submit, deadletter=store.put_deadletters)
+    handle = start_syslog_in_thread(settings.ingest, registry, submit, deadletter=store.put_deadletters)
     ...
     handle.stop()   # stops listening, waits until what was read is durable
 
@@ -18,12 +18,11 @@ import threading
 from collections.abc import Callable
 
 from ingest.batcher import DeadLetterSink, Submit
-from ingest.config import IngestConfig
 from ingest.sources import SourceDirectory
 from ingest.syslog.receiver import SyslogReceiver
 from soc_core.errors import ConfigError
 from soc_core.registry_cache import RegistryCache
-from soc_core.settings import Settings
+from soc_core.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +80,14 @@ class SyslogHandle:
 
 
 def start_syslog_in_thread(
-    settings: Settings,
+    config: IngestSettings,
     registry: RegistryCache,
     submit: Submit,
     *,
     deadletter: DeadLetterSink | None = None,
-    config: IngestConfig | None = None,
 ) -> SyslogHandle | None:
-    """Start the listeners configured in settings (None when no syslog port is set)."""
-    cfg = config or IngestConfig.from_settings(settings)
-    if cfg.syslog_udp_port is None and cfg.syslog_tcp_port is None and cfg.syslog_tls_port is None:
+    """Start the listeners `config` opens (None when it sets no syslog port)."""
+    if not config.syslog_listens:
         return None
-    receiver = SyslogReceiver(cfg, SourceDirectory(registry), submit, deadletter=deadletter)
+    receiver = SyslogReceiver(config, SourceDirectory(registry), submit, deadletter=deadletter)
     return SyslogHandle(receiver).start()

@@ -30,7 +30,7 @@ def login_submit(
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form()] = "/alerts",
 ) -> Response:
-    settings = request.app.state.auth_settings
+    settings = app_context(request).settings.auth
     error, status = None, 200
     try:
         token, _user = auth.login(
@@ -64,7 +64,7 @@ def login_submit(
         token,
         max_age=int(settings.session_hours * 3600),
         httponly=True,
-        secure=request.app.state.secure_cookies,
+        secure=app_context(request).settings.secure_cookies,
         samesite=settings.cookie_samesite,
         path="/",
     )
@@ -84,7 +84,9 @@ def logout(request: Request) -> Response:
             ip=client_ip(request),
         )
     resp = see_other("/login")
-    resp.delete_cookie(SESSION_COOKIE, path="/", secure=request.app.state.secure_cookies, httponly=True)
+    resp.delete_cookie(
+        SESSION_COOKIE, path="/", secure=app_context(request).settings.secure_cookies, httponly=True
+    )
     return resp
 
 
@@ -100,7 +102,7 @@ def set_language(
             max_age=365 * 86400,
             httponly=True,
             samesite="lax",
-            secure=request.app.state.secure_cookies,
+            secure=app_context(request).settings.secure_cookies,
             path="/",
         )
     return resp

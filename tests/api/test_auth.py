@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth.config import AuthSettings
 from api.auth.deps import SESSION_COOKIE, Role
 from api.auth.service import create_api_token, create_demo_users, sha256
 from api.auth.testing import TEST_PASSWORD, ensure_user, form_csrf, login
+from soc_core.settings import AuthSettings
 from soc_core.store import AuditQuery, Store
 from socpipe.app import create_app
 from tests.backends import app_context
@@ -20,8 +20,7 @@ from tests.problems import problem
 
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
-    ctx = app_context(store, environment="test")
-    ctx.extras["auth_settings"] = AuthSettings(login_max_failures=3, cookie_secure=False)
+    ctx = app_context(store, environment="test", auth=AuthSettings(login_max_failures=3, cookie_secure=False))
     with TestClient(create_app(ctx)) as c:
         yield c
 

@@ -15,7 +15,7 @@ from normalizers.stage import NormalizeStage
 from soc_core.pipeline import EmbeddedPipeline
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.registry_cache import RegistryCache
-from soc_core.settings import Settings
+from soc_core.settings import IngestSettings, Settings
 from soc_core.store import DeadLetterQuery, EventQuery
 from socpipe.app import create_app
 from socpipe.runtime import EmbeddedSubmit
@@ -28,7 +28,9 @@ TOKEN = "tok-portal-123"
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[AppContext]:
-    settings = Settings(data_dir=tmp_path, max_record_bytes=4096, max_body_bytes=64 * 1024)
+    settings = Settings(
+        data_dir=tmp_path, ingest=IngestSettings(max_record_bytes=4096, max_body_bytes=64 * 1024)
+    )
     store = SqliteStore(settings.sqlite_path)
     store.setup()
     store.save_registry(

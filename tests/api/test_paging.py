@@ -33,7 +33,7 @@ SEVERITIES = [Severity.LOW, Severity.HIGH, Severity.CRITICAL, Severity.HIGH, Sev
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
     ctx = app_context(store, environment="test")
-    ctx.extras["detect_engine"] = DetectionEngine.from_folders([PACK])
+    ctx.detect_engine = DetectionEngine.from_folders([PACK])
     token, _ = create_api_token(store=store, name="admin", role=Role.ADMIN, actor="test")
     with TestClient(create_app(ctx), headers={"Authorization": f"Bearer {token}"}) as c:
         yield c

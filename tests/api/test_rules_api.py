@@ -26,7 +26,7 @@ from detections.stage import DetectStage
 from detections.state import MemoryRuleStateStore, RuleWatcher
 from soc_core.event import Event
 from soc_core.rule_state import RuleStateStore
-from soc_core.settings import Settings
+from soc_core.settings import DetectionSettings, Settings
 from soc_core.store import AuditQuery
 from socpipe.app import create_app
 from socpipe.runtime import build_engine
@@ -95,7 +95,7 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
 @pytest.fixture
 def client(store: SqliteStore, engine: DetectionEngine, state: JsonRuleStateStore) -> Iterator[TestClient]:
     ctx = app_context(store, environment="test")
-    ctx.extras["detect_engine"] = engine
+    ctx.detect_engine = engine
     app = create_app(ctx)
     with TestClient(app, base_url="https://testserver") as c:
         yield c
@@ -372,7 +372,10 @@ def test_no_engine_is_503(store: SqliteStore) -> None:
 
 
 def test_the_api_engine_starts_with_the_stored_state(tmp_path: Path, rules_dir: Path) -> None:
-    settings = Settings(data_dir=tmp_path, rule_dirs=[rules_dir], rule_cache_dir=tmp_path / "cache")
+    settings = Settings(
+        data_dir=tmp_path,
+        detection=DetectionSettings(rule_dirs=[rules_dir], rule_cache_dir=tmp_path / "cache"),
+    )
     state = JsonRuleStateStore(tmp_path / "rule-state.json")
     state.set_enabled(GUEST, False, actor="admin")
     engine = build_engine(settings)

@@ -20,7 +20,7 @@ from soc_core.errors import BackPressure
 from soc_core.records import DeadLetter, RawRecord, decode_raw_message
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.registry_cache import RegistryCache
-from soc_core.settings import Settings
+from soc_core.settings import Settings, StoreSettings
 from soc_core.store import Store
 from socpipe.app import create_app
 from stores.sqlite.store import SqliteStore
@@ -264,12 +264,16 @@ def normalize_worker(bootstrap: str, prefix: str, registry: RegistryCache) -> It
     from soc_core.settings import Mode
     from socpipe.workers import StageWorker, normalize_handler
 
-    settings = Settings(mode=Mode.DISTRIBUTED, kafka_bootstrap=bootstrap, topic_prefix=prefix)
+    settings = Settings(
+        mode=Mode.DISTRIBUTED, stores=StoreSettings(kafka_bootstrap=bootstrap, topic_prefix=prefix)
+    )
     bus = KafkaBus(bootstrap)
-    bus.ensure_topics([settings.topic_raw, settings.topic_events, settings.topic_deadletter], 3)
+    bus.ensure_topics(
+        [settings.stores.topic_raw, settings.stores.topic_events, settings.stores.topic_deadletter], 3
+    )
     worker = StageWorker(
         "normalize",
-        bus.consumer(settings.topic_raw_pattern, f"{prefix}normalize"),
+        bus.consumer(settings.stores.topic_raw_pattern, f"{prefix}normalize"),
         normalize_handler(settings, bus, NormalizeStage(registry.context)),
     )
     thread = threading.Thread(target=worker.run, daemon=True)

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 
 from api.context import AppContext
 from soc_core.records import record_id
-from soc_core.settings import Settings
+from soc_core.settings import IngestSettings, Settings
 from socpipe.app import create_app
 from tests.backends import backend_of
 from tests.ingest.helpers import Recorder, http_intake, require_tool, source, sqlite_registry
@@ -41,10 +41,10 @@ def rec() -> Recorder:
     return Recorder()
 
 
-def make_client(tmp_path: Path, rec: Recorder, **settings: object) -> Iterator[TestClient]:
+def make_client(tmp_path: Path, rec: Recorder, **ingest: object) -> Iterator[TestClient]:
     store, registry = sqlite_registry(tmp_path, SOURCES)
     ctx = AppContext(
-        settings=Settings(data_dir=tmp_path, **settings),  # type: ignore[arg-type]
+        settings=Settings(data_dir=tmp_path, ingest=IngestSettings(**ingest)),  # type: ignore[arg-type]
         backend=backend_of(store),
         registry=registry,
         submit=rec,
@@ -153,14 +153,9 @@ def test_shipper_envelope_ids_make_resends_idempotent_and_format_can_be_overridd
 
 
 def test_rate_limit_is_429_with_retry_after_and_counted_per_source(tmp_path: Path, rec: Recorder) -> None:
-    # Settings may not carry the rate fields yet: configure the limiter the app builds from them
     store, registry = sqlite_registry(tmp_path, SOURCES)
-    from ingest.ratelimit import RateLimiter
-
-    ctx = AppContext(
-        settings=Settings(data_dir=tmp_path), backend=backend_of(store), registry=registry, submit=rec
-    )
-    ctx.extras["ingest.rate_limiter"] = RateLimiter(10.0, 20)
+    settings = Settings(data_dir=tmp_path, ingest=IngestSettings(ingest_rate_eps=10.0, ingest_rate_burst=20))
+    ctx = AppContext(settings=settings, backend=backend_of(store), registry=registry, submit=rec)
     client = TestClient(create_app(ctx))
     before = rejected("auth-fb", "rate_limited")
     batch = b"\n".join(orjson.dumps({"log": f"{LINE} {n}"}) for n in range(20))

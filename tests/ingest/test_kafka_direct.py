@@ -46,7 +46,9 @@ def test_kcat_to_the_source_topic_is_normalized_with_the_topic_as_identity(
                 timeout=120,
             )
             assert out.returncode == 0, out.stderr
-            events = [orjson.loads(v) for v in consume(servers.kafka_bootstrap, settings.topic_events, n, 90)]
+            events = [
+                orjson.loads(v) for v in consume(servers.kafka_bootstrap, settings.stores.topic_events, n, 90)
+            ]
     finally:
         store.close()
     assert len({e["event"]["id"] for e in events}) == n

@@ -15,10 +15,9 @@ import orjson
 import pytest
 
 from buses.kafka import KafkaBus
-from ingest.config import IngestConfig
 from ingest.syslog.runner import start_syslog_in_thread
 from soc_core.records import RawRecord
-from soc_core.settings import Mode, Settings
+from soc_core.settings import IngestSettings, Mode, Settings, StoreSettings
 from socpipe.runtime import KafkaSubmit
 from tests.ingest.helpers import (
     consume,
@@ -98,15 +97,14 @@ def _raw_records(servers: Servers, topic: str, n: int) -> list[RawRecord]:
 
 def _receiver_to_kafka(servers: Servers, prefix: str, tmp_path: Path, sources: list, **cfg: object):  # type: ignore[no-untyped-def,type-arg]
     store, registry = sqlite_registry(tmp_path, sources)
-    settings = Settings(mode=Mode.DISTRIBUTED, kafka_bootstrap=servers.kafka_bootstrap, topic_prefix=prefix)
-    bus = KafkaBus(servers.kafka_bootstrap)
-    bus.ensure_topics([settings.topic_raw], 3)
-    handle = start_syslog_in_thread(
-        settings,
-        registry,
-        KafkaSubmit(settings, bus),
-        config=IngestConfig(**cfg),  # type: ignore[arg-type]
+    settings = Settings(
+        mode=Mode.DISTRIBUTED,
+        stores=StoreSettings(kafka_bootstrap=servers.kafka_bootstrap, topic_prefix=prefix),
+        ingest=IngestSettings(**cfg),  # type: ignore[arg-type]
     )
+    bus = KafkaBus(servers.kafka_bootstrap)
+    bus.ensure_topics([settings.stores.topic_raw], 3)
+    handle = start_syslog_in_thread(settings.ingest, registry, KafkaSubmit(settings, bus))
     assert handle is not None
     return handle, bus, store, settings
 
@@ -129,7 +127,7 @@ def test_rsyslog_forwards_octet_counted_tcp_to_the_receiver_into_kafka(
     try:
         with rsyslog.running():
             lines = rsyslog.write("tcp", N)
-            records = _raw_records(servers, settings.topic_raw, N)
+            records = _raw_records(servers, settings.stores.topic_raw, N)
             assert len(records) >= N, rsyslog.text()
     finally:
         handle.stop()
@@ -184,7 +182,7 @@ def test_rsyslog_over_tls_is_identified_by_its_client_certificate(
     try:
         with rsyslog.running():
             lines = rsyslog.write("tls", 500)
-            records = _raw_records(servers, settings.topic_raw, 500)
+            records = _raw_records(servers, settings.stores.topic_raw, 500)
             assert len(records) >= 500, rsyslog.text()
     finally:
         handle.stop()
@@ -212,9 +210,9 @@ def test_rsyslog_omkafka_to_the_source_topic_reaches_the_normalize_worker(
             raw = consume(servers.kafka_bootstrap, topic, N, timeout_s=90)
             assert len(raw) >= N, rsyslog.text()
             assert sorted(v.decode().rsplit(" - ", 1)[-1].strip() for v in raw) == sorted(lines)
-            events = consume(servers.kafka_bootstrap, settings.topic_events, N, timeout_s=90)
+            events = consume(servers.kafka_bootstrap, settings.stores.topic_events, N, timeout_s=90)
             letters = consume(
-                servers.kafka_bootstrap, settings.topic_deadletter, N - len(events), timeout_s=10
+                servers.kafka_bootstrap, settings.stores.topic_deadletter, N - len(events), timeout_s=10
             )
             out = [orjson.loads(v) for v in events + letters]
     finally:

@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from ingest.config import IngestConfig
 from ingest.syslog.runner import SyslogHandle, start_syslog_in_thread
 from soc_core.registry_cache import RegistryCache
-from soc_core.settings import Settings
+from soc_core.settings import IngestSettings
 from tests.ingest.helpers import Recorder, make_pki, source, sqlite_registry
 
 
@@ -49,16 +48,14 @@ def registry(tmp_path: Path) -> Iterator[RegistryCache]:
 
 
 def start(registry: RegistryCache, recorder: Recorder, tmp_path: Path, **cfg: object) -> SyslogHandle:
-    config = IngestConfig(
+    config = IngestSettings(
         syslog_udp_port=0,
         syslog_tcp_port=0,
         syslog_batch_ms=20,
         max_record_bytes=2048,
         **cfg,  # type: ignore[arg-type]
     )
-    handle = start_syslog_in_thread(
-        Settings(data_dir=tmp_path), registry, recorder, deadletter=recorder.deadletter, config=config
-    )
+    handle = start_syslog_in_thread(config, registry, recorder, deadletter=recorder.deadletter)
     assert handle is not None
     return handle
 

@@ -54,7 +54,7 @@ def client_for(scenario: Scenario, tmp_path: Path) -> Iterator[ClientFor]:
     """`client_for("insp-yte", Role.INSPECTOR)`: a TestClient signed in through the login form."""
     clients: list[TestClient] = []
     ctx = app_context(scenario.store, environment="test", data_dir=tmp_path / "data")
-    ctx.extras["detect_engine"] = scenario.detect.engine  # what embedded mode hands the rules API
+    ctx.detect_engine = scenario.detect.engine  # what embedded mode hands the rules API
     app = create_app(ctx)
 
     def make(username: str, role: Role) -> TestClient:
