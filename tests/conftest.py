@@ -16,10 +16,34 @@ from soc_core.event import Event
 from soc_core.store import Store
 from stores.elastic.store import ElasticStore
 from stores.sqlite.store import SqliteStore
+from tests.problems import problem
 from tests.servers import Servers, in_ci, start_servers
 
 _servers: Servers | None = None
 _servers_error: str | None = None
+
+
+@pytest.fixture(autouse=True)
+def _api_errors_are_problems(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every error the JSON API answers anywhere in the suite is RFC 9457 problem details (issue 12).
+
+    Wraps the TestClient every API and console test uses; `/health` is exempt (its 503 is the
+    health report the probes read).
+    """
+    from fastapi.testclient import TestClient
+
+    from api.problems import is_machine_path
+
+    send = TestClient.request
+
+    def checked(self: TestClient, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
+        resp = send(self, method, url, *args, **kwargs)
+        path = resp.request.url.path
+        if resp.status_code >= 400 and is_machine_path(path) and path != "/health":
+            problem(resp, resp.status_code)
+        return resp
+
+    monkeypatch.setattr(TestClient, "request", checked)
 
 
 @pytest.fixture(scope="session")
