@@ -1,14 +1,13 @@
 """Triage service: search the queue, change alerts (recording who, when, from, to), build the detail view.
 
-Changes use optimistic concurrency (the store's version of the alert): two analysts acting on the same
-alert at the same moment both see their change applied in order, never one silently lost.
+Changes use optimistic concurrency (the store's version of the alert, `api.versioned`): two analysts
+acting on the same alert at the same moment both see their change applied in order, never one lost.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,12 +19,12 @@ from api.audit import service as audit
 from api.auth.deps import Principal
 from api.errors import InvalidChange, InvalidCursor, NotFound
 from api.paging import NOT_OURS, check_store_cursor, decode, encode
+from api.versioned import change_versioned
 from soc_core.alert import Alert, AlertStatus, Comment, Severity, Triage, TriageChange
 from soc_core.event import flatten
 from soc_core.store import AlertSearch, FacetBucket, Page, Store
 
 SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
-MAX_RETRIES = 8
 RELATED_WINDOW = timedelta(hours=1)
 
 
@@ -145,21 +144,20 @@ def _set_incident(
     return new, [change]
 
 
-def _retrying(store: Store, alert_id: str, mutate: Any) -> tuple[Alert, list[TriageChange]]:
-    """Read, change, write if still at the version read; on a lost race read again (bounded)."""
-    for attempt in range(MAX_RETRIES):
-        got = store.get_alert_versioned(alert_id)
-        if got is None:
-            raise NotFound("no such alert", alert_id=alert_id)
-        alert, version = got
-        triage, changes = mutate(alert.triage, datetime.now(UTC))
-        if not changes:
-            return alert, []
-        if store.update_alert_triage(alert_id, triage, version=version):
-            alert.triage = triage
-            return alert, changes
-        time.sleep(0.02 * (attempt + 1))
-    raise Conflict("the alert kept changing; try again", alert_id=alert_id)
+def _change_triage(
+    store: Store, alert_id: str, mutate: Callable[[Triage, datetime], tuple[Triage, list[TriageChange]]]
+) -> tuple[Alert, list[TriageChange]]:
+    def change(alert: Alert, now: datetime) -> tuple[Alert, list[TriageChange]]:
+        triage, changes = mutate(alert.triage, now)
+        return alert.model_copy(update={"triage": triage}), changes
+
+    return change_versioned(
+        lambda: store.get_alert_versioned(alert_id),
+        change,
+        lambda alert, version: store.update_alert_triage(alert_id, alert.triage, version=version),
+        missing=lambda: NotFound("no such alert", alert_id=alert_id),
+        conflict=lambda: Conflict("the alert kept changing; try again", alert_id=alert_id),
+    )
 
 
 def _audit(
@@ -180,7 +178,7 @@ def _audit(
 def update(
     *, store: Store, alert_id: str, change: TriageEdit, actor: Principal, ip: str | None = None
 ) -> Alert:
-    alert, changes = _retrying(
+    alert, changes = _change_triage(
         store, alert_id, lambda triage, now: _apply(triage, change, actor=actor.username, now=now)
     )
     _audit(store, actor, ip, alert_id, changes)
@@ -208,7 +206,7 @@ def link_incident(
     *, store: Store, alert_id: str, incident_id: str | None, actor: Principal, ip: str | None = None
 ) -> Alert:
     """Record that the alert now belongs to an incident (or to none), on the alert's own history."""
-    alert, changes = _retrying(
+    alert, changes = _change_triage(
         store, alert_id, lambda triage, now: _set_incident(triage, incident_id, actor=actor.username, now=now)
     )
     _audit(store, actor, ip, alert_id, changes)

@@ -7,7 +7,6 @@ closed (cleared if reopened). Time to acknowledge / resolve are measured from `d
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -19,10 +18,10 @@ from api.auth.deps import Principal
 from api.errors import InvalidChange, NotFound
 from api.incidents.models import IncidentCreate, IncidentDetail, IncidentRead, IncidentUpdate, TimelineItem
 from api.paging import check_store_cursor
+from api.versioned import change_versioned
 from soc_core.alert import Alert, Incident, IncidentEntry, IncidentStatus, Severity
 from soc_core.store import AlertSearch, IncidentQuery, Page, Store
 
-MAX_RETRIES = 8
 MAX_TIMELINE_EVENTS = 100
 
 
@@ -97,22 +96,20 @@ def get(*, store: Store, incident_id: str) -> Incident:
 def _change(
     store: Store, incident_id: str, mutate: Callable[[Incident, datetime], list[IncidentEntry]]
 ) -> tuple[Incident, list[IncidentEntry]]:
-    for attempt in range(MAX_RETRIES):
-        got = store.get_incident_versioned(incident_id)
-        if got is None:
-            raise NotFound("no such incident", incident_id=incident_id)
-        incident, version = got
-        now = datetime.now(UTC)
+    def change(incident: Incident, now: datetime) -> tuple[Incident, list[IncidentEntry]]:
         new = incident.model_copy(deep=True)
         entries = mutate(new, now)
-        if not entries:
-            return incident, []
         new.entries.extend(entries)
         new.updated_at = now
-        if store.update_incident(new, version=version):
-            return new, entries
-        time.sleep(0.02 * (attempt + 1))
-    raise Conflict("the incident kept changing; try again", incident_id=incident_id)
+        return new, entries
+
+    return change_versioned(
+        lambda: store.get_incident_versioned(incident_id),
+        change,
+        lambda incident, version: store.update_incident(incident, version=version),
+        missing=lambda: NotFound("no such incident", incident_id=incident_id),
+        conflict=lambda: Conflict("the incident kept changing; try again", incident_id=incident_id),
+    )
 
 
 def _audit(
