@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -90,7 +91,7 @@ def get(*, store: Store, alert_id: str) -> Alert:
 
 
 def _apply(
-    triage: Triage, change: TriageEdit, *, actor: str, now: datetime
+    change: TriageEdit, triage: Triage, actor: str, now: datetime
 ) -> tuple[Triage, list[TriageChange]]:
     """The new triage state and the list of field changes (empty when nothing changes)."""
     new = triage.model_copy(deep=True)
@@ -134,7 +135,7 @@ def _apply(
 
 
 def _set_incident(
-    triage: Triage, incident_id: str | None, *, actor: str, now: datetime
+    incident_id: str | None, triage: Triage, actor: str, now: datetime
 ) -> tuple[Triage, list[TriageChange]]:
     if triage.incident_id == incident_id:
         return triage, []
@@ -145,24 +146,26 @@ def _set_incident(
 
 
 def _change_triage(
-    store: Store, alert_id: str, mutate: Callable[[Triage, datetime], tuple[Triage, list[TriageChange]]]
-) -> tuple[Alert, list[TriageChange]]:
+    store: Store,
+    alert_id: str,
+    mutate: Callable[[Triage, str, datetime], tuple[Triage, list[TriageChange]]],
+    *,
+    actor: Principal,
+    ip: str | None,
+) -> Alert:
+    """Change the alert's triage under optimistic concurrency (`api.versioned`), audit what changed."""
+
     def change(alert: Alert, now: datetime) -> tuple[Alert, list[TriageChange]]:
-        triage, changes = mutate(alert.triage, now)
+        triage, changes = mutate(alert.triage, actor.username, now)
         return alert.model_copy(update={"triage": triage}), changes
 
-    return change_versioned(
+    alert, changes = change_versioned(
         lambda: store.get_alert_versioned(alert_id),
         change,
         lambda alert, version: store.update_alert_triage(alert_id, alert.triage, version=version),
         missing=lambda: NotFound("no such alert", alert_id=alert_id),
         conflict=lambda: Conflict("the alert kept changing; try again", alert_id=alert_id),
     )
-
-
-def _audit(
-    store: Store, actor: Principal, ip: str | None, alert_id: str, changes: list[TriageChange]
-) -> None:
     if changes:
         audit.record(
             store=store,
@@ -173,16 +176,13 @@ def _audit(
             ip=ip,
             details={"changes": [c.model_dump(mode="json", exclude={"at", "actor"}) for c in changes]},
         )
+    return alert
 
 
 def update(
     *, store: Store, alert_id: str, change: TriageEdit, actor: Principal, ip: str | None = None
 ) -> Alert:
-    alert, changes = _change_triage(
-        store, alert_id, lambda triage, now: _apply(triage, change, actor=actor.username, now=now)
-    )
-    _audit(store, actor, ip, alert_id, changes)
-    return alert
+    return _change_triage(store, alert_id, partial(_apply, change), actor=actor, ip=ip)
 
 
 def bulk_update(
@@ -206,11 +206,7 @@ def link_incident(
     *, store: Store, alert_id: str, incident_id: str | None, actor: Principal, ip: str | None = None
 ) -> Alert:
     """Record that the alert now belongs to an incident (or to none), on the alert's own history."""
-    alert, changes = _change_triage(
-        store, alert_id, lambda triage, now: _set_incident(triage, incident_id, actor=actor.username, now=now)
-    )
-    _audit(store, actor, ip, alert_id, changes)
-    return alert
+    return _change_triage(store, alert_id, partial(_set_incident, incident_id), actor=actor, ip=ip)
 
 
 # -- detail -----------------------------------------------------------------------------------------

@@ -94,8 +94,16 @@ def get(*, store: Store, incident_id: str) -> Incident:
 
 
 def _change(
-    store: Store, incident_id: str, mutate: Callable[[Incident, datetime], list[IncidentEntry]]
+    store: Store,
+    incident_id: str,
+    mutate: Callable[[Incident, datetime], list[IncidentEntry]],
+    *,
+    actor: Principal,
+    ip: str | None,
+    action: str,
 ) -> tuple[Incident, list[IncidentEntry]]:
+    """Change the incident under optimistic concurrency (`api.versioned`), audit what changed."""
+
     def change(incident: Incident, now: datetime) -> tuple[Incident, list[IncidentEntry]]:
         new = incident.model_copy(deep=True)
         entries = mutate(new, now)
@@ -103,23 +111,13 @@ def _change(
         new.updated_at = now
         return new, entries
 
-    return change_versioned(
+    incident, entries = change_versioned(
         lambda: store.get_incident_versioned(incident_id),
         change,
         lambda incident, version: store.update_incident(incident, version=version),
         missing=lambda: NotFound("no such incident", incident_id=incident_id),
         conflict=lambda: Conflict("the incident kept changing; try again", incident_id=incident_id),
     )
-
-
-def _audit(
-    store: Store,
-    actor: Principal,
-    ip: str | None,
-    incident_id: str,
-    action: str,
-    entries: list[IncidentEntry],
-) -> None:
     if entries:
         audit.record(
             store=store,
@@ -135,6 +133,7 @@ def _audit(
                 ]
             },
         )
+    return incident, entries
 
 
 def update(
@@ -178,18 +177,21 @@ def update(
                     setattr(inc, field, cleaned)
         return out
 
-    incident, entries = _change(store, incident_id, mutate)
-    _audit(store, actor, ip, incident_id, "incident.update", entries)
+    incident, _ = _change(store, incident_id, mutate, actor=actor, ip=ip, action="incident.update")
     return incident
 
 
 def add_note(
     *, store: Store, incident_id: str, text: str, actor: Principal, ip: str | None = None
 ) -> Incident:
-    incident, entries = _change(
-        store, incident_id, lambda inc, now: [_entry(actor.username, "note", now, text=text.strip())]
+    incident, _ = _change(
+        store,
+        incident_id,
+        lambda inc, now: [_entry(actor.username, "note", now, text=text.strip())],
+        actor=actor,
+        ip=ip,
+        action="incident.note",
     )
-    _audit(store, actor, ip, incident_id, "incident.note", entries)
     return incident
 
 
@@ -212,8 +214,7 @@ def add_alerts(
                 inc.severity = max((a.severity for a in members), key=lambda s: s.rank)
         return out
 
-    incident, entries = _change(store, incident_id, mutate)
-    _audit(store, actor, ip, incident_id, "incident.add_alerts", entries)
+    incident, _ = _change(store, incident_id, mutate, actor=actor, ip=ip, action="incident.add_alerts")
     for a in members:
         alerts.link_incident(store=store, alert_id=a.id, incident_id=incident_id, actor=actor, ip=ip)
     return incident
@@ -228,8 +229,9 @@ def remove_alert(
         inc.alert_ids.remove(alert_id)
         return [_entry(actor.username, "alert_removed", now, old=alert_id)]
 
-    incident, entries = _change(store, incident_id, mutate)
-    _audit(store, actor, ip, incident_id, "incident.remove_alert", entries)
+    incident, entries = _change(
+        store, incident_id, mutate, actor=actor, ip=ip, action="incident.remove_alert"
+    )
     if entries:
         alerts.link_incident(store=store, alert_id=alert_id, incident_id=None, actor=actor, ip=ip)
     return incident
