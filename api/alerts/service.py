@@ -166,16 +166,15 @@ def _change_triage(
         missing=lambda: NotFound("no such alert", alert_id=alert_id),
         conflict=lambda: Conflict("the alert kept changing; try again", alert_id=alert_id),
     )
-    if changes:
-        audit.record(
-            store=store,
-            actor=actor.username,
-            action="alert.update",
-            target_type="alert",
-            target_id=alert_id,
-            ip=ip,
-            details={"changes": [c.model_dump(mode="json", exclude={"at", "actor"}) for c in changes]},
-        )
+    dumped = [c.model_dump(mode="json", exclude={"at", "actor"}) for c in changes]
+    audit.record_changes(
+        store=store,
+        actor=actor.username,
+        ip=ip,
+        action="alert.update",
+        target=("alert", alert_id),
+        changes=dumped,
+    )
     return alert
 
 

@@ -118,21 +118,15 @@ def _change(
         missing=lambda: NotFound("no such incident", incident_id=incident_id),
         conflict=lambda: Conflict("the incident kept changing; try again", incident_id=incident_id),
     )
-    if entries:
-        audit.record(
-            store=store,
-            actor=actor.username,
-            action=action,
-            target_type="incident",
-            target_id=incident_id,
-            ip=ip,
-            details={
-                "changes": [
-                    e.model_dump(mode="json", exclude={"id", "at", "actor"}, exclude_none=True)
-                    for e in entries
-                ]
-            },
-        )
+    dumped = [e.model_dump(mode="json", exclude={"id", "at", "actor"}, exclude_none=True) for e in entries]
+    audit.record_changes(
+        store=store,
+        actor=actor.username,
+        ip=ip,
+        action=action,
+        target=("incident", incident_id),
+        changes=dumped,
+    )
     return incident, entries
 
 
