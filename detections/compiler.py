@@ -185,18 +185,18 @@ def _add_string(group: _StrGroup, value: SigmaString, cased: bool) -> None:
         else:
             group.contains.append(lit)
         return
-    group.globs.append(Glob(literals, start, end, None))
+    group.globs.append(Glob(tuple(literals), start, end, None))
 
 
 def _str_node(field_name: str, group: _StrGroup, cased: bool) -> StrAny:
     return StrAny(
         field_name,
         cased,
-        eq=group.eq,
-        prefixes=group.prefixes,
-        suffixes=group.suffixes,
-        contains=group.contains,
-        globs=group.globs,
+        eq=frozenset(group.eq),
+        prefixes=tuple(group.prefixes),
+        suffixes=tuple(group.suffixes),
+        contains=tuple(group.contains),
+        globs=tuple(group.globs),
     )
 
 
@@ -265,7 +265,7 @@ def _value_nodes(field_name: str | None, values: Sequence[SigmaType]) -> list[No
         if group.empty():
             continue
         if field_name is None:
-            nodes.append(Or([_str_node(f, group, cased) for f in KEYWORD_FIELDS]))
+            nodes.append(Or(tuple(_str_node(f, group, cased) for f in KEYWORD_FIELDS)))
         else:
             nodes.append(_str_node(field_name, group, cased))
     return nodes
@@ -274,10 +274,10 @@ def _value_nodes(field_name: str | None, values: Sequence[SigmaType]) -> list[No
 def _keyword_other(value: SigmaType) -> Node:
     if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
         group = _StrGroup(contains=[str(value.number).lower()])
-        return Or([_str_node(f, group, False) for f in KEYWORD_FIELDS])
+        return Or(tuple(_str_node(f, group, False) for f in KEYWORD_FIELDS))
     if isinstance(value, SigmaRegularExpression):
         pattern = _regex_pattern(value)
-        return Or([Regex(f, pattern) for f in KEYWORD_FIELDS])
+        return Or(tuple(Regex(f, pattern) for f in KEYWORD_FIELDS))
     raise CompileError(f"keyword search with a {type(value).__name__} value is not supported")
 
 
@@ -331,7 +331,7 @@ def _and(nodes: Sequence[Node]) -> Node:
         flat.extend(node.children if isinstance(node, And) else [node])
     if not flat:
         return Const(True)
-    return flat[0] if len(flat) == 1 else And(flat)
+    return flat[0] if len(flat) == 1 else And(tuple(flat))
 
 
 def _or(nodes: Sequence[Node]) -> Node:
@@ -340,7 +340,7 @@ def _or(nodes: Sequence[Node]) -> Node:
         flat.extend(node.children if isinstance(node, Or) else [node])
     if not flat:
         return Const(False)
-    return flat[0] if len(flat) == 1 else Or(flat)
+    return flat[0] if len(flat) == 1 else Or(tuple(flat))
 
 
 def _detection_node(detection: SigmaDetection) -> Node:
@@ -361,7 +361,7 @@ def _condition_node(item: object, selections: dict[str, Selection], rule: SigmaR
         names = [ident.identifier for ident in item.resolve_referenced_detections(rule.detection)]
         if not names:
             raise CompileError(f"condition selector {' of '.join(item.args)!r} matches no detection")
-        nodes = [selections[name] for name in names]
+        nodes = tuple(selections[name] for name in names)
         return And(nodes) if item.cond_class is ConditionAND else Or(nodes)
     if isinstance(item, ConditionNOT):
         return Not(_condition_node(item.args[0], selections, rule))
@@ -385,7 +385,7 @@ def compile_rule(rule: SigmaRule) -> CompiledRule:
         conditions.append(_condition_node(parsed, selections, rule))
     if not conditions:
         raise CompileError("rule has no condition")
-    condition = conditions[0] if len(conditions) == 1 else Or(conditions)
+    condition = conditions[0] if len(conditions) == 1 else Or(tuple(conditions))
     user_selections = [sel for name, sel in selections.items() if not name.startswith("_")]
     dispatch, implied = extract_dispatch(condition)
     condition = _prune(condition, {id(node) for node in implied})

@@ -1,8 +1,9 @@
 """Matcher nodes: the compiled form of a Sigma detection, evaluated over one flat ECS event.
 
-pySigma parses and maps rules but has no matcher; these small classes are ours. Every node has
-`match(view) -> bool` and is a plain picklable object, so a compiled rule set can be cached on disk
-(`detections.cache`). Semantics follow the Sigma specification and pySigma's conversion model:
+pySigma parses and maps rules but has no matcher; these small classes are ours. Every node is a
+slotted dataclass with `match(view) -> bool`; it pickles as its constructor call (`_Rebuilt`), so a
+compiled rule set can be cached on disk (`detections.cache`) without its compiled regexes.
+Semantics follow the Sigma specification and pySigma's conversion model:
 
 - strings compare case-insensitively unless `cased`; `*` and `?` are wildcards (escapes were
   resolved by pySigma); an ECS array matches when any element matches;
@@ -21,11 +22,13 @@ the prefilter and the hundred rules that look at `CommandLine` lower-case it onc
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar, Self, cast
 
 import ahocorasick
 import re2
@@ -157,8 +160,19 @@ class EventView:
         self.low = _LowStrings(self.raw)
 
 
-class Node:
-    """Base of all matcher nodes."""
+class _Rebuilt:
+    """Pickles as a call of its constructor with its init fields, so what a node derives from them
+    (a compiled regex, an automaton, a network) is rebuilt on load instead of stored."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        return type(self), tuple(getattr(self, f.name) for f in dataclasses.fields(cast(Any, self)) if f.init)
+
+
+class Node(_Rebuilt):
+    """Base of all matcher nodes: `@dataclass(slots=True, eq=False)` subclasses (slots for speed,
+    identity equality because the compiler tracks nodes by `id`)."""
 
     __slots__ = ()
 
@@ -170,71 +184,45 @@ class Node:
         return set()
 
 
+@dataclass(slots=True, eq=False)
 class Const(Node):
-    __slots__ = ("value",)
-
-    def __init__(self, value: bool) -> None:
-        self.value = value
+    value: bool
 
     def match(self, view: EventView) -> bool:
         return self.value
 
-    def __getstate__(self) -> bool:
-        return self.value
 
-    def __setstate__(self, state: bool) -> None:
-        self.value = state
+@dataclass(slots=True, eq=False)
+class Junction(Node):
+    """A node over child nodes (`And`, `Or`)."""
+
+    children: tuple[Node, ...]
+
+    def fields(self) -> set[str]:
+        return set().union(*(c.fields() for c in self.children))
 
 
-class And(Node):
-    __slots__ = ("children",)
-
-    def __init__(self, children: Sequence[Node]) -> None:
-        self.children = tuple(children)
-
+@dataclass(slots=True, eq=False)
+class And(Junction):
     def match(self, view: EventView) -> bool:
         for child in self.children:  # noqa: SIM110  (a loop is faster than all(genexpr) here)
             if not child.match(view):
                 return False
         return True
 
-    def fields(self) -> set[str]:
-        return set().union(*(c.fields() for c in self.children))
 
-    def __getstate__(self) -> tuple[Node, ...]:
-        return self.children
-
-    def __setstate__(self, state: tuple[Node, ...]) -> None:
-        self.children = state
-
-
-class Or(Node):
-    __slots__ = ("children",)
-
-    def __init__(self, children: Sequence[Node]) -> None:
-        self.children = tuple(children)
-
+@dataclass(slots=True, eq=False)
+class Or(Junction):
     def match(self, view: EventView) -> bool:
         for child in self.children:  # noqa: SIM110  (a loop is faster than any(genexpr) here)
             if child.match(view):
                 return True
         return False
 
-    def fields(self) -> set[str]:
-        return set().union(*(c.fields() for c in self.children))
 
-    def __getstate__(self) -> tuple[Node, ...]:
-        return self.children
-
-    def __setstate__(self, state: tuple[Node, ...]) -> None:
-        self.children = state
-
-
+@dataclass(slots=True, eq=False)
 class Not(Node):
-    __slots__ = ("child",)
-
-    def __init__(self, child: Node) -> None:
-        self.child = child
+    child: Node
 
     def match(self, view: EventView) -> bool:
         return not self.child.match(view)
@@ -242,21 +230,13 @@ class Not(Node):
     def fields(self) -> set[str]:
         return self.child.fields()
 
-    def __getstate__(self) -> Node:
-        return self.child
 
-    def __setstate__(self, state: Node) -> None:
-        self.child = state
-
-
+@dataclass(slots=True, eq=False)
 class Selection(Node):
     """A named detection of the rule; the name is reported by `match`/`explain`."""
 
-    __slots__ = ("name", "node")
-
-    def __init__(self, name: str, node: Node) -> None:
-        self.name = name
-        self.node = node
+    name: str
+    node: Node
 
     def match(self, view: EventView) -> bool:
         return self.node.match(view)
@@ -264,31 +244,33 @@ class Selection(Node):
     def fields(self) -> set[str]:
         return self.node.fields()
 
-    def __getstate__(self) -> tuple[str, Node]:
-        return (self.name, self.node)
 
-    def __setstate__(self, state: tuple[str, Node]) -> None:
-        self.name, self.node = state
+@dataclass(slots=True, eq=False)
+class FieldNode(Node):
+    """A node that tests one field."""
+
+    field: str
+
+    def fields(self) -> set[str]:
+        return {self.field}
 
 
-class Glob:
-    """One wildcard pattern (`*`, `?`) over an already case-folded value."""
+@dataclass(slots=True, eq=False)
+class Glob(_Rebuilt):
+    """One wildcard pattern (`*`, `?`) over an already case-folded value.
 
-    __slots__ = ("_regex", "end", "parts", "start")
+    `parts` are the literal pieces between `*`, `start`/`end` anchor them at the value's start/end;
+    a pattern with `?` is given as `regex` instead.
+    """
 
-    def __init__(self, parts: Sequence[str], start: bool, end: bool, regex: str | None) -> None:
-        # parts: literal pieces between `*`; start/end: anchored at the value's start/end.
-        self.parts = tuple(parts)
-        self.start = start
-        self.end = end
-        self._regex: Any = re2_compile(regex) if regex is not None else None
+    parts: tuple[str, ...]
+    start: bool
+    end: bool
+    regex: str | None
+    _regex: Any = dataclasses.field(init=False, repr=False)
 
-    def __getstate__(self) -> tuple[tuple[str, ...], bool, bool, str | None]:
-        return (self.parts, self.start, self.end, self._regex.pattern if self._regex is not None else None)
-
-    def __setstate__(self, state: tuple[tuple[str, ...], bool, bool, str | None]) -> None:
-        self.parts, self.start, self.end, regex = state
-        self._regex = re2_compile(regex) if regex is not None else None
+    def __post_init__(self) -> None:
+        self._regex = re2_compile(self.regex) if self.regex is not None else None
 
     def match(self, value: str) -> bool:
         if self._regex is not None:
@@ -320,42 +302,26 @@ def _needles(needles: Sequence[str]) -> Any:
     return automaton
 
 
-class StrAny(Node):
+@dataclass(slots=True, eq=False)
+class StrAny(FieldNode):
     """Field matches any of a set of string patterns (the usual Sigma value list, OR-linked).
 
     Patterns are grouped by shape so the common cases are one C-level call: `in frozenset`,
     `str.startswith(tuple)`, `str.endswith(tuple)`; only `*a*b*`/`?` shapes fall back to `Glob`.
     """
 
-    __slots__ = ("_automaton", "cased", "contains", "eq", "field", "globs", "prefixes", "suffixes")
-
     #: Above this many `contains` needles, one Aho-Corasick pass beats a Python loop of `in`.
-    AUTOMATON_MIN = 8
+    AUTOMATON_MIN: ClassVar[int] = 8
 
-    def __init__(
-        self,
-        field: str,
-        cased: bool,
-        eq: Sequence[str] = (),
-        prefixes: Sequence[str] = (),
-        suffixes: Sequence[str] = (),
-        contains: Sequence[str] = (),
-        globs: Sequence[Glob] = (),
-    ) -> None:
-        self.field = field
-        self.cased = cased
-        self.eq = frozenset(eq)
-        self.prefixes = tuple(prefixes)
-        self.suffixes = tuple(suffixes)
-        self.contains = tuple(contains)
-        self.globs = tuple(globs)
-        self._automaton = _needles(self.contains) if len(self.contains) >= self.AUTOMATON_MIN else None
+    cased: bool
+    eq: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+    contains: tuple[str, ...] = ()
+    globs: tuple[Glob, ...] = ()
+    _automaton: Any = dataclasses.field(init=False, repr=False)
 
-    def __getstate__(self) -> tuple[Any, ...]:
-        return (self.field, self.cased, self.eq, self.prefixes, self.suffixes, self.contains, self.globs)
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        (self.field, self.cased, self.eq, self.prefixes, self.suffixes, self.contains, self.globs) = state
+    def __post_init__(self) -> None:
         self._automaton = _needles(self.contains) if len(self.contains) >= self.AUTOMATON_MIN else None
 
     def match(self, view: EventView) -> bool:
@@ -386,27 +352,14 @@ class StrAny(Node):
                     return True
         return False
 
-    def fields(self) -> set[str]:
-        return {self.field}
 
+@dataclass(slots=True, eq=False)
+class Regex(FieldNode):
+    pattern: str
+    _regex: Any = dataclasses.field(init=False, repr=False)
 
-class Regex(Node):
-    __slots__ = ("_regex", "field")
-
-    def __init__(self, field: str, pattern: str) -> None:
-        self.field = field
-        self._regex: Any = re2_compile(pattern)
-
-    @property
-    def pattern(self) -> str:
-        return str(self._regex.pattern)
-
-    def __getstate__(self) -> tuple[str, str]:
-        return (self.field, self.pattern)
-
-    def __setstate__(self, state: tuple[str, str]) -> None:
-        self.field = state[0]
-        self._regex = re2_compile(state[1])
+    def __post_init__(self) -> None:
+        self._regex = re2_compile(self.pattern)
 
     def match(self, view: EventView) -> bool:
         search = self._regex.search
@@ -415,22 +368,10 @@ class Regex(Node):
                 return True
         return False
 
-    def fields(self) -> set[str]:
-        return {self.field}
 
-
-class NumEq(Node):
-    __slots__ = ("field", "number")
-
-    def __init__(self, field: str, number: int | float) -> None:
-        self.field = field
-        self.number = number
-
-    def __getstate__(self) -> tuple[str, int | float]:
-        return (self.field, self.number)
-
-    def __setstate__(self, state: tuple[str, int | float]) -> None:
-        self.field, self.number = state
+@dataclass(slots=True, eq=False)
+class NumEq(FieldNode):
+    number: int | float
 
     def match(self, view: EventView) -> bool:
         for value in scalars_of(view.flat.get(self.field)):  # noqa: SIM110
@@ -438,29 +379,14 @@ class NumEq(Node):
                 return True
         return False
 
-    def fields(self) -> set[str]:
-        return {self.field}
 
-
-class BoolEq(Node):
-    __slots__ = ("field", "value")
-
-    def __init__(self, field: str, value: bool) -> None:
-        self.field = field
-        self.value = value
-
-    def __getstate__(self) -> tuple[str, bool]:
-        return (self.field, self.value)
-
-    def __setstate__(self, state: tuple[str, bool]) -> None:
-        self.field, self.value = state
+@dataclass(slots=True, eq=False)
+class BoolEq(FieldNode):
+    value: bool
 
     def match(self, view: EventView) -> bool:
         want = "true" if self.value else "false"
         return want in view.low[self.field]
-
-    def fields(self) -> set[str]:
-        return {self.field}
 
 
 def _present(value: Any) -> bool:
@@ -471,45 +397,20 @@ def _present(value: Any) -> bool:
     return True
 
 
-class Null(Node):
+@dataclass(slots=True, eq=False)
+class Null(FieldNode):
     """`field: null`: the field is missing, None, or an empty array."""
-
-    __slots__ = ("field",)
-
-    def __init__(self, field: str) -> None:
-        self.field = field
-
-    def __getstate__(self) -> str:
-        return self.field
-
-    def __setstate__(self, state: str) -> None:
-        self.field = state
 
     def match(self, view: EventView) -> bool:
         return not _present(view.flat.get(self.field))
 
-    def fields(self) -> set[str]:
-        return {self.field}
 
-
-class Exists(Node):
-    __slots__ = ("field", "want")
-
-    def __init__(self, field: str, want: bool) -> None:
-        self.field = field
-        self.want = want
-
-    def __getstate__(self) -> tuple[str, bool]:
-        return (self.field, self.want)
-
-    def __setstate__(self, state: tuple[str, bool]) -> None:
-        self.field, self.want = state
+@dataclass(slots=True, eq=False)
+class Exists(FieldNode):
+    want: bool
 
     def match(self, view: EventView) -> bool:
         return _present(view.flat.get(self.field)) == self.want
-
-    def fields(self) -> set[str]:
-        return {self.field}
 
 
 class CompareOp(Enum):
@@ -520,19 +421,10 @@ class CompareOp(Enum):
     NEQ = "neq"
 
 
-class Compare(Node):
-    __slots__ = ("field", "number", "op")
-
-    def __init__(self, field: str, op: CompareOp, number: int | float) -> None:
-        self.field = field
-        self.op = op
-        self.number = number
-
-    def __getstate__(self) -> tuple[str, CompareOp, int | float]:
-        return (self.field, self.op, self.number)
-
-    def __setstate__(self, state: tuple[str, CompareOp, int | float]) -> None:
-        self.field, self.op, self.number = state
+@dataclass(slots=True, eq=False)
+class Compare(FieldNode):
+    op: CompareOp
+    number: int | float
 
     def match(self, view: EventView) -> bool:
         op = self.op
@@ -551,23 +443,13 @@ class Compare(Node):
                 return True
         return False
 
-    def fields(self) -> set[str]:
-        return {self.field}
 
+@dataclass(slots=True, eq=False)
+class Cidr(FieldNode):
+    cidr: str
+    _network: ipaddress.IPv4Network | ipaddress.IPv6Network = dataclasses.field(init=False, repr=False)
 
-class Cidr(Node):
-    __slots__ = ("_network", "cidr", "field")
-
-    def __init__(self, field: str, cidr: str) -> None:
-        self.field = field
-        self.cidr = cidr
-        self._network = ipaddress.ip_network(cidr, strict=False)
-
-    def __getstate__(self) -> tuple[str, str]:
-        return (self.field, self.cidr)
-
-    def __setstate__(self, state: tuple[str, str]) -> None:
-        self.field, self.cidr = state
+    def __post_init__(self) -> None:
         self._network = ipaddress.ip_network(self.cidr, strict=False)
 
     def match(self, view: EventView) -> bool:
@@ -585,26 +467,14 @@ class Cidr(Node):
                 return True
         return False
 
-    def fields(self) -> set[str]:
-        return {self.field}
 
-
-class FieldRef(Node):
+@dataclass(slots=True, eq=False)
+class FieldRef(FieldNode):
     """`fieldref`: the value of one field equals (or starts/ends with, contains) another field's."""
 
-    __slots__ = ("ends_with", "field", "other", "starts_with")
-
-    def __init__(self, field: str, other: str, starts_with: bool, ends_with: bool) -> None:
-        self.field = field
-        self.other = other
-        self.starts_with = starts_with
-        self.ends_with = ends_with
-
-    def __getstate__(self) -> tuple[str, str, bool, bool]:
-        return (self.field, self.other, self.starts_with, self.ends_with)
-
-    def __setstate__(self, state: tuple[str, str, bool, bool]) -> None:
-        self.field, self.other, self.starts_with, self.ends_with = state
+    other: str
+    starts_with: bool
+    ends_with: bool
 
     def match(self, view: EventView) -> bool:
         # starts_with/ends_with mirror pySigma: `fieldref|startswith` sets starts_with (the value

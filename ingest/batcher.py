@@ -11,8 +11,8 @@ What is durable is counted once per batch and source (`ingest.metrics.accepted`:
 last event time), not once per record: prometheus-client calls cost a microsecond or more each.
 
 `submit` failures that downstream recovers from (`SocError`: BackPressure, BusError, StoreError)
-are retried with backoff, forever, while the batch's future stays pending; any other exception is
-a bug: it fails the batch's future (the TCP connection closes, UDP counts `submit_error`).
+are retried with backoff (tenacity), forever, while the batch's future stays pending; any other
+exception is a bug: it fails the batch's future (the TCP connection closes, UDP counts `submit_error`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from ingest.metrics import accepted
 from soc_core.errors import BackPressure, SocError
@@ -69,7 +71,7 @@ class AsyncBatcher:
         self._executor = executor
         self.max_records = max_records
         self.max_delay_s = max_delay_s
-        self._max_backoff = max_backoff_s
+        self._backoff = wait_exponential(multiplier=0.1, max=max_backoff_s)
         self._slots = asyncio.Semaphore(max_inflight)
         self._current: _Batch | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -143,20 +145,14 @@ class AsyncBatcher:
         size = len(batch)
         try:
             async with self._slots:
-                delay = 0.1
-                while True:
-                    try:
+                retrying = AsyncRetrying(
+                    retry=retry_if_exception_type(SocError),
+                    wait=self._wait,
+                    before_sleep=lambda state: self._outage_started(state, size),
+                )
+                async for attempt in retrying:
+                    with attempt:
                         await loop.run_in_executor(self._executor, self._deliver, batch)
-                        break
-                    except SocError as exc:
-                        wait = min(delay, exc.retry_after) if isinstance(exc, BackPressure) else delay
-                        if self._outage_since is None:
-                            self._outage_since = loop.time()
-                            log.warning(
-                                "downstream unavailable, holding %d records and retrying: %s", len(batch), exc
-                            )
-                        await asyncio.sleep(wait)
-                        delay = min(delay * 2, self._max_backoff)
             if self._outage_since is not None:
                 log.warning("downstream available again after %.1fs", loop.time() - self._outage_since)
                 self._outage_since = None
@@ -172,6 +168,18 @@ class AsyncBatcher:
             batch.future.exception()  # mark retrieved: UDP senders never await it
         finally:
             self._inflight_records -= size
+
+    def _wait(self, state: RetryCallState) -> float:
+        """0.1 s doubling to `max_backoff_s`, shortened to a BackPressure's `retry_after`."""
+        delay = float(self._backoff(state))
+        exc = state.outcome.exception() if state.outcome is not None else None
+        return min(delay, exc.retry_after) if isinstance(exc, BackPressure) else delay
+
+    def _outage_started(self, state: RetryCallState, size: int) -> None:
+        if self._outage_since is None:
+            self._outage_since = asyncio.get_running_loop().time()
+            exc = state.outcome.exception() if state.outcome is not None else None
+            log.warning("downstream unavailable, holding %d records and retrying: %s", size, exc)
 
     def _deliver(self, batch: _Batch) -> None:
         """Runs in the executor. Dead letters first; once written they are not written again."""

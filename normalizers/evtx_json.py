@@ -13,19 +13,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from normalizers.base import ParseContext
 from normalizers.windows_ecs import (
     Doc,
     WinEvent,
+    event_code,
     guid,
     keyword_mask,
     keyword_names,
     level_name,
+    load_json,
+    merge_user_data,
+    nonempty,
     opcode_name,
     parse_time,
     provider_guid,
+    put_text,
+    record_id,
+    rendered_keywords,
     task_name,
     text,
     to_ecs,
@@ -48,10 +53,6 @@ def _attrs(node: object) -> dict[str, Any]:
 
 def _attr(node: object, name: str) -> Any:
     return _attrs(node).get(name)
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _add_unnamed(out: dict[str, str], value: object, position: int) -> int:
@@ -101,18 +102,7 @@ def event_data(node: object) -> dict[str, str]:
             if key == "#attributes" or key[:1] == "@":
                 continue  # EventData's own attributes (e.g. Name="EVENT_...")
             position += 1
-            if type(value) is str:  # the common case, inlined: evtx writes named values
-                if not value:
-                    continue
-                if "\r" in value or value[-1] == "\n":
-                    value = text(value)
-                    if value is None:
-                        continue
-                out[key] = value
-                continue
-            item = text(value)
-            if item is not None:
-                out[key] = item
+            put_text(out, key, value)
         return out
     _add_data(out, node, 0)
     return out
@@ -140,16 +130,6 @@ def user_data(node: object) -> dict[str, str] | None:
     return None
 
 
-def _rendered_keywords(node: object) -> list[str] | None:
-    keywords = node.get("Keyword") if isinstance(node, dict) else node
-    if isinstance(keywords, str):
-        keywords = [keywords]
-    if not isinstance(keywords, list):
-        return None
-    names = [item for item in keywords if isinstance(item, str) and item]
-    return names or None
-
-
 def to_win_event(obj: object) -> WinEvent:
     """The canonical event from one parsed evtx-JSON record; NormalizeError says what is missing."""
     if not isinstance(obj, dict):
@@ -163,31 +143,24 @@ def to_win_event(obj: object) -> WinEvent:
     event_id = system.get("EventID")
     if isinstance(event_id, dict):
         event_id = event_id.get("#text")
-    code = to_int(event_id)
-    if code is None:
-        raise NormalizeError(f"Event.System.EventID missing or not a number: {str(event_id)[:40]!r}")
+    code = event_code(event_id, "Event.System.EventID")
     created = system.get("TimeCreated")
     moment = _attr(created, "SystemTime") if isinstance(created, dict) else created
     time = parse_time(moment, what="Event.System.TimeCreated.SystemTime")
 
     provider_attrs = _attrs(system.get("Provider"))
-    provider = _str(provider_attrs.get("Name")) or _str(provider_attrs.get("EventSourceName"))
+    provider = nonempty(provider_attrs.get("Name")) or nonempty(provider_attrs.get("EventSourceName"))
     provider_id = provider_attrs.get("Guid")
     execution = _attrs(system.get("Execution"))
     correlation = _attrs(system.get("Correlation"))
     channel = system.get("Channel")
     computer = system.get("Computer")
-    record = system.get("EventRecordID")
-    record_number = to_int(record)
     user_sid = _attr(system.get("Security"), "UserID")
     version = system.get("Version")
 
     data = event_data(event.get("EventData"))
     user = user_data(event.get("UserData"))
-    if user is not None:
-        for key, value in user.items():
-            if key != "xml_name" and key not in data:
-                data[key] = value
+    merge_user_data(data, user)
 
     rendering = event.get("RenderingInfo")
     if not isinstance(rendering, dict):
@@ -195,17 +168,18 @@ def to_win_event(obj: object) -> WinEvent:
     level = level_name(rendering.get("Level")) or level_name(system.get("Level"))
     task = text(rendering.get("Task")) or task_name(provider, system.get("Task"))
     opcode = text(rendering.get("Opcode")) or opcode_name(system.get("Opcode"))
-    keywords = _rendered_keywords(rendering.get("Keywords")) or keyword_names(
-        keyword_mask(system.get("Keywords"))
-    )
+    rendered = rendering.get("Keywords")
+    keywords = rendered_keywords(
+        rendered.get("Keyword") if isinstance(rendered, dict) else rendered
+    ) or keyword_names(keyword_mask(system.get("Keywords")))
     return WinEvent(
-        event_id=str(code),
+        event_id=code,
         time=time,
-        channel=_str(channel),
+        channel=nonempty(channel),
         provider=provider,
         provider_guid=provider_guid(provider_id) if isinstance(provider_id, str) else None,
-        record_id=str(record_number) if record_number else None,
-        computer=_str(computer),
+        record_id=record_id(system.get("EventRecordID")),
+        computer=nonempty(computer),
         event_data=data,
         user_data=user,
         version=to_int(version),
@@ -215,7 +189,7 @@ def to_win_event(obj: object) -> WinEvent:
         keywords=keywords,
         pid=to_int(execution.get("ProcessID")),
         thread_id=to_int(execution.get("ThreadID")),
-        user_sid=_str(user_sid),
+        user_sid=nonempty(user_sid),
         activity_id=guid(correlation.get("ActivityID")),
         related_activity_id=guid(correlation.get("RelatedActivityID")),
         message=text(rendering.get("Message")),
@@ -227,13 +201,7 @@ class EvtxJson:
     typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> Doc:
-        if raw[:1] == "\ufeff":
-            raw = raw[1:]
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise NormalizeError(f"not JSON: {exc}") from None
-        return to_ecs(to_win_event(obj))
+        return to_ecs(to_win_event(load_json(raw[1:] if raw[:1] == "\ufeff" else raw)))
 
     def sniff(self, raw: str) -> bool:
         head = raw[:256]

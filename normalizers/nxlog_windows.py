@@ -30,19 +30,23 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from typing import Any, Final
 
-import orjson
-
 from normalizers.base import ParseContext
 from normalizers.windows_ecs import (
     Doc,
     WinEvent,
+    event_code,
     guid,
     keyword_mask,
     keyword_names,
     level_name,
+    load_json,
+    merge_user_data,
+    nonempty,
     opcode_name,
     parse_time,
     provider_guid,
+    put_text,
+    record_id,
     task_name,
     text,
     to_ecs,
@@ -100,10 +104,6 @@ def _own(obj: dict[str, Any], key: str) -> Any:
     return None if value is None or _is_event_data(key, value) else value
 
 
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _level(obj: dict[str, Any]) -> str | None:
     level = obj.get("Level")
     if isinstance(level, str) and level and not level.isdigit():
@@ -146,35 +146,24 @@ def to_win_event(obj: object, ctx: ParseContext) -> WinEvent:
     """The canonical event from one parsed NXLog record."""
     if not isinstance(obj, dict):
         raise NormalizeError(f"NXLog record must be a JSON object, got {type(obj).__name__}")
-    event_id = obj.get("EventID")
-    code = to_int(event_id)
-    if code is None:
-        raise NormalizeError(f"EventID missing or not a number: {str(event_id)[:40]!r}")
+    code = event_code(obj.get("EventID"), "EventID")
     time = parse_time(obj.get("EventTime"), ctx.timezone, what="EventTime")
 
-    provider = _str(obj.get("SourceName"))
-    shared = _SHARED_NAMES.get((provider or "", str(code)), _NO_NAMES)
+    provider = nonempty(obj.get("SourceName"))
+    shared = _SHARED_NAMES.get((provider or "", code), _NO_NAMES)
     data: dict[str, str] = {}
     user: dict[str, str] | None = None
     always_own = _ALWAYS_OWN - shared if shared else _ALWAYS_OWN
     for key, value in obj.items():
         if key in always_own or (key in NXLOG_FIELDS and not _is_event_data(key, value, shared)):
             continue
-        if type(value) is str and value and "\r" not in value and value[-1] != "\n":
-            data[key] = value
-            continue
-        item = text(value)
-        if item is not None:
-            data[key] = item
+        put_text(data, key, value)
     xml = data.get("UserData")
     if xml is not None and xml[0] == "<":
         user = user_data_xml(xml)
         if user is not None:
             del data["UserData"]
-    if user is not None:
-        for key, value in user.items():
-            if key != "xml_name" and key not in data:
-                data[key] = value
+    merge_user_data(data, user)
 
     execution = "ExecutionProcessID" in obj
     pid = to_int(obj.get("ExecutionProcessID") if execution else _own(obj, "ProcessID"))
@@ -183,32 +172,31 @@ def to_win_event(obj: object, ctx: ParseContext) -> WinEvent:
     if task_number is None:
         task_number = _own(obj, "Task")
     opcode_number = _own(obj, "OpcodeValue")
-    record_number = to_int(obj.get("RecordNumber"))
     version = _own(obj, "Version")
     keywords = keyword_names(keyword_mask(obj.get("Keywords")))
     return WinEvent(
-        event_id=str(code),
+        event_id=code,
         time=time,
-        channel=_str(obj.get("Channel")),
+        channel=nonempty(obj.get("Channel")),
         provider=provider,
         provider_guid=provider_guid(obj["ProviderGuid"])
         if isinstance(obj.get("ProviderGuid"), str)
         else None,
-        record_id=str(record_number) if record_number else None,
-        computer=_str(obj.get("Hostname")),
+        record_id=record_id(obj.get("RecordNumber")),
+        computer=nonempty(obj.get("Hostname")),
         event_data=data,
         user_data=user,
         version=version if type(version) is int else None,
         level=_level(obj),
-        task=_str(obj.get("Category")) or task_name(provider, task_number),
-        opcode=_str(obj.get("Opcode")) or opcode_name(opcode_number),
+        task=nonempty(obj.get("Category")) or task_name(provider, task_number),
+        opcode=nonempty(obj.get("Opcode")) or opcode_name(opcode_number),
         keywords=keywords,
         pid=pid,
         thread_id=thread,
-        user_sid=_str(obj.get("UserID")),
-        user_name=None if "AccountName" in shared else _str(obj.get("AccountName")),
-        user_domain=_str(obj.get("Domain")),
-        user_type=_str(obj.get("AccountType")),
+        user_sid=nonempty(obj.get("UserID")),
+        user_name=None if "AccountName" in shared else nonempty(obj.get("AccountName")),
+        user_domain=nonempty(obj.get("Domain")),
+        user_type=nonempty(obj.get("AccountType")),
         activity_id=guid(obj.get("ActivityID")),
         related_activity_id=guid(obj.get("RelatedActivityID")),
         message=text(obj.get("Message")) if isinstance(obj.get("Message"), str) else None,
@@ -220,11 +208,7 @@ class NxlogWindows:
     typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> Doc:
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise NormalizeError(f"not JSON: {exc}") from None
-        return to_ecs(to_win_event(obj, ctx))
+        return to_ecs(to_win_event(load_json(raw), ctx))
 
     def sniff(self, raw: str) -> bool:
         if raw.lstrip()[:1] != "{" or '"EventID"' not in raw:

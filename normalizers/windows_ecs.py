@@ -47,6 +47,7 @@ from typing import Any, Final
 
 import orjson
 
+from normalizers._text_common import add_related
 from soc_core.errors import NormalizeError
 
 Doc = dict[str, Any]
@@ -115,6 +116,63 @@ def text(value: object) -> str | None:
         parts = [part for part in [text(item) for item in value] if part is not None]
         return ", ".join(parts) or None
     return text(str(value))
+
+
+def nonempty(value: object) -> str | None:
+    """A System field that is a non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def put_text(out: dict[str, str], key: str, value: object) -> None:
+    """`out[key] = text(value)`, unless that drops the value; a clean string (the common case, as
+    Winlogbeat and evtx send them) is stored as it is."""
+    if type(value) is str and value and "\r" not in value and value[-1] != "\n":
+        out[key] = value
+        return
+    item = text(value)
+    if item is not None:
+        out[key] = item
+
+
+def merge_user_data(data: dict[str, str], user: dict[str, str] | None) -> None:
+    """UserData's values join EventData under their own names, as Winlogbeat flattens them; EventData
+    keeps a name both have."""
+    if user is not None:
+        for key, value in user.items():
+            if key != "xml_name" and key not in data:
+                data[key] = value
+
+
+def rendered_keywords(value: object) -> list[str] | None:
+    """Keyword names as a shipper rendered them (one name or a list); None when there are none."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return None
+    names = [item for item in value if isinstance(item, str) and item]
+    return names or None
+
+
+def event_code(value: object, what: str) -> str:
+    """The event id as a decimal string; a record without one is not a Windows event."""
+    code = to_int(value)
+    if code is None:
+        raise NormalizeError(f"{what} missing or not a number: {str(value)[:40]!r}")
+    return str(code)
+
+
+def record_id(value: object) -> str | None:
+    """The event record id as a decimal string; None when missing or 0 (not a real record)."""
+    number = to_int(value)
+    return str(number) if number else None
+
+
+def load_json(raw: str) -> object:
+    """The one JSON document every JSON shape arrives as."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise NormalizeError(f"not JSON: {exc}") from None
 
 
 def to_int(value: object) -> int | None:
@@ -658,20 +716,6 @@ def _sub(doc: Doc, key: str) -> Doc:
     return obj
 
 
-def _related(doc: Doc, kind: str, value: str | None) -> None:
-    if not value:
-        return
-    related = doc.get("related")
-    if related is None:
-        doc["related"] = {kind: [value]}
-        return
-    values = related.get(kind)
-    if values is None:
-        related[kind] = [value]
-    elif value not in values:
-        values.append(value)
-
-
 def _basename(path: str) -> str:
     return path.rpartition("\\")[2] or path
 
@@ -727,7 +771,7 @@ def _set_ip(doc: Doc, side: str, address: str | None, port: str | None = None) -
     target = _sub(doc, side)
     if ip is not None:
         target["ip"] = ip
-        _related(doc, "ip", ip)
+        add_related(doc, "ip", ip)
     if number is not None and number <= 65535:
         target["port"] = number
 
@@ -756,9 +800,9 @@ def _apply_hashes(doc: Doc, target_name: str, hashes: dict[str, str]) -> None:
         target["hash"] = hashes
     if imphash:
         _sub(target, "pe")["imphash"] = imphash
-        _related(doc, "hash", imphash)
+        add_related(doc, "hash", imphash)
     for digest in hashes.values():
-        _related(doc, "hash", digest)
+        add_related(doc, "hash", digest)
 
 
 _PE_FIELDS: Final = (
@@ -851,7 +895,7 @@ def _dns_answers(doc: Doc, results: str) -> None:
                 answer: Doc = {"type": _DNS_TYPES.get(parts[1], parts[1])}
                 if len(parts) >= 3:
                     answer["data"] = parts[2]
-                    _related(doc, "hosts", parts[2])
+                    add_related(doc, "hosts", parts[2])
                 answers.append(answer)
         else:
             ip = clean_ip(item)
@@ -859,7 +903,7 @@ def _dns_answers(doc: Doc, results: str) -> None:
                 ips.append(ip)
     for ip in ips:
         answers.append({"type": "AAAA" if ":" in ip else "A", "data": ip})
-        _related(doc, "ip", ip)
+        add_related(doc, "ip", ip)
     dns = _sub(doc, "dns")
     if answers:
         dns["answers"] = answers
@@ -971,7 +1015,7 @@ def _map_sysmon(doc: Doc, ed: dict[str, str], ev: WinEvent) -> None:
         value = _get(ed, "QueryName")
         if value:
             _sub(doc, "dns")["question"] = {"name": value}
-            _related(doc, "hosts", value)
+            add_related(doc, "hosts", value)
         value = _get(ed, "QueryResults")
         if value:
             _dns_answers(doc, value)
@@ -999,7 +1043,7 @@ def _map_sysmon(doc: Doc, ed: dict[str, str], ev: WinEvent) -> None:
         user = _sub(doc, "user")
         user["domain"] = account_domain
         user["name"] = account
-        _related(doc, "user", account)
+        add_related(doc, "user", account)
     value = _get(ed, "RuleName")
     if value:
         doc["rule"] = {"name": value}
@@ -1078,10 +1122,10 @@ def _map_security(doc: Doc, ed: dict[str, str], ev: WinEvent) -> None:
             user["target"] = target
     if user:
         doc["user"] = user
-        _related(doc, "user", user.get("name"))
+        add_related(doc, "user", user.get("name"))
         for nested in ("target", "effective"):
             if nested in user:
-                _related(doc, "user", user[nested].get("name"))
+                add_related(doc, "user", user[nested].get("name"))
 
     logon: Doc = {}
     value = _get(ed, "LogonType")
@@ -1253,7 +1297,7 @@ def _apply_powershell(doc: Doc, details: dict[str, str]) -> None:
         user = _sub(doc, "user")
         user["domain"] = account_domain
         user["name"] = account
-        _related(doc, "user", account)
+        add_related(doc, "user", account)
 
 
 def _map_powershell_operational(doc: Doc, ed: dict[str, str], ev: WinEvent) -> None:
@@ -1314,7 +1358,7 @@ def _map_defender(doc: Doc, ed: dict[str, str], ev: WinEvent) -> None:
     domain, name = _split_user(ed.get("Detection User") or ed.get("User"))
     if name:
         doc["user"] = {"domain": domain, "name": name}
-        _related(doc, "user", name)
+        add_related(doc, "user", name)
     elif ev.user_sid:
         doc["user"] = {"id": ev.user_sid}
     value = _get(ed, "Path") or _get(ed, "FileName") or _get(ed, "Filename")
@@ -1346,7 +1390,7 @@ def _map_system(doc: Doc, ed: dict[str, str], ev: WinEvent) -> None:
         user = _account(ed, ("SubjectUserSid",), "SubjectUserName", "SubjectDomainName")
         if user:
             doc["user"] = user
-            _related(doc, "user", user.get("name"))
+            add_related(doc, "user", user.get("name"))
             value = _get(ed, "SubjectLogonId")
             if value:
                 doc["winlog"]["logon"] = {"id": value}

@@ -13,16 +13,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from normalizers.base import ParseContext
 from normalizers.windows_ecs import (
     Doc,
     WinEvent,
+    event_code,
     guid,
     level_name,
+    load_json,
+    merge_user_data,
+    nonempty,
     parse_time,
     provider_guid,
+    put_text,
+    record_id,
+    rendered_keywords,
     text,
     to_ecs,
     to_int,
@@ -31,30 +36,11 @@ from soc_core.errors import NormalizeError
 
 
 def _strings(node: object) -> dict[str, str]:
-    if not isinstance(node, dict):
-        return {}
     out: dict[str, str] = {}
-    for key, value in node.items():
-        if type(value) is str and value and "\r" not in value and value[-1] != "\n":
-            out[key] = value  # the common case: Winlogbeat already sent clean strings
-            continue
-        item = text(value)
-        if item is not None:
-            out[key] = item
+    if isinstance(node, dict):
+        for key, value in node.items():
+            put_text(out, key, value)
     return out
-
-
-def _keywords(value: object) -> list[str] | None:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        return None
-    names = [item for item in value if isinstance(item, str) and item]
-    return names or None
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _obj(value: object) -> dict[str, Any]:
@@ -72,49 +58,42 @@ def to_win_event(obj: object) -> WinEvent:
     event_id = winlog.get("event_id")
     if event_id is None:
         event_id = meta.get("code")
-    code = to_int(event_id)
-    if code is None:
-        raise NormalizeError(f"winlog.event_id missing or not a number: {str(event_id)[:40]!r}")
+    code = event_code(event_id, "winlog.event_id")
     moment = winlog.get("time_created") or obj.get("@timestamp")
     time = parse_time(moment, what="@timestamp")
 
     data = _strings(winlog.get("event_data"))
     user = _strings(winlog.get("user_data")) or None
-    if user is not None:
-        for key, value in user.items():
-            if key != "xml_name" and key not in data:
-                data[key] = value
+    merge_user_data(data, user)
     process = _obj(winlog.get("process"))
     thread = _obj(process.get("thread"))
     account = _obj(winlog.get("user"))
-    record = winlog.get("record_id")
-    record_number = to_int(record)
     version = winlog.get("version")
-    computer = _str(winlog.get("computer_name")) or _str(_obj(obj.get("host")).get("name"))
+    computer = nonempty(winlog.get("computer_name")) or nonempty(_obj(obj.get("host")).get("name"))
     level = winlog.get("level") or _obj(obj.get("log")).get("level")
     return WinEvent(
-        event_id=str(code),
+        event_id=code,
         time=time,
-        channel=_str(winlog.get("channel")),
-        provider=_str(winlog.get("provider_name")) or _str(meta.get("provider")),
+        channel=nonempty(winlog.get("channel")),
+        provider=nonempty(winlog.get("provider_name")) or nonempty(meta.get("provider")),
         provider_guid=provider_guid(winlog["provider_guid"])
         if isinstance(winlog.get("provider_guid"), str)
         else None,
-        record_id=str(record_number) if record_number else None,
+        record_id=record_id(winlog.get("record_id")),
         computer=computer,
         event_data=data,
         user_data=user,
         version=version if type(version) is int else None,
         level=level_name(level) if isinstance(level, str) else None,
-        task=_str(winlog.get("task")),
-        opcode=_str(winlog.get("opcode")),
-        keywords=_keywords(winlog.get("keywords")),
+        task=nonempty(winlog.get("task")),
+        opcode=nonempty(winlog.get("opcode")),
+        keywords=rendered_keywords(winlog.get("keywords")),
         pid=to_int(process.get("pid")),
         thread_id=to_int(thread.get("id")),
-        user_sid=_str(account.get("identifier")),
-        user_name=_str(account.get("name")),
-        user_domain=_str(account.get("domain")),
-        user_type=_str(account.get("type")),
+        user_sid=nonempty(account.get("identifier")),
+        user_name=nonempty(account.get("name")),
+        user_domain=nonempty(account.get("domain")),
+        user_type=nonempty(account.get("type")),
         activity_id=guid(winlog.get("activity_id")),
         related_activity_id=guid(winlog.get("related_activity_id")),
         message=text(obj.get("message")) if isinstance(obj.get("message"), str) else None,
@@ -126,11 +105,7 @@ class Winlogbeat:
     typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> Doc:
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise NormalizeError(f"not JSON: {exc}") from None
-        return to_ecs(to_win_event(obj))
+        return to_ecs(to_win_event(load_json(raw)))
 
     def sniff(self, raw: str) -> bool:
         return raw.lstrip()[:1] == "{" and ('"winlog":' in raw or '"winlog" :' in raw)

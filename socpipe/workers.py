@@ -18,6 +18,7 @@ from types import FrameType
 
 import orjson
 from pydantic import ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
 
 from soc_core.alert import Alert, AlertRepeat
 from soc_core.bus import Bus, Consumer, Message
@@ -88,19 +89,31 @@ class StageWorker:
             log.info("worker %s stopped after %d batches", self.name, self.batches)
 
     def _handle_with_retry(self, messages: Sequence[Message]) -> bool:
-        delay = 0.5
-        while True:
-            started = time.perf_counter()
-            try:
+        """Handle until it succeeds (0.5 s doubling to 30 s between tries, on BusError/StoreError only);
+        False when asked to stop meanwhile: the batch stays uncommitted and will be replayed."""
+        retrying = Retrying(
+            retry=retry_if_exception_type((BusError, StoreError)),
+            wait=wait_exponential(multiplier=0.5, max=30.0),
+            sleep=self._pause,
+            before_sleep=self._log_retry,
+        )
+        for attempt in retrying:
+            if attempt.retry_state.attempt_number > 1 and self.stop.is_set():
+                return False
+            with attempt:
+                started = time.perf_counter()
                 self.handle(messages)
                 BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
-                return True
-            except (BusError, StoreError) as exc:
-                STAGE_ERRORS.labels(self.name).inc()
-                log.warning("worker %s batch failed, retrying in %.1fs: %s", self.name, delay, exc)
-                if self.stop.wait(delay):
-                    return False  # stopping: leave the batch uncommitted, it will be replayed
-                delay = min(delay * 2, 30.0)
+        return True
+
+    def _pause(self, seconds: float) -> None:
+        self.stop.wait(seconds)  # a stop cuts the pause short; the next attempt sees it
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        STAGE_ERRORS.labels(self.name).inc()
+        exc = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning("worker %s batch failed, retrying in %.1fs: %s", self.name, wait, exc)
 
 
 def normalize_handler(settings: Settings, bus: Bus, normalize: Normalize) -> Handler:

@@ -1,15 +1,15 @@
 """Triage service: search the queue, change alerts (recording who, when, from, to), build the detail view.
 
-Changes use optimistic concurrency (the store's version of the alert): two analysts acting on the same
-alert at the same moment both see their change applied in order, never one silently lost.
+Changes use optimistic concurrency (the store's version of the alert, `api.versioned`): two analysts
+acting on the same alert at the same moment both see their change applied in order, never one lost.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -20,12 +20,12 @@ from api.audit import service as audit
 from api.auth.deps import Principal
 from api.errors import InvalidChange, InvalidCursor, NotFound
 from api.paging import NOT_OURS, check_store_cursor, decode, encode
+from api.versioned import change_versioned
 from soc_core.alert import Alert, AlertStatus, Comment, Severity, Triage, TriageChange
 from soc_core.event import flatten
 from soc_core.store import AlertSearch, FacetBucket, Page, Store
 
 SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
-MAX_RETRIES = 8
 RELATED_WINDOW = timedelta(hours=1)
 
 
@@ -91,7 +91,7 @@ def get(*, store: Store, alert_id: str) -> Alert:
 
 
 def _apply(
-    triage: Triage, change: TriageEdit, *, actor: str, now: datetime
+    change: TriageEdit, triage: Triage, actor: str, now: datetime
 ) -> tuple[Triage, list[TriageChange]]:
     """The new triage state and the list of field changes (empty when nothing changes)."""
     new = triage.model_copy(deep=True)
@@ -135,7 +135,7 @@ def _apply(
 
 
 def _set_incident(
-    triage: Triage, incident_id: str | None, *, actor: str, now: datetime
+    incident_id: str | None, triage: Triage, actor: str, now: datetime
 ) -> tuple[Triage, list[TriageChange]]:
     if triage.incident_id == incident_id:
         return triage, []
@@ -145,46 +145,43 @@ def _set_incident(
     return new, [change]
 
 
-def _retrying(store: Store, alert_id: str, mutate: Any) -> tuple[Alert, list[TriageChange]]:
-    """Read, change, write if still at the version read; on a lost race read again (bounded)."""
-    for attempt in range(MAX_RETRIES):
-        got = store.get_alert_versioned(alert_id)
-        if got is None:
-            raise NotFound("no such alert", alert_id=alert_id)
-        alert, version = got
-        triage, changes = mutate(alert.triage, datetime.now(UTC))
-        if not changes:
-            return alert, []
-        if store.update_alert_triage(alert_id, triage, version=version):
-            alert.triage = triage
-            return alert, changes
-        time.sleep(0.02 * (attempt + 1))
-    raise Conflict("the alert kept changing; try again", alert_id=alert_id)
+def _change_triage(
+    store: Store,
+    alert_id: str,
+    mutate: Callable[[Triage, str, datetime], tuple[Triage, list[TriageChange]]],
+    *,
+    actor: Principal,
+    ip: str | None,
+) -> Alert:
+    """Change the alert's triage under optimistic concurrency (`api.versioned`), audit what changed."""
 
+    def change(alert: Alert, now: datetime) -> tuple[Alert, list[TriageChange]]:
+        triage, changes = mutate(alert.triage, actor.username, now)
+        return alert.model_copy(update={"triage": triage}), changes
 
-def _audit(
-    store: Store, actor: Principal, ip: str | None, alert_id: str, changes: list[TriageChange]
-) -> None:
-    if changes:
-        audit.record(
-            store=store,
-            actor=actor.username,
-            action="alert.update",
-            target_type="alert",
-            target_id=alert_id,
-            ip=ip,
-            details={"changes": [c.model_dump(mode="json", exclude={"at", "actor"}) for c in changes]},
-        )
+    alert, changes = change_versioned(
+        lambda: store.get_alert_versioned(alert_id),
+        change,
+        lambda alert, version: store.update_alert_triage(alert_id, alert.triage, version=version),
+        missing=lambda: NotFound("no such alert", alert_id=alert_id),
+        conflict=lambda: Conflict("the alert kept changing; try again", alert_id=alert_id),
+    )
+    dumped = [c.model_dump(mode="json", exclude={"at", "actor"}) for c in changes]
+    audit.record_changes(
+        store=store,
+        actor=actor.username,
+        ip=ip,
+        action="alert.update",
+        target=("alert", alert_id),
+        changes=dumped,
+    )
+    return alert
 
 
 def update(
     *, store: Store, alert_id: str, change: TriageEdit, actor: Principal, ip: str | None = None
 ) -> Alert:
-    alert, changes = _retrying(
-        store, alert_id, lambda triage, now: _apply(triage, change, actor=actor.username, now=now)
-    )
-    _audit(store, actor, ip, alert_id, changes)
-    return alert
+    return _change_triage(store, alert_id, partial(_apply, change), actor=actor, ip=ip)
 
 
 def bulk_update(
@@ -208,11 +205,7 @@ def link_incident(
     *, store: Store, alert_id: str, incident_id: str | None, actor: Principal, ip: str | None = None
 ) -> Alert:
     """Record that the alert now belongs to an incident (or to none), on the alert's own history."""
-    alert, changes = _retrying(
-        store, alert_id, lambda triage, now: _set_incident(triage, incident_id, actor=actor.username, now=now)
-    )
-    _audit(store, actor, ip, alert_id, changes)
-    return alert
+    return _change_triage(store, alert_id, partial(_set_incident, incident_id), actor=actor, ip=ip)
 
 
 # -- detail -----------------------------------------------------------------------------------------

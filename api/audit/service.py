@@ -36,6 +36,23 @@ def record(
     return entry
 
 
+def record_changes(
+    *, store: Store, actor: str, ip: str | None, action: str, target: tuple[str, str], changes: list[Any]
+) -> None:
+    """One entry for a change to `target` (type, id) listing its field `changes`; none when the change
+    changed nothing (a repeated click is not an action)."""
+    if changes:
+        record(
+            store=store,
+            actor=actor,
+            action=action,
+            target_type=target[0],
+            target_id=target[1],
+            ip=ip,
+            details={"changes": changes},
+        )
+
+
 def search(*, store: Store, query: AuditQuery) -> Page[AuditEntry]:
     check_store_cursor(query.cursor)
     return store.search_audit(query)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from api.auth.csrf import csrf_protect
-from api.auth.deps import PROVINCE_WIDE, Principal, Role, require_roles
+from api.deps import Analyst, ClientIp, Reader, StoreDep
 from api.incidents import service
 from api.incidents.models import (
     AlertIds,
@@ -19,26 +19,15 @@ from api.incidents.models import (
 )
 from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, from_store
 from soc_core.alert import IncidentStatus, Severity
-from soc_core.store import IncidentQuery, Store
+from soc_core.store import IncidentQuery
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[Depends(csrf_protect)])
-Reader = Annotated[Principal, Depends(require_roles(*PROVINCE_WIDE))]
-Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST))]
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.ctx.store
-    return store
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 @router.get("", response_model=ItemPage[IncidentRead])
 def list_incidents(
-    request: Request,
     _: Reader,
+    store: StoreDep,
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
     owner: str | None = None,
@@ -48,7 +37,7 @@ def list_incidents(
     cursor: Cursor = None,
 ) -> ItemPage[IncidentRead]:
     page = service.search(
-        store=_store(request),
+        store=store,
         query=IncidentQuery(
             status=[s.value for s in status or []],
             severity=[s.value for s in severity or []],
@@ -63,42 +52,46 @@ def list_incidents(
 
 
 @router.post("", response_model=IncidentRead, status_code=201)
-def create_incident(request: Request, body: IncidentCreate, actor: Analyst) -> IncidentRead:
-    return IncidentRead.of(service.create(store=_store(request), data=body, actor=actor, ip=_ip(request)))
+def create_incident(body: IncidentCreate, actor: Analyst, store: StoreDep, ip: ClientIp) -> IncidentRead:
+    return IncidentRead.of(service.create(store=store, data=body, actor=actor, ip=ip))
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
-def read_incident(request: Request, incident_id: str, _: Reader) -> IncidentDetail:
-    return service.detail(store=_store(request), incident_id=incident_id)
+def read_incident(incident_id: str, _: Reader, store: StoreDep) -> IncidentDetail:
+    return service.detail(store=store, incident_id=incident_id)
 
 
 @router.patch("/{incident_id}", response_model=IncidentRead)
-def update_incident(request: Request, incident_id: str, body: IncidentUpdate, actor: Analyst) -> IncidentRead:
-    incident = service.update(
-        store=_store(request), incident_id=incident_id, change=body, actor=actor, ip=_ip(request)
-    )
+def update_incident(
+    incident_id: str, body: IncidentUpdate, actor: Analyst, store: StoreDep, ip: ClientIp
+) -> IncidentRead:
+    incident = service.update(store=store, incident_id=incident_id, change=body, actor=actor, ip=ip)
     return IncidentRead.of(incident)
 
 
 @router.post("/{incident_id}/notes", response_model=IncidentRead, status_code=201)
-def add_note(request: Request, incident_id: str, body: NoteCreate, actor: Analyst) -> IncidentRead:
-    incident = service.add_note(
-        store=_store(request), incident_id=incident_id, text=body.text, actor=actor, ip=_ip(request)
-    )
+def add_note(
+    incident_id: str, body: NoteCreate, actor: Analyst, store: StoreDep, ip: ClientIp
+) -> IncidentRead:
+    incident = service.add_note(store=store, incident_id=incident_id, text=body.text, actor=actor, ip=ip)
     return IncidentRead.of(incident)
 
 
 @router.post("/{incident_id}/alerts", response_model=IncidentRead)
-def add_alerts(request: Request, incident_id: str, body: AlertIds, actor: Analyst) -> IncidentRead:
+def add_alerts(
+    incident_id: str, body: AlertIds, actor: Analyst, store: StoreDep, ip: ClientIp
+) -> IncidentRead:
     incident = service.add_alerts(
-        store=_store(request), incident_id=incident_id, alert_ids=body.alert_ids, actor=actor, ip=_ip(request)
+        store=store, incident_id=incident_id, alert_ids=body.alert_ids, actor=actor, ip=ip
     )
     return IncidentRead.of(incident)
 
 
 @router.delete("/{incident_id}/alerts/{alert_id}", response_model=IncidentRead)
-def remove_alert(request: Request, incident_id: str, alert_id: str, actor: Analyst) -> IncidentRead:
+def remove_alert(
+    incident_id: str, alert_id: str, actor: Analyst, store: StoreDep, ip: ClientIp
+) -> IncidentRead:
     incident = service.remove_alert(
-        store=_store(request), incident_id=incident_id, alert_id=alert_id, actor=actor, ip=_ip(request)
+        store=store, incident_id=incident_id, alert_id=alert_id, actor=actor, ip=ip
     )
     return IncidentRead.of(incident)

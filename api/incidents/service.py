@@ -7,7 +7,6 @@ closed (cleared if reopened). Time to acknowledge / resolve are measured from `d
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -19,10 +18,10 @@ from api.auth.deps import Principal
 from api.errors import InvalidChange, NotFound
 from api.incidents.models import IncidentCreate, IncidentDetail, IncidentRead, IncidentUpdate, TimelineItem
 from api.paging import check_store_cursor
+from api.versioned import change_versioned
 from soc_core.alert import Alert, Incident, IncidentEntry, IncidentStatus, Severity
 from soc_core.store import AlertSearch, IncidentQuery, Page, Store
 
-MAX_RETRIES = 8
 MAX_TIMELINE_EVENTS = 100
 
 
@@ -95,49 +94,40 @@ def get(*, store: Store, incident_id: str) -> Incident:
 
 
 def _change(
-    store: Store, incident_id: str, mutate: Callable[[Incident, datetime], list[IncidentEntry]]
-) -> tuple[Incident, list[IncidentEntry]]:
-    for attempt in range(MAX_RETRIES):
-        got = store.get_incident_versioned(incident_id)
-        if got is None:
-            raise NotFound("no such incident", incident_id=incident_id)
-        incident, version = got
-        now = datetime.now(UTC)
-        new = incident.model_copy(deep=True)
-        entries = mutate(new, now)
-        if not entries:
-            return incident, []
-        new.entries.extend(entries)
-        new.updated_at = now
-        if store.update_incident(new, version=version):
-            return new, entries
-        time.sleep(0.02 * (attempt + 1))
-    raise Conflict("the incident kept changing; try again", incident_id=incident_id)
-
-
-def _audit(
     store: Store,
+    incident_id: str,
+    mutate: Callable[[Incident, datetime], list[IncidentEntry]],
+    *,
     actor: Principal,
     ip: str | None,
-    incident_id: str,
     action: str,
-    entries: list[IncidentEntry],
-) -> None:
-    if entries:
-        audit.record(
-            store=store,
-            actor=actor.username,
-            action=action,
-            target_type="incident",
-            target_id=incident_id,
-            ip=ip,
-            details={
-                "changes": [
-                    e.model_dump(mode="json", exclude={"id", "at", "actor"}, exclude_none=True)
-                    for e in entries
-                ]
-            },
-        )
+) -> tuple[Incident, list[IncidentEntry]]:
+    """Change the incident under optimistic concurrency (`api.versioned`), audit what changed."""
+
+    def change(incident: Incident, now: datetime) -> tuple[Incident, list[IncidentEntry]]:
+        new = incident.model_copy(deep=True)
+        entries = mutate(new, now)
+        new.entries.extend(entries)
+        new.updated_at = now
+        return new, entries
+
+    incident, entries = change_versioned(
+        lambda: store.get_incident_versioned(incident_id),
+        change,
+        lambda incident, version: store.update_incident(incident, version=version),
+        missing=lambda: NotFound("no such incident", incident_id=incident_id),
+        conflict=lambda: Conflict("the incident kept changing; try again", incident_id=incident_id),
+    )
+    dumped = [e.model_dump(mode="json", exclude={"id", "at", "actor"}, exclude_none=True) for e in entries]
+    audit.record_changes(
+        store=store,
+        actor=actor.username,
+        ip=ip,
+        action=action,
+        target=("incident", incident_id),
+        changes=dumped,
+    )
+    return incident, entries
 
 
 def update(
@@ -181,18 +171,21 @@ def update(
                     setattr(inc, field, cleaned)
         return out
 
-    incident, entries = _change(store, incident_id, mutate)
-    _audit(store, actor, ip, incident_id, "incident.update", entries)
+    incident, _ = _change(store, incident_id, mutate, actor=actor, ip=ip, action="incident.update")
     return incident
 
 
 def add_note(
     *, store: Store, incident_id: str, text: str, actor: Principal, ip: str | None = None
 ) -> Incident:
-    incident, entries = _change(
-        store, incident_id, lambda inc, now: [_entry(actor.username, "note", now, text=text.strip())]
+    incident, _ = _change(
+        store,
+        incident_id,
+        lambda inc, now: [_entry(actor.username, "note", now, text=text.strip())],
+        actor=actor,
+        ip=ip,
+        action="incident.note",
     )
-    _audit(store, actor, ip, incident_id, "incident.note", entries)
     return incident
 
 
@@ -215,8 +208,7 @@ def add_alerts(
                 inc.severity = max((a.severity for a in members), key=lambda s: s.rank)
         return out
 
-    incident, entries = _change(store, incident_id, mutate)
-    _audit(store, actor, ip, incident_id, "incident.add_alerts", entries)
+    incident, _ = _change(store, incident_id, mutate, actor=actor, ip=ip, action="incident.add_alerts")
     for a in members:
         alerts.link_incident(store=store, alert_id=a.id, incident_id=incident_id, actor=actor, ip=ip)
     return incident
@@ -231,8 +223,9 @@ def remove_alert(
         inc.alert_ids.remove(alert_id)
         return [_entry(actor.username, "alert_removed", now, old=alert_id)]
 
-    incident, entries = _change(store, incident_id, mutate)
-    _audit(store, actor, ip, incident_id, "incident.remove_alert", entries)
+    incident, entries = _change(
+        store, incident_id, mutate, actor=actor, ip=ip, action="incident.remove_alert"
+    )
     if entries:
         alerts.link_incident(store=store, alert_id=alert_id, incident_id=None, actor=actor, ip=ip)
     return incident

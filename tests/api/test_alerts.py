@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth.deps import Role
+from api.alerts import service
+from api.alerts.errors import Conflict
+from api.alerts.models import TriageEdit
+from api.auth.deps import Principal, Role
 from api.auth.testing import form_csrf, login
-from soc_core.alert import Severity
+from soc_core.alert import Severity, Triage
 from soc_core.event import Event
 from soc_core.store import AuditQuery, Store
 from socpipe.app import create_app
@@ -148,6 +152,44 @@ def test_changes_are_recorded_on_the_alert_and_in_the_audit(client: TestClient, 
     )
     statuses = client.get("/api/v1/alerts", params={"status": "false_positive"}).json()["items"]
     assert [a["id"] for a in statuses] == [target]
+
+
+class Racing:
+    """The store, with another analyst's change landing between each of the first `races` reads and
+    the write that follows it."""
+
+    def __init__(self, store: Store, races: int) -> None:
+        self.store, self.races = store, races
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def update_alert_triage(self, alert_id: str, triage: Triage, *, version: str) -> bool:
+        if self.races:
+            self.races -= 1
+            got = self.store.get_alert_versioned(alert_id)
+            assert got is not None
+            theirs = got[0].triage.model_copy(update={"tags": [*got[0].triage.tags, f"other-{self.races}"]})
+            assert self.store.update_alert_triage(alert_id, theirs, version=got[1])
+        return self.store.update_alert_triage(alert_id, triage, version=version)
+
+
+def test_a_change_that_loses_a_race_is_applied_again_on_the_newer_version(seeded: Store) -> None:
+    """Up to seven lost races: both changes stand. Eight: Conflict, and the other analyst's change stays."""
+    an = Principal(user_id="u-an", username="an", role=Role.ANALYST)
+    first, second = triage_alert(1).id, triage_alert(2).id
+    racing = Racing(seeded, races=7)
+    alert = service.update(
+        store=cast(Store, racing), alert_id=first, change=TriageEdit(assignee="an"), actor=an
+    )
+    assert racing.races == 0
+    assert alert.triage.assignee == "an"
+    assert alert.triage.tags == [f"other-{n}" for n in range(6, -1, -1)]
+    with pytest.raises(Conflict):
+        losing = cast(Store, Racing(seeded, races=8))
+        service.update(store=losing, alert_id=second, change=TriageEdit(assignee="an"), actor=an)
+    stored = seeded.get_alert(second)
+    assert stored is not None and stored.triage.assignee is None and len(stored.triage.tags) == 8
 
 
 def test_bulk_actions(client: TestClient, seeded: Store) -> None:

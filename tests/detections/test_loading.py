@@ -101,6 +101,43 @@ def test_cache_round_trip(tmp_path: Path) -> None:
     assert not second.match(sysmon1(CommandLine="beta"))
 
 
+EVERY_NODE = proc_rule(
+    """
+    needles:
+        CommandLine|contains: [n1x, n2x, n3x, n4x, n5x, n6x, n7x, n8x]
+    shapes:
+        CommandLine|re: 'evil[0-9]+'
+        Image: ['*\\to?l.exe', '*\\a*b*.exe']
+    net:
+        SourceIp|cidr: 10.0.0.0/8
+    numbers:
+        ProcessId|gt: 100
+    condition: needles or (shapes and not net and numbers)
+    """
+)
+
+
+def test_every_node_kind_survives_the_cache(tmp_path: Path) -> None:
+    """Nodes pickle as constructor calls: regexes, the automaton and networks are rebuilt on load."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "a.yml").write_text(EVERY_NODE)
+    events = [
+        sysmon1(CommandLine="run n7x now"),
+        sysmon1(CommandLine="evil42", Image="C:\\t\\tool.exe", SourceIp="192.0.2.1", ProcessId="4242"),
+        sysmon1(CommandLine="evil42", Image="C:\\t\\axxb.exe", SourceIp="192.0.2.1", ProcessId="4242"),
+        sysmon1(CommandLine="evil42", Image="C:\\t\\tool.exe", SourceIp="10.1.2.3", ProcessId="4242"),
+        sysmon1(CommandLine="evil42", Image="C:\\t\\tool.exe", SourceIp="192.0.2.1", ProcessId="7"),
+        sysmon1(CommandLine="good", Image="C:\\t\\tool.exe", SourceIp="192.0.2.1", ProcessId="4242"),
+    ]
+    fresh = DetectionEngine.from_folders([rules], cache_dir=tmp_path / "cache")
+    cached = DetectionEngine.from_folders([rules], cache_dir=tmp_path / "cache")
+    assert cached.last_reload.recompiled_files == 0
+    expected = [True, True, True, False, False, False]
+    assert [bool(fresh.match(e)) for e in events] == expected
+    assert [bool(cached.match(e)) for e in events] == expected
+
+
 def test_corrupted_cache_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()

@@ -7,12 +7,13 @@ import asyncio
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 
 import pytest
 from prometheus_client import REGISTRY
 
 from ingest.batcher import AsyncBatcher
-from soc_core.errors import BackPressure
+from soc_core.errors import BackPressure, BusError
 from soc_core.records import RawRecord
 
 
@@ -94,3 +95,28 @@ def test_a_batch_that_fails_is_not_counted() -> None:
     asyncio.run(work())
     assert counted(source) == before
     assert last_seen(source) == 0.0
+
+
+def test_a_refused_batch_waits_doubling_pauses_up_to_the_cap() -> None:
+    """BusError four times: pauses of 0.1 s doubling, capped at 0.2 s (uncapped: 0.4, 0.8), then delivered."""
+    calls: list[float] = []
+
+    def down_four_times(batch: Sequence[RawRecord]) -> int:
+        calls.append(time.monotonic())
+        if len(calls) <= 4:
+            raise BusError("test: kafka down")
+        return 0
+
+    async def work() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = AsyncBatcher(down_four_times, pool, max_delay_s=0.01, max_backoff_s=0.2)
+            future = batcher.extend("batch-cap", records("batch-cap", 5), 50)
+            await batcher.drain()
+            await future
+            assert batcher.delivered == 5
+
+    asyncio.run(work())
+    pauses = [later - earlier for earlier, later in pairwise(calls)]
+    assert len(pauses) == 4
+    assert all(p >= want for p, want in zip(pauses, [0.1, 0.2, 0.2, 0.2], strict=True))
+    assert max(pauses) < 0.35

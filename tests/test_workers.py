@@ -1,0 +1,92 @@
+"""A distributed worker retries a failed downstream write with growing pauses, commits a batch only
+once it is handled, and leaves it uncommitted (to be replayed) when asked to stop meanwhile."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import pytest
+from prometheus_client import REGISTRY
+
+from soc_core.bus import InProcessBus, Message
+from soc_core.errors import BusError, StoreError
+from socpipe.workers import StageWorker
+
+TOPIC = "workers-test"
+
+
+class PausingStop(threading.Event):
+    """The worker's stop event, recording the pauses instead of sleeping them; set on pause `stop_at`."""
+
+    def __init__(self, stop_at: int = 0) -> None:
+        super().__init__()
+        self.stop_at = stop_at
+        self.pauses: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.pauses.append(timeout)
+        if len(self.pauses) == self.stop_at:
+            self.set()
+        return self.is_set()
+
+
+class Failing:
+    """Raises `error` on the first `failures` calls, then stops the worker after handling a batch."""
+
+    def __init__(self, stop: threading.Event, failures: int, error: Exception) -> None:
+        self.stop, self.failures, self.error = stop, failures, error
+        self.calls = 0
+
+    def __call__(self, messages: Sequence[Message]) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        self.stop.set()
+
+
+def _bus() -> InProcessBus:
+    bus = InProcessBus()
+    bus.publish(TOPIC, [(None, b"one"), (None, b"two")])
+    return bus
+
+
+def _uncommitted(bus: InProcessBus, group: str) -> int:
+    return len(bus.consumer([TOPIC], group).poll(10, timeout_s=0))
+
+
+def _errors(stage: str) -> float:
+    return REGISTRY.get_sample_value("soc_stage_errors_total", {"stage": stage}) or 0.0
+
+
+def test_a_failed_batch_is_retried_with_doubling_pauses_and_committed_once_handled() -> None:
+    bus, stop = _bus(), PausingStop()
+    handle = Failing(stop, failures=7, error=StoreError("test: store down"))
+    before = _errors("retry-test")
+    worker = StageWorker("retry-test", bus.consumer([TOPIC], "g1"), handle, stop=stop)
+    worker.run()
+    assert handle.calls == 8
+    assert stop.pauses == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
+    assert _errors("retry-test") == before + 7
+    assert worker.batches == 1
+    assert _uncommitted(bus, "g1") == 0
+
+
+def test_stopping_during_a_pause_leaves_the_batch_uncommitted() -> None:
+    bus, stop = _bus(), PausingStop(stop_at=2)
+    handle = Failing(stop, failures=100, error=BusError("test: kafka down"))
+    worker = StageWorker("stop-test", bus.consumer([TOPIC], "g2"), handle, stop=stop)
+    worker.run()
+    assert handle.calls == 2  # no attempt after the stop
+    assert worker.batches == 0
+    assert _uncommitted(bus, "g2") == 2
+
+
+def test_an_unexpected_error_is_not_retried() -> None:
+    bus, stop = _bus(), PausingStop()
+    handle = Failing(stop, failures=1, error=ValueError("test: a bug"))
+    worker = StageWorker("bug-test", bus.consumer([TOPIC], "g3"), handle, stop=stop)
+    with pytest.raises(ValueError):
+        worker.run()
+    assert handle.calls == 1 and stop.pauses == []
+    assert _uncommitted(bus, "g3") == 2
