@@ -23,7 +23,7 @@ from api.paging import NOT_OURS, check_store_cursor, decode, encode
 from api.versioned import change_versioned
 from soc_core.alert import Alert, AlertStatus, Comment, Severity, Triage, TriageChange
 from soc_core.event import flatten
-from soc_core.store import AlertSearch, FacetBucket, Page, Store
+from soc_core.store import AlertSearch, AlertStore, FacetBucket, Page, Store
 
 SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 RELATED_WINDOW = timedelta(hours=1)
@@ -32,7 +32,7 @@ RELATED_WINDOW = timedelta(hours=1)
 # -- search -----------------------------------------------------------------------------------------
 
 
-def search(*, store: Store, params: AlertSearchParams) -> Page[Alert]:
+def search(*, store: AlertStore, params: AlertSearchParams) -> Page[Alert]:
     """One page of the queue. Severity order walks the severities one by one (each by keyset), so the
     cursor is (severity index, the store's cursor) and deep pages stay as cheap as by time."""
     query = params.to_search()
@@ -73,14 +73,14 @@ def _fields(query: AlertSearch) -> dict[str, Any]:
 
 
 def facets(
-    *, store: Store, params: AlertSearchParams, names: Sequence[str], size: int = 10
+    *, store: AlertStore, params: AlertSearchParams, names: Sequence[str], size: int = 10
 ) -> dict[str, list[FacetBucket]]:
     query = params.to_search()
     query.cursor = None
     return store.alert_facets(query, names, size)
 
 
-def get(*, store: Store, alert_id: str) -> Alert:
+def get(*, store: AlertStore, alert_id: str) -> Alert:
     alert = store.get_alert(alert_id)
     if alert is None:
         raise NotFound("no such alert", alert_id=alert_id)
@@ -212,7 +212,7 @@ def link_incident(
 
 
 def rule_frequency(
-    *, store: Store, rule_id: str, unit_id: str | None, now: datetime | None = None
+    *, store: AlertStore, rule_id: str, unit_id: str | None, now: datetime | None = None
 ) -> RuleFrequency:
     now = now or datetime.now(UTC)
 
@@ -225,7 +225,7 @@ def rule_frequency(
     return RuleFrequency(last_24h=count(1), last_7d=count(7), last_30d=count(30), total=count(None))
 
 
-def related(*, store: Store, alert: Alert, limit: int = 20) -> list[Alert]:
+def related(*, store: AlertStore, alert: Alert, limit: int = 20) -> list[Alert]:
     """Alerts on the same host or by the same user within an hour either side, newest first."""
     found: dict[str, Alert] = {}
     window = {"start": alert.timestamp - RELATED_WINDOW, "end": alert.timestamp + RELATED_WINDOW}

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from api.paging import check_store_cursor
-from soc_core.store import AuditEntry, AuditQuery, Page, Store
+from soc_core.store import AuditEntry, AuditQuery, AuditStore, Page, Store
 
 
 def record(
     *,
-    store: Store,
+    store: AuditStore,
     actor: str,
     action: str,
     target_type: str | None = None,
@@ -53,6 +53,6 @@ def record_changes(
         )
 
 
-def search(*, store: Store, query: AuditQuery) -> Page[AuditEntry]:
+def search(*, store: AuditStore, query: AuditQuery) -> Page[AuditEntry]:
     check_store_cursor(query.cursor)
     return store.search_audit(query)

@@ -25,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from api.audit import service as audit
 from api.auth.errors import AuthFailed, TooManyAttempts, UserExists
 from api.auth.models import Principal, Role
-from soc_core.store import ApiTokenRecord, SessionRecord, Store, UserRecord
+from soc_core.store import AccountStore, ApiTokenRecord, SessionRecord, Store, UserRecord
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password, only for constant time")
@@ -223,7 +223,7 @@ def logout(*, store: Store, session_token: str, actor: str, ip: str | None) -> N
     audit.record(store=store, actor=actor, action="logout", ip=ip)
 
 
-def principal_from_session(*, store: Store, session_token: str) -> Principal | None:
+def principal_from_session(*, store: AccountStore, session_token: str) -> Principal | None:
     session = store.get_session(sha256(session_token))
     if session is None or session.expires_at <= datetime.now(UTC):
         return None
@@ -271,7 +271,7 @@ def revoke_api_token(*, store: Store, token_id: str, actor: str) -> ApiTokenReco
     return None
 
 
-def principal_from_token(*, store: Store, token: str) -> Principal | None:
+def principal_from_token(*, store: AccountStore, token: str) -> Principal | None:
     record = store.get_api_token(sha256(token))
     if record is None or record.revoked:
         return None

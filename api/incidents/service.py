@@ -20,7 +20,7 @@ from api.incidents.models import IncidentCreate, IncidentDetail, IncidentRead, I
 from api.paging import check_store_cursor
 from api.versioned import change_versioned
 from soc_core.alert import Alert, Incident, IncidentEntry, IncidentStatus, Severity
-from soc_core.store import AlertSearch, IncidentQuery, Page, Store
+from soc_core.store import AlertSearch, AlertStore, IncidentQuery, IncidentStore, Page, Store
 
 MAX_TIMELINE_EVENTS = 100
 
@@ -29,7 +29,7 @@ def _entry(actor: str, kind: str, now: datetime, **kw: str | None) -> IncidentEn
     return IncidentEntry(id=uuid.uuid4().hex[:12], at=now, actor=actor, kind=kind, **kw)
 
 
-def _load_alerts(store: Store, alert_ids: Sequence[str]) -> list[Alert]:
+def _load_alerts(store: AlertStore, alert_ids: Sequence[str]) -> list[Alert]:
     found = []
     for alert_id in dict.fromkeys(alert_ids):
         alert = store.get_alert(alert_id)
@@ -86,7 +86,7 @@ def create(*, store: Store, data: IncidentCreate, actor: Principal, ip: str | No
     return incident
 
 
-def get(*, store: Store, incident_id: str) -> Incident:
+def get(*, store: IncidentStore, incident_id: str) -> Incident:
     got = store.get_incident_versioned(incident_id)
     if got is None:
         raise NotFound("no such incident", incident_id=incident_id)
@@ -231,7 +231,7 @@ def remove_alert(
     return incident
 
 
-def search(*, store: Store, query: IncidentQuery) -> Page[Incident]:
+def search(*, store: IncidentStore, query: IncidentQuery) -> Page[Incident]:
     check_store_cursor(query.cursor)
     return store.search_incidents(query)
 

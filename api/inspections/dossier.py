@@ -35,7 +35,7 @@ from soc_core.coverage import CoverageRepository, Gap
 from soc_core.event import Event
 from soc_core.inspections import InspectionRepository
 from soc_core.registry import ApprovalStatus, Registry
-from soc_core.store import AlertSearch, IncidentQuery, Store
+from soc_core.store import AlertSearch, AlertStore, IncidentQuery, IncidentStore, Store
 
 MAX_ALERTS = 20_000
 MAX_NOTABLE = 50
@@ -339,7 +339,7 @@ def _alert_brief(alert: Alert) -> AlertBrief:
 
 
 def _alerts(
-    store: Store, repo: InspectionRepository, unit_id: str, start: datetime, end: datetime
+    store: AlertStore, repo: InspectionRepository, unit_id: str, start: datetime, end: datetime
 ) -> tuple[list[Alert], bool]:
     """The unit's alerts in the window plus every alert on its evidence, without deadline reminders.
 
@@ -424,7 +424,7 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def _incident_section(store: Store, unit_id: str, start: datetime, end: datetime) -> IncidentSection:
+def _incident_section(store: IncidentStore, unit_id: str, start: datetime, end: datetime) -> IncidentSection:
     items: list[IncidentRow] = []
     cursor: str | None = None
     while True:

@@ -49,7 +49,7 @@ from api.inspections.models import (
 from api.paging import Key
 from soc_core.inspections import InspectionRepository
 from soc_core.registry import Registry
-from soc_core.store import Store
+from soc_core.store import AccountStore, RegistryStore, Store
 
 SEE_ALL = frozenset({Role.ADMIN, Role.POLICE, Role.ANALYST})
 """Roles that see every unit; inspectors see their plans' units; viewers see no inspection data."""
@@ -175,7 +175,7 @@ def record_change(
 # -- plans -----------------------------------------------------------------------------------------
 
 
-def _resolve_team(store: Store, members: Sequence[TeamMemberIn]) -> list[TeamMember]:
+def _resolve_team(store: AccountStore, members: Sequence[TeamMemberIn]) -> list[TeamMember]:
     """Team members are console users with the inspector role, named by id or username."""
     team: list[TeamMember] = []
     for m in members:
@@ -719,7 +719,7 @@ def finding_order(finding: Finding) -> Key:
     return (finding.remediation_deadline.toordinal(), finding.unit_id, finding.id)
 
 
-def finding_read(store: Store, finding: Finding, now: datetime | None = None) -> FindingRead:
+def finding_read(store: RegistryStore, finding: Finding, now: datetime | None = None) -> FindingRead:
     """A finding with its remediation state and its unit's name, as the API and the console show it."""
     names = unit_names(store.load_registry())
     return FindingRead.of(finding, _now(now), names.get(finding.unit_id, finding.unit_id))

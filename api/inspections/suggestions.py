@@ -22,14 +22,14 @@ from api.inspections.service import unit_names, visible_unit_ids
 from api.paging import Key
 from soc_core.alert import AlertStatus
 from soc_core.inspections import InspectionRepository
-from soc_core.store import AlertSearch, Store
+from soc_core.store import AlertSearch, AlertStore, Store
 
 INTERNAL_RULES = (SILENT_RULE.id, REMINDER_RULE.id)
 COUNTED_STATUSES = [s.value for s in AlertStatus if s is not AlertStatus.FALSE_POSITIVE]
 MAX_UNITS = 10_000
 
 
-def _per_unit(store: Store, query: AlertSearch) -> dict[str, int]:
+def _per_unit(store: AlertStore, query: AlertSearch) -> dict[str, int]:
     buckets = store.alert_facets(query, ["unit"], size=MAX_UNITS)["unit"]
     return {b.value: b.count for b in buckets}
 

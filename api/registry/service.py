@@ -20,7 +20,7 @@ from api.auth.deps import Principal
 from api.registry.errors import RegistryInvalid as RegistryInvalid  # the service raises it
 from normalizers import registry as formats
 from soc_core.registry import CoverageTarget, Endpoint, InformationSystem, LogSource, Registry, Unit
-from soc_core.store import Store
+from soc_core.store import RegistryStore, Store
 
 KINDS: dict[str, type[BaseModel]] = {
     "units": Unit,
@@ -88,7 +88,7 @@ def merge(base: Registry, incoming: Registry) -> Registry:
     return Registry(**parts)
 
 
-def apply_import(store: Store, incoming: Registry) -> Registry:
+def apply_import(store: RegistryStore, incoming: Registry) -> Registry:
     """Validate the merged registry and write the incoming entries; raises RegistryInvalid."""
     merged = merge(store.load_registry(), incoming)
     issues = problems(merged)
@@ -138,7 +138,7 @@ def import_entries(
     return counts
 
 
-def delete_entry(store: Store, kind: str, entry_id: str) -> None:
+def delete_entry(store: RegistryStore, kind: str, entry_id: str) -> None:
     """Delete one entry unless others still refer to it."""
     current = store.load_registry()
     remaining = current.model_copy(update={kind: [i for i in getattr(current, kind) if i.id != entry_id]})

@@ -46,7 +46,7 @@ from soc_core.errors import DetectionError, SocError
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
 from soc_core.rule_state import RuleState, RuleStateStore
-from soc_core.store import AlertSearch, Store
+from soc_core.store import AlertSearch, AlertStore, Store
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _sync(engine: DetectionEngine, state_store: RuleStateStore) -> RuleState:
     return state
 
 
-def _alert_counts(store: Store, now: datetime, rule_id: str | None = None) -> tuple[dict[str, int], ...]:
+def _alert_counts(store: AlertStore, now: datetime, rule_id: str | None = None) -> tuple[dict[str, int], ...]:
     """Alerts per rule in the last 24 hours and 7 days, from the store (every process's alerts)."""
     out: list[dict[str, int]] = []
     for window in (timedelta(hours=24), timedelta(days=7)):
