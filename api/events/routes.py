@@ -11,18 +11,13 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from api.context import AppContext
+from api.deps import app_context
 from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, check_store_cursor, from_store
 from soc_core.event import Event
 from soc_core.records import DeadLetter
 from soc_core.store import DeadLetterQuery, EventQuery
 
 router = APIRouter(prefix="/api/v1")
-
-
-def _ctx(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
-    return ctx
 
 
 @router.get("/events")
@@ -39,7 +34,7 @@ def list_events(
     cursor: Cursor = None,
 ) -> ItemPage[dict[str, Any]]:
     check_store_cursor(cursor)
-    page = _ctx(request).store.search_events(
+    page = app_context(request).store.search_events(
         EventQuery(
             start=start,
             end=end,
@@ -57,7 +52,7 @@ def list_events(
 
 @router.get("/events/{event_id}")
 def get_event(request: Request, event_id: str) -> dict[str, Any]:
-    event = _ctx(request).store.get_event(event_id)
+    event = app_context(request).store.get_event(event_id)
     if event is None:
         raise HTTPException(404, f"no event {event_id}")
     return event.to_doc()
@@ -75,7 +70,7 @@ def list_deadletters(
     cursor: Cursor = None,
 ) -> ItemPage[dict[str, Any]]:
     check_store_cursor(cursor)
-    page = _ctx(request).store.list_deadletters(
+    page = app_context(request).store.list_deadletters(
         DeadLetterQuery(
             source_id=source,
             format_tried=format,
@@ -95,5 +90,5 @@ def _deadletter_doc(deadletter: DeadLetter) -> dict[str, Any]:
 
 @router.get("/sources/activity")
 def source_activity(request: Request) -> dict[str, Any]:
-    activity = _ctx(request).store.source_activity()
+    activity = app_context(request).store.source_activity()
     return {sid: {"events": a.events, "last_ingested": a.last_ingested} for sid, a in activity.items()}

@@ -16,7 +16,8 @@ from fastapi import Depends, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth.deps import Principal, Role, require_roles
-from api.context import AppContext
+from api.deps import app_context as app_context
+from api.deps import client_ip as client_ip
 from api.inspections import dossier as dossiers
 from api.inspections import evidence
 from api.inspections.models import EvidenceFile
@@ -29,11 +30,6 @@ PlanWriter = Annotated[Principal, Depends(require_roles(Role.POLICE))]
 FieldWriter = Annotated[Principal, Depends(require_roles(Role.POLICE, Role.INSPECTOR))]
 FromParam = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD (Vietnam) or ISO time")]
 ToParam = Annotated[str | None, Query(alias="to", description="YYYY-MM-DD (inclusive) or ISO time")]
-
-
-def app_context(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
-    return ctx
 
 
 def inspection_repo(request: Request) -> InspectionRepository:
@@ -49,10 +45,6 @@ def upload_detect(request: Request) -> Detect | None:
     its own suppression; None when the process has no rules."""
     engine = app_context(request).detect_engine
     return evidence.detect_for_upload(engine) if engine is not None else None
-
-
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def data_dir(request: Request) -> Path:

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.auth.csrf import csrf_protect
 from api.auth.deps import PROVINCE_WIDE, Principal, Role, require_roles
-from api.context import AppContext
+from api.deps import app_context, client_ip
 from api.registry import service
 
 router = APIRouter(prefix="/api/v1/registry", dependencies=[Depends(csrf_protect)])
@@ -24,24 +24,15 @@ Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 Kind = Annotated[str, Query(pattern="^(units|systems|sources|endpoints|targets)$")]
 
 
-def _ctx(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
-    return ctx
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 def _audit(
     request: Request, user: Principal, action: str, target_id: str | None, details: dict[str, Any]
 ) -> None:
-    service.record_change(_ctx(request).store, user, action, target_id, _ip(request), details)
+    service.record_change(app_context(request).store, user, action, target_id, client_ip(request), details)
 
 
 @router.get("")
 def get_registry(request: Request, user: Reader) -> dict[str, Any]:
-    return _ctx(request).store.load_registry().model_dump(mode="json")
+    return app_context(request).store.load_registry().model_dump(mode="json")
 
 
 @router.get("/export")
@@ -51,7 +42,7 @@ def export(
     format: Annotated[str, Query(pattern="^(yaml|csv)$")] = "yaml",
     kind: Kind | None = None,
 ) -> Response:
-    registry = _ctx(request).store.load_registry()
+    registry = app_context(request).store.load_registry()
     if format == "csv":
         if kind is None:
             raise HTTPException(400, "CSV export needs ?kind=units|systems|sources|endpoints|targets")
@@ -74,10 +65,10 @@ async def import_registry(request: Request, user: Admin, kind: Kind | None = Non
     if "csv" in ctype and kind is None:
         raise service.RegistryInvalid(["a CSV import needs ?kind=units|systems|sources|endpoints|targets"])
     incoming = service.parse_csv(kind, body) if kind else service.parse_yaml(body)
-    ctx = _ctx(request)
+    ctx = app_context(request)
     counts = await run_in_threadpool(
         lambda: service.import_entries(
-            store=ctx.store, reload=ctx.registry.reload, incoming=incoming, user=user, ip=_ip(request)
+            store=ctx.store, reload=ctx.registry.reload, incoming=incoming, user=user, ip=client_ip(request)
         )
     )
     return {"imported": counts}
@@ -94,10 +85,12 @@ async def upsert_entry(request: Request, user: Admin, kind: str, entry_id: str) 
     if not isinstance(data, dict):
         raise HTTPException(422, "expected a JSON object")
     data["id"] = entry_id
-    before = next((i for i in getattr(_ctx(request).store.load_registry(), kind) if i.id == entry_id), None)
+    before = next(
+        (i for i in getattr(app_context(request).store.load_registry(), kind) if i.id == entry_id), None
+    )
     incoming = service._validate({kind: [data]})
-    await run_in_threadpool(service.apply_import, _ctx(request).store, incoming)
-    _ctx(request).registry.reload()
+    await run_in_threadpool(service.apply_import, app_context(request).store, incoming)
+    app_context(request).registry.reload()
     after = getattr(incoming, kind)[0]
     _audit(
         request,
@@ -113,7 +106,7 @@ async def upsert_entry(request: Request, user: Admin, kind: str, entry_id: str) 
 def delete_entry(request: Request, user: Admin, kind: str, entry_id: str) -> Response:
     if kind not in service.KINDS:
         raise HTTPException(404, f"unknown registry kind {kind!r}")
-    service.delete_entry(_ctx(request).store, kind, entry_id)
-    _ctx(request).registry.reload()
+    service.delete_entry(app_context(request).store, kind, entry_id)
+    app_context(request).registry.reload()
     _audit(request, user, f"registry.{kind}.delete", f"{kind}/{entry_id}", {})
     return Response(status_code=204)

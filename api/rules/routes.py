@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 
 from api.auth.csrf import csrf_protect
 from api.auth.deps import Principal, Role, require_roles
-from api.context import AppContext
+from api.deps import app_context, client_ip
 from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, page_of
 from api.rules import service
 from api.rules.models import (
@@ -52,22 +52,13 @@ def _answers() -> Iterator[None]:
         raise HTTPException(503, f"rule state unavailable: {exc.message}") from exc
 
 
-def _ctx(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
-    return ctx
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 @router.get("", response_model=ItemPage[RuleSummary])
 def list_rules(
     request: Request, _: Reader, params: Annotated[RuleListParams, Query()]
 ) -> ItemPage[RuleSummary]:
     """Filters: q, level, state (enabled|disabled|dormant|quarantined), checklist (VN-05), ruleset;
     sort title|level|alerts; size, cursor (`api.paging`)."""
-    ctx = _ctx(request)
+    ctx = app_context(request)
     with _answers():
         return service.list_rules(
             engine=service.engine_of(ctx),
@@ -82,7 +73,7 @@ def quarantined_rules(
     request: Request, _: Reader, size: Size = DEFAULT_SIZE, cursor: Cursor = None
 ) -> ItemPage[QuarantinedRead]:
     with _answers():
-        found = service.quarantined(engine=service.engine_of(_ctx(request)))
+        found = service.quarantined(engine=service.engine_of(app_context(request)))
     return page_of(found, key=lambda q: (q.path, q.rule_id or "", q.reason), size=size, cursor=cursor)
 
 
@@ -90,12 +81,12 @@ def quarantined_rules(
 def test_rules(request: Request, body: RuleTestRequest, _: Analyst) -> RuleTestResult:
     """Which rules match one event, and which of their selections matched (disabled rules included)."""
     with _answers():
-        return service.explain_event(engine=service.engine_of(_ctx(request)), body=body)
+        return service.explain_event(engine=service.engine_of(app_context(request)), body=body)
 
 
 @router.get("/{rule_id}", response_model=RuleDetail)
 def get_rule(request: Request, rule_id: str, _: Reader) -> RuleDetail:
-    ctx = _ctx(request)
+    ctx = app_context(request)
     with _answers():
         return service.get_rule(
             engine=service.engine_of(ctx),
@@ -108,7 +99,7 @@ def get_rule(request: Request, rule_id: str, _: Reader) -> RuleDetail:
 def _change(
     request: Request, rule_id: str, enabled: bool, actor: Principal, body: StateChange | None
 ) -> StateChangeResult:
-    ctx = _ctx(request)
+    ctx = app_context(request)
     with _answers():
         return service.set_enabled(
             engine=service.engine_of(ctx),
@@ -117,7 +108,7 @@ def _change(
             rule_id=rule_id,
             enabled=enabled,
             actor=actor,
-            ip=_ip(request),
+            ip=client_ip(request),
             reason=body.reason if body else None,
         )
 

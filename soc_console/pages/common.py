@@ -10,21 +10,13 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth.deps import PROVINCE_WIDE, Principal, Role, require_roles
-from api.context import AppContext
+from api.deps import app_context as app_context
+from api.deps import client_ip as client_ip
 from soc_console.render import templates
 
 Reader = Annotated[Principal, Depends(require_roles(*PROVINCE_WIDE))]
 Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST))]
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
-
-
-def app_context(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
-    return ctx
-
-
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def render(
