@@ -7,10 +7,14 @@ Example::
         print(m.rule.id, m.rule.title, m.selections)
 
 `match()` is the hot path: dispatch by logsource keys, literal prefilter, then the few surviving
-rules are evaluated (see `detections.index`). Each rule evaluation is a failure boundary: an
-exception inside one rule is counted against that rule (`stats()`), logged once with the rule id,
-and the event still meets every other rule. `explain()` skips the prefilter and reports every
-selection of every dispatched rule, for the API's rule-test endpoint.
+rules are evaluated (see `detections.index`). A rule that matched then meets its Sigma filters
+(`detections.filters`: the rule folders' filter documents and the analysts' exceptions installed
+with `set_exceptions`); a match one of them rejects is dropped and counted for that filter.
+
+Each rule evaluation is a failure boundary: an exception inside one rule is counted against that
+rule (`stats()`), logged once with the rule id, and the event still meets every other rule.
+`explain()` skips the prefilter and reports every selection of every dispatched rule, for the
+API's rule-test endpoint.
 
 Thread safety: matching, `explain()` and the metadata calls share one lock with the rule-set swap
 of `reload()` and with `apply_state()`. Compiling happens outside the lock, so a background reload
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from detections.cache import RuleCache
+from detections.filters import CompiledFilter, FilterSet
 from detections.index import RuleIndex, dispatch_keys
 from detections.loader import FileResult, LoadedRule, QuarantinedRule, RuleInfo, discover, load_file
 from detections.matchers import EventView, Node, Selection
@@ -133,6 +138,9 @@ class DetectionEngine:
         self._warned: set[str] = set()
         self.quarantined: list[QuarantinedRule] = []
         self.skipped: Counter[str] = Counter()
+        self._file_filters: list[CompiledFilter] = []
+        self._exceptions: list[CompiledFilter] = []
+        self._filters = FilterSet([])
         self._index = RuleIndex([], [])
         self._lock = threading.RLock()  # the rule set as matchers see it (see the module docstring)
         self._reload_lock = threading.Lock()  # one reload at a time
@@ -204,9 +212,11 @@ class DetectionEngine:
         quarantined: list[QuarantinedRule] = []
         skipped: Counter[str] = Counter()
         seen: dict[str, str] = {}
+        file_filters: list[CompiledFilter] = []
         for result in files.values():
             quarantined.extend(result.quarantined)
             skipped.update(result.skipped)
+            file_filters.extend(result.filters)
             for loaded in result.rules:
                 first = seen.get(loaded.info.id)
                 if first is not None:
@@ -237,6 +247,23 @@ class DetectionEngine:
         self._matches = [s.matches for s in self._stats]
         self._nanos = [round(s.seconds * 1e9) for s in self._stats]
         self._index = RuleIndex([r.compiled for r in rules], [r.info.dormant is None for r in rules])
+        self._file_filters = file_filters
+        self._attach_filters()
+
+    def _attach_filters(self) -> None:
+        """Rebuild the rule -> filters table; the per-filter counts carry over."""
+        self._filters = FilterSet.build(
+            self._file_filters + self._exceptions,
+            [(info.id, info.logsource) for info in self._infos],
+            suppressed=self._filters.suppressed,
+            errors=self._filters.errors,
+        )
+
+    def set_exceptions(self, exceptions: Sequence[CompiledFilter]) -> None:
+        """Install the analysts' exceptions (compiled Sigma filters), replacing the previous ones."""
+        with self._lock:
+            self._exceptions = list(exceptions)
+            self._attach_filters()
 
     # ------------------------------------------------------------ metadata
 
@@ -312,6 +339,29 @@ class DetectionEngine:
             )
         return out
 
+    def filter_stats(self) -> list[dict[str, Any]]:
+        """Every installed filter with its targets and how many matches it suppressed (a snapshot)."""
+        with self._lock:
+            counts, errors = self._filters.suppressed, self._filters.errors
+            return [
+                {
+                    "id": f.id,
+                    "title": f.title,
+                    "kind": f.kind,
+                    "path": f.path,
+                    "rules": list(f.rules) if f.rules is not None else "any",
+                    "expires_at": f.expires_at.isoformat() if f.expires_at else None,
+                    "suppressed": counts[f.id],
+                    "errors": errors[f.id],
+                }
+                for f in self._file_filters + self._exceptions
+            ]
+
+    def suppressed_counts(self) -> dict[str, int]:
+        """Matches suppressed per filter id since this engine started (never reset)."""
+        with self._lock:
+            return dict(self._filters.suppressed)
+
     def summary(self) -> dict[str, Any]:
         with self._lock:
             return self._summary()
@@ -327,6 +377,8 @@ class DetectionEngine:
             "quarantined": len(self.quarantined),
             "skipped": dict(self.skipped),
             "buckets": self._index.bucket_count,
+            "filters": self._filters.filters,
+            "filter_unknown_rules": [u.to_dict() for u in self._filters.unknown],
         }
 
     # ------------------------------------------------------------ matching
@@ -354,6 +406,7 @@ class DetectionEngine:
         conditions = self._conditions
         evaluations = self._evaluations
         nanos = self._nanos
+        filtered = self._filters.by_rule
         clock = time.perf_counter_ns
         out: list[RuleMatch] = []
         seen: set[int] | None = set() if len(buckets) > 1 else None
@@ -379,6 +432,10 @@ class DetectionEngine:
                 before = after
                 evaluations[index] += 1
                 if hit:
+                    filters = filtered[index]
+                    if filters is not None and not self._filters.keep(filters, view):
+                        before = clock()
+                        continue
                     self._matches[index] += 1
                     out.append(RuleMatch(self._infos[index], self._matched_selections(index, view)))
                     before = clock()

@@ -3,8 +3,9 @@
 One bad rule never stops the others: a file that is not YAML, a rule pySigma rejects, a regex RE2
 cannot run, a modifier we do not support... each becomes a `QuarantinedRule` with the reason, and
 loading goes on. `status: deprecated` / `unsupported` rules are skipped and counted, and so are
-documents that are not detection rules (correlation rules and filters; both could be supported
-later: correlations by the scheduler, filters by merging them into their target rules).
+documents that are not detection rules (correlation rules). Filter documents (Sigma meta filters)
+are compiled like rules into `FileResult.filters`; the engine applies them to their target rules
+after a match (`detections.filters`), so a filter may live in another file than its rules.
 
 Work is done per file and the result keyed by a hash of the file's path and bytes, so the on-disk
 cache (`detections.cache`) and `DetectionEngine.reload()` only recompile the files that changed.
@@ -29,6 +30,7 @@ from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
 from detections.compiler import CompiledRule, CompileError, compile_rule
+from detections.filters import CompiledFilter, FilterError, compile_filter
 from detections.pipelines import is_routed, socpipe_pipeline
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ class FileResult:
     rules: list[LoadedRule] = field(default_factory=list)
     quarantined: list[QuarantinedRule] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    filters: list[CompiledFilter] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +177,7 @@ def load_file(rule_file: RuleFile) -> FileResult:
         text = rule_file.text.decode("utf-8")
         # Files are parsed one by one (that is what makes caching and reload per file), so a
         # correlation's references to rules in other files are not resolved here, and filters are
-        # collected rather than applied: both are skipped and counted below.
+        # collected and compiled on their own: the engine attaches them to their rules.
         collection = SigmaCollection.from_yaml(
             text, collect_errors=True, collect_filters=True, resolve_references=False
         )
@@ -186,15 +189,14 @@ def load_file(rule_file: RuleFile) -> FileResult:
         return result
     for error in collection.errors:
         result.quarantined.append(QuarantinedRule(path, None, None, _reason(error)))
-    filters = len(collection.filters)
-    if filters:
-        result.skipped["filter document (not supported yet)"] += filters
+    for sigma_filter in collection.filters:
+        _load_filter(sigma_filter, rule_file, result)
     for item in collection.rules:
         if isinstance(item, SigmaCorrelationRule):
             result.skipped["correlation rule (not a detection)"] += 1
             continue
-        if isinstance(item, SigmaFilter):
-            result.skipped["filter document (not supported yet)"] += 1
+        if isinstance(item, SigmaFilter):  # collect_filters=True puts them in .filters; kept for safety
+            _load_filter(item, rule_file, result)
             continue
         if not isinstance(item, SigmaRule):
             result.skipped[f"{type(item).__name__} (not a detection)"] += 1
@@ -235,3 +237,21 @@ def _load_rule(rule: SigmaRule, rule_file: RuleFile, result: FileResult) -> None
             " ".join(f"{k}={v}" for k, v in info.logsource.items()) or "(empty)"
         )
     result.rules.append(LoadedRule(info, compiled))
+
+
+def _load_filter(sigma_filter: SigmaFilter, rule_file: RuleFile, result: FileResult) -> None:
+    """Compile one filter document with the rules' pipeline, under the filter's own logsource."""
+    path = str(rule_file.path)
+    filter_id = str(sigma_filter.id) if sigma_filter.id is not None else None
+    title = sigma_filter.title or None
+    if sigma_filter.errors:  # already quarantined from `collection.errors`, with pySigma's message
+        return
+    try:
+        result.filters.append(compile_filter(sigma_filter, _pipeline(), path=path))
+    except (SigmaError, CompileError, FilterError) as exc:
+        result.quarantined.append(QuarantinedRule(path, filter_id, title, f"filter: {_reason(exc)}"))
+    except Exception as exc:  # same boundary as a rule: a pySigma bug on one filter is quarantined
+        log.warning("filter compile failed unexpectedly path=%s filter_id=%s error=%r", path, filter_id, exc)
+        result.quarantined.append(
+            QuarantinedRule(path, filter_id, title, f"filter: internal error: {_reason(exc)}")
+        )
