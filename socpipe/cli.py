@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -133,8 +134,11 @@ def run(
         health_checks=[store.health],
         detect_engine=detect.engine,  # the scheduler ticks the watcher here, not the rules API
     )
-    rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
-    rule_watcher.tick()  # the stored enabled/disabled state before the first event
+    limit = settings.detection.exception_limit
+    rule_watcher = RuleWatcher(
+        detect.engine, backend.rule_state, exceptions=backend.exceptions, exception_limit=limit
+    )
+    rule_watcher.tick()  # the stored enabled/disabled state and exceptions before the first event
     start_embedded_jobs(backend, rule_watcher)
     from ingest.syslog.runner import start_syslog_in_thread
 
@@ -177,7 +181,11 @@ def api() -> None:
     from socpipe.runtime import build_engine
 
     rule_engine = build_engine(settings)
-    rule_watcher = RuleWatcher(rule_engine, backend.rule_state)  # the rules API ticks it per request
+    # the rules API ticks it per request; exceptions too, so evidence uploads scanned here honour them
+    limit = settings.detection.exception_limit
+    rule_watcher = RuleWatcher(
+        rule_engine, backend.rule_state, exceptions=backend.exceptions, exception_limit=limit
+    )
     rule_watcher.tick()  # the stored enabled/disabled state before the first request
     ctx = AppContext(
         settings=settings,
@@ -219,6 +227,7 @@ def worker(stage: Stage) -> None:
     group = f"{settings.stores.topic_prefix}socpipe-{stage.value}"
     checks = [bus.health]
     backend = build_backend(settings)  # each stage opens only what it uses
+    stopping: list[Callable[[], None]] = []
     if stage is Stage.NORMALIZE:
         store = backend.store
         registry = RegistryCache(store)
@@ -230,9 +239,13 @@ def worker(stage: Stage) -> None:
         from detections.state import RuleWatcher
 
         detect = build_detect(settings)
-        rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
+        limit = settings.detection.exception_limit
+        rule_watcher = RuleWatcher(
+            detect.engine, backend.rule_state, exceptions=backend.exceptions, exception_limit=limit
+        )
         rule_watcher.tick()
         handle = detect_handler(settings, bus, detect, tick=rule_watcher.tick)
+        stopping.append(rule_watcher.flush_counts)  # suppressed counts of the last batches
         consumer = bus.consumer([settings.stores.topic_events], group)
     else:
         store = backend.store
@@ -253,6 +266,8 @@ def worker(stage: Stage) -> None:
     typer.echo(f"worker {stage.value} ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
     freeze_startup_heap()  # per-event objects would make every full collection walk the rule set
     run_until_stopped(StageWorker(stage.value, consumer, handle, batch=settings.stores.consumer_batch))
+    for stop in stopping:
+        stop()
     bus.close()
 
 
