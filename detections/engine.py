@@ -278,6 +278,14 @@ class DetectionEngine:
             except KeyError:
                 raise DetectionError("unknown rule id", rule_id=rule_id) from None
 
+    def rule_fields(self, rule_id: str) -> set[str]:
+        """The event fields a rule's condition reads (after the pipeline), e.g. to draft an exception."""
+        with self._lock:
+            index = self._by_id.get(rule_id)
+            if index is None:
+                raise DetectionError("unknown rule id", rule_id=rule_id)
+            return self._conditions[index].fields()
+
     def enable(self, rule_id: str) -> None:
         self._set_enabled(rule_id, True)
 

@@ -132,7 +132,7 @@ class RuleWatcher:
         self.store = store
         self.exceptions = exceptions
         self.exception_limit = exception_limit
-        self._installed: dict[str, str] = {}  # exception id -> its Sigma text, as installed
+        self._installed: dict[str, str] | None = None  # exception id -> Sigma text; None: never read
         self._flushed: Counter[str] = Counter()  # suppressed counts already added to the store
         self._exceptions_failing = False
         self.state_every_s = state_every_s
@@ -220,7 +220,7 @@ class RuleWatcher:
 
     def _flush(self, repo: ExceptionRepository) -> None:
         counts = self.engine.suppressed_counts()
-        ids = set(self._installed) | set(self._flushed)
+        ids = set(self._installed or ()) | set(self._flushed)
         deltas = {i: counts.get(i, 0) - self._flushed[i] for i in ids if counts.get(i, 0) > self._flushed[i]}
         if deltas:
             repo.add_suppressed(deltas, at=datetime.now(UTC))
