@@ -235,3 +235,61 @@ def test_missing_things_and_bad_references(client: TestClient, store: Store, ale
     body = {**body, "alert_id": alert_id, "fields": ["process.parent.executable"]}
     found = problem(client.post("/api/v1/exceptions/from-alert", json=body, headers=csrf), 422)
     assert "process.parent.executable" in found["detail"]
+
+
+def test_console_offers_the_form_creates_lists_and_revokes(
+    client: TestClient, store: Store, engine: DetectionEngine, alert_id: str
+) -> None:
+    login(client, store, role=Role.ANALYST, username="an1")
+    page = client.get(f"/alerts/{alert_id}").text
+    assert "create-exception-link" not in page  # not closed as a false positive yet
+    assert "close-first" in client.get(f"/alerts/{alert_id}/exception").text
+    token = form_csrf(page)
+    client.post(f"/alerts/{alert_id}", data={"status": "false_positive", "csrf_token": token})
+    assert "create-exception-link" in client.get(f"/alerts/{alert_id}").text
+
+    form = client.get(f"/alerts/{alert_id}/exception")
+    assert form.status_code == 200
+    assert 'value="winlog.event_data.CommandLine" id="pick-' in form.text  # offered...
+    token = form_csrf(form.text)
+    data: dict[str, Any] = {
+        "csrf_token": token,
+        "pick": ["winlog.event_data.Image", "winlog.event_data.User"],
+        "value:winlog.event_data.Image": "C:\\Tools\\backup.exe",
+        "value:winlog.event_data.User": "NT AUTHORITY\\SYSTEM",  # edited
+        "scope": ["host", "unit"],
+        "reason": "nightly backup",
+        "owner": "",
+        "expires": (datetime.now(UTC) + timedelta(days=10)).date().isoformat(),
+    }
+    bad = client.post(f"/alerts/{alert_id}/exception", data={**data, "reason": "x"})
+    assert bad.status_code == 422 and "exception-error" in bad.text
+    assert ">x</textarea>" in bad.text  # the form comes back with what was typed
+    assert 'value="NT AUTHORITY\\SYSTEM"' in bad.text
+    done = client.post(f"/alerts/{alert_id}/exception", data=data, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    [exc] = backend_of(store).exceptions.list_all()
+    assert exc.fields == {
+        "winlog.event_data.Image": ["C:\\Tools\\backup.exe"],
+        "winlog.event_data.User": ["NT AUTHORITY\\SYSTEM"],
+        "soc.unit.id": ["so-tc"],
+        "host.name": ["fin-srv01"],
+    }
+    assert exc.owner == "an1" and exc.expires_at > datetime.now(UTC) + timedelta(days=10)
+
+    listing = client.get("/exceptions").text
+    assert f'id="exception-{exc.id}"' in listing and "expiring-soon" not in listing
+    soon = client.post(
+        "/api/v1/exceptions",
+        json={"rule_id": RULE_ID, "host_name": "ws9", "reason": "short one", "expires_at": _in(2)},
+        headers=_csrf(client),
+    ).json()
+    listing = client.get("/exceptions").text
+    assert f'id="exception-{soon["id"]}" class="exception-active expiring-soon"' in listing
+
+    token = form_csrf(listing)
+    client.post(f"/exceptions/{exc.id}/revoke", data={"csrf_token": token, "reason": "moved"})
+    assert f'id="exception-{exc.id}"' not in client.get("/exceptions").text
+    assert f'id="exception-{exc.id}"' in client.get("/exceptions", params={"status": "revoked"}).text
+    client.cookies.set("lang", "vi")
+    assert "Ngoại lệ" in client.get("/exceptions").text
