@@ -14,10 +14,15 @@ from sigma.collection import SigmaCollection
 from sigma.filters import SigmaFilter
 
 from detections.engine import DetectionEngine
+from detections.stage import DetectStage, SuppressingDetect
 from detections.state import RuleWatcher
+from soc_core.bus import InProcessBus, Message
 from soc_core.errors import StoreError
+from soc_core.event import Event
 from soc_core.exceptions import AnalystException, ExceptionState, sigma_filter_yaml
+from soc_core.settings import Settings
 from soc_core.store import Store
+from socpipe.workers import detect_handler
 from tests.backends import backend_of
 from tests.detections.conftest import proc_rule, sysmon1
 
@@ -182,3 +187,44 @@ def test_watcher_survives_a_store_outage(tmp_path: Path) -> None:
     assert watcher.counters["exception_store_errors"] == 1
     watcher.flush_counts()  # logged, not raised
     assert engine.match(sysmon1(CommandLine="alpha"))
+
+
+def test_a_distributed_detect_worker_picks_exceptions_up_between_batches(
+    store: Store, tmp_path: Path
+) -> None:
+    """The detect handler ticks the watcher before each batch: a new exception silences the rule
+    from the next batch on, and its count reaches the store with the batch after."""
+    engine = alpha_engine(tmp_path)
+    repo = backend_of(store).exceptions
+    watcher = RuleWatcher(engine, None, exceptions=repo, state_every_s=0)
+    settings = Settings()
+    bus = InProcessBus()
+    handle = detect_handler(settings, bus, SuppressingDetect(DetectStage(engine)), tick=watcher.tick)
+    alerts = bus.consumer([settings.stores.topic_alerts], "test")
+
+    def batch(n: int, host: str = "ws01") -> int:
+        doc = {
+            "@timestamp": datetime.now(UTC).isoformat(),
+            "event": {"id": f"ev-{n}", "code": "1"},
+            "host": {"name": host},
+            "winlog": {
+                "channel": "Microsoft-Windows-Sysmon/Operational",
+                "event_data": {"CommandLine": "alpha", "Image": "C:\\Tools\\backup*.exe"},
+            },
+        }
+        handle([Message(settings.stores.topic_events, 0, n, None, Event.from_doc(doc).to_json())])
+        got = alerts.poll(100, timeout_s=0)
+        alerts.commit()
+        return len(got)
+
+    assert batch(1) == 1
+    exc = exception()
+    repo.create(exc)
+    assert batch(2) == 0  # picked up before this batch
+    assert batch(3, host="ws02") == 1  # outside its scope
+    got = repo.get_versioned(exc.id)
+    assert got is not None and got[0].suppressed == 1  # flushed before batch 3
+    assert batch(4) == 0
+    watcher.flush_counts()  # what the worker does when it stops
+    got = repo.get_versioned(exc.id)
+    assert got is not None and got[0].suppressed == 2
