@@ -258,6 +258,13 @@ class DetectionEngine:
             suppressed=self._filters.suppressed,
             errors=self._filters.errors,
         )
+        for unknown in self._filters.unknown:
+            log.warning(
+                "filter names a rule that is not loaded filter_id=%s path=%s rule_id=%s",
+                unknown.filter_id,
+                unknown.path,
+                unknown.rule_id,
+            )
 
     def set_exceptions(self, exceptions: Sequence[CompiledFilter]) -> None:
         """Install the analysts' exceptions (compiled Sigma filters), replacing the previous ones."""
