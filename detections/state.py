@@ -134,6 +134,7 @@ class RuleWatcher:
         self.exception_limit = exception_limit
         self._installed: dict[str, str] | None = None  # exception id -> Sigma text; None: never read
         self._flushed: Counter[str] = Counter()  # suppressed counts already added to the store
+        self._compiled: dict[tuple[str, str], CompiledFilter] = {}  # (id, Sigma text) -> filter
         self._exceptions_failing = False
         self.state_every_s = state_every_s
         self.files_every_s = files_every_s
@@ -207,16 +208,22 @@ class RuleWatcher:
             log.info("exceptions applied active=%d", len(active))
 
     def _compile(self, active: Iterable[AnalystException]) -> list[CompiledFilter]:
-        compiled: list[CompiledFilter] = []
+        """Compiled filters of `active`; an unchanged exception keeps its compiled filter (pySigma
+        takes milliseconds per document: a new exception must not recompile thousands)."""
+        previous, self._compiled = self._compiled, {}
         for exception in active:
+            key = (exception.id, exception.sigma)
+            if key in previous:
+                self._compiled[key] = previous[key]
+                continue
             try:
-                compiled.append(
-                    compile_filter_yaml(exception.sigma, _pipeline(), path=f"exception:{exception.id}")
+                self._compiled[key] = compile_filter_yaml(
+                    exception.sigma, _pipeline(), path=f"exception:{exception.id}"
                 )
             except FilterError as exc:
                 self.counters["exception_errors"] += 1
                 log.warning("exception not applied id=%s error=%s", exception.id, exc)
-        return compiled
+        return list(self._compiled.values())
 
     def _flush(self, repo: ExceptionRepository) -> None:
         counts = self.engine.suppressed_counts()

@@ -153,6 +153,7 @@ class DetectionSettings(BaseSettings):
     exception_limit: int = Field(
         default=10_000,
         ge=1,
+        le=10_000,  # one Elasticsearch search reads them all (its max_result_window)
         description="Most active exceptions (each is checked on its rule's matches); more are refused (409).",
     )
 

@@ -228,3 +228,24 @@ def test_a_distributed_detect_worker_picks_exceptions_up_between_batches(
     watcher.flush_counts()  # what the worker does when it stops
     got = repo.get_versioned(exc.id)
     assert got is not None and got[0].suppressed == 2
+
+
+def test_a_stored_exception_that_does_not_compile_is_skipped_and_counted(
+    store: Store, tmp_path: Path
+) -> None:
+    engine = alpha_engine(tmp_path)
+    repo = backend_of(store).exceptions
+    good, broken = exception(), exception()
+    repo.create(good)
+    repo.create(broken.model_copy(update={"sigma": broken.sigma.replace("not exception", "not nothing")}))
+    clock = [0.0]
+    watcher = RuleWatcher(engine, None, exceptions=repo, state_every_s=5, clock=lambda: clock[0])
+    watcher.tick()
+    assert watcher.counters["exception_errors"] == 1
+    assert [f["id"] for f in engine.filter_stats()] == [good.id]
+    assert engine.match(sysmon1(CommandLine="alpha", Image="C:\\Tools\\backup*.exe")) == []
+    repo.create(exception(fields={"host.name": ["ws09"]}))
+    clock[0] += 5
+    watcher.tick()  # the new one compiled, the good one reused, the broken one tried again
+    assert watcher.counters["exception_errors"] == 2
+    assert len(engine.filter_stats()) == 2
