@@ -79,6 +79,7 @@ class RuleExplanation:
     matched: bool
     selections: dict[str, bool]
     error: str | None = None
+    filtered_by: tuple[str, ...] = ()  # live filters (and exceptions) that would drop this match
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +90,7 @@ class RuleExplanation:
             "matched": self.matched,
             "selections": dict(self.selections),
             "error": self.error,
+            "filtered_by": list(self.filtered_by),
         }
 
 
@@ -505,8 +507,9 @@ class DetectionEngine:
                 error = None
             except Exception as exc:  # reported in the explanation rather than raised to the API
                 matched, selections, error = False, {}, f"{type(exc).__name__}: {exc}"
+            filtered_by = self._filters.rejecting(self._filters.by_rule[index], view) if matched else ()
             if include_unmatched or matched or any(selections.values()) or error:
-                results.append(RuleExplanation(info, matched, selections, error))
+                results.append(RuleExplanation(info, matched, selections, error, filtered_by))
         return Explanation(dispatched=len(indices), results=results)
 
 

@@ -219,6 +219,18 @@ class FilterSet:
             errors=errors if errors is not None else Counter(),
         )
 
+    def rejecting(self, filters: tuple[CompiledFilter, ...] | None, view: EventView) -> tuple[str, ...]:
+        """The ids of the live filters that reject the event (counting nothing: for explanations)."""
+        now = datetime.now(UTC)
+        out: list[str] = []
+        for flt in filters or ():
+            try:
+                if not flt.expired(now) and not flt.condition.match(view):
+                    out.append(flt.id)
+            except Exception:  # as in `keep`: a broken filter rejects nothing
+                continue
+        return tuple(out)
+
     def keep(self, filters: tuple[CompiledFilter, ...], view: EventView) -> bool:
         """False when one of the rule's live filters rejects the event (counted for that filter)."""
         now: datetime | None = None

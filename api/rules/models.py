@@ -136,6 +136,9 @@ class RuleTestHit(BaseModel):
     matched: bool
     selections: dict[str, bool] = Field(description="each selection of the rule and whether it matched")
     error: str | None = None
+    filtered_by: list[str] = Field(
+        default_factory=list, description="filters and exceptions that drop this match: no alert"
+    )
 
 
 class RuleTestResult(BaseModel):

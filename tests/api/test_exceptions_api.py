@@ -131,6 +131,9 @@ def test_from_a_false_positive_alert_to_a_suppressed_match(
     assert engine.match(event().flat()) == []
     assert engine.match(event(host="fin-srv02").flat())  # another host: still an alert
     assert engine.match(event(image="C:\\Tools\\evil.exe").flat())  # another program: still an alert
+    tested = client.post("/api/v1/rules/test", json={"event": event().to_doc()}, headers=csrf).json()
+    assert [(h["rule_id"], h["filtered_by"]) for h in tested["matched"]] == [(RULE_ID, [exc["id"]])]
+    assert engine.suppressed_counts() == {exc["id"]: 1}  # testing counts nothing
     watcher.flush_counts()
     read = client.get(f"/api/v1/exceptions/{exc['id']}").json()
     assert read["suppressed"] == 1 and read["last_suppressed_at"] is not None

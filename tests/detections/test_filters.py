@@ -170,3 +170,12 @@ def test_compile_filter_yaml_refuses_what_is_not_one_filter() -> None:
         compile_filter_yaml(RULE_A, _pipeline(), path="x")
     with pytest.raises(FilterError):
         compile_filter_yaml(filter_doc(selection="Image|nosuch: x"), _pipeline(), path="x")
+
+
+def test_explain_names_the_filters_that_drop_a_match(make_engine: Any) -> None:
+    engine = make_engine(RULE_A, RULE_B, filter_doc())
+    backup = sysmon1(CommandLine="run alpha", Image="C:\\Tools\\Backup.exe")
+    found = {r.rule.title: r for r in engine.explain(backup).results}
+    assert found["test rule"].matched and found["test rule"].filtered_by == (FILTER_ID,)
+    assert found["other rule"].filtered_by == ()
+    assert engine.suppressed_counts() == {}  # explaining counts nothing
