@@ -262,10 +262,11 @@ class DetectionEngine:
         )
         for unknown in self._filters.unknown:
             log.warning(
-                "filter names a rule that is not loaded filter_id=%s path=%s rule_id=%s",
+                "filter not applied to a rule it names filter_id=%s path=%s rule_id=%s reason=%s",
                 unknown.filter_id,
                 unknown.path,
                 unknown.rule_id,
+                unknown.reason,
             )
 
     def set_exceptions(self, exceptions: Sequence[CompiledFilter]) -> None:

@@ -16,9 +16,11 @@ cache) independent of filters that may live in another file.
 
 A filter applies to a rule when the rule's logsource lies within the filter's (pySigma's `in`) and
 the rule's id is listed in `rules` (or `rules: any`). References are resolved by rule id only: a
-reference that names no loaded rule is reported (`FilterSet.unknown`, the engine's summary), never
-fatal. An optional `expires` attribute (ISO date or time) stops a filter applying at that moment of
-the wall clock at match time: what an analyst who wrote "until 31 December" expects, whatever the
+reference that names no loaded rule, or a rule whose logsource lies outside the filter's, is
+reported (`FilterSet.unknown`, the engine's summary and log), never fatal.
+
+An optional `expires` attribute (ISO date or time) stops a filter applying at that moment of the
+wall clock at match time: what an analyst who wrote "until 31 December" expects, whatever the
 event's own time (replayed or late events included).
 
 A filter whose condition raises is counted and logged once, and the match is kept: a broken filter
@@ -75,16 +77,27 @@ class CompiledFilter:
         return _logsource(rule_logsource) in _logsource(self.logsource)
 
 
+NOT_LOADED = "rule not loaded"
+OUTSIDE_LOGSOURCE = "rule's logsource outside the filter's"
+
+
 @dataclass(frozen=True, slots=True)
 class UnknownTarget:
-    """A filter naming a rule that is not loaded (a typo, a removed or quarantined rule)."""
+    """A filter naming a rule it cannot apply to: not loaded (a typo, a removed or quarantined rule),
+    or whose logsource lies outside the filter's (the rule changed since the filter was written)."""
 
     filter_id: str
     path: str
     rule_id: str
+    reason: str = NOT_LOADED
 
     def to_dict(self) -> dict[str, str]:
-        return {"filter_id": self.filter_id, "path": self.path, "rule_id": self.rule_id}
+        return {
+            "filter_id": self.filter_id,
+            "path": self.path,
+            "rule_id": self.rule_id,
+            "reason": self.reason,
+        }
 
 
 def _logsource(doc: dict[str, str]) -> SigmaLogSource:
@@ -211,6 +224,8 @@ class FilterSet:
                 rule_id, logsource = rules[i]
                 if flt.applies_to(rule_id, logsource):
                     attached[i].append(flt)
+                elif flt.rules is not None:  # named, yet out of reach: say so (`any` just skips)
+                    unknown.append(UnknownTarget(flt.id, flt.path, rule_id, OUTSIDE_LOGSOURCE))
         return cls(
             by_rule=[tuple(a) if a else None for a in attached],
             unknown=unknown,

@@ -94,6 +94,8 @@ def test_narrower_logsource_filter_does_not_apply(make_engine: Any) -> None:
     narrow = filter_doc(logsource="category: process_creation\n    product: windows\n    service: sysmon")
     engine = make_engine(RULE_A, narrow)
     assert engine.match(sysmon1(CommandLine="alpha", Image="C:\\backup.exe"))
+    [unknown] = engine.summary()["filter_unknown_rules"]
+    assert (unknown["rule_id"], unknown["reason"]) == (RULE_A_ID, "rule's logsource outside the filter's")
 
 
 def test_filter_fields_go_through_the_rules_pipeline(make_engine: Any) -> None:
@@ -109,7 +111,12 @@ def test_unknown_target_is_reported_not_fatal(make_engine: Any) -> None:
     missing = "00000000-0000-4000-8000-00000000dead"
     engine = make_engine(RULE_A, filter_doc(rules=f"\n    - {missing}\n    - {RULE_A_ID}"))
     assert engine.summary()["filter_unknown_rules"] == [
-        {"filter_id": FILTER_ID, "path": engine.filter_stats()[0]["path"], "rule_id": missing}
+        {
+            "filter_id": FILTER_ID,
+            "path": engine.filter_stats()[0]["path"],
+            "rule_id": missing,
+            "reason": "rule not loaded",
+        }
     ]
     assert engine.match(sysmon1(CommandLine="alpha", Image="C:\\backup.exe")) == []
 
