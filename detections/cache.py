@@ -20,6 +20,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from detections.loader import FileResult
 
 log = logging.getLogger(__name__)
@@ -86,3 +88,8 @@ class RuleCache:
         for stale in self.dir.glob("rules-*.pickle"):
             if stale != self.path:
                 stale.unlink(missing_ok=True)
+
+
+def default_cache_dir() -> Path:
+    """The user's cache folder for socpipe (`~/.cache/socpipe` on Linux), for offline commands."""
+    return Path(platformdirs.user_cache_dir("socpipe", appauthor=False))

