@@ -134,7 +134,9 @@ class DetectionSettings(BaseSettings):
         description="Rule folders (JSON list); empty: the provincial pack plus the SigmaHQ corpus.",
     )
     rule_cache_dir: Path | None = Field(
-        default=None, description="Compiled-rule cache; unset: `<data_dir>/rule-cache` (restart in ~1 s)."
+        default=None,
+        description="Compiled-rule cache; unset: `<data_dir>/rule-cache`, and the user's cache folder "
+        "for `socpipe detect` (restart in ~1 s).",
     )
     sigma_dir: Path | None = Field(
         default=None,
