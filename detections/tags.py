@@ -53,7 +53,15 @@ def threats(tags: Iterable[str], data: AttackCatalog | None = None) -> list[Thre
     """ECS threat entries: one per technique (paired with the tactic when the rule names exactly one),
     and one per tactic not already paired. `data`: the catalogue (default: the process's)."""
     resolved = _resolve(tuple(tags), data or catalog())
-    return [threat.model_copy(deep=True) for threat in resolved]
+    # Fresh objects per alert (callers may change them), built from the cached, validated pairs
+    # without validating again: a deep copy per alert cost more than the rest of the alert.
+    return [
+        Threat.model_construct(
+            tactic=dict(threat.tactic) if threat.tactic is not None else None,
+            technique=dict(threat.technique) if threat.technique is not None else None,
+        )
+        for threat in resolved
+    ]
 
 
 @lru_cache(maxsize=8192)
