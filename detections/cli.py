@@ -32,6 +32,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from detections.attack import catalog
 from detections.cache import default_cache_dir
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
@@ -138,6 +139,7 @@ def detect_command(
     detect = DetectStage(engine)
     counters: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
+    catalog()  # the ATT&CK data is start-up work too, not the first alert's
     # What start-up built (the compiled rule set: most of the heap) lives as long as the process:
     # out of the collector's reach, full collections stop re-walking it (as socpipe/heap.py does
     # for the services).
