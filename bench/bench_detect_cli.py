@@ -158,12 +158,10 @@ def main() -> int:
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(
-        f"{events} events: {result['events_per_second']:,.0f} events/s after start-up "
-        f"({result['events_per_cpu_second'] or 0:,.0f} per CPU-second), warm start {warm_wall:.2f}s, "
-        f"peak RSS {result['peak_rss_mb']:.0f} MB -> {args.output}",
-        file=sys.stderr,
-    )
+    rates = f"{result['events_per_second']:,.0f} events/s after start-up"
+    per_cpu = f"{result['events_per_cpu_second'] or 0:,.0f} per CPU-second"
+    memory = f"peak RSS {result['peak_rss_mb']:.0f} MB"
+    print(f"{events} events: {rates} ({per_cpu}), warm start {warm_wall:.2f}s, {memory}", file=sys.stderr)
     return 0
 
 
