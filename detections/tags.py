@@ -23,6 +23,9 @@ from soc_core.alert import Threat
 CHECKLIST_NAMESPACE = "checklist"
 CHECKLIST_CODES = frozenset(f"VN-{n:02d}" for n in range(1, 13))
 
+#: Distinct tag lists remembered: one per rule, and the corpus and pack are under 4,000 rules.
+RESOLVED_TAG_LISTS = 8192
+
 _TECHNIQUE = re.compile(r"^t\d{4}(?:\.\d{3})?$")
 _CHECKLIST = re.compile(r"^vn-(\d{2})$")
 
@@ -64,7 +67,7 @@ def threats(tags: Iterable[str], data: AttackCatalog | None = None) -> list[Thre
     ]
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=RESOLVED_TAG_LISTS)
 def _resolve(tags: tuple[str, ...], data: AttackCatalog) -> tuple[Threat, ...]:
     tactics: list[dict[str, str]] = []
     techniques: list[dict[str, str]] = []
@@ -91,7 +94,13 @@ def _resolve(tags: tuple[str, ...], data: AttackCatalog) -> tuple[Threat, ...]:
 
 
 def checklist_codes(tags: Iterable[str]) -> list[str]:
-    """`checklist.vn-05` -> `VN-05`; unknown codes are ignored (the pack meta-test rejects them)."""
+    """`checklist.vn-05` -> `VN-05`; unknown codes are ignored (the pack meta-test rejects them).
+    The detect stage asks once per match: resolved once per tag tuple."""
+    return list(_checklist_codes(tuple(tags)))
+
+
+@lru_cache(maxsize=RESOLVED_TAG_LISTS)
+def _checklist_codes(tags: tuple[str, ...]) -> tuple[str, ...]:
     codes: list[str] = []
     for tag in tags:
         namespace, _, name = tag.lower().partition(".")
@@ -101,4 +110,4 @@ def checklist_codes(tags: Iterable[str]) -> list[str]:
         code = f"VN-{m.group(1)}" if m else None
         if code in CHECKLIST_CODES and code not in codes:
             codes.append(code)
-    return codes
+    return tuple(codes)
