@@ -5,8 +5,10 @@ records, one per line (any registered format: given with `--format` or sniffed p
 ECS JSON lines, or `.evtx` files (read by `normalizers.evtx_file.iter_records` into the
 `evtx_json` shape). Records go through the same `NormalizeStage` and `DetectStage` as the
 pipeline; alerts are written unsuppressed, one JSON document per line, to stdout. Records that
-do not normalize are counted on stderr with their reasons. `--stats` prints the per-rule match
-counts and evaluation times to stderr.
+do not normalize, and EVTX records the reader cannot decode, are dead letters counted on stderr
+with their reasons. The last stderr line gives the counts and the time after start-up (`seconds`
+wall, `cpu_seconds`, `events_per_second`; `bench/bench_detect_cli.py` reads it). `--stats`
+prints the per-rule match counts and evaluation times before it.
 
 Default rules: the packaged provincial pack plus the SigmaHQ rule sets under `SOC_SIGMA_DIR`
 (`soc_core.settings.DetectionSettings`; default: `shared/data/sigma` beside the repository). This
