@@ -123,5 +123,6 @@ def _unpickle(data: bytes) -> Any:
 
 
 def default_cache_dir() -> Path:
-    """The user's cache folder for socpipe (`~/.cache/socpipe` on Linux), for offline commands."""
-    return Path(platformdirs.user_cache_dir("socpipe", appauthor=False))
+    """The compiled-rule cache of offline commands in the user's cache folder
+    (`~/.cache/socpipe/rule-cache` on Linux; `deploy/local` keeps its downloads beside it)."""
+    return Path(platformdirs.user_cache_dir("socpipe", appauthor=False)) / "rule-cache"

@@ -15,7 +15,7 @@ Default rules: the packaged provincial pack plus the SigmaHQ rule sets under `SO
 offline command reads only that group of the settings, so it runs wherever a rule folder does.
 
 Compiling the whole corpus takes about 10 s, so the compiled rules are cached (`detections.cache`)
-in the user's cache folder (`~/.cache/socpipe` on Linux; `SOC_RULE_CACHE_DIR` or `--cache-dir`
+in the user's cache folder (`~/.cache/socpipe/rule-cache` on Linux; `SOC_RULE_CACHE_DIR` or `--cache-dir`
 elsewhere, `--no-cache` for none). Entries are keyed by each file's content, so the same rules
 reached by another path spelling start warm too; a warm start of the whole process takes about
 a second.

@@ -55,7 +55,7 @@ def test_compiled_rules_are_cached_in_the_user_cache_folder(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("SOC_RULE_CACHE_DIR", raising=False)
     detect_command([events], rules=[PACK], format=None, stats=False, cache_dir=None, no_cache=False)
-    assert list((tmp_path / "xdg" / "socpipe").glob("rules-*.pickle"))
+    assert list((tmp_path / "xdg" / "socpipe" / "rule-cache").glob("rules-*.pickle"))
     monkeypatch.setenv("SOC_RULE_CACHE_DIR", str(tmp_path / "setting"))
     detect_command([events], rules=[PACK], format=None, stats=False, cache_dir=None, no_cache=False)
     assert list((tmp_path / "setting").glob("rules-*.pickle"))
