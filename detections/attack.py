@@ -32,16 +32,18 @@ from typing import Any
 
 import orjson
 
+from soc_core.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 MAX_REVOCATION_CHAIN = 20  # a revoked-by cycle in a damaged bundle must not loop forever
 
 
-class AttackDataError(Exception):
+class AttackDataError(ConfigError):
     """The ATT&CK data could not be read (a missing package file, a bundle that is not STIX)."""
 
     def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"ATT&CK data unreadable source={source}: {reason}")
+        super().__init__("ATT&CK data unreadable", source=source, reason=reason)
         self.source = source
         self.reason = reason
 
