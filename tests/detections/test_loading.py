@@ -101,6 +101,57 @@ def test_cache_round_trip(tmp_path: Path) -> None:
     assert not second.match(sysmon1(CommandLine="beta"))
 
 
+def test_cache_is_keyed_by_content_not_path_spelling(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "a.yml").write_text(GOOD)
+    (rules / "broken.yml").write_text("title: [unclosed")
+    (tmp_path / "sub").mkdir()
+    cache = tmp_path / "cache"
+    first = DetectionEngine.from_folders([rules], cache_dir=cache)
+    assert first.last_reload.recompiled_files == 2
+    other_spelling = tmp_path / "sub" / ".." / "rules"  # as `../shared/data/sigma` vs an absolute path
+    second = DetectionEngine.from_folders([other_spelling], cache_dir=cache)
+    assert second.last_reload.recompiled_files == 0
+    assert second.rules[0].path == str(other_spelling / "a.yml")
+    assert [q.path for q in second.quarantined] == [str(other_spelling / "broken.yml")]
+    copy = tmp_path / "elsewhere"  # the same content in another folder: also warm, its own paths
+    copy.mkdir()
+    (copy / "a.yml").write_text(GOOD)
+    third = DetectionEngine.from_folders([copy], cache_dir=cache)
+    assert third.last_reload.recompiled_files == 0
+    assert (third.rules[0].path, third.rules[0].ruleset) == (str(copy / "a.yml"), "elsewhere")
+    assert first.rules[0].path == str(rules / "a.yml")  # the cached entry itself is not rewritten
+    back = DetectionEngine.from_folders([rules], cache_dir=cache)  # the set before is kept too
+    assert back.last_reload.recompiled_files == 0
+    (rules / "a.yml").write_text(GOOD.replace("alpha", "gamma"))
+    assert DetectionEngine.from_folders([rules], cache_dir=cache).last_reload.recompiled_files == 1
+
+
+def test_cache_keeps_the_last_two_rule_sets(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    folders = {}
+    for name in ("a", "b", "c"):
+        folders[name] = tmp_path / name
+        folders[name].mkdir()
+        (folders[name] / f"{name}.yml").write_text(GOOD.replace("alpha", name + "x"))
+
+    def recompiled(name: str) -> int:
+        return DetectionEngine.from_folders([folders[name]], cache_dir=cache).last_reload.recompiled_files
+
+    assert [recompiled(n) for n in ("a", "b", "a", "b", "c", "b", "a")] == [1, 1, 0, 0, 1, 0, 1]
+
+
+def test_two_copies_of_one_file_are_still_two_files(tmp_path: Path) -> None:
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.yml").write_text(GOOD)
+    engine = DetectionEngine.from_folders([tmp_path / "one", tmp_path / "two"])
+    assert [r.path for r in engine.rules] == [str(tmp_path / "one" / "a.yml")]
+    (dup,) = engine.quarantined
+    assert dup.path == str(tmp_path / "two" / "a.yml") and "duplicate rule id" in dup.reason
+
+
 EVERY_NODE = proc_rule(
     """
     needles:
