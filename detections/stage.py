@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from typing import Protocol
 
 from detections.correlation.hits import RuleHit, hits_for_event
 from detections.engine import DetectionEngine, RuleMatch
@@ -35,8 +36,17 @@ from soc_core.alert import Alert, AlertRepeat, RuleRef, Severity, alert_id
 from soc_core.event import Event
 
 EventPredicate = Callable[[Event], bool]
-HitSink = Callable[[Sequence[RuleHit]], list[Alert | AlertRepeat]]
-"""Takes correlation rule hits; returns the correlation alerts and repeats they decided (if any)."""
+
+
+class HitSink(Protocol):
+    """Takes correlation rule hits; returns the correlation alerts and repeats they decided (if any)."""
+
+    def __call__(self, hits: Sequence[RuleHit]) -> list[Alert | AlertRepeat]: ...
+
+    def flush(self) -> list[Alert | AlertRepeat]:
+        """End of input: decide everything still held."""
+        ...
+
 
 #: Checklist codes whose rules only make sense with a registry predicate.
 REQUIRES_CONTEXT = frozenset({"VN-12"})
@@ -167,3 +177,7 @@ class SuppressingDetect:
         if hits and self.correlate is not None:
             out += self.correlate(hits)
         return out
+
+    def finish(self) -> list[Alert | AlertRepeat]:
+        """End of input (an uploaded file): the correlation alerts still held, decided now."""
+        return self.correlate.flush() if self.correlate is not None else []

@@ -175,6 +175,9 @@ class HitBuffer:
         self.hits.extend(hits)
         return []  # decided by the correlate worker
 
+    def flush(self) -> list[Alert | AlertRepeat]:
+        return []  # nothing is held here
+
     def drain(self) -> list[RuleHit]:
         hits, self.hits = self.hits, []
         return hits

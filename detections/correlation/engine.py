@@ -434,6 +434,10 @@ class LiveCorrelation:
             self._follow()
             return self.engine.idle()
 
+    def flush(self) -> Output:
+        with self._lock:
+            return self.engine.flush()
+
     def _follow(self) -> None:
         current = self._rules()
         if current is self._resolution:

@@ -179,3 +179,23 @@ def test_embedded_pipeline_stores_one_correlation_alert_with_its_repeats(tmp_pat
     assert alert.rule.id == "00000000-0000-4000-8000-0000000000b1"
     assert alert.count == 6 and alert.first_seen == T0
     assert alert.last_seen == T0 + timedelta(seconds=100)
+
+
+def test_an_uploaded_evidence_file_is_correlated_as_a_whole(tmp_path: Path) -> None:
+    """Evidence uploads decide their correlations when the file ends, in event-time order."""
+    from api.inspections.evidence import detect_for_upload
+    from detections.cli import fold_repeats
+    from soc_core.alert import Alert
+    from tests.detections.correlation.conftest import win
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "bf.yml").write_text(BRUTE_FORCE)
+    detect = detect_for_upload(DetectionEngine.from_folders([rules]))
+    assert isinstance(detect, SuppressingDetect)
+    events = [win(4625, 3600 - 60 * n, IpAddress="10.1.1.1") for n in range(4)]  # newest first
+    assert [out for e in events for out in detect(e)] == []  # held until the end of the file
+    decided = detect.finish()
+    assert isinstance(decided[0], Alert) and decided[0].count == 3  # fires at its threshold
+    (alert,) = fold_repeats(decided)
+    assert alert.count == 4 and alert.first_seen == events[-1].timestamp
