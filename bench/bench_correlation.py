@@ -4,6 +4,8 @@
 
 Memory: for each kind of window, `--groups` groups are opened with three hits each (below their
 threshold, so every window stays open) and the Python heap growth (tracemalloc) is divided per group.
+Every hit carries its own event document (~1 KB of JSON), as live hits do; a closing window keeps
+the one that opened it, for its alert.
 Throughput: `--hits` hits over `--groups` groups, in event-time order with a 60 s lateness, through
 `CorrelationEngine.offer` in batches of 500 (what a correlate worker does per poll), one core.
 
@@ -69,9 +71,40 @@ def _resolution(folder: Path, name: str, body: str) -> Resolution:
     return engine.correlations
 
 
+def _context(n: int, g: int) -> dict[str, Any]:
+    """What a hit carries for its alert: a Security 4625 event's document (about 1 KB as JSON)."""
+    address = f"10.{g >> 16}.{(g >> 8) & 255}.{g & 255}"
+    event = {
+        "@timestamp": "2025-07-01T08:00:00Z",
+        "event": {"id": f"ev-{n}", "code": "4625", "kind": "event", "outcome": "failure"},
+        "host": {"name": "dc01.so-khcn.local"},
+        "source": {"ip": address},
+        "user": {"name": f"user{n % 50}", "domain": "SO-KHCN"},
+        "winlog": {
+            "channel": "Security",
+            "computer_name": "DC01.so-khcn.local",
+            "provider_name": "Microsoft-Windows-Security-Auditing",
+            "record_id": n,
+            "event_data": {
+                "TargetUserName": f"user{n % 50}",
+                "TargetDomainName": "SO-KHCN",
+                "IpAddress": address,
+                "IpPort": "51234",
+                "LogonType": "3",
+                "Status": "0xc000006d",
+                "SubStatus": "0xc000006a",
+                "WorkstationName": "-",
+                "LogonProcessName": "NtLmSsp",
+                "AuthenticationPackageName": "NTLM",
+            },
+        },
+        "soc": {"source": {"id": "dc-winlog"}, "unit": {"id": "so-khcn"}, "system": {"id": "ad"}},
+    }
+    return {"soc": event["soc"], "host_name": "dc01", "user_name": f"user{n % 50}", "event": event}
+
+
 def _hits(groups: int, per_group: int, start: float = 1.75e9) -> list[RuleHit]:
     """`per_group` hits for each group, interleaved in time (one every millisecond)."""
-    context = {"soc": {"unit": {"id": "unit-a"}}, "host_name": "dc01", "user_name": None, "event": {}}
     keys = [group_key([f"10.{g >> 16}.{(g >> 8) & 255}.{g & 255}"]) for g in range(groups)]
     out: list[RuleHit] = []
     n = 0
@@ -85,7 +118,7 @@ def _hits(groups: int, per_group: int, start: float = 1.75e9) -> list[RuleHit]:
                     start + n / 1000,
                     key,
                     f"user{(g + round_) % 50}",
-                    context,
+                    _context(n, g),
                 )
             )
             n += 1

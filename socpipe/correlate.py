@@ -83,6 +83,7 @@ class CorrelateWorker:
             lateness_s=detection.correlation_lateness_s,
             max_groups=detection.correlation_max_groups,
             chain_inline=False,
+            track_changes=True,
         )
 
     def _restore(self, partition: int) -> CorrelationEngine:

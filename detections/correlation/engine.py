@@ -118,6 +118,7 @@ class CorrelationEngine:
         lateness_s: float = 60.0,
         max_groups: int = 200_000,
         chain_inline: bool = True,
+        track_changes: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if lateness_s < 0:
@@ -125,6 +126,7 @@ class CorrelationEngine:
         self.lateness_s = lateness_s
         self.max_groups = max_groups
         self.chain_inline = chain_inline
+        self.track_changes = track_changes  # distributed mode: `take_dirty()` feeds the changelog
         self._clock = clock
         self._by_id = resolution.by_id()
         self._readers = resolution.readers
@@ -204,7 +206,7 @@ class CorrelationEngine:
         state.remember(hit.event_id)
         state.max_offset = max(state.max_offset, hit.offset)
         state.max_ts = max(state.max_ts, hit.ts)
-        self.dirty.add((c.id, key))
+        self._touch(c.id, key)
         if hit.ts < self.watermark:  # a chained hit: its order was settled upstream
             self._apply(c, key, state, hit, out)
             return
@@ -245,7 +247,11 @@ class CorrelationEngine:
             self._count -= 1
         if state.max_offset >= 0:  # distributed: remember what it received until that is committed
             self._retired[(cid, key)] = state
-        self.dirty.add((cid, key))
+        self._touch(cid, key)
+
+    def _touch(self, cid: str, key: str) -> None:
+        if self.track_changes:
+            self.dirty.add((cid, key))
 
     # ------------------------------------------------------------ event time
 
@@ -265,7 +271,7 @@ class CorrelationEngine:
 
     def _apply(self, c: Correlation, key: str, state: GroupState, hit: RuleHit, out: Output) -> None:
         order = self._order[c.id]
-        self.dirty.add((c.id, key))
+        self._touch(c.id, key)
         if c.eager:
             window = state.window
             if not isinstance(window, SlidingWindow):

@@ -21,6 +21,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from detections.correlation.hits import RuleHit, Scalar
 from detections.correlation.model import AGGREGATE_TYPES, Correlation, CorrelationType, evaluate
 
@@ -273,7 +275,10 @@ class ClosingWindow:
         self.rules: list[str] = []  # distinct, in order of first hit (a handful at most)
         self.distinct: set[Scalar] | None = None  # value_count only
         self.values: list[float] | None = None  # value aggregations only
-        self.context: dict[str, Any] = {}
+        #: the context (event document) of the hit that opened the window, as compact JSON text: the
+        #: alert shows it when the window closes, and a dict tree would cost several times more (a
+        #: str, not orjson's bytes, which come with a 4 KiB buffer)
+        self.context = ""
 
     def deadline(self, c: Correlation) -> float:
         return self.start + c.timespan_s
@@ -285,7 +290,8 @@ class ClosingWindow:
             self.event_ids.append(hit.event_id)
         if hit.rule_id not in self.rules:
             self.rules.append(hit.rule_id)
-        self.context = hit.context
+        if not self.context:
+            self.context = orjson.dumps(hit.context).decode()
         if c.type is CorrelationType.VALUE_COUNT:
             if hit.value is not None:
                 if self.distinct is None:
@@ -315,7 +321,7 @@ class ClosingWindow:
             count=self.count,
             event_ids=tuple(self.event_ids),
             rules=tuple(sorted(self.rules)),
-            context=self.context,
+            context=orjson.loads(self.context) if self.context else {},
             value=float(metric),
         )
 
@@ -329,7 +335,7 @@ class ClosingWindow:
             "d": sorted(self.distinct, key=str) if self.distinct is not None else None,
             "r": self.rules,
             "v": self.values,
-            "x": self.context,
+            "x": orjson.loads(self.context) if self.context else {},
         }
 
     @classmethod
@@ -341,5 +347,5 @@ class ClosingWindow:
         w.distinct = set(d["d"]) if d.get("d") is not None else None
         w.rules = list(d["r"])
         w.values = [float(v) for v in d["v"]] if d.get("v") is not None else None
-        w.context = d.get("x") or {}
+        w.context = orjson.dumps(d["x"]).decode() if d.get("x") else ""
         return w
