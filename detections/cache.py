@@ -31,6 +31,7 @@ _FINGERPRINT_MODULES = (
     "matchers.py",
     "pipelines.py",
     "loader.py",
+    "filters.py",
     "cache.py",
     "correlation/document.py",
 )

@@ -3,9 +3,11 @@
 One bad rule never stops the others: a file that is not YAML, a rule pySigma rejects, a regex RE2
 cannot run, a modifier we do not support... each becomes a `QuarantinedRule` with the reason, and
 loading goes on. `status: deprecated` / `unsupported` rules are skipped and counted, and so are
-filter documents. Correlation documents are parsed into `FileResult.correlations`; their references
-are resolved across the whole rule set when the engine installs the files
-(`detections.correlation.resolve`).
+documents that are not detection rules. Filter documents (Sigma meta filters) are compiled like
+rules into `FileResult.filters`; the engine applies them to their target rules after a match
+(`detections.filters`), so a filter may live in another file than its rules. Correlation documents
+are parsed into `FileResult.correlations`; their references are resolved across the whole rule set
+when the engine installs the files (`detections.correlation.resolve`).
 
 Work is done per file and the result keyed by a hash of the file's path and bytes, so the on-disk
 cache (`detections.cache`) and `DetectionEngine.reload()` only recompile the files that changed.
@@ -32,6 +34,7 @@ from sigma.rule import SigmaRule
 
 from detections.compiler import CompiledRule, CompileError, compile_rule
 from detections.correlation.document import CorrelationDoc, parse_correlation, rule_meta
+from detections.filters import CompiledFilter, FilterError, compile_filter
 from detections.pipelines import is_routed, socpipe_pipeline
 
 log = logging.getLogger(__name__)
@@ -106,6 +109,7 @@ class FileResult:
     quarantined: list[QuarantinedRule] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     correlations: list[CorrelationDoc] = field(default_factory=list)
+    filters: list[CompiledFilter] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +170,8 @@ def load_file(rule_file: RuleFile) -> FileResult:
         text = rule_file.text.decode("utf-8")
         # Files are parsed one by one (that is what makes caching and reload per file), so a
         # correlation's references to rules in other files are not resolved here (the engine does,
-        # over the whole set), and filters are collected rather than applied.
+        # over the whole set), and filters are collected and compiled on their own: the engine
+        # attaches them to their rules.
         documents = list(yaml.safe_load_all(text))
         ranges = _range_conditions(documents)
         collection = SigmaCollection.from_dicts(
@@ -180,15 +185,14 @@ def load_file(rule_file: RuleFile) -> FileResult:
         return result
     for error in collection.errors:
         result.quarantined.append(QuarantinedRule(path, None, None, _reason(error)))
-    filters = len(collection.filters)
-    if filters:
-        result.skipped["filter document (not supported yet)"] += filters
+    for sigma_filter in collection.filters:
+        _load_filter(sigma_filter, rule_file, result)
     for item in collection.rules:
         if isinstance(item, SigmaCorrelationRule):
             _load_correlation(item, rule_file, result, ranges)
             continue
-        if isinstance(item, SigmaFilter):
-            result.skipped["filter document (not supported yet)"] += 1
+        if isinstance(item, SigmaFilter):  # collect_filters=True puts them in .filters; kept for safety
+            _load_filter(item, rule_file, result)
             continue
         if not isinstance(item, SigmaRule):
             result.skipped[f"{type(item).__name__} (not a detection)"] += 1
@@ -269,3 +273,21 @@ def _load_correlation(
     if doc.id in ranges:
         doc = replace(doc, condition=ranges[doc.id])
     result.correlations.append(doc)
+
+
+def _load_filter(sigma_filter: SigmaFilter, rule_file: RuleFile, result: FileResult) -> None:
+    """Compile one filter document with the rules' pipeline, under the filter's own logsource."""
+    path = str(rule_file.path)
+    filter_id = str(sigma_filter.id) if sigma_filter.id is not None else None
+    title = sigma_filter.title or None
+    if sigma_filter.errors:  # already quarantined from `collection.errors`, with pySigma's message
+        return
+    try:
+        result.filters.append(compile_filter(sigma_filter, _pipeline(), path=path))
+    except (SigmaError, CompileError, FilterError) as exc:
+        result.quarantined.append(QuarantinedRule(path, filter_id, title, f"filter: {_reason(exc)}"))
+    except Exception as exc:  # same boundary as a rule: a pySigma bug on one filter is quarantined
+        log.warning("filter compile failed unexpectedly path=%s filter_id=%s error=%r", path, filter_id, exc)
+        result.quarantined.append(
+            QuarantinedRule(path, filter_id, title, f"filter: internal error: {_reason(exc)}")
+        )

@@ -123,7 +123,7 @@ class AuthSettings(BaseSettings):
 
 
 class DetectionSettings(BaseSettings):
-    """Where the detection rules come from."""
+    """Where the detection rules come from, and the limits of analysts' exceptions."""
 
     model_config = SettingsConfigDict(
         env_prefix="SOC_", extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
@@ -150,6 +150,21 @@ class DetectionSettings(BaseSettings):
         default=200_000,
         ge=1,
         description="Correlation groups held per engine; beyond, the oldest is dropped (counted).",
+    )
+    exception_expiring_days: int = Field(
+        default=7,
+        ge=0,
+        le=365,
+        description="The console highlights exceptions that expire within these days.",
+    )
+    exception_max_days: int = Field(
+        default=365, ge=1, le=3650, description="Longest an analyst's exception may last (422 beyond)."
+    )
+    exception_limit: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000,  # one Elasticsearch search reads them all (its max_result_window)
+        description="Most active exceptions (each is checked on its rule's matches); more are refused (409).",
     )
 
 

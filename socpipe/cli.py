@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -133,8 +134,11 @@ def run(
         health_checks=[store.health],
         detect_engine=detect.engine,  # the scheduler ticks the watcher here, not the rules API
     )
-    rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
-    rule_watcher.tick()  # the stored enabled/disabled state before the first event
+    limit = settings.detection.exception_limit
+    rule_watcher = RuleWatcher(
+        detect.engine, backend.rule_state, exceptions=backend.exceptions, exception_limit=limit
+    )
+    rule_watcher.tick()  # the stored enabled/disabled state and exceptions before the first event
     from detections.correlation.engine import LiveCorrelation
 
     correlation = detect.correlate
@@ -181,7 +185,11 @@ def api() -> None:
     from socpipe.runtime import build_engine
 
     rule_engine = build_engine(settings)
-    rule_watcher = RuleWatcher(rule_engine, backend.rule_state)  # the rules API ticks it per request
+    # the rules API ticks it per request; exceptions too, so evidence uploads scanned here honour them
+    limit = settings.detection.exception_limit
+    rule_watcher = RuleWatcher(
+        rule_engine, backend.rule_state, exceptions=backend.exceptions, exception_limit=limit
+    )
     rule_watcher.tick()  # the stored enabled/disabled state before the first request
     ctx = AppContext(
         settings=settings,
@@ -226,6 +234,7 @@ def worker(stage: Stage) -> None:
     checks = [bus.health]
     backend = build_backend(settings)  # each stage opens only what it uses
     idle = None
+    stopping: list[Callable[[], None]] = []
     if stage is Stage.NORMALIZE:
         store = backend.store
         registry = RegistryCache(store)
@@ -238,9 +247,13 @@ def worker(stage: Stage) -> None:
 
         hits = HitBuffer()  # correlation rule hits go to soc.rulehits, for the correlate worker
         detect = build_detect(settings, correlate=hits)
-        rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
+        limit = settings.detection.exception_limit
+        rule_watcher = RuleWatcher(
+            detect.engine, backend.rule_state, exceptions=backend.exceptions, exception_limit=limit
+        )
         rule_watcher.tick()
         handle = detect_handler(settings, bus, detect, tick=rule_watcher.tick, hits=hits)
+        stopping.append(rule_watcher.flush_counts)  # suppressed counts of the last batches
         consumer = bus.consumer([settings.stores.topic_events], group)
     elif stage is Stage.CORRELATE:
         from detections.state import RuleWatcher
@@ -282,6 +295,8 @@ def worker(stage: Stage) -> None:
     run_until_stopped(
         StageWorker(stage.value, consumer, handle, batch=settings.stores.consumer_batch, idle=idle)
     )
+    for stop in stopping:
+        stop()
     bus.close()
 
 
