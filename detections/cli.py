@@ -10,6 +10,11 @@ with their reasons. The last stderr line gives the counts and the time after sta
 wall, `cpu_seconds`, `events_per_second`; `bench/bench_detect_cli.py` reads it). `--stats`
 prints the per-rule match counts and evaluation times before it.
 
+Correlation rules in the rule folders run too (`detections.correlation`). Offline the whole input
+is at hand, so by default their hits are applied in event-time order at the end of input, whatever
+the order of the files (`--correlation-lateness` bounds the wait instead); correlation alerts are
+written after the single-event alerts, each with its final count.
+
 Default rules: the packaged provincial pack plus the SigmaHQ rule sets under `SOC_SIGMA_DIR`
 (`soc_core.settings.DetectionSettings`; default: `shared/data/sigma` beside the repository). This
 offline command reads only that group of the settings, so it runs wherever a rule folder does.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import gc
 import io
+import math
 import sys
 import time
 from collections import Counter
@@ -36,8 +42,10 @@ import typer
 
 from detections.attack import catalog
 from detections.cache import default_cache_dir
+from detections.correlation.engine import CorrelationEngine
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
+from soc_core.alert import Alert, AlertRepeat
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
 from soc_core.settings import DetectionSettings
@@ -80,6 +88,17 @@ def _records(
             yield RawRecord(id=rid, source_id=source, format=fmt, payload=payload)
 
 
+def fold_repeats(decided: list[Alert | AlertRepeat]) -> list[Alert]:
+    """Correlation alerts with their repeats folded in (offline output is one line per alert)."""
+    alerts: dict[str, Alert] = {}
+    for item in decided:
+        if isinstance(item, Alert):
+            alerts.setdefault(item.id, item)
+        elif item.alert_id in alerts:
+            alerts[item.alert_id] = item.apply(alerts[item.alert_id])
+    return list(alerts.values())
+
+
 def _print_stats(engine: DetectionEngine, out: TextIO) -> None:
     rows = sorted((s for s in engine.stats() if s.evaluations), key=lambda s: s.seconds, reverse=True)
     print(f"{'matches':>8} {'evals':>8} {'ms':>9}  rule", file=out)
@@ -118,6 +137,13 @@ def detect_command(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="compile every rule, read and write no cache")
     ] = False,
+    correlation_lateness: Annotated[
+        float | None,
+        typer.Option(
+            "--correlation-lateness",
+            help="seconds of event time to wait for out-of-order hits; default: the whole input",
+        ),
+    ] = None,
 ) -> None:
     """Detect: normalize the records, run the Sigma rules, print alerts as JSON lines."""
     out = sys.stdout
@@ -144,22 +170,35 @@ def detect_command(
     summary = engine.summary()
     print(
         f"rules loaded: {summary['rules']} ({summary['routed']} routed, {summary['dormant']} dormant), "
-        f"{summary['quarantined']} quarantined",
+        f"{summary['correlations']} correlations, {summary['quarantined']} quarantined",
         file=err,
     )
     try:
-        _detect(engine, files, format, stats, out, err)
+        _detect(engine, files, format, stats, correlation_lateness, settings, out, err)
     finally:
         gc.unfreeze()  # back to the collector: a caller that goes on (a test) collects it as usual
 
 
 def _detect(
-    engine: DetectionEngine, files: list[Path], format: str | None, stats: bool, out: TextIO, err: TextIO
+    engine: DetectionEngine,
+    files: list[Path],
+    format: str | None,
+    stats: bool,
+    correlation_lateness: float | None,
+    settings: DetectionSettings,
+    out: TextIO,
+    err: TextIO,
 ) -> None:
     from normalizers.stage import NormalizeStage
 
     normalize = NormalizeStage()
     detect = DetectStage(engine)
+    correlate = CorrelationEngine(
+        engine.correlations,
+        lateness_s=math.inf if correlation_lateness is None else correlation_lateness,
+        max_groups=settings.correlation_max_groups,
+    )
+    decided: list[Alert | AlertRepeat] = []
     counters: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     out.flush()
@@ -175,9 +214,18 @@ def _detect(
                 reasons[result.reason[:120]] += 1
                 continue
             counters["events"] += 1
-            for alert in detect(result):
+            alerts, hits = detect.evaluate(result)
+            for alert in alerts:
                 counters["alerts"] += 1
                 write(alert.to_json() + b"\n")
+            if hits:
+                decided += correlate.offer(hits)
+    decided += correlate.flush()
+    for alert in fold_repeats(decided):
+        counters["correlation_alerts"] += 1
+        write(alert.to_json() + b"\n")
+    if correlate.counters["late"]:
+        counters["late_hits"] = correlate.counters["late"]
     out.flush()
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started

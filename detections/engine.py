@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from detections.cache import RuleCache
+from detections.correlation.resolve import Resolution, resolve
 from detections.filters import CompiledFilter, FilterSet
 from detections.index import RuleIndex, dispatch_keys
 from detections.loader import (
@@ -148,6 +149,8 @@ class DetectionEngine:
         self._warned: set[str] = set()
         self.quarantined: list[QuarantinedRule] = []
         self.skipped: Counter[str] = Counter()
+        #: The correlation rules, resolved against this rule set (the correlation engine reads them).
+        self.correlations = Resolution()
         self._file_filters: list[CompiledFilter] = []
         self._exceptions: list[CompiledFilter] = []
         self._filters = FilterSet([])
@@ -263,6 +266,8 @@ class DetectionEngine:
         self._index = RuleIndex([r.compiled for r in rules], [r.info.dormant is None for r in rules])
         self._file_filters = file_filters
         self._attach_filters()
+        self.correlations = resolve([c for f in files.values() for c in f.correlations], self._infos)
+        self.quarantined.extend(self.correlations.quarantined)
 
     def _attach_filters(self) -> None:
         """Rebuild the rule -> filters table; the per-filter counts carry over."""
@@ -405,6 +410,7 @@ class DetectionEngine:
             "dormant": dormant,
             "disabled": len(self._disabled & set(self._by_id)),
             "quarantined": len(self.quarantined),
+            "correlations": len(self.correlations.correlations),
             "skipped": dict(self.skipped),
             "buckets": self._index.bucket_count,
             "filters": self._filters.filters,
