@@ -3,10 +3,12 @@
 Registered in `socpipe/cli.py` as `app.command("detect")(detect_command)`. Input files are raw
 records, one per line (any registered format: given with `--format` or sniffed per record),
 ECS JSON lines, or `.evtx` files (read by `normalizers.evtx_file.iter_records` into the
-`evtx_json` shape). Records go through the same `NormalizeStage` and `DetectStage` as the
-pipeline; alerts are written unsuppressed, one JSON document per line, to stdout. Records that
-do not normalize are counted on stderr with their reasons. `--stats` prints the per-rule match
-counts and evaluation times to stderr.
+`evtx_json` shape). `--unit` attributes the records to a registry unit (`soc.unit.id`), as ingest
+does for a registered source, so rules that group by unit (correlations) see it. Records go
+through the same `NormalizeStage` and `DetectStage` as the pipeline; alerts are written
+unsuppressed, one JSON document per line, to stdout. Records that do not normalize are counted on
+stderr with their reasons. `--stats` prints the per-rule match counts and evaluation times to
+stderr.
 
 Default rules: the packaged provincial pack plus the SigmaHQ rule sets under `SOC_SIGMA_DIR`
 (`soc_core.settings.DetectionSettings`; default: `shared/data/sigma` beside the repository). This
@@ -42,14 +44,16 @@ def default_rule_folders(sigma_dir: Path | None) -> list[Path]:
     return folders
 
 
-def _records(path: Path, fmt: str | None) -> Iterator[RawRecord]:
+def _records(path: Path, fmt: str | None, unit: str | None = None) -> Iterator[RawRecord]:
     source = f"cli:{path.name}"
     if path.suffix.lower() == ".evtx":
         from normalizers.evtx_file import iter_records  # another format module; imported on use
 
         for n, payload in enumerate(iter_records(path)):
             rid = record_id(source, payload, shipper_id=f"{path}:{n}")
-            yield RawRecord(id=rid, source_id=source, format=fmt or "evtx_json", payload=payload)
+            yield RawRecord(
+                id=rid, source_id=source, unit_id=unit, format=fmt or "evtx_json", payload=payload
+            )
         return
     with path.open(encoding="utf-8", errors="replace") as handle:
         for n, line in enumerate(handle, 1):
@@ -57,7 +61,7 @@ def _records(path: Path, fmt: str | None) -> Iterator[RawRecord]:
             if not payload.strip():
                 continue
             rid = record_id(source, payload, shipper_id=f"{path}:{n}")
-            yield RawRecord(id=rid, source_id=source, format=fmt, payload=payload)
+            yield RawRecord(id=rid, source_id=source, unit_id=unit, format=fmt, payload=payload)
 
 
 def _print_stats(engine: DetectionEngine, counters: Counter[str], seconds: float, out: TextIO) -> None:
@@ -83,6 +87,9 @@ def detect_command(
     format: Annotated[
         str | None, typer.Option("--format", "-f", help="log format of the records; default: sniffed")
     ] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="registry unit id the records come from (soc.unit.id)")
+    ] = None,
     stats: Annotated[bool, typer.Option("--stats", help="per-rule counts and timings to stderr")] = False,
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="compiled-rule cache folder (faster restarts)")
@@ -107,7 +114,7 @@ def detect_command(
     reasons: Counter[str] = Counter()
     started = time.perf_counter()
     for path in files:
-        for record in _records(path, format):
+        for record in _records(path, format, unit):
             counters["records"] += 1
             result = normalize(record)
             if not isinstance(result, Event):

@@ -45,3 +45,14 @@ def test_detect_command_on_ecs_json_lines(tmp_path: Path, capsys: pytest.Capture
     assert alerts[0]["checklist"] == ["VN-05"] and alerts[0]["kind"] == "alert"
     assert "ff3e8c61-3755-4d74-bd83-244a3d2d6152" in err
     assert "events=2" in err and "dead_letters=1" in err and "alerts=1" in err
+
+
+def test_detect_unit_option_attributes_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--unit` stamps soc.unit.id on every record, as ingest does for a registered source."""
+    golden = Path(__file__).resolve().parents[1] / "normalizers" / "cef" / "kaspersky_virus_found.raw"
+    detect_command([golden], rules=[PACK], format=None, unit="so-yte", stats=False, cache_dir=None)
+    alerts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert alerts and {a["soc"]["unit"]["id"] for a in alerts} == {"so-yte"}
+    detect_command([golden], rules=[PACK], format=None, stats=False, cache_dir=None)
+    alerts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert alerts and all("id" not in a["soc"].get("unit", {}) for a in alerts)
