@@ -10,6 +10,11 @@ unsuppressed, one JSON document per line, to stdout. Records that do not normali
 stderr with their reasons. `--stats` prints the per-rule match counts and evaluation times to
 stderr.
 
+Correlation rules in the rule folders run too (`detections.correlation`). Offline the whole input
+is at hand, so by default their hits are applied in event-time order at the end of input, whatever
+the order of the files (`--correlation-lateness` bounds the wait instead); correlation alerts are
+written after the single-event alerts, each with its final count.
+
 Default rules: the packaged provincial pack plus the SigmaHQ rule sets under `SOC_SIGMA_DIR`
 (`soc_core.settings.DetectionSettings`; default: `shared/data/sigma` beside the repository). This
 offline command reads only that group of the settings, so it runs wherever a rule folder does.
@@ -17,6 +22,7 @@ offline command reads only that group of the settings, so it runs wherever a rul
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections import Counter
@@ -26,8 +32,10 @@ from typing import Annotated, TextIO
 
 import typer
 
+from detections.correlation.engine import CorrelationEngine
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
+from soc_core.alert import Alert, AlertRepeat
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
 from soc_core.settings import DetectionSettings
@@ -64,6 +72,17 @@ def _records(path: Path, fmt: str | None, unit: str | None = None) -> Iterator[R
             yield RawRecord(id=rid, source_id=source, unit_id=unit, format=fmt, payload=payload)
 
 
+def fold_repeats(decided: list[Alert | AlertRepeat]) -> list[Alert]:
+    """Correlation alerts with their repeats folded in (offline output is one line per alert)."""
+    alerts: dict[str, Alert] = {}
+    for item in decided:
+        if isinstance(item, Alert):
+            alerts.setdefault(item.id, item)
+        elif item.alert_id in alerts:
+            alerts[item.alert_id] = item.apply(alerts[item.alert_id])
+    return list(alerts.values())
+
+
 def _print_stats(engine: DetectionEngine, counters: Counter[str], seconds: float, out: TextIO) -> None:
     rows = sorted((s for s in engine.stats() if s.evaluations), key=lambda s: s.seconds, reverse=True)
     print(f"{'matches':>8} {'evals':>8} {'ms':>9}  rule", file=out)
@@ -94,22 +113,36 @@ def detect_command(
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="compiled-rule cache folder (faster restarts)")
     ] = None,
+    correlation_lateness: Annotated[
+        float | None,
+        typer.Option(
+            "--correlation-lateness",
+            help="seconds of event time to wait for out-of-order hits; default: the whole input",
+        ),
+    ] = None,
 ) -> None:
     """Detect: normalize the records, run the Sigma rules, print alerts as JSON lines."""
     from normalizers.stage import NormalizeStage
 
     out = sys.stdout
     err = sys.stderr
-    folders = rules or default_rule_folders(DetectionSettings().sigma_dir)
+    settings = DetectionSettings()
+    folders = rules or default_rule_folders(settings.sigma_dir)
     engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
     summary = engine.summary()
     print(
         f"rules loaded: {summary['rules']} ({summary['routed']} routed, {summary['dormant']} dormant), "
-        f"{summary['quarantined']} quarantined",
+        f"{summary['correlations']} correlations, {summary['quarantined']} quarantined",
         file=err,
     )
     normalize = NormalizeStage()
     detect = DetectStage(engine)
+    correlate = CorrelationEngine(
+        engine.correlations,
+        lateness_s=math.inf if correlation_lateness is None else correlation_lateness,
+        max_groups=settings.correlation_max_groups,
+    )
+    decided: list[Alert | AlertRepeat] = []
     counters: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     started = time.perf_counter()
@@ -122,10 +155,20 @@ def detect_command(
                 reasons[result.reason[:120]] += 1
                 continue
             counters["events"] += 1
-            for alert in detect(result):
+            alerts, hits = detect.evaluate(result)
+            for alert in alerts:
                 counters["alerts"] += 1
                 out.write(alert.to_json().decode())
                 out.write("\n")
+            if hits:
+                decided += correlate.offer(hits)
+    decided += correlate.flush()
+    for alert in fold_repeats(decided):
+        counters["correlation_alerts"] += 1
+        out.write(alert.to_json().decode())
+        out.write("\n")
+    if correlate.counters["late"]:
+        counters["late_hits"] = correlate.counters["late"]
     out.flush()
     seconds = time.perf_counter() - started
     for reason, count in reasons.most_common(10):

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from detections.cache import RuleCache
+from detections.correlation.resolve import Resolution, resolve
 from detections.index import RuleIndex, dispatch_keys
 from detections.loader import FileResult, LoadedRule, QuarantinedRule, RuleInfo, discover, load_file
 from detections.matchers import EventView, Node, Selection
@@ -133,6 +134,8 @@ class DetectionEngine:
         self._warned: set[str] = set()
         self.quarantined: list[QuarantinedRule] = []
         self.skipped: Counter[str] = Counter()
+        #: The correlation rules, resolved against this rule set (the correlation engine reads them).
+        self.correlations = Resolution()
         self._index = RuleIndex([], [])
         self._lock = threading.RLock()  # the rule set as matchers see it (see the module docstring)
         self._reload_lock = threading.Lock()  # one reload at a time
@@ -237,6 +240,8 @@ class DetectionEngine:
         self._matches = [s.matches for s in self._stats]
         self._nanos = [round(s.seconds * 1e9) for s in self._stats]
         self._index = RuleIndex([r.compiled for r in rules], [r.info.dormant is None for r in rules])
+        self.correlations = resolve([c for f in files.values() for c in f.correlations], self._infos)
+        self.quarantined.extend(self.correlations.quarantined)
 
     # ------------------------------------------------------------ metadata
 
@@ -325,6 +330,7 @@ class DetectionEngine:
             "dormant": dormant,
             "disabled": len(self._disabled & set(self._by_id)),
             "quarantined": len(self.quarantined),
+            "correlations": len(self.correlations.correlations),
             "skipped": dict(self.skipped),
             "buckets": self._index.bucket_count,
         }

@@ -141,6 +141,16 @@ class DetectionSettings(BaseSettings):
         validation_alias=AliasChoices("SOC_SIGMA_DIR", "SOCPIPE_SIGMA_DIR"),
         description="SigmaHQ checkout for the default rules; unset: shared/data/sigma beside the repo.",
     )
+    correlation_lateness_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Event-time lateness a correlation waits for out-of-order hits; later hits drop.",
+    )
+    correlation_max_groups: int = Field(
+        default=200_000,
+        ge=1,
+        description="Correlation groups held per engine; beyond, the oldest is dropped (counted).",
+    )
 
 
 class StoreSettings(BaseSettings):
@@ -193,9 +203,25 @@ class StoreSettings(BaseSettings):
         return f"{self.topic_prefix}soc.deadletter"
 
     @property
+    def topic_rulehits(self) -> str:
+        """Hits of rules that correlation rules read, keyed by "<correlation id>|<group key>"."""
+        return f"{self.topic_prefix}soc.rulehits"
+
+    @property
+    def topic_correlation_state(self) -> str:
+        """The correlate worker's group states (compacted, same keys and partitions as rule hits)."""
+        return f"{self.topic_prefix}soc.correlation.state"
+
+    @property
     def topics(self) -> list[str]:
-        """Every topic the pipeline's processes create at start."""
-        return [self.topic_raw, self.topic_events, self.topic_alerts, self.topic_deadletter]
+        """Every topic the pipeline's processes create at start (the compacted state topic aside)."""
+        return [
+            self.topic_raw,
+            self.topic_events,
+            self.topic_alerts,
+            self.topic_deadletter,
+            self.topic_rulehits,
+        ]
 
 
 class Settings(BaseSettings):

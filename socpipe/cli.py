@@ -135,7 +135,11 @@ def run(
     )
     rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
     rule_watcher.tick()  # the stored enabled/disabled state before the first event
-    start_embedded_jobs(backend, rule_watcher)
+    from detections.correlation.engine import LiveCorrelation
+
+    correlation = detect.correlate
+    assert isinstance(correlation, LiveCorrelation)  # build_detect's in-process engine
+    start_embedded_jobs(backend, rule_watcher, lambda: pipeline.store_alerts(correlation.idle()))
     from ingest.syslog.runner import start_syslog_in_thread
 
     syslog = start_syslog_in_thread(settings.ingest, registry, ctx.submit, deadletter=store.put_deadletters)

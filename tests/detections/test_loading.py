@@ -51,7 +51,7 @@ def test_duplicate_and_missing_ids_are_quarantined(make_engine: Any) -> None:
     assert any("no id" in r for r in reasons)
 
 
-def test_deprecated_unsupported_and_correlations_are_skipped_and_counted(make_engine: Any) -> None:
+def test_deprecated_and_unsupported_are_skipped_and_counted_correlations_loaded(make_engine: Any) -> None:
     deprecated = GOOD.replace("status: test", "status: deprecated").replace("0001", "0005")
     unsupported = GOOD.replace("status: test", "status: unsupported").replace("0001", "0006")
     correlation = """\
@@ -71,7 +71,7 @@ correlation:
     assert len(engine.rules) == 1
     assert engine.skipped["status deprecated"] == 1
     assert engine.skipped["status unsupported"] == 1
-    assert engine.skipped["correlation rule (not a detection)"] == 1
+    assert [c.id for c in engine.correlations.correlations] == ["00000000-0000-4000-8000-000000000007"]
     assert engine.quarantined == []
 
 
