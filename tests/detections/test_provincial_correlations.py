@@ -14,6 +14,7 @@ they counted.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from detections.correlation.engine import CorrelationEngine
+from detections.engine import DetectionEngine
+from detections.stage import DetectStage
+from normalizers.stage import NormalizeStage
+from soc_core.alert import Alert, AlertRepeat
+from soc_core.event import Event
+from soc_core.records import RawRecord
 from socpipe.cli import app
 from tests.detections.provincial_pack import CORRELATION_FILES, PACK, manifest, rule_doc
 
@@ -73,3 +81,38 @@ def test_correlation_alert_ids_are_deterministic(cache_dir: Path) -> None:
     first = [a["id"] for a in detect(file, None, cache_dir) if a["rule"]["id"] in CORRELATIONS]
     second = [a["id"] for a in detect(file, None, cache_dir) if a["rule"]["id"] in CORRELATIONS]
     assert len(first) == 2 and first == second
+
+
+HOSTS = ["pc-syt-01", "pc-syt-02", "pc-syt-03", "pc-syt-04"]
+
+
+@pytest.mark.parametrize(
+    ("units", "alerts"),
+    [
+        (dict(zip(HOSTS, ["so-yte", "so-yte", "xa-phu-tan", "xa-phu-tan"], strict=True)), 0),
+        (dict(zip(HOSTS, ["so-yte", "so-yte", "so-yte", "xa-phu-tan"], strict=True)), 1),
+    ],
+    ids=["two-units-two-hosts-each", "three-hosts-in-one-unit"],
+)
+def test_av_outbreak_counts_hosts_per_unit(units: dict[str, str], alerts: int) -> None:
+    """The outbreak sample's four computers split between two units. `socpipe detect --unit`
+    stamps one unit per run, so this runs the same stages in process, each computer's events
+    attributed to its own unit as ingest attributes a source's events to the source's unit."""
+    engine = DetectionEngine.from_folders([PACK])
+    normalize, detect = NormalizeStage(), DetectStage(engine)
+    correlate = CorrelationEngine(engine.correlations, lateness_s=math.inf)
+    outbreak = NAMES["vn_av_detections_several_hosts_unit"]
+    lines = (PACK / "corr_av_detections_several_hosts_unit.fire.log").read_text(encoding="utf-8").splitlines()
+    out: list[Alert | AlertRepeat] = []
+    for n, line in enumerate(lines):
+        host = normalize(RawRecord(id=str(n), source_id="sample", payload=line))
+        assert isinstance(host, Event) and host.host is not None
+        event = normalize(
+            RawRecord(id=str(n), source_id="sample", unit_id=units.get(host.host["name"]), payload=line)
+        )
+        assert isinstance(event, Event)
+        out += correlate.offer(detect.evaluate(event)[1])
+    out += correlate.flush()
+    raised = [a for a in out if isinstance(a, Alert) and a.rule.id == outbreak]
+    assert len(raised) == alerts
+    assert all(a.soc.unit.id == "so-yte" for a in raised)
