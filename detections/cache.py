@@ -26,7 +26,14 @@ log = logging.getLogger(__name__)
 
 ENGINE_VERSION = "2"  # 2: matcher nodes pickle as constructor calls (`matchers._Rebuilt`)
 
-_FINGERPRINT_MODULES = ("compiler.py", "matchers.py", "pipelines.py", "loader.py", "cache.py")
+_FINGERPRINT_MODULES = (
+    "compiler.py",
+    "matchers.py",
+    "pipelines.py",
+    "loader.py",
+    "cache.py",
+    "correlation/document.py",
+)
 
 
 @cache

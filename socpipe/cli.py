@@ -3,7 +3,7 @@ environment (and flags), then the mode's store, bus and stages (`socpipe.runtime
 
     socpipe run [--demo]                 embedded mode: intake + stages + SQLite + console, one process
     socpipe api                          distributed: intake/API/console, publishing to Kafka
-    socpipe worker normalize|detect|index  distributed: one stage, Kafka in, Kafka or Elasticsearch out
+    socpipe worker normalize|detect|correlate|index  distributed: one stage, Kafka in, Kafka or ES out
     socpipe scheduler                    distributed: periodic jobs (source activity, ...)
     socpipe syslog                       distributed: a syslog receiver publishing to Kafka
     socpipe registry import|export       the province's registry as YAML
@@ -198,6 +198,7 @@ def api() -> None:
 class Stage(StrEnum):
     NORMALIZE = "normalize"
     DETECT = "detect"
+    CORRELATE = "correlate"
     INDEX = "index"
 
 
@@ -210,6 +211,7 @@ def worker(stage: Stage) -> None:
     from socpipe.ops import serve_ops
     from socpipe.runtime import build_backend, build_detect, build_kafka, build_normalize
     from socpipe.workers import (
+        HitBuffer,
         StageWorker,
         detect_handler,
         index_handler,
@@ -223,6 +225,7 @@ def worker(stage: Stage) -> None:
     group = f"{settings.stores.topic_prefix}socpipe-{stage.value}"
     checks = [bus.health]
     backend = build_backend(settings)  # each stage opens only what it uses
+    idle = None
     if stage is Stage.NORMALIZE:
         store = backend.store
         registry = RegistryCache(store)
@@ -233,11 +236,31 @@ def worker(stage: Stage) -> None:
     elif stage is Stage.DETECT:
         from detections.state import RuleWatcher
 
-        detect = build_detect(settings)
+        hits = HitBuffer()  # correlation rule hits go to soc.rulehits, for the correlate worker
+        detect = build_detect(settings, correlate=hits)
         rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
         rule_watcher.tick()
-        handle = detect_handler(settings, bus, detect, tick=rule_watcher.tick)
+        handle = detect_handler(settings, bus, detect, tick=rule_watcher.tick, hits=hits)
         consumer = bus.consumer([settings.stores.topic_events], group)
+    elif stage is Stage.CORRELATE:
+        from detections.state import RuleWatcher
+        from socpipe.correlate import CorrelateWorker
+        from socpipe.runtime import build_engine
+
+        rules = build_engine(settings)
+        rule_watcher = RuleWatcher(rules, backend.rule_state)
+        rule_watcher.tick()
+        bus.ensure_topics(
+            [settings.stores.topic_correlation_state], settings.stores.topic_partitions, compacted=True
+        )
+        correlate = CorrelateWorker(settings, bus, lambda: rules.correlations, tick=rule_watcher.tick)
+        handle, idle = correlate.handle, correlate.idle
+        consumer = bus.consumer(
+            [settings.stores.topic_rulehits],
+            group,
+            on_assign=correlate.on_assign,
+            on_revoke=correlate.on_revoke,
+        )
     else:
         store = backend.store
         checks.append(store.health)
@@ -256,7 +279,9 @@ def worker(stage: Stage) -> None:
     ops = serve_ops(settings.http_host, settings.ops_port, health)
     typer.echo(f"worker {stage.value} ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
     freeze_startup_heap()  # per-event objects would make every full collection walk the rule set
-    run_until_stopped(StageWorker(stage.value, consumer, handle, batch=settings.stores.consumer_batch))
+    run_until_stopped(
+        StageWorker(stage.value, consumer, handle, batch=settings.stores.consumer_batch, idle=idle)
+    )
     bus.close()
 
 

@@ -163,7 +163,8 @@ class CorrelationEngine:
     def idle(self) -> Output:
         """Live mode, on a timer: once no hit arrived for `lateness_s`, apply everything buffered."""
         out: Output = []
-        if self._clock() - self._last_arrival >= self.lateness_s and self.watermark < self.max_seen:
+        quiet = self._clock() - self._last_arrival >= self.lateness_s
+        if quiet and (self._heap or self.watermark < self.max_seen):
             self._advance(self.max_seen, out, inclusive=True)
         return out
 
@@ -353,7 +354,12 @@ class CorrelationEngine:
         if c is None:
             self.counters["restore_unknown_correlation"] += 1
             return
-        state = GroupState.from_json(c, data)
+        try:
+            state = GroupState.from_json(c, data)
+        except (ValueError, KeyError, TypeError) as exc:  # the rule changed shape since it was saved
+            self.counters["restore_failed"] += 1
+            log.warning("correlation state not restored correlation=%s group=%s error=%r", cid, key, exc)
+            return
         self.max_seen = max(self.max_seen, state.max_ts)
         if state.idle:
             self._retired[(cid, key)] = state
