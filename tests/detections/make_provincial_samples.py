@@ -147,8 +147,6 @@ def ssh_accepted(
 
 # -- Windows Security via NXLog (im_msvistalog, JSON) ------------------------------------------
 
-_record = iter(range(5_214_000, 9_999_999))
-
 
 def _nxlog(ts: datetime, computer: str, event_id: int, data: dict[str, str]) -> str:
     success = event_id != 4625
@@ -165,7 +163,7 @@ def _nxlog(ts: datetime, computer: str, event_id: int, data: dict[str, str]) -> 
         "Version": 0 if event_id == 4625 else 2,
         "TaskValue": 12544,
         "OpcodeValue": 0,
-        "RecordNumber": next(_record),
+        "RecordNumber": 5_214_000 + int((ts - T0).total_seconds() * 4),  # grows with time, like the log
         "ExecutionProcessID": 684,
         "ExecutionThreadID": 4120,
         "Channel": "Security",
@@ -661,6 +659,50 @@ def burst_block_cases(
     }
 
 
+BOTNET = [f"193.32.162.{n}" for n in range(11, 19)]
+
+
+def distributed_cases(
+    failed: Callable[[datetime, str, str, str], Lines], target: tuple[str, list[str], str, str], noise: Lines
+) -> dict[str, Any]:
+    """Samples of a many-sources-one-account rule: `failed(time, source, user, host)` builds one
+    failure; `target` is the account, two servers, the rule's name and the per-source rule's."""
+    user, (host, other), rule, per_source = target
+    step = timedelta(seconds=30)
+
+    def rotate(sources: list[str], gap: timedelta = step, hosts: tuple[str, ...] = (host,)) -> Lines:
+        tries = (failed(at(1) + gap * i, ip, user, hosts[i % len(hosts)]) for i, ip in enumerate(sources))
+        return _join(*tries)
+
+    return {
+        "fire": (chrono(rotate(BOTNET), noise), {rule: 1}, f"8 addresses try {user} once each in 4 minutes"),
+        "nofire-below-threshold": (chrono(rotate(BOTNET[:4]), noise), {}, "4 addresses: one below threshold"),
+        "nofire-one-source": (
+            chrono(rotate([BOTNET[0]] * 12, timedelta(seconds=10)), noise),
+            {per_source: 1},
+            "12 failures from one address: the per-source brute force, not this rule",
+        ),
+        "nofire-different-accounts": (
+            chrono(
+                _join(*(failed(at(1) + step * i, ip, f"user{i:02d}", host) for i, ip in enumerate(BOTNET))),
+                noise,
+            ),
+            {},
+            "8 addresses, each for a different account",
+        ),
+        "nofire-spread-out": (
+            chrono(rotate(BOTNET, timedelta(minutes=3))),
+            {},
+            "8 addresses one every 3 minutes: at most 4 within any 10 minutes",
+        ),
+        "nofire-several-servers": (
+            chrono(rotate(BOTNET, step, (host, other))),
+            {},
+            "8 addresses split over two servers, 4 each",
+        ),
+    }
+
+
 def sshd_cases() -> dict[str, dict[str, Any]]:
     burst = ssh_burst(12, timedelta(seconds=12))
     background = _join(
@@ -733,6 +775,11 @@ def sshd_cases() -> dict[str, dict[str, Any]]:
                 "12 failures from one address split over two servers, 6 each",
             ),
         },
+        "corr_sshd_distributed_brute_force": distributed_cases(
+            lambda t, ip, user, host: ssh_failed(t, host, ip, user, pid=37000 + int(ip.rsplit(".", 1)[1])),
+            ("root", [SSH_HOST, "portal-app02"], "vn_sshd_distributed_brute_force", "vn_sshd_brute_force"),
+            background,
+        ),
         "corr_sshd_password_spraying": {
             "fire": (
                 chrono(spray(9), background),
@@ -886,6 +933,11 @@ def windows_cases() -> dict[str, dict[str, Any]]:
                 "12 failures from one address over two computers, 6 each",
             ),
         },
+        "corr_win_distributed_brute_force": distributed_cases(
+            lambda t, ip, user, host: win_failed(t, host, ip, user),
+            ("administrator", [WIN_HOST, WIN_HOST2], "vn_win_distributed_brute_force", "vn_win_brute_force"),
+            staff,
+        ),
         "corr_win_password_spraying": {
             "fire": (
                 chrono(spray, staff),
