@@ -710,8 +710,10 @@ def sshd_cases() -> dict[str, dict[str, Any]]:
         ssh_failed(at(2, 5), SSH_HOST, "10.20.3.44", "tranvanb", pid=31002),
         ssh_accepted(at(2, 30), SSH_HOST, "10.20.3.44", "tranvanb", pid=31003),
     )
-    out_of_order = chrono(burst, background)
-    out_of_order[10], out_of_order[14] = out_of_order[14], out_of_order[10]  # a relay reorders a few lines
+    # A relay delivers the first three attempts (9 lines) late, after the fifth: up to 50 s late.
+    in_time = chrono(burst[9:], background)
+    fifth = max(i for i, line in enumerate(in_time) if line.startswith("2025-07-15T08:31:5"))
+    out_of_order = in_time[: fifth + 1] + burst[:9] + in_time[fifth + 1 :]
     spread = ssh_burst(12, timedelta(seconds=40))
 
     def spray(users: int) -> Lines:
@@ -736,7 +738,7 @@ def sshd_cases() -> dict[str, dict[str, Any]]:
             "fire-out-of-order": (
                 out_of_order,
                 {"vn_sshd_brute_force": 1},
-                "the same burst with lines reordered by a relay by a few seconds",
+                "the same burst, its first 3 attempts delivered 50 s late by a relay",
             ),
             "nofire-below-threshold": (
                 chrono(burst[: 9 * 3] + background),
