@@ -63,13 +63,14 @@ def _records(path: Path, fmt: str | None, unit: str | None = None) -> Iterator[R
                 id=rid, source_id=source, unit_id=unit, format=fmt or "evtx_json", payload=payload
             )
         return
+    # Framed as `socpipe normalize` frames a file: an auditd event's records become one record, and
+    # an IIS log's `#Fields:` header travels with each data line (its header lines are no records).
+    from normalizers.cli import frame
+
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for n, line in enumerate(handle, 1):
-            payload = line.rstrip("\r\n")
-            if not payload.strip():
-                continue
+        for n, (payload, _, framed) in enumerate(frame(handle, fmt), 1):
             rid = record_id(source, payload, shipper_id=f"{path}:{n}")
-            yield RawRecord(id=rid, source_id=source, unit_id=unit, format=fmt, payload=payload)
+            yield RawRecord(id=rid, source_id=source, unit_id=unit, format=framed, payload=payload)
 
 
 def fold_repeats(decided: list[Alert | AlertRepeat]) -> list[Alert]:
