@@ -319,6 +319,28 @@ def web(
     return [f'{ip} - - [{when}] "{method} {path} HTTP/1.1" {status} {size} "{referer}" "{agent}"']
 
 
+IIS_FIELDS = (
+    "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
+    "cs(Referer) sc-status sc-substatus sc-win32-status time-taken"
+)
+
+
+def iis(ts: datetime, ip: str, method: str, path: str, status: int) -> list[str]:
+    """One IIS W3C line (UTC, '+' for spaces), in the default field selection."""
+    utc = ts.astimezone(UTC)
+    agent = UA_BROWSER.replace(" ", "+")
+    referer = f"https://congthongtin.tinh.gov.vn{path}"
+    return [
+        f"{utc:%Y-%m-%d %H:%M:%S} 10.20.2.10 {method} {path} - 443 - {ip} {agent} {referer} {status} 0 0 46"
+    ]
+
+
+def iis_log(lines: Lines) -> Lines:
+    """An IIS log file: its header, then the data lines (already in time order)."""
+    header = ["#Software: Microsoft Internet Information Services 10.0", "#Version: 1.0"]
+    return [*header, f"#Date: {T0.astimezone(UTC):%Y-%m-%d %H:%M:%S}", IIS_FIELDS, *lines]
+
+
 # -- FortiGate traffic (key=value, FortiOS 7 with eventtime in ns) -----------------------------
 
 _session = iter(range(190_112_400, 999_999_999))
@@ -1059,6 +1081,18 @@ def web_cases() -> dict[str, dict[str, Any]]:
                 {"vn_web_admin_brute_force": 1},
                 "12 POSTs to wp-login.php answered 200 (wrong password) from one address in 2 minutes",
             ),
+            "fire-iis": (
+                iis_log(
+                    _join(
+                        *(
+                            iis(at(1, 9 * i), "171.244.50.9", "POST", "/Admin/Login.aspx", 200)
+                            for i in range(11)
+                        )
+                    )
+                ),
+                {"vn_web_admin_brute_force": 1},
+                "11 POSTs to an ASP.NET portal's /Admin/Login.aspx answered 200 (form shown again), IIS log",
+            ),
             "fire-basic-auth": (
                 basic_auth,
                 {"vn_web_admin_brute_force": 1},
@@ -1378,7 +1412,8 @@ def base_cases() -> dict[str, tuple[Lines, Lines]]:
             web(at(1), PORTAL_IP, "POST", "/wp-login.php", 200, agent=UA_WPSCAN)
             + web(at(1), PORTAL_ADMIN, "POST", "/wp-login.php", 302, 0)
             + web(at(1), "171.244.50.9", "GET", "/quantri/", 401, 381, agent="Hydra")
-            + web(at(1), "171.244.50.9", "POST", "/quantri/dang-nhap", 200, 381),
+            + web(at(1), "171.244.50.9", "POST", "/quantri/dang-nhap", 200, 381)
+            + iis(at(1), "171.244.50.9", "POST", "/Admin/Login.aspx", 200),
             web(at(1), PORTAL_ADMIN, "GET", "/wp-login.php", 200, 4390)
             + web(at(1), PORTAL_ADMIN, "GET", "/wp-admin/edit.php", 200)
             + web(at(1), "203.113.135.20", "GET", "/tin-tuc/thong-bao.html", 403, 312),

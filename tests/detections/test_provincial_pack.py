@@ -161,6 +161,7 @@ def _base_rules(name: str) -> set[str]:
 def test_fire_samples_reach_the_base_rules(path: Path, engine: DetectionEngine) -> None:
     """Every base rule a correlation counts matches events of its must-fire samples (through the
     real normalizers and the current single-event engine), so a sample fails for the right reason."""
+    from normalizers.cli import frame
     from normalizers.stage import NormalizeStage
     from soc_core.event import Event
     from soc_core.records import RawRecord
@@ -174,9 +175,9 @@ def test_fire_samples_reach_the_base_rules(path: Path, engine: DetectionEngine) 
             continue
         matched: set[str] = set()
         lines = (PACK / file).read_text(encoding="utf-8").splitlines()
-        for n, line in enumerate(lines):
-            event = stage(RawRecord(id=f"{file}:{n}", source_id="sample", payload=line))
-            assert isinstance(event, Event), f"{file}:{n + 1} does not normalize: {event.reason}"
+        for n, (payload, _, fmt) in enumerate(frame(lines, None)):
+            event = stage(RawRecord(id=f"{file}:{n}", source_id="sample", format=fmt, payload=payload))
+            assert isinstance(event, Event), f"{file} record {n + 1} does not normalize: {event.reason}"
             matched.update(m.rule.id for m in engine.match(event.flat()))
         missing = {base for base in _base_rules(doc["name"]) if ids[base] not in matched}
         assert not missing, f"{file}: no event matches {missing}"
