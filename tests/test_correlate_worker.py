@@ -144,3 +144,37 @@ def test_the_changelog_tombstones_expired_groups_once_committed(rules: Detection
     states = {m.key: m.value for m in bus.read_partition(settings.stores.topic_correlation_state, 0)}
     assert states[b'00000000-0000-4000-8000-00000000c001|["10.0.0.1"]'] == b""  # a tombstone
     assert states[b'00000000-0000-4000-8000-00000000c001|["10.0.0.9"]'] != b""
+
+
+def test_a_chained_correlation_is_fed_through_the_topic(tmp_path: Path) -> None:
+    """The specification's failed-logons-then-success: the inner correlation's alert comes back
+    through soc.rulehits, re-keyed by the outer correlation's group."""
+    many_failed = correlation(
+        "type: event_count\nrules: failed_logon\ngroup-by: [TargetUserName]\ntimespan: 10m\n"
+        "condition:\n    gte: 3",
+        rule_id="00000000-0000-4000-8000-00000000c002",
+        name="many_failed",
+    )
+    then_success = correlation(
+        "type: temporal_ordered\nrules: [many_failed, successful_logon]\n"
+        "group-by: [TargetUserName]\ntimespan: 10m"
+    )
+    for i, text in enumerate((*BASE_RULES, many_failed, then_success)):
+        (tmp_path / f"r{i}.yml").write_text(text)
+    rules = DetectionEngine.from_folders([tmp_path])
+    bus, settings = InProcessBus(), _settings()
+    hits = HitBuffer()
+    handle = detect_handler(settings, bus, SuppressingDetect(DetectStage(rules), hits), hits=hits)
+    events = [win(4625, n, TargetUserName="bob") for n in range(4)] + [win(4624, 30, TargetUserName="bob")]
+    handle([Message("e", 0, n, None, e.to_json()) for n, e in enumerate(events)])
+    worker, consumer = _correlate(bus, rules, settings)
+    for _ in range(3):  # the chained hit needs another poll after the idle flush that raised it
+        _run_until_idle(worker, consumer)
+        worker, consumer = _correlate(bus, rules, settings)
+    assert list(_alerts(bus, settings)) and all(
+        orjson.loads(m.value).get("rule", {}).get("id", "").endswith("c001")
+        for m in bus.read_partition(settings.stores.topic_alerts, 0)
+        if b'"repeat"' not in m.value
+    )
+    chained = [m for m in bus.read_partition(settings.stores.topic_rulehits, 0) if b'"ch":true' in m.value]
+    assert [m.key for m in chained] == [b'00000000-0000-4000-8000-00000000c001|["bob"]']

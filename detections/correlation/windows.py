@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from detections.correlation.hits import RuleHit, Scalar
-from detections.correlation.model import Correlation, CorrelationType, evaluate
+from detections.correlation.model import AGGREGATE_TYPES, Correlation, CorrelationType, evaluate
 
 #: Event ids an alert lists (its count goes on beyond).
 MAX_EVENT_IDS = 100
@@ -79,12 +78,18 @@ def aggregate(kind: CorrelationType, values: list[float], percentile: int | None
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+#: A hit as a sliding count window keeps it: (event time, event id, rule id, value).
+Kept = tuple[float, str, str, Scalar]
+
+
 class SlidingWindow:
-    __slots__ = ("data", "fired_count", "fired_last", "fired_start", "last_ts", "values")
+    __slots__ = ("data", "fired_count", "fired_last", "fired_start", "head", "last_ts", "values")
 
     def __init__(self) -> None:
-        self.data: Any = None  # per type: deque of hits, {position: (ts, event id)}, or chains
-        self.values: dict[Scalar, int] = {}
+        # per type: a list of `Kept` read from `head` on, {position: (ts, event id)}, or chains
+        self.data: Any = None
+        self.head = 0
+        self.values: dict[Scalar, int] | None = None  # value_count: hits per distinct value
         self.fired_start: float | None = None
         self.fired_count = 0
         self.fired_last = 0.0
@@ -102,8 +107,7 @@ class SlidingWindow:
                 self.fired_last = max(self.fired_last, t)
                 return Repeat(self.fired_start, self.fired_count, self.fired_last, hit.event_id)
             self.fired_start = None
-            self.data = None
-            self.values = {}
+            self._reset()
         kind = c.type
         if kind is CorrelationType.TEMPORAL_ORDERED:
             fire = self._ordered(c, hit)
@@ -113,35 +117,48 @@ class SlidingWindow:
             fire = self._count(c, hit)
         if fire is not None:
             self.fired_start, self.fired_count, self.fired_last = fire.start, fire.count, fire.last
-            self.data = None
-            self.values = {}
+            self._reset()
         return fire
 
+    def _reset(self) -> None:
+        self.data = None
+        self.head = 0
+        self.values = None
+
     def _count(self, c: Correlation, hit: RuleHit) -> Fire | None:
-        hits: deque[RuleHit] = self.data if self.data is not None else deque()
+        hits: list[Kept] = self.data if self.data is not None else []
         self.data = hits
         horizon = hit.ts - c.timespan_s
-        distinct = c.type is CorrelationType.VALUE_COUNT
-        while hits and hits[0].ts < horizon:
-            old = hits.popleft()
-            if distinct and old.value is not None:
-                left = self.values[old.value] - 1
+        values = self.values
+        if c.type is CorrelationType.VALUE_COUNT and values is None:
+            values = self.values = {}
+        head = self.head
+        while head < len(hits) and hits[head][0] < horizon:
+            old = hits[head][3]
+            head += 1
+            if values is not None and old is not None:
+                left = values[old] - 1
                 if left:
-                    self.values[old.value] = left
+                    values[old] = left
                 else:
-                    del self.values[old.value]
-        hits.append(_slim(hit))
-        if distinct and hit.value is not None:
-            self.values[hit.value] = self.values.get(hit.value, 0) + 1
-        metric = len(self.values) if distinct else len(hits)
+                    del values[old]
+        if head > 16 and head * 2 > len(hits):  # compact now and then: amortised O(1) per hit
+            del hits[:head]
+            head = 0
+        self.head = head
+        hits.append((hit.ts, hit.event_id, hit.rule_id, hit.value))
+        if values is not None and hit.value is not None:
+            values[hit.value] = values.get(hit.value, 0) + 1
+        metric = len(values) if values is not None else len(hits) - head
         if not c.condition.holds(metric):
             return None
+        window = hits[head:]
         return Fire(
-            start=hits[0].ts,
+            start=window[0][0],
             last=hit.ts,
-            count=len(hits),
-            event_ids=tuple(h.event_id for h in list(hits)[:MAX_EVENT_IDS]),
-            rules=tuple(dict.fromkeys(h.rule_id for h in hits)),
+            count=len(window),
+            event_ids=tuple(h[1] for h in window[:MAX_EVENT_IDS]),
+            rules=tuple(dict.fromkeys(h[2] for h in window)),
             context=hit.context,
             value=float(metric),
         )
@@ -211,7 +228,7 @@ class SlidingWindow:
             elif c.type is CorrelationType.TEMPORAL_ORDERED:
                 data = [None if ch is None else [ch[0], list(ch[1])] for ch in self.data]
             else:
-                data = [[h.ts, h.event_id, h.rule_id, h.value] for h in self.data]
+                data = [list(h) for h in self.data[self.head :]]
         return {
             "k": "s",
             "d": data,
@@ -231,24 +248,18 @@ class SlidingWindow:
             elif c.type is CorrelationType.TEMPORAL_ORDERED:
                 w.data = [None if ch is None else (float(ch[0]), tuple(ch[1])) for ch in data]
             else:
-                w.data = deque(RuleHit(c.id, r, e, float(ts), "", v) for ts, e, r, v in data)
+                w.data = [(float(ts), e, r, v) for ts, e, r, v in data]
                 if c.type is CorrelationType.VALUE_COUNT:
+                    w.values = {}
                     for h in w.data:
-                        if h.value is not None:
-                            w.values[h.value] = w.values.get(h.value, 0) + 1
+                        if h[3] is not None:
+                            w.values[h[3]] = w.values.get(h[3], 0) + 1
         w.fired_start = d.get("fs")
         w.fired_count = int(d.get("fc") or 0)
         w.fired_last = float(d.get("fl") or 0.0)
         lt = d.get("lt")
         w.last_ts = float(lt) if lt is not None else -math.inf
         return w
-
-
-def _slim(hit: RuleHit) -> RuleHit:
-    """The hit without its context, as a window keeps it (memory per group stays small)."""
-    if not hit.context and not hit.group:
-        return hit
-    return RuleHit(hit.correlation_id, hit.rule_id, hit.event_id, hit.ts, "", hit.value)
 
 
 class ClosingWindow:
@@ -259,9 +270,9 @@ class ClosingWindow:
         self.last_ts = start
         self.count = 0
         self.event_ids: list[str] = []
-        self.distinct: set[Scalar] = set()
-        self.rules: set[str] = set()
-        self.values: list[float] = []
+        self.rules: list[str] = []  # distinct, in order of first hit (a handful at most)
+        self.distinct: set[Scalar] | None = None  # value_count only
+        self.values: list[float] | None = None  # value aggregations only
         self.context: dict[str, Any] = {}
 
     def deadline(self, c: Correlation) -> float:
@@ -272,12 +283,17 @@ class ClosingWindow:
         self.last_ts = max(self.last_ts, hit.ts)
         if len(self.event_ids) < MAX_EVENT_IDS:
             self.event_ids.append(hit.event_id)
-        self.rules.add(hit.rule_id)
+        if hit.rule_id not in self.rules:
+            self.rules.append(hit.rule_id)
         self.context = hit.context
         if c.type is CorrelationType.VALUE_COUNT:
             if hit.value is not None:
+                if self.distinct is None:
+                    self.distinct = set()
                 self.distinct.add(hit.value)
-        elif (number := as_number(hit.value)) is not None:
+        elif c.type in AGGREGATE_TYPES and (number := as_number(hit.value)) is not None:
+            if self.values is None:
+                self.values = []
             self.values.append(number)
 
     def close(self, c: Correlation) -> Fire | None:
@@ -286,11 +302,11 @@ class ClosingWindow:
         if kind is CorrelationType.EVENT_COUNT:
             metric = self.count
         elif kind is CorrelationType.VALUE_COUNT:
-            metric = len(self.distinct)
+            metric = len(self.distinct or ())
         elif kind is CorrelationType.TEMPORAL:
             metric = len(self.rules)
         else:
-            metric = aggregate(kind, self.values, c.percentile)
+            metric = aggregate(kind, self.values or [], c.percentile)
         if metric is None or not c.condition.holds(metric):
             return None
         return Fire(
@@ -310,8 +326,8 @@ class ClosingWindow:
             "lt": self.last_ts,
             "n": self.count,
             "e": self.event_ids,
-            "d": sorted(self.distinct, key=str),
-            "r": sorted(self.rules),
+            "d": sorted(self.distinct, key=str) if self.distinct is not None else None,
+            "r": self.rules,
             "v": self.values,
             "x": self.context,
         }
@@ -322,8 +338,8 @@ class ClosingWindow:
         w.last_ts = float(d["lt"])
         w.count = int(d["n"])
         w.event_ids = list(d["e"])
-        w.distinct = set(d["d"])
-        w.rules = set(d["r"])
-        w.values = [float(v) for v in d["v"]]
+        w.distinct = set(d["d"]) if d.get("d") is not None else None
+        w.rules = list(d["r"])
+        w.values = [float(v) for v in d["v"]] if d.get("v") is not None else None
         w.context = d.get("x") or {}
         return w
