@@ -3,12 +3,14 @@
 Registered in `socpipe/cli.py` as `app.command("detect")(detect_command)`. Input files are raw
 records, one per line (any registered format: given with `--format` or sniffed per record),
 ECS JSON lines, or `.evtx` files (read by `normalizers.evtx_file.iter_records` into the
-`evtx_json` shape). Records go through the same `NormalizeStage` and `DetectStage` as the
-pipeline; alerts are written unsuppressed, one JSON document per line, to stdout. Records that
-do not normalize, and EVTX records the reader cannot decode, are dead letters counted on stderr
-with their reasons. The last stderr line gives the counts and the time after start-up (`seconds`
-wall, `cpu_seconds`, `events_per_second`; `bench/bench_detect_cli.py` reads it). `--stats`
-prints the per-rule match counts and evaluation times before it.
+`evtx_json` shape). `--unit` attributes the records to a registry unit (`soc.unit.id`), as ingest
+does for a registered source, so rules that group by unit (correlations) see it. Records go
+through the same `NormalizeStage` and `DetectStage` as the pipeline; alerts are written
+unsuppressed, one JSON document per line, to stdout. Records that do not normalize, and EVTX
+records the reader cannot decode, are dead letters counted on stderr with their reasons. The
+last stderr line gives the counts and the time after start-up (`seconds` wall, `cpu_seconds`,
+`events_per_second`; `bench/bench_detect_cli.py` reads it). `--stats` prints the per-rule match
+counts and evaluation times before it.
 
 Correlation rules in the rule folders run too (`detections.correlation`). Offline the whole input
 is at hand, so by default their hits are applied in event-time order at the end of input, whatever
@@ -63,7 +65,7 @@ def default_rule_folders(sigma_dir: Path | None) -> list[Path]:
 
 
 def _records(
-    path: Path, fmt: str | None, counters: Counter[str], reasons: Counter[str]
+    path: Path, fmt: str | None, counters: Counter[str], reasons: Counter[str], unit: str | None = None
 ) -> Iterator[RawRecord]:
     source = f"cli:{path.name}"
     if path.suffix.lower() == ".evtx":
@@ -72,20 +74,23 @@ def _records(
         read = ReadStats()
         for n, payload in enumerate(iter_records(path, read)):
             rid = record_id(source, payload, shipper_id=f"{path}:{n}")
-            yield RawRecord(id=rid, source_id=source, format=fmt or "evtx_json", payload=payload)
+            yield RawRecord(
+                id=rid, source_id=source, unit_id=unit, format=fmt or "evtx_json", payload=payload
+            )
         if read.errors:  # unreadable records are dead letters too, counted with their reasons
             counters["records"] += read.errors
             counters["dead_letters"] += read.errors
             for reason in read.reasons:
                 reasons[f"{path.name}: {reason}"[:120]] += 1
         return
+    # Framed as `socpipe normalize` frames a file: an auditd event's records become one record, and
+    # an IIS log's `#Fields:` header travels with each data line (its header lines are no records).
+    from normalizers.cli import frame
+
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for n, line in enumerate(handle, 1):
-            payload = line.rstrip("\r\n")
-            if not payload.strip():
-                continue
+        for n, (payload, _, framed) in enumerate(frame(handle, fmt), 1):
             rid = record_id(source, payload, shipper_id=f"{path}:{n}")
-            yield RawRecord(id=rid, source_id=source, format=fmt, payload=payload)
+            yield RawRecord(id=rid, source_id=source, unit_id=unit, format=framed, payload=payload)
 
 
 def fold_repeats(decided: list[Alert | AlertRepeat]) -> list[Alert]:
@@ -125,6 +130,9 @@ def detect_command(
     ] = None,
     format: Annotated[
         str | None, typer.Option("--format", "-f", help="log format of the records; default: sniffed")
+    ] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="registry unit id the records come from (soc.unit.id)")
     ] = None,
     stats: Annotated[bool, typer.Option("--stats", help="per-rule counts and timings to stderr")] = False,
     cache_dir: Annotated[
@@ -174,7 +182,17 @@ def detect_command(
         file=err,
     )
     try:
-        _detect(engine, files, format, stats, correlation_lateness, settings, out, err)
+        _detect(
+            engine,
+            files,
+            out,
+            err,
+            fmt=format,
+            unit=unit,
+            stats=stats,
+            correlation_lateness=correlation_lateness,
+            max_groups=settings.correlation_max_groups,
+        )
     finally:
         gc.unfreeze()  # back to the collector: a caller that goes on (a test) collects it as usual
 
@@ -182,12 +200,14 @@ def detect_command(
 def _detect(
     engine: DetectionEngine,
     files: list[Path],
-    format: str | None,
-    stats: bool,
-    correlation_lateness: float | None,
-    settings: DetectionSettings,
     out: TextIO,
     err: TextIO,
+    *,
+    fmt: str | None,
+    unit: str | None,
+    stats: bool,
+    correlation_lateness: float | None,
+    max_groups: int,
 ) -> None:
     from normalizers.stage import NormalizeStage
 
@@ -196,7 +216,7 @@ def _detect(
     correlate = CorrelationEngine(
         engine.correlations,
         lateness_s=math.inf if correlation_lateness is None else correlation_lateness,
-        max_groups=settings.correlation_max_groups,
+        max_groups=max_groups,
     )
     decided: list[Alert | AlertRepeat] = []
     counters: Counter[str] = Counter()
@@ -206,7 +226,7 @@ def _detect(
     started = time.perf_counter()
     cpu_started = time.process_time()
     for path in files:
-        for record in _records(path, format, counters, reasons):
+        for record in _records(path, fmt, counters, reasons, unit):
             counters["records"] += 1
             result = normalize(record)
             if not isinstance(result, Event):

@@ -67,3 +67,26 @@ def test_compiled_rules_are_cached_in_the_user_cache_folder(
     detect_command([events], rules=[PACK], format=None, stats=False, cache_dir=None, no_cache=True)
     assert not (tmp_path / "xdg2").exists()
     capsys.readouterr()
+
+
+def test_detect_unit_option_attributes_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--unit` stamps soc.unit.id on every record, as ingest does for a registered source."""
+    golden = Path(__file__).resolve().parents[1] / "normalizers" / "cef" / "kaspersky_virus_found.raw"
+    detect_command([golden], rules=[PACK], format=None, unit="so-yte", stats=False, cache_dir=None)
+    alerts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert alerts and {a["soc"]["unit"]["id"] for a in alerts} == {"so-yte"}
+    detect_command([golden], rules=[PACK], format=None, stats=False, cache_dir=None)
+    alerts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert alerts and all("id" not in a["soc"].get("unit", {}) for a in alerts)
+
+
+def test_detect_frames_records_like_normalize(capsys: pytest.CaptureFixture[str]) -> None:
+    """An IIS log's header lines are not records (they were dead letters), and its `#Fields:` line
+    applies to the data lines; an auditd event's lines are one record."""
+    golden = Path(__file__).resolve().parents[1] / "normalizers"
+    iis = golden / "iis_w3c" / "with_header_default_fields.raw"
+    auditd = golden / "auditd" / "execve_group_hex_args.raw"  # 7 lines, one event
+    detect_command([iis, auditd], rules=[PACK], format=None, stats=False, cache_dir=None)
+    err = capsys.readouterr().err
+    data_lines = sum(1 for line in iis.read_text().splitlines() if line and not line.startswith("#"))
+    assert f"records={data_lines + 1}" in err and "dead_letters" not in err, err

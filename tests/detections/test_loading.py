@@ -11,7 +11,7 @@ import pytest
 from detections.engine import DetectionEngine
 from detections.matchers import EventView, Node
 from soc_core.errors import DetectionError
-from tests.detections.conftest import proc_rule, sysmon1
+from tests.detections.conftest import SIGMA, proc_rule, sysmon1
 
 GOOD = proc_rule("sel:\n    CommandLine|contains: 'alpha'\ncondition: sel")
 
@@ -280,3 +280,28 @@ def test_stats_count_matches_and_errors_stay_visible(
     (stats,) = engine.stats()
     assert stats.errors == 2 and "boom" in (stats.last_error or "")
     assert caplog.text.count("rule raised while matching") == 1  # logged once per rule, counted always
+
+
+def test_antivirus_category_routes_to_malware_events() -> None:
+    """SigmaHQ's `category: antivirus` rules (Signature = the vendor's threat name) reach Defender,
+    Kaspersky and FortiGate detections, normalized from their golden samples, and nothing else."""
+    from normalizers.stage import NormalizeStage
+    from soc_core.event import Event
+    from soc_core.records import RawRecord
+
+    engine = DetectionEngine.from_folders([SIGMA / "rules" / "category" / "antivirus"])
+    assert engine.rules and all(r.dormant is None for r in engine.rules)
+    golden = Path(__file__).resolve().parents[1] / "normalizers"
+    stage = NormalizeStage()
+
+    def fired(sample: str, fmt: str) -> set[str]:
+        raw = (golden / f"{sample}.raw").read_text(encoding="utf-8").strip()
+        event = stage(RawRecord(id="x", source_id="golden", format=fmt, payload=raw))
+        assert isinstance(event, Event)
+        return {m.rule.title for m in engine.match(event.flat())}
+
+    # Defender 1116 "Trojan:PowerShell/Powersploit.M": the hack-tool signature rule
+    assert "Antivirus - Hacktool Signature" in fired("evtx_json/defender_1116_malware_detected", "evtx_json")
+    # not malware events: a Security logon and a FortiGate allowed session
+    assert fired("evtx_json/security_4624_remote_interactive", "evtx_json") == set()
+    assert fired("fortigate/traffic_forward_accept_eventtime_ns", "fortigate") == set()
