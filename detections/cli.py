@@ -217,6 +217,7 @@ def _detect(
         engine.correlations,
         lateness_s=math.inf if correlation_lateness is None else correlation_lateness,
         max_groups=max_groups,
+        gauges=False,  # no one scrapes an offline run
     )
     decided: list[Alert | AlertRepeat] = []
     counters: Counter[str] = Counter()

@@ -44,3 +44,13 @@ CORRELATION_REPLAYED_HITS = Counter(
     "soc_correlation_replayed_hits",
     "Rule hits skipped because the restored group state already holds them (replay after a restart)",
 )
+CORRELATION_GROUPS = Gauge(
+    "soc_correlation_groups",
+    "Correlation groups (open windows, buffered hits) this process holds",
+    ["correlation"],
+)
+CORRELATION_BUFFERED_HITS = Gauge(
+    "soc_correlation_buffered_hits",
+    "Rule hits this process buffers until the watermark passes them",
+    ["correlation"],
+)

@@ -266,7 +266,13 @@ def worker(stage: Stage) -> None:
         bus.ensure_topics(
             [settings.stores.topic_correlation_state], settings.stores.topic_partitions, compacted=True
         )
-        correlate = CorrelateWorker(settings, bus, lambda: rules.correlations, tick=rule_watcher.tick)
+        correlate = CorrelateWorker(
+            settings,
+            bus,
+            lambda: rules.correlations,
+            tick=rule_watcher.tick,
+            disabled=lambda: rules.disabled,  # the shared rule state, as the watcher applied it
+        )
         handle, idle = correlate.handle, correlate.idle
         consumer = bus.consumer(
             [settings.stores.topic_rulehits],

@@ -12,7 +12,12 @@ state survives a SIGKILL:
    `soc.correlation.state` (same key, same partition number);
 4. only then does `StageWorker` commit the input offsets.
 
-On (re)assignment the engine of a partition is rebuilt from the changelog partition. A group whose
+On (re)assignment the engine of a partition is rebuilt from the changelog partition.
+
+Enable/disable (the shared rule state, which the process's `RuleWatcher` applies to its detection
+engine; `disabled` reads it) is applied to every engine between batches: a disabled correlation's
+hits are skipped (and committed: they are not replayed when it is enabled again), its groups are
+dropped and deleted from the changelog like expired ones, so it starts empty when enabled. A group whose
 window expired stays in the changelog as a small marker (its highest offset) until that offset is
 committed, then it is deleted with a tombstone. Between batches, `idle()` lets the engines flush a
 stream that went quiet (`CorrelationEngine.idle`). Outputs wait in an outbox until published, so a
@@ -23,11 +28,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from pydantic import ValidationError
 
-from detections.correlation.engine import CorrelationEngine, Output
+from detections.correlation.engine import CorrelationEngine, CorrelationStats, Output
 from detections.correlation.hits import RuleHit
 from detections.correlation.resolve import Resolution
 from soc_core.alert import Alert
@@ -49,8 +54,10 @@ class CorrelateWorker:
         rules: Callable[[], Resolution],
         *,
         tick: Callable[[], object] | None = None,
+        disabled: Callable[[], Collection[str]] | None = None,
     ) -> None:
         self._settings = settings
+        self._disabled = disabled
         self._bus = bus
         self._rules = rules
         self._resolution = rules()
@@ -73,18 +80,23 @@ class CorrelateWorker:
     def on_revoke(self, partitions: list[TopicPartition]) -> None:
         for topic, partition in partitions:
             if topic == self._topic:
-                self.engines.pop(partition, None)
+                engine = self.engines.pop(partition, None)
+                if engine is not None:
+                    engine.release()
                 self._committed.pop(partition, None)
 
     def _new_engine(self) -> CorrelationEngine:
         detection = self._settings.detection
-        return CorrelationEngine(
+        engine = CorrelationEngine(
             self._resolution,
             lateness_s=detection.correlation_lateness_s,
             max_groups=detection.correlation_max_groups,
             chain_inline=False,
             track_changes=True,
         )
+        if self._disabled is not None:
+            engine.apply_state(self._disabled())  # before restore: a disabled one restores nothing
+        return engine
 
     def _restore(self, partition: int) -> CorrelationEngine:
         started = time.perf_counter()
@@ -166,12 +178,25 @@ class CorrelateWorker:
             self._bus.publish(self._state_topic, list(self._states.items()))
             self._states = {}
 
+    def stats(self) -> dict[str, CorrelationStats]:
+        """Per correlation, summed over this worker's partitions."""
+        out: dict[str, CorrelationStats] = {}
+        for engine in self.engines.values():
+            for cid, s in engine.correlation_stats().items():
+                out[cid] = out[cid] + s if cid in out else s
+        return out
+
     def _follow_rules(self) -> None:
         current = self._rules()
-        if current is self._resolution:
+        if current is not self._resolution:
+            self._resolution = current
+            for partition, old in list(self.engines.items()):
+                engine = self._new_engine()
+                engine.adopt(old)
+                self.engines[partition] = engine
+        if self._disabled is None:
             return
-        self._resolution = current
-        for partition, old in list(self.engines.items()):
-            engine = self._new_engine()
-            engine.adopt(old)
-            self.engines[partition] = engine
+        wanted = self._disabled()
+        for partition, engine in sorted(self.engines.items()):
+            if wanted != engine.disabled and engine.apply_state(wanted):
+                self._collect(partition, engine, [])  # the dropped groups leave the changelog

@@ -80,6 +80,7 @@ def build_correlation(settings: Settings, engine: DetectionEngine) -> LiveCorrel
 
     return LiveCorrelation(
         lambda: engine.correlations,
+        disabled=lambda: engine.disabled,  # the shared rule state, as the RuleWatcher applied it
         lateness_s=settings.detection.correlation_lateness_s,
         max_groups=settings.detection.correlation_max_groups,
     )

@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage, SuppressingDetect
+from detections.state import MemoryRuleStateStore, RuleWatcher
 from soc_core.bus import InProcessBus, KeyValue, Message
 from soc_core.errors import BusError
 from soc_core.settings import DetectionSettings, Settings, StoreSettings
@@ -178,3 +180,59 @@ def test_a_chained_correlation_is_fed_through_the_topic(tmp_path: Path) -> None:
     )
     chained = [m for m in bus.read_partition(settings.stores.topic_rulehits, 0) if b'"ch":true' in m.value]
     assert [m.key for m in chained] == [b'00000000-0000-4000-8000-00000000c001|["bob"]']
+
+
+def _drain(worker: CorrelateWorker, consumer: Any) -> None:
+    """What `StageWorker` does, without closing the consumer (the engines stay, to be inspected)."""
+    while batch := consumer.poll(100, 0):
+        worker.handle(batch)
+        consumer.commit()
+    worker.idle()
+
+
+def test_a_disabled_correlation_is_skipped_and_its_groups_leave_the_changelog(
+    rules: DetectionEngine,
+) -> None:
+    """The shared rule state reaches the worker between batches (its `RuleWatcher` applies it to
+    the process's detection engine): the disabled correlation's groups are dropped and deleted from
+    the changelog, its hits are skipped and committed, and enabled again it starts empty."""
+    bus, settings = InProcessBus(), _settings()
+    state = MemoryRuleStateStore()
+    watcher = RuleWatcher(rules, state, state_every_s=0)
+    cid = "00000000-0000-4000-8000-00000000c001"
+    key = f'{cid}|["10.0.0.1"]'.encode()
+    worker = CorrelateWorker(
+        settings, bus, lambda: rules.correlations, tick=watcher.tick, disabled=lambda: rules.disabled
+    )
+    consumer = bus.consumer(
+        [settings.stores.topic_rulehits], "correlate", on_assign=worker.on_assign, on_revoke=worker.on_revoke
+    )
+    _detected(bus, rules, settings, ["10.0.0.1"] * 3)
+    _drain(worker, consumer)
+    assert worker.stats()[cid].groups == 1
+
+    state.set_enabled(cid, False, actor="analyst", reason="noisy")
+    _detected(bus, rules, settings, ["10.0.0.1"] * 3)  # six in all: would reach the threshold of 5
+    _drain(worker, consumer)
+    worker.handle([])  # the batch after the commit deletes the dropped group
+    states = {m.key: m.value for m in bus.read_partition(settings.stores.topic_correlation_state, 0)}
+    assert states[key] == b""
+    stats = worker.stats()[cid]
+    assert (stats.groups, stats.skipped_disabled, stats.hits) == (0, 3, 3)
+    assert _alerts(bus, settings) == {}
+
+    state.set_enabled(cid, True, actor="analyst")
+    consumer.close()  # a restart: the partition is restored from the changelog
+    restarted = CorrelateWorker(
+        settings, bus, lambda: rules.correlations, tick=watcher.tick, disabled=lambda: rules.disabled
+    )
+    consumer = bus.consumer(
+        [settings.stores.topic_rulehits],
+        "correlate",
+        on_assign=restarted.on_assign,
+        on_revoke=restarted.on_revoke,
+    )
+    _detected(bus, rules, settings, ["10.0.0.1"] * 5)
+    _drain(restarted, consumer)  # nothing skipped is replayed: only the five new hits count
+    assert list(_alerts(bus, settings).values()) == [5]
+    assert restarted.stats()[cid].hits == 5

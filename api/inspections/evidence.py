@@ -67,7 +67,13 @@ def detect_for_upload(engine: object) -> Detect:
     if not isinstance(engine, DetectionEngine):
         raise TypeError(f"not a detection engine: {type(engine).__name__}")
     return SuppressingDetect(
-        DetectStage(engine), LiveCorrelation(lambda: engine.correlations, lateness_s=math.inf)
+        DetectStage(engine),
+        LiveCorrelation(
+            lambda: engine.correlations,
+            disabled=lambda: engine.disabled,  # a correlation disabled in the console runs nowhere
+            lateness_s=math.inf,
+            gauges=False,  # the live gauges are about the live stream
+        ),
     )
 
 

@@ -18,6 +18,13 @@ Memory. A group's window is dropped once the watermark has passed it; at most `m
 are held (beyond, the oldest group of the correlation is dropped and counted,
 `soc_correlation_group_overflow`).
 
+State. `apply_state(disabled)` (the shared rule state, applied between batches) stops a correlation:
+its hits are skipped and counted, and its groups and buffered hits are dropped at once (retired,
+so the distributed changelog deletes them), so it starts empty when enabled again. Per correlation,
+`correlation_stats()` gives the groups and hits held and the hits, alerts and late hits since
+start; the gauges `soc_correlation_groups` and `soc_correlation_buffered_hits` follow the held
+counts of every engine of the process (`release()` takes a discarded engine's share back).
+
 Chained correlations (a correlation that references another) get the inner one's alerts as hits,
 applied at once (in process) or handed out in `chained_out` (distributed: re-keyed and re-published).
 
@@ -35,7 +42,8 @@ import math
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -46,7 +54,13 @@ from detections.correlation.model import Correlation
 from detections.correlation.resolve import Resolution
 from detections.correlation.windows import ClosingWindow, Fire, Repeat, SlidingWindow
 from soc_core.alert import Alert, AlertRepeat
-from soc_core.metrics import CORRELATION_GROUP_OVERFLOW, CORRELATION_LATE_HITS, CORRELATION_REPLAYED_HITS
+from soc_core.metrics import (
+    CORRELATION_BUFFERED_HITS,
+    CORRELATION_GROUP_OVERFLOW,
+    CORRELATION_GROUPS,
+    CORRELATION_LATE_HITS,
+    CORRELATION_REPLAYED_HITS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +124,27 @@ class GroupState:
         return state
 
 
+@dataclass(frozen=True, slots=True)
+class CorrelationStats:
+    """One correlation in one engine: what it holds now, and what it did since the engine started."""
+
+    correlation_id: str
+    groups: int = 0
+    buffered: int = 0
+    hits: int = 0
+    fired: int = 0
+    alerts: int = 0
+    repeats: int = 0
+    late: int = 0
+    overflow: int = 0
+    skipped_disabled: int = 0
+
+    def __add__(self, other: CorrelationStats) -> CorrelationStats:
+        """Two engines' stats of one correlation (a worker runs one engine per partition)."""
+        names = [n for n in self.__slots__ if n != "correlation_id"]
+        return CorrelationStats(self.correlation_id, *(getattr(self, n) + getattr(other, n) for n in names))
+
+
 class CorrelationEngine:
     def __init__(
         self,
@@ -119,6 +154,7 @@ class CorrelationEngine:
         max_groups: int = 200_000,
         chain_inline: bool = True,
         track_changes: bool = False,
+        gauges: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if lateness_s < 0:
@@ -143,6 +179,11 @@ class CorrelationEngine:
         self.chained_out: list[RuleHit] = []
         self.dirty: set[tuple[str, str]] = set()
         self.counters: Counter[str] = Counter()
+        self._disabled: frozenset[str] = frozenset()
+        self._per: dict[str, Counter[str]] = {cid: Counter() for cid in self._by_id}
+        self._buffered: Counter[str] = Counter()  # heap entries per correlation
+        self.gauges = gauges  # False: a one-off engine (an evidence upload) the gauges leave out
+        self._reported: dict[str, tuple[int, int]] = {}  # what this engine added to the gauges
 
     # ------------------------------------------------------------ input
 
@@ -160,6 +201,7 @@ class CorrelationEngine:
         for hit in hits:
             self._receive(hit, out)
         self._advance(self.max_seen - self.lateness_s, out)
+        self._report()
         return out
 
     def idle(self) -> Output:
@@ -168,18 +210,24 @@ class CorrelationEngine:
         quiet = self._clock() - self._last_arrival >= self.lateness_s
         if quiet and (self._heap or self.watermark < self.max_seen):
             self._advance(self.max_seen, out, inclusive=True)
+        self._report()
         return out
 
     def flush(self) -> Output:
         """End of input: apply every buffered hit and decide every open window."""
         out: Output = []
         self._advance(math.inf, out, inclusive=True)
+        self._report()
         return out
 
     def _receive(self, hit: RuleHit, out: Output) -> None:
         c = self._by_id.get(hit.correlation_id)
         if c is None:
             self.counters["unknown_correlation"] += 1
+            return
+        if c.id in self._disabled:
+            self.counters["disabled"] += 1
+            self._per[c.id]["skipped_disabled"] += 1
             return
         key = hit.group
         state = self._groups[c.id].get(key) or self._retired.get((c.id, key))
@@ -190,6 +238,7 @@ class CorrelationEngine:
         self._last_arrival = self._clock()
         if hit.ts < self.watermark and not hit.chained:
             self.counters["late"] += 1
+            self._per[c.id]["late"] += 1
             CORRELATION_LATE_HITS.labels(c.id).inc()
             log.warning(
                 "late rule hit dropped correlation=%s rule=%s event=%s behind_watermark_s=%.1f",
@@ -202,6 +251,7 @@ class CorrelationEngine:
         if state is not None and hit.event_id in state.seen:
             self.counters["duplicate"] += 1
             return
+        self._per[c.id]["hits"] += 1
         state = self._state(c, key)
         state.remember(hit.event_id)
         state.max_offset = max(state.max_offset, hit.offset)
@@ -211,7 +261,7 @@ class CorrelationEngine:
             self._apply(c, key, state, hit, out)
             return
         state.pending.append(hit)
-        heapq.heappush(self._heap, (hit.sort_key(), next(self._seq), hit))
+        self._push(hit)
         self.max_seen = max(self.max_seen, hit.ts)
 
     def _state(self, c: Correlation, key: str) -> GroupState:
@@ -235,6 +285,7 @@ class CorrelationEngine:
         key = next(iter(order)) if order else next(iter(self._groups[victim]))
         state = self._groups[victim][key]
         self.counters["overflow"] += 1
+        self._per[victim]["overflow"] += 1
         self.counters["overflow_pending_dropped"] += len(state.pending)
         CORRELATION_GROUP_OVERFLOW.labels(victim).inc()
         state.pending.clear()  # their heap entries are skipped on release
@@ -262,6 +313,7 @@ class CorrelationEngine:
         heap = self._heap
         while heap and (heap[0][0][0] < limit or (inclusive and heap[0][0][0] <= limit)):
             _, _, hit = heapq.heappop(heap)
+            self._buffered[hit.correlation_id] -= 1
             c = self._by_id[hit.correlation_id]
             state = self._groups[c.id].get(hit.group)
             if state is None or not _remove(state.pending, hit):
@@ -282,6 +334,7 @@ class CorrelationEngine:
             if isinstance(outcome, Fire):
                 self._fired(c, key, outcome, out)
             elif isinstance(outcome, Repeat) and c.id not in self._silent:
+                self._per[c.id]["repeats"] += 1
                 out.append(build_repeat(c, key, outcome))
             return
         closing = state.window
@@ -320,9 +373,11 @@ class CorrelationEngine:
 
     def _fired(self, c: Correlation, key: str, fire: Fire, out: Output) -> None:
         self.counters["fired"] += 1
+        self._per[c.id]["fired"] += 1
         if c.id not in self._silent:
+            self._per[c.id]["alerts"] += 1
             out.append(build_alert(c, key, fire))
-        readers = self._readers.get(c.id)
+        readers = [r for r in self._readers.get(c.id, ()) if r.id not in self._disabled]
         if not readers:
             return
         hits = chained_hits(
@@ -367,13 +422,16 @@ class CorrelationEngine:
             log.warning("correlation state not restored correlation=%s group=%s error=%r", cid, key, exc)
             return
         self.max_seen = max(self.max_seen, state.max_ts)
+        if cid in self._disabled:  # disabled since it was saved: keep only what it received
+            state.window, state.pending = None, []
+            self._touch(cid, key)
         if state.idle:
             self._retired[(cid, key)] = state
             return
         self._groups[cid][key] = state
         self._count += 1
         for hit in state.pending:
-            heapq.heappush(self._heap, (hit.sort_key(), next(self._seq), hit))
+            self._push(hit)
 
     def restored(self) -> None:
         """After `restore()` of a whole partition: windows in deadline order, the watermark back."""
@@ -382,6 +440,7 @@ class CorrelationEngine:
             windows = sorted((s.window.deadline(c), k) for k, s in groups.items() if s.window is not None)
             self._order[cid] = OrderedDict((k, None) for _, k in windows)
         self.watermark = max(self.watermark, self.max_seen - self.lateness_s)
+        self._report()
 
     def adopt(self, old: CorrelationEngine) -> None:
         """Take over the groups and buffered hits of correlations whose definition did not change."""
@@ -394,10 +453,92 @@ class CorrelationEngine:
         for entry in old._heap:
             if entry[2].correlation_id in kept:
                 self._heap.append(entry)
+                self._buffered[entry[2].correlation_id] += 1
         heapq.heapify(self._heap)
         self.max_seen, self.watermark = old.max_seen, old.watermark
         self._last_arrival = old._last_arrival
         self.counters.update(old.counters)
+        self._disabled = old._disabled
+        for cid in self._per:
+            self._per[cid].update(old._per.get(cid, ()))
+        old.release()
+        self._report()
+
+    # ------------------------------------------------------------ state, statistics
+
+    @property
+    def disabled(self) -> frozenset[str]:
+        return self._disabled
+
+    def apply_state(self, disabled: Collection[str]) -> list[str]:
+        """Make exactly `disabled` the disabled ids (rules and correlations of the shared state);
+        returns the loaded correlations whose state changed. A correlation disabled here loses its
+        groups and buffered hits: the hits it skips while disabled would make any kept window wrong."""
+        wanted = frozenset(disabled)
+        changed = sorted((wanted ^ self._disabled) & self._by_id.keys())
+        self._disabled = wanted
+        for cid in changed:
+            if cid in wanted:
+                self._drop(cid)
+        if changed:
+            log.info(
+                "correlation state applied changed=%d disabled=%d",
+                len(changed),
+                len(wanted & self._by_id.keys()),
+            )
+            self._report()
+        return changed
+
+    def _drop(self, cid: str) -> None:
+        for key, state in list(self._groups[cid].items()):
+            state.pending.clear()
+            state.window = None
+            self._retire(cid, key, state)
+        if self._buffered.pop(cid, 0):
+            self._heap = [e for e in self._heap if e[2].correlation_id != cid]
+            heapq.heapify(self._heap)
+
+    def _push(self, hit: RuleHit) -> None:
+        heapq.heappush(self._heap, (hit.sort_key(), next(self._seq), hit))
+        self._buffered[hit.correlation_id] += 1
+
+    def correlation_stats(self) -> dict[str, CorrelationStats]:
+        """Per correlation: groups and hits held now, hits, alerts, repeats, late hits since start."""
+        return {
+            cid: CorrelationStats(
+                cid,
+                groups=len(self._groups[cid]),
+                buffered=self._buffered[cid],
+                hits=per["hits"],
+                fired=per["fired"],
+                alerts=per["alerts"],
+                repeats=per["repeats"],
+                late=per["late"],
+                overflow=per["overflow"],
+                skipped_disabled=per["skipped_disabled"],
+            )
+            for cid, per in self._per.items()
+        }
+
+    def _report(self) -> None:
+        """Bring this engine's share of the process gauges to what it holds now."""
+        if not self.gauges:
+            return
+        for cid, groups in self._groups.items():
+            now = (len(groups), self._buffered[cid])
+            before = self._reported.get(cid, (0, 0))
+            if now != before:
+                CORRELATION_GROUPS.labels(cid).inc(now[0] - before[0])
+                CORRELATION_BUFFERED_HITS.labels(cid).inc(now[1] - before[1])
+                self._reported[cid] = now
+
+    def release(self) -> None:
+        """This engine is discarded (a reload replaced it, its partition was revoked): take its
+        share out of the gauges."""
+        for cid, (groups, buffered) in self._reported.items():
+            CORRELATION_GROUPS.labels(cid).dec(groups)
+            CORRELATION_BUFFERED_HITS.labels(cid).dec(buffered)
+        self._reported = {}
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -423,12 +564,21 @@ class LiveCorrelation:
     it, correlations whose definition is unchanged keep their groups, the others start empty.
     """
 
-    def __init__(self, rules: Callable[[], Resolution], **options: Any) -> None:
+    def __init__(
+        self,
+        rules: Callable[[], Resolution],
+        *,
+        disabled: Callable[[], Collection[str]] | None = None,
+        **options: Any,
+    ) -> None:
         self._rules = rules
+        self._disabled = disabled
         self._options = options
         self._resolution = rules()
         self.engine = CorrelationEngine(self._resolution, **options)
         self._lock = threading.Lock()
+        if disabled is not None:
+            self.engine.apply_state(disabled())
 
     def __call__(self, hits: Sequence[RuleHit]) -> Output:
         with self._lock:
@@ -444,10 +594,19 @@ class LiveCorrelation:
         with self._lock:
             return self.engine.flush()
 
+    def stats(self) -> dict[str, CorrelationStats]:
+        with self._lock:
+            return self.engine.correlation_stats()
+
     def _follow(self) -> None:
+        """Between batches: a new rule set (reload), then the shared state (`RuleWatcher` keeps the
+        detection engine's disabled ids current; `disabled` reads them)."""
         current = self._rules()
-        if current is self._resolution:
-            return
-        old, self._resolution = self.engine, current
-        self.engine = CorrelationEngine(current, **self._options)
-        self.engine.adopt(old)
+        if current is not self._resolution:
+            old, self._resolution = self.engine, current
+            self.engine = CorrelationEngine(current, **self._options)
+            self.engine.adopt(old)
+        if self._disabled is not None:
+            wanted = self._disabled()
+            if wanted != self.engine.disabled:
+                self.engine.apply_state(wanted)
