@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from detections.correlation.engine import CorrelationStats
 from detections.engine import DetectionEngine
 from detections.state import RuleWatcher
 from ingest.ratelimit import RateLimiter
@@ -30,6 +31,9 @@ class AppContext:
     detect_engine: DetectionEngine | None = None
     """The process's rules: the rules API lists and tests them, an evidence upload runs them.
     None in a process that loads no rules (the rules API answers 503, uploads are not scanned)."""
+    correlation_stats: Callable[[], Mapping[str, CorrelationStats]] | None = None
+    """The process's correlation engine, per correlation (embedded mode); None where correlations
+    run elsewhere (distributed: the correlate workers' gauges and counters in Prometheus)."""
     rule_watcher: RuleWatcher | None = None
     """Set where no detect stage runs in the process (distributed `socpipe api`): the rules API
     ticks it so rule files and enabled/disabled changes show up there too."""

@@ -143,6 +143,7 @@ def run(
 
     correlation = detect.correlate
     assert isinstance(correlation, LiveCorrelation)  # build_detect's in-process engine
+    ctx.correlation_stats = correlation.stats
     start_embedded_jobs(backend, rule_watcher, lambda: pipeline.store_alerts(correlation.idle()))
     from ingest.syslog.runner import start_syslog_in_thread
 

@@ -22,6 +22,7 @@ class Activation(StrEnum):
 
 
 Level = Literal["informational", "low", "medium", "high", "critical"]
+Kind = Literal["detection", "correlation"]
 Sort = Literal["title", "level", "alerts"]
 
 
@@ -31,6 +32,7 @@ class RuleListParams(QueryParams):
     model_config = ConfigDict(extra="ignore")
 
     q: str | None = Field(default=None, max_length=200, description="in id, title, author, tags, description")
+    kind: Kind | None = Field(default=None, description="single-event detection rules or correlation rules")
     level: Level | None = None
     state: Activation | None = None
     checklist: str | None = Field(default=None, max_length=10, description="VN-01 .. VN-12")
@@ -51,9 +53,50 @@ class StateChangeRead(BaseModel):
     reason: str | None = None
 
 
+class RuleRef(BaseModel):
+    """A rule a correlation reads (or a correlation that reads a rule)."""
+
+    ref: str = Field(description="as the correlation names it: an id or a Sigma `name`")
+    id: str
+    title: str
+    kind: Kind
+
+
+class CorrelationRead(BaseModel):
+    """A correlation rule's definition (Sigma `correlation:` section), references resolved."""
+
+    type: str = Field(description="event_count, value_count, temporal, temporal_ordered, value_sum, ...")
+    rules: list[RuleRef] = Field(description="the rules whose hits it counts, in order")
+    group_by: list[str] = Field(default_factory=list)
+    timespan_s: int
+    condition: dict[str, int] = Field(
+        default_factory=dict, description="operator (gt, gte, lt, lte, eq, neq) -> threshold"
+    )
+    field: str | None = Field(default=None, description="the condition's field (value_count, value_*)")
+    percentile: int | None = None
+    expression: str | None = Field(default=None, description="a temporal boolean condition, as written")
+    generate: bool = Field(description="false: the rules it reads raise no alerts of their own")
+
+
+class CorrelationEngineRead(BaseModel):
+    """This process's correlation engine for one correlation (the embedded runner; summed over
+    partitions). `groups` and `buffered` are held now; the others count since the process started."""
+
+    groups: int
+    buffered: int
+    hits: int
+    fired: int
+    alerts: int
+    repeats: int
+    late: int
+    overflow: int
+    skipped_disabled: int
+
+
 class RuleSummary(BaseModel):
     id: str
     title: str
+    kind: Kind = "detection"
     state: Activation
     level: str | None = None
     status: str | None = None
@@ -66,6 +109,7 @@ class RuleSummary(BaseModel):
     alerts_24h: int = Field(0, description="alerts raised by the rule in the last 24 hours (store)")
     alerts_7d: int = Field(0, description="alerts raised by the rule in the last 7 days (store)")
     last_change: StateChangeRead | None = None
+    correlation: CorrelationRead | None = Field(default=None, description="set on correlation rules")
 
 
 class RuleTiming(BaseModel):
@@ -87,6 +131,10 @@ class RuleDetail(RuleSummary):
     dormant_reason: str | None = None
     quarantine_reason: str | None = None
     engine: RuleTiming | None = None
+    correlation_engine: CorrelationEngineRead | None = Field(
+        default=None, description="a correlation's state here; null where no correlation engine runs"
+    )
+    used_by: list[RuleRef] = Field(default_factory=list, description="correlation rules reading this one")
 
 
 class QuarantinedRead(BaseModel):

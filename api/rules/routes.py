@@ -56,7 +56,8 @@ def _answers() -> Iterator[None]:
 def list_rules(
     request: Request, _: Reader, params: Annotated[RuleListParams, Query()]
 ) -> ItemPage[RuleSummary]:
-    """Filters: q, level, state (enabled|disabled|dormant|quarantined), checklist (VN-05), ruleset;
+    """Filters: q, kind (detection|correlation), level, state (enabled|disabled|dormant|quarantined),
+    checklist (VN-05), ruleset;
     sort title|level|alerts; size, cursor (`api.paging`)."""
     ctx = app_context(request)
     with _answers():
@@ -93,6 +94,7 @@ def get_rule(request: Request, rule_id: str, _: Reader) -> RuleDetail:
             state_store=service.state_store_of(ctx),
             store=ctx.store,
             rule_id=rule_id,
+            correlation_stats=ctx.correlation_stats,
         )
 
 

@@ -1,5 +1,12 @@
 """Rules: list and inspect the loaded Sigma rules, enable or disable them everywhere, test an event.
 
+Correlation rules (`DetectionEngine.correlations`) are listed beside the detection rules
+(`kind`), with their definition and the rules they read; they are enabled and disabled through
+the same shared state, by id: every correlation engine (embedded, the correlate workers, evidence
+uploads) reads the ids its process's detection engine holds (`DetectionEngine.disabled`) between
+batches. Their per-correlation engine statistics come from `AppContext.correlation_stats` where the
+process runs one.
+
 The engine is the context's (`AppContext.detect_engine`): the running one in embedded mode or, in
 distributed mode, the API's own (built like the detect workers'), used only to list and to test.
 The rule state (`detections.state`) is the source of truth for enable/disable: a change is written
@@ -14,7 +21,7 @@ RulesUnavailable 503; a state store that cannot be read raises `StoreError` (503
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,9 +34,12 @@ from api.context import AppContext
 from api.paging import ItemPage, Key, page_of
 from api.rules.models import (
     Activation,
+    CorrelationEngineRead,
+    CorrelationRead,
     QuarantinedRead,
     RuleDetail,
     RuleListParams,
+    RuleRef,
     RuleSummary,
     RuleTestHit,
     RuleTestRequest,
@@ -38,6 +48,8 @@ from api.rules.models import (
     StateChangeRead,
     StateChangeResult,
 )
+from detections.correlation.engine import CorrelationStats
+from detections.correlation.model import Correlation
 from detections.engine import DetectionEngine, RuleStats
 from detections.loader import QuarantinedRule, RuleInfo
 from detections.tags import checklist_codes, threats
@@ -50,6 +62,9 @@ from soc_core.store import AlertSearch, AlertStore, Store
 
 log = logging.getLogger(__name__)
 
+#: How `detections.correlation.resolve` starts the reason of a correlation it quarantines.
+CORRELATION_REASON = "correlation: "
+StatsOf = Callable[[], Mapping[str, CorrelationStats]]
 LEVEL_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "informational": 1}
 TEST_SOURCE = "api:rule-test"
 
@@ -142,12 +157,67 @@ def _summary(
         "author": info.author,
         "ruleset": info.ruleset,
         "logsource": dict(info.logsource),
-        "tags": list(info.tags),
-        "attack": threats(info.tags),
-        "checklist": checklist_codes(info.tags),
-        "alerts_24h": counts[0].get(info.id, 0),
-        "alerts_7d": counts[1].get(info.id, 0),
-        "last_change": _last_change(state, info.id),
+        **_tagged(info.id, info.tags, state, counts),
+    }
+
+
+def _tagged(
+    rule_id: str, tags: Sequence[str], state: RuleState, counts: tuple[dict[str, int], ...]
+) -> dict[str, Any]:
+    """What rules and correlations show alike: tags (ATT&CK, checklist), alert counts, last change."""
+    return {
+        "tags": list(tags),
+        "attack": threats(tags),
+        "checklist": checklist_codes(tags),
+        "alerts_24h": counts[0].get(rule_id, 0),
+        "alerts_7d": counts[1].get(rule_id, 0),
+        "last_change": _last_change(state, rule_id),
+    }
+
+
+def _ref(engine: DetectionEngine, by_id: Mapping[str, Correlation], ref: str, rule_id: str) -> RuleRef:
+    inner = by_id.get(rule_id)
+    if inner is not None:
+        return RuleRef(ref=ref, id=rule_id, title=inner.title, kind="correlation")
+    try:
+        title = engine.rule(rule_id).title
+    except DetectionError:  # resolved against this rule set: only a reload in between gets here
+        title = rule_id
+    return RuleRef(ref=ref, id=rule_id, title=title, kind="detection")
+
+
+def _definition(c: Correlation, engine: DetectionEngine, by_id: Mapping[str, Correlation]) -> CorrelationRead:
+    return CorrelationRead(
+        type=c.type.value,
+        rules=[_ref(engine, by_id, s.ref, s.rule_id) for s in c.sources],
+        group_by=list(c.group_by),
+        timespan_s=c.timespan_s,
+        condition=dict(c.condition.bounds),
+        field=c.value_field,
+        percentile=c.percentile,
+        expression=c.expression_text,
+        generate=c.generate,
+    )
+
+
+def _correlation_summary(
+    c: Correlation,
+    engine: DetectionEngine,
+    by_id: Mapping[str, Correlation],
+    state: RuleState,
+    counts: tuple[dict[str, int], ...] = ({}, {}),
+) -> dict[str, Any]:
+    """A correlation rule as the listing shows rules; it runs unless the shared state disabled it."""
+    return {
+        "id": c.id,
+        "title": c.title,
+        "kind": "correlation",
+        "state": Activation.DISABLED if c.id in engine.disabled else Activation.ENABLED,
+        "level": c.level,
+        "author": c.author,
+        "ruleset": c.ruleset,
+        **_tagged(c.id, c.tags, state, counts),
+        "correlation": _definition(c, engine, by_id),
     }
 
 
@@ -156,20 +226,23 @@ def _quarantined_summary(q: QuarantinedRule, state: RuleState) -> dict[str, Any]
     return {
         "id": q.rule_id,
         "title": q.title or Path(q.path).name,
+        "kind": "correlation" if q.reason.startswith(CORRELATION_REASON) else "detection",
         "state": Activation.QUARANTINED,
         "ruleset": Path(q.path).parent.name,
         "last_change": _last_change(state, q.rule_id),
     }
 
 
-def _haystack(row: RuleSummary, info: RuleInfo | None) -> str:
+def _haystack(row: RuleSummary, description: str | None) -> str:
     parts: list[str] = [row.id, row.title, row.author or "", *row.tags]
-    if info is not None and info.description:
-        parts.append(info.description)
+    if description:
+        parts.append(description)
     return "\n".join(parts).casefold()
 
 
-def _wanted(row: RuleSummary, info: RuleInfo | None, params: RuleListParams) -> bool:
+def _wanted(row: RuleSummary, description: str | None, params: RuleListParams) -> bool:
+    if params.kind and row.kind != params.kind:
+        return False
     if params.level and row.level != params.level:
         return False
     if params.state and row.state is not params.state:
@@ -178,7 +251,7 @@ def _wanted(row: RuleSummary, info: RuleInfo | None, params: RuleListParams) -> 
         return False
     if params.ruleset and row.ruleset != params.ruleset:
         return False
-    return not (params.q and params.q.strip().casefold() not in _haystack(row, info))
+    return not (params.q and params.q.strip().casefold() not in _haystack(row, description))
 
 
 def _sort_key(params: RuleListParams) -> Callable[[RuleSummary], Key]:
@@ -192,7 +265,7 @@ def _sort_key(params: RuleListParams) -> Callable[[RuleSummary], Key]:
 
 def _quarantined_with_ids(engine: DetectionEngine) -> Iterable[QuarantinedRule]:
     """Quarantined entries that have an id no loaded rule uses (a duplicate id is the loaded one)."""
-    loaded = {info.id for info in engine.rules}
+    loaded = {info.id for info in engine.rules} | engine.correlations.by_id().keys()
     seen: set[str] = set()
     for q in engine.quarantined:
         if q.rule_id is not None and q.rule_id not in loaded and q.rule_id not in seen:
@@ -210,14 +283,19 @@ def list_rules(
 ) -> ItemPage[RuleSummary]:
     state = _sync(engine, state_store)
     counts = _alert_counts(store, now or datetime.now(UTC))
-    rows: list[tuple[RuleSummary, RuleInfo | None]] = [
-        (RuleSummary.model_validate(_summary(info, state, counts)), info) for info in engine.rules
+    rows: list[tuple[RuleSummary, str | None]] = [
+        (RuleSummary.model_validate(_summary(info, state, counts)), info.description) for info in engine.rules
+    ]
+    by_id = engine.correlations.by_id()
+    rows += [
+        (RuleSummary.model_validate(_correlation_summary(c, engine, by_id, state, counts)), c.description)
+        for c in by_id.values()
     ]
     rows += [
         (RuleSummary.model_validate(_quarantined_summary(q, state)), None)
         for q in _quarantined_with_ids(engine)
     ]
-    selected = (row for row, info in rows if _wanted(row, info, params))
+    selected = (row for row, description in rows if _wanted(row, description, params))
     return page_of(selected, key=_sort_key(params), size=params.size, cursor=params.cursor)
 
 
@@ -245,9 +323,26 @@ def get_rule(
     state_store: RuleStateStore,
     store: Store,
     rule_id: str,
+    correlation_stats: StatsOf | None = None,
     now: datetime | None = None,
 ) -> RuleDetail:
     state = _sync(engine, state_store)
+    by_id = engine.correlations.by_id()
+    used_by = [_ref(engine, by_id, c.id, c.id) for c in engine.correlations.readers.get(rule_id, ())]
+    correlation = by_id.get(rule_id)
+    if correlation is not None:
+        counts = _alert_counts(store, now or datetime.now(UTC), rule_id=rule_id)
+        held = correlation_stats().get(rule_id) if correlation_stats is not None else None
+        return RuleDetail.model_validate(
+            {
+                **_correlation_summary(correlation, engine, by_id, state, counts),
+                "description": correlation.description,
+                "references": list(correlation.references),
+                "path": correlation.path,
+                "correlation_engine": _correlation_engine(held),
+                "used_by": used_by,
+            }
+        )
     try:
         info = engine.rule(rule_id)
     except DetectionError:
@@ -268,8 +363,13 @@ def get_rule(
             "path": info.path,
             "dormant_reason": info.dormant,
             "engine": _timing(stats),
+            "used_by": used_by,
         }
     )
+
+
+def _correlation_engine(stats: CorrelationStats | None) -> CorrelationEngineRead | None:
+    return None if stats is None else CorrelationEngineRead.model_validate(stats, from_attributes=True)
 
 
 def quarantined(*, engine: DetectionEngine) -> list[QuarantinedRead]:
@@ -297,19 +397,12 @@ def set_enabled(
     reason: str | None = None,
 ) -> StateChangeResult:
     """Write the change to the shared state (every detector follows within its poll), then audit it."""
-    try:
-        info = engine.rule(rule_id)
-    except DetectionError:
-        if _find_quarantined(engine, rule_id) is not None:
-            raise RuleQuarantined(
-                "a quarantined rule does not run; fix its YAML first", rule_id=rule_id
-            ) from None
-        raise UnknownRule("no such rule", rule_id=rule_id) from None
+    title, summary = _changeable(engine, rule_id)
     current = state_store.load()
     was_enabled = rule_id not in current.disabled
     if was_enabled == enabled:
         engine.apply_state(current.disabled)
-        return StateChangeResult(rule=RuleSummary.model_validate(_summary(info, current)), changed=False)
+        return StateChangeResult(rule=RuleSummary.model_validate(summary(current)), changed=False)
     state = state_store.set_enabled(rule_id, enabled, actor=actor.username, reason=reason)
     engine.apply_state(state.disabled)
     audit.record(
@@ -319,10 +412,27 @@ def set_enabled(
         target_type="rule",
         target_id=rule_id,
         ip=ip,
-        details={"title": info.title, "reason": reason, "state_version": state.version},
+        details={"title": title, "reason": reason, "state_version": state.version},
     )
     log.info("rule %s rule_id=%s by=%s", "enabled" if enabled else "disabled", rule_id, actor.username)
-    return StateChangeResult(rule=RuleSummary.model_validate(_summary(info, state)), changed=True)
+    return StateChangeResult(rule=RuleSummary.model_validate(summary(state)), changed=True)
+
+
+def _changeable(engine: DetectionEngine, rule_id: str) -> tuple[str, Callable[[RuleState], dict[str, Any]]]:
+    """The title of a loaded rule or correlation, and how to summarise it under a state."""
+    by_id = engine.correlations.by_id()
+    correlation = by_id.get(rule_id)
+    if correlation is not None:
+        return correlation.title, lambda st: _correlation_summary(correlation, engine, by_id, st)
+    try:
+        info = engine.rule(rule_id)
+    except DetectionError:
+        if _find_quarantined(engine, rule_id) is not None:
+            raise RuleQuarantined(
+                "a quarantined rule does not run; fix its YAML first", rule_id=rule_id
+            ) from None
+        raise UnknownRule("no such rule", rule_id=rule_id) from None
+    return info.title, lambda st: _summary(info, st)
 
 
 # ---------------------------------------------------------------- testing

@@ -109,6 +109,10 @@ class Correlation:
     name: str | None = None
     percentile: int | None = None
     expression: Expr | None = None
+    #: the condition's Sigma field (value_count and the aggregations), as written
+    value_field: str | None = None
+    #: the extended temporal condition as written, e.g. "a and (b or c)"
+    expression_text: str | None = None
     #: positions in `sources` per rule id (a rule may be listed twice in a temporal_ordered)
     positions: dict[str, tuple[int, ...]] = field(default_factory=dict, compare=False)
 

@@ -218,6 +218,8 @@ def _compile(
         name=doc.name,
         percentile=doc.percentile,
         expression=expression,
+        value_field=doc.value_field if needs_value else None,
+        expression_text=doc.expression,
         positions=positions,
     )
 

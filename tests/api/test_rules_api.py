@@ -21,10 +21,13 @@ from fastapi.testclient import TestClient
 
 from api.auth.deps import Role
 from api.auth.testing import form_csrf, login
+from detections.correlation.engine import LiveCorrelation
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
 from detections.state import MemoryRuleStateStore, RuleWatcher
+from normalizers.stage import NormalizeStage
 from soc_core.event import Event
+from soc_core.records import RawRecord, record_id
 from soc_core.rule_state import RuleStateStore
 from soc_core.settings import DetectionSettings, Settings
 from soc_core.store import AuditQuery
@@ -34,7 +37,7 @@ from stores.elastic.rule_state import ElasticRuleStateStore
 from stores.sqlite.rule_state import JsonRuleStateStore
 from stores.sqlite.store import SqliteStore
 from tests.backends import app_context
-from tests.detections.provincial_pack import RULE_FILES
+from tests.detections.provincial_pack import CORRELATION_FILES, RULE_FILES
 from tests.paging import pages
 from tests.problems import problem
 from tests.servers import Servers
@@ -63,7 +66,12 @@ def samples(stem: str, kind: str = "match") -> list[dict[str, Any]]:
 
 
 GUEST_EVENT = samples("proc_creation_win_vn05_net_guest_active")[0]
-PACK_RULES = len(RULE_FILES)  # detection rules; the pack's correlation documents are not listed here
+PACK_RULES = len(RULE_FILES)  # detection rules
+PACK_CORRELATIONS = len(CORRELATION_FILES)  # correlation rules, listed beside them (`kind`)
+BRUTE_FORCE = "8a1be507-9d87-4e5b-883d-d0c4d7d89b3a"  # vn_sshd_brute_force: event_count, generates
+LOGIN_AFTER = "b81db1d2-1f9f-4e59-b891-fb75834f2dfb"  # temporal_ordered over a correlation and a rule
+FAILURE_BURST = "e0d47730-cdc3-4c27-aaac-6de9868daef7"  # vn_sshd_failure_burst (building block)
+ACCEPTED = "583676af-d67f-4258-a070-e9ad6a0d941b"  # vn_sshd_accepted_login
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +132,7 @@ def _ids(page: dict[str, Any]) -> list[str]:
 def test_list_shows_metadata_state_and_filters(client: TestClient, store: SqliteStore) -> None:
     login(client, store, role=Role.VIEWER)
     everything = client.get("/api/v1/rules", params={"size": 500}).json()
-    assert everything["total"] == PACK_RULES + 1  # + the quarantined one
+    assert everything["total"] == PACK_RULES + PACK_CORRELATIONS + 1  # + the quarantined one
     guest = next(r for r in everything["items"] if r["id"] == GUEST)
     assert guest["state"] == "enabled"
     assert guest["level"] == "high"
@@ -156,7 +164,7 @@ def test_paging(client: TestClient, store: SqliteStore) -> None:
     login(client, store, role=Role.VIEWER)
     for sort in ("title", "level", "alerts"):
         whole = client.get("/api/v1/rules", params={"size": 500, "sort": sort}).json()
-        assert whole["total"] == PACK_RULES + 1 and whole["next_cursor"] is None
+        assert whole["total"] == PACK_RULES + PACK_CORRELATIONS + 1 and whole["next_cursor"] is None
         walked = pages(client, "/api/v1/rules", size=10, sort=sort)
         assert [len(p["items"]) for p in walked][:-1] == [10] * (len(walked) - 1)
         assert [r["id"] for p in walked for r in p["items"]] == _ids(whole), sort
@@ -209,6 +217,17 @@ def test_reading_needs_a_signed_in_user(client: TestClient) -> None:
 # ---------------------------------------------------------------- enable / disable
 
 
+def _other_process(
+    state: JsonRuleStateStore, rules_dir: Path
+) -> tuple[DetectionEngine, RuleWatcher, FakeClock]:
+    """Another process's engine and watcher over the same state file, on a clock the test moves."""
+    other = DetectionEngine.from_folders([rules_dir])
+    clock = FakeClock()
+    watcher = RuleWatcher(other, JsonRuleStateStore(state.path), clock=clock)
+    watcher.tick()
+    return other, watcher, clock
+
+
 def test_disable_is_shared_audited_and_idempotent(
     client: TestClient,
     store: SqliteStore,
@@ -216,10 +235,7 @@ def test_disable_is_shared_audited_and_idempotent(
     state: JsonRuleStateStore,
     rules_dir: Path,
 ) -> None:
-    other = DetectionEngine.from_folders([rules_dir])  # another process's engine, same state file
-    clock = FakeClock()
-    watcher = RuleWatcher(other, JsonRuleStateStore(state.path), clock=clock)
-    watcher.tick()
+    other, watcher, clock = _other_process(state, rules_dir)
     assert any(m.rule.id == GUEST for m in other.match(GUEST_EVENT))
 
     login(client, store, role=Role.ANALYST, username="lan")
@@ -536,3 +552,148 @@ def _now() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat()
+
+
+# ---------------------------------------------------------------- correlation rules
+
+
+def _sshd_burst(engine: DetectionEngine) -> LiveCorrelation:
+    """The pack's brute-force sample through normalize, detect and an in-process correlation engine."""
+    live = LiveCorrelation(lambda: engine.correlations, disabled=lambda: engine.disabled, lateness_s=60)
+    stage, normalize = DetectStage(engine), NormalizeStage()
+    for line in (PACK / "corr_sshd_brute_force.fire.log").read_text(encoding="utf-8").splitlines():
+        event = normalize(RawRecord(id=record_id("t", line), source_id="t", format=None, payload=line))
+        assert isinstance(event, Event), event
+        live(stage.evaluate(event)[1])
+    return live
+
+
+def test_correlations_are_listed_with_kind_definition_and_references(
+    client: TestClient, store: SqliteStore
+) -> None:
+    login(client, store, role=Role.VIEWER)
+    correlations = client.get("/api/v1/rules", params={"kind": "correlation", "size": 500}).json()
+    assert correlations["total"] == PACK_CORRELATIONS
+    assert {r["kind"] for r in correlations["items"]} == {"correlation"}
+    detections = client.get("/api/v1/rules", params={"kind": "detection", "size": 500}).json()
+    assert detections["total"] == PACK_RULES + 1 and BROKEN in _ids(detections)
+    login_after = next(r for r in correlations["items"] if r["id"] == LOGIN_AFTER)
+    assert login_after["state"] == "enabled" and login_after["level"] == "high"
+    assert login_after["author"] == "socpipe provincial SOC"  # DRL 1.1: authors stay visible
+    assert "attack.t1110.001" in login_after["tags"]
+    definition = login_after["correlation"]
+    assert definition["type"] == "temporal_ordered" and definition["timespan_s"] == 1800
+    assert definition["group_by"] == ["source.ip", "host.name"] and definition["generate"] is False
+    assert [(r["ref"], r["id"], r["kind"]) for r in definition["rules"]] == [
+        ("vn_sshd_failure_burst", FAILURE_BURST, "correlation"),
+        ("vn_sshd_accepted_login", ACCEPTED, "detection"),
+    ]
+    assert definition["rules"][1]["title"] == "SSH Successful Login"
+    brute = next(r for r in correlations["items"] if r["id"] == BRUTE_FORCE)["correlation"]
+    assert brute["type"] == "event_count" and brute["condition"] == {"gte": 10}
+    assert _ids(client.get("/api/v1/rules", params={"q": "SSH login succeeded after"}).json()) == [
+        LOGIN_AFTER
+    ]
+    assert (
+        client.get("/api/v1/rules", params={"kind": ""}).json()["total"]
+        == correlations["total"] + (detections["total"])
+    )
+    body = problem(client.get("/api/v1/rules", params={"kind": "sequence"}), 422)
+    assert body["errors"][0]["location"] == "query.kind"
+
+
+def test_a_correlation_detail_has_its_engine_statistics_and_rules_name_their_readers(
+    client: TestClient, store: SqliteStore, engine: DetectionEngine
+) -> None:
+    login(client, store, role=Role.VIEWER)
+    detail = client.get(f"/api/v1/rules/{BRUTE_FORCE}").json()
+    assert detail["kind"] == "correlation" and detail["path"].endswith("corr_sshd_brute_force.yml")
+    assert detail["correlation_engine"] is None  # no correlation engine in this process (yet)
+    live = _sshd_burst(engine)
+    client.app.state.ctx.correlation_stats = live.stats  # type: ignore[attr-defined]
+    held = client.get(f"/api/v1/rules/{BRUTE_FORCE}").json()["correlation_engine"]
+    stats = live.stats()[BRUTE_FORCE]
+    assert held["hits"] == stats.hits > 0 and held["groups"] == stats.groups > 0
+    assert held["alerts"] == stats.alerts and held["late"] == 0
+    live.flush()
+    after = client.get(f"/api/v1/rules/{BRUTE_FORCE}").json()["correlation_engine"]
+    assert (after["alerts"], after["groups"], after["buffered"]) == (1, 0, 0)
+    readers = client.get(f"/api/v1/rules/{FAILURE_BURST}").json()["used_by"]
+    assert [(r["id"], r["kind"]) for r in readers] == [(LOGIN_AFTER, "correlation")]
+    accepted = client.get(f"/api/v1/rules/{ACCEPTED}").json()
+    assert accepted["kind"] == "detection" and LOGIN_AFTER in [r["id"] for r in accepted["used_by"]]
+
+
+def test_disabling_a_correlation_is_shared_audited_and_stops_every_correlation_engine(
+    client: TestClient,
+    store: SqliteStore,
+    engine: DetectionEngine,
+    state: JsonRuleStateStore,
+    rules_dir: Path,
+) -> None:
+    other, watcher, clock = _other_process(state, rules_dir)
+    login(client, store, role=Role.ANALYST, username="lan")
+    resp = client.post(
+        f"/api/v1/rules/{BRUTE_FORCE}/disable", json={"reason": "scanner VLAN"}, headers=_csrf(client)
+    )
+    assert resp.status_code == 200, resp.text
+    rule = resp.json()["rule"]
+    assert rule["kind"] == "correlation" and rule["state"] == "disabled"
+    assert rule["last_change"]["reason"] == "scanner VLAN"
+    assert BRUTE_FORCE in engine.disabled  # this process's correlation engines read it from here
+    here = _sshd_burst(engine)
+    assert here.stats()[BRUTE_FORCE].skipped_disabled > 0 and not [
+        a for a in here.flush() if getattr(a, "rule_id", None) == BRUTE_FORCE
+    ]
+    clock.now += watcher.state_every_s
+    assert watcher.tick().state_changed == []  # not a detection rule of that engine ...
+    assert BRUTE_FORCE in other.disabled  # ... but its correlation engines read it from there
+    there = _sshd_burst(other)
+    assert there.stats()[BRUTE_FORCE].hits == 0
+    assert _ids(client.get("/api/v1/rules", params={"state": "disabled"}).json()) == [BRUTE_FORCE]
+    entries = store.search_audit(AuditQuery(target_id=BRUTE_FORCE)).items
+    assert [(e.action, e.actor, e.details["title"]) for e in entries] == [
+        ("rule.disable", "lan", "SSH Brute Force from One Source against One Server")
+    ]
+    again = client.post(f"/api/v1/rules/{BRUTE_FORCE}/enable", headers=_csrf(client)).json()
+    assert again["changed"] is True and again["rule"]["state"] == "enabled"
+    assert _sshd_burst(engine).stats()[BRUTE_FORCE].skipped_disabled == 0
+
+
+def test_a_quarantined_correlation_is_a_correlation_that_cannot_be_enabled(
+    tmp_path: Path, store: SqliteStore
+) -> None:
+    folder = tmp_path / "rules"
+    shutil.copytree(PACK, folder)
+    unknown = "0badc0de-0000-4000-8000-00000000c0de"
+    (folder / "corr_unknown.yml").write_text(
+        f"title: Reads nothing loaded\nid: {unknown}\nlevel: low\ncorrelation:\n"
+        "    type: event_count\n    rules: [no_such_rule]\n    group-by: [host.name]\n"
+        "    timespan: 5m\n    condition:\n        gte: 2\n",
+        encoding="utf-8",
+    )
+    ctx = app_context(store, environment="test")
+    ctx.detect_engine = DetectionEngine.from_folders([folder])
+    with TestClient(create_app(ctx), base_url="https://testserver") as c:
+        login(c, store, role=Role.ANALYST)
+        quarantined = c.get("/api/v1/rules", params={"state": "quarantined"}).json()["items"]
+        assert [(r["id"], r["kind"]) for r in quarantined] == [(unknown, "correlation")]
+        detail = c.get(f"/api/v1/rules/{unknown}").json()
+        assert "no_such_rule" in detail["quarantine_reason"]
+        problem(c.post(f"/api/v1/rules/{unknown}/enable", headers=_csrf(c)), 409)
+        problem(c.post("/api/v1/rules/no-such-correlation/disable", headers=_csrf(c)), 404)
+
+
+def test_correlation_state_through_the_elasticsearch_state_store(
+    servers: Servers, prefix: str, engine: DetectionEngine
+) -> None:
+    """Distributed mode: the API writes the Elasticsearch document, a correlate worker's watcher
+    applies it to its detection engine, whose disabled ids the correlation engines read."""
+    es = Elasticsearch(servers.es_url)
+    try:
+        ElasticRuleStateStore(es, prefix=prefix).set_enabled(BRUTE_FORCE, False, actor="lan")
+        RuleWatcher(engine, ElasticRuleStateStore(es, prefix=prefix)).tick()
+        assert _sshd_burst(engine).stats()[BRUTE_FORCE].skipped_disabled > 0
+    finally:
+        es.indices.delete(index=f"{prefix}rule-state", ignore_unavailable=True)
+        es.close()
