@@ -101,17 +101,9 @@ def get_rule(request: Request, rule_id: str, _: Reader) -> RuleDetail:
 def _change(
     request: Request, rule_id: str, enabled: bool, actor: Principal, body: StateChange | None
 ) -> StateChangeResult:
-    ctx = app_context(request)
     with _answers():
-        return service.set_enabled(
-            engine=service.engine_of(ctx),
-            state_store=service.state_store_of(ctx),
-            store=ctx.store,
-            rule_id=rule_id,
-            enabled=enabled,
-            actor=actor,
-            ip=client_ip(request),
-            reason=body.reason if body else None,
+        return service.change_state(
+            app_context(request), rule_id, enabled, actor, client_ip(request), body.reason if body else None
         )
 
 

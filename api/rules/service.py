@@ -418,6 +418,22 @@ def set_enabled(
     return StateChangeResult(rule=RuleSummary.model_validate(summary(state)), changed=True)
 
 
+def change_state(
+    ctx: AppContext, rule_id: str, enabled: bool, actor: Principal, ip: str | None, reason: str | None
+) -> StateChangeResult:
+    """`set_enabled` with the context's engine, shared state and store (the API and the console)."""
+    return set_enabled(
+        engine=engine_of(ctx),
+        state_store=state_store_of(ctx),
+        store=ctx.store,
+        rule_id=rule_id,
+        enabled=enabled,
+        actor=actor,
+        ip=ip,
+        reason=reason,
+    )
+
+
 def _changeable(engine: DetectionEngine, rule_id: str) -> tuple[str, Callable[[RuleState], dict[str, Any]]]:
     """The title of a loaded rule or correlation, and how to summarise it under a state."""
     by_id = engine.correlations.by_id()

@@ -14,9 +14,10 @@ from soc_console.pages import (
     inspections,
     overview,
     registry,
+    rules,
     session,
 )
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
-for area in (session, overview, alerts, exceptions, incidents, audit, coverage, registry, inspections):
+for area in (session, overview, alerts, exceptions, rules, incidents, audit, coverage, registry, inspections):
     router.include_router(area.router)

@@ -26,6 +26,7 @@ from detections.engine import DetectionEngine
 from detections.stage import DetectStage
 from detections.state import MemoryRuleStateStore, RuleWatcher
 from normalizers.stage import NormalizeStage
+from soc_console.i18n import LANG_COOKIE
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
 from soc_core.rule_state import RuleStateStore
@@ -697,3 +698,69 @@ def test_correlation_state_through_the_elasticsearch_state_store(
     finally:
         es.indices.delete(index=f"{prefix}rule-state", ignore_unavailable=True)
         es.close()
+
+
+# ---------------------------------------------------------------- the console's rules pages
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("vi", ("Quy tắc", "Tương quan", "Phát hiện", "Dựa trên", "Đang bật")),
+        ("en", ("Rules", "Correlation", "Detection", "Reads", "Enabled")),
+    ],
+)
+def test_the_rules_page_lists_correlations_with_summary_and_links(
+    client: TestClient, store: SqliteStore, lang: str, words: tuple[str, ...]
+) -> None:
+    login(client, store, role=Role.VIEWER)
+    client.cookies.set(LANG_COOKIE, lang)
+    page = client.get("/rules", params={"kind": "correlation"})
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert all(w in html for w in words), [w for w in words if w not in html]
+    assert html.count('class="rule-correlation ') == PACK_CORRELATIONS and "rule-detection" not in html
+    row = html[html.index(f'id="rule-{LOGIN_AFTER}"') :]
+    row = row[: row.index("</tr>")]
+    assert f'href="/rules/{FAILURE_BURST}"' in row and f'href="/rules/{ACCEPTED}"' in row
+    assert (
+        '<code translate="no">source.ip</code>' in row
+        and ("30 phút" if lang == "vi" else "30 minutes") in row
+    )
+    brute = html[html.index(f'id="rule-{BRUTE_FORCE}"') :]
+    assert "≥ 10" in brute[: brute.index("</tr>")]
+    everything = client.get("/rules").text
+    assert "rule-detection" in everything and "rule-correlation" in everything
+    assert client.get("/rules", params={"kind": "bogus"}).status_code == 200  # a bad filter is dropped
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_a_correlation_page_links_its_rules_and_an_analyst_disables_it(
+    client: TestClient, store: SqliteStore, engine: DetectionEngine, lang: str
+) -> None:
+    login(client, store, role=Role.ANALYST, username="lan")
+    client.cookies.set(LANG_COOKIE, lang)
+    html = client.get(f"/rules/{LOGIN_AFTER}").text
+    definition = html[html.index('id="correlation-rules"') :]
+    assert f'href="/rules/{FAILURE_BURST}"' in definition and f'href="/rules/{ACCEPTED}"' in definition
+    assert ("không tự phát sinh cảnh báo" if lang == "vi" else "raise no alerts of their own") in html
+    assert 'id="correlation-engine"' not in html  # no correlation engine in this process
+    client.app.state.ctx.correlation_stats = _sshd_burst(engine).stats  # type: ignore[attr-defined]
+    assert 'id="correlation-engine"' in client.get(f"/rules/{BRUTE_FORCE}").text
+    used_by = client.get(f"/rules/{FAILURE_BURST}").text
+    assert f'href="/rules/{LOGIN_AFTER}"' in used_by[used_by.index('id="rule-used-by"') :]
+
+    token = form_csrf(html)
+    done = client.post(
+        f"/rules/{LOGIN_AFTER}/disable",
+        data={"csrf_token": token, "reason": "tuning"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"/rules/{LOGIN_AFTER}"
+    assert LOGIN_AFTER in engine.disabled
+    after = client.get(f"/rules/{LOGIN_AFTER}").text
+    assert ("Đã tắt" if lang == "vi" else "Disabled") in after and "tuning" in after
+    client.post(f"/rules/{LOGIN_AFTER}/enable", data={"csrf_token": token})
+    assert LOGIN_AFTER not in engine.disabled
+    missing = client.get("/rules/no-such-rule")
+    assert missing.status_code == 404 and "no such rule" in missing.text
