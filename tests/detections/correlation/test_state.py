@@ -98,3 +98,30 @@ def test_an_evidence_engine_stays_out_of_the_gauges(make_engine: Any) -> None:
     live = LiveCorrelation(lambda: rules.correlations, lateness_s=60, gauges=False)
     live(_hits(rules, range(0, 2)))
     assert live.stats()[CID].groups == 1 and _gauge("soc_correlation_groups") == groups
+
+
+def test_a_disabled_outer_correlation_gets_no_chained_hits_and_the_inner_one_still_fires(
+    make_engine: Any,
+) -> None:
+    inner = correlation(
+        "type: event_count\nrules: failed_logon\ngroup-by: [TargetUserName]\ntimespan: 10m\n"
+        "condition:\n    gte: 3",
+        rule_id="00000000-0000-4000-8000-00000000c002",
+        name="many_failed",
+    )
+    outer = correlation(
+        "type: temporal_ordered\nrules: [many_failed, successful_logon]\n"
+        "group-by: [TargetUserName]\ntimespan: 10m"
+    )
+    rules = make_engine(*BASE_RULES, inner, outer)
+    events = [win(4625, n, TargetUserName="bob") for n in range(4)] + [win(4624, 30, TargetUserName="bob")]
+    enabled = Run(rules, lateness_s=0).feed(events).flush()
+    assert {a.rule.id for a in enabled.alerts} == {CID}  # the inner one feeds the outer only
+    rules.apply_state({CID})
+    live = LiveCorrelation(lambda: rules.correlations, disabled=lambda: rules.disabled, lateness_s=0)
+    run = Run(rules)
+    out = live([h for e in events for h in run.stage.evaluate(e)[1]]) + live.flush()
+    assert out == []  # generate: false keeps the inner one silent; the outer is off
+    stats = live.stats()
+    assert stats["00000000-0000-4000-8000-00000000c002"].fired == 1
+    assert stats[CID].hits == 0 and stats[CID].skipped_disabled == 1  # the success hit, not a chained one
