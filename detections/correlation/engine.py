@@ -184,6 +184,8 @@ class CorrelationEngine:
         self._buffered: Counter[str] = Counter()  # heap entries per correlation
         self.gauges = gauges  # False: a one-off engine (an evidence upload) the gauges leave out
         self._reported: dict[str, tuple[int, int]] = {}  # what this engine added to the gauges
+        self._changed: set[str] = set()  # correlations whose held counts moved since `_report`
+        self._children: dict[str, tuple[Any, Any]] = {}  # the labelled gauges, looked up once
 
     # ------------------------------------------------------------ input
 
@@ -277,6 +279,7 @@ class CorrelationEngine:
             state.max_offset, state.max_ts, state.seen = retired.max_offset, retired.max_ts, retired.seen
         groups[key] = state
         self._count += 1
+        self._changed.add(c.id)
         return state
 
     def _evict(self, c: Correlation) -> None:
@@ -296,6 +299,7 @@ class CorrelationEngine:
         self._order[cid].pop(key, None)
         if self._groups[cid].pop(key, None) is not None:
             self._count -= 1
+            self._changed.add(cid)
         if state.max_offset >= 0:  # distributed: remember what it received until that is committed
             self._retired[(cid, key)] = state
         self._touch(cid, key)
@@ -314,6 +318,7 @@ class CorrelationEngine:
         while heap and (heap[0][0][0] < limit or (inclusive and heap[0][0][0] <= limit)):
             _, _, hit = heapq.heappop(heap)
             self._buffered[hit.correlation_id] -= 1
+            self._changed.add(hit.correlation_id)
             c = self._by_id[hit.correlation_id]
             state = self._groups[c.id].get(hit.group)
             if state is None or not _remove(state.pending, hit):
@@ -430,6 +435,7 @@ class CorrelationEngine:
             return
         self._groups[cid][key] = state
         self._count += 1
+        self._changed.add(cid)
         for hit in state.pending:
             self._push(hit)
 
@@ -462,6 +468,7 @@ class CorrelationEngine:
         for cid in self._per:
             self._per[cid].update(old._per.get(cid, ()))
         old.release()
+        self._changed.update(self._groups)
         self._report()
 
     # ------------------------------------------------------------ state, statistics
@@ -494,6 +501,7 @@ class CorrelationEngine:
             state.pending.clear()
             state.window = None
             self._retire(cid, key, state)
+        self._changed.add(cid)
         if self._buffered.pop(cid, 0):
             self._heap = [e for e in self._heap if e[2].correlation_id != cid]
             heapq.heapify(self._heap)
@@ -501,6 +509,7 @@ class CorrelationEngine:
     def _push(self, hit: RuleHit) -> None:
         heapq.heappush(self._heap, (hit.sort_key(), next(self._seq), hit))
         self._buffered[hit.correlation_id] += 1
+        self._changed.add(hit.correlation_id)
 
     def correlation_stats(self) -> dict[str, CorrelationStats]:
         """Per correlation: groups and hits held now, hits, alerts, repeats, late hits since start."""
@@ -522,14 +531,21 @@ class CorrelationEngine:
 
     def _report(self) -> None:
         """Bring this engine's share of the process gauges to what it holds now."""
+        changed, self._changed = self._changed, set()
         if not self.gauges:
             return
-        for cid, groups in self._groups.items():
-            now = (len(groups), self._buffered[cid])
+        for cid in changed:
+            now = (len(self._groups[cid]), self._buffered[cid])
             before = self._reported.get(cid, (0, 0))
             if now != before:
-                CORRELATION_GROUPS.labels(cid).inc(now[0] - before[0])
-                CORRELATION_BUFFERED_HITS.labels(cid).inc(now[1] - before[1])
+                children = self._children.get(cid)
+                if children is None:
+                    children = self._children[cid] = (
+                        CORRELATION_GROUPS.labels(cid),
+                        CORRELATION_BUFFERED_HITS.labels(cid),
+                    )
+                children[0].inc(now[0] - before[0])
+                children[1].inc(now[1] - before[1])
                 self._reported[cid] = now
 
     def release(self) -> None:
