@@ -8,27 +8,22 @@ one language in each locale. Same browser set-up as `test_console.py` (Debian's 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from api.auth.deps import Role
 from api.auth.testing import ensure_user
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
 from detections.state import RuleWatcher
-from socpipe.app import create_app
 from stores.sqlite.store import SqliteStore
 from tests.api.test_exceptions_api import RULE, event
 from tests.backends import app_context, backend_of
 from tests.browser import test_console as console
-from tests.browser.test_console import CHROMIUM, _free_port, _login, _shot, foreign_ui_text
-from tests.servers import in_ci
+from tests.browser.live import need_chromium, serving
+from tests.browser.test_console import _login, _shot, foreign_ui_text
 
 browser = console.browser  # the same browser fixtures, over this module's `live` server
 page = console.page
@@ -36,10 +31,7 @@ page = console.page
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if not Path(CHROMIUM).exists():
-        if in_ci():
-            pytest.fail(f"Chromium missing at {CHROMIUM}: install Debian's `chromium` (make system-deps)")
-        pytest.skip(f"Chromium missing at {CHROMIUM}")
+    need_chromium()
     folder = tmp_path_factory.mktemp("exceptions")
     (folder / "rules").mkdir()
     (folder / "rules" / "rule.yml").write_text(RULE, encoding="utf-8")
@@ -52,20 +44,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     ensure_user(store, "an", Role.ANALYST)
     ctx = app_context(store, environment="dev")
     ctx.detect_engine = engine
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "store": store, "engine": engine, "alert": alert.id}
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(ctx) as url:
+        yield {"url": url, "store": store, "engine": engine, "alert": alert.id}
     store.close()
 
 

@@ -3,25 +3,20 @@ locale, and an analyst disabling a correlation from its page. Same set-up as `te
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from api.auth.deps import Role
 from api.auth.testing import ensure_user
 from detections.engine import DetectionEngine
-from socpipe.app import create_app
 from stores.sqlite.store import SqliteStore
 from tests.api.test_rules_api import ACCEPTED, FAILURE_BURST, LOGIN_AFTER, PACK
 from tests.backends import app_context
 from tests.browser import test_console as console
-from tests.browser.test_console import CHROMIUM, _free_port, _login, foreign_ui_text
-from tests.servers import in_ci
+from tests.browser.live import need_chromium, serving
+from tests.browser.test_console import _login, foreign_ui_text
 
 browser = console.browser  # the same browser fixtures, over this module's `live` server
 page = console.page
@@ -29,31 +24,15 @@ page = console.page
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if not Path(CHROMIUM).exists():
-        if in_ci():
-            pytest.fail(f"Chromium missing at {CHROMIUM}: install Debian's `chromium` (make system-deps)")
-        pytest.skip(f"Chromium missing at {CHROMIUM}")
-    folder = tmp_path_factory.mktemp("rules")
+    need_chromium()
     engine = DetectionEngine([PACK])
-    store = SqliteStore(folder / "store.sqlite3")
+    store = SqliteStore(tmp_path_factory.mktemp("rules") / "store.sqlite3")
     store.setup()
     ensure_user(store, "an", Role.ANALYST)
     ctx = app_context(store, environment="dev")
     ctx.detect_engine = engine
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "store": store, "engine": engine}
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(ctx) as url:
+        yield {"url": url, "store": store, "engine": engine}
     store.close()
 
 
