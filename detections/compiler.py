@@ -100,13 +100,29 @@ class CompileError(Exception):
 
 
 @dataclass(slots=True)
+class Route:
+    """Where one variant of a rule is filed: its dispatch keys and its prefilter literals."""
+
+    dispatch: dict[str, frozenset[str]]
+    literals: frozenset[tuple[str, str]] | None
+
+
+@dataclass(slots=True)
 class CompiledRule:
-    """What the engine needs of one rule, all picklable."""
+    """What the engine needs of one rule, all picklable.
+
+    `dispatch`/`literals` are the first variant's; `variants` holds the routes of the others (a
+    `process_creation` rule's Security 4688 variant), each filed under its own keys.
+    """
 
     condition: Node
     selections: list[Selection]
     dispatch: dict[str, frozenset[str]] = field(default_factory=dict)
     literals: frozenset[tuple[str, str]] | None = None
+    variants: tuple[Route, ...] = ()
+
+    def routes(self) -> tuple[Route, ...]:
+        return (Route(self.dispatch, self.literals), *self.variants)
 
 
 # ---------------------------------------------------------------- values
@@ -371,8 +387,7 @@ def _condition_node(item: object, selections: dict[str, Selection], rule: SigmaR
     raise CompileError(f"unexpected condition element {type(item).__name__}")
 
 
-def compile_rule(rule: SigmaRule) -> CompiledRule:
-    """Compile a rule that the processing pipeline has already been applied to."""
+def _compile_variant(rule: SigmaRule) -> tuple[Node, list[Selection]]:
     selections = {
         name: Selection(name, _detection_node(detection))
         for name, detection in rule.detection.detections.items()
@@ -386,11 +401,48 @@ def compile_rule(rule: SigmaRule) -> CompiledRule:
     if not conditions:
         raise CompileError("rule has no condition")
     condition = conditions[0] if len(conditions) == 1 else Or(tuple(conditions))
-    user_selections = [sel for name, sel in selections.items() if not name.startswith("_")]
+    return condition, [sel for name, sel in selections.items() if not name.startswith("_")]
+
+
+def compile_rule(rule: SigmaRule, *variants: SigmaRule) -> CompiledRule:
+    """Compile a rule that the processing pipeline has already been applied to.
+
+    `variants` are the same rule through other pipelines (`pipelines.security_pipeline`). The
+    rule then matches when any variant does: each variant keeps its routing constraints (channel,
+    event id) in its condition, so whichever bucket handed the event over, a variant only matches
+    its own telemetry; and a selection is reported for the variant whose routing the event meets.
+    """
+    condition, selections = _compile_variant(rule)
     dispatch, implied = extract_dispatch(condition)
-    condition = _prune(condition, {id(node) for node in implied})
-    literals = extract_literals(condition, set(dispatch))
-    return CompiledRule(condition, user_selections, dispatch, literals)
+    if not variants:
+        condition = _prune(condition, {id(node) for node in implied})
+        return CompiledRule(condition, selections, dispatch, extract_literals(condition, set(dispatch)))
+    conditions = [condition]
+    routes = [Route(dispatch, extract_literals(condition, set(dispatch)))]
+    guarded: dict[str, list[Node]] = {}
+    for name, node in _guarded_selections(selections, implied):
+        guarded.setdefault(name, []).append(node)
+    for variant in variants:
+        try:
+            v_condition, v_selections = _compile_variant(variant)
+        except CompileError as exc:
+            raise CompileError(f"in the rule's Security-log variant: {exc}") from None
+        v_dispatch, v_implied = extract_dispatch(v_condition)
+        if not v_dispatch:
+            raise CompileError("a rule variant without routing constraints would match any event")
+        conditions.append(v_condition)
+        routes.append(Route(v_dispatch, extract_literals(v_condition, set(v_dispatch))))
+        for name, node in _guarded_selections(v_selections, v_implied):
+            guarded.setdefault(name, []).append(node)
+    merged = [Selection(name, _or(nodes)) for name, nodes in guarded.items()]
+    first, *others = routes
+    return CompiledRule(Or(tuple(conditions)), merged, first.dispatch, first.literals, tuple(others))
+
+
+def _guarded_selections(selections: list[Selection], guard: list[Node]) -> Iterable[tuple[str, Node]]:
+    """Each selection ANDed with its variant's routing constraints (explain and match report it)."""
+    for selection in selections:
+        yield selection.name, _and([*guard, selection.node])
 
 
 # ---------------------------------------------------------------- indexing facts

@@ -5,6 +5,8 @@ Two stages, both built from facts the compiler extracted (`CompiledRule.dispatch
 1. Dispatch. Rules are filed under the values of their required routing fields (for Windows:
    channel x event id). An event is looked up under each *signature* (tuple of routing fields) that
    some rule uses, so a Sysmon event id 1 meets the ~1,400 process-creation rules and nothing else.
+   A rule with several variants (`CompiledRule.routes()`: Sysmon 1 and Security 4688) is filed
+   under each variant's keys, with that variant's literals.
 2. Prefilter. Inside a bucket, one Aho-Corasick automaton per field holds the rules' necessary
    literals, each mapped to a bitmask of the bucket's rules. Scanning the event's (lower-cased)
    values ORs the masks of the literals found; only those rules, plus the few that have no usable
@@ -49,6 +51,7 @@ class Bucket:
     """The rules filed under one dispatch key, with their per-field literal automata."""
 
     rules: list[int] = field(default_factory=list)
+    literals: list[frozenset[tuple[str, str]] | None] = field(default_factory=list)
     automata: list[tuple[str, Any]] = field(default_factory=list)
     unfiltered: int = 0
     small: bool = False
@@ -56,12 +59,20 @@ class Bucket:
     #: Buckets of at most this many rules skip the prefilter.
     SMALL = 3
 
-    def build(self, compiled: Sequence[CompiledRule]) -> None:
+    def add(self, index: int, literals: frozenset[tuple[str, str]] | None) -> None:
+        """File a rule (variant) here; a rule filed twice is kept once, its literals joined."""
+        if self.rules and self.rules[-1] == index:
+            known = self.literals[-1]
+            self.literals[-1] = None if known is None or literals is None else known | literals
+            return
+        self.rules.append(index)
+        self.literals.append(literals)
+
+    def build(self) -> None:
         words: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.small = len(self.rules) <= self.SMALL
         self.unfiltered = 0
-        for pos, index in enumerate(self.rules):
-            literals = compiled[index].literals
+        for pos, literals in enumerate(self.literals):
             if literals is None:
                 self.unfiltered |= 1 << pos
                 continue
@@ -112,17 +123,18 @@ class RuleIndex:
         for index, (rule, is_routed) in enumerate(zip(compiled, routed, strict=True)):
             if not is_routed:
                 continue
-            if not rule.dispatch:
-                self._always.rules.append(index)
-                continue
-            signature = tuple(rule.dispatch)
-            table = self._signatures.setdefault(signature, {})
-            for key in itertools.product(*(sorted(rule.dispatch[f]) for f in signature)):
-                table.setdefault(key, Bucket()).rules.append(index)
+            for route in rule.routes():
+                if not route.dispatch:
+                    self._always.add(index, route.literals)
+                    continue
+                signature = tuple(route.dispatch)
+                table = self._signatures.setdefault(signature, {})
+                for key in itertools.product(*(sorted(route.dispatch[f]) for f in signature)):
+                    table.setdefault(key, Bucket()).add(index, route.literals)
         for table in self._signatures.values():
             for bucket in table.values():
-                bucket.build(compiled)
-        self._always.build(compiled)
+                bucket.build()
+        self._always.build()
         self.bucket_count = sum(len(t) for t in self._signatures.values()) + 1
 
     def buckets(self, flat: dict[str, Any]) -> list[Bucket]:

@@ -12,6 +12,7 @@ cache (`detections.cache`) and `DetectionEngine.reload()` only recompile the fil
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 from collections import Counter
@@ -29,7 +30,7 @@ from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
 from detections.compiler import CompiledRule, CompileError, compile_rule
-from detections.pipelines import is_routed, socpipe_pipeline
+from detections.pipelines import has_security_variant, is_routed, security_pipeline, socpipe_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,11 @@ def _pipeline() -> ProcessingPipeline:
     return socpipe_pipeline()
 
 
+@cache
+def _security_pipeline() -> ProcessingPipeline:
+    return security_pipeline()
+
+
 def _tag_names(rule: SigmaRule) -> list[str]:
     return [f"{tag.namespace}.{tag.name}" for tag in rule.tags]
 
@@ -221,8 +227,12 @@ def _load_rule(rule: SigmaRule, rule_file: RuleFile, result: FileResult) -> None
         return
     info = _info(rule, rule_file)
     try:
+        # The Security-log variant (pipelines module docstring) starts from the unprocessed rule.
+        variants = [copy.deepcopy(rule)] if has_security_variant(rule) else []
         _pipeline().apply(rule)
-        compiled = compile_rule(rule)
+        for variant in variants:
+            _security_pipeline().apply(variant)
+        compiled = compile_rule(rule, *(v for v in variants if is_routed(v)))
     except (SigmaError, CompileError) as exc:
         result.quarantined.append(QuarantinedRule(path, rule_id, title, _reason(exc)))
         return

@@ -134,7 +134,8 @@ def _without_empty_data(doc: dict[str, Any], *, user_data_xml: bool) -> dict[str
     if not isinstance(winlog, dict):
         return doc
     winlog = dict(winlog)
-    user = winlog.get("user_data") if isinstance(winlog.get("user_data"), dict) else {}
+    user = winlog.get("user_data")
+    user = user if isinstance(user, dict) else {}
     for part in ("event_data", "user_data"):
         data = winlog.get(part)
         if not isinstance(data, dict) or (part == "user_data" and user_data_xml):
