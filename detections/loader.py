@@ -1,5 +1,9 @@
 """Load Sigma rule sets from folders: parse with pySigma, apply our pipeline, compile, quarantine.
 
+A Windows rule of a category the Security log also records (process_creation, registry) is put
+through `security_pipeline` too, from a copy of the parsed rule, and both variants are compiled
+into the one rule (`compile_rule(rule, variant)`): it fires on Sysmon and on Security 4688/4657.
+
 One bad rule never stops the others: a file that is not YAML, a rule pySigma rejects, a regex RE2
 cannot run, a modifier we do not support... each becomes a `QuarantinedRule` with the reason, and
 loading goes on. `status: deprecated` / `unsupported` rules are skipped and counted, and so are

@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -71,11 +73,33 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> DetectionEngine:
     return DetectionEngine.from_folders(sigma_corpus(), cache_dir=tmp_path_factory.mktemp("rule-cache"))
 
 
-def _flat(payload: str, name: str) -> dict[str, Any]:
+def _shapes() -> ModuleType:
+    """tests/normalizers/windows/shapes.py: what Winlogbeat and NXLog send for an evtx record."""
+    path = Path(__file__).resolve().parents[1] / "normalizers" / "windows" / "shapes.py"
+    spec = importlib.util.spec_from_file_location("windows_test_shapes_coverage", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SHAPES = _shapes()
+
+
+def _in_shape(record: dict[str, Any], fmt: str) -> str:
+    """The record as the shipper of `fmt` sends it."""
+    if fmt == "winlogbeat":
+        return json.dumps(SHAPES.to_winlogbeat(record))
+    if fmt == "nxlog_windows":
+        return json.dumps(SHAPES.to_nxlog(record))
+    return json.dumps(record)
+
+
+def _flat(payload: str, name: str, fmt: str = "evtx_json") -> dict[str, Any]:
     record = RawRecord(
         id=record_id("coverage", payload, shipper_id=name),
         source_id="coverage",
-        format="evtx_json",
+        format=fmt,
         payload=payload,
     )
     event = NormalizeStage()(record)
@@ -90,7 +114,9 @@ def _fired(engine: DetectionEngine, payload: str, name: str) -> set[str]:
 # ---------------------------------------------------------------- Security 4688 property
 
 
-def test_process_creation_samples_fire_as_security_4688(engine: DetectionEngine) -> None:
+@pytest.mark.parametrize("fmt", ["evtx_json", "winlogbeat", "nxlog_windows"])
+def test_process_creation_samples_fire_as_security_4688(engine: DetectionEngine, fmt: str) -> None:
+    """The same through each shipper's shape of the 4688 event (`tests/normalizers/windows`)."""
     checked = 0
     misses: dict[str, str] = {}
     for rule_id, title, path, records in cases(SIGMA / "regression_data"):
@@ -103,13 +129,13 @@ def test_process_creation_samples_fire_as_security_4688(engine: DetectionEngine)
         fired: set[str] = set()
         for n, record in enumerate(sysmon):
             rewritten = to_security_4688(record)
-            flat = _flat(json.dumps(rewritten), f"{path}:{n}")
+            flat = _flat(_in_shape(rewritten, fmt), f"{path}:{n}", fmt)
             assert flat["winlog.channel"] == "Security" and flat["event.code"] == "4688"
             fired |= {m.rule.id for m in engine.match(flat)}
         if rule_id not in fired:
             misses[rule_id] = title
     rate = (checked - len(misses)) / checked
-    print(f"4688 property: {checked - len(misses)}/{checked} = {rate:.1%}")  # shown with `pytest -s`
+    print(f"4688 property ({fmt}): {checked - len(misses)}/{checked} = {rate:.1%}")  # `pytest -s`
     assert checked >= 90
     unexpected = {k: v for k, v in misses.items() if k not in EXPECTED_4688_MISSES}
     assert unexpected == {}, f"new misses as 4688 ({rate:.1%} fired): {unexpected}"
@@ -288,10 +314,16 @@ def test_data_rules_fire_on_the_classic_log_samples(engine: DetectionEngine) -> 
         (name, m.rule.id) for name, flat, _ in events for m in engine.match(flat) if m.rule.id in data_rules
     }
     assert hits == EXPECTED_DATA_HITS
+    # Winlogbeat sends the same values as param1..N: the same rules fire (NXLog has no such shape)
+    beat: set[tuple[str, str]] = set()
+    for n, (name, _, payload) in enumerate(events):
+        flat = _flat(_in_shape(json.loads(payload), "winlogbeat"), f"beat:{n}", "winlogbeat")
+        beat |= {(name, m.rule.id) for m in engine.match(flat) if m.rule.id in data_rules}
+    assert beat == EXPECTED_DATA_HITS
 
 
 def test_mssql_data_filter_excludes_internal_clients(engine: DetectionEngine) -> None:
-    failed = [(flat, payload) for name, flat, payload in _classic_events() if flat["event.code"] == "18456"]
+    failed = [(flat, payload) for _, flat, payload in _classic_events() if flat["event.code"] == "18456"]
     assert len(failed) == 10 and all(
         "[CLIENT: 10.0.2.17]" in str(flat["winlog.event_data.Data"]) for flat, _ in failed
     )
