@@ -164,6 +164,9 @@ def unnamed_values(data: dict[str, str]) -> list[str]:
     every shape the same list. A manifest that itself names its fields `param1..N` (System 7036,
     7040) cannot be told apart in Winlogbeat's shape, so its values are listed too.
     """
+    keys = "\x00".join(data)
+    if not keys.startswith("param") and "\x00param" not in keys:  # most events: no Python loop
+        return []
     found: list[tuple[int, str]] = []
     for key, value in data.items():
         number = key[5:]
