@@ -19,6 +19,7 @@ A construct we cannot match faithfully raises `CompileError`, and the loader qua
 
 from __future__ import annotations
 
+import itertools
 import re
 import re._constants as _sre_constants
 import re._parser as _sre_parser
@@ -75,6 +76,7 @@ from detections.matchers import (
     Regex,
     Selection,
     StrAny,
+    Variants,
     re2_compile,
 )
 
@@ -408,41 +410,60 @@ def compile_rule(rule: SigmaRule, *variants: SigmaRule) -> CompiledRule:
     """Compile a rule that the processing pipeline has already been applied to.
 
     `variants` are the same rule through other pipelines (`pipelines.security_pipeline`). The
-    rule then matches when any variant does: each variant keeps its routing constraints (channel,
-    event id) in its condition, so whichever bucket handed the event over, a variant only matches
-    its own telemetry; and a selection is reported for the variant whose routing the event meets.
+    rule then matches when any variant does. Each variant is pruned of its routing constraints like
+    a single rule and filed in a `Variants` node under its own dispatch keys: whichever bucket
+    handed the event over, only the variant of the event's channel and event id runs, and the
+    selections reported are that variant's.
     """
     condition, selections = _compile_variant(rule)
     dispatch, implied = extract_dispatch(condition)
+    condition = _prune(condition, {id(node) for node in implied})
+    literals = extract_literals(condition, set(dispatch))
     if not variants:
-        condition = _prune(condition, {id(node) for node in implied})
-        return CompiledRule(condition, selections, dispatch, extract_literals(condition, set(dispatch)))
-    conditions = [condition]
-    routes = [Route(dispatch, extract_literals(condition, set(dispatch)))]
-    guarded: dict[str, list[Node]] = {}
-    for name, node in _guarded_selections(selections, implied):
-        guarded.setdefault(name, []).append(node)
+        return CompiledRule(condition, selections, dispatch, literals)
+    compiled: list[tuple[dict[str, frozenset[str]], Node, list[Selection]]] = [
+        (dispatch, condition, selections)
+    ]
+    routes = [Route(dispatch, literals)]
     for variant in variants:
         try:
             v_condition, v_selections = _compile_variant(variant)
         except CompileError as exc:
             raise CompileError(f"in the rule's Security-log variant: {exc}") from None
         v_dispatch, v_implied = extract_dispatch(v_condition)
-        if not v_dispatch:
-            raise CompileError("a rule variant without routing constraints would match any event")
-        conditions.append(v_condition)
+        v_condition = _prune(v_condition, {id(node) for node in v_implied})
         routes.append(Route(v_dispatch, extract_literals(v_condition, set(v_dispatch))))
-        for name, node in _guarded_selections(v_selections, v_implied):
-            guarded.setdefault(name, []).append(node)
-    merged = [Selection(name, _or(nodes)) for name, nodes in guarded.items()]
+        compiled.append((v_dispatch, v_condition, v_selections))
+    signature = tuple(dispatch)
+    if not signature or any(tuple(d) != signature for d, _, _ in compiled):
+        raise CompileError(
+            "the rule's variants route on different fields "
+            f"({', '.join(sorted({'+'.join(d) or '(none)' for d, _, _ in compiled}))}): not supported"
+        )
+    names = [selection.name for selection in selections]
+    merged = [
+        Selection(name, _variants(signature, [(d, _selection(sels, name)) for d, _, sels in compiled]))
+        for name in names
+    ]
+    condition = _variants(signature, [(d, body) for d, body, _ in compiled])
     first, *others = routes
-    return CompiledRule(Or(tuple(conditions)), merged, first.dispatch, first.literals, tuple(others))
+    return CompiledRule(condition, merged, first.dispatch, first.literals, tuple(others))
 
 
-def _guarded_selections(selections: list[Selection], guard: list[Node]) -> Iterable[tuple[str, Node]]:
-    """Each selection ANDed with its variant's routing constraints (explain and match report it)."""
+def _selection(selections: list[Selection], name: str) -> Node:
     for selection in selections:
-        yield selection.name, _and([*guard, selection.node])
+        if selection.name == name:
+            return selection.node
+    return Const(False)
+
+
+def _variants(signature: tuple[str, ...], bodies: list[tuple[dict[str, frozenset[str]], Node]]) -> Variants:
+    """File each body under every dispatch key of its variant (ORed where two variants share one)."""
+    table: dict[tuple[str, ...], list[Node]] = {}
+    for dispatch, body in bodies:
+        for key in itertools.product(*(sorted(dispatch[f]) for f in signature)):
+            table.setdefault(key, []).append(body)
+    return Variants(signature, tuple((key, _or(nodes)) for key, nodes in table.items()))
 
 
 # ---------------------------------------------------------------- indexing facts

@@ -25,25 +25,7 @@ from typing import Any
 import ahocorasick
 
 from detections.compiler import CompiledRule
-from detections.matchers import EventView
-
-
-def dispatch_keys(value: Any) -> tuple[str, ...]:
-    """The keys an event value is looked up under: the compiler's normalisation of equality values."""
-    if isinstance(value, str):
-        return (value.lower(),)
-    if isinstance(value, bool) or value is None:
-        return ()
-    if isinstance(value, int):
-        return (str(value),)
-    if isinstance(value, float):
-        return (str(int(value)),) if value.is_integer() else ()
-    if isinstance(value, list | tuple):
-        out: list[str] = []
-        for item in value:
-            out.extend(dispatch_keys(item))
-        return tuple(out)
-    return ()
+from detections.matchers import EventView, dispatch_keys
 
 
 @dataclass(slots=True)
@@ -157,3 +139,6 @@ class RuleIndex:
         if self._always.rules:
             found.append(self._always)
         return found
+
+
+__all__ = ["Bucket", "RuleIndex", "dispatch_keys"]
