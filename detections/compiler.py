@@ -66,8 +66,10 @@ from detections.matchers import (
     CompareOp,
     Const,
     Exists,
+    FieldNode,
     FieldRef,
     Glob,
+    Junction,
     Node,
     Not,
     Null,
@@ -77,6 +79,7 @@ from detections.matchers import (
     Selection,
     StrAny,
     Variants,
+    _Rebuilt,
     re2_compile,
 )
 
@@ -425,13 +428,14 @@ def compile_rule(rule: SigmaRule, *variants: SigmaRule) -> CompiledRule:
         (dispatch, condition, selections)
     ]
     routes = [Route(dispatch, literals)]
+    shared = _leaves(condition, {})
     for variant in variants:
         try:
             v_condition, v_selections = _compile_variant(variant)
         except CompileError as exc:
             raise CompileError(f"in the rule's Security-log variant: {exc}") from None
         v_dispatch, v_implied = extract_dispatch(v_condition)
-        v_condition = _prune(v_condition, {id(node) for node in v_implied})
+        v_condition = _share(_prune(v_condition, {id(node) for node in v_implied}), shared)
         routes.append(Route(v_dispatch, extract_literals(v_condition, set(v_dispatch))))
         compiled.append((v_dispatch, v_condition, v_selections))
     signature = tuple(dispatch)
@@ -448,6 +452,42 @@ def compile_rule(rule: SigmaRule, *variants: SigmaRule) -> CompiledRule:
     condition = _variants(signature, [(d, body) for d, body, _ in compiled])
     first, *others = routes
     return CompiledRule(condition, merged, first.dispatch, first.literals, tuple(others))
+
+
+def _identity(value: Any) -> Any:
+    """A hashable key for a node's value: its class and constructor arguments, all the way down."""
+    if isinstance(value, _Rebuilt):
+        return (type(value), _identity(value.__reduce__()[1]))
+    if isinstance(value, tuple):
+        return tuple(_identity(item) for item in value)
+    return value
+
+
+def _leaves(node: Node, pool: dict[Any, FieldNode]) -> dict[Any, FieldNode]:
+    """Every field test of a compiled condition, by identity."""
+    if isinstance(node, FieldNode):
+        pool.setdefault(_identity(node), node)
+    elif isinstance(node, Junction):
+        for child in node.children:
+            _leaves(child, pool)
+    elif isinstance(node, Not | Selection):
+        _leaves(node.child if isinstance(node, Not) else node.node, pool)
+    return pool
+
+
+def _share(node: Node, pool: dict[Any, FieldNode]) -> Node:
+    """The variant with the field tests it has in common with the first (`CommandLine` is the same
+    field in 4688) replaced by the first's objects: the rule cache stores and rebuilds them once
+    (their automata and regexes are the costly part of a warm start)."""
+    if isinstance(node, FieldNode):
+        return pool.get(_identity(node), node)
+    if isinstance(node, Junction):
+        node.children = tuple(_share(child, pool) for child in node.children)
+    elif isinstance(node, Not):
+        node.child = _share(node.child, pool)
+    elif isinstance(node, Selection):
+        node.node = _share(node.node, pool)
+    return node
 
 
 def _selection(selections: list[Selection], name: str) -> Node:

@@ -280,9 +280,15 @@ class Variants(Node):
         self._by_key = dict(self.table)
 
     def match(self, view: EventView) -> bool:
-        by_key = self._by_key
-        for key in view.route_keys(self.signature):
-            node = by_key.get(key)
+        routes = view._routes
+        keys = routes.get(self.signature) if routes is not None else None
+        if keys is None:
+            keys = view.route_keys(self.signature)
+        if len(keys) == 1:  # the usual event: one channel, one event id
+            node = self._by_key.get(keys[0])
+            return node is not None and node.match(view)
+        for key in keys:
+            node = self._by_key.get(key)
             if node is not None and node.match(view):
                 return True
         return False
