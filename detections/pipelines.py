@@ -21,10 +21,11 @@ Why our own pipeline rather than `ecs_windows` / `sysmon_pipeline` + `windows_lo
   `sysmon_pipeline`.
 - The categories pySigma's `windows_audit_pipeline` maps onto the Security log (`process_creation`
   -> 4688, `registry_event`/`registry_set`/`registry_add` -> 4657) get a second *variant*: the
-  same rule through `security_pipeline()`. The loader compiles both and ORs them under the one
-  rule id, each with its own dispatch keys (`compiler.compile_rule`), so a `process_creation`
-  rule fires on Sysmon event 1 AND on Security 4688, for the many machines with process auditing
-  but no Sysmon. The differential test converts both variants for Elasticsearch the same way.
+  same rule through `security_pipeline()`. The loader compiles both into the one rule id
+  (`compiler.compile_rule`): the rule is filed under both variants' dispatch keys and runs the
+  variant of the event's channel and event id, so a `process_creation` rule fires on Sysmon
+  event 1 AND on Security 4688, for the many machines with process auditing but no Sysmon. The
+  differential test converts both variants for Elasticsearch and ORs the two queries.
 
 The Security variant maps only true equivalents (`SECURITY_4688_FIELDS`, `SECURITY_4657_FIELDS`:
 pySigma's audit mapping plus the fields 4688/4657 carry with the same meaning, e.g. `ProcessId` ->
@@ -148,16 +149,19 @@ INTEGRITY_LEVEL_SIDS: dict[str, str | list[str]] = {
 }
 
 #: Sysmon registry fields -> Security 4657 (pySigma's audit mapping plus ProcessId, which 4657
-#: carries in hex). Absent: EventType, NewName, User (as pySigma lists them), ProcessGuid. Note that
-#: 4657's ObjectName is the key only (`\REGISTRY\MACHINE\...`) and its value name is a separate
-#: ObjectValueName, so TargetObject patterns naming the value or `HKLM\` cannot match there.
+#: carries in hex). Absent: EventType, NewName, User (as pySigma lists them), ProcessGuid.
+#: TargetObject is the value's full path; 4657 splits it into ObjectName (the key, with kernel hive
+#: names: `\REGISTRY\MACHINE\...`) and ObjectValueName. pySigma maps it to ObjectName, where patterns
+#: naming the value or `HKLM\` never match; here it maps to `registry.path`, which the normalizer
+#: builds from the two as Sysmon writes TargetObject (`windows_ecs.registry_value_path`). Details
+#: keeps pySigma's NewValue: 4657 prints value data its own way (no `DWORD (0x...)`).
 SECURITY_4657_FIELDS = {
     "Image": "ProcessName",
-    "TargetObject": "ObjectName",
     "Details": "NewValue",
     "ProcessId": "ProcessId",
     "OperationType": "OperationType",  # the route condition below
 }
+SECURITY_4657_ECS = {"TargetObject": "registry.path"}
 
 #: 4657 OperationType per registry category: the message-table id the event carries, and the text
 #: a shipper that renders insertion strings sends (pySigma's conditions use the text).
@@ -530,7 +534,9 @@ def _security_items() -> list[ProcessingItem]:
         items.append(
             ProcessingItem(
                 identifier=f"socpipe_sec_4657_fields_{category}",
-                transformation=FieldMappingTransformation(_full(SECURITY_4657_FIELDS)),
+                transformation=FieldMappingTransformation(
+                    {**_full(SECURITY_4657_FIELDS), **_fields(SECURITY_4657_ECS)}
+                ),
                 rule_conditions=[copy.deepcopy(registry)],
             )
         )

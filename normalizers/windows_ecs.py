@@ -1257,6 +1257,26 @@ def _map_security(doc: Doc, ed: dict[str, str], ev: WinEvent) -> None:
             doc["file"] = file
     elif code in ("4656", "4660", "4663") and ed.get("ObjectType") == "File":
         _set_file_path(doc, _get(ed, "ObjectName"))
+    elif code == "4657":
+        path = registry_value_path(_get(ed, "ObjectName"), _get(ed, "ObjectValueName"))
+        if path is not None:
+            _registry(doc, path, None)
+
+
+_KERNEL_HIVES: Final = (("\\REGISTRY\\MACHINE", "HKLM"), ("\\REGISTRY\\USER", "HKU"))
+
+
+def registry_value_path(key: str | None, value: str | None) -> str | None:
+    """A 4657 value's path as Sysmon writes `TargetObject`: the key with its kernel hive name
+    abbreviated (`\\REGISTRY\\MACHINE` -> `HKLM`, `\\REGISTRY\\USER` -> `HKU`), then the value name."""
+    if key is None:
+        return None
+    upper = key.upper()
+    for prefix, hive in _KERNEL_HIVES:
+        if upper.startswith(prefix) and (len(key) == len(prefix) or key[len(prefix)] == "\\"):
+            key = hive + key[len(prefix) :]
+            break
+    return f"{key}\\{value}" if value else key
 
 
 def _context_info(value: str) -> dict[str, str]:

@@ -90,12 +90,83 @@ def to_security_4688(record: dict[str, Any]) -> dict[str, Any]:
         "ParentProcessName": data.get("ParentImage", ""),
         "MandatoryLabel": INTEGRITY_SIDS.get(str(data.get("IntegrityLevel", "")).lower(), "S-1-16-8192"),
     }
-    new_system = {
+    new_system = _security_system(system, event_id=4688, version=2, task=13312)
+    return {
+        "Event": {"#attributes": event.get("#attributes", {}), "System": new_system, "EventData": new_data}
+    }
+
+
+def is_sysmon_process_creation(record: dict[str, Any]) -> bool:
+    return _is_sysmon(record, "1")
+
+
+#: Sysmon's hive names -> the kernel names 4657 writes in ObjectName.
+KERNEL_HIVES = (("HKLM\\", "\\REGISTRY\\MACHINE\\"), ("HKU\\", "\\REGISTRY\\USER\\"))
+#: Registry value types 4657 names by message id (`%%1873` REG_SZ, `%%1876` REG_DWORD).
+REG_SZ, REG_DWORD = "%%1873", "%%1876"
+
+
+def _dword(details: str) -> int | None:
+    if details.startswith("DWORD (") and details.endswith(")"):
+        try:
+            return int(details[7:-1], 16)
+        except ValueError:
+            return None
+    return None
+
+
+def to_security_4657(record: dict[str, Any]) -> dict[str, Any]:
+    """The 4657 ("a registry value was modified") record for one Sysmon event 13 record.
+
+    As Microsoft documents 4657: ObjectName is the key with its kernel hive name
+    (`\\REGISTRY\\MACHINE\\...`), ObjectValueName the value's name, OperationType `%%1905`
+    (existing value modified), ProcessId hex. NewValue: a string as it is; a DWORD as its decimal
+    number (how Windows prints DWORD data; Sysmon's `DWORD (0x...)` form is Sysmon's own).
+    """
+    event = record["Event"]
+    system = event["System"]
+    data = event["EventData"]
+    target = str(data.get("TargetObject", ""))
+    for short, kernel in KERNEL_HIVES:
+        if target.upper().startswith(short):
+            target = kernel + target[len(short) :]
+            break
+    key, _, value_name = target.rpartition("\\")
+    details = str(data.get("Details", ""))
+    number = _dword(details)
+    sid, name, domain = _account(str(data.get("User") or "-\\-"))
+    new_data = {
+        "SubjectUserSid": sid,
+        "SubjectUserName": name,
+        "SubjectDomainName": domain,
+        "SubjectLogonId": "0x3e7",
+        "ObjectName": key,
+        "ObjectValueName": value_name,
+        "HandleId": "0x1a4",
+        "OperationType": "%%1905",
+        "OldValueType": REG_SZ,
+        "OldValue": "",
+        "NewValueType": REG_SZ if number is None else REG_DWORD,
+        "NewValue": details if number is None else str(number),
+        "ProcessId": _hex(data.get("ProcessId", 0)),
+        "ProcessName": data.get("Image", ""),
+    }
+    new_system = _security_system(system, event_id=4657, version=0, task=12801)
+    return {"Event": {"System": new_system, "EventData": new_data}}
+
+
+def is_sysmon_registry_set(record: dict[str, Any]) -> bool:
+    return _is_sysmon(record, "13")
+
+
+def _security_system(system: dict[str, Any], *, event_id: int, version: int, task: int) -> dict[str, Any]:
+    """A Security-Auditing System block (Audit Success) keeping the source's computer, time, record id."""
+    return {
         "Provider": {"#attributes": dict(SECURITY_PROVIDER)},
-        "EventID": 4688,
-        "Version": 2,
+        "EventID": event_id,
+        "Version": version,
         "Level": 0,
-        "Task": 13312,
+        "Task": task,
         "Opcode": 0,
         "Keywords": "0x8020000000000000",
         "TimeCreated": copy.deepcopy(system["TimeCreated"]),
@@ -106,14 +177,11 @@ def to_security_4688(record: dict[str, Any]) -> dict[str, Any]:
         "Computer": system.get("Computer"),
         "Security": None,
     }
-    return {
-        "Event": {"#attributes": event.get("#attributes", {}), "System": new_system, "EventData": new_data}
-    }
 
 
-def is_sysmon_process_creation(record: dict[str, Any]) -> bool:
+def _is_sysmon(record: dict[str, Any], wanted: str) -> bool:
     system = record["Event"]["System"]
     event_id = system["EventID"]
     if isinstance(event_id, dict):
         event_id = event_id.get("#text")
-    return system.get("Channel") == "Microsoft-Windows-Sysmon/Operational" and str(event_id) == "1"
+    return system.get("Channel") == "Microsoft-Windows-Sysmon/Operational" and str(event_id) == wanted

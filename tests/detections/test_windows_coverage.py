@@ -3,7 +3,8 @@
 - Every SigmaHQ `process_creation` rule with a Sysmon regression sample must also fire when the
   sample is rewritten as the Security 4688 event Windows logs for the same process creation
   (`security_rewrite`), except the rules listed in `EXPECTED_4688_MISSES`, each with why. The list
-  is exact: a new miss or a miss that starts firing both fail, so it cannot go stale.
+  is exact: a new miss or a miss that starts firing both fail, so it cannot go stale. The same for
+  `registry_set` samples rewritten as Security 4657 (`EXPECTED_4657_MISSES`).
 - SigmaHQ's `Data` rules fire on the classic-log events of EVTX-ATTACK-SAMPLES that show their
   attack (MSSQL, MSI installer, ESENT), and `Data|contains` filters now exclude (MSSQL's
   "failed logon from external network" no longer fires for a 10.x client).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,7 +30,12 @@ from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
 from tests.detections.conftest import SIGMA, SYSMON, EngineFactory, proc_rule, sigma_corpus, sysmon1
 from tests.detections.evtx_samples import cases
-from tests.detections.security_rewrite import is_sysmon_process_creation, to_security_4688
+from tests.detections.security_rewrite import (
+    is_sysmon_process_creation,
+    is_sysmon_registry_set,
+    to_security_4657,
+    to_security_4688,
+)
 
 EVTX = SIGMA.parent / "evtx-attack-samples"
 
@@ -53,6 +60,18 @@ EXPECTED_4688_MISSES: dict[str, str] = {
         f"Renamed CURL.EXE Execution: {_ORIGINAL_FILE_NAME} (or Description, also absent)"
     ),
     "277a4393-446c-449a-b0ed-7fdc7795244c": f"Renamed FTP.EXE Execution: {_ORIGINAL_FILE_NAME}",
+}
+
+_DWORD = "tests Sysmon's `Details: 'DWORD (0x...)'` rendering; 4657 prints DWORD data as a number"
+#: SigmaHQ registry_set rules whose Sysmon 13 sample cannot fire as 4657, and why.
+EXPECTED_4657_MISSES: dict[str, str] = {
+    "37b437cf-3fc5-4c8e-9c94-1d7c9aff842b": f"Allow RDP Remote Assistance Feature: {_DWORD}",
+    "aa37cbb0-da36-42cb-a90f-fdf216fc7467": f"AMSI Disabled via Registry Modification: {_DWORD}",
+    "73921b9c-cafd-4446-b0c6-fdb0ace42bc0": f"Windows Credential Guard Disabled: {_DWORD}",
+    "8b7273a4-ba5d-4d8a-b04f-11f2900d043a": f"Windows Hypervisor Enforced Code Integrity Disabled: {_DWORD}",
+    "974515da-6cc5-4c95-ae65-f97f9150ec7f": f"Disable Microsoft Defender Firewall via Registry: {_DWORD}",
+    "3ae1a046-f7db-439d-b7ce-b8b366b81fa6": f"Disable Windows Security Center Notifications: {_DWORD}",
+    "5de03871-5d46-4539-a82d-3aa992a69a83": f"Registry Disable System Restore: {_DWORD}",
 }
 
 #: (sample file, rule id) of every `Data` rule that fires on EVTX-ATTACK-SAMPLES' classic-log events.
@@ -114,26 +133,40 @@ def _fired(engine: DetectionEngine, payload: str, name: str) -> set[str]:
 # ---------------------------------------------------------------- Security 4688 property
 
 
-@pytest.mark.parametrize("fmt", ["evtx_json", "winlogbeat", "nxlog_windows"])
-def test_process_creation_samples_fire_as_security_4688(engine: DetectionEngine, fmt: str) -> None:
-    """The same through each shipper's shape of the 4688 event (`tests/normalizers/windows`)."""
+def _rewritten_misses(
+    engine: DetectionEngine,
+    categories: tuple[str, ...],
+    is_source: Callable[[dict[str, Any]], bool],
+    rewrite: Callable[[dict[str, Any]], dict[str, Any]],
+    fmt: str = "evtx_json",
+) -> tuple[int, dict[str, str]]:
+    """How many rules of `categories` have a sample `is_source` accepts, and which of them do not
+    fire on their samples rewritten as the Security event (sent in the shape of `fmt`)."""
     checked = 0
     misses: dict[str, str] = {}
     for rule_id, title, path, records in cases(SIGMA / "regression_data"):
-        if engine.rule(rule_id).logsource.get("category") != "process_creation":
+        if engine.rule(rule_id).logsource.get("category") not in categories:
             continue
-        sysmon = [json.loads(r) for r in records if is_sysmon_process_creation(json.loads(r))]
-        if not sysmon:
+        sources = [record for record in map(json.loads, records) if is_source(record)]
+        if not sources:
             continue
         checked += 1
         fired: set[str] = set()
-        for n, record in enumerate(sysmon):
-            rewritten = to_security_4688(record)
-            flat = _flat(_in_shape(rewritten, fmt), f"{path}:{n}", fmt)
-            assert flat["winlog.channel"] == "Security" and flat["event.code"] == "4688"
+        for n, record in enumerate(sources):
+            flat = _flat(_in_shape(rewrite(record), fmt), f"{path}:{n}", fmt)
+            assert flat["winlog.channel"] == "Security", flat
             fired |= {m.rule.id for m in engine.match(flat)}
         if rule_id not in fired:
             misses[rule_id] = title
+    return checked, misses
+
+
+@pytest.mark.parametrize("fmt", ["evtx_json", "winlogbeat", "nxlog_windows"])
+def test_process_creation_samples_fire_as_security_4688(engine: DetectionEngine, fmt: str) -> None:
+    """The same through each shipper's shape of the 4688 event (`tests/normalizers/windows`)."""
+    checked, misses = _rewritten_misses(
+        engine, ("process_creation",), is_sysmon_process_creation, to_security_4688, fmt
+    )
     rate = (checked - len(misses)) / checked
     print(f"4688 property ({fmt}): {checked - len(misses)}/{checked} = {rate:.1%}")  # `pytest -s`
     assert checked >= 90
@@ -141,6 +174,15 @@ def test_process_creation_samples_fire_as_security_4688(engine: DetectionEngine,
     assert unexpected == {}, f"new misses as 4688 ({rate:.1%} fired): {unexpected}"
     fixed = set(EXPECTED_4688_MISSES) - set(misses)
     assert fixed == set(), f"these now fire as 4688: drop them from EXPECTED_4688_MISSES: {fixed}"
+
+
+def test_registry_samples_fire_as_security_4657(engine: DetectionEngine) -> None:
+    categories = ("registry_set", "registry_event", "registry_add")
+    checked, misses = _rewritten_misses(engine, categories, is_sysmon_registry_set, to_security_4657)
+    print(f"4657 property: {checked - len(misses)}/{checked}")  # `pytest -s`
+    assert checked >= 15
+    assert {k: v for k, v in misses.items() if k not in EXPECTED_4657_MISSES} == {}
+    assert set(EXPECTED_4657_MISSES) - set(misses) == set()
 
 
 def test_fields_without_a_4688_equivalent_are_absent(make_engine: EngineFactory) -> None:
@@ -250,7 +292,7 @@ level: high
 logsource: {category: registry_set, product: windows}
 detection:
     sel:
-        TargetObject|contains: '\\CurrentVersion\\Run'
+        TargetObject|endswith: '\\CurrentVersion\\Run\\evil'
         Image|endswith: '\\reg.exe'
     filter:
         User|contains: 'AUTHORI'
@@ -260,9 +302,11 @@ detection:
     event = {
         "winlog.channel": "Security",
         "event.code": "4657",
-        "winlog.event_data.ObjectName": (
-            "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run"
-        ),
+        # as the normalizer derives it from ObjectName and ObjectValueName (test below)
+        "registry.path": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\evil",
+        "winlog.event_data.ObjectName": "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\"
+        "Run",
+        "winlog.event_data.ObjectValueName": "evil",
         "winlog.event_data.ProcessName": "C:\\Windows\\System32\\reg.exe",
         "winlog.event_data.OperationType": "%%1905",
     }
@@ -274,11 +318,13 @@ detection:
     sysmon = {
         "winlog.channel": SYSMON,
         "event.code": "13",
-        "winlog.event_data.TargetObject": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\x",
+        "winlog.event_data.TargetObject": "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\evil",
         "winlog.event_data.Image": "C:\\Windows\\System32\\reg.exe",
         "winlog.event_data.EventType": "SetValue",
     }
     assert [m.rule.id for m in engine.match(sysmon)] == ["00000000-0000-4000-8000-0000000000b1"]
+    # ObjectName alone (pySigma's mapping of TargetObject) never names the value
+    assert engine.match({k: v for k, v in event.items() if k != "registry.path"}) == []
 
 
 # ---------------------------------------------------------------- Data on classic logs
