@@ -17,8 +17,9 @@ from stores.elastic import ElasticBackend
 from stores.sqlite import SqliteBackend
 
 if TYPE_CHECKING:
+    from detections.correlation.engine import LiveCorrelation
     from detections.engine import DetectionEngine
-    from detections.stage import SuppressingDetect
+    from detections.stage import HitSink, SuppressingDetect
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +60,29 @@ def build_engine(settings: Settings) -> DetectionEngine:
     return engine
 
 
-def build_detect(settings: Settings) -> SuppressingDetect:
-    """The detect stage, with suppression, over `build_engine`'s rules."""
+def build_detect(settings: Settings, correlate: HitSink | None = None) -> SuppressingDetect:
+    """The detect stage, with suppression, over `build_engine`'s rules; correlation hits go to
+    `correlate` (distributed: the `soc.rulehits` publisher), or to `build_correlation`'s engine."""
     import gc
 
     from detections.stage import DetectStage, SuppressingDetect
 
     engine = build_engine(settings)
     gc.freeze()  # the compiled rule graph lives for the whole process: keep it out of GC passes
-    return SuppressingDetect(DetectStage(engine))
+    if correlate is None:
+        correlate = build_correlation(settings, engine)
+    return SuppressingDetect(DetectStage(engine), correlate)
+
+
+def build_correlation(settings: Settings, engine: DetectionEngine) -> LiveCorrelation:
+    """The in-process correlation engine over `engine`'s correlation rules, following its reloads."""
+    from detections.correlation.engine import LiveCorrelation
+
+    return LiveCorrelation(
+        lambda: engine.correlations,
+        lateness_s=settings.detection.correlation_lateness_s,
+        max_groups=settings.detection.correlation_max_groups,
+    )
 
 
 def build_kafka(settings: Settings) -> KafkaBus:

@@ -476,3 +476,24 @@ def test_empty_and_null_are_told_apart(make_engine: EngineFactory) -> None:
     assert fired(sysmon1(CurrentDirectory="")) == {"c1"}
     assert fired(sysmon1()) == {"c2"}
     assert fired(sysmon1(CurrentDirectory="C:\\")) == set()
+
+
+def test_a_filter_also_filters_the_security_variant(make_engine: EngineFactory) -> None:
+    """A Sigma filter on a process_creation rule gets the same Security variant as the rule."""
+    rule = proc_rule("sel:\n    CommandLine|contains: 'whoami'\ncondition: sel")
+    sigma_filter = """\
+title: whoami from explorer is the helpdesk
+id: 00000000-0000-4000-8000-00000000f0f0
+logsource: {category: process_creation, product: windows}
+filter:
+    rules: [00000000-0000-4000-8000-000000000001]
+    selection:
+        ParentImage|endswith: '\\explorer.exe'
+    condition: not selection
+"""
+    engine = make_engine(rule, sigma_filter)
+    explorer = "C:\\Windows\\explorer.exe"
+    assert engine.match(sysmon1(CommandLine="whoami", ParentImage=explorer)) == []
+    assert engine.match(_security(CommandLine="whoami", ParentProcessName=explorer)) == []
+    assert engine.match(_security(CommandLine="whoami", ParentProcessName="C:\\x\\cmd.exe"))
+    assert engine.match(sysmon1(CommandLine="whoami", ParentImage="C:\\x\\cmd.exe"))
