@@ -123,7 +123,7 @@ def run(
     from detections.state import RuleWatcher
     from socpipe.jobs import start_embedded_jobs
 
-    detect = build_detect(settings)
+    detect = build_detect(settings, backend)
     pipeline = EmbeddedPipeline(store, build_normalize(registry), detect)
     ctx = AppContext(
         settings=settings,
@@ -229,7 +229,7 @@ def worker(stage: Stage) -> None:
     elif stage is Stage.DETECT:
         from detections.state import RuleWatcher
 
-        detect = build_detect(settings)
+        detect = build_detect(settings, backend)
         rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
         rule_watcher.tick()
         handle = detect_handler(settings, bus, detect, tick=rule_watcher.tick)
