@@ -120,7 +120,8 @@ def alert_group(timestamp: datetime, event_ids: Iterable[str]) -> str:
     for event_id in sorted(set(event_ids)):
         h.update(event_id.encode())
         h.update(b"\x00")
-    return f"{timestamp.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%fZ}/{h.hexdigest()}"
+    at = timestamp.replace(tzinfo=UTC) if timestamp.tzinfo is None else timestamp.astimezone(UTC)
+    return f"{at:%Y-%m-%dT%H:%M:%S.%fZ}/{h.hexdigest()}"
 
 
 Origin = Literal["live", "evidence"]
