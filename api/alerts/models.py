@@ -38,8 +38,10 @@ class AlertSearchParams(BaseModel):
     assignee: str | None = None
     incident: str | None = None
     q: str | None = Field(default=None, max_length=200)
-    origin: OriginChoice = Field(
-        default="live", description="live telemetry, alerts from inspection evidence files, or all"
+    origin: OriginChoice | None = Field(
+        default=None,
+        description="live telemetry, alerts from inspection evidence files, or all; unset: live, or all"
+        " when asking for one visit, group or incident (whose alerts may come from evidence files)",
     )
     visit: str | None = Field(default=None, max_length=64, description="evidence of one inspection visit")
     group: str | None = Field(default=None, max_length=128, description="the members of one alert group")
@@ -75,7 +77,7 @@ class AlertSearchParams(BaseModel):
             assignee=clean(self.assignee),
             incident_id=clean(self.incident),
             text=clean(self.q),
-            origin=self.origin,
+            origin=self.origin or ("all" if self.visit or self.group or self.incident else "live"),
             visit_id=clean(self.visit),
             group=clean(self.group),
             ascending=self.sort == "oldest",

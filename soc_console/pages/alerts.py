@@ -101,6 +101,7 @@ def alert_queue(request: Request, principal: Reader) -> HTMLResponse:
         nav="alerts",
         page=page,
         grouped=grouped,
+        origin=params.to_search().origin,
         params=params,
         raw=raw,
         status_choice=status_choice,

@@ -121,6 +121,8 @@ def test_evidence_alerts_are_kept_out_of_the_live_queue(client: TestClient, stor
     assert client.get("/api/v1/alerts", params={"origin": "all"}).json()["total"] == 4
     by_visit = client.get("/api/v1/alerts", params={"origin": "evidence", "visit": VISIT}).json()
     assert by_visit["total"] == 1
+    assert client.get("/api/v1/alerts", params={"visit": VISIT}).json()["total"] == 1  # a visit: any origin
+    assert client.get("/api/v1/alerts", params={"visit": VISIT, "origin": "live"}).json()["total"] == 0
     assert (
         client.get("/api/v1/alerts", params={"origin": "evidence", "visit": "KT-OTHER"}).json()["total"] == 0
     )
