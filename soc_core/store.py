@@ -174,6 +174,31 @@ def order_members(alerts: Sequence[Alert]) -> list[Alert]:
     return sorted(alerts, key=lambda a: (-a.severity.rank, a.rule.name, a.id))
 
 
+@dataclass(slots=True)
+class GroupRun:
+    """One group cut from alerts read in group order, with the time its cursor pages from."""
+
+    group: AlertGroup
+    sort: Any
+
+
+def group_runs(ordered: Sequence[tuple[Alert, Any]]) -> list[GroupRun]:
+    """Alerts read in (time, group) order with their time's sort value, cut into one run per group
+    (members most severe first, at most `MAX_GROUP_MEMBERS` listed, all counted)."""
+    runs: list[GroupRun] = []
+    members: list[Alert] = []
+    for n, (alert, sort) in enumerate(ordered):
+        members.append(alert)
+        last = n + 1 == len(ordered) or ordered[n + 1][0].group != alert.group
+        if last:
+            listed = order_members(members)
+            runs.append(
+                GroupRun(AlertGroup(alert.group or alert.id, listed[:MAX_GROUP_MEMBERS], len(listed)), sort)
+            )
+            members = []
+    return runs
+
+
 @dataclass(frozen=True, slots=True)
 class FacetBucket:
     value: str

@@ -65,19 +65,11 @@ def search(*, store: AlertStore, params: AlertSearchParams) -> Page[Alert]:
 
 
 def search_groups(*, store: AlertStore, params: AlertSearchParams) -> Page[AlertGroup]:
-    """One page of the queue collapsed by alert group (newest or oldest first; the cursor is `[key]`)."""
+    """One page of the queue collapsed by alert group (newest or oldest first; the cursor is the last
+    group's `[time, key]`, the shape of the flat queue's)."""
     query = params.to_search()
-    check_group_cursor(query.cursor)
+    check_store_cursor(query.cursor)
     return store.search_alert_groups(query)
-
-
-def check_group_cursor(cursor: str | None) -> None:
-    """A collapsed page's cursor is the last group key; anything else is not one we handed out."""
-    if not cursor:
-        return
-    key = decode(cursor)
-    if len(key) != 1 or not isinstance(key[0], str):
-        raise InvalidCursor(NOT_OURS)
 
 
 def group_read(group: AlertGroup) -> GroupRead:

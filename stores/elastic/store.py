@@ -43,7 +43,7 @@ from soc_core.store import (
     SourceActivity,
     UserRecord,
     WriteResult,
-    order_members,
+    group_runs,
 )
 
 KW: dict[str, Any] = {"type": "keyword", "ignore_above": 4096}
@@ -804,54 +804,73 @@ class ElasticStore:
         )
 
     def search_alert_groups(self, query: AlertSearch) -> Page[AlertGroup]:
-        """Field collapsing on `group`, sorted by the group key alone: Elasticsearch pages a collapsed
-        search with `search_after` only on the collapse field, and the key starts with the time."""
+        """Keyset grouping: the alerts sorted by (time, group key, id), cut into runs of one group (a
+        group's members share their evidence's time, so they are adjacent), read until the page's
+        groups are whole; the cursor is the last group's (time, key).
+
+        Measured against field collapsing (bench/bench_alerts.py): collapse's inner hits cost one
+        search per group and its paging sorts on the key alone. The group count is a cardinality
+        aggregation in a `size: 0` search sent beside the first read (`msearch`), so the shard
+        request cache answers it while an index does not change (older months' indices)."""
         if query.ids is not None and not query.ids:
             return Page([], 0, None)
         order = "asc" if query.ascending else "desc"
-        kwargs: dict[str, Any] = {}
+        filters = self._alert_filters(query)
+        after: list[Any] | None = None
         if query.cursor:
             key = _unb64(query.cursor)
-            if not (isinstance(key, list) and len(key) == 1 and isinstance(key[0], str)):
+            if not (isinstance(key, list) and len(key) == 2 and isinstance(key[1], str)):
                 raise StoreError("invalid paging cursor", cursor=query.cursor)
-            kwargs["search_after"] = key
+            # past every member of the cursor's group: ids sort after "" (desc) or before U+FFFF (asc)
+            after = [key[0], key[1], "\uffff" if query.ascending else ""]
+        chunk = query.size + query.size // 2 + 2  # groups average little more than one alert
+        budget = query.size * 2 + MAX_GROUP_MEMBERS
+        count = {
+            "size": 0,
+            "query": filters,
+            "aggs": {
+                "groups": {"cardinality": {"field": "group", "precision_threshold": GROUP_COUNT_PRECISION}}
+            },
+        }
+        read_alerts: list[tuple[Alert, Any]] = []
+        total: int | None = None
+        while True:
+            read: dict[str, Any] = {
+                "size": chunk,
+                "query": filters,
+                "sort": [{"@timestamp": order}, {"group": order}, {"id": order}],
+                "track_total_hits": False,
+                **({"search_after": after} if after else {}),
+            }
+            first, *rest = self._msearch([read] if total is not None else [read, count])
+            if rest:
+                total = int(rest[0].get("aggregations", {}).get("groups", {}).get("value", 0))
+            got = first["hits"]["hits"]
+            read_alerts.extend((Alert.model_validate(h["_source"]), h["sort"][0]) for h in got)
+            exhausted = len(got) < chunk
+            runs = group_runs(read_alerts)
+            if exhausted or len(runs) > query.size or len(read_alerts) >= budget:
+                break
+            after = got[-1]["sort"]
+        if not exhausted and len(runs) > 1:
+            runs.pop()  # the last run may go on past what was read: it opens the next page
+        page = runs[: query.size]
+        more = len(runs) > query.size or not exhausted
+        cursor = _b64([page[-1].sort, page[-1].group.key]) if page and more else None
+        return Page([r.group for r in page], total or 0, cursor)
+
+    def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Several searches of the alert indices in one round trip, run side by side by the cluster."""
+        header = {"index": f"{self.prefix}alerts-*", "ignore_unavailable": True, "allow_no_indices": True}
         try:
-            resp = self.es.search(
-                index=f"{self.prefix}alerts-*",
-                query=self._alert_filters(query),
-                size=query.size,
-                sort=[{"group": order}],
-                collapse={
-                    "field": "group",
-                    "inner_hits": {
-                        "name": "members",
-                        "size": MAX_GROUP_MEMBERS,
-                        "sort": [{"id": "asc"}],
-                        "_source": True,
-                    },
-                },
-                aggs={
-                    "groups": {
-                        "cardinality": {"field": "group", "precision_threshold": GROUP_COUNT_PRECISION}
-                    }
-                },
-                source=False,
-                track_total_hits=False,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-                **kwargs,
-            )
+            resp = self.es.msearch(searches=[part for body in bodies for part in (header, body)])
         except ApiError as exc:
-            raise StoreError(f"alert group search failed: {exc}", prefix=self.prefix) from exc
-        hits = resp["hits"]["hits"]
-        groups = []
-        for hit in hits:
-            inner = hit["inner_hits"]["members"]["hits"]
-            members = order_members([Alert.model_validate(h["_source"]) for h in inner["hits"]])
-            groups.append(AlertGroup(hit["fields"]["group"][0], members, int(inner["total"]["value"])))
-        total = int(resp.get("aggregations", {}).get("groups", {}).get("value", 0))
-        cursor = _b64([groups[-1].key]) if groups and len(groups) == query.size else None
-        return Page(groups, total, cursor)
+            raise StoreError(f"alert search failed: {exc}", prefix=self.prefix) from exc
+        out = list(resp["responses"])
+        for answer in out:
+            if "error" in answer:
+                raise StoreError(f"alert search failed: {answer['error']}", prefix=self.prefix)
+        return out
 
     def open_alert_candidates(self, query: OpenAlertQuery) -> list[Alert]:
         """Host keys are lowercased; a case-insensitive term finds them in `host_name` (or, for alerts

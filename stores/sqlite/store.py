@@ -24,7 +24,6 @@ from soc_core.event import Event
 from soc_core.records import DeadLetter
 from soc_core.registry import REGISTRY_KINDS, Registry
 from soc_core.store import (
-    MAX_GROUP_MEMBERS,
     AlertGroup,
     AlertQuery,
     AlertSearch,
@@ -41,7 +40,7 @@ from soc_core.store import (
     SourceActivity,
     UserRecord,
     WriteResult,
-    order_members,
+    group_runs,
 )
 
 SCHEMA = """
@@ -127,21 +126,6 @@ def _iso(value: datetime | None) -> str | None:
 
 def encode_cursor(ts: str, doc_id: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([ts, doc_id])).decode()
-
-
-def encode_group_cursor(group_key: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([group_key])).decode()
-
-
-def decode_group_cursor(cursor: str) -> str:
-    """The group key a collapsed page ended on (`[key]`, the same shape Elasticsearch pages by)."""
-    try:
-        (key,) = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError) as exc:
-        raise StoreError("invalid paging cursor", cursor=cursor) from exc
-    if not isinstance(key, str):
-        raise StoreError("invalid paging cursor", cursor=cursor)
-    return key
 
 
 def decode_cursor(cursor: str) -> tuple[str, str]:
@@ -545,6 +529,8 @@ class SqliteStore:
         return Page([Alert.from_json(r[2]) for r in rows], total, cursor)
 
     def search_alert_groups(self, query: AlertSearch) -> Page[AlertGroup]:
+        """The page's group keys first (the key starts with the time, so key order is time order),
+        then their members; the cursor is the last group's (time, key), Elasticsearch's shape."""
         if query.ids is not None and not query.ids:
             return Page([], 0, None)
         where, params = self._flatten(self._alert_search_filters(query))
@@ -554,7 +540,7 @@ class SqliteStore:
         page_cond, page_params = cond, list(params)
         if query.cursor:
             page_cond += f" AND group_key {cmp} ?"
-            page_params.append(decode_group_cursor(query.cursor))
+            page_params.append(decode_cursor(query.cursor)[1])
         keys = [
             str(r[0])
             for r in self._query(
@@ -566,18 +552,16 @@ class SqliteStore:
         if not keys:
             return Page([], total, None)
         rows = self._query(
-            f"SELECT group_key, doc FROM alerts WHERE {cond} AND group_key IN ({','.join('?' * len(keys))})",
+            f"SELECT group_key, ts, doc FROM alerts WHERE {cond}"
+            f" AND group_key IN ({','.join('?' * len(keys))}) ORDER BY group_key, ts, id",
             [*params, *keys],
         )
-        members: dict[str, list[Alert]] = {k: [] for k in keys}
-        for key, doc in rows:
-            members[str(key)].append(Alert.from_json(doc))
-        groups = []
-        for key in keys:
-            ordered = order_members(members[key])
-            groups.append(AlertGroup(key, ordered[:MAX_GROUP_MEMBERS], len(ordered)))
-        cursor = encode_group_cursor(keys[-1]) if len(keys) == query.size else None
-        return Page(groups, total, cursor)
+        by_key: dict[str, list[tuple[Alert, Any]]] = {k: [] for k in keys}
+        for key, ts, doc in rows:
+            by_key[str(key)].append((Alert.from_json(doc), ts))
+        runs = [run for key in keys for run in group_runs(by_key[key])]
+        cursor = encode_cursor(runs[-1].sort, runs[-1].group.key) if len(keys) == query.size else None
+        return Page([r.group for r in runs], total, cursor)
 
     def open_alert_candidates(self, query: OpenAlertQuery) -> list[Alert]:
         filters = [*self._time_filters("ts", query.start, query.end), ("origin = ?", "live")]

@@ -10,7 +10,7 @@ from soc_core.alert import Alert, Severity, alert_group
 from soc_core.errors import StoreError
 from soc_core.event import Soc, SocSource, SocUnit
 from soc_core.open_alerts import StoreOpenAlerts
-from soc_core.store import AlertQuery, AlertSearch, Store
+from soc_core.store import MAX_GROUP_MEMBERS, AlertQuery, AlertSearch, Store
 from stores.elastic.store import ElasticStore
 from stores.sqlite.store import SqliteStore
 from tests.contract.test_store_triage_contract import T0, triage_alert
@@ -50,23 +50,40 @@ def test_one_group_per_event_most_severe_first(store: Store) -> None:
 
 
 def test_groups_page_by_key_both_ways(store: Store) -> None:
-    alerts = [triage_alert(n, rule=f"r-{k}") for n in range(5) for k in range(2)]
+    """Pages of one group each: the reads cut groups at their edges (Elasticsearch reads a few pages'
+    worth at once), so every group comes once and whole."""
+    alerts = [triage_alert(n, rule=f"r-{k}") for n in range(30) for k in range(2)]
     stored(store, *alerts)
     keys: list[str] = []
     cursor = None
     while True:
-        page = store.search_alert_groups(AlertSearch(size=2, cursor=cursor))
-        assert page.total == 5
+        page = store.search_alert_groups(AlertSearch(size=1, cursor=cursor))
+        assert page.total == 30
         keys.extend(g.key for g in page.items)
-        assert all(g.size == 2 for g in page.items)
+        assert all(g.size == 2 and len(g.members) == 2 for g in page.items)
         cursor = page.cursor
         if cursor is None:
             break
     assert keys == sorted({a.group for a in alerts if a.group}, reverse=True)
     oldest = store.search_alert_groups(AlertSearch(size=3, ascending=True))
     assert [g.key for g in oldest.items] == sorted(keys)[:3]
+    again = store.search_alert_groups(AlertSearch(size=3, ascending=True, cursor=oldest.cursor))
+    assert [g.key for g in again.items] == sorted(keys)[3:6]
     with pytest.raises(StoreError):
-        store.search_alert_groups(AlertSearch(cursor="bm90IG91cnM="))
+        store.search_alert_groups(AlertSearch(cursor="bm90IG91cnM="))  # not JSON
+
+
+def test_a_group_larger_than_a_row_lists_its_most_severe_members(store: Store) -> None:
+    crowd = [triage_alert(1, rule=f"r-{k:02d}", severity=Severity.LOW) for k in range(MAX_GROUP_MEMBERS + 4)]
+    worst = triage_alert(1, rule="r-worst", severity=Severity.CRITICAL)
+    stored(store, *crowd, worst, triage_alert(0), triage_alert(2))
+    first = store.search_alert_groups(AlertSearch(size=1, ascending=True))
+    second = store.search_alert_groups(AlertSearch(size=1, ascending=True, cursor=first.cursor))
+    third = store.search_alert_groups(AlertSearch(size=1, ascending=True, cursor=second.cursor))
+    (big,) = second.items
+    assert big.key == worst.group and big.lead.id == worst.id and len(big.members) == MAX_GROUP_MEMBERS
+    assert big.size >= MAX_GROUP_MEMBERS  # Elasticsearch counts what one read holds
+    assert [g.key for g in (*first.items, *third.items)] == [triage_alert(0).group, triage_alert(2).group]
 
 
 def test_evidence_alerts_stay_out_of_the_live_queue(store: Store) -> None:
