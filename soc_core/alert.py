@@ -112,9 +112,9 @@ def alert_group(timestamp: datetime, event_ids: Iterable[str]) -> str:
     """The alert group key: every alert raised on the same evidence (the same triggering events) shares it.
 
     `<UTC time of the evidence>/<hash of the sorted event ids>`. Deterministic, so a replay or another
-    detect replica computes the same key; the time prefix makes keys sort in time order, which lets
-    the queue page through groups by the key alone (Elasticsearch pages a collapsed search only on
-    the collapse field). Rules matching one event all stamp that event's time, so they share it.
+    detect replica computes the same key. Rules matching one event all stamp that event's time, so a
+    group's members share their time and sit together in time order; the time prefix makes the keys
+    sort in time order too, so a store can page the collapsed queue by key.
     """
     h = hashlib.blake2b(digest_size=10)
     for event_id in sorted(set(event_ids)):
@@ -125,9 +125,7 @@ def alert_group(timestamp: datetime, event_ids: Iterable[str]) -> str:
 
 
 Origin = Literal["live", "evidence"]
-ORIGINS: tuple[str, ...] = ("live", "evidence", "all")
-"""The queue's `origin` filter: live telemetry (the default), evidence files uploaded during an
-inspection visit, or both."""
+"""Live telemetry, or an evidence file uploaded during an inspection visit (`soc.evidence`)."""
 
 
 def repeat_key(alert: Alert) -> tuple[str, str]:

@@ -70,7 +70,7 @@ class AlertQuery:
     rule_id: str | None = None
     unit_id: str | None = None
     host_name: str | None = None
-    origin: str = "live"  # live | evidence | all (`soc_core.alert.ORIGINS`)
+    origin: str = "live"  # live | evidence | all
     size: int = 50
     cursor: str | None = None
 
@@ -154,7 +154,8 @@ class AlertSearch:
 @dataclass(slots=True)
 class AlertGroup:
     """One row of the collapsed queue: the alerts of one group that match the search, most severe
-    first (then by rule name); `size` counts them even when `members` is cut at `MAX_GROUP_MEMBERS`."""
+    first (then by rule name); `size` counts them even when `members` is cut at `MAX_GROUP_MEMBERS`
+    (Elasticsearch: at least that many, for a group larger than one read of the page)."""
 
     key: str
     members: list[Alert]
