@@ -57,8 +57,10 @@ def _queue_params(request: Request) -> tuple[AlertSearchParams, dict[str, str], 
     raw = {k: v for k, v in request.query_params.multi_items() if v.strip()}
     status_choice = raw.pop("status", "open")
     query: dict[str, Any] = dict(raw)
-    if "collapse" not in query:
-        query["collapse"] = "none" if query.get("sort") == "severity" else "group"
+    if query.get("sort") == "severity":
+        query["collapse"] = "none"  # a group has no one severity to be sorted under
+    else:
+        query.setdefault("collapse", "group")
     if status_choice == "open":
         query["status"] = ",".join(s.value for s in OPEN_STATUSES)
     elif status_choice != "all":

@@ -150,7 +150,7 @@ def test_console_shows_one_row_per_group_in_both_languages(client: TestClient, s
     row = _group_row(page)
     assert "VN-11: brute force on the portal" in row and "Sigma: brute force" in row
     assert "Quy tắc khác trên cùng sự kiện" in row and f'value="{PROV.id},{SIGMA.id}"' in row
-    by_severity = client.get("/alerts", params={"sort": "severity"}).text
+    by_severity = client.get("/alerts", params={"sort": "severity", "collapse": "group"}).text
     assert by_severity.count('class="alert-row') == 3 and "data-group=" not in by_severity
     detail = client.get(f"/alerts/{SIGMA.id}").text
     assert (
