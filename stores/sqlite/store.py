@@ -421,9 +421,10 @@ class SqliteStore:
                 TRIAGE_SCHEMA + "CREATE INDEX IF NOT EXISTS alerts_system_ts ON alerts(system_id, ts);"
                 "CREATE INDEX IF NOT EXISTS alerts_user_ts ON alerts(user_name, ts);"
                 "CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);"
-                # alert groups (issue 13): the collapsed queue pages by group key; origin keeps
+                # alert groups (issue 13): the collapsed queue pages and counts by group key (status in
+                # the index: the open queue's groups without reading a document); origin keeps
                 # evidence-file alerts out of the live queue; the visit lists its own.
-                "CREATE INDEX IF NOT EXISTS alerts_origin_group ON alerts(origin, group_key);"
+                "CREATE INDEX IF NOT EXISTS alerts_origin_group ON alerts(origin, group_key, status);"
                 "CREATE INDEX IF NOT EXISTS alerts_origin_status_ts"
                 " ON alerts(origin, status, ts DESC, id DESC);"
                 "CREATE INDEX IF NOT EXISTS alerts_visit ON alerts(visit_id);"
@@ -535,7 +536,13 @@ class SqliteStore:
             return Page([], 0, None)
         where, params = self._flatten(self._alert_search_filters(query))
         cond = " AND ".join(where) if where else "1"
-        total = int(self._query(f"SELECT COUNT(DISTINCT group_key) FROM alerts WHERE {cond}", params)[0][0])
+        # DISTINCT in a subquery reads the (origin, group_key, status) index alone; COUNT(DISTINCT)
+        # took the status index and parsed every document (10x slower on 200,000 alerts)
+        total = int(
+            self._query(f"SELECT COUNT(*) FROM (SELECT DISTINCT group_key FROM alerts WHERE {cond})", params)[
+                0
+            ][0]
+        )
         direction, cmp = ("ASC", ">") if query.ascending else ("DESC", "<")
         page_cond, page_params = cond, list(params)
         if query.cursor:
