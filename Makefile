@@ -10,7 +10,7 @@ DEBIAN_PACKAGES = $(shell grep -v '^\#' deploy/local/debian-packages.txt)
 NATIVE  = normalizers/_native.json
 NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py))
 
-.PHONY: run test check lint typecheck layers servers stop-servers bench system-deps native clean-native clean
+.PHONY: run test test-fast check lint typecheck layers servers stop-servers bench system-deps native clean-native clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ layers: $(STAMP)
 ## test: install everything, start Kafka and Elasticsearch, run the whole suite
 test: $(STAMP) $(NATIVE) system-deps check servers
 	$(BIN)/pytest
+
+## test-fast: the quick loop while working: no servers, no browser, no kill tests (a few minutes)
+test-fast: $(STAMP) $(NATIVE)
+	$(BIN)/pytest -m "not servers and not browser and not chaos"
 
 bench: $(STAMP) $(NATIVE)
 	$(BIN)/python -m bench

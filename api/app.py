@@ -17,6 +17,7 @@ from api.auth.service import LoginLimiter
 from api.context import AppContext
 from api.coverage.routes import router as coverage_router
 from api.events.routes import router as events_router
+from api.exceptions.routes import router as exceptions_router
 from api.incidents.routes import router as incidents_router
 from api.inspections.routes import install as install_inspections
 from api.intake.routes import router as intake_router
@@ -73,6 +74,7 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     app.include_router(incidents_router)
     app.include_router(audit_router)
     app.include_router(rules_router)
+    app.include_router(exceptions_router)
     # The read API (events, dead letters, source activity): any signed-in role, checked server-side.
     app.include_router(events_router, dependencies=[Depends(require_roles(*PROVINCE_WIDE))])
     app.include_router(coverage_router)

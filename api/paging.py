@@ -27,7 +27,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from api.errors import InvalidCursor
 from soc_core.store import Page
@@ -51,6 +51,17 @@ class ItemPage(BaseModel, Generic[T]):
 
     def map(self, read: Callable[[T], R]) -> ItemPage[R]:
         return ItemPage(items=[read(i) for i in self.items], next_cursor=self.next_cursor, total=self.total)
+
+
+class QueryParams(BaseModel):
+    """A list's query parameters as one model; empty strings mean "no filter" (console forms send them)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_none(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
 
 
 def encode(key: Sequence[object]) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
@@ -179,3 +180,46 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _server_error)
+    _document_problems(app)
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI document what the handlers above do: every API operation answers its errors
+    as `application/problem+json` (a `default` response), and its 422 is a problem, not FastAPI's
+    `HTTPValidationError`. Generated clients then parse one error shape."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem_schema.pop("$defs", {}))
+        components["Problem"] = problem_schema
+        error = {
+            "description": "Problem details (RFC 9457)",
+            "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}},
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if not is_machine_path(path):
+                continue
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {**error, "description": "Invalid request"}
+                responses.setdefault("default", error)
+        if not _references(schema["paths"], "HTTPValidationError"):
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _references(tree: object, name: str) -> bool:
+    return f"#/components/schemas/{name}" in str(tree)

@@ -19,11 +19,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from soc_core.bus import KeyValue, Message
+from soc_core.bus import KeyValue, Message, PartitionsCallback
 from soc_core.errors import BackPressure, BusError
 
 log = logging.getLogger(__name__)
@@ -88,21 +88,34 @@ class KafkaBus:
         except KafkaError as exc:
             raise BackPressure(f"Kafka did not acknowledge: {exc}", topic=topic) from exc
 
-    def consumer(self, topics: Sequence[str] | str, group: str) -> KafkaBusConsumer:
-        return KafkaBusConsumer(self._bootstrap, topics, group, client_id=self._client_id)
+    def consumer(
+        self,
+        topics: Sequence[str] | str,
+        group: str,
+        *,
+        on_assign: PartitionsCallback | None = None,
+        on_revoke: PartitionsCallback | None = None,
+    ) -> KafkaBusConsumer:
+        return KafkaBusConsumer(
+            self._bootstrap,
+            topics,
+            group,
+            client_id=self._client_id,
+            on_assign=on_assign,
+            on_revoke=on_revoke,
+        )
 
-    def ensure_topics(self, names: Sequence[str], partitions: int) -> None:
-        """Create topics with the wanted partition count (idempotent)."""
+    def ensure_topics(self, names: Sequence[str], partitions: int, *, compacted: bool = False) -> None:
+        """Create topics with the wanted partition count (idempotent); `compacted`: keep the latest
+        record per key (a changelog), deleting keys whose latest record is a tombstone."""
         admin = KafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        configs = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+        if compacted:
+            configs["cleanup.policy"] = "compact"
         try:
             existing = set(admin.list_topics())
             wanted = [
-                NewTopic(
-                    name=n,
-                    num_partitions=partitions,
-                    replication_factor=1,
-                    topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
-                )
+                NewTopic(name=n, num_partitions=partitions, replication_factor=1, topic_configs=dict(configs))
                 for n in names
                 if n not in existing
             ]
@@ -113,6 +126,34 @@ class KafkaBus:
             raise BusError(f"cannot create topics: {exc}", bootstrap=self._bootstrap) from exc
         finally:
             admin.close()
+
+    def read_partition(self, topic: str, partition: int) -> list[Message]:
+        """The partition from its beginning to its end offset now (no group, nothing committed)."""
+        tp = TopicPartition(topic, partition)
+        try:
+            reader = KafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                client_id=self._client_id,
+                group_id=None,
+                enable_auto_commit=False,
+                max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+                fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+            )
+        except KafkaError as exc:
+            raise BusError(f"cannot read {topic}/{partition}: {exc}", topic=topic) from exc
+        out: list[Message] = []
+        try:
+            reader.assign([tp])
+            reader.seek_to_beginning(tp)
+            end = reader.end_offsets([tp])[tp]
+            while reader.position(tp) < end:
+                for records in reader.poll(timeout_ms=1000, max_records=5000).values():
+                    out += [Message(topic, partition, r.offset, r.key, r.value or b"") for r in records]
+        except KafkaError as exc:
+            raise BusError(f"cannot read {topic}/{partition}: {exc}", topic=topic) from exc
+        finally:
+            reader.close(autocommit=False)
+        return [m for m in out if m.offset < end]
 
     def health(self) -> dict[str, str]:
         """Healthy when the cluster answers a metadata request for the topic we publish to."""
@@ -128,8 +169,33 @@ class KafkaBus:
             self._producer = None
 
 
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """kafka-python's rebalance callbacks, as (topic, partition) lists."""
+
+    def __init__(self, on_assign: PartitionsCallback | None, on_revoke: PartitionsCallback | None) -> None:
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        if self._on_revoke is not None and revoked:
+            self._on_revoke(sorted((tp.topic, tp.partition) for tp in revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        if self._on_assign is not None and assigned:
+            self._on_assign(sorted((tp.topic, tp.partition) for tp in assigned))
+
+
 class KafkaBusConsumer:
-    def __init__(self, bootstrap: str, topics: Sequence[str] | str, group: str, *, client_id: str) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Sequence[str] | str,
+        group: str,
+        *,
+        client_id: str,
+        on_assign: PartitionsCallback | None = None,
+        on_revoke: PartitionsCallback | None = None,
+    ) -> None:
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group,
@@ -140,10 +206,11 @@ class KafkaBusConsumer:
             fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
             metadata_max_age_ms=5000,  # discover new soc.raw.<source> topics quickly
         )
+        listener = _Listener(on_assign, on_revoke)
         if isinstance(topics, str):
-            self._consumer.subscribe(pattern=topics)
+            self._consumer.subscribe(pattern=topics, listener=listener)
         else:
-            self._consumer.subscribe(topics=list(topics))
+            self._consumer.subscribe(topics=list(topics), listener=listener)
 
     def poll(self, max_records: int, timeout_s: float) -> list[Message]:
         try:

@@ -3,29 +3,51 @@
 Registered in `socpipe/cli.py` as `app.command("detect")(detect_command)`. Input files are raw
 records, one per line (any registered format: given with `--format` or sniffed per record),
 ECS JSON lines, or `.evtx` files (read by `normalizers.evtx_file.iter_records` into the
-`evtx_json` shape). Records go through the same `NormalizeStage` and `DetectStage` as the
-pipeline; alerts are written unsuppressed, one JSON document per line, to stdout. Records that
-do not normalize are counted on stderr with their reasons. `--stats` prints the per-rule match
-counts and evaluation times to stderr.
+`evtx_json` shape). `--unit` attributes the records to a registry unit (`soc.unit.id`), as ingest
+does for a registered source, so rules that group by unit (correlations) see it. Records go
+through the same `NormalizeStage` and `DetectStage` as the pipeline; alerts are written
+unsuppressed, one JSON document per line, to stdout. Records that do not normalize, and EVTX
+records the reader cannot decode, are dead letters counted on stderr with their reasons. The
+last stderr line gives the counts and the time after start-up (`seconds` wall, `cpu_seconds`,
+`events_per_second`; `bench/bench_detect_cli.py` reads it). `--stats` prints the per-rule match
+counts and evaluation times before it.
+
+Correlation rules in the rule folders run too (`detections.correlation`). Offline the whole input
+is at hand, so by default their hits are applied in event-time order at the end of input, whatever
+the order of the files (`--correlation-lateness` bounds the wait instead); correlation alerts are
+written after the single-event alerts, each with its final count.
 
 Default rules: the packaged provincial pack plus the SigmaHQ rule sets under `SOC_SIGMA_DIR`
 (`soc_core.settings.DetectionSettings`; default: `shared/data/sigma` beside the repository). This
 offline command reads only that group of the settings, so it runs wherever a rule folder does.
+
+Compiling the whole corpus takes about 10 s, so the compiled rules are cached (`detections.cache`)
+in the user's cache folder (`~/.cache/socpipe/rule-cache` on Linux; `SOC_RULE_CACHE_DIR` or `--cache-dir`
+elsewhere, `--no-cache` for none). Entries are keyed by each file's content, so the same rules
+reached by another path spelling start warm too; a warm start of the whole process takes about
+a second.
 """
 
 from __future__ import annotations
 
+import gc
+import io
+import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
 
+from detections.attack import catalog
+from detections.cache import default_cache_dir
+from detections.correlation.engine import CorrelationEngine
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
+from soc_core.alert import Alert, AlertRepeat
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
 from soc_core.settings import DetectionSettings
@@ -42,25 +64,47 @@ def default_rule_folders(sigma_dir: Path | None) -> list[Path]:
     return folders
 
 
-def _records(path: Path, fmt: str | None) -> Iterator[RawRecord]:
+def _records(
+    path: Path, fmt: str | None, counters: Counter[str], reasons: Counter[str], unit: str | None = None
+) -> Iterator[RawRecord]:
     source = f"cli:{path.name}"
     if path.suffix.lower() == ".evtx":
-        from normalizers.evtx_file import iter_records  # another format module; imported on use
+        from normalizers.evtx_file import ReadStats, iter_records  # imported on use
 
-        for n, payload in enumerate(iter_records(path)):
+        read = ReadStats()
+        for n, payload in enumerate(iter_records(path, read)):
             rid = record_id(source, payload, shipper_id=f"{path}:{n}")
-            yield RawRecord(id=rid, source_id=source, format=fmt or "evtx_json", payload=payload)
+            yield RawRecord(
+                id=rid, source_id=source, unit_id=unit, format=fmt or "evtx_json", payload=payload
+            )
+        if read.errors:  # unreadable records are dead letters too, counted with their reasons
+            counters["records"] += read.errors
+            counters["dead_letters"] += read.errors
+            for reason in read.reasons:
+                reasons[f"{path.name}: {reason}"[:120]] += 1
         return
+    # Framed as `socpipe normalize` frames a file: an auditd event's records become one record, and
+    # an IIS log's `#Fields:` header travels with each data line (its header lines are no records).
+    from normalizers.cli import frame
+
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for n, line in enumerate(handle, 1):
-            payload = line.rstrip("\r\n")
-            if not payload.strip():
-                continue
+        for n, (payload, _, framed) in enumerate(frame(handle, fmt), 1):
             rid = record_id(source, payload, shipper_id=f"{path}:{n}")
-            yield RawRecord(id=rid, source_id=source, format=fmt, payload=payload)
+            yield RawRecord(id=rid, source_id=source, unit_id=unit, format=framed, payload=payload)
 
 
-def _print_stats(engine: DetectionEngine, counters: Counter[str], seconds: float, out: TextIO) -> None:
+def fold_repeats(decided: list[Alert | AlertRepeat]) -> list[Alert]:
+    """Correlation alerts with their repeats folded in (offline output is one line per alert)."""
+    alerts: dict[str, Alert] = {}
+    for item in decided:
+        if isinstance(item, Alert):
+            alerts.setdefault(item.id, item)
+        elif item.alert_id in alerts:
+            alerts[item.alert_id] = item.apply(alerts[item.alert_id])
+    return list(alerts.values())
+
+
+def _print_stats(engine: DetectionEngine, out: TextIO) -> None:
     rows = sorted((s for s in engine.stats() if s.evaluations), key=lambda s: s.seconds, reverse=True)
     print(f"{'matches':>8} {'evals':>8} {'ms':>9}  rule", file=out)
     for s in rows:
@@ -69,9 +113,13 @@ def _print_stats(engine: DetectionEngine, counters: Counter[str], seconds: float
             f"{s.matches:>8} {s.evaluations:>8} {s.seconds * 1000:>9.2f}  {s.rule_id}  {s.title}{errors}",
             file=out,
         )
+
+
+def _summary(counters: Counter[str], seconds: float, cpu_seconds: float) -> str:
+    """The last line on stderr (the benchmark reads it): counts, then the time after start-up."""
     rate = counters["events"] / seconds if seconds > 0 else 0.0
-    summary = " ".join(f"{k}={v}" for k, v in sorted(counters.items()))
-    print(f"-- {summary} seconds={seconds:.2f} events_per_second={rate:.0f}", file=out)
+    counts = " ".join(f"{k}={v}" for k, v in sorted(counters.items()))
+    return f"-- {counts} seconds={seconds:.3f} cpu_seconds={cpu_seconds:.3f} events_per_second={rate:.0f}"
 
 
 def detect_command(
@@ -83,31 +131,102 @@ def detect_command(
     format: Annotated[
         str | None, typer.Option("--format", "-f", help="log format of the records; default: sniffed")
     ] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="registry unit id the records come from (soc.unit.id)")
+    ] = None,
     stats: Annotated[bool, typer.Option("--stats", help="per-rule counts and timings to stderr")] = False,
     cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="compiled-rule cache folder (faster restarts)")
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="compiled-rule cache folder; default: SOC_RULE_CACHE_DIR, else the user's cache folder",
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="compile every rule, read and write no cache")
+    ] = False,
+    correlation_lateness: Annotated[
+        float | None,
+        typer.Option(
+            "--correlation-lateness",
+            help="seconds of event time to wait for out-of-order hits; default: the whole input",
+        ),
     ] = None,
 ) -> None:
     """Detect: normalize the records, run the Sigma rules, print alerts as JSON lines."""
-    from normalizers.stage import NormalizeStage
-
     out = sys.stdout
     err = sys.stderr
-    folders = rules or default_rule_folders(DetectionSettings().sigma_dir)
-    engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
+    settings = DetectionSettings()
+    folders = rules or default_rule_folders(settings.sigma_dir)
+    if no_cache:
+        cache_dir = None
+    elif cache_dir is None:
+        cache_dir = settings.rule_cache_dir or default_cache_dir()
+    # Start-up builds the rule set, which lives as long as the process: the cyclic collector is
+    # paused while it is built (each full collection would re-walk all of it) and the result is
+    # then frozen out of its reach, as socpipe/heap.py does for the services. Events are
+    # collected as usual.
+    gc.disable()
+    try:
+        engine = DetectionEngine.from_folders(folders, cache_dir=cache_dir)
+        catalog()  # the ATT&CK data is start-up work too, not the first alert's
+        if engine.last_reload.recompiled_files:
+            gc.collect()  # compiling (pySigma) leaves cyclic garbage; a warm start has none
+    finally:
+        gc.freeze()
+        gc.enable()
     summary = engine.summary()
     print(
         f"rules loaded: {summary['rules']} ({summary['routed']} routed, {summary['dormant']} dormant), "
-        f"{summary['quarantined']} quarantined",
+        f"{summary['correlations']} correlations, {summary['quarantined']} quarantined",
         file=err,
     )
+    try:
+        _detect(
+            engine,
+            files,
+            out,
+            err,
+            fmt=format,
+            unit=unit,
+            stats=stats,
+            correlation_lateness=correlation_lateness,
+            max_groups=settings.correlation_max_groups,
+        )
+    finally:
+        gc.unfreeze()  # back to the collector: a caller that goes on (a test) collects it as usual
+
+
+def _detect(
+    engine: DetectionEngine,
+    files: list[Path],
+    out: TextIO,
+    err: TextIO,
+    *,
+    fmt: str | None,
+    unit: str | None,
+    stats: bool,
+    correlation_lateness: float | None,
+    max_groups: int,
+) -> None:
+    from normalizers.stage import NormalizeStage
+
     normalize = NormalizeStage()
     detect = DetectStage(engine)
+    correlate = CorrelationEngine(
+        engine.correlations,
+        lateness_s=math.inf if correlation_lateness is None else correlation_lateness,
+        max_groups=max_groups,
+    )
+    decided: list[Alert | AlertRepeat] = []
     counters: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
+    out.flush()
+    write = out.buffer.write if isinstance(out, io.TextIOWrapper) else _text_writer(out)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     for path in files:
-        for record in _records(path, format):
+        for record in _records(path, fmt, counters, reasons, unit):
             counters["records"] += 1
             result = normalize(record)
             if not isinstance(result, Event):
@@ -115,15 +234,28 @@ def detect_command(
                 reasons[result.reason[:120]] += 1
                 continue
             counters["events"] += 1
-            for alert in detect(result):
+            alerts, hits = detect.evaluate(result)
+            for alert in alerts:
                 counters["alerts"] += 1
-                out.write(alert.to_json().decode())
-                out.write("\n")
+                write(alert.to_json() + b"\n")
+            if hits:
+                decided += correlate.offer(hits)
+    decided += correlate.flush()
+    for alert in fold_repeats(decided):
+        counters["correlation_alerts"] += 1
+        write(alert.to_json() + b"\n")
+    if correlate.counters["late"]:
+        counters["late_hits"] = correlate.counters["late"]
     out.flush()
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     for reason, count in reasons.most_common(10):
         print(f"dead letter x{count}: {reason}", file=err)
     if stats:
-        _print_stats(engine, counters, seconds, err)
-    else:
-        print(" ".join(f"{k}={v}" for k, v in sorted(counters.items())), file=err)
+        _print_stats(engine, err)
+    print(_summary(counters, seconds, cpu_seconds), file=err)
+
+
+def _text_writer(out: TextIO) -> Callable[[bytes], object]:
+    """Alerts are JSON bytes; a text-only stream (a test's capture) gets them decoded."""
+    return lambda data: out.write(data.decode())

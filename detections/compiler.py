@@ -437,23 +437,51 @@ def extract_dispatch(condition: Node) -> tuple[dict[str, frozenset[str]], list[N
     constraints name the same field, the narrowest one is used rather than their intersection:
     on an array field (`auditd.record_types`) two different values can both hold.
     """
-    found: dict[str, list[tuple[Node, frozenset[str]]]] = {}
+    found: dict[str, list[tuple[Node | None, frozenset[str]]]] = {}
     for node in _conjuncts(condition):
         eq = _equality_keys(node)
         if eq is not None and eq[0] in DISPATCH_FIELDS:
             found.setdefault(eq[0], []).append((node, eq[1]))
+    for name, keys in _necessary_keys(condition).items():
+        if name not in found:  # necessary, not sufficient: dispatched on, but kept in the condition
+            found[name] = [(None, keys)]
     chosen: dict[str, frozenset[str]] = {}
     nodes: list[Node] = []
     combos = 1
     for name in DISPATCH_FIELDS:
         if name not in found or len(chosen) == 2:
             continue
-        node, keys = min(found[name], key=lambda pair: len(pair[1]))
+        constraint, keys = min(found[name], key=lambda pair: len(pair[1]))
         if combos * len(keys) <= MAX_DISPATCH_KEYS:
             chosen[name] = keys
-            nodes.append(node)
+            if constraint is not None:
+                nodes.append(constraint)
             combos *= max(1, len(keys))
     return chosen, nodes
+
+
+def _necessary_keys(node: Node) -> dict[str, frozenset[str]]:
+    """Dispatch-field values every match of `node` must have, also through `or`: a rule that is
+    `(EventID 4738 and ...) or (EventID 5136 and ...)` can only match events 4738 and 5136, so it
+    is filed under both instead of being evaluated on every event of its channel (a Security rule
+    of that shape ran on each of the corpus's Security events)."""
+    eq = _equality_keys(node)
+    if eq is not None:
+        return {eq[0]: eq[1]} if eq[0] in DISPATCH_FIELDS else {}
+    if isinstance(node, Selection):
+        return _necessary_keys(node.node)
+    if isinstance(node, And):
+        out: dict[str, frozenset[str]] = {}
+        for child in node.children:
+            for name, keys in _necessary_keys(child).items():
+                if name not in out or len(keys) < len(out[name]):
+                    out[name] = keys  # the narrowest, as above (array fields)
+        return out
+    if isinstance(node, Or) and node.children:
+        branches = [_necessary_keys(child) for child in node.children]
+        common = set(branches[0]).intersection(*branches[1:])
+        return {name: frozenset().union(*(b[name] for b in branches)) for name in common}
+    return {}
 
 
 def _prune(node: Node, implied: set[int]) -> Node:

@@ -7,10 +7,14 @@ Example::
         print(m.rule.id, m.rule.title, m.selections)
 
 `match()` is the hot path: dispatch by logsource keys, literal prefilter, then the few surviving
-rules are evaluated (see `detections.index`). Each rule evaluation is a failure boundary: an
-exception inside one rule is counted against that rule (`stats()`), logged once with the rule id,
-and the event still meets every other rule. `explain()` skips the prefilter and reports every
-selection of every dispatched rule, for the API's rule-test endpoint.
+rules are evaluated (see `detections.index`). A rule that matched then meets its Sigma filters
+(`detections.filters`: the rule folders' filter documents and the analysts' exceptions installed
+with `set_exceptions`); a match one of them rejects is dropped and counted for that filter.
+
+Each rule evaluation is a failure boundary: an exception inside one rule is counted against that
+rule (`stats()`), logged once with the rule id, and the event still meets every other rule.
+`explain()` skips the prefilter and reports every selection of every dispatched rule, for the
+API's rule-test endpoint.
 
 Thread safety: matching, `explain()` and the metadata calls share one lock with the rule-set swap
 of `reload()` and with `apply_state()`. Compiling happens outside the lock, so a background reload
@@ -30,8 +34,18 @@ from pathlib import Path
 from typing import Any
 
 from detections.cache import RuleCache
+from detections.correlation.resolve import Resolution, resolve
+from detections.filters import CompiledFilter, FilterSet
 from detections.index import RuleIndex, dispatch_keys
-from detections.loader import FileResult, LoadedRule, QuarantinedRule, RuleInfo, discover, load_file
+from detections.loader import (
+    FileResult,
+    LoadedRule,
+    QuarantinedRule,
+    RuleInfo,
+    discover,
+    load_file,
+    rebind,
+)
 from detections.matchers import EventView, Node, Selection
 from soc_core.errors import DetectionError
 
@@ -74,6 +88,7 @@ class RuleExplanation:
     matched: bool
     selections: dict[str, bool]
     error: str | None = None
+    filtered_by: tuple[str, ...] = ()  # live filters (and exceptions) that would drop this match
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +99,7 @@ class RuleExplanation:
             "matched": self.matched,
             "selections": dict(self.selections),
             "error": self.error,
+            "filtered_by": list(self.filtered_by),
         }
 
 
@@ -133,6 +149,11 @@ class DetectionEngine:
         self._warned: set[str] = set()
         self.quarantined: list[QuarantinedRule] = []
         self.skipped: Counter[str] = Counter()
+        #: The correlation rules, resolved against this rule set (the correlation engine reads them).
+        self.correlations = Resolution()
+        self._file_filters: list[CompiledFilter] = []
+        self._exceptions: list[CompiledFilter] = []
+        self._filters = FilterSet([])
         self._index = RuleIndex([], [])
         self._lock = threading.RLock()  # the rule set as matchers see it (see the module docstring)
         self._reload_lock = threading.Lock()  # one reload at a time
@@ -162,19 +183,23 @@ class DetectionEngine:
         previous = self._files
         if not previous and self._cache is not None:
             previous = self._cache.load()
-        files: dict[str, FileResult] = {}
+        by_content = {result.key: result for result in previous.values()}
+        files: dict[str, FileResult] = {}  # by path: two copies of one file are two files
         recompiled = 0
         for rule_file in discover(self._folders):
-            result = previous.get(rule_file.key)
+            result = by_content.get(rule_file.key)
             if result is None:
                 result = load_file(rule_file)
+                by_content[rule_file.key] = result
                 recompiled += 1
-            files[rule_file.key] = result
+            else:
+                result = rebind(result, rule_file)
+            files[str(rule_file.path)] = result
         with self._lock:  # matchers wait for the swap only, not for the compile above
             old_ids = set(self._by_id)
             self._install(files)
             new_ids = set(self._by_id)
-        if self._cache is not None and (recompiled or set(files) != set(previous)):
+        if self._cache is not None and (recompiled or self._cache.stale(files)):
             try:
                 self._cache.save(files)
             except OSError as exc:  # a read-only cache dir costs start-up time, not detections
@@ -204,9 +229,11 @@ class DetectionEngine:
         quarantined: list[QuarantinedRule] = []
         skipped: Counter[str] = Counter()
         seen: dict[str, str] = {}
+        file_filters: list[CompiledFilter] = []
         for result in files.values():
             quarantined.extend(result.quarantined)
             skipped.update(result.skipped)
+            file_filters.extend(result.filters)
             for loaded in result.rules:
                 first = seen.get(loaded.info.id)
                 if first is not None:
@@ -237,6 +264,33 @@ class DetectionEngine:
         self._matches = [s.matches for s in self._stats]
         self._nanos = [round(s.seconds * 1e9) for s in self._stats]
         self._index = RuleIndex([r.compiled for r in rules], [r.info.dormant is None for r in rules])
+        self._file_filters = file_filters
+        self._attach_filters()
+        self.correlations = resolve([c for f in files.values() for c in f.correlations], self._infos)
+        self.quarantined.extend(self.correlations.quarantined)
+
+    def _attach_filters(self) -> None:
+        """Rebuild the rule -> filters table; the per-filter counts carry over."""
+        self._filters = FilterSet.build(
+            self._file_filters + self._exceptions,
+            [(info.id, info.logsource) for info in self._infos],
+            suppressed=self._filters.suppressed,
+            errors=self._filters.errors,
+        )
+        for unknown in self._filters.unknown:
+            log.warning(
+                "filter not applied to a rule it names filter_id=%s path=%s rule_id=%s reason=%s",
+                unknown.filter_id,
+                unknown.path,
+                unknown.rule_id,
+                unknown.reason,
+            )
+
+    def set_exceptions(self, exceptions: Sequence[CompiledFilter]) -> None:
+        """Install the analysts' exceptions (compiled Sigma filters), replacing the previous ones."""
+        with self._lock:
+            self._exceptions = list(exceptions)
+            self._attach_filters()
 
     # ------------------------------------------------------------ metadata
 
@@ -250,6 +304,14 @@ class DetectionEngine:
                 return self._infos[self._by_id[rule_id]]
             except KeyError:
                 raise DetectionError("unknown rule id", rule_id=rule_id) from None
+
+    def rule_fields(self, rule_id: str) -> set[str]:
+        """The event fields a rule's condition reads (after the pipeline), e.g. to draft an exception."""
+        with self._lock:
+            index = self._by_id.get(rule_id)
+            if index is None:
+                raise DetectionError("unknown rule id", rule_id=rule_id)
+            return self._conditions[index].fields()
 
     def enable(self, rule_id: str) -> None:
         self._set_enabled(rule_id, True)
@@ -312,6 +374,29 @@ class DetectionEngine:
             )
         return out
 
+    def filter_stats(self) -> list[dict[str, Any]]:
+        """Every installed filter with its targets and how many matches it suppressed (a snapshot)."""
+        with self._lock:
+            counts, errors = self._filters.suppressed, self._filters.errors
+            return [
+                {
+                    "id": f.id,
+                    "title": f.title,
+                    "kind": f.kind,
+                    "path": f.path,
+                    "rules": list(f.rules) if f.rules is not None else "any",
+                    "expires_at": f.expires_at.isoformat() if f.expires_at else None,
+                    "suppressed": counts[f.id],
+                    "errors": errors[f.id],
+                }
+                for f in self._file_filters + self._exceptions
+            ]
+
+    def suppressed_counts(self) -> dict[str, int]:
+        """Matches suppressed per filter id since this engine started (never reset)."""
+        with self._lock:
+            return dict(self._filters.suppressed)
+
     def summary(self) -> dict[str, Any]:
         with self._lock:
             return self._summary()
@@ -325,8 +410,11 @@ class DetectionEngine:
             "dormant": dormant,
             "disabled": len(self._disabled & set(self._by_id)),
             "quarantined": len(self.quarantined),
+            "correlations": len(self.correlations.correlations),
             "skipped": dict(self.skipped),
             "buckets": self._index.bucket_count,
+            "filters": self._filters.filters,
+            "filter_unknown_rules": [u.to_dict() for u in self._filters.unknown],
         }
 
     # ------------------------------------------------------------ matching
@@ -354,6 +442,7 @@ class DetectionEngine:
         conditions = self._conditions
         evaluations = self._evaluations
         nanos = self._nanos
+        filtered = self._filters.by_rule
         clock = time.perf_counter_ns
         out: list[RuleMatch] = []
         seen: set[int] | None = set() if len(buckets) > 1 else None
@@ -379,6 +468,10 @@ class DetectionEngine:
                 before = after
                 evaluations[index] += 1
                 if hit:
+                    filters = filtered[index]
+                    if filters is not None and not self._filters.keep(filters, view):
+                        before = clock()
+                        continue
                     self._matches[index] += 1
                     out.append(RuleMatch(self._infos[index], self._matched_selections(index, view)))
                     before = clock()
@@ -433,8 +526,9 @@ class DetectionEngine:
                 error = None
             except Exception as exc:  # reported in the explanation rather than raised to the API
                 matched, selections, error = False, {}, f"{type(exc).__name__}: {exc}"
+            filtered_by = self._filters.rejecting(self._filters.by_rule[index], view) if matched else ()
             if include_unmatched or matched or any(selections.values()) or error:
-                results.append(RuleExplanation(info, matched, selections, error))
+                results.append(RuleExplanation(info, matched, selections, error, filtered_by))
         return Explanation(dispatched=len(indices), results=results)
 
 

@@ -103,6 +103,11 @@ class Bucket:
         return iter(self.rules)
 
 
+#: Routing-value tuples whose buckets are remembered (then forgotten all at once): far more than
+#: the distinct channel / event id / process name combinations of a province's events.
+MEMO_ENTRIES = 10_000
+
+
 class RuleIndex:
     """Dispatch buckets for a rule set; rebuilt whenever the set changes (cheap: well under 1 s)."""
 
@@ -124,9 +129,26 @@ class RuleIndex:
                 bucket.build(compiled)
         self._always.build(compiled)
         self.bucket_count = sum(len(t) for t in self._signatures.values()) + 1
+        self._fields = tuple(sorted({name for signature in self._signatures for name in signature}))
+        self._memo: dict[tuple[Any, ...], list[Bucket]] = {}
 
     def buckets(self, flat: dict[str, Any]) -> list[Bucket]:
-        """The buckets an event belongs to (the always-bucket last)."""
+        """The buckets an event belongs to (the always-bucket last).
+
+        Events repeat their routing values (a channel, an event id, a process name), so the answer
+        is remembered per tuple of them when they are plain strings (the common case); arrays and
+        other values are looked up every time. Callers must not change the list."""
+        key = tuple([flat.get(name) for name in self._fields])
+        if all(type(value) is str or value is None for value in key):
+            found = self._memo.get(key)
+            if found is None:
+                if len(self._memo) >= MEMO_ENTRIES:
+                    self._memo.clear()
+                found = self._memo[key] = self._lookup(flat)
+            return found
+        return self._lookup(flat)
+
+    def _lookup(self, flat: dict[str, Any]) -> list[Bucket]:
         found: list[Bucket] = []
         for signature, table in self._signatures.items():
             if len(signature) == 1:

@@ -3,11 +3,16 @@
 One bad rule never stops the others: a file that is not YAML, a rule pySigma rejects, a regex RE2
 cannot run, a modifier we do not support... each becomes a `QuarantinedRule` with the reason, and
 loading goes on. `status: deprecated` / `unsupported` rules are skipped and counted, and so are
-documents that are not detection rules (correlation rules and filters; both could be supported
-later: correlations by the scheduler, filters by merging them into their target rules).
+documents that are not detection rules. Filter documents (Sigma meta filters) are compiled like
+rules into `FileResult.filters`; the engine applies them to their target rules after a match
+(`detections.filters`), so a filter may live in another file than its rules. Correlation documents
+are parsed into `FileResult.correlations`; their references are resolved across the whole rule set
+when the engine installs the files (`detections.correlation.resolve`).
 
-Work is done per file and the result keyed by a hash of the file's path and bytes, so the on-disk
-cache (`detections.cache`) and `DetectionEngine.reload()` only recompile the files that changed.
+Work is done per file and the result keyed by a hash of the file's bytes (not its path: the same
+corpus reached as `../shared/data/sigma` or `/work/shared/data/sigma` is the same work), so the
+on-disk cache (`detections.cache`) and `DetectionEngine.reload()` only recompile the files that
+changed; `rebind` gives a cached result the path and ruleset of the file it is used for.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
@@ -29,6 +35,8 @@ from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
 from detections.compiler import CompiledRule, CompileError, compile_rule
+from detections.correlation.document import CorrelationDoc, parse_correlation, rule_meta
+from detections.filters import CompiledFilter, FilterError, compile_filter
 from detections.pipelines import is_routed, socpipe_pipeline
 
 log = logging.getLogger(__name__)
@@ -65,6 +73,8 @@ class RuleInfo:
     #: Why the rule is never dispatched (no telemetry for its logsource), or None when routed.
     dormant: str | None = None
     falsepositives: list[str] = field(default_factory=list)
+    #: The rule's Sigma `name`, by which correlation rules may reference it.
+    name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +92,7 @@ class RuleInfo:
             "enabled": self.enabled,
             "dormant": self.dormant,
             "falsepositives": list(self.falsepositives),
+            "name": self.name,
         }
 
 
@@ -99,6 +110,8 @@ class FileResult:
     rules: list[LoadedRule] = field(default_factory=list)
     quarantined: list[QuarantinedRule] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    correlations: list[CorrelationDoc] = field(default_factory=list)
+    filters: list[CompiledFilter] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,21 +134,33 @@ def discover(folders: Iterable[Path]) -> Iterator[RuleFile]:
             ruleset = folder.name
         for path in paths:
             data = path.read_bytes()
-            digest = hashlib.blake2b(digest_size=20)
-            digest.update(str(path).encode())
-            digest.update(b"\x00")
-            digest.update(data)
-            yield RuleFile(path=path, ruleset=ruleset, key=digest.hexdigest(), text=data)
+            key = hashlib.blake2b(data, digest_size=20).hexdigest()
+            yield RuleFile(path=path, ruleset=ruleset, key=key, text=data)
+
+
+def rebind(result: FileResult, rule_file: RuleFile) -> FileResult:
+    """A cached result for `rule_file`'s content, showing `rule_file`'s own path and ruleset.
+
+    Results are keyed by content, so the same rules reached by another path spelling (or copied
+    elsewhere) are not recompiled; what the rules say about where they live is rewritten instead.
+    The result is returned as is when it already names this file."""
+    path, ruleset = str(rule_file.path), rule_file.ruleset
+    if (
+        all(r.info.path == path and r.info.ruleset == ruleset for r in result.rules)
+        and all(q.path == path for q in result.quarantined)
+        and all(f.path == path for f in result.filters)
+    ):
+        return result
+    rules = [LoadedRule(replace(r.info, path=path, ruleset=ruleset), r.compiled) for r in result.rules]
+    quarantined = [replace(q, path=path) for q in result.quarantined]
+    filters = [replace(f, path=path) for f in result.filters]
+    return replace(result, rules=rules, quarantined=quarantined, filters=filters)
 
 
 @cache
 def _pipeline() -> ProcessingPipeline:
     """One pipeline instance: `apply` resets its per-rule state, and building it costs ~10 ms."""
     return socpipe_pipeline()
-
-
-def _tag_names(rule: SigmaRule) -> list[str]:
-    return [f"{tag.namespace}.{tag.name}" for tag in rule.tags]
 
 
 def _info(rule: SigmaRule, rule_file: RuleFile) -> RuleInfo:
@@ -146,18 +171,7 @@ def _info(rule: SigmaRule, rule_file: RuleFile) -> RuleInfo:
         if v is not None
     }
     return RuleInfo(
-        id=str(rule.id),
-        title=rule.title,
-        level=str(rule.level.name).lower() if rule.level is not None else None,
-        status=str(rule.status.name).lower() if rule.status is not None else None,
-        author=rule.author,
-        description=rule.description,
-        references=list(rule.references),
-        tags=_tag_names(rule),
-        logsource=logsource,
-        path=str(rule_file.path),
-        ruleset=rule_file.ruleset,
-        falsepositives=[str(f) for f in rule.falsepositives],
+        **rule_meta(rule), logsource=logsource, path=str(rule_file.path), ruleset=rule_file.ruleset
     )
 
 
@@ -173,10 +187,13 @@ def load_file(rule_file: RuleFile) -> FileResult:
     try:
         text = rule_file.text.decode("utf-8")
         # Files are parsed one by one (that is what makes caching and reload per file), so a
-        # correlation's references to rules in other files are not resolved here, and filters are
-        # collected rather than applied: both are skipped and counted below.
-        collection = SigmaCollection.from_yaml(
-            text, collect_errors=True, collect_filters=True, resolve_references=False
+        # correlation's references to rules in other files are not resolved here (the engine does,
+        # over the whole set), and filters are collected and compiled on their own: the engine
+        # attaches them to their rules.
+        documents = list(yaml.safe_load_all(text))
+        ranges = _range_conditions(documents)
+        collection = SigmaCollection.from_dicts(
+            documents, collect_errors=True, collect_filters=True, resolve_references=False
         )
     except (SigmaError, UnicodeDecodeError, ValueError) as exc:
         result.quarantined.append(QuarantinedRule(path, None, None, _reason(exc)))
@@ -186,15 +203,14 @@ def load_file(rule_file: RuleFile) -> FileResult:
         return result
     for error in collection.errors:
         result.quarantined.append(QuarantinedRule(path, None, None, _reason(error)))
-    filters = len(collection.filters)
-    if filters:
-        result.skipped["filter document (not supported yet)"] += filters
+    for sigma_filter in collection.filters:
+        _load_filter(sigma_filter, rule_file, result)
     for item in collection.rules:
         if isinstance(item, SigmaCorrelationRule):
-            result.skipped["correlation rule (not a detection)"] += 1
+            _load_correlation(item, rule_file, result, ranges)
             continue
-        if isinstance(item, SigmaFilter):
-            result.skipped["filter document (not supported yet)"] += 1
+        if isinstance(item, SigmaFilter):  # collect_filters=True puts them in .filters; kept for safety
+            _load_filter(item, rule_file, result)
             continue
         if not isinstance(item, SigmaRule):
             result.skipped[f"{type(item).__name__} (not a detection)"] += 1
@@ -203,22 +219,32 @@ def load_file(rule_file: RuleFile) -> FileResult:
     return result
 
 
-def _load_rule(rule: SigmaRule, rule_file: RuleFile, result: FileResult) -> None:
+def _admitted(rule: SigmaRule | SigmaCorrelationRule, rule_file: RuleFile, result: FileResult) -> bool:
+    """Whether a parsed document is loaded: no parse error, an id, a status that is not skipped."""
     path = str(rule_file.path)
     rule_id = str(rule.id) if rule.id is not None else None
     title = rule.title or None
     if rule.errors:
         result.quarantined.append(QuarantinedRule(path, rule_id, title, _reason(rule.errors[0])))
-        return
+        return False
     if rule_id is None:
         result.quarantined.append(
             QuarantinedRule(path, None, title, "rule has no id: alerts need a stable id")
         )
-        return
+        return False
     status = str(rule.status.name).lower() if rule.status is not None else None
     if status in SKIPPED_STATUSES:
         result.skipped[f"status {status}"] += 1
+        return False
+    return True
+
+
+def _load_rule(rule: SigmaRule, rule_file: RuleFile, result: FileResult) -> None:
+    if not _admitted(rule, rule_file, result):
         return
+    path = str(rule_file.path)
+    rule_id = str(rule.id)
+    title = rule.title or None
     info = _info(rule, rule_file)
     try:
         _pipeline().apply(rule)
@@ -235,3 +261,51 @@ def _load_rule(rule: SigmaRule, rule_file: RuleFile, result: FileResult) -> None
             " ".join(f"{k}={v}" for k, v in info.logsource.items()) or "(empty)"
         )
     result.rules.append(LoadedRule(info, compiled))
+
+
+def _range_conditions(documents: list[Any]) -> dict[str, dict[str, int]]:
+    """Range conditions (`gt: 100` + `lte: 200`) of correlation documents, by correlation id.
+
+    The Sigma specification allows a range; pySigma 1.5 accepts one operator only and raises for the
+    whole file otherwise. The range is taken out here (pySigma sees its first operator) and kept.
+    """
+    ranges: dict[str, dict[str, int]] = {}
+    for doc in documents:
+        section = doc.get("correlation") if isinstance(doc, dict) else None
+        if not isinstance(section, dict) or not isinstance(condition := section.get("condition"), dict):
+            continue
+        ops = {k: v for k, v in condition.items() if k in ("gt", "gte", "lt", "lte", "eq", "neq")}
+        if len(ops) > 1 and all(isinstance(v, int) and not isinstance(v, bool) for v in ops.values()):
+            first = next(iter(ops))
+            section["condition"] = {k: v for k, v in condition.items() if k not in ops or k == first}
+            ranges[str(doc.get("id"))] = ops
+    return ranges
+
+
+def _load_correlation(
+    rule: SigmaCorrelationRule, rule_file: RuleFile, result: FileResult, ranges: dict[str, dict[str, int]]
+) -> None:
+    if not _admitted(rule, rule_file, result):
+        return
+    doc = parse_correlation(rule, str(rule_file.path), rule_file.ruleset)
+    if doc.id in ranges:
+        doc = replace(doc, condition=ranges[doc.id])
+    result.correlations.append(doc)
+
+
+def _load_filter(sigma_filter: SigmaFilter, rule_file: RuleFile, result: FileResult) -> None:
+    """Compile one filter document with the rules' pipeline, under the filter's own logsource."""
+    path = str(rule_file.path)
+    filter_id = str(sigma_filter.id) if sigma_filter.id is not None else None
+    title = sigma_filter.title or None
+    if sigma_filter.errors:  # already quarantined from `collection.errors`, with pySigma's message
+        return
+    try:
+        result.filters.append(compile_filter(sigma_filter, _pipeline(), path=path))
+    except (SigmaError, CompileError, FilterError) as exc:
+        result.quarantined.append(QuarantinedRule(path, filter_id, title, f"filter: {_reason(exc)}"))
+    except Exception as exc:  # same boundary as a rule: a pySigma bug on one filter is quarantined
+        log.warning("filter compile failed unexpectedly path=%s filter_id=%s error=%r", path, filter_id, exc)
+        result.quarantined.append(
+            QuarantinedRule(path, filter_id, title, f"filter: internal error: {_reason(exc)}")
+        )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -353,15 +354,26 @@ class StrAny(FieldNode):
         return False
 
 
+#: `.{N}`, `.{N,}`, `.{N,M}` alone: "some line is at least N characters long" (Sigma's long
+#: command line rules). RE2 runs `.{1000,}` at about 1.5 ms per value (a thousand-state automaton).
+_LONG_LINE = re.compile(r"\.\{(\d+)(?:,\d*)?\}")
+
+
 @dataclass(slots=True, eq=False)
 class Regex(FieldNode):
     pattern: str
     _regex: Any = dataclasses.field(init=False, repr=False)
+    _min_line: int = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._regex = re2_compile(self.pattern)
+        long_line = _LONG_LINE.fullmatch(self.pattern)
+        self._min_line = int(long_line.group(1)) if long_line else -1
 
     def match(self, view: EventView) -> bool:
+        if self._min_line >= 0:  # what RE2 would answer (`.` is any character but a newline)
+            size = self._min_line
+            return any(len(line) >= size for value in view.raw[self.field] for line in value.split("\n"))
         search = self._regex.search
         for value in view.raw[self.field]:  # noqa: SIM110
             if search(value) is not None:

@@ -34,6 +34,7 @@ Non-Windows logsources are matched on the dataset/record fields the normalizers 
 | proxy                                   | `event.dataset` one of `PROXY_DATASETS`          |
 | firewall                                | `observer.type: firewall`                        |
 | dns                                     | `dns.question.name` exists                       |
+| antivirus                               | `event.category: malware`                        |
 
 Everything else (cloud, macOS, Linux file_event/network_connection, ETW-only Windows categories) is
 dormant until a normalizer emits that telemetry.
@@ -202,6 +203,20 @@ FIREWALL_FIELDS = {
     "username": "user.name",
 }
 
+#: Sigma's `antivirus` taxonomy: the threat name each anti-malware source reports, and the file.
+#: Kaspersky (CEF from the Security Center), Defender (windefend channel, either spelling of the
+#: EventData name) and FortiGate's UTM antivirus each name the threat in their own field.
+ANTIVIRUS_FIELDS: dict[str, str | list[str]] = {
+    "Signature": [
+        "kaspersky.threat_name",
+        "winlog.event_data.Threat Name",
+        "winlog.event_data.ThreatName",
+        "fortinet.firewall.virus",
+    ],
+    "Filename": "file.path",
+    "Computer": "host.name",
+}
+
 DNS_FIELDS = {
     "query": "dns.question.name",
     "record_type": "dns.question.type",
@@ -210,9 +225,9 @@ DNS_FIELDS = {
 }
 
 
-def _fields(mapping: dict[str, str]) -> dict[str | None, str | list[str]]:
+def _fields(mapping: dict[str, str] | dict[str, str | list[str]]) -> dict[str | None, str | list[str]]:
     """A fresh copy typed as pySigma wants it (transformations must not share mutable state)."""
-    return {k: v for k, v in mapping.items()}
+    return {k: list(v) if isinstance(v, list) else v for k, v in mapping.items()}
 
 
 def _defender_fields() -> dict[str | None, str | list[str]]:
@@ -350,6 +365,21 @@ def _linux_items() -> list[ProcessingItem]:
     return items
 
 
+def _category(
+    category: str, conditions: dict[str, Any], fields: dict[str, str] | dict[str, str | list[str]]
+) -> list[ProcessingItem]:
+    """A Sigma category routed to its telemetry, with the category's field names mapped."""
+    logsource = LogsourceCondition(category=category)
+    return [
+        *_route(category, conditions, logsource),
+        ProcessingItem(
+            identifier=f"socpipe_{category}_fields",
+            transformation=FieldMappingTransformation(_fields(fields)),
+            rule_conditions=[copy.deepcopy(logsource)],
+        ),
+    ]
+
+
 def _network_items() -> list[ProcessingItem]:
     items: list[ProcessingItem] = []
     web = [
@@ -366,33 +396,10 @@ def _network_items() -> list[ProcessingItem]:
                 rule_conditions=[copy.deepcopy(logsource)],
             )
         )
-    proxy = LogsourceCondition(category="proxy")
-    items += _route("proxy", {"event.dataset": list(PROXY_DATASETS)}, proxy)
-    items.append(
-        ProcessingItem(
-            identifier="socpipe_proxy_fields",
-            transformation=FieldMappingTransformation(_fields(WEB_FIELDS)),
-            rule_conditions=[copy.deepcopy(proxy)],
-        )
-    )
-    firewall = LogsourceCondition(category="firewall")
-    items += _route("firewall", {"observer.type": "firewall"}, firewall)
-    items.append(
-        ProcessingItem(
-            identifier="socpipe_firewall_fields",
-            transformation=FieldMappingTransformation(_fields(FIREWALL_FIELDS)),
-            rule_conditions=[copy.deepcopy(firewall)],
-        )
-    )
-    dns = LogsourceCondition(category="dns")
-    items += _route("dns", {"dns.question.name|exists": True}, dns)
-    items.append(
-        ProcessingItem(
-            identifier="socpipe_dns_fields",
-            transformation=FieldMappingTransformation(_fields(DNS_FIELDS)),
-            rule_conditions=[copy.deepcopy(dns)],
-        )
-    )
+    items += _category("proxy", {"event.dataset": list(PROXY_DATASETS)}, WEB_FIELDS)
+    items += _category("firewall", {"observer.type": "firewall"}, FIREWALL_FIELDS)
+    items += _category("antivirus", {"event.category": "malware"}, ANTIVIRUS_FIELDS)
+    items += _category("dns", {"dns.question.name|exists": True}, DNS_FIELDS)
     return items
 
 

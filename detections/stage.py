@@ -20,15 +20,23 @@ Alert groups. Every alert carries `group` (`soc_core.alert.alert_group`, from th
 time and id), so all the rules that match one event (a SigmaHQ rule and its provincial counterpart)
 are one group, shown as one row of the queue. Repeats fold into each rule's own alert and keep its
 group; the groups stay together as long as the rules fire together.
+
+Correlation rules. A match of a rule that a correlation references also gives that correlation a
+`RuleHit` (`evaluate()` returns them); a rule referenced only by correlations with `generate: false`
+raises no alert of its own. `SuppressingDetect` hands the hits to a correlation sink: the in-process
+`CorrelationEngine` (embedded mode, `socpipe detect`) or the detect worker's `soc.rulehits` topic.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from typing import Protocol
 
+from detections.correlation.hits import RuleHit, hits_for_event
 from detections.engine import DetectionEngine, RuleMatch
+from detections.loader import RuleInfo
 from detections.suppression import AlertUpdate, NewAlert, Suppressor
 from detections.tags import checklist_codes, threats
 from soc_core.alert import Alert, AlertRepeat, RuleRef, Severity, alert_group, alert_id
@@ -36,6 +44,17 @@ from soc_core.event import Event
 from soc_core.open_alerts import OpenAlertLookup
 
 EventPredicate = Callable[[Event], bool]
+
+
+class HitSink(Protocol):
+    """Takes correlation rule hits; returns the correlation alerts and repeats they decided (if any)."""
+
+    def __call__(self, hits: Sequence[RuleHit]) -> list[Alert | AlertRepeat]: ...
+
+    def flush(self) -> list[Alert | AlertRepeat]:
+        """End of input: decide everything still held."""
+        ...
+
 
 #: Checklist codes whose rules only make sense with a registry predicate.
 REQUIRES_CONTEXT = frozenset({"VN-12"})
@@ -57,17 +76,31 @@ class DetectStage:
 
     def __call__(self, event: Event) -> list[Alert]:
         """All alerts for one event, before suppression."""
+        return self.evaluate(event)[0]
+
+    def evaluate(self, event: Event) -> tuple[list[Alert], list[RuleHit]]:
+        """All alerts for one event before suppression, and the hits for correlation rules."""
         self.counters["events"] += 1
-        matches = self.engine.match(event.flat())
+        flat = event.flat()
+        matches = self.engine.match(flat)
         alerts: list[Alert] = []
+        hits: list[RuleHit] = []
+        correlations = self.engine.correlations
         for match in matches:
+            readers = correlations.readers.get(match.rule.id)
+            if readers:
+                hits += hits_for_event(event, flat, match.rule.id, readers)
+            if match.rule.id in correlations.silent:
+                self.counters["silenced_for_correlation"] += 1  # generate: false
+                continue
             codes = checklist_codes(match.rule.tags)
             if not self._in_context(codes, event):
                 self.counters["dropped_out_of_context"] += 1
                 continue
             alerts.append(self.build_alert(match, event, codes))
         self.counters["alerts"] += len(alerts)
-        return alerts
+        self.counters["rule_hits"] += len(hits)
+        return alerts, hits
 
     def process(self, event: Event) -> list[NewAlert | AlertUpdate]:
         """Alerts after suppression: new alerts to create, or updates of open ones."""
@@ -92,16 +125,7 @@ class DetectStage:
                 "id": alert_id(rule.id, event.id),
                 "@timestamp": event.timestamp,
                 "severity": Severity.from_sigma_level(rule.level),
-                "rule": RuleRef(
-                    id=rule.id,
-                    name=rule.title,
-                    author=rule.author,
-                    description=rule.description,
-                    level=rule.level,
-                    reference=list(rule.references),
-                    tags=list(rule.tags),
-                    ruleset=rule.ruleset,
-                ),
+                "rule": rule_ref(rule),
                 "threat": threats(rule.tags),
                 "checklist": codes if codes is not None else checklist_codes(rule.tags),
                 "soc": event.soc.model_copy(deep=True),
@@ -117,12 +141,28 @@ class DetectStage:
         )
 
 
+def rule_ref(rule: RuleInfo) -> RuleRef:
+    """The rule as an alert names it (authors shown: the Sigma rules' DRL 1.1 licence)."""
+    return RuleRef(
+        id=rule.id,
+        name=rule.title,
+        author=rule.author,
+        description=rule.description,
+        level=rule.level,
+        reference=list(rule.references),
+        tags=list(rule.tags),
+        ruleset=rule.ruleset,
+    )
+
+
 class SuppressingDetect:
     """The detect stage with suppression: repeats of a rule on a host within the window become
-    `AlertRepeat`s of the first alert instead of new alerts."""
+    `AlertRepeat`s of the first alert instead of new alerts. Correlation hits go to `correlate`
+    (none: correlation rules are not run here) and what it decides joins the output."""
 
-    def __init__(self, stage: DetectStage) -> None:
+    def __init__(self, stage: DetectStage, correlate: HitSink | None = None) -> None:
         self.stage = stage
+        self.correlate = correlate
 
     @property
     def engine(self) -> DetectionEngine:
@@ -130,7 +170,8 @@ class SuppressingDetect:
 
     def __call__(self, event: Event) -> list[Alert | AlertRepeat]:
         out: list[Alert | AlertRepeat] = []
-        for outcome in self.stage.process(event):
+        alerts, hits = self.stage.evaluate(event)
+        for outcome in (self.stage.suppressor.offer(alert) for alert in alerts):
             if isinstance(outcome, NewAlert):
                 out.append(outcome.alert)
             else:
@@ -143,4 +184,10 @@ class SuppressingDetect:
                         event_id=outcome.event_id,
                     )
                 )
+        if hits and self.correlate is not None:
+            out += self.correlate(hits)
         return out
+
+    def finish(self) -> list[Alert | AlertRepeat]:
+        """End of input (an uploaded file): the correlation alerts still held, decided now."""
+        return self.correlate.flush() if self.correlate is not None else []

@@ -17,10 +17,19 @@ two rules at the same moment both win. Failures surface as `soc_core.errors.Stor
 scheduler every second) applies a new state version with `DetectionEngine.apply_state()`, and
 reloads the engine when a rule file's size or mtime changed (`reload()` recompiles only those)::
 
-    watcher = RuleWatcher(engine, backend.rule_state())
+    watcher = RuleWatcher(engine, backend.rule_state(), exceptions=backend.exceptions)
     while running:
         watcher.tick()    # cheap: reads the state every 5 s, stats the rule files every 30 s
         detect(batch)
+    watcher.flush_counts()
+
+Analysts' exceptions (`soc_core.exceptions`) ride on the same ticks: with the state, the watcher
+adds the matches each exception suppressed since the last flush to its stored count, then reads the
+active exceptions and, when they changed, compiles their stored Sigma filter documents
+(`detections.filters.compile_filter_yaml`) and installs them (`DetectionEngine.set_exceptions`).
+An exception that does not compile is skipped, logged and counted (`exception_errors`); a store
+that cannot be read keeps the installed exceptions, whose expiry the engine still checks at each
+match. Counts are added at least once: a flush that fails is retried with the next one.
 """
 
 from __future__ import annotations
@@ -32,11 +41,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from detections.engine import DetectionEngine, ReloadReport
+from detections.filters import CompiledFilter, FilterError, compile_filter_yaml
+from detections.loader import _pipeline
 from soc_core.errors import DetectionError, StoreError
+from soc_core.exceptions import AnalystException, ExceptionRepository
 from soc_core.rule_state import RuleState, RuleStateStore
 
 log = logging.getLogger(__name__)
@@ -110,12 +122,20 @@ class RuleWatcher:
         engine: DetectionEngine,
         store: RuleStateStore | None,
         *,
+        exceptions: ExceptionRepository | None = None,
+        exception_limit: int = 10_000,
         state_every_s: float = 5.0,
         files_every_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.store = store
+        self.exceptions = exceptions
+        self.exception_limit = exception_limit
+        self._installed: dict[str, str] | None = None  # exception id -> Sigma text; None: never read
+        self._flushed: Counter[str] = Counter()  # suppressed counts already added to the store
+        self._compiled: dict[tuple[str, str], CompiledFilter] = {}  # (id, Sigma text) -> filter
+        self._exceptions_failing = False
         self.state_every_s = state_every_s
         self.files_every_s = files_every_s
         self._clock = clock
@@ -135,9 +155,12 @@ class RuleWatcher:
             now = self._clock()
             changed: list[str] = []
             reload: ReloadReport | None = None
-            if self.store is not None and now >= self._next_state:
+            if now >= self._next_state and (self.store is not None or self.exceptions is not None):
                 self._next_state = now + self.state_every_s
-                changed = self._poll_state(self.store)
+                if self.store is not None:
+                    changed = self._poll_state(self.store)
+                if self.exceptions is not None:
+                    self._sync_exceptions(self.exceptions)
             if now >= self._next_files:
                 self._next_files = now + self.files_every_s
                 reload = self._check_files()
@@ -165,6 +188,61 @@ class RuleWatcher:
         if changed:
             log.info("rule state applied version=%s changed=%d", state.version, len(changed))
         return changed
+
+    def _sync_exceptions(self, repo: ExceptionRepository) -> None:
+        try:
+            self._flush(repo)
+            active = repo.active(datetime.now(UTC), limit=self.exception_limit)
+        except StoreError as exc:
+            self.counters["exception_store_errors"] += 1
+            if not self._exceptions_failing:
+                log.warning("exceptions not read, keeping the installed ones error=%s", exc)
+            self._exceptions_failing = True
+            return
+        self._exceptions_failing = False
+        wanted = {e.id: e.sigma for e in active}
+        if wanted != self._installed:
+            self.engine.set_exceptions(self._compile(active))
+            self._installed = wanted
+            self.counters["exception_versions"] += 1
+            log.info("exceptions applied active=%d", len(active))
+
+    def _compile(self, active: Iterable[AnalystException]) -> list[CompiledFilter]:
+        """Compiled filters of `active`; an unchanged exception keeps its compiled filter (pySigma
+        takes milliseconds per document: a new exception must not recompile thousands)."""
+        previous, self._compiled = self._compiled, {}
+        for exception in active:
+            key = (exception.id, exception.sigma)
+            if key in previous:
+                self._compiled[key] = previous[key]
+                continue
+            try:
+                self._compiled[key] = compile_filter_yaml(
+                    exception.sigma, _pipeline(), path=f"exception:{exception.id}"
+                )
+            except FilterError as exc:
+                self.counters["exception_errors"] += 1
+                log.warning("exception not applied id=%s error=%s", exception.id, exc)
+        return list(self._compiled.values())
+
+    def _flush(self, repo: ExceptionRepository) -> None:
+        counts = self.engine.suppressed_counts()
+        ids = set(self._installed or ()) | set(self._flushed)
+        deltas = {i: counts.get(i, 0) - self._flushed[i] for i in ids if counts.get(i, 0) > self._flushed[i]}
+        if deltas:
+            repo.add_suppressed(deltas, at=datetime.now(UTC))
+            self._flushed.update(deltas)
+            self.counters["exception_counts_flushed"] += sum(deltas.values())
+
+    def flush_counts(self) -> None:
+        """Add the pending suppressed counts now (a worker calls it when it stops)."""
+        if self.exceptions is None:
+            return
+        with self._lock:
+            try:
+                self._flush(self.exceptions)
+            except StoreError as exc:
+                log.warning("exception counts not flushed at stop error=%s", exc)
 
     def _check_files(self) -> ReloadReport | None:
         fingerprint = rule_files_fingerprint(self.engine.folders)

@@ -4,6 +4,10 @@ Delivery is at-least-once: `publish` returns only once every record is acknowled
 `acks=all`), and a consumer's offsets move only when `commit()` is called after the downstream
 write succeeded. Replays are harmless because every record carries a deterministic id.
 
+A stateful consumer (the correlate worker) also needs: partition assignment callbacks (to restore
+its state for the partitions it is given), reading one partition of a topic from its beginning
+(its changelog), compacted topics, and tombstones (a `None` value deletes a key there).
+
 Adapters: `buses.kafka.KafkaBus` (production) and `InProcessBus` (embedded mode and tests
 of pure logic). Example::
 
@@ -20,7 +24,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,7 +38,10 @@ class Message:
     value: bytes
 
 
-KeyValue = tuple[bytes | None, bytes]
+KeyValue = tuple[bytes | None, bytes | None]
+"""A record to publish; a `None` value is a tombstone (read back as `b""`)."""
+TopicPartition = tuple[str, int]
+PartitionsCallback = Callable[[list[TopicPartition]], None]
 
 
 class Consumer(Protocol):
@@ -50,8 +57,24 @@ class Bus(Protocol):
     def publish(self, topic: str, records: Sequence[KeyValue]) -> None:
         """Publish and wait for acknowledgement; raises BackPressure when the bus is unavailable."""
 
-    def consumer(self, topics: Sequence[str] | str, group: str) -> Consumer:
-        """Subscribe `group` to a list of topics, or to a regex pattern given as one string."""
+    def consumer(
+        self,
+        topics: Sequence[str] | str,
+        group: str,
+        *,
+        on_assign: PartitionsCallback | None = None,
+        on_revoke: PartitionsCallback | None = None,
+    ) -> Consumer:
+        """Subscribe `group` to a list of topics, or to a regex pattern given as one string.
+
+        `on_assign`/`on_revoke` are called inside `poll` when the group gives or takes partitions
+        (revoke before the new assignment, and before any record of an assigned partition)."""
+
+    def ensure_topics(self, names: Sequence[str], partitions: int, *, compacted: bool = False) -> None:
+        """Create the topics if missing; `compacted` keeps the latest record per key only."""
+
+    def read_partition(self, topic: str, partition: int) -> list[Message]:
+        """Every record of one partition, from its beginning to its end at the time of the call."""
 
     def health(self) -> dict[str, str]: ...
 
@@ -74,11 +97,28 @@ class InProcessBus:
         with self._cond:
             log = self._topics.setdefault(topic, [])
             for key, value in records:
-                log.append(Message(topic, 0, len(log), key, value))
+                log.append(Message(topic, 0, len(log), key, value if value is not None else b""))
             self._cond.notify_all()
 
-    def consumer(self, topics: Sequence[str] | str, group: str) -> InProcessConsumer:
-        return InProcessConsumer(self, topics, group)
+    def consumer(
+        self,
+        topics: Sequence[str] | str,
+        group: str,
+        *,
+        on_assign: PartitionsCallback | None = None,
+        on_revoke: PartitionsCallback | None = None,
+    ) -> InProcessConsumer:
+        return InProcessConsumer(self, topics, group, on_assign=on_assign, on_revoke=on_revoke)
+
+    def ensure_topics(self, names: Sequence[str], partitions: int, *, compacted: bool = False) -> None:
+        """One partition per topic; nothing is ever deleted, so compaction is moot."""
+        with self._cond:
+            for name in names:
+                self._topics.setdefault(name, [])
+
+    def read_partition(self, topic: str, partition: int) -> list[Message]:
+        with self._cond:
+            return list(self._topics.get(topic, [])) if partition == 0 else []
 
     def health(self) -> dict[str, str]:
         return {"bus": "ok (in-process)"}
@@ -92,12 +132,25 @@ class InProcessBus:
 
 
 class InProcessConsumer:
-    def __init__(self, bus: InProcessBus, topics: Sequence[str] | str, group: str) -> None:
+    """One consumer of a group: it is given partition 0 of every subscribed topic (one member)."""
+
+    def __init__(
+        self,
+        bus: InProcessBus,
+        topics: Sequence[str] | str,
+        group: str,
+        *,
+        on_assign: PartitionsCallback | None = None,
+        on_revoke: PartitionsCallback | None = None,
+    ) -> None:
         self._bus = bus
         self._group = group
         self._pattern = re.compile(topics) if isinstance(topics, str) else None
         self._names = set(topics) if not isinstance(topics, str) else set()
         self._position: dict[str, int] = {}
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+        self._assigned: set[str] = set()
 
     def _subscribed(self) -> list[str]:
         names = self._bus._topics.keys()
@@ -105,10 +158,18 @@ class InProcessConsumer:
             return sorted(t for t in names if self._pattern.match(t))
         return sorted(self._names)
 
+    def _assign(self) -> None:
+        new = [t for t in self._subscribed() if t not in self._assigned]
+        if new:
+            self._assigned.update(new)
+            if self._on_assign is not None:
+                self._on_assign([(t, 0) for t in new])
+
     def poll(self, max_records: int, timeout_s: float) -> list[Message]:
         deadline = time.monotonic() + timeout_s
         with self._bus._cond:
             while True:
+                self._assign()
                 out: list[Message] = []
                 for topic in self._subscribed():
                     log = self._bus._topics.get(topic, [])
@@ -129,4 +190,7 @@ class InProcessConsumer:
                 self._bus._committed[(self._group, topic)] = pos
 
     def close(self) -> None:
+        if self._assigned and self._on_revoke is not None:
+            self._on_revoke([(t, 0) for t in sorted(self._assigned)])
+        self._assigned.clear()
         self._position.clear()

@@ -29,3 +29,18 @@ NORMALIZE_RESULTS = Counter(
     "soc_normalize_results", "Normalization outcomes per source and format", ["source", "format", "outcome"]
 )
 ALERTS_RAISED = Counter("soc_alerts_raised", "Alerts raised", ["severity"])
+
+CORRELATION_LATE_HITS = Counter(
+    "soc_correlation_late_hits",
+    "Rule hits older than the correlation watermark (beyond the allowed lateness), dropped",
+    ["correlation"],
+)
+CORRELATION_GROUP_OVERFLOW = Counter(
+    "soc_correlation_group_overflow",
+    "Correlation groups dropped because the engine held max_groups groups",
+    ["correlation"],
+)
+CORRELATION_REPLAYED_HITS = Counter(
+    "soc_correlation_replayed_hits",
+    "Rule hits skipped because the restored group state already holds them (replay after a restart)",
+)

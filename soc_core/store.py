@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from soc_core.alert import Alert, AlertRepeat, Incident, Triage
 from soc_core.coverage import CoverageRepository
 from soc_core.event import Event
+from soc_core.exceptions import ExceptionRepository
 from soc_core.inspections import InspectionRepository
 from soc_core.records import DeadLetter
 from soc_core.registry import Registry
@@ -435,6 +436,10 @@ class StoreBackend(Protocol):
     @property
     def inspections(self) -> InspectionRepository:
         """Inspection plans, visits, findings, evidence files and reminders."""
+
+    @property
+    def exceptions(self) -> ExceptionRepository:
+        """Analysts' exceptions, stored as Sigma filters, with their suppressed counts."""
 
     @property
     def rule_state(self) -> RuleStateStore:

@@ -11,16 +11,18 @@ from typing import Annotated
 
 import typer
 
-from api.auth.deps import Role
+from api.auth.models import Role
 from soc_core.settings import Mode, Settings
 from soc_core.store import Store
-from socpipe.runtime import build_backend
 
 token_app = typer.Typer(no_args_is_help=True, help="API bearer tokens for automation.")
 user_app = typer.Typer(no_args_is_help=True, help="Console users.")
 
 
 def _store(mode: Mode) -> Store:
+    # imported on use: the stores and the API stack cost `socpipe detect` a second at start-up
+    from socpipe.runtime import build_backend
+
     return build_backend(Settings(mode=mode)).store
 
 

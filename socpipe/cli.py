@@ -3,7 +3,7 @@ environment (and flags), then the mode's store, bus and stages (`socpipe.runtime
 
     socpipe run [--demo]                 embedded mode: intake + stages + SQLite + console, one process
     socpipe api                          distributed: intake/API/console, publishing to Kafka
-    socpipe worker normalize|detect|index  distributed: one stage, Kafka in, Kafka or Elasticsearch out
+    socpipe worker normalize|detect|correlate|index  distributed: one stage, Kafka in, Kafka or ES out
     socpipe scheduler                    distributed: periodic jobs (source activity, ...)
     socpipe syslog                       distributed: a syslog receiver publishing to Kafka
     socpipe registry import|export       the province's registry as YAML
@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -133,9 +134,16 @@ def run(
         health_checks=[store.health],
         detect_engine=detect.engine,  # the scheduler ticks the watcher here, not the rules API
     )
-    rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
-    rule_watcher.tick()  # the stored enabled/disabled state before the first event
-    start_embedded_jobs(backend, rule_watcher)
+    limit = settings.detection.exception_limit
+    rule_watcher = RuleWatcher(
+        detect.engine, backend.rule_state, exceptions=backend.exceptions, exception_limit=limit
+    )
+    rule_watcher.tick()  # the stored enabled/disabled state and exceptions before the first event
+    from detections.correlation.engine import LiveCorrelation
+
+    correlation = detect.correlate
+    assert isinstance(correlation, LiveCorrelation)  # build_detect's in-process engine
+    start_embedded_jobs(backend, rule_watcher, lambda: pipeline.store_alerts(correlation.idle()))
     from ingest.syslog.runner import start_syslog_in_thread
 
     syslog = start_syslog_in_thread(settings.ingest, registry, ctx.submit, deadletter=store.put_deadletters)
@@ -177,7 +185,11 @@ def api() -> None:
     from socpipe.runtime import build_engine
 
     rule_engine = build_engine(settings)
-    rule_watcher = RuleWatcher(rule_engine, backend.rule_state)  # the rules API ticks it per request
+    # the rules API ticks it per request; exceptions too, so evidence uploads scanned here honour them
+    limit = settings.detection.exception_limit
+    rule_watcher = RuleWatcher(
+        rule_engine, backend.rule_state, exceptions=backend.exceptions, exception_limit=limit
+    )
     rule_watcher.tick()  # the stored enabled/disabled state before the first request
     ctx = AppContext(
         settings=settings,
@@ -194,6 +206,7 @@ def api() -> None:
 class Stage(StrEnum):
     NORMALIZE = "normalize"
     DETECT = "detect"
+    CORRELATE = "correlate"
     INDEX = "index"
 
 
@@ -206,6 +219,7 @@ def worker(stage: Stage) -> None:
     from socpipe.ops import serve_ops
     from socpipe.runtime import build_backend, build_detect, build_kafka, build_normalize
     from socpipe.workers import (
+        HitBuffer,
         StageWorker,
         detect_handler,
         index_handler,
@@ -219,6 +233,8 @@ def worker(stage: Stage) -> None:
     group = f"{settings.stores.topic_prefix}socpipe-{stage.value}"
     checks = [bus.health]
     backend = build_backend(settings)  # each stage opens only what it uses
+    idle = None
+    stopping: list[Callable[[], None]] = []
     if stage is Stage.NORMALIZE:
         store = backend.store
         registry = RegistryCache(store)
@@ -229,11 +245,35 @@ def worker(stage: Stage) -> None:
     elif stage is Stage.DETECT:
         from detections.state import RuleWatcher
 
-        detect = build_detect(settings, backend)
-        rule_watcher = RuleWatcher(detect.engine, backend.rule_state)
+        hits = HitBuffer()  # correlation rule hits go to soc.rulehits, for the correlate worker
+        detect = build_detect(settings, backend, correlate=hits)
+        limit = settings.detection.exception_limit
+        rule_watcher = RuleWatcher(
+            detect.engine, backend.rule_state, exceptions=backend.exceptions, exception_limit=limit
+        )
         rule_watcher.tick()
-        handle = detect_handler(settings, bus, detect, tick=rule_watcher.tick)
+        handle = detect_handler(settings, bus, detect, tick=rule_watcher.tick, hits=hits)
+        stopping.append(rule_watcher.flush_counts)  # suppressed counts of the last batches
         consumer = bus.consumer([settings.stores.topic_events], group)
+    elif stage is Stage.CORRELATE:
+        from detections.state import RuleWatcher
+        from socpipe.correlate import CorrelateWorker
+        from socpipe.runtime import build_engine
+
+        rules = build_engine(settings)
+        rule_watcher = RuleWatcher(rules, backend.rule_state)
+        rule_watcher.tick()
+        bus.ensure_topics(
+            [settings.stores.topic_correlation_state], settings.stores.topic_partitions, compacted=True
+        )
+        correlate = CorrelateWorker(settings, bus, lambda: rules.correlations, tick=rule_watcher.tick)
+        handle, idle = correlate.handle, correlate.idle
+        consumer = bus.consumer(
+            [settings.stores.topic_rulehits],
+            group,
+            on_assign=correlate.on_assign,
+            on_revoke=correlate.on_revoke,
+        )
     else:
         store = backend.store
         checks.append(store.health)
@@ -252,7 +292,11 @@ def worker(stage: Stage) -> None:
     ops = serve_ops(settings.http_host, settings.ops_port, health)
     typer.echo(f"worker {stage.value} ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
     freeze_startup_heap()  # per-event objects would make every full collection walk the rule set
-    run_until_stopped(StageWorker(stage.value, consumer, handle, batch=settings.stores.consumer_batch))
+    run_until_stopped(
+        StageWorker(stage.value, consumer, handle, batch=settings.stores.consumer_batch, idle=idle)
+    )
+    for stop in stopping:
+        stop()
     bus.close()
 
 

@@ -6,6 +6,7 @@ same jobs in a background thread of its single process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -49,12 +50,19 @@ def add_reminder_job(sched: BaseScheduler, backend: StoreBackend) -> None:
     )
 
 
-def start_embedded_jobs(backend: StoreBackend, rule_watcher: RuleWatcher) -> None:
-    """Embedded mode: the scheduler's jobs plus the rule watcher in a background thread."""
+def start_embedded_jobs(
+    backend: StoreBackend, rule_watcher: RuleWatcher, correlation_idle: Callable[[], None] | None = None
+) -> None:
+    """Embedded mode: the scheduler's jobs plus the rule watcher (and the correlation engine's idle
+    flush, so a stream that went quiet still raises its alert) in a background thread."""
     sched = BackgroundScheduler(timezone="UTC")
     # the first snapshot after the demo's first traffic, so the gauges show it
     add_coverage_job(sched, backend, first_run=datetime.now(UTC) + timedelta(seconds=15))
     add_reminder_job(sched, backend)
     # rate-limited inside: state every 5 s, rule files every 30 s
     sched.add_job(rule_watcher.tick, "interval", seconds=1, id="rules", max_instances=1, coalesce=True)
+    if correlation_idle is not None:
+        sched.add_job(
+            correlation_idle, "interval", seconds=1, id="correlation-idle", max_instances=1, coalesce=True
+        )
     sched.start()

@@ -14,14 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ingest.sources import SourceDirectory
-from ingest.syslog.receiver import SyslogReceiver
-from soc_core.registry_cache import RegistryCache
 from soc_core.settings import Mode, Settings
 from socpipe.heap import freeze_startup_heap
 from socpipe.logs import setup_logging
-from socpipe.ops import serve_ops
-from socpipe.runtime import KafkaSubmit, build_backend, build_kafka
 
 log = logging.getLogger("socpipe.ingest")
 
@@ -43,6 +38,14 @@ def syslog_command(
     burst: Annotated[int | None, typer.Option(help="Per-source burst, events.")] = None,
 ) -> None:
     """Distributed mode: a syslog receiver process (UDP/TCP/TLS) publishing to Kafka `soc.raw`."""
+    # imported on use: Kafka, the stores and the receiver cost every other `socpipe` command a
+    # second at start-up (this module is imported to register the command)
+    from ingest.sources import SourceDirectory
+    from ingest.syslog.receiver import SyslogReceiver
+    from soc_core.registry_cache import RegistryCache
+    from socpipe.ops import serve_ops
+    from socpipe.runtime import KafkaSubmit, build_backend, build_kafka
+
     setup_logging()
 
     settings = Settings.load(

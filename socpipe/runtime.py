@@ -18,8 +18,9 @@ from stores.elastic import ElasticBackend
 from stores.sqlite import SqliteBackend
 
 if TYPE_CHECKING:
+    from detections.correlation.engine import LiveCorrelation
     from detections.engine import DetectionEngine
-    from detections.stage import SuppressingDetect
+    from detections.stage import HitSink, SuppressingDetect
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,11 @@ def build_engine(settings: Settings) -> DetectionEngine:
     return engine
 
 
-def build_detect(settings: Settings, backend: StoreBackend | None = None) -> SuppressingDetect:
-    """The detect stage, with suppression, over `build_engine`'s rules.
+def build_detect(
+    settings: Settings, backend: StoreBackend | None = None, correlate: HitSink | None = None
+) -> SuppressingDetect:
+    """The detect stage, with suppression, over `build_engine`'s rules; correlation hits go to
+    `correlate` (distributed: the `soc.rulehits` publisher), or to `build_correlation`'s engine.
 
     With a backend, suppression continues the repeat series its store holds (`soc_core.open_alerts`):
     seeded on start from the last window's alerts, then per (rule, host) on first sight, in both
@@ -78,7 +82,20 @@ def build_detect(settings: Settings, backend: StoreBackend | None = None) -> Sup
     lookup = StoreOpenAlerts(lambda: backend.store) if backend is not None else None
     stage = DetectStage(engine, timedelta(seconds=settings.detection.suppression_window_s), lookup=lookup)
     stage.suppressor.seed_recent(utcnow(), limit=settings.detection.suppression_seed_limit)
-    return SuppressingDetect(stage)
+    if correlate is None:
+        correlate = build_correlation(settings, engine)
+    return SuppressingDetect(stage, correlate)
+
+
+def build_correlation(settings: Settings, engine: DetectionEngine) -> LiveCorrelation:
+    """The in-process correlation engine over `engine`'s correlation rules, following its reloads."""
+    from detections.correlation.engine import LiveCorrelation
+
+    return LiveCorrelation(
+        lambda: engine.correlations,
+        lateness_s=settings.detection.correlation_lateness_s,
+        max_groups=settings.detection.correlation_max_groups,
+    )
 
 
 def build_kafka(settings: Settings) -> KafkaBus:

@@ -5,10 +5,14 @@ bulk), and only then commits its offsets. A failed downstream write is retried w
 never committed, so a worker killed at any moment loses nothing: the next one replays from the
 last commit and the deterministic ids turn the replay into duplicates that are not written twice.
 SIGTERM (or SIGINT) lets the current batch finish and commit before the process exits.
+
+The detect worker also publishes the hits of rules that correlation rules read to `soc.rulehits`,
+keyed by "<correlation id>|<group key>", for the correlate worker (`socpipe.correlate`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -20,6 +24,7 @@ import orjson
 from pydantic import ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
 
+from detections.correlation.hits import RuleHit
 from soc_core.alert import Alert, AlertRepeat
 from soc_core.bus import Bus, Consumer, Message
 from soc_core.errors import BusError, SocError, StoreError
@@ -35,7 +40,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Sequence[Message]], None]
 
 
-def _undecodable(message: Message, stage: str, exc: Exception) -> DeadLetter:
+def undecodable(message: Message, stage: str, exc: Exception) -> DeadLetter:
     raw = message.value.decode("utf-8", "replace")
     where = f"{message.topic}/{message.partition}@{message.offset}"
     return DeadLetter(
@@ -58,10 +63,12 @@ class StageWorker:
         *,
         batch: int = 500,
         stop: threading.Event | None = None,
+        idle: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.consumer = consumer
         self.handle = handle
+        self.idle = idle  # called when a poll returned nothing (a timer for stateful stages)
         self.batch = batch
         self.stop = stop or threading.Event()
         self.batches = 0
@@ -80,15 +87,17 @@ class StageWorker:
             while not self.stop.is_set():
                 messages = self.consumer.poll(self.batch, timeout_s=0.5)
                 if not messages:
+                    if self.idle is not None:
+                        self._with_retry(self.idle)
                     continue
-                if self._handle_with_retry(messages):
+                if self._with_retry(functools.partial(self.handle, messages)):
                     self.consumer.commit()
                     self.batches += 1
         finally:
             self.consumer.close()
             log.info("worker %s stopped after %d batches", self.name, self.batches)
 
-    def _handle_with_retry(self, messages: Sequence[Message]) -> bool:
+    def _with_retry(self, work: Callable[[], None]) -> bool:
         """Handle until it succeeds (0.5 s doubling to 30 s between tries, on BusError/StoreError only);
         False when asked to stop meanwhile: the batch stays uncommitted and will be replayed."""
         retrying = Retrying(
@@ -102,7 +111,7 @@ class StageWorker:
                 return False
             with attempt:
                 started = time.perf_counter()
-                self.handle(messages)
+                work()
                 BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         return True
 
@@ -124,7 +133,7 @@ def normalize_handler(settings: Settings, bus: Bus, normalize: Normalize) -> Han
             try:
                 records.extend(_raw_records(m))
             except (ValidationError, ValueError) as exc:
-                bad.append(_undecodable(m, "normalize", exc))
+                bad.append(undecodable(m, "normalize", exc))
         outcome = normalize_batch(normalize, records)
         outcome.deadletters.extend(bad)
         bus.publish(
@@ -156,19 +165,44 @@ def _raw_records(message: Message) -> list[RawRecord]:
     ]
 
 
+class HitBuffer:
+    """The detect worker's correlation sink: a batch's rule hits wait here to be published."""
+
+    def __init__(self) -> None:
+        self.hits: list[RuleHit] = []
+
+    def __call__(self, hits: Sequence[RuleHit]) -> list[Alert | AlertRepeat]:
+        self.hits.extend(hits)
+        return []  # decided by the correlate worker
+
+    def flush(self) -> list[Alert | AlertRepeat]:
+        return []  # nothing is held here
+
+    def drain(self) -> list[RuleHit]:
+        hits, self.hits = self.hits, []
+        return hits
+
+
 def detect_handler(
-    settings: Settings, bus: Bus, detect: Detect, *, tick: Callable[[], object] | None = None
+    settings: Settings,
+    bus: Bus,
+    detect: Detect,
+    *,
+    tick: Callable[[], object] | None = None,
+    hits: HitBuffer | None = None,
 ) -> Handler:
     def handle(messages: Sequence[Message]) -> None:
         if tick is not None:
             tick()  # shared rule state and changed rule files, applied between batches (never raises)
+        if hits is not None:
+            hits.drain()  # a retried batch detects again: its hits are found again
         events: list[Event] = []
         for m in messages:
             try:
                 events.append(Event.from_json(m.value))
             except (ValidationError, ValueError) as exc:
                 bus.publish(
-                    settings.stores.topic_deadletter, [(m.key, _undecodable(m, "detect", exc).to_json())]
+                    settings.stores.topic_deadletter, [(m.key, undecodable(m, "detect", exc).to_json())]
                 )
                 EVENTS_DROPPED.labels("detect", "undecodable").inc()
         alerts, repeats = detect_batch(detect, events)
@@ -178,6 +212,12 @@ def detect_handler(
             [(a.id.encode(), a.to_json()) for a in alerts]
             + [(r.alert_id.encode(), r.to_json()) for r in repeats],
         )
+        if hits is not None:
+            # Keyed by correlation and group, so one group's window lives in one correlate consumer.
+            bus.publish(
+                settings.stores.topic_rulehits,
+                [(h.partition_key.encode(), h.to_json()) for h in hits.drain()],
+            )
 
     return handle
 
@@ -198,7 +238,7 @@ def index_handler(settings: Settings, store: Store) -> Handler:
                 else:
                     outcome.deadletters.append(DeadLetter.from_json(m.value))
             except (ValidationError, ValueError) as exc:
-                outcome.deadletters.append(_undecodable(m, "index", exc))
+                outcome.deadletters.append(undecodable(m, "index", exc))
         store_outcome(store, outcome, stage="index")
 
     return handle

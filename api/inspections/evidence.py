@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 import os
 import tempfile
 import uuid
@@ -33,6 +34,7 @@ from api.inspections.errors import EvidenceRejected, EvidenceTooLarge
 from api.inspections.models import EvidenceFile, Visit
 from normalizers.registry import names as normalizer_names
 from normalizers.stage import NormalizeStage
+from soc_core.alert import Alert, AlertRepeat
 from soc_core.inspections import InspectionRepository
 from soc_core.pipeline import BatchOutcome, Detect, detect_batch, normalize_batch, store_outcome
 from soc_core.records import RawRecord, record_id
@@ -55,13 +57,24 @@ def detect_for_upload(engine: object) -> Detect:
     The live stage's suppressor would fold an evidence alert into a live alert of the same rule and
     host (losing the evidence mark), and its window is about arrival, not about a file of last
     month's events; a stage per upload keeps both apart while repeats inside the file still fold.
+    Correlation rules run over the whole file: their hits are applied in event-time order when the
+    file ends (`_process` calls `SuppressingDetect.finish`), whatever the order of its records.
     """
+    from detections.correlation.engine import LiveCorrelation
     from detections.engine import DetectionEngine
     from detections.stage import DetectStage, SuppressingDetect
 
     if not isinstance(engine, DetectionEngine):
         raise TypeError(f"not a detection engine: {type(engine).__name__}")
-    return SuppressingDetect(DetectStage(engine))
+    return SuppressingDetect(
+        DetectStage(engine), LiveCorrelation(lambda: engine.correlations, lateness_s=math.inf)
+    )
+
+
+def _finish(detect: Detect) -> list[Alert | AlertRepeat]:
+    from detections.stage import SuppressingDetect
+
+    return detect.finish() if isinstance(detect, SuppressingDetect) else []
 
 
 def evidence_source_id(unit_id: str) -> str:
@@ -267,10 +280,14 @@ def _process(
     evidence = {"visit_id": visit.id, "file_id": file.id, "unit_id": visit.unit_id}
     batch: list[RawRecord] = []
 
-    def flush() -> None:
+    def flush(finish: bool = False) -> None:
         outcome: BatchOutcome = normalize_batch(stage, batch)
         if detect is not None:
             outcome.alerts, outcome.repeats = detect_batch(detect, outcome.events)
+            if finish:  # the correlation alerts, decided at the end of the file
+                decided = _finish(detect)
+                outcome.alerts += [a for a in decided if isinstance(a, Alert)]
+                outcome.repeats += [r for r in decided if isinstance(r, AlertRepeat)]
         result = store_outcome(store, outcome)
         counts.events += len(outcome.events)
         counts.repeats += len(outcome.repeats)
@@ -304,8 +321,7 @@ def _process(
         )
         if len(batch) >= BATCH:
             flush()
-    if batch:
-        flush()
+    flush(finish=True)
     if stats is not None:
         unreadable = stats.errors
         if stats.file_error:

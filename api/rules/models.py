@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.paging import DEFAULT_SIZE, MAX_SIZE
+from api.paging import DEFAULT_SIZE, MAX_SIZE, QueryParams
 from soc_core.alert import Threat
 
 
@@ -25,7 +25,7 @@ Level = Literal["informational", "low", "medium", "high", "critical"]
 Sort = Literal["title", "level", "alerts"]
 
 
-class RuleListParams(BaseModel):
+class RuleListParams(QueryParams):
     """Filters of `GET /api/v1/rules`; empty strings mean "no filter" (the console's form sends them)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -40,13 +40,6 @@ class RuleListParams(BaseModel):
     cursor: str | None = Field(
         default=None, max_length=1024, description="`next_cursor` of the previous page"
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_none(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
-        return data
 
 
 class StateChangeRead(BaseModel):
@@ -143,6 +136,9 @@ class RuleTestHit(BaseModel):
     matched: bool
     selections: dict[str, bool] = Field(description="each selection of the rule and whether it matched")
     error: str | None = None
+    filtered_by: list[str] = Field(
+        default_factory=list, description="filters and exceptions that drop this match: no alert"
+    )
 
 
 class RuleTestResult(BaseModel):

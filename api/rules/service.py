@@ -382,6 +382,7 @@ def explain_event(*, engine: DetectionEngine, body: RuleTestRequest) -> RuleTest
             matched=r.matched,
             selections=dict(r.selections),
             error=r.error,
+            filtered_by=list(r.filtered_by),
         )
         for r in explanation.results
     ]

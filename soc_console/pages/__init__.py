@@ -5,8 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from api.auth.csrf import csrf_protect
-from soc_console.pages import alerts, audit, coverage, incidents, inspections, overview, registry, session
+from soc_console.pages import (
+    alerts,
+    audit,
+    coverage,
+    exceptions,
+    incidents,
+    inspections,
+    overview,
+    registry,
+    session,
+)
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
-for area in (session, overview, alerts, incidents, audit, coverage, registry, inspections):
+for area in (session, overview, alerts, exceptions, incidents, audit, coverage, registry, inspections):
     router.include_router(area.router)

@@ -7,6 +7,7 @@ from functools import cached_property
 from elasticsearch import Elasticsearch
 
 from stores.elastic.coverage import ElasticCoverageRepository
+from stores.elastic.exceptions import ElasticExceptionRepository
 from stores.elastic.inspections import ElasticInspectionRepository
 from stores.elastic.rule_state import ElasticRuleStateStore
 from stores.elastic.store import ElasticStore, connect
@@ -48,6 +49,10 @@ class ElasticBackend:
         repo = ElasticInspectionRepository(self.client, self.prefix)
         repo.setup()
         return repo
+
+    @cached_property
+    def exceptions(self) -> ElasticExceptionRepository:
+        return ElasticExceptionRepository(self.client, self.prefix)  # sets up on first use
 
     @cached_property
     def rule_state(self) -> ElasticRuleStateStore:

@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 
 from stores.sqlite.coverage import SqliteCoverageRepository
+from stores.sqlite.exceptions import SqliteExceptionRepository
 from stores.sqlite.inspections import SqliteInspectionRepository
 from stores.sqlite.rule_state import JsonRuleStateStore
 from stores.sqlite.store import SqliteStore
@@ -40,6 +41,12 @@ class SqliteBackend:
     @cached_property
     def inspections(self) -> SqliteInspectionRepository:
         repo = SqliteInspectionRepository(self.store.path)
+        repo.setup()
+        return repo
+
+    @cached_property
+    def exceptions(self) -> SqliteExceptionRepository:
+        repo = SqliteExceptionRepository(self.path)
         repo.setup()
         return repo
 

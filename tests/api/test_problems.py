@@ -105,3 +105,18 @@ def test_console_pages_never_get_problem_details(store: Store) -> None:
         assert login.status_code == 303 and login.headers["location"].startswith("/login")
         missing = client.get("/no-such-page", headers={"accept": "text/html"})
         assert missing.status_code == 404 and "problem" not in missing.headers["content-type"]
+
+
+@SQLITE
+def test_openapi_documents_problem_details_on_every_api_operation(store: Store) -> None:
+    schema = _app(store).openapi()
+    assert set(schema["components"]["schemas"]["Problem"]["required"]) >= {"type", "title", "status"}
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    for path, operations in schema["paths"].items():
+        if not path.startswith(("/api/", "/ingest/")):
+            continue
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "application/problem+json" in responses["default"]["content"], (method, path)
+            if "422" in responses:
+                assert "application/problem+json" in responses["422"]["content"], (method, path)

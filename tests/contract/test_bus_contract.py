@@ -67,3 +67,28 @@ def test_pattern_subscription_sees_per_source_topics(bus: Bus, prefix: str) -> N
     got = _drain(consumer, 2, rounds=60)
     consumer.close()
     assert sorted(m.value for m in got) == sorted(t.encode() for t in topics)
+
+
+def test_a_partition_reads_back_from_its_beginning_with_tombstones_as_empty(bus: Bus, prefix: str) -> None:
+    topic = f"{prefix}changelog"
+    bus.ensure_topics([topic], 1, compacted=True)
+    bus.publish(topic, [(b"k1", b"v1"), (b"k2", b"v2"), (b"k1", None)])
+    got = bus.read_partition(topic, 0)
+    assert [(m.key, m.value) for m in got] == [(b"k1", b"v1"), (b"k2", b"v2"), (b"k1", b"")]
+    assert [m.offset for m in got] == [0, 1, 2]
+
+
+def test_the_group_announces_assigned_partitions_before_their_records(bus: Bus, prefix: str) -> None:
+    topic = f"{prefix}assigned"
+    bus.ensure_topics([topic], 1)
+    bus.publish(topic, [(b"k", b"x")])
+    seen: list[object] = []
+    consumer = bus.consumer(
+        [topic],
+        f"{prefix}g",
+        on_assign=lambda parts: seen.append(("assign", parts)),
+        on_revoke=lambda parts: seen.append(("revoke", parts)),
+    )
+    got = _drain(consumer, 1)
+    assert seen == [("assign", [(topic, 0)])] and [m.value for m in got] == [b"x"]
+    consumer.close()

@@ -11,7 +11,7 @@ import pytest
 from detections.engine import DetectionEngine
 from detections.matchers import EventView, Node
 from soc_core.errors import DetectionError
-from tests.detections.conftest import proc_rule, sysmon1
+from tests.detections.conftest import SIGMA, proc_rule, sysmon1
 
 GOOD = proc_rule("sel:\n    CommandLine|contains: 'alpha'\ncondition: sel")
 
@@ -51,7 +51,7 @@ def test_duplicate_and_missing_ids_are_quarantined(make_engine: Any) -> None:
     assert any("no id" in r for r in reasons)
 
 
-def test_deprecated_unsupported_and_correlations_are_skipped_and_counted(make_engine: Any) -> None:
+def test_deprecated_and_unsupported_are_skipped_and_counted_correlations_loaded(make_engine: Any) -> None:
     deprecated = GOOD.replace("status: test", "status: deprecated").replace("0001", "0005")
     unsupported = GOOD.replace("status: test", "status: unsupported").replace("0001", "0006")
     correlation = """\
@@ -71,7 +71,7 @@ correlation:
     assert len(engine.rules) == 1
     assert engine.skipped["status deprecated"] == 1
     assert engine.skipped["status unsupported"] == 1
-    assert engine.skipped["correlation rule (not a detection)"] == 1
+    assert [c.id for c in engine.correlations.correlations] == ["00000000-0000-4000-8000-000000000007"]
     assert engine.quarantined == []
 
 
@@ -99,6 +99,57 @@ def test_cache_round_trip(tmp_path: Path) -> None:
     assert [r.to_dict() for r in second.rules] == [r.to_dict() for r in first.rules]
     assert second.match(sysmon1(CommandLine="alpha"))[0].selections == ("sel",)
     assert not second.match(sysmon1(CommandLine="beta"))
+
+
+def test_cache_is_keyed_by_content_not_path_spelling(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "a.yml").write_text(GOOD)
+    (rules / "broken.yml").write_text("title: [unclosed")
+    (tmp_path / "sub").mkdir()
+    cache = tmp_path / "cache"
+    first = DetectionEngine.from_folders([rules], cache_dir=cache)
+    assert first.last_reload.recompiled_files == 2
+    other_spelling = tmp_path / "sub" / ".." / "rules"  # as `../shared/data/sigma` vs an absolute path
+    second = DetectionEngine.from_folders([other_spelling], cache_dir=cache)
+    assert second.last_reload.recompiled_files == 0
+    assert second.rules[0].path == str(other_spelling / "a.yml")
+    assert [q.path for q in second.quarantined] == [str(other_spelling / "broken.yml")]
+    copy = tmp_path / "elsewhere"  # the same content in another folder: also warm, its own paths
+    copy.mkdir()
+    (copy / "a.yml").write_text(GOOD)
+    third = DetectionEngine.from_folders([copy], cache_dir=cache)
+    assert third.last_reload.recompiled_files == 0
+    assert (third.rules[0].path, third.rules[0].ruleset) == (str(copy / "a.yml"), "elsewhere")
+    assert first.rules[0].path == str(rules / "a.yml")  # the cached entry itself is not rewritten
+    back = DetectionEngine.from_folders([rules], cache_dir=cache)  # the set before is kept too
+    assert back.last_reload.recompiled_files == 0
+    (rules / "a.yml").write_text(GOOD.replace("alpha", "gamma"))
+    assert DetectionEngine.from_folders([rules], cache_dir=cache).last_reload.recompiled_files == 1
+
+
+def test_cache_keeps_the_last_two_rule_sets(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    folders = {}
+    for name in ("a", "b", "c"):
+        folders[name] = tmp_path / name
+        folders[name].mkdir()
+        (folders[name] / f"{name}.yml").write_text(GOOD.replace("alpha", name + "x"))
+
+    def recompiled(name: str) -> int:
+        return DetectionEngine.from_folders([folders[name]], cache_dir=cache).last_reload.recompiled_files
+
+    assert [recompiled(n) for n in ("a", "b", "a", "b", "c", "b", "a")] == [1, 1, 0, 0, 1, 0, 1]
+
+
+def test_two_copies_of_one_file_are_still_two_files(tmp_path: Path) -> None:
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.yml").write_text(GOOD)
+    engine = DetectionEngine.from_folders([tmp_path / "one", tmp_path / "two"])
+    assert [r.path for r in engine.rules] == [str(tmp_path / "one" / "a.yml")]
+    (dup,) = engine.quarantined
+    assert dup.path == str(tmp_path / "two" / "a.yml") and "duplicate rule id" in dup.reason
 
 
 EVERY_NODE = proc_rule(
@@ -229,3 +280,28 @@ def test_stats_count_matches_and_errors_stay_visible(
     (stats,) = engine.stats()
     assert stats.errors == 2 and "boom" in (stats.last_error or "")
     assert caplog.text.count("rule raised while matching") == 1  # logged once per rule, counted always
+
+
+def test_antivirus_category_routes_to_malware_events() -> None:
+    """SigmaHQ's `category: antivirus` rules (Signature = the vendor's threat name) reach Defender,
+    Kaspersky and FortiGate detections, normalized from their golden samples, and nothing else."""
+    from normalizers.stage import NormalizeStage
+    from soc_core.event import Event
+    from soc_core.records import RawRecord
+
+    engine = DetectionEngine.from_folders([SIGMA / "rules" / "category" / "antivirus"])
+    assert engine.rules and all(r.dormant is None for r in engine.rules)
+    golden = Path(__file__).resolve().parents[1] / "normalizers"
+    stage = NormalizeStage()
+
+    def fired(sample: str, fmt: str) -> set[str]:
+        raw = (golden / f"{sample}.raw").read_text(encoding="utf-8").strip()
+        event = stage(RawRecord(id="x", source_id="golden", format=fmt, payload=raw))
+        assert isinstance(event, Event)
+        return {m.rule.title for m in engine.match(event.flat())}
+
+    # Defender 1116 "Trojan:PowerShell/Powersploit.M": the hack-tool signature rule
+    assert "Antivirus - Hacktool Signature" in fired("evtx_json/defender_1116_malware_detected", "evtx_json")
+    # not malware events: a Security logon and a FortiGate allowed session
+    assert fired("evtx_json/security_4624_remote_interactive", "evtx_json") == set()
+    assert fired("fortigate/traffic_forward_accept_eventtime_ns", "fortigate") == set()

@@ -54,12 +54,16 @@ def test_alert_fields(engine: DetectionEngine) -> None:
     assert alert.rule.name.startswith("VN-02") and alert.rule.reference
     assert alert.checklist == ["VN-02"]
     assert [t.technique for t in alert.threat] == [
-        {"id": "T1562.004", "reference": "https://attack.mitre.org/techniques/T1562/004/"}
+        {
+            "id": "T1686",
+            "name": "Disable or Modify System Firewall",
+            "reference": "https://attack.mitre.org/techniques/T1686/",
+        }
     ]
     assert alert.threat[0].tactic == {
-        "id": "TA0005",
-        "name": "Defense Evasion",
-        "reference": "https://attack.mitre.org/tactics/TA0005/",
+        "id": "TA0112",
+        "name": "Defense Impairment",
+        "reference": "https://attack.mitre.org/tactics/TA0112/",
     }
     assert alert.soc.unit.id == "u-01" and alert.soc.source.id == "src-1"
     assert (alert.host_name, alert.user_name) == ("ws-tthc-01", "motcua")
@@ -148,10 +152,15 @@ def test_tag_conventions() -> None:
     assert threat.tactic is not None and threat.tactic["id"] == "TA0002"
     assert threat.technique == {
         "id": "T1059.001",
+        "name": "PowerShell",
         "reference": "https://attack.mitre.org/techniques/T1059/001/",
     }
     two_tactics = threats(["attack.persistence", "attack.privilege_escalation", "attack.t1098"])
     assert [t.technique for t in two_tactics if t.technique] == [
-        {"id": "T1098", "reference": "https://attack.mitre.org/techniques/T1098/"}
+        {
+            "id": "T1098",
+            "name": "Account Manipulation",
+            "reference": "https://attack.mitre.org/techniques/T1098/",
+        }
     ]
     assert {t.tactic["id"] for t in two_tactics if t.tactic} == {"TA0003", "TA0004"}

@@ -107,6 +107,7 @@ def _indexed_ids(store: ElasticStore) -> list[str]:
         after = hits[-1]["sort"]
 
 
+@pytest.mark.chaos
 def test_events_reach_elasticsearch_exactly_once_through_worker_kills(
     stack: tuple[dict[str, str], ElasticStore],
 ) -> None:

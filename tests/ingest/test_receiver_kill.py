@@ -18,7 +18,7 @@ from tests.e2e.procs import SocProcess, free_port
 from tests.ingest.helpers import consume_raw, save_registry, source
 from tests.servers import Servers
 
-pytestmark = pytest.mark.servers
+pytestmark = [pytest.mark.servers, pytest.mark.chaos]
 TOKEN = "kill-test-token"
 TOTAL = 50_000
 BATCH = 500

@@ -81,6 +81,7 @@ def intake(tmp_path: Path) -> Iterator[tuple[str, Recorder]]:
         yield url, rec
 
 
+@pytest.mark.chaos
 def test_shipper_survives_rotation_truncation_outage_and_sigkill(
     tmp_path: Path, intake: tuple[str, Recorder]
 ) -> None:

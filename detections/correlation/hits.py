@@ -1,0 +1,170 @@
+"""Rule hits: a base rule (or an inner correlation) fired on an event, as one correlation reads it.
+
+One hit per (event, rule, reading correlation): it carries that correlation's group key, the value
+of its `condition.field`, the event time and the context an alert needs. In distributed mode hits
+travel on `soc.rulehits` keyed by `"<correlation id>|<group key>"` (`partition_key`).
+
+Group-by with a missing field: the value is `null` and such events form their own group (as
+Elasticsearch's ES|QL `STATS ... BY` does), they are never dropped. The key is the JSON array of the
+group values, so a missing field (`null`) and an empty string (`""`) are different groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from detections.correlation.model import Correlation, Source
+from soc_core.event import Event
+
+Scalar = str | int | float | bool | None
+
+
+def canonical(value: Any) -> Scalar:
+    """A hashable, JSON-native form of a field value: ECS arrays of one value are that value."""
+    if isinstance(value, list | tuple):
+        if len(value) == 1:
+            return canonical(value[0])
+        return orjson.dumps(value, default=str).decode() if value else None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def first_value(flat: Mapping[str, Any], names: Sequence[str]) -> Scalar:
+    for name in names:
+        value = flat.get(name)
+        if value is not None:
+            return canonical(value)
+    return None
+
+
+def group_key(values: Sequence[Scalar]) -> str:
+    return orjson.dumps(list(values)).decode()
+
+
+@dataclass(slots=True)
+class RuleHit:
+    correlation_id: str
+    rule_id: str
+    event_id: str
+    ts: float
+    group: str
+    value: Scalar = None
+    context: dict[str, Any] = field(default_factory=dict)
+    #: position in the input topic partition (distributed mode), -1 in process
+    offset: int = -1
+    #: a hit of an inner correlation (chained): already ordered upstream, never dropped as late
+    chained: bool = False
+
+    @property
+    def partition_key(self) -> str:
+        return f"{self.correlation_id}|{self.group}"
+
+    def sort_key(self) -> tuple[float, str, str]:
+        return (self.ts, self.event_id, self.rule_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "c": self.correlation_id,
+            "r": self.rule_id,
+            "e": self.event_id,
+            "t": self.ts,
+            "g": self.group,
+            "v": self.value,
+            "x": self.context,
+            "ch": self.chained,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], offset: int = -1) -> RuleHit:
+        return cls(
+            correlation_id=d["c"],
+            rule_id=d["r"],
+            event_id=d["e"],
+            ts=float(d["t"]),
+            group=d["g"],
+            value=d.get("v"),
+            context=d.get("x") or {},
+            offset=offset,
+            chained=bool(d.get("ch")),
+        )
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, data: bytes, offset: int = -1) -> RuleHit:
+        return cls.from_dict(orjson.loads(data), offset)
+
+
+def event_context(event: Event) -> dict[str, Any]:
+    """What a correlation alert shows of the event that fired it."""
+    doc = event.to_doc()
+    return {
+        "soc": doc.get("soc") or {},
+        "host_name": (event.host or {}).get("name"),
+        "user_name": (event.user or {}).get("name"),
+        "event": doc,
+    }
+
+
+def hits_for_event(
+    event: Event, flat: Mapping[str, Any], rule_id: str, readers: Sequence[Correlation]
+) -> list[RuleHit]:
+    """The hits a base rule's match on `event` gives each correlation reading that rule."""
+    out: list[RuleHit] = []
+    context: dict[str, Any] | None = None
+    ts = event.timestamp.timestamp()
+    for correlation in readers:
+        for source in _sources(correlation, rule_id):
+            if context is None:
+                context = event_context(event)
+            out.append(
+                RuleHit(
+                    correlation_id=correlation.id,
+                    rule_id=rule_id,
+                    event_id=event.id,
+                    ts=ts,
+                    group=group_key([first_value(flat, names) for names in source.group_fields]),
+                    value=first_value(flat, source.value_fields) if source.value_fields else None,
+                    context=context,
+                )
+            )
+            break  # a rule listed twice (temporal_ordered) is one hit; the window places it
+    return out
+
+
+def chained_hits(
+    inner: Correlation,
+    group: str,
+    ts: float,
+    alert_id: str,
+    context: dict[str, Any],
+    readers: Sequence[Correlation],
+) -> list[RuleHit]:
+    """An inner correlation fired: the hits its readers get (fields = the inner group-by values)."""
+    values = dict(zip(inner.group_by, orjson.loads(group), strict=False))
+    out: list[RuleHit] = []
+    for correlation in readers:
+        for source in _sources(correlation, inner.id):
+            out.append(
+                RuleHit(
+                    correlation_id=correlation.id,
+                    rule_id=inner.id,
+                    event_id=alert_id,
+                    ts=ts,
+                    group=group_key([first_value(values, names) for names in source.group_fields]),
+                    context=context,
+                    chained=True,
+                )
+            )
+            break
+    return out
+
+
+def _sources(correlation: Correlation, rule_id: str) -> list[Source]:
+    return [correlation.sources[i] for i in correlation.positions.get(rule_id, ())]

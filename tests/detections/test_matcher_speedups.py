@@ -1,0 +1,91 @@
+"""The matcher's shortcuts answer exactly what the general path would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detections.loader import RuleFile, load_file
+from detections.matchers import EventView, Regex, re2_compile
+from tests.detections.conftest import EngineFactory
+
+LINES = st.text(alphabet=st.sampled_from(["a", "é", " ", "\n", "\r", "\t", "\u4e00"]), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pattern=st.sampled_from([".{3}", ".{5,}", ".{2,8}", ".{0}", ".{0,}", ".{12}"]),
+    values=st.lists(LINES, max_size=3),
+)
+def test_long_line_regexes_agree_with_re2(pattern: str, values: list[str]) -> None:
+    node = Regex(field="f", pattern=pattern)
+    view = EventView({"f": values[0] if len(values) == 1 else values})
+    expected = any(re2_compile(pattern).search(v) is not None for v in view.raw["f"])
+    assert node.match(view) is expected
+
+
+def test_long_line_shortcut_applies_to_the_corpus_shapes_only() -> None:
+    assert Regex(field="f", pattern=".{1000,}")._min_line == 1000
+    assert Regex(field="f", pattern=".{150}")._min_line == 150
+    assert Regex(field="f", pattern="a.{150}")._min_line == -1
+    assert Regex(field="f", pattern=".{1,9}\\.exe")._min_line == -1
+    long_line = Regex(field="f", pattern=".{1000,}")
+    assert long_line.match(EventView({"f": "x" * 1000}))
+    assert not long_line.match(EventView({"f": ("x" * 999 + "\n") * 3}))
+    assert not long_line.match(EventView({}))
+
+
+SECURITY_RULE = """\
+title: branches on event ids
+id: 00000000-0000-4000-8000-0000000000aa
+status: test
+level: high
+logsource:
+    product: windows
+    service: security
+detection:
+    selection1:
+        EventID: 4738
+    filter_empty:
+        AllowedToDelegateTo: ['', '-']
+    selection_5136:
+        EventID: 5136
+        AttributeLDAPDisplayName: 'servicePrincipalName'
+    condition: (selection1 and not filter_empty) or selection_5136
+"""
+
+
+def security(code: str, **data: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {"winlog.channel": "Security", "event.code": code}
+    return flat | {f"winlog.event_data.{k}": v for k, v in data.items()}
+
+
+def test_or_of_event_id_branches_is_dispatched_on_both_ids(make_engine: EngineFactory) -> None:
+    engine = make_engine(SECURITY_RULE, SECURITY_RULE.replace("EventID: 5136\n", "").replace("aa\n", "ab\n"))
+    assert not engine.quarantined
+    branches, unbounded = (
+        load_file(RuleFile(Path(f"r{i}.yml"), "t", "k", text.encode())).rules[0].compiled.dispatch
+        for i, text in enumerate((SECURITY_RULE, SECURITY_RULE.replace("EventID: 5136\n", "")))
+    )
+    assert branches["event.code"] == frozenset({"4738", "5136"})
+    assert "event.code" not in unbounded  # one branch names no event id: no constraint on it
+    fired = {
+        name: [m.rule.id[-2:] for m in engine.match(event)]
+        for name, event in {
+            "4738": security("4738", AllowedToDelegateTo="cifs/dc01"),
+            "4738 filtered": security("4738", AllowedToDelegateTo="-"),
+            "5136": security("5136", AttributeLDAPDisplayName="servicePrincipalName"),
+            "5136 other attribute": security("5136", AttributeLDAPDisplayName="member"),
+            "4624": security("4624", AttributeLDAPDisplayName="servicePrincipalName"),
+        }.items()
+    }
+    assert fired == {
+        "4738": ["aa", "ab"],
+        "4738 filtered": [],
+        "5136": ["aa", "ab"],
+        "5136 other attribute": [],
+        "4624": ["ab"],
+    }
