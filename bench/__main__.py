@@ -29,6 +29,10 @@ def _load(name: str) -> dict[str, Any] | None:
     return data
 
 
+def _extra(correlations: str | None) -> str:
+    return f" + correlation rules: {correlations}" if correlations else ""
+
+
 def summary() -> str:
     """The Markdown tables the README quotes."""
     lines = ["# Benchmark results", "", "Written by `python -m bench` from the JSON files beside it.", ""]
@@ -76,7 +80,8 @@ def summary() -> str:
             f"Measured {cli.get('when', '?')} at commit {cli.get('commit', '?')}, load average "
             f"{cli.get('median_load_average', 0):.1f}; {cli['corpus']['files']} files, "
             f"{cli['corpus']['events']:,} events, {cli['corpus']['alerts']:,} alerts, "
-            f"rules: pack + SigmaHQ{' + correlations' if cli['rules'].get('correlation_rules') else ''}.",
+            f"rules: pack (with its correlations) + SigmaHQ{_extra(cli['rules'].get('correlation_rules'))}; "
+            f"{cli.get('correlation_alerts', 0):,} correlation alerts.",
             "",
             "| measure | value | target |",
             "| --- | ---: | ---: |",

@@ -8,7 +8,13 @@ uvicorn on a free loopback port with an analyst API token, and times:
 - the queue's first page as the console asks for it: open statuses, newest first, 50 rows, with facets;
 - a filtered page: one unit + severity + free text, with facets;
 - a deep page: the 200th page of the queue (cursor paging; `search_after` underneath);
-- the first page without facets.
+- the first page without facets;
+- the queue collapsed by alert group (`collapse=group`, as the console shows it, with facets), its
+  first page and its 200th page.
+
+One alert in five shares its event with the alert before it (a SigmaHQ rule and its provincial
+counterpart), so groups have one or two members; one in fifty comes from an inspection evidence file
+(kept out of the live queue every query here reads).
 
 Writes p50/p95 per query to bench/results/alerts.json. Target: p95 < 500 ms.
 """
@@ -36,10 +42,10 @@ sys.path.insert(0, str(ROOT))
 
 from api.auth.deps import Role  # noqa: E402
 from api.auth.service import create_api_token  # noqa: E402
-from api.auth.testing import app_context  # noqa: E402
-from soc_core.alert import alert_id  # noqa: E402
+from soc_core.alert import alert_group, alert_id  # noqa: E402
 from socpipe.app import create_app  # noqa: E402
 from stores.elastic.store import ElasticStore, connect  # noqa: E402
+from tests.backends import app_context  # noqa: E402
 from tests.servers import start_servers  # noqa: E402
 
 RULES = [
@@ -69,11 +75,18 @@ CHECKLIST = ["VN-01", "VN-02", "VN-05", "VN-06", "VN-10", "VN-11", "VN-12"]
 TECHNIQUES = ["T1110", "T1003", "T1562", "T1059", "T1078", "T1091", "T1505"]
 
 
-def gen_alert(n: int, rng: random.Random, start: datetime, span_s: int) -> tuple[str, dict[str, Any]]:
+def gen_alert(
+    n: int, rng: random.Random, start: datetime, span_s: int, previous: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Alert `n`; given the previous one, a second rule on the same event (same time, same group)."""
     rule_id, rule_name = rng.choice(RULES)
     unit = rng.choice(UNITS)
     ts = start + timedelta(seconds=rng.randrange(span_s))
     ev = f"bench-ev-{n}"
+    if previous is not None:
+        ts, ev = datetime.fromisoformat(previous["@timestamp"]), previous["event_ids"][0]
+        while rule_id == previous["rule"]["id"]:  # another rule on the same event
+            rule_id, rule_name = rng.choice(RULES)
     status = rng.choice(STATUSES)
     doc = {
         "id": alert_id(rule_id, ev),
@@ -102,7 +115,10 @@ def gen_alert(n: int, rng: random.Random, start: datetime, span_s: int) -> tuple
         "count": 1,
         "created_at": ts.isoformat(),
         "triage": {"status": status, "tags": []},
+        "group": alert_group(ts, [ev]),
     }
+    if n % 50 == 7:
+        doc["soc"]["evidence"] = {"visit_id": f"KT-{n}", "file_id": f"TL-{n}", "unit_id": unit}  # type: ignore[index]
     return doc["id"], doc  # type: ignore[return-value]
 
 
@@ -116,8 +132,9 @@ def load(store: ElasticStore, count: int, *, chunk: int = 5000) -> float:
         store.es.indices.create(index=f"{store.prefix}alerts-{month}")
     store.es.indices.put_settings(index=f"{store.prefix}alerts-*", settings={"refresh_interval": "-1"})
     body: list[bytes] = []
+    doc: dict[str, Any] | None = None
     for n in range(count):
-        doc_id, doc = gen_alert(n, rng, start, span)
+        doc_id, doc = gen_alert(n, rng, start, span, doc if n % 5 == 1 else None)
         index = f"{store.prefix}alerts-{doc['@timestamp'][:7].replace('-', '.')}"
         body.append(orjson.dumps({"create": {"_index": index, "_id": doc_id}}))
         body.append(orjson.dumps(doc))
@@ -130,13 +147,15 @@ def load(store: ElasticStore, count: int, *, chunk: int = 5000) -> float:
         _bulk(store, body)
     store.es.indices.put_settings(index=f"{store.prefix}alerts-*", settings={"refresh_interval": "1s"})
     store.es.indices.refresh(index=f"{store.prefix}alerts-*")
-    store.es.indices.forcemerge(index=f"{store.prefix}alerts-*", max_num_segments=1, request_timeout=1800)
+    store.es.options(request_timeout=1800).indices.forcemerge(
+        index=f"{store.prefix}alerts-*", max_num_segments=1
+    )
     return time.perf_counter() - t0
 
 
 def _bulk(store: ElasticStore, lines: list[bytes]) -> None:
     payload = b"\n".join(lines) + b"\n"
-    resp = store.es.bulk(operations=payload, refresh=False, request_timeout=300)  # type: ignore[arg-type]
+    resp = store.es.options(request_timeout=300).bulk(operations=payload, refresh=False)  # type: ignore[arg-type]
     if resp.get("errors"):
         bad = next(i for i in resp["items"] if i["create"].get("status", 201) >= 300)
         raise RuntimeError(f"bulk load failed: {bad}")
@@ -238,6 +257,18 @@ def main() -> None:
             )
             results["severity_sorted_first_page"] = measure(
                 client, path, [*open_statuses, ("size", "50"), ("sort", "severity")], args.runs
+            )
+            grouped = [*open_statuses, ("size", "50"), ("collapse", "group")]
+            results["grouped_first_page_with_facets"] = measure(
+                client, path, [*grouped, ("facets", "true")], args.runs
+            )
+            results["grouped_first_page_no_facets"] = measure(client, path, grouped, args.runs)
+            cursor = None
+            for _ in range(199):
+                page = client.get(path, params=[*grouped, *([("cursor", cursor)] if cursor else [])]).json()
+                cursor = page["next_cursor"]
+            results["grouped_page_200_by_cursor"] = measure(
+                client, path, [*grouped, ("cursor", cursor)], args.runs
             )
         out = {
             "benchmark": "alert queue through the HTTP API (uvicorn, bearer token), Elasticsearch store",

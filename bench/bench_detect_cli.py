@@ -1,9 +1,11 @@
 """`socpipe detect` benchmark: the whole offline command on every .evtx file of EVTX-ATTACK-SAMPLES.
 
 What an analyst runs: one process (`python -m socpipe detect`), pinned to one core with `taskset`,
-the whole SigmaHQ corpus plus the provincial pack (plus correlation rules: `--correlation-rules
-DIR` adds a folder, e.g. the provincial correlation rules once the correlation engine lands),
-the compiled-rule cache warm. Reports:
+the whole SigmaHQ corpus plus the provincial pack (with its own correlation rules) plus 30 more
+correlation rules over the SigmaHQ rules that fire most on this corpus (`generated_correlations`:
+event_count, value_count and temporal in turn, grouped by computer, `generate: true` so the
+single-event alerts stay the same; `--correlation-rules DIR` uses a folder of yours instead), the
+compiled-rule cache warm. Reports:
 
 - events/s after start-up: events / the loop's own time, as the command reports it on its last
   stderr line (`seconds=`, wall; `cpu_seconds=`, CPU); best of `--runs`. Target >= 20,000.
@@ -15,7 +17,7 @@ Writes `bench/results/detect_cli.json` (`--output`). The machine is shared: the 
 at each run is recorded beside it, and CPU seconds are reported because they move less with
 load than wall time.
 
-    .venv/bin/python bench/bench_detect_cli.py [--runs 3] [--core 0] [--correlation-rules DIR]
+    .venv/bin/python bench/bench_detect_cli.py [--runs 3] [--core 0] [--correlation-rules DIR|none]
     .venv/bin/python bench/bench_detect_cli.py --root ../other-checkout   # the same on another tree
 """
 
@@ -32,9 +34,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SOCPIPE_SHARED", ROOT.parent / "shared"))
@@ -45,7 +51,11 @@ TARGETS = {"events_per_second": 20_000, "warm_start_seconds": 1.5, "peak_rss_mb"
 SUMMARY = re.compile(r"^-- (?P<counts>.*?) seconds=(?P<seconds>[\d.]+)(?: cpu_seconds=(?P<cpu>[\d.]+))?")
 
 
-def run(root: Path, core: int, args: list[str]) -> dict[str, Any]:
+CORRELATIONS = 30
+CORRELATION_TYPES = ("event_count", "value_count", "temporal")
+
+
+def run(root: Path, core: int, args: list[str], *, stdout: Any = subprocess.DEVNULL) -> dict[str, Any]:
     """One `socpipe detect` process: wall time, CPU time and peak RSS (its own `rusage`), and the
     figures of its summary line."""
     command = ["taskset", "-c", str(core), sys.executable, "-m", "socpipe", "detect", *args]
@@ -53,7 +63,7 @@ def run(root: Path, core: int, args: list[str]) -> dict[str, Any]:
     load = os.getloadavg()[0]
     started = time.perf_counter()
     with tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=stdout, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         err.seek(0)
@@ -75,6 +85,42 @@ def run(root: Path, core: int, args: list[str]) -> dict[str, Any]:
     return out
 
 
+def busiest_rules(root: Path, core: int, args: list[str], count: int) -> list[str]:
+    """The ids of the `count` single-event rules that raise the most alerts on the corpus."""
+    with tempfile.TemporaryFile() as out:
+        run(root, core, args, stdout=out)
+        out.seek(0)
+        fired = Counter(json.loads(line)["rule"]["id"] for line in out if line.strip())
+    return [rule_id for rule_id, _ in fired.most_common(count)]
+
+
+def generated_correlations(rule_ids: list[str], folder: Path) -> Path:
+    """`CORRELATIONS` correlation rules over `rule_ids` (busiest first, reused in turn), one file each:
+    the correlation work of a rule set that uses them, with hits on most events that alert."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(CORRELATIONS):
+        kind = CORRELATION_TYPES[n % len(CORRELATION_TYPES)]
+        first, second = rule_ids[n % len(rule_ids)], rule_ids[(n + 1) % len(rule_ids)]
+        refs = [first, second] if kind == "temporal" else [first]
+        condition = {"event_count": {"gte": 3}, "value_count": {"field": "EventID", "gte": 2}}.get(kind)
+        document = {
+            "title": f"bench correlation {n + 1}: {kind}",
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"socpipe-bench-correlation-{n}")),
+            "level": "low",
+            "author": "socpipe benchmark",
+            "correlation": {
+                "type": kind,
+                "rules": refs,
+                "group-by": ["Computer"],
+                "timespan": "10m",
+                "generate": True,
+                **({"condition": condition} if condition else {}),
+            },
+        }
+        (folder / f"bench_correlation_{n + 1:02d}.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return folder
+
+
 def rule_args(root: Path, correlation: Path | None) -> list[str]:
     folders = [root / "detections" / "rules"]
     folders += [SIGMA / name for name in ("rules", "rules-emerging-threats", "rules-threat-hunting")]
@@ -92,7 +138,9 @@ def main() -> int:
     parser.add_argument("--core", type=int, default=0, help="the CPU the process is pinned to")
     parser.add_argument("--evtx", type=Path, default=EVTX, help="folder of .evtx files (searched)")
     parser.add_argument(
-        "--correlation-rules", type=Path, default=None, help="a folder of correlation rules to add"
+        "--correlation-rules",
+        default=None,
+        help="a folder of correlation rules to add instead of the 30 generated ones; `none`: no extra",
     )
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to benchmark")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -103,13 +151,23 @@ def main() -> int:
     files = sorted(str(p) for p in args.evtx.rglob("*.evtx"))
     if not files:
         raise SystemExit(f"no .evtx files under {args.evtx}")
-    rules = rule_args(root, args.correlation_rules)
-
     with tempfile.TemporaryDirectory(prefix="bench-detect-cli-") as tmp:
         empty = Path(tmp) / "empty.ndjson"
         empty.write_text("")
         cache = ["--cache-dir", str(Path(tmp) / "cache")]
-        cold = run(root, args.core, [*cache, *rules, str(empty)])
+        if args.correlation_rules is None:
+            busiest = busiest_rules(root, args.core, [*cache, *rule_args(root, None), *files], 20)
+            correlation: Path | None = generated_correlations(busiest, Path(tmp) / "correlations")
+            described = f"{CORRELATIONS} generated over the {len(busiest)} busiest rules"
+        elif args.correlation_rules == "none":
+            correlation, described = None, ""
+        else:
+            correlation = Path(args.correlation_rules)
+            described = str(correlation)
+        rules = rule_args(root, correlation)
+        cold_cache = ["--cache-dir", str(Path(tmp) / "cold-cache")]
+        cold = run(root, args.core, [*cold_cache, *rules, str(empty)])
+        run(root, args.core, [*cache, *rules, str(empty)])  # the generated rules into the warm cache
         print(f"cold start {cold['wall_seconds']:.2f}s", file=sys.stderr)
         warm_runs, full_runs = [], []
         for i in range(args.runs):
@@ -137,7 +195,8 @@ def main() -> int:
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
         ).stdout.strip(),
         "corpus": {"files": len(files), "events": events, "alerts": best["counts"].get("alerts", 0)},
-        "rules": {"folders": rules[1::2], "correlation_rules": str(args.correlation_rules or "")},
+        "rules": {"folders": rules[1::2], "correlation_rules": described},
+        "correlation_alerts": best["counts"].get("correlation_alerts", 0),
         "events_per_second": events / best["loop_seconds"],
         "events_per_cpu_second": events / min(cpu_loops) if cpu_loops else None,
         "loop_seconds": [r["loop_seconds"] for r in full_runs],

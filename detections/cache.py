@@ -28,7 +28,7 @@ from detections.loader import FileResult
 
 log = logging.getLogger(__name__)
 
-ENGINE_VERSION = "2"  # 2: matcher nodes pickle as constructor calls (`matchers._Rebuilt`)
+ENGINE_VERSION = "3"  # 3: rules with Security-log variants (`CompiledRule.variants`)
 
 _FINGERPRINT_MODULES = (
     "compiler.py",

@@ -19,6 +19,7 @@ A construct we cannot match faithfully raises `CompileError`, and the loader qua
 
 from __future__ import annotations
 
+import itertools
 import re
 import re._constants as _sre_constants
 import re._parser as _sre_parser
@@ -65,8 +66,10 @@ from detections.matchers import (
     CompareOp,
     Const,
     Exists,
+    FieldNode,
     FieldRef,
     Glob,
+    Junction,
     Node,
     Not,
     Null,
@@ -75,6 +78,8 @@ from detections.matchers import (
     Regex,
     Selection,
     StrAny,
+    Variants,
+    _Rebuilt,
     re2_compile,
 )
 
@@ -100,13 +105,29 @@ class CompileError(Exception):
 
 
 @dataclass(slots=True)
+class Route:
+    """Where one variant of a rule is filed: its dispatch keys and its prefilter literals."""
+
+    dispatch: dict[str, frozenset[str]]
+    literals: frozenset[tuple[str, str]] | None
+
+
+@dataclass(slots=True)
 class CompiledRule:
-    """What the engine needs of one rule, all picklable."""
+    """What the engine needs of one rule, all picklable.
+
+    `dispatch`/`literals` are the first variant's; `variants` holds the routes of the others (a
+    `process_creation` rule's Security 4688 variant), each filed under its own keys.
+    """
 
     condition: Node
     selections: list[Selection]
     dispatch: dict[str, frozenset[str]] = field(default_factory=dict)
     literals: frozenset[tuple[str, str]] | None = None
+    variants: tuple[Route, ...] = ()
+
+    def routes(self) -> tuple[Route, ...]:
+        return (Route(self.dispatch, self.literals), *self.variants)
 
 
 # ---------------------------------------------------------------- values
@@ -371,8 +392,7 @@ def _condition_node(item: object, selections: dict[str, Selection], rule: SigmaR
     raise CompileError(f"unexpected condition element {type(item).__name__}")
 
 
-def compile_rule(rule: SigmaRule) -> CompiledRule:
-    """Compile a rule that the processing pipeline has already been applied to."""
+def _compile_variant(rule: SigmaRule) -> tuple[Node, list[Selection]]:
     selections = {
         name: Selection(name, _detection_node(detection))
         for name, detection in rule.detection.detections.items()
@@ -386,11 +406,104 @@ def compile_rule(rule: SigmaRule) -> CompiledRule:
     if not conditions:
         raise CompileError("rule has no condition")
     condition = conditions[0] if len(conditions) == 1 else Or(tuple(conditions))
-    user_selections = [sel for name, sel in selections.items() if not name.startswith("_")]
+    return condition, [sel for name, sel in selections.items() if not name.startswith("_")]
+
+
+def compile_rule(rule: SigmaRule, *variants: SigmaRule) -> CompiledRule:
+    """Compile a rule that the processing pipeline has already been applied to.
+
+    `variants` are the same rule through other pipelines (`pipelines.security_pipeline`). The
+    rule then matches when any variant does. Each variant is pruned of its routing constraints like
+    a single rule and filed in a `Variants` node under its own dispatch keys: whichever bucket
+    handed the event over, only the variant of the event's channel and event id runs, and the
+    selections reported are that variant's.
+    """
+    condition, selections = _compile_variant(rule)
     dispatch, implied = extract_dispatch(condition)
     condition = _prune(condition, {id(node) for node in implied})
     literals = extract_literals(condition, set(dispatch))
-    return CompiledRule(condition, user_selections, dispatch, literals)
+    if not variants:
+        return CompiledRule(condition, selections, dispatch, literals)
+    compiled: list[tuple[dict[str, frozenset[str]], Node, list[Selection]]] = [
+        (dispatch, condition, selections)
+    ]
+    routes = [Route(dispatch, literals)]
+    shared = _leaves(condition, {})
+    for variant in variants:
+        try:
+            v_condition, v_selections = _compile_variant(variant)
+        except CompileError as exc:
+            raise CompileError(f"in the rule's Security-log variant: {exc}") from None
+        v_dispatch, v_implied = extract_dispatch(v_condition)
+        v_condition = _share(_prune(v_condition, {id(node) for node in v_implied}), shared)
+        routes.append(Route(v_dispatch, extract_literals(v_condition, set(v_dispatch))))
+        compiled.append((v_dispatch, v_condition, v_selections))
+    signature = tuple(dispatch)
+    if not signature or any(tuple(d) != signature for d, _, _ in compiled):
+        raise CompileError(
+            "the rule's variants route on different fields "
+            f"({', '.join(sorted({'+'.join(d) or '(none)' for d, _, _ in compiled}))}): not supported"
+        )
+    names = [selection.name for selection in selections]
+    merged = [
+        Selection(name, _variants(signature, [(d, _selection(sels, name)) for d, _, sels in compiled]))
+        for name in names
+    ]
+    condition = _variants(signature, [(d, body) for d, body, _ in compiled])
+    first, *others = routes
+    return CompiledRule(condition, merged, first.dispatch, first.literals, tuple(others))
+
+
+def _identity(value: Any) -> Any:
+    """A hashable key for a node's value: its class and constructor arguments, all the way down."""
+    if isinstance(value, _Rebuilt):
+        return (type(value), _identity(value.__reduce__()[1]))
+    if isinstance(value, tuple):
+        return tuple(_identity(item) for item in value)
+    return value
+
+
+def _leaves(node: Node, pool: dict[Any, FieldNode]) -> dict[Any, FieldNode]:
+    """Every field test of a compiled condition, by identity."""
+    if isinstance(node, FieldNode):
+        pool.setdefault(_identity(node), node)
+    elif isinstance(node, Junction):
+        for child in node.children:
+            _leaves(child, pool)
+    elif isinstance(node, Not | Selection):
+        _leaves(node.child if isinstance(node, Not) else node.node, pool)
+    return pool
+
+
+def _share(node: Node, pool: dict[Any, FieldNode]) -> Node:
+    """The variant with the field tests it has in common with the first (`CommandLine` is the same
+    field in 4688) replaced by the first's objects: the rule cache stores and rebuilds them once
+    (their automata and regexes are the costly part of a warm start)."""
+    if isinstance(node, FieldNode):
+        return pool.get(_identity(node), node)
+    if isinstance(node, Junction):
+        node.children = tuple(_share(child, pool) for child in node.children)
+    elif isinstance(node, Not):
+        node.child = _share(node.child, pool)
+    elif isinstance(node, Selection):
+        node.node = _share(node.node, pool)
+    return node
+
+
+def _selection(selections: list[Selection], name: str) -> Node:
+    for selection in selections:
+        if selection.name == name:
+            return selection.node
+    return Const(False)
+
+
+def _variants(signature: tuple[str, ...], bodies: list[tuple[dict[str, frozenset[str]], Node]]) -> Variants:
+    """File each body under every dispatch key of its variant (ORed where two variants share one)."""
+    table: dict[tuple[str, ...], list[Node]] = {}
+    for dispatch, body in bodies:
+        for key in itertools.product(*(sorted(dispatch[f]) for f in signature)):
+            table.setdefault(key, []).append(body)
+    return Variants(signature, tuple((key, _or(nodes)) for key, nodes in table.items()))
 
 
 # ---------------------------------------------------------------- indexing facts

@@ -14,6 +14,9 @@ condition holds on the event (filters are written `condition: not selection`). E
 after the rule matched gives the same answer, and keeps the compiled rules (and their per-file
 cache) independent of filters that may live in another file.
 
+A filter of a category with a Security-log variant (process_creation, registry) is compiled with
+that variant too (`pipelines.apply_pipelines`), so it also filters the rule's matches on 4688/4657.
+
 A filter applies to a rule when the rule's logsource lies within the filter's (pySigma's `in`) and
 the rule's id is listed in `rules` (or `rules: any`). References are resolved by rule id only: a
 reference that names no loaded rule, or a rule whose logsource lies outside the filter's, is
@@ -44,6 +47,7 @@ from sigma.rule import SigmaLogSource, SigmaRule
 
 from detections.compiler import CompileError, compile_rule
 from detections.matchers import EventView, Node
+from detections.pipelines import apply_pipelines
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +156,7 @@ def compile_filter(
             "detection": detection,
         }
     )
-    pipeline.apply(rule)
-    compiled = compile_rule(rule)
+    compiled = compile_rule(*apply_pipelines(rule, pipeline))  # a Security variant as its rules have
     return CompiledFilter(
         id=str(sigma_filter.id),
         title=sigma_filter.title,

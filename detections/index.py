@@ -5,6 +5,8 @@ Two stages, both built from facts the compiler extracted (`CompiledRule.dispatch
 1. Dispatch. Rules are filed under the values of their required routing fields (for Windows:
    channel x event id). An event is looked up under each *signature* (tuple of routing fields) that
    some rule uses, so a Sysmon event id 1 meets the ~1,400 process-creation rules and nothing else.
+   A rule with several variants (`CompiledRule.routes()`: Sysmon 1 and Security 4688) is filed
+   under each variant's keys, with that variant's literals.
 2. Prefilter. Inside a bucket, one Aho-Corasick automaton per field holds the rules' necessary
    literals, each mapped to a bitmask of the bucket's rules. Scanning the event's (lower-cased)
    values ORs the masks of the literals found; only those rules, plus the few that have no usable
@@ -23,25 +25,7 @@ from typing import Any
 import ahocorasick
 
 from detections.compiler import CompiledRule
-from detections.matchers import EventView
-
-
-def dispatch_keys(value: Any) -> tuple[str, ...]:
-    """The keys an event value is looked up under: the compiler's normalisation of equality values."""
-    if isinstance(value, str):
-        return (value.lower(),)
-    if isinstance(value, bool) or value is None:
-        return ()
-    if isinstance(value, int):
-        return (str(value),)
-    if isinstance(value, float):
-        return (str(int(value)),) if value.is_integer() else ()
-    if isinstance(value, list | tuple):
-        out: list[str] = []
-        for item in value:
-            out.extend(dispatch_keys(item))
-        return tuple(out)
-    return ()
+from detections.matchers import EventView, dispatch_keys
 
 
 @dataclass(slots=True)
@@ -49,6 +33,7 @@ class Bucket:
     """The rules filed under one dispatch key, with their per-field literal automata."""
 
     rules: list[int] = field(default_factory=list)
+    literals: list[frozenset[tuple[str, str]] | None] = field(default_factory=list)
     automata: list[tuple[str, Any]] = field(default_factory=list)
     unfiltered: int = 0
     small: bool = False
@@ -56,12 +41,20 @@ class Bucket:
     #: Buckets of at most this many rules skip the prefilter.
     SMALL = 3
 
-    def build(self, compiled: Sequence[CompiledRule]) -> None:
+    def add(self, index: int, literals: frozenset[tuple[str, str]] | None) -> None:
+        """File a rule (variant) here; a rule filed twice is kept once, its literals joined."""
+        if self.rules and self.rules[-1] == index:
+            known = self.literals[-1]
+            self.literals[-1] = None if known is None or literals is None else known | literals
+            return
+        self.rules.append(index)
+        self.literals.append(literals)
+
+    def build(self) -> None:
         words: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.small = len(self.rules) <= self.SMALL
         self.unfiltered = 0
-        for pos, index in enumerate(self.rules):
-            literals = compiled[index].literals
+        for pos, literals in enumerate(self.literals):
             if literals is None:
                 self.unfiltered |= 1 << pos
                 continue
@@ -117,17 +110,18 @@ class RuleIndex:
         for index, (rule, is_routed) in enumerate(zip(compiled, routed, strict=True)):
             if not is_routed:
                 continue
-            if not rule.dispatch:
-                self._always.rules.append(index)
-                continue
-            signature = tuple(rule.dispatch)
-            table = self._signatures.setdefault(signature, {})
-            for key in itertools.product(*(sorted(rule.dispatch[f]) for f in signature)):
-                table.setdefault(key, Bucket()).rules.append(index)
+            for route in rule.routes():
+                if not route.dispatch:
+                    self._always.add(index, route.literals)
+                    continue
+                signature = tuple(route.dispatch)
+                table = self._signatures.setdefault(signature, {})
+                for key in itertools.product(*(sorted(route.dispatch[f]) for f in signature)):
+                    table.setdefault(key, Bucket()).add(index, route.literals)
         for table in self._signatures.values():
             for bucket in table.values():
-                bucket.build(compiled)
-        self._always.build(compiled)
+                bucket.build()
+        self._always.build()
         self.bucket_count = sum(len(t) for t in self._signatures.values()) + 1
         self._fields = tuple(sorted({name for signature in self._signatures for name in signature}))
         self._memo: dict[tuple[Any, ...], list[Bucket]] = {}
@@ -167,3 +161,6 @@ class RuleIndex:
         if self._always.rules:
             found.append(self._always)
         return found
+
+
+__all__ = ["Bucket", "RuleIndex", "dispatch_keys"]

@@ -1,5 +1,9 @@
 """Load Sigma rule sets from folders: parse with pySigma, apply our pipeline, compile, quarantine.
 
+A Windows rule of a category the Security log also records (process_creation, registry) is put
+through `security_pipeline` too, from a copy of the parsed rule, and both variants are compiled
+into the one rule (`compile_rule(rule, variant)`): it fires on Sysmon and on Security 4688/4657.
+
 One bad rule never stops the others: a file that is not YAML, a rule pySigma rejects, a regex RE2
 cannot run, a modifier we do not support... each becomes a `QuarantinedRule` with the reason, and
 loading goes on. `status: deprecated` / `unsupported` rules are skipped and counted, and so are
@@ -37,7 +41,7 @@ from sigma.rule import SigmaRule
 from detections.compiler import CompiledRule, CompileError, compile_rule
 from detections.correlation.document import CorrelationDoc, parse_correlation, rule_meta
 from detections.filters import CompiledFilter, FilterError, compile_filter
-from detections.pipelines import is_routed, socpipe_pipeline
+from detections.pipelines import apply_pipelines, is_routed, socpipe_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +251,7 @@ def _load_rule(rule: SigmaRule, rule_file: RuleFile, result: FileResult) -> None
     title = rule.title or None
     info = _info(rule, rule_file)
     try:
-        _pipeline().apply(rule)
-        compiled = compile_rule(rule)
+        compiled = compile_rule(*apply_pipelines(rule, _pipeline()))  # with its Security variant
     except (SigmaError, CompileError) as exc:
         result.quarantined.append(QuarantinedRule(path, rule_id, title, _reason(exc)))
         return

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -114,6 +115,24 @@ def scalars_of(value: Any) -> list[Any]:
     return [] if value is None else [value]
 
 
+def dispatch_keys(value: Any) -> tuple[str, ...]:
+    """The keys an event value is looked up under: the compiler's normalisation of equality values."""
+    if isinstance(value, str):
+        return (value.lower(),)
+    if isinstance(value, bool) or value is None:
+        return ()
+    if isinstance(value, int):
+        return (str(value),)
+    if isinstance(value, float):
+        return (str(int(value)),) if value.is_integer() else ()
+    if isinstance(value, list | tuple):
+        out: list[str] = []
+        for item in value:
+            out.extend(dispatch_keys(item))
+        return tuple(out)
+    return ()
+
+
 class _RawStrings(dict[str, tuple[str, ...]]):
     """field -> string forms, computed on first access (a dict lookup afterwards: C speed)."""
 
@@ -153,12 +172,25 @@ class EventView:
     field pays one dict lookup, and only the first reader of a field pays for `lower()`.
     """
 
-    __slots__ = ("flat", "low", "raw")
+    __slots__ = ("_routes", "flat", "low", "raw")
 
     def __init__(self, flat: dict[str, Any]) -> None:
         self.flat = flat
         self.raw = _RawStrings(flat)
         self.low = _LowStrings(self.raw)
+        self._routes: dict[tuple[str, ...], list[tuple[str, ...]]] | None = None
+
+    def route_keys(self, signature: tuple[str, ...]) -> list[tuple[str, ...]]:
+        """The dispatch keys of the event for these routing fields, as the index computes them."""
+        routes = self._routes
+        if routes is None:
+            routes = self._routes = {}
+        found = routes.get(signature)
+        if found is None:
+            found = routes[signature] = list(
+                itertools.product(*(dispatch_keys(self.flat.get(f)) for f in signature))
+            )
+        return found
 
 
 class _Rebuilt:
@@ -230,6 +262,40 @@ class Not(Node):
 
     def fields(self) -> set[str]:
         return self.child.fields()
+
+
+@dataclass(slots=True, eq=False)
+class Variants(Node):
+    """The variants of a rule (`compiler.compile_rule`), each run only on the events the index
+    files under that variant's dispatch keys: one dict lookup per evaluation, on keys the event
+    view computes once (`EventView.route_keys`), read exactly as the index reads them.
+
+    `table` pairs each dispatch key (one value per field of `signature`) with its variant's body.
+    """
+
+    signature: tuple[str, ...]
+    table: tuple[tuple[tuple[str, ...], Node], ...]
+    _by_key: dict[tuple[str, ...], Node] = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_key = dict(self.table)
+
+    def match(self, view: EventView) -> bool:
+        routes = view._routes
+        keys = routes.get(self.signature) if routes is not None else None
+        if keys is None:
+            keys = view.route_keys(self.signature)
+        if len(keys) == 1:  # the usual event: one channel, one event id
+            node = self._by_key.get(keys[0])
+            return node is not None and node.match(view)
+        for key in keys:
+            node = self._by_key.get(key)
+            if node is not None and node.match(view):
+                return True
+        return False
+
+    def fields(self) -> set[str]:
+        return set(self.signature).union(*(node.fields() for _, node in self.table))
 
 
 @dataclass(slots=True, eq=False)

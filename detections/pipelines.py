@@ -18,8 +18,25 @@ Why our own pipeline rather than `ecs_windows` / `sysmon_pipeline` + `windows_lo
   a rule whose logsource no item recognised is *dormant* (compiled and validated, never dispatched),
   because without a channel/dataset condition it would match unrelated events.
 - Windows generic categories (`process_creation`, `file_event`, ...) route to Sysmon, like
-  `sysmon_pipeline`. Security 4688 process creation is not mapped (the Sysmon field names differ);
-  the provincial pack carries explicit 4688 rules where it needs them.
+  `sysmon_pipeline`.
+- The categories pySigma's `windows_audit_pipeline` maps onto the Security log (`process_creation`
+  -> 4688, `registry_event`/`registry_set`/`registry_add` -> 4657) get a second *variant*: the
+  same rule through `security_pipeline()`. The loader compiles both into the one rule id
+  (`compiler.compile_rule`): the rule is filed under both variants' dispatch keys and runs the
+  variant of the event's channel and event id, so a `process_creation` rule fires on Sysmon
+  event 1 AND on Security 4688, for the many machines with process auditing but no Sysmon. The
+  differential test converts both variants for Elasticsearch and ORs the two queries.
+
+The Security variant maps only true equivalents (`SECURITY_4688_FIELDS`, `SECURITY_4657_FIELDS`:
+pySigma's audit mapping plus the fields 4688/4657 carry with the same meaning, e.g. `ProcessId` ->
+`NewProcessId`, `ParentProcessId` -> `ProcessId`, `IntegrityLevel` -> `MandatoryLabel` with level
+names turned into their SIDs). Every other field of the rule has no Security equivalent
+(`OriginalFileName`, `Hashes`, `Company`, `ParentCommandLine`, `User`, ...) and is mapped under
+`NO_EQUIVALENT_PREFIX`, a namespace no normalizer writes: it is ABSENT on the Security event, never
+guessed from another field, so `OriginalFileName: x` cannot match there and `OriginalFileName: null`
+behaves as for any missing field. (pySigma instead fails the whole rule on 4657's unsupported
+fields; absent keeps the rule's other selections working.) Values keep the Security log's own form:
+`NewProcessId` is hex (`0x1a2c`; numeric comparison reads it), `MandatoryLabel` a SID.
 
 Non-Windows logsources are matched on the dataset/record fields the normalizers promise:
 
@@ -44,6 +61,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sigma.correlations import SigmaCorrelationRule
@@ -62,6 +80,7 @@ from sigma.processing.transformations import (
     AddFieldnamePrefixTransformation,
     ChangeLogsourceTransformation,
     FieldMappingTransformation,
+    MapStringTransformation,
 )
 from sigma.rule import SigmaRule
 
@@ -95,6 +114,63 @@ EXTRA_WINDOWS_CHANNELS: dict[str, str | list[str]] = {
     "iis-configuration": "Microsoft-IIS-Configuration/Operational",
     "ldap": "Microsoft-Windows-LDAP-Client/Debug",
     "kernel-pnp": "Microsoft-Windows-Kernel-PnP/Configuration",
+}
+
+#: Fields of a rule's Security-log variant that the Security event does not carry: no normalizer
+#: writes this namespace, so they are always absent (see the module docstring).
+NO_EQUIVALENT_PREFIX = "socpipe.no_equivalent."
+
+#: Sysmon process-creation fields -> their Security 4688 equivalents (EventData names). pySigma's
+#: audit pipeline maps Image, ParentImage and LogonId; the rest carry the same fact in 4688 too.
+#: Not here, so absent: User (4688 splits the *creator's* account into Subject*; Target* is the
+#: new token's account only when it differs, else `-`), ParentCommandLine, CurrentDirectory, Hashes,
+#: OriginalFileName, Description, Product, Company, FileVersion, ProcessGuid, ParentProcessGuid,
+#: LogonGuid, TerminalSessionId, ParentUser.
+SECURITY_4688_FIELDS = {
+    "Image": "NewProcessName",
+    "ParentImage": "ParentProcessName",  # 4688 version 2 (Windows 10 / Server 2016 and later)
+    "CommandLine": "CommandLine",  # with "Include command line in process creation events" on
+    "ProcessId": "NewProcessId",  # hex in 4688
+    "ParentProcessId": "ProcessId",  # the creator, hex in 4688
+    "LogonId": "SubjectLogonId",  # the new process runs in its creator's logon session
+    "IntegrityLevel": "MandatoryLabel",  # a SID: see INTEGRITY_LEVEL_SIDS
+}
+
+#: Sysmon's integrity level names -> the mandatory label SIDs 4688 writes.
+INTEGRITY_LEVEL_SIDS: dict[str, str | list[str]] = {
+    name: sid
+    for level, sid in (
+        ("Untrusted", "S-1-16-0"),
+        ("Low", "S-1-16-4096"),
+        ("Medium", "S-1-16-8192"),
+        ("High", "S-1-16-12288"),
+        ("System", "S-1-16-16384"),
+        ("Protected", "S-1-16-20480"),
+    )
+    for name in (level, level.lower(), level.upper())
+}
+
+#: Sysmon registry fields -> Security 4657 (pySigma's audit mapping plus ProcessId, which 4657
+#: carries in hex). Absent: EventType, NewName, User (as pySigma lists them), ProcessGuid.
+#: TargetObject is the value's full path; 4657 splits it into ObjectName (the key, with kernel hive
+#: names: `\REGISTRY\MACHINE\...`) and ObjectValueName. pySigma maps it to ObjectName, where patterns
+#: naming the value or `HKLM\` never match; here it maps to `registry.path`, which the normalizer
+#: builds from the two as Sysmon writes TargetObject (`windows_ecs.registry_value_path`). Details
+#: keeps pySigma's NewValue: 4657 prints value data its own way (no `DWORD (0x...)`).
+SECURITY_4657_FIELDS = {
+    "Image": "ProcessName",
+    "Details": "NewValue",
+    "ProcessId": "ProcessId",
+    "OperationType": "OperationType",  # the route condition below
+}
+SECURITY_4657_ECS = {"TargetObject": "registry.path"}
+
+#: 4657 OperationType per registry category: the message-table id the event carries, and the text
+#: a shipper that renders insertion strings sends (pySigma's conditions use the text).
+SECURITY_4657_OPERATIONS = {
+    "registry_event": ["%%1904", "New registry value created", "%%1905", "Existing registry value modified"],
+    "registry_set": ["%%1905", "Existing registry value modified"],
+    "registry_add": ["%%1904", "New registry value created"],
 }
 
 #: Windows System-header fields that are not EventData.
@@ -238,6 +314,19 @@ def _defender_fields() -> dict[str | None, str | list[str]]:
     return out
 
 
+def _prefix_unmapped(identifier: str, prefix: str, logsource: LogsourceCondition) -> ProcessingItem:
+    """Prefix the field names no mapping item renamed (mapped names contain a dot, raw names never
+    do; not "not processed by the mapping item": pySigma marks fieldref items as processed without
+    renaming them)."""
+    return ProcessingItem(
+        identifier=identifier,
+        transformation=AddFieldnamePrefixTransformation(prefix),
+        field_name_conditions=[IncludeFieldCondition(fields=["\\w+\\."], mode="re")],
+        field_name_condition_negation=True,
+        rule_conditions=[logsource],
+    )
+
+
 def _route(
     name: str, conditions: dict[str, Any], logsource: LogsourceCondition, **change: str
 ) -> list[ProcessingItem]:
@@ -301,14 +390,8 @@ def _windows_items() -> list[ProcessingItem]:
             rule_conditions=[LogsourceCondition(product="windows")],
         ),
         # Every other Windows field is EventData, kept verbatim by the normalizers.
-        ProcessingItem(
-            identifier="socpipe_windows_event_data",
-            transformation=AddFieldnamePrefixTransformation("winlog.event_data."),
-            # Mapped names contain a dot, EventData names never do. (Not "not processed by the
-            # mapping item": pySigma marks fieldref items as processed without renaming them.)
-            field_name_conditions=[IncludeFieldCondition(fields=["\\w+\\."], mode="re")],
-            field_name_condition_negation=True,
-            rule_conditions=[LogsourceCondition(product="windows")],
+        _prefix_unmapped(
+            "socpipe_windows_event_data", "winlog.event_data.", LogsourceCondition(product="windows")
         ),
     ]
     return items
@@ -338,12 +421,8 @@ def _linux_items() -> list[ProcessingItem]:
             transformation=FieldMappingTransformation(_fields(AUDITD_FIELDS)),
             rule_conditions=[LogsourceCondition(product="linux", service="auditd")],
         ),
-        ProcessingItem(
-            identifier="socpipe_auditd_data",
-            transformation=AddFieldnamePrefixTransformation("auditd.data."),
-            field_name_conditions=[IncludeFieldCondition(fields=["\\w+\\."], mode="re")],
-            field_name_condition_negation=True,
-            rule_conditions=[LogsourceCondition(product="linux", service="auditd")],
+        _prefix_unmapped(
+            "socpipe_auditd_data", "auditd.data.", LogsourceCondition(product="linux", service="auditd")
         ),
     ]
     for service, programs in LINUX_PROGRAMS.items():
@@ -426,12 +505,97 @@ class _BareLinux(RuleProcessingCondition):
 
 
 def socpipe_pipeline() -> ProcessingPipeline:
-    """The one pipeline for our matcher and for pysigma-backend-elasticsearch."""
+    """The pipeline for our matcher and for pysigma-backend-elasticsearch (every rule's first
+    variant; `security_pipeline` gives some Windows rules a second)."""
     return ProcessingPipeline(
         name="socpipe: Sigma logsources and fields onto socpipe ECS (normalizers/FIELDS.md)",
         priority=20,
         items=_windows_items() + _linux_items() + _linux_bare_items() + _network_items(),
     )
+
+
+def _full(mapping: dict[str, str]) -> dict[str | None, str | list[str]]:
+    return {sigma: "winlog.event_data." + name for sigma, name in mapping.items()}
+
+
+def _security_items() -> list[ProcessingItem]:
+    items: list[ProcessingItem] = []
+    process = LogsourceCondition(category="process_creation", product="windows")
+    items += _route("sec_process_creation", {"Channel": "Security", "EventID": 4688}, copy.deepcopy(process))
+    items += [
+        ProcessingItem(
+            identifier="socpipe_sec_integrity_level_sids",
+            transformation=MapStringTransformation(dict(INTEGRITY_LEVEL_SIDS)),
+            field_name_conditions=[IncludeFieldCondition(fields=["IntegrityLevel"])],
+            rule_conditions=[copy.deepcopy(process)],
+        ),
+        ProcessingItem(
+            identifier="socpipe_sec_4688_fields",
+            transformation=FieldMappingTransformation(_full(SECURITY_4688_FIELDS)),
+            rule_conditions=[copy.deepcopy(process)],
+        ),
+    ]
+    for category, operations in SECURITY_4657_OPERATIONS.items():
+        registry = LogsourceCondition(category=category, product="windows")
+        conditions = {"Channel": "Security", "EventID": 4657, "OperationType": list(operations)}
+        items += _route(f"sec_{category}", conditions, copy.deepcopy(registry))
+        items.append(
+            ProcessingItem(
+                identifier=f"socpipe_sec_4657_fields_{category}",
+                transformation=FieldMappingTransformation(
+                    {**_full(SECURITY_4657_FIELDS), **_fields(SECURITY_4657_ECS)}
+                ),
+                rule_conditions=[copy.deepcopy(registry)],
+            )
+        )
+    items += [
+        ProcessingItem(
+            identifier="socpipe_sec_windows_fields",
+            transformation=FieldMappingTransformation(_fields(WINDOWS_FIELDS)),
+            rule_conditions=[LogsourceCondition(product="windows")],
+        ),
+        # What the tables above did not map has no Security equivalent: absent, never guessed.
+        _prefix_unmapped(
+            "socpipe_sec_no_equivalent", NO_EQUIVALENT_PREFIX, LogsourceCondition(product="windows")
+        ),
+    ]
+    return items
+
+
+def security_pipeline() -> ProcessingPipeline:
+    """The Security-log variant of the Windows categories pySigma's audit pipeline covers."""
+    return ProcessingPipeline(
+        name="socpipe: Sysmon categories onto their Security-log equivalents (4688, 4657)",
+        priority=20,
+        items=_security_items(),
+    )
+
+
+#: Logsource categories that have a Security-log variant (`security_pipeline`).
+SECURITY_VARIANT_CATEGORIES = frozenset({"process_creation", *SECURITY_4657_OPERATIONS})
+
+
+@cache
+def _security() -> ProcessingPipeline:
+    """One instance, as the loader keeps one of the main pipeline (`apply` resets its state)."""
+    return security_pipeline()
+
+
+def apply_pipelines(rule: SigmaRule, pipeline: ProcessingPipeline) -> list[SigmaRule]:
+    """`rule` through `pipeline`, plus a copy of it through `security_pipeline` when the rule has a
+    Security-log variant: the arguments of `compiler.compile_rule` (rules and filters alike)."""
+    variant = copy.deepcopy(rule) if has_security_variant(rule) else None
+    pipeline.apply(rule)
+    if variant is None:
+        return [rule]
+    _security().apply(variant)
+    return [rule, variant] if is_routed(variant) else [rule]
+
+
+def has_security_variant(rule: SigmaRule) -> bool:
+    """True for a Windows rule of a category the Security log also records (before any pipeline)."""
+    ls = rule.logsource
+    return ls.product == "windows" and ls.category in SECURITY_VARIANT_CATEGORIES and ls.service is None
 
 
 def is_routed(rule: SigmaRule) -> bool:

@@ -13,6 +13,13 @@ holds. Codes in `REQUIRES_CONTEXT` are dropped (and counted) when no predicate i
 without the registry every outbound connection in the province would be a VN-12 alert.
 
 Suppression is a separate component (`detections.suppression.Suppressor`); `process()` applies it.
+Given an `OpenAlertLookup` (the composition root wires one over the store), suppression survives a
+restart: it continues the series the store already holds instead of opening new alerts.
+
+Alert groups. Every alert carries `group` (`soc_core.alert.alert_group`, from the triggering event's
+time and id), so all the rules that match one event (a SigmaHQ rule and its provincial counterpart)
+are one group, shown as one row of the queue. Repeats fold into each rule's own alert and keep its
+group; the groups stay together as long as the rules fire together.
 
 Correlation rules. A match of a rule that a correlation references also gives that correlation a
 `RuleHit` (`evaluate()` returns them); a rule referenced only by correlations with `generate: false`
@@ -32,8 +39,9 @@ from detections.engine import DetectionEngine, RuleMatch
 from detections.loader import RuleInfo
 from detections.suppression import AlertUpdate, NewAlert, Suppressor
 from detections.tags import checklist_codes, threats
-from soc_core.alert import Alert, AlertRepeat, RuleRef, Severity, alert_id
+from soc_core.alert import Alert, AlertRepeat, RuleRef, Severity, alert_group, alert_id
 from soc_core.event import Event
+from soc_core.open_alerts import OpenAlertLookup
 
 EventPredicate = Callable[[Event], bool]
 
@@ -59,9 +67,10 @@ class DetectStage:
         suppression_window: timedelta = timedelta(minutes=10),
         *,
         context: Mapping[str, EventPredicate] | None = None,
+        lookup: OpenAlertLookup | None = None,
     ) -> None:
         self.engine = engine
-        self.suppressor = Suppressor(suppression_window)
+        self.suppressor = Suppressor(suppression_window, lookup=lookup)
         self.context: dict[str, EventPredicate] = dict(context or {})
         self.counters: Counter[str] = Counter()
 
@@ -127,6 +136,7 @@ class DetectStage:
                 "matched": list(match.selections),
                 "first_seen": event.timestamp,
                 "last_seen": event.timestamp,
+                "group": alert_group(event.timestamp, [event.id]),
             }
         )
 

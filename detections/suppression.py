@@ -14,15 +14,31 @@ Example::
             store.create_alert(outcome.alert)
         else:
             store.bump_alert(outcome.alert_id, count=outcome.count, last_seen=outcome.last_seen)
+
+Restarts. The open groups live in memory, so a restarted detect stage would open a new alert for
+the next repeat of a series. Given a `soc_core.open_alerts.OpenAlertLookup`, the suppressor seeds
+groups from the store instead: `seed_recent()` on start (the live alerts of the last window), and
+lazily on the first sight of a (rule, host) key it holds no group for (`lookup.find`). A seeded group
+carries the stored alert's id, first/last seen, count and event ids, so a replay of events already
+counted (the uncommitted tail of a Kafka partition) still counts once, up to the event ids the
+store keeps per alert (`AlertRepeat.apply`, 100). In distributed mode the store lags the detect
+stage by the indexer's latency (about a second): repeats published in that last second before a
+restart are not seen by the seed, and a series may split there.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from soc_core.alert import Alert
+from soc_core.alert import Alert, repeat_key
+from soc_core.errors import StoreError
+from soc_core.open_alerts import OpenAlert, OpenAlertLookup
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +76,63 @@ class Suppressor:
     #: Event ids remembered per group to make replays idempotent (beyond it, replays may recount).
     MAX_EVENT_IDS = 1024
 
-    def __init__(self, window: timedelta, *, max_groups: int = 100_000) -> None:
+    def __init__(
+        self, window: timedelta, *, max_groups: int = 100_000, lookup: OpenAlertLookup | None = None
+    ) -> None:
         if window < timedelta(0):
             raise ValueError("suppression window must not be negative")
         self.window = window
         self.max_groups = max_groups
+        self.lookup = lookup
         self._groups: OrderedDict[tuple[str, str], _Group] = OrderedDict()
+        self.counters: Counter[str] = Counter()
 
-    @staticmethod
-    def key(alert: Alert) -> tuple[str, str]:
-        host = alert.host_name or alert.soc.source.id or ""
-        return (alert.rule.id, host.lower())
+    key = staticmethod(repeat_key)
+
+    def seed(self, alerts: Iterable[OpenAlert]) -> int:
+        """Open groups from stored alerts (newest first: the first one per key wins); returns how many."""
+        seeded = 0
+        for open_alert in alerts:
+            key = (open_alert.rule_id, open_alert.host_key)
+            if key not in self._groups:
+                self._open(key, open_alert)
+                seeded += 1
+        self.counters["seeded"] += seeded
+        return seeded
+
+    def seed_recent(self, now: datetime, *, limit: int) -> int:
+        """On start: open the groups of the live alerts created within the last window before `now`.
+
+        Best effort by design: a store that cannot be read now is logged and the lazy lookups (which
+        do raise) take over, so a detect worker starts while its store is down."""
+        if self.lookup is None or self.window == timedelta(0) or limit <= 0:
+            return 0
+        try:
+            found = self.lookup.recent(now - self.window, min(limit, self.max_groups))
+        except StoreError as exc:
+            self.counters["seed_errors"] += 1
+            log.warning("suppression not seeded on start, seeding lazily instead error=%s", exc)
+            return 0
+        return self.seed(found)
+
+    def _open(self, key: tuple[str, str], seed: OpenAlert) -> None:
+        events = set(seed.event_ids[: self.MAX_EVENT_IDS])
+        self._groups[key] = _Group(seed.alert_id, seed.first_seen, seed.last_seen, seed.count, events)
+        self._groups.move_to_end(key)
+        while len(self._groups) > self.max_groups:
+            self._groups.popitem(last=False)
+
+    def _seeded(self, key: tuple[str, str], at: datetime) -> _Group | None:
+        """The group the store holds for a key seen for the first time (raises StoreError)."""
+        if self.lookup is None:
+            return None
+        self.counters["lookups"] += 1
+        found = self.lookup.find(key[0], key[1], at, self.window)
+        if found is None:
+            return None
+        self.counters["seeded"] += 1
+        self._open(key, found)
+        return self._groups[key]
 
     def offer(self, alert: Alert) -> NewAlert | AlertUpdate:
         if self.window == timedelta(0):
@@ -79,6 +141,8 @@ class Suppressor:
         at = alert.timestamp
         event_id = alert.event_ids[0] if alert.event_ids else None
         group = self._groups.get(key)
+        if group is None:
+            group = self._seeded(key, at)
         if group is not None and alert.id == group.alert_id:
             return NewAlert(alert)  # the group's own first event again (a replay): same create
         if group is not None and abs(at - group.first_seen) < self.window:
@@ -96,10 +160,7 @@ class Suppressor:
                 last_seen=group.last_seen,
                 event_id=event_id,
             )
-        self._groups[key] = _Group(alert.id, at, at, 1, {event_id} if event_id else set())
-        self._groups.move_to_end(key)
-        while len(self._groups) > self.max_groups:
-            self._groups.popitem(last=False)
+        self._open(key, OpenAlert(alert.id, key[0], key[1], at, at, 1, (event_id,) if event_id else ()))
         return NewAlert(alert)
 
     def __len__(self) -> int:

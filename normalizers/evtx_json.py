@@ -17,6 +17,7 @@ from normalizers.base import ParseContext
 from normalizers.windows_ecs import (
     Doc,
     WinEvent,
+    data_text,
     event_code,
     guid,
     keyword_mask,
@@ -58,7 +59,7 @@ def _attr(node: object, name: str) -> Any:
 def _add_unnamed(out: dict[str, str], value: object, position: int) -> int:
     """Unnamed `<Data>` values become `paramN`, N counting every EventData element (Winlogbeat)."""
     position += 1
-    item = text(value)
+    item = data_text(value)
     key = f"param{position}"
     if item is not None and key not in out:
         out[key] = item
@@ -75,7 +76,7 @@ def _add_data(out: dict[str, str], value: object, position: int) -> int:
         name = _attr(value, "Name")
         if isinstance(name, str) and name:
             position += 1
-            item = text(value.get("#text"))
+            item = data_text(value.get("#text", ""))  # no text: an empty element
             if item is not None and name not in out:
                 out[name] = item
             return position
@@ -120,7 +121,7 @@ def user_data(node: object) -> dict[str, str] | None:
             for key, value in inner.items():
                 if key == "#attributes" or key[:1] == "@":
                     continue
-                item = text(value)
+                item = data_text(value)
                 if item is not None:
                     pairs[key] = item
         if not pairs:

@@ -34,6 +34,7 @@ from normalizers.base import ParseContext
 from normalizers.windows_ecs import (
     Doc,
     WinEvent,
+    data_text,
     event_code,
     guid,
     keyword_mask,
@@ -133,7 +134,7 @@ def user_data_xml(value: str) -> dict[str, str] | None:
     pairs: dict[str, str] = {}
     for child in root:
         key = child.get("Name") or _local(child.tag)
-        item = text(child.text)
+        item = data_text(child.text or "")  # no text: an empty element, present
         if item is not None and key not in pairs:
             pairs[key] = item
     if not pairs:

@@ -24,9 +24,13 @@ The ECS mapping follows Elastic's Windows and Sysmon integrations (Winlogbeat ou
 
 Conventions that make the shapes agree:
 
-- values: empty and null EventData values are dropped and CRLF becomes LF with trailing newlines
-  trimmed (Winlogbeat and NXLog both do this, so the evtx shape must too); numbers become decimal
-  strings, booleans `true`/`false`; unnamed `<Data>` elements are `param1..N` (Winlogbeat's names);
+- values: an empty EventData value is kept as `""` (Sigma tells `field: ''` from `field: null`),
+  a null one is dropped; CRLF becomes LF with trailing newlines trimmed (Winlogbeat and NXLog both
+  do this, so the evtx shape must too); numbers become decimal strings, booleans `true`/`false`.
+  Winlogbeat and NXLog drop empty values before sending, so only the shapes that carry them (evtx
+  files, evtx JSON) can have them;
+- unnamed `<Data>` elements are `param1..N` (Winlogbeat's names), and `winlog.event_data.Data` is
+  the list of those values in order, Sigma's `Data` field on classic logs (`unnamed_values`);
 - `@timestamp` is the event's own `TimeCreated/SystemTime` in UTC, cut to milliseconds (Winlogbeat
   sends milliseconds and an Elasticsearch `date` keeps no more);
 - `winlog.level`/`opcode`/`task`/`keywords` are names: as the shipper rendered them, else the
@@ -118,20 +122,58 @@ def text(value: object) -> str | None:
     return text(str(value))
 
 
+def data_text(value: object) -> str | None:
+    """An EventData/UserData element's value: as `text`, except that an empty one is `""`.
+
+    Sigma tells `field: ''` (present and empty) from `field: null` (absent), so an element Windows
+    wrote empty must stay present. The evtx tools write an empty element as `""` or as null (the
+    `evtx` package does both, e.g. for UserData); either way the element is there, so both are `""`.
+    A field is absent only when the event has no such element.
+    """
+    if value is None:
+        return ""
+    if type(value) is str:
+        if "\r" in value:
+            value = value.replace("\r\n", "\n")
+        return value.rstrip("\n") if value.endswith("\n") else value
+    if isinstance(value, dict) and "#text" in value:
+        return data_text(value["#text"])
+    return text(value)
+
+
 def nonempty(value: object) -> str | None:
     """A System field that is a non-empty string, else None."""
     return value if isinstance(value, str) and value else None
 
 
 def put_text(out: dict[str, str], key: str, value: object) -> None:
-    """`out[key] = text(value)`, unless that drops the value; a clean string (the common case, as
-    Winlogbeat and evtx send them) is stored as it is."""
-    if type(value) is str and value and "\r" not in value and value[-1] != "\n":
+    """`out[key] = data_text(value)`; a clean string (the common case, as Winlogbeat and evtx send
+    them) is stored as it is."""
+    if type(value) is str and (not value or ("\r" not in value and value[-1] != "\n")):
         out[key] = value
         return
-    item = text(value)
+    item = data_text(value)
     if item is not None:
         out[key] = item
+
+
+def unnamed_values(data: dict[str, str]) -> list[str]:
+    """The values of the unnamed `<Data>` elements (`param1..N`, in order): Sigma's `Data` field.
+
+    Winlogbeat names unnamed elements `paramN` and so do our other shapes, so this one rule gives
+    every shape the same list. A manifest that itself names its fields `param1..N` (System 7036,
+    7040) cannot be told apart in Winlogbeat's shape, so its values are listed too.
+    """
+    keys = "\x00".join(data)
+    if not keys.startswith("param") and "\x00param" not in keys:  # most events: no Python loop
+        return []
+    found: list[tuple[int, str]] = []
+    for key, value in data.items():
+        number = key[5:]
+        if key[:5] == "param" and number.isascii() and number.isdigit() and number[0] != "0":
+            found.append((int(number), value))
+    found.sort()
+    return [value for _, value in found]
 
 
 def merge_user_data(data: dict[str, str], user: dict[str, str] | None) -> None:
@@ -1215,6 +1257,26 @@ def _map_security(doc: Doc, ed: dict[str, str], ev: WinEvent) -> None:
             doc["file"] = file
     elif code in ("4656", "4660", "4663") and ed.get("ObjectType") == "File":
         _set_file_path(doc, _get(ed, "ObjectName"))
+    elif code == "4657":
+        path = registry_value_path(_get(ed, "ObjectName"), _get(ed, "ObjectValueName"))
+        if path is not None:
+            _registry(doc, path, None)
+
+
+_KERNEL_HIVES: Final = (("\\REGISTRY\\MACHINE", "HKLM"), ("\\REGISTRY\\USER", "HKU"))
+
+
+def registry_value_path(key: str | None, value: str | None) -> str | None:
+    """A 4657 value's path as Sysmon writes `TargetObject`: the key with its kernel hive name
+    abbreviated (`\\REGISTRY\\MACHINE` -> `HKLM`, `\\REGISTRY\\USER` -> `HKU`), then the value name."""
+    if key is None:
+        return None
+    upper = key.upper()
+    for prefix, hive in _KERNEL_HIVES:
+        if upper.startswith(prefix) and (len(key) == len(prefix) or key[len(prefix)] == "\\"):
+            key = hive + key[len(prefix) :]
+            break
+    return f"{key}\\{value}" if value else key
 
 
 def _context_info(value: str) -> dict[str, str]:
@@ -1577,7 +1639,8 @@ def to_ecs(ev: WinEvent) -> Doc:
         winlog["related_activity_id"] = ev.related_activity_id
     ed = ev.event_data
     if ed:
-        winlog["event_data"] = ed
+        unnamed = unnamed_values(ed) if "Data" not in ed else None
+        winlog["event_data"] = {**ed, "Data": unnamed} if unnamed else ed
     if ev.user_data:
         winlog["user_data"] = ev.user_data
 

@@ -20,7 +20,7 @@ from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from api.auth.csrf import csrf_token as _csrf_token
-from api.auth.deps import Principal, Role, current_principal
+from api.auth.deps import PROVINCE_WIDE, Principal, Role, current_principal
 from api.coverage.view import REASON, SCOPE_LABELS, TARGET_STATE, gap_reason
 from api.i18n import N_, label
 from api.i18n import duration as _duration
@@ -50,6 +50,7 @@ FACET_LABELS = {
     "checklist": N_("Checklist code"),
     "technique": N_("ATT&CK technique"),
     "assignee": N_("Assignee"),
+    "visit": N_("Inspection visit"),
 }
 
 CHANGE_LABELS = {
@@ -198,6 +199,13 @@ def _can_triage(ctx: Any) -> bool:
 
 
 @pass_context
+def _can_read_alerts(ctx: Any) -> bool:
+    """The alert queue is province-wide: an inspection team sees its visits' evidence, not the queue."""
+    principal = current_principal(_request(ctx))
+    return principal is not None and principal.role in PROVINCE_WIDE
+
+
+@pass_context
 def _is_admin(ctx: Any) -> bool:
     principal = current_principal(_request(ctx))
     return principal is not None and principal.role is Role.ADMIN
@@ -224,6 +232,7 @@ env.globals.update(
     csrf_token=_csrf,
     current_user=_principal,
     can_triage=_can_triage,
+    can_read_alerts=_can_read_alerts,
     is_admin=_is_admin,
     SEVERITY_LABELS=labels.SEVERITY,
     STATUS_LABELS=labels.ALERT_STATUS,

@@ -8,12 +8,13 @@ triage state. The id is deterministic (`alert_id`), so a replay never duplicates
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from soc_core.event import Soc, utcnow
 
@@ -107,7 +108,42 @@ def alert_id(rule_id: str, event_id: str, group_key: str | None = None) -> str:
     return h.hexdigest()
 
 
+def alert_group(timestamp: datetime, event_ids: Iterable[str]) -> str:
+    """The alert group key: every alert raised on the same evidence (the same triggering events) shares it.
+
+    `<UTC time of the evidence>/<hash of the sorted event ids>`. Deterministic, so a replay or another
+    detect replica computes the same key. Rules matching one event all stamp that event's time, so a
+    group's members share their time and sit together in time order; the time prefix makes the keys
+    sort in time order too, so a store can page the collapsed queue by key.
+    """
+    h = hashlib.blake2b(digest_size=10)
+    for event_id in sorted(set(event_ids)):
+        h.update(event_id.encode())
+        h.update(b"\x00")
+    at = timestamp.replace(tzinfo=UTC) if timestamp.tzinfo is None else timestamp.astimezone(UTC)
+    return f"{at:%Y-%m-%dT%H:%M:%S.%fZ}/{h.hexdigest()}"
+
+
+Origin = Literal["live", "evidence"]
+"""Live telemetry, or an evidence file uploaded during an inspection visit (`soc.evidence`)."""
+
+
+def repeat_key(alert: Alert) -> tuple[str, str]:
+    """What suppression folds repeats by: the rule and the host (or, without one, the log source),
+    case-insensitive. Stores answer seed lookups by the same key (`AlertStore.open_alert_candidates`)."""
+    host = alert.host_name or alert.soc.source.id or ""
+    return (alert.rule.id, host.lower())
+
+
 class Alert(BaseModel):
+    """A rule fired on an event (or, with suppression, on several; `event_ids[0]` is the first).
+
+    `group` is the alert group (`alert_group`), fixed when the alert is created: the queue shows one
+    row per group, so a SigmaHQ rule and its provincial counterpart on one event are one row.
+    Alerts from evidence files carry `soc.evidence` (`visit_id`, `file_id`, `unit_id`): their origin
+    is "evidence" and the live queue leaves them out unless asked for.
+    """
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     id: str
@@ -128,6 +164,24 @@ class Alert(BaseModel):
     last_seen: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     triage: Triage = Field(default_factory=Triage)
+    group: str | None = Field(default=None, description="the alert group key (`alert_group`)")
+
+    @model_validator(mode="after")
+    def _group_from_evidence(self) -> Alert:
+        """A new alert's group comes from its triggering events (stores backfill older documents)."""
+        if self.group is None:
+            self.group = alert_group(self.timestamp, self.event_ids or [self.id])
+        return self
+
+    @property
+    def origin(self) -> Origin:
+        return "evidence" if self.soc.evidence is not None else "live"
+
+    @property
+    def visit_id(self) -> str | None:
+        """The inspection visit whose evidence file raised this alert."""
+        value = (self.soc.evidence or {}).get("visit_id")
+        return str(value) if value else None
 
     def to_doc(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)

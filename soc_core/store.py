@@ -71,8 +71,21 @@ class AlertQuery:
     rule_id: str | None = None
     unit_id: str | None = None
     host_name: str | None = None
+    origin: str = "live"  # live | evidence | all
     size: int = 50
     cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlertQuery:
+    """Live alerts created in [start, end), newest first: those of one rule and one host key
+    (`soc_core.alert.repeat_key`) when given. Suppression seeds its open groups from them."""
+
+    start: datetime
+    end: datetime
+    rule_id: str | None = None
+    host_key: str | None = None
+    limit: int = 10
 
 
 @dataclass(slots=True)
@@ -131,9 +144,61 @@ class AlertSearch:
     incident_id: str | None = None
     ids: list[str] | None = None
     text: str | None = None
+    origin: str = "live"  # live | evidence | all: evidence-file alerts stay out unless asked for
+    visit_id: str | None = None  # alerts from the evidence files of one inspection visit
+    group: str | None = None  # the members of one alert group
     ascending: bool = False  # oldest first; the default is newest first
     size: int = 50
     cursor: str | None = None
+
+
+@dataclass(slots=True)
+class AlertGroup:
+    """One row of the collapsed queue: the alerts of one group that match the search, most severe
+    first (then by rule name); `size` counts them even when `members` is cut at `MAX_GROUP_MEMBERS`
+    (Elasticsearch: at least that many, for a group larger than one read of the page)."""
+
+    key: str
+    members: list[Alert]
+    size: int
+
+    @property
+    def lead(self) -> Alert:
+        return self.members[0]
+
+
+MAX_GROUP_MEMBERS = 50
+"""Members listed per group row (one event rarely matches more rules; the group's page lists all)."""
+
+
+def order_members(alerts: Sequence[Alert]) -> list[Alert]:
+    """A group's members as every view lists them: most severe first, then by rule name and id."""
+    return sorted(alerts, key=lambda a: (-a.severity.rank, a.rule.name, a.id))
+
+
+@dataclass(slots=True)
+class GroupRun:
+    """One group cut from alerts read in group order, with the time its cursor pages from."""
+
+    group: AlertGroup
+    sort: Any
+
+
+def group_runs(ordered: Sequence[tuple[Alert, Any]]) -> list[GroupRun]:
+    """Alerts read in (time, group) order with their time's sort value, cut into one run per group
+    (members most severe first, at most `MAX_GROUP_MEMBERS` listed, all counted)."""
+    runs: list[GroupRun] = []
+    members: list[Alert] = []
+    for n, (alert, sort) in enumerate(ordered):
+        members.append(alert)
+        last = n + 1 == len(ordered) or ordered[n + 1][0].group != alert.group
+        if last:
+            listed = order_members(members)
+            runs.append(
+                GroupRun(AlertGroup(alert.group or alert.id, listed[:MAX_GROUP_MEMBERS], len(listed)), sort)
+            )
+            members = []
+    return runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +335,14 @@ class AlertStore(Protocol):
         self, query: AlertSearch, facets: Sequence[str], size: int = 10
     ) -> dict[str, list[FacetBucket]]:
         """Counts per value of each facet (see `FACETS`) among the alerts `query` matches."""
+
+    def search_alert_groups(self, query: AlertSearch) -> Page[AlertGroup]:
+        """The queue collapsed by alert group: groups with a member matching every filter, by group key
+        (time order, newest first unless `ascending`), keyset paging on the key; `total` counts groups
+        (Elasticsearch: approximate beyond 40,000, a cardinality aggregation)."""
+
+    def open_alert_candidates(self, query: OpenAlertQuery) -> list[Alert]:
+        """The live alerts `query` selects, newest first (suppression seeds its open groups from them)."""
 
     def get_alert_versioned(self, alert_id: str) -> tuple[Alert, str] | None:
         """The alert and an opaque version for `update_alert_triage`'s optimistic concurrency."""

@@ -124,7 +124,7 @@ def run(
     from detections.state import RuleWatcher
     from socpipe.jobs import start_embedded_jobs
 
-    detect = build_detect(settings)
+    detect = build_detect(settings, backend)
     pipeline = EmbeddedPipeline(store, build_normalize(registry), detect)
     ctx = AppContext(
         settings=settings,
@@ -247,7 +247,7 @@ def worker(stage: Stage) -> None:
         from detections.state import RuleWatcher
 
         hits = HitBuffer()  # correlation rule hits go to soc.rulehits, for the correlate worker
-        detect = build_detect(settings, correlate=hits)
+        detect = build_detect(settings, backend, correlate=hits)
         limit = settings.detection.exception_limit
         rule_watcher = RuleWatcher(
             detect.engine, backend.rule_state, exceptions=backend.exceptions, exception_limit=limit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from buses.kafka import KafkaBus
@@ -60,18 +61,30 @@ def build_engine(settings: Settings) -> DetectionEngine:
     return engine
 
 
-def build_detect(settings: Settings, correlate: HitSink | None = None) -> SuppressingDetect:
+def build_detect(
+    settings: Settings, backend: StoreBackend | None = None, correlate: HitSink | None = None
+) -> SuppressingDetect:
     """The detect stage, with suppression, over `build_engine`'s rules; correlation hits go to
-    `correlate` (distributed: the `soc.rulehits` publisher), or to `build_correlation`'s engine."""
+    `correlate` (distributed: the `soc.rulehits` publisher), or to `build_correlation`'s engine.
+
+    With a backend, suppression continues the repeat series its store holds (`soc_core.open_alerts`):
+    seeded on start from the last window's alerts, then per (rule, host) on first sight, in both
+    modes. The store opens on first use, so a detect worker still starts while it is down.
+    """
     import gc
 
     from detections.stage import DetectStage, SuppressingDetect
+    from soc_core.event import utcnow
+    from soc_core.open_alerts import StoreOpenAlerts
 
     engine = build_engine(settings)
     gc.freeze()  # the compiled rule graph lives for the whole process: keep it out of GC passes
+    lookup = StoreOpenAlerts(lambda: backend.store) if backend is not None else None
+    stage = DetectStage(engine, timedelta(seconds=settings.detection.suppression_window_s), lookup=lookup)
+    stage.suppressor.seed_recent(utcnow(), limit=settings.detection.suppression_seed_limit)
     if correlate is None:
         correlate = build_correlation(settings, engine)
-    return SuppressingDetect(DetectStage(engine), correlate)
+    return SuppressingDetect(stage, correlate)
 
 
 def build_correlation(settings: Settings, engine: DetectionEngine) -> LiveCorrelation:

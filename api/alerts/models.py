@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.paging import DEFAULT_SIZE, MAX_SIZE, ItemPage
 from soc_core.alert import AlertStatus, Severity
 from soc_core.store import FACETS, AlertSearch
 
 Sort = Literal["newest", "oldest", "severity"]
+OriginChoice = Literal["live", "evidence", "all"]
+Collapse = Literal["none", "group"]
 
 OPEN_STATUSES = (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED, AlertStatus.IN_PROGRESS)
 CLOSED_STATUSES = (AlertStatus.RESOLVED, AlertStatus.FALSE_POSITIVE)
@@ -36,9 +38,25 @@ class AlertSearchParams(BaseModel):
     assignee: str | None = None
     incident: str | None = None
     q: str | None = Field(default=None, max_length=200)
+    origin: OriginChoice | None = Field(
+        default=None,
+        description="live telemetry, alerts from inspection evidence files, or all; unset: live, or all"
+        " when asking for one visit, group or incident (whose alerts may come from evidence files)",
+    )
+    visit: str | None = Field(default=None, max_length=64, description="evidence of one inspection visit")
+    group: str | None = Field(default=None, max_length=128, description="the members of one alert group")
+    collapse: Collapse = Field(default="none", description="group: one row per alert group")
     sort: Sort = "newest"
     size: int = Field(default=DEFAULT_SIZE, ge=1, le=MAX_SIZE)
     cursor: str | None = Field(default=None, max_length=1024)
+
+    @model_validator(mode="after")
+    def _groups_page_by_time(self) -> AlertSearchParams:
+        """Groups are ordered by their key (the time of their evidence); a severity walk would list a
+        group under each of its members' severities."""
+        if self.collapse == "group" and self.sort == "severity":
+            raise ValueError("collapse=group orders groups by time: use sort=newest or sort=oldest")
+        return self
 
     def to_search(self) -> AlertSearch:
         def clean(value: str | None) -> str | None:
@@ -59,6 +77,9 @@ class AlertSearchParams(BaseModel):
             assignee=clean(self.assignee),
             incident_id=clean(self.incident),
             text=clean(self.q),
+            origin=self.origin or ("all" if self.visit or self.group or self.incident else "live"),
+            visit_id=clean(self.visit),
+            group=clean(self.group),
             ascending=self.sort == "oldest",
             size=self.size,
             cursor=self.cursor or None,
@@ -102,7 +123,25 @@ class FacetRead(BaseModel):
 
 
 class AlertPage(ItemPage[dict[str, Any]]):
+    """Alert documents; with `collapse=group`, one `GroupRead` per group (`total` counts groups)."""
+
     facets: dict[str, list[FacetRead]] | None = None
+
+
+class GroupRead(BaseModel):
+    """One row of the collapsed queue: the alerts raised on the same evidence, most severe first."""
+
+    group: str
+    size: int = Field(description="member alerts matching the filters (`alerts` lists up to 50)")
+    severity: Severity = Field(description="the highest severity among the members")
+    rules: list[dict[str, str]] = Field(description="each member's rule id and name, most severe first")
+    alerts: list[dict[str, Any]] = Field(description="the member alert documents, most severe first")
+
+
+class GroupTriageResult(BulkResult):
+    """A group's triage: the same change applied to every member (each audited on its own)."""
+
+    group: str
 
 
 class RuleFrequency(BaseModel):
@@ -120,6 +159,10 @@ class AlertDetail(BaseModel):
     event_fields: list[tuple[str, str]] = Field(description="the event's ECS fields, dotted, sorted")
     original: str | None = Field(description="the original record as received")
     related: list[dict[str, Any]] = Field(description="alerts on the same host or user around the same time")
+    siblings: list[dict[str, Any]] = Field(
+        default_factory=list, description="the other alerts of its group (same evidence), most severe first"
+    )
+    visit_id: str | None = Field(default=None, description="the inspection visit whose evidence raised it")
     rule_frequency: RuleFrequency
     time_to_acknowledge_s: float | None
     time_to_resolve_s: float | None

@@ -19,6 +19,7 @@ from api.alerts.models import (
     BulkUpdate,
     CommentCreate,
     FacetRead,
+    GroupTriageResult,
     TriageEdit,
 )
 from api.alerts.params import parse_search
@@ -36,19 +37,27 @@ def list_alerts(
     with_facets: Annotated[bool, Query(alias="facets")] = False,
 ) -> AlertPage:
     """Filters: start, end, severity and status (repeated or comma-separated), rule, unit, system, host,
-    user, checklist, technique, assignee, incident, q; sort newest|oldest|severity; size, cursor
-    (`api.paging`); facets=true adds the counts per value of each filter."""
+    user, checklist, technique, assignee, incident, q, origin (live by default | evidence | all), visit,
+    group; sort newest|oldest|severity; size, cursor (`api.paging`); facets=true adds the counts per
+    value of each filter (counting alerts). collapse=group: one item per alert group (the alerts raised
+    on the same events), its members most severe first, `total` counting groups."""
     params = parse_search(request.query_params)
-    page = service.search(store=store, params=params)
+    items: list[dict[str, object]]
+    if params.collapse == "group":
+        groups = service.search_groups(store=store, params=params)
+        items = [service.group_read(g).model_dump(mode="json") for g in groups.items]
+        cursor, total = groups.cursor, groups.total
+    else:
+        page = service.search(store=store, params=params)
+        items = [a.to_doc() for a in page.items]
+        cursor, total = page.cursor, page.total
     facets = None
     if with_facets:
         raw = service.facets(store=store, params=params, names=ALL_FACETS)
         facets = {
             k: [FacetRead(value=b.value, count=b.count, label=b.label) for b in v] for k, v in raw.items()
         }
-    return AlertPage(
-        items=[a.to_doc() for a in page.items], next_cursor=page.cursor, total=page.total, facets=facets
-    )
+    return AlertPage(items=items, next_cursor=cursor, total=total, facets=facets)
 
 
 @router.post("/bulk", response_model=BulkResult)
@@ -66,6 +75,14 @@ def update_alert(
     alert_id: str, body: TriageEdit, actor: Analyst, store: StoreDep, ip: ClientIp
 ) -> dict[str, object]:
     return service.update(store=store, alert_id=alert_id, change=body, actor=actor, ip=ip).to_doc()
+
+
+@router.patch("/{alert_id}/group/triage", response_model=GroupTriageResult)
+def update_alert_group(
+    alert_id: str, body: TriageEdit, actor: Analyst, store: StoreDep, ip: ClientIp
+) -> GroupTriageResult:
+    """The same triage change on every alert of this alert's group (closing a group closes them all)."""
+    return service.update_group(store=store, alert_id=alert_id, change=body, actor=actor, ip=ip)
 
 
 @router.post("/{alert_id}/comments", status_code=201)

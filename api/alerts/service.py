@@ -15,7 +15,15 @@ from typing import Any
 import orjson
 
 from api.alerts.errors import Conflict
-from api.alerts.models import AlertDetail, AlertSearchParams, BulkResult, RuleFrequency, TriageEdit
+from api.alerts.models import (
+    AlertDetail,
+    AlertSearchParams,
+    BulkResult,
+    GroupRead,
+    GroupTriageResult,
+    RuleFrequency,
+    TriageEdit,
+)
 from api.audit import service as audit
 from api.auth.deps import Principal
 from api.errors import InvalidChange, InvalidCursor, NotFound
@@ -23,7 +31,7 @@ from api.paging import NOT_OURS, check_store_cursor, decode, encode
 from api.versioned import change_versioned
 from soc_core.alert import Alert, AlertStatus, Comment, Severity, Triage, TriageChange
 from soc_core.event import flatten
-from soc_core.store import AlertSearch, AlertStore, FacetBucket, Page, Store
+from soc_core.store import AlertGroup, AlertSearch, AlertStore, FacetBucket, Page, Store, order_members
 
 SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 RELATED_WINDOW = timedelta(hours=1)
@@ -54,6 +62,38 @@ def search(*, store: AlertStore, params: AlertSearchParams) -> Page[Alert]:
     total = store.search_alert_queue(AlertSearch(**{**_fields(query), "size": 1, "cursor": None})).total
     more = len(items) == query.size and index < len(wanted)
     return Page(items, total, encode([index, inner]) if more else None)
+
+
+def search_groups(*, store: AlertStore, params: AlertSearchParams) -> Page[AlertGroup]:
+    """One page of the queue collapsed by alert group (newest or oldest first; the cursor is the last
+    group's `[time, key]`, the shape of the flat queue's)."""
+    query = params.to_search()
+    check_store_cursor(query.cursor)
+    return store.search_alert_groups(query)
+
+
+def group_read(group: AlertGroup) -> GroupRead:
+    return GroupRead(
+        group=group.key,
+        size=group.size,
+        severity=group.lead.severity,
+        rules=[{"id": a.rule.id, "name": a.rule.name} for a in group.members],
+        alerts=[a.to_doc() for a in group.members],
+    )
+
+
+def group_members(*, store: AlertStore, alert: Alert) -> list[Alert]:
+    """Every alert of `alert`'s group, whatever its status or origin, most severe first."""
+    if not alert.group:
+        return [alert]
+    members: list[Alert] = []
+    cursor: str | None = None
+    while True:
+        page = store.search_alert_queue(AlertSearch(group=alert.group, origin="all", size=500, cursor=cursor))
+        members.extend(page.items)
+        cursor = page.cursor
+        if cursor is None:
+            return order_members(members)
 
 
 def _severity_cursor(cursor: str | None, severities: int) -> tuple[int, str | None]:
@@ -201,6 +241,23 @@ def bulk_update(
     return BulkResult(updated=updated, failed=failed)
 
 
+def update_group(
+    *, store: Store, alert_id: str, change: TriageEdit, actor: Principal, ip: str | None = None
+) -> GroupTriageResult:
+    """Triage a whole group: the same change on every member, each changed and audited on its own.
+
+    What closing a group means: every member alert is closed with that status (resolved or false
+    positive), so the group leaves the open queue. The members stay separate alerts: each keeps its
+    own history and repeats, and a member raised later on the same evidence (another rule matching
+    those events, after it was enabled and the events replayed) arrives new and brings the group back
+    to the open queue until it is closed too.
+    """
+    alert = get(store=store, alert_id=alert_id)
+    ids = [a.id for a in group_members(store=store, alert=alert)]
+    result = bulk_update(store=store, ids=ids, change=change, actor=actor, ip=ip)
+    return GroupTriageResult(group=alert.group or alert.id, updated=result.updated, failed=result.failed)
+
+
 def link_incident(
     *, store: Store, alert_id: str, incident_id: str | None, actor: Principal, ip: str | None = None
 ) -> Alert:
@@ -232,7 +289,9 @@ def related(*, store: AlertStore, alert: Alert, limit: int = 20) -> list[Alert]:
     for key, value in (("host_name", alert.host_name), ("user_name", alert.user_name)):
         if not value:
             continue
-        page = store.search_alert_queue(AlertSearch(**{key: value}, size=limit + 1, **window))  # type: ignore[arg-type]
+        page = store.search_alert_queue(
+            AlertSearch(**{key: value}, origin="all", size=limit + 1, **window)  # type: ignore[arg-type]
+        )
         for other in page.items:
             if other.id != alert.id:
                 found.setdefault(other.id, other)
@@ -265,6 +324,8 @@ def detail(*, store: Store, alert_id: str) -> AlertDetail:
         event_fields=fields,
         original=original,
         related=[a.to_doc() for a in related(store=store, alert=alert)],
+        siblings=[a.to_doc() for a in group_members(store=store, alert=alert) if a.id != alert.id],
+        visit_id=alert.visit_id,
         rule_frequency=rule_frequency(store=store, rule_id=alert.rule.id, unit_id=alert.soc.unit.id),
         time_to_acknowledge_s=_seconds(alert.triage.acknowledged_at, alert.timestamp),
         time_to_resolve_s=_seconds(alert.triage.resolved_at, alert.timestamp),

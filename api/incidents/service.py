@@ -240,7 +240,7 @@ def detail(*, store: Store, incident_id: str) -> IncidentDetail:
     """The incident with its timeline: notes and changes, its alerts, and their triggering events."""
     incident = get(store=store, incident_id=incident_id)
     members = store.search_alert_queue(
-        AlertSearch(ids=incident.alert_ids, size=max(1, len(incident.alert_ids)))
+        AlertSearch(ids=incident.alert_ids, origin="all", size=max(1, len(incident.alert_ids)))
     )
     timeline: list[TimelineItem] = [
         TimelineItem(

@@ -3,7 +3,10 @@
 A correlation on a Windows rule writes `group-by: IpAddress`; the events carry
 `winlog.event_data.IpAddress`. The same `socpipe_pipeline()` that maps the base rule's detection maps
 these names: a throw-away rule with the base rule's logsource and one selection per field goes
-through the pipeline, and the field names it comes out with are the event fields to read.
+through the pipeline, and the field names it comes out with are the event fields to read. A rule
+with a Security-log variant (process_creation also fires on 4688) reads its fields from either
+shape, so the variant's names are added after the main ones (`Image` is `winlog.event_data.Image`
+or, on a 4688 event, `winlog.event_data.NewProcessName`; the first present wins).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from functools import cache
 
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
-from detections.pipelines import socpipe_pipeline
+from detections.pipelines import apply_pipelines, socpipe_pipeline
 
 
 def _names(item: SigmaDetection | SigmaDetectionItem) -> list[str]:
@@ -37,11 +40,12 @@ def map_fields(
             "detection": detection,
         }
     )
-    socpipe_pipeline().apply(rule)
+    variants = apply_pipelines(rule, socpipe_pipeline())
     out: list[tuple[str, ...]] = []
     for i, name in enumerate(fields):
         mapped: list[str] = []
-        for item in rule.detection.detections[f"s{i}"].detection_items:
-            mapped += _names(item)
+        for variant in variants:
+            for item in variant.detection.detections[f"s{i}"].detection_items:
+                mapped += _names(item)
         out.append(tuple(dict.fromkeys(mapped)) or (name,))
     return tuple(out)

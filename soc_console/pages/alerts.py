@@ -1,4 +1,10 @@
-"""The alert queue (filters, facets, bulk actions) and the alert detail with its triage form."""
+"""The alert queue (filters, facets, bulk actions) and the alert detail with its triage form.
+
+The queue shows one row per alert group (the rules that matched the same events) when ordered by
+time; a row's checkbox and the detail's "whole group" box triage every member (`api.alerts.service.
+update_group` says what closing a group means). Ordered by severity, it lists alerts one by one.
+It shows live telemetry unless `origin` asks for inspection evidence (`visit` narrows it to a visit).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ from soc_console.pages.common import (
     url_with,
 )
 from soc_core.alert import AlertStatus, Incident, Severity
-from soc_core.store import IncidentQuery, Store
+from soc_core.store import IncidentQuery, Page, Store
 
 router = APIRouter()
 
@@ -46,10 +52,15 @@ def _open_incidents(store: Store) -> list[Incident]:
 
 
 def _queue_params(request: Request) -> tuple[AlertSearchParams, dict[str, str], str]:
-    """The console's filter form: `status` is one value (open / all / a status), dates are local days."""
+    """The console's filter form: `status` is one value (open / all / a status), dates are local days;
+    rows are alert groups unless ordered by severity (or `collapse=none` asks for single alerts)."""
     raw = {k: v for k, v in request.query_params.multi_items() if v.strip()}
     status_choice = raw.pop("status", "open")
     query: dict[str, Any] = dict(raw)
+    if query.get("sort") == "severity":
+        query["collapse"] = "none"  # a group has no one severity to be sorted under
+    else:
+        query.setdefault("collapse", "group")
     if status_choice == "open":
         query["status"] = ",".join(s.value for s in OPEN_STATUSES)
     elif status_choice != "all":
@@ -67,7 +78,12 @@ def alert_queue(request: Request, principal: Reader) -> HTMLResponse:
     raw.pop("cursor", None)
     if status_choice != "open":
         raw["status"] = status_choice
-    page = alerts.search(store=ctx.store, params=params)
+    grouped = params.collapse == "group"
+    page: Page[Any] = (
+        alerts.search_groups(store=ctx.store, params=params)
+        if grouped
+        else alerts.search(store=ctx.store, params=params)
+    )
     facets = alerts.facets(store=ctx.store, params=params, names=ALL_FACETS, size=8)
     registry = ctx.registry.registry
     names = {
@@ -86,6 +102,8 @@ def alert_queue(request: Request, principal: Reader) -> HTMLResponse:
         "alerts.html",
         nav="alerts",
         page=page,
+        grouped=grouped,
+        origin=params.to_search().origin,
         params=params,
         raw=raw,
         status_choice=status_choice,
@@ -117,6 +135,7 @@ def alert_bulk(
     store = app_context(request).store
     back = local_path(back, "/alerts")
     ip = client_ip(request)
+    ids = [i for value in ids for i in value.split(",") if i]  # a group row selects all its members
     if action == "incident_new":
         incident = incidents.create(
             store=store,
@@ -184,6 +203,7 @@ def alert_change(
     remove_tag: Annotated[str, Form(max_length=64)] = "",
     comment: Annotated[str, Form(max_length=10_000)] = "",
     assign_me: Annotated[str, Form()] = "",
+    scope: Annotated[str, Form()] = "",
 ) -> Response:
     store = app_context(request).store
     change = TriageEdit(
@@ -197,5 +217,8 @@ def alert_change(
         current = alerts.get(store=store, alert_id=alert_id)
         if not current.triage.assignee:
             change.assignee = actor.username
-    alerts.update(store=store, alert_id=alert_id, change=change, actor=actor, ip=client_ip(request))
+    if scope == "group":
+        alerts.update_group(store=store, alert_id=alert_id, change=change, actor=actor, ip=client_ip(request))
+    else:
+        alerts.update(store=store, alert_id=alert_id, change=change, actor=actor, ip=client_ip(request))
     return see_other(f"/alerts/{alert_id}")

@@ -20,12 +20,14 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from soc_core.alert import Alert, AlertRepeat, Incident, Triage
+from soc_core.alert import Alert, AlertRepeat, Incident, Triage, alert_group
 from soc_core.errors import StoreError
 from soc_core.event import Event
 from soc_core.records import DeadLetter
 from soc_core.registry import REGISTRY_KINDS, Registry
 from soc_core.store import (
+    MAX_GROUP_MEMBERS,
+    AlertGroup,
     AlertQuery,
     AlertSearch,
     ApiTokenRecord,
@@ -35,11 +37,13 @@ from soc_core.store import (
     EventQuery,
     FacetBucket,
     IncidentQuery,
+    OpenAlertQuery,
     Page,
     SessionRecord,
     SourceActivity,
     UserRecord,
     WriteResult,
+    group_runs,
 )
 
 KW: dict[str, Any] = {"type": "keyword", "ignore_above": 4096}
@@ -138,6 +142,7 @@ ALERT_MAPPING: dict[str, Any] = {
         "first_seen": DATE,
         "last_seen": DATE,
         "created_at": DATE,
+        "group": KW,
         "rule": _obj(
             id=KW,
             name=KW_TEXT,
@@ -249,6 +254,22 @@ ES_FACETS: dict[str, str] = {
     "assignee": "triage.assignee",
 }
 
+# Alert fields added after the first alert indices were created: `setup()` adds them to older indices.
+ALERT_ADDED_FIELDS = ("triage", "group")
+
+#: Above this many groups the collapsed queue's total is approximate (cardinality's exact range).
+GROUP_COUNT_PRECISION = 40_000
+
+
+def origin_filter(origin: str) -> list[dict[str, Any]]:
+    """Evidence-file alerts carry `soc.evidence`; live ones do not (`soc_core.alert.Alert.origin`)."""
+    if origin == "live":
+        return [{"bool": {"must_not": [{"exists": {"field": "soc.evidence"}}]}}]
+    if origin == "evidence":
+        return [{"exists": {"field": "soc.evidence"}}]
+    return []
+
+
 INDEX_SETTINGS: dict[str, Any] = {
     "number_of_shards": 1,
     "number_of_replicas": 0,
@@ -314,7 +335,10 @@ class ElasticStore:
         except ApiError as exc:
             if "resource_already_exists" not in str(exc):
                 raise StoreError(f"cannot set up Elasticsearch: {exc}", prefix=self.prefix) from exc
+        except TransportError as exc:
+            raise StoreError(f"Elasticsearch unreachable: {exc}", prefix=self.prefix) from exc
         self._setup_triage()
+        self._backfill_groups()
 
     def health(self) -> dict[str, str]:
         try:
@@ -527,6 +551,7 @@ class ElasticStore:
                 ("host_name", query.host_name),
             ]
         )
+        filters.extend(origin_filter(query.origin))
         docs, total, cursor = self._search_page(
             f"{self.prefix}alerts-*", "@timestamp", "id", filters, query.size, query.cursor
         )
@@ -656,17 +681,55 @@ class ElasticStore:
             for index, mapping in indices.items():
                 if not self.es.indices.exists(index=index):
                     self.es.indices.create(index=index, settings=INDEX_SETTINGS, mappings=mapping)
-            triage = ALERT_MAPPING["properties"]["triage"]
+            added = {name: ALERT_MAPPING["properties"][name] for name in ALERT_ADDED_FIELDS}
             existing = self.es.indices.get_alias(
                 index=f"{self.prefix}alerts-*", ignore_unavailable=True, allow_no_indices=True
             )
             if existing:
                 self.es.indices.put_mapping(
-                    index=f"{self.prefix}alerts-*", properties={"triage": triage}, allow_no_indices=True
+                    index=f"{self.prefix}alerts-*", properties=added, allow_no_indices=True
                 )
         except ApiError as exc:
             if "resource_already_exists" not in str(exc):
                 raise StoreError(f"cannot set up Elasticsearch: {exc}", prefix=self.prefix) from exc
+
+    def _backfill_groups(self, batch: int = 1000) -> int:
+        """Alerts indexed before groups existed get theirs (each was raised on its first event id).
+
+        A partial-document update, no script (this Elasticsearch build has no painless); a collapsed
+        search would otherwise put every such alert into one "missing" group."""
+        pattern = f"{self.prefix}alerts-*"
+        done = 0
+        try:
+            while True:
+                self.es.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
+                resp = self.es.search(
+                    index=pattern,
+                    query={"bool": {"must_not": [{"exists": {"field": "group"}}]}},
+                    size=batch,
+                    source_includes=["@timestamp", "event_ids"],
+                    ignore_unavailable=True,
+                    allow_no_indices=True,
+                )
+                hits = resp["hits"]["hits"]
+                if not hits:
+                    return done
+                ops: list[Any] = []
+                for hit in hits:
+                    src = hit["_source"]
+                    first = (src.get("event_ids") or [hit["_id"]])[0]
+                    key = alert_group(datetime.fromisoformat(src["@timestamp"]), [first])
+                    ops.append({"update": {"_index": hit["_index"], "_id": hit["_id"]}})
+                    ops.append({"doc": {"group": key}})
+                result = self.es.bulk(operations=ops, refresh=False)
+                if result.get("errors"):
+                    first_error = next(
+                        i["update"]["error"] for i in result["items"] if "error" in i["update"]
+                    )
+                    raise StoreError(f"alert group backfill failed: {first_error}", prefix=self.prefix)
+                done += len(hits)
+        except (ApiError, TransportError) as exc:
+            raise StoreError(f"alert group backfill failed: {exc}", prefix=self.prefix) from exc
 
     def _alert_filters(self, query: AlertSearch) -> dict[str, Any]:
         filters = self._range("@timestamp", query.start, query.end) + self._terms(
@@ -680,8 +743,11 @@ class ElasticStore:
                 ("threat.technique.id", query.technique),
                 ("triage.assignee", query.assignee),
                 ("triage.incident_id", query.incident_id),
+                ("soc.evidence.visit_id", query.visit_id),
+                ("group", query.group),
             ]
         )
+        filters.extend(origin_filter(query.origin))
         if query.severity:
             filters.append({"terms": {"severity": list(query.severity)}})
         if query.status:
@@ -736,6 +802,109 @@ class ElasticStore:
         return Page(
             [Alert.model_validate(h["_source"]) for h in hits], int(resp["hits"]["total"]["value"]), cursor
         )
+
+    def search_alert_groups(self, query: AlertSearch) -> Page[AlertGroup]:
+        """Keyset grouping: the alerts sorted by (time, group key, id), cut into runs of one group (a
+        group's members share their evidence's time, so they are adjacent), read until the page's
+        groups are whole; the cursor is the last group's (time, key).
+
+        Measured against field collapsing (bench/bench_alerts.py): collapse's inner hits cost one
+        search per group and its paging sorts on the key alone. The group count is a cardinality
+        aggregation in a `size: 0` search sent beside the first read (`msearch`), so the shard
+        request cache answers it while an index does not change (older months' indices)."""
+        if query.ids is not None and not query.ids:
+            return Page([], 0, None)
+        order = "asc" if query.ascending else "desc"
+        filters = self._alert_filters(query)
+        after: list[Any] | None = None
+        if query.cursor:
+            key = _unb64(query.cursor)
+            if not (isinstance(key, list) and len(key) == 2 and isinstance(key[1], str)):
+                raise StoreError("invalid paging cursor", cursor=query.cursor)
+            # past every member of the cursor's group: ids sort after "" (desc) or before U+FFFF (asc)
+            after = [key[0], key[1], "\uffff" if query.ascending else ""]
+        chunk = query.size + query.size // 2 + 2  # groups average little more than one alert
+        budget = query.size * 2 + MAX_GROUP_MEMBERS
+        count = {
+            "size": 0,
+            "query": filters,
+            "aggs": {
+                "groups": {"cardinality": {"field": "group", "precision_threshold": GROUP_COUNT_PRECISION}}
+            },
+        }
+        read_alerts: list[tuple[Alert, Any]] = []
+        total: int | None = None
+        while True:
+            read: dict[str, Any] = {
+                "size": chunk,
+                "query": filters,
+                "sort": [{"@timestamp": order}, {"group": order}, {"id": order}],
+                "track_total_hits": False,
+                **({"search_after": after} if after else {}),
+            }
+            first, *rest = self._msearch([read] if total is not None else [read, count])
+            if rest:
+                total = int(rest[0].get("aggregations", {}).get("groups", {}).get("value", 0))
+            got = first["hits"]["hits"]
+            read_alerts.extend((Alert.model_validate(h["_source"]), h["sort"][0]) for h in got)
+            exhausted = len(got) < chunk
+            runs = group_runs(read_alerts)
+            if exhausted or len(runs) > query.size or len(read_alerts) >= budget:
+                break
+            after = got[-1]["sort"]
+        if not exhausted and len(runs) > 1:
+            runs.pop()  # the last run may go on past what was read: it opens the next page
+        page = runs[: query.size]
+        more = len(runs) > query.size or not exhausted
+        cursor = _b64([page[-1].sort, page[-1].group.key]) if page and more else None
+        return Page([r.group for r in page], total or 0, cursor)
+
+    def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Several searches of the alert indices in one round trip, run side by side by the cluster."""
+        header = {"index": f"{self.prefix}alerts-*", "ignore_unavailable": True, "allow_no_indices": True}
+        try:
+            resp = self.es.msearch(searches=[part for body in bodies for part in (header, body)])
+        except ApiError as exc:
+            raise StoreError(f"alert search failed: {exc}", prefix=self.prefix) from exc
+        out = list(resp["responses"])
+        for answer in out:
+            if "error" in answer:
+                raise StoreError(f"alert search failed: {answer['error']}", prefix=self.prefix)
+        return out
+
+    def open_alert_candidates(self, query: OpenAlertQuery) -> list[Alert]:
+        """Host keys are lowercased; a case-insensitive term finds them in `host_name` (or, for alerts
+        without a host, in the source id); the caller checks the exact key on what comes back."""
+        filters = self._range("@timestamp", query.start, query.end) + origin_filter("live")
+        if query.rule_id is not None:
+            filters.append({"term": {"rule.id": query.rule_id}})
+        host_key = query.host_key
+        if host_key:
+            filters.append(
+                {
+                    "bool": {
+                        "should": [
+                            {"term": {"host_name": {"value": host_key, "case_insensitive": True}}},
+                            {"term": {"soc.source.id": {"value": host_key, "case_insensitive": True}}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+            )
+        elif host_key is not None:
+            filters.append({"bool": {"must_not": [{"exists": {"field": "host_name"}}]}})
+        try:
+            resp = self.es.search(
+                index=f"{self.prefix}alerts-*",
+                query={"bool": {"filter": filters}},
+                size=query.limit,
+                sort=[{"@timestamp": "desc"}, {"id": "desc"}],
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        except (ApiError, TransportError) as exc:
+            raise StoreError(f"open alert lookup failed: {exc}", prefix=self.prefix) from exc
+        return [Alert.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
 
     def alert_facets(
         self, query: AlertSearch, facets: Sequence[str], size: int = 10

@@ -4,9 +4,11 @@ Every record of EVTX-ATTACK-SAMPLES (`shared/data/evtx-attack-samples`, every `.
 through `iter_records` + `NormalizeStage` (`evtx_json`), the path uploads take, and is indexed into
 the real Elasticsearch. Every rule those events can reach (dispatched by our index: SigmaHQ and the
 provincial pack) is converted by pysigma-backend-elasticsearch (`LuceneBackend`, its `dsl_lucene`
-output) with OUR pipeline and run with `_msearch`. Per rule, the matched event ids must equal the
-engine's. The report goes to `bench/results/differential.json` with `SOCPIPE_UPDATE_DOCS=1` (the
-README quotes it), else to the temp directory, so a test run never changes the checkout.
+output) with OUR pipeline and run with `_msearch`; a rule with a Security-log variant (4688, 4657:
+`detections.pipelines.security_pipeline`) is converted through both pipelines, queries ORed. Per
+rule, the matched event ids must equal the engine's. The report goes to
+`bench/results/differential.json` with `SOCPIPE_UPDATE_DOCS=1` (the README quotes it), else to the
+temp directory, so a test run never changes the checkout.
 
 The test index gives the backend's queries Sigma's semantics where Elasticsearch can:
 
@@ -34,6 +36,7 @@ are localized the same way (which item it refuses), except a circuit-breaker tri
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import os
@@ -60,7 +63,7 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from detections.engine import DetectionEngine
 from detections.matchers import KEYWORD_FIELDS
-from detections.pipelines import socpipe_pipeline
+from detections.pipelines import has_security_variant, security_pipeline, socpipe_pipeline
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
 from stores.elastic.store import EVENT_MAPPING
@@ -118,8 +121,13 @@ ALIGNED = {
         "event.original: the fields the engine searches (instead of every field)"
     ),
     "empty_values": (
-        "the normalizers drop empty EventData values; both sides read the same normalized events, so "
-        "`field: ''` and `field: null` agree here (against raw Winlogbeat data they would not)"
+        'the normalizers keep an empty EventData value as `""` (a keyword term Elasticsearch indexes, '
+        "so `exists` holds) and leave an absent one out: `field: ''` matches the former and "
+        "`field: null` (`NOT _exists_`) only the latter, on both sides"
+    ),
+    "variants": (
+        "a rule with a Security-log variant (process_creation -> 4688, registry -> 4657) is converted "
+        "through both pipelines and its queries ORed, as the engine ORs the compiled variants"
     ),
 }
 
@@ -271,6 +279,22 @@ def dsl(converted: list[Any]) -> dict[str, Any]:
     return {"query": clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses}}}
 
 
+class Converter:
+    """The Lucene backend over each variant's pipeline, ORed as the engine ORs compiled variants."""
+
+    def __init__(self) -> None:
+        self.main = LuceneBackend(processing_pipeline=socpipe_pipeline())
+        self.security = LuceneBackend(processing_pipeline=security_pipeline())
+
+    def convert(self, rule: SigmaRule) -> dict[str, Any]:
+        """Raises what the backend raises (SigmaError, NotImplementedError) for either variant."""
+        variants = [copy.deepcopy(rule)] if has_security_variant(rule) else []
+        converted = self.main.convert_rule(rule, "dsl_lucene")
+        for variant in variants:
+            converted += self.security.convert_rule(variant, "dsl_lucene")
+        return dsl(converted)
+
+
 def restricted(query: dict[str, Any], ids: Iterable[str]) -> dict[str, Any]:
     """The query on the given events only (localization looks at the disagreeing events)."""
     return {"query": {"bool": {"must": [query["query"]], "filter": [{"ids": {"values": sorted(ids)}}]}}}
@@ -288,6 +312,7 @@ class RuleCase:
     doc: dict[str, Any]
     query: dict[str, Any] | None = None
     not_convertible: str | None = None
+    security_variant: bool = False
 
 
 def _yaml_docs(path: Path) -> Iterator[dict[str, Any]]:
@@ -298,7 +323,7 @@ def _yaml_docs(path: Path) -> Iterator[dict[str, Any]]:
 
 def convert_rules(engine: DetectionEngine, rule_ids: set[str]) -> dict[str, RuleCase]:
     """Each reachable rule, parsed from its file again and converted by the Lucene backend."""
-    backend = LuceneBackend(processing_pipeline=socpipe_pipeline())
+    converter = Converter()
     by_path: dict[str, list[str]] = defaultdict(list)
     for rule_id in sorted(rule_ids):
         by_path[engine.rule(rule_id).path].append(rule_id)
@@ -314,8 +339,9 @@ def convert_rules(engine: DetectionEngine, rule_ids: set[str]) -> dict[str, Rule
                 continue
             info = engine.rule(str(rule.id))
             case = RuleCase(info.id, info.title, path, info.ruleset, docs[info.id])
+            case.security_variant = has_security_variant(rule)
             try:
-                case.query = dsl(backend.convert_rule(rule, "dsl_lucene"))
+                case.query = converter.convert(rule)
             except (SigmaError, NotImplementedError) as exc:
                 case.not_convertible = f"{type(exc).__name__}: {exc}"
             cases[case.rule_id] = case
@@ -378,7 +404,10 @@ def item_fields(item: Item) -> set[str]:
     if item.key is None:
         return set(KEYWORD_FIELDS)
     rule = SigmaRule.from_dict(item.rule)
-    socpipe_pipeline().apply(rule)
+    rules = [rule, copy.deepcopy(rule)] if has_security_variant(rule) else [rule]
+    socpipe_pipeline().apply(rules[0])
+    if len(rules) > 1:
+        security_pipeline().apply(rules[1])
     found: set[str] = set()
 
     def walk(detection: SigmaDetection) -> None:
@@ -388,7 +417,8 @@ def item_fields(item: Item) -> set[str]:
             elif isinstance(part, SigmaDetectionItem) and part.field:
                 found.add(part.field)
 
-    walk(rule.detection.detections["item"])
+    for variant in rules:
+        walk(variant.detection.detections["item"])
     return found
 
 
@@ -569,7 +599,7 @@ def localize(
     folder: Path,
 ) -> None:
     """Evaluate every item of each finding's rule on both sides, on the events in question."""
-    backend = LuceneBackend(processing_pipeline=socpipe_pipeline())
+    converter = Converter()
     items_of: dict[str, list[Item]] = {}
     queries: dict[str, dict[str, Any]] = {}
     not_convertible: dict[str, str] = {}
@@ -583,7 +613,7 @@ def localize(
         for item in items:
             (folder / f"{item.rule_id}.yml").write_text(yaml.safe_dump(item.rule, sort_keys=False), "utf-8")
             try:
-                query = dsl(backend.convert_rule(SigmaRule.from_dict(item.rule), "dsl_lucene"))
+                query = converter.convert(SigmaRule.from_dict(item.rule))
             except (SigmaError, NotImplementedError) as exc:
                 not_convertible[item.rule_id] = f"{type(exc).__name__}: {exc}"
                 continue
@@ -733,6 +763,17 @@ def test_engine_agrees_with_elasticsearch_on_evtx_attack_samples(
     seconds["total"] = time.perf_counter() - started
     compared = sum(1 for c in cases.values() if c.query is not None and answers[c.rule_id].error is None)
     report = _report(corpus, engine, cases, compared, agreements, findings, mapping, seconds, server)
+    # the Security-log variants are compared on real Security events, not only converted
+    security = {e for e, flat in flats.items() if flat.get("winlog.channel") == "Security"}
+    variant_hits = {
+        rule_id: sorted(ids & security)
+        for rule_id, ids in matched.items()
+        if cases[rule_id].security_variant
+        and ids & security
+        and rule_id in answers
+        and answers[rule_id].ids == ids
+    }
+    report["summary"]["security_variant_rules_agreeing_on_security_events"] = len(variant_hits)
     _write(report)
     print(f"differential: {json.dumps(report['summary'])} -> {REPORT}")  # shown with `pytest -s`
 
@@ -742,6 +783,7 @@ def test_engine_agrees_with_elasticsearch_on_evtx_attack_samples(
     assert agreements / compared >= MIN_AGREEMENT, report["summary"]
     pack = [c for c in cases.values() if c.ruleset == PACK.name]
     assert pack and all(c.query is not None and answers[c.rule_id].error is None for c in pack)
+    assert variant_hits, "no rule fired through its Security-log variant: the 4688 events are not compared"
 
 
 def _leaves(mapping: dict[str, Any]) -> Iterator[str]:
@@ -789,6 +831,7 @@ def _report(
             "quarantined": summary["quarantined"],
             "reachable": len(cases),
             "reachable_provincial": sum(1 for c in cases.values() if c.ruleset == PACK.name),
+            "reachable_with_security_variant": sum(1 for c in cases.values() if c.security_variant),
         },
         "summary": {
             "rules_compared": compared,

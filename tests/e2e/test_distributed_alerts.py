@@ -42,9 +42,8 @@ def _netsh(n: int, at: datetime) -> bytes:
     )
 
 
-def test_winlogbeat_records_become_one_suppressed_alert_in_elasticsearch(
-    servers: Servers, prefix: str, tmp_path: Path
-) -> None:
+def distributed_env(servers: Servers, prefix: str, tmp_path: Path) -> tuple[dict[str, str], ElasticStore]:
+    """The environment of every process, and the store with the unit, system and Winlogbeat source."""
     env = {
         "SOC_MODE": "distributed",
         "SOC_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
@@ -74,20 +73,30 @@ def test_winlogbeat_records_become_one_suppressed_alert_in_elasticsearch(
             ],
         )
     )
+    return env, store
+
+
+def post_records(env: dict[str, str], body: bytes) -> None:
+    resp = httpx.post(
+        f"http://127.0.0.1:{env['SOC_HTTP_PORT']}/ingest/v1/events",
+        content=body,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+    )
+    assert resp.status_code == 202, resp.text
+
+
+def test_winlogbeat_records_become_one_suppressed_alert_in_elasticsearch(
+    servers: Servers, prefix: str, tmp_path: Path
+) -> None:
+    env, store = distributed_env(servers, prefix, tmp_path)
     procs = [SocProcess(["api"], env, "api").start()]
     try:
         for stage in ("normalize", "detect", "index"):
             procs.append(SocProcess(["worker", stage], env, stage).start(timeout_s=120))
         procs.append(SocProcess(["scheduler"], env, "scheduler").start())
         t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
-        body = b"\n".join(_netsh(n, t0 + timedelta(minutes=n)) for n in range(3))
-        resp = httpx.post(
-            f"http://127.0.0.1:{env['SOC_HTTP_PORT']}/ingest/v1/events",
-            content=body,
-            headers={"Authorization": f"Bearer {TOKEN}"},
-            timeout=30,
-        )
-        assert resp.status_code == 202, resp.text
+        post_records(env, b"\n".join(_netsh(n, t0 + timedelta(minutes=n)) for n in range(3)))
         deadline = time.monotonic() + 120
         alerts = []
         while time.monotonic() < deadline:

@@ -149,5 +149,21 @@ def test_evtx_taken_on_site_becomes_evidence_in_the_dossier(
     assert vn03["examples"][0]["evidence"]["file_id"] == kept["id"]
     assert d["evidence"][0]["file"]["filename"] == sample.name
     assert len(d["evidence"][0]["events_shown"]) == kept["events"]
+    # The file's alerts carry the visit, stay out of the live queue, and the visit links to them (for
+    # the province-wide roles: an inspection team has no alert queue).
+    police = client_for("pa05", Role.POLICE)
+    from_visit = police.get(
+        "/api/v1/alerts", params={"origin": "evidence", "visit": scenario.visit_recent, "size": 500}
+    ).json()
+    assert from_visit["total"] == kept["alerts"] and set(kept["alert_ids"]) <= {
+        a["id"] for a in from_visit["items"]
+    }
+    assert all(a["soc"]["evidence"]["visit_id"] == scenario.visit_recent for a in from_visit["items"])
+    live = {a["id"] for a in police.get("/api/v1/alerts", params={"size": 500}).json()["items"]}
+    assert live.isdisjoint(kept["alert_ids"])
+    link = f'href="/alerts?origin=evidence&amp;status=all&amp;visit={scenario.visit_recent}"'
+    assert link in police.get(f"/inspections/visits/{scenario.visit_recent}", headers=HTML).text
+    assert link not in insp.get(f"/inspections/visits/{scenario.visit_recent}", headers=HTML).text
+    assert police.get(f"/api/v1/alerts/{kept['alert_ids'][0]}").json()["visit_id"] == scenario.visit_recent
     broken = upload(insp, scenario.visit_recent, "broken.evtx", b"ElfFile\x00" + b"\x00" * 4096)
     assert broken.status_code == 201 and broken.json()["problems"] and broken.json()["events"] == 0

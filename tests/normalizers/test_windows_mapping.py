@@ -19,18 +19,22 @@ from normalizers.stage import NormalizeStage
 from normalizers.windows_ecs import (
     WinEvent,
     clean_ip,
+    data_text,
     keyword_mask,
     keyword_names,
     parse_time,
+    registry_value_path,
     split_command_line,
     text,
     to_ecs,
+    unnamed_values,
 )
 from soc_core.errors import NormalizeError
 from soc_core.records import DeadLetter, RawRecord
 
 HERE = Path(__file__).parent
 CTX = ParseContext(received_at=datetime(2026, 1, 1, tzinfo=UTC))
+SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
 
 
 def _event(event_id: str, channel: str, provider: str, data: dict[str, str], **system: Any) -> dict[str, Any]:
@@ -81,6 +85,71 @@ def test_values_are_rendered_like_the_shippers_do() -> None:
     assert text("") is None and text(None) is None
     assert text(True) == "true" and text(4104) == "4104"
     assert text({"#text": "x"}) == "x"
+
+
+def test_empty_event_data_is_present_and_null_elements_too() -> None:
+    assert data_text("") == "" and data_text(None) == "" and data_text("a\r\n") == "a"
+    assert data_text({"#text": ""}) == "" and data_text(7) == "7"
+    evtx = {
+        "Event": {
+            "System": {
+                "EventID": 2004,
+                "Channel": "Microsoft-Windows-Windows Firewall With Advanced Security/Firewall",
+                "TimeCreated": {"#attributes": {"SystemTime": "2026-03-01T00:00:00Z"}},
+            },
+            "EventData": {"RuleName": "x", "ApplicationPath": "", "ServiceName": None},
+        }
+    }  # synthetic
+    doc = registry.get("evtx_json").parse(orjson.dumps(evtx).decode(), CTX)
+    assert doc["winlog"]["event_data"] == {"RuleName": "x", "ApplicationPath": "", "ServiceName": ""}
+    # a shipper that sent an empty value keeps it too (Winlogbeat itself drops them before sending)
+    beat = {
+        "@timestamp": "2026-03-01T00:00:00Z",
+        "winlog": {"event_id": "2004", "channel": "Security", "event_data": {"A": "", "B": "b"}},
+    }  # synthetic
+    assert registry.get("winlogbeat").parse(orjson.dumps(beat).decode(), CTX)["winlog"]["event_data"] == {
+        "A": "",
+        "B": "b",
+    }
+
+
+def test_unnamed_data_is_sigmas_data_field() -> None:
+    assert unnamed_values({"param2": "b", "Binary": "", "param10": "j", "param1": "a"}) == ["a", "b", "j"]
+    assert unnamed_values({"param": "x", "param0": "y", "param01": "z", "paramx": "w", "Image": "i"}) == []
+    evtx = {
+        "Event": {
+            "System": {
+                "EventID": 18456,
+                "Provider": {"#attributes": {"Name": "MSSQLSERVER"}},
+                "Channel": "Application",
+                "TimeCreated": {"#attributes": {"SystemTime": "2026-03-01T00:00:00Z"}},
+            },
+            "EventData": {"Data": {"#text": ["sa", " Reason: x", "", " [CLIENT: 10.0.0.5]"]}, "Binary": None},
+        }
+    }  # synthetic, laid out as the `evtx` package writes classic events
+    data = registry.get("evtx_json").parse(orjson.dumps(evtx).decode(), CTX)["winlog"]["event_data"]
+    assert data["param1"] == "sa" and data["param3"] == "" and data["Binary"] == ""
+    assert data["Data"] == ["sa", " Reason: x", "", " [CLIENT: 10.0.0.5]"]
+    assert (
+        "Data"
+        not in _event("1", SYSMON_CHANNEL, "Microsoft-Windows-Sysmon", {"Image": "a"})["winlog"]["event_data"]
+    )
+
+
+def test_security_4657_registry_path_is_sysmons_target_object() -> None:
+    data = {
+        "ObjectName": "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
+        "ObjectValueName": "evil",
+        "OperationType": "%%1905",
+    }  # synthetic, field names as Microsoft documents 4657
+    doc = _event("4657", "Security", "Microsoft-Windows-Security-Auditing", data)
+    assert doc["registry"]["path"] == "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\evil"
+    assert doc["registry"]["hive"] == "HKLM" and doc["registry"]["value"] == "evil"
+    assert (
+        registry_value_path("\\REGISTRY\\USER\\S-1-5-21-1\\Software", "x") == "HKU\\S-1-5-21-1\\Software\\x"
+    )
+    assert registry_value_path("\\REGISTRY\\MACHINEX\\a", None) == "\\REGISTRY\\MACHINEX\\a"
+    assert registry_value_path(None, "x") is None
 
 
 def test_keywords_from_every_spelling() -> None:

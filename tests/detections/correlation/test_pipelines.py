@@ -16,10 +16,12 @@ from detections.correlation.engine import LiveCorrelation
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage, SuppressingDetect
 from normalizers.stage import NormalizeStage
+from soc_core.event import Event
 from soc_core.pipeline import EmbeddedPipeline
 from soc_core.records import RawRecord, record_id
 from soc_core.store import AlertQuery
 from stores.sqlite.store import SqliteStore
+from tests.detections.correlation.conftest import Run, correlation, win
 
 #: The Sigma specification's example, verbatim in substance: a chained correlation in one file.
 SPEC_EXAMPLE = """\
@@ -199,3 +201,48 @@ def test_an_uploaded_evidence_file_is_correlated_as_a_whole(tmp_path: Path) -> N
     assert isinstance(decided[0], Alert) and decided[0].count == 3  # fires at its threshold
     (alert,) = fold_repeats(decided)
     assert alert.count == 4 and alert.first_seen == events[-1].timestamp
+
+
+def test_a_process_creation_correlation_reads_its_fields_from_sysmon_and_security_4688(
+    make_engine: Any,
+) -> None:
+    """Without Sysmon a process_creation rule fires on 4688 (another field name for the image):
+    the correlation's value field is read from whichever shape the hit came from."""
+    rule = """\
+title: shell started
+id: 00000000-0000-4000-8000-0000000000e1
+name: shell_started
+status: test
+level: low
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    selection:
+        CommandLine|contains: 'whoami'
+    condition: selection
+"""
+    tools = correlation(
+        """
+type: value_count
+rules: shell_started
+group-by: [Computer]
+timespan: 10m
+condition:
+    field: Image
+    gte: 3
+"""
+    )
+    events = []
+    for n, image in enumerate(("C:\\a\\one.exe", "C:\\b\\two.exe", "C:\\c\\three.exe")):
+        security = n != 1  # the second one came from Sysmon, the others from process auditing
+        data = {"CommandLine": "whoami /all", "NewProcessName" if security else "Image": image}
+        event = win(4688 if security else 1, 30 * n, **data)
+        doc = event.to_doc()
+        doc["winlog"]["computer_name"] = "ws01"
+        if not security:
+            doc["winlog"]["channel"] = "Microsoft-Windows-Sysmon/Operational"
+        events.append(Event.from_doc(doc))
+    run = Run(make_engine(rule, tools)).feed(events).flush()
+    (alert,) = run.alerts
+    assert alert.count == 3
