@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,8 +15,15 @@ import uvicorn
 
 from api.context import AppContext
 from socpipe.app import create_app
-from tests.browser.test_console import CHROMIUM, _free_port
 from tests.servers import in_ci
+
+CHROMIUM = os.environ.get("SOC_CHROMIUM", "/usr/bin/chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def need_chromium() -> None:
@@ -27,7 +36,7 @@ def need_chromium() -> None:
 @contextmanager
 def serving(ctx: AppContext) -> Iterator[str]:
     """The app's base URL while the block runs; the server stops after it."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(ctx), host="127.0.0.1", port=port, log_level="warning", access_log=False
     )

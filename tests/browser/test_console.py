@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from babel.messages.pofile import read_po
 
 from api.auth.deps import Role
@@ -45,14 +41,12 @@ from soc_core.alert import Severity
 from soc_core.event import Event
 from soc_core.registry import InformationSystem, Registry, Unit
 from soc_core.store import AlertSearch
-from socpipe.app import create_app
 from stores.sqlite.store import SqliteStore
 from tests.backends import app_context, backend_of
+from tests.browser.live import CHROMIUM, need_chromium, serving
 from tests.contract.test_store_triage_contract import triage_alert
 from tests.inspections.scenario import principal
-from tests.servers import in_ci
 
-CHROMIUM = os.environ.get("SOC_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -92,12 +86,6 @@ UI_TEXT = """() => {
     }
     return out;
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _seed(store: SqliteStore) -> None:
@@ -201,10 +189,7 @@ def _seed(store: SqliteStore) -> None:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if not Path(CHROMIUM).exists():
-        if in_ci():
-            pytest.fail(f"Chromium missing at {CHROMIUM}: install Debian's `chromium` (make system-deps)")
-        pytest.skip(f"Chromium missing at {CHROMIUM}")
+    need_chromium()
     store = SqliteStore(tmp_path_factory.mktemp("browser") / "store.sqlite3")
     store.setup()
     _seed(store)
@@ -212,20 +197,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     ensure_user(store, "quantri", Role.ADMIN)
     ctx = app_context(store, environment="dev")
     ctx.registry.reload()
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "store": store}
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(ctx) as url:
+        yield {"url": url, "store": store}
     store.close()
 
 

@@ -8,25 +8,20 @@ the other. The screenshot goes to the README.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import uvicorn
 
 from api.auth.deps import Role
 from api.auth.testing import TEST_PASSWORD, ensure_user
 from api.coverage.jobs import CoverageJob
 from soc_core.event import Event
-from socpipe.app import create_app
 from socpipe.demo.province import SILENT_SOURCES, demo_registry
 from stores.sqlite.store import SqliteStore
 from tests.backends import app_context, backend_of
-from tests.browser.test_console import ARGS, CHROMIUM, SHOTS, _free_port, foreign_ui_text
-from tests.servers import in_ci
+from tests.browser.live import CHROMIUM, need_chromium, serving
+from tests.browser.test_console import ARGS, SHOTS, foreign_ui_text
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 
@@ -68,26 +63,13 @@ def _history(store: SqliteStore) -> None:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        if in_ci():
-            pytest.fail(f"Chromium missing at {CHROMIUM}: install Debian's `chromium` (make system-deps)")
-        pytest.skip(f"Chromium missing at {CHROMIUM}")
+    need_chromium()
     store = SqliteStore(tmp_path_factory.mktemp("coverage") / "store.sqlite3")
     store.setup()
     _history(store)
     ensure_user(store, "congan", Role.POLICE)
-    ctx = app_context(store, environment="dev")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app_context(store, environment="dev")) as url:
+        yield url
     store.close()
 
 
