@@ -30,7 +30,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, Self, cast
+from typing import Any, Self, cast
 
 import ahocorasick
 import re2
@@ -369,6 +369,11 @@ def _needles(needles: Sequence[str]) -> Any:
     return automaton
 
 
+#: Above this many `contains` needles, one Aho-Corasick pass beats a Python loop of `in`. (Module
+#: constants, not class variables: mypyc would take a class variable for a dataclass field.)
+AUTOMATON_MIN = 8
+
+
 @dataclass(slots=True, eq=False)
 class StrAny(FieldNode):
     """Field matches any of a set of string patterns (the usual Sigma value list, OR-linked).
@@ -376,9 +381,6 @@ class StrAny(FieldNode):
     Patterns are grouped by shape so the common cases are one C-level call: `in frozenset`,
     `str.startswith(tuple)`, `str.endswith(tuple)`; only `*a*b*`/`?` shapes fall back to `Glob`.
     """
-
-    #: Above this many `contains` needles, one Aho-Corasick pass beats a Python loop of `in`.
-    AUTOMATON_MIN: ClassVar[int] = 8
 
     cased: bool
     eq: frozenset[str] = frozenset()
@@ -389,7 +391,7 @@ class StrAny(FieldNode):
     _automaton: Any = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._automaton = _needles(self.contains) if len(self.contains) >= self.AUTOMATON_MIN else None
+        self._automaton = _needles(self.contains) if len(self.contains) >= AUTOMATON_MIN else None
 
     def match(self, view: EventView) -> bool:
         values = view.raw[self.field] if self.cased else view.low[self.field]
