@@ -7,10 +7,10 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 DEBIAN_PACKAGES = $(shell grep -v '^\#' deploy/local/debian-packages.txt)
 # The modules compiled by mypyc (deploy/native/build.py: the normalizers, the detection matchers and
-# index); rebuilt when any of them changes.
-NATIVE  = normalizers/_native.json detections/_native.json
+# index, the event flattener); rebuilt when any of them changes.
+NATIVE  = normalizers/_native.json detections/_native.json soc_core/_native.json
 NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py)) \
-                 detections/matchers.py detections/index.py
+                 detections/matchers.py detections/index.py soc_core/flat.py
 
 .PHONY: run test test-fast check lint typecheck layers servers stop-servers bench system-deps native clean-native clean
 
@@ -77,4 +77,4 @@ bench: $(STAMP) $(NATIVE)
 
 clean:
 	rm -rf $(VENV) .socpipe .pytest_cache .mypy_cache .ruff_cache build
-	rm -f normalizers/*.so normalizers/_native.json detections/*.so detections/_native.json
+	rm -f normalizers/*.so normalizers/_native.json detections/*.so detections/_native.json soc_core/*.so soc_core/_native.json

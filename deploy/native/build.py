@@ -4,12 +4,13 @@ Two packages have modules compiled (`TARGETS`):
 
 - the normalizers (`bench/bench_normalize.py`): on CPython alone the Windows shapes parsed at
   about 45,000 events/s on one core against a target of 50,000; compiled, about twice as fast;
-- the detection matcher nodes and dispatch index (`detections/matchers.py`, `detections/index.py`):
-  every event meets them (`bench/bench_detect_cli.py`).
+- the detection matcher nodes and dispatch index (`detections/matchers.py`, `detections/index.py`)
+  and the dotted view of an event they read (`soc_core/flat.py`): every event meets them
+  (`bench/bench_detect_cli.py`).
 
 mypyc (part of mypy, which already type-checks this code strictly) turns the type-annotated
-modules into C extensions that sit beside their sources (`normalizers/*.so`, `detections/*.so`);
-Python imports those in place of the `.py` files. Nothing else changes: with no compiled modules
+modules into C extensions that sit beside their sources (`<package>/*.so`); Python imports those
+in place of the `.py` files. Nothing else changes: with no compiled modules
 the packages run as plain Python, and the tests run against whatever is installed.
 
 A compiled module that no longer matches its source would silently run old code, so this build
@@ -86,6 +87,7 @@ TARGETS = (
     # Not compiled: the package marker (it checks the build) and the typer CLI (not on the hot path).
     Target("normalizers", excluded=frozenset({"__init__.py", "cli.py"})),
     Target("detections", modules=("matchers.py", "index.py")),
+    Target("soc_core", modules=("flat.py",)),
 )
 
 
