@@ -6,9 +6,11 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 DEBIAN_PACKAGES = $(shell grep -v '^\#' deploy/local/debian-packages.txt)
-# The normalizers compiled by mypyc (deploy/native/build.py); rebuilt when any of them changes.
-NATIVE  = normalizers/_native.json
-NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py))
+# The modules compiled by mypyc (deploy/native/build.py: the normalizers, the detection matchers and
+# index, the event flattener); rebuilt when any of them changes.
+NATIVE  = normalizers/_native.json detections/_native.json soc_core/_native.json
+NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py)) \
+                 detections/matchers.py detections/index.py soc_core/flat.py
 
 .PHONY: run test test-fast check lint typecheck layers servers stop-servers bench system-deps native clean-native clean
 
@@ -18,10 +20,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(NATIVE): $(STAMP) $(NATIVE_SOURCES) deploy/native/build.py
+$(NATIVE) &: $(STAMP) $(NATIVE_SOURCES) deploy/native/build.py
 	$(BIN)/python deploy/native/build.py
 
-## native: compile the normalizers with mypyc (about twice as fast; `run`, `test` and `bench` do it)
+## native: compile the normalizers and the matchers with mypyc (faster; `run`, `test` and `bench` do it)
 native: $(NATIVE)
 
 clean-native:
@@ -75,4 +77,4 @@ bench: $(STAMP) $(NATIVE)
 
 clean:
 	rm -rf $(VENV) .socpipe .pytest_cache .mypy_cache .ruff_cache build
-	rm -f normalizers/*.so normalizers/_native.json
+	rm -f normalizers/*.so normalizers/_native.json detections/*.so detections/_native.json soc_core/*.so soc_core/_native.json

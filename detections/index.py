@@ -27,6 +27,10 @@ import ahocorasick
 from detections.compiler import CompiledRule
 from detections.matchers import EventView, dispatch_keys
 
+#: Buckets of at most this many rules skip the prefilter. (A module constant: mypyc would take a
+#: class variable for a dataclass field.)
+SMALL = 3
+
 
 @dataclass(slots=True)
 class Bucket:
@@ -37,9 +41,6 @@ class Bucket:
     automata: list[tuple[str, Any]] = field(default_factory=list)
     unfiltered: int = 0
     small: bool = False
-
-    #: Buckets of at most this many rules skip the prefilter.
-    SMALL = 3
 
     def add(self, index: int, literals: frozenset[tuple[str, str]] | None) -> None:
         """File a rule (variant) here; a rule filed twice is kept once, its literals joined."""
@@ -52,7 +53,7 @@ class Bucket:
 
     def build(self) -> None:
         words: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self.small = len(self.rules) <= self.SMALL
+        self.small = len(self.rules) <= SMALL
         self.unfiltered = 0
         for pos, literals in enumerate(self.literals):
             if literals is None:

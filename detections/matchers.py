@@ -30,10 +30,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, Self, cast
+from typing import Any, Self, cast
 
 import ahocorasick
 import re2
+from re2 import _re2  # the binding under google-re2's wrapper (see `re2_tester`)
 
 KEYWORD_FIELDS: tuple[str, ...] = ("message", "event.original")
 
@@ -44,6 +45,20 @@ _RE2_OPTIONS.log_errors = False
 def re2_compile(pattern: str) -> Any:
     """Compile with RE2 and no stderr noise; raises `re2.error` for unsupported syntax."""
     return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def re2_tester(pattern: str, *, whole: bool = False) -> Any:
+    """`tester.Match(utf8_bytes)` is `[0]` when RE2 finds `pattern` in the text (`whole`: matches
+    all of it), else `[]`: what `re2_compile(pattern).search`/`.fullmatch` answer, minus the match
+    object. google-re2's `search` builds one in Python (spans of every group, offsets converted
+    back to characters), which cost as much again as the search itself; its set API (`_re2.Set`,
+    the same options) answers yes or no. Raises `re2.error` as `re2_compile` does."""
+    re2_compile(pattern)  # the same error, for the same patterns, as the compiler reports
+    anchor = _re2.RE2.Anchor.ANCHOR_BOTH if whole else _re2.RE2.Anchor.UNANCHORED
+    tester = _re2.Set(anchor, _RE2_OPTIONS)
+    if tester.Add(pattern.encode()) != 0 or not tester.Compile():
+        raise re2.error(f"RE2 set did not take the pattern: {pattern!r}")
+    return tester
 
 
 def _as_str(value: Any) -> str | None:
@@ -337,11 +352,11 @@ class Glob(_Rebuilt):
     _regex: Any = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._regex = re2_compile(self.regex) if self.regex is not None else None
+        self._regex = re2_tester(self.regex, whole=True) if self.regex is not None else None
 
     def match(self, value: str) -> bool:
         if self._regex is not None:
-            return self._regex.fullmatch(value) is not None
+            return bool(self._regex.Match(value.encode()))
         parts = self.parts
         pos = 0
         last = len(parts) - 1
@@ -369,6 +384,11 @@ def _needles(needles: Sequence[str]) -> Any:
     return automaton
 
 
+#: Above this many `contains` needles, one Aho-Corasick pass beats a Python loop of `in`. (Module
+#: constants, not class variables: mypyc would take a class variable for a dataclass field.)
+AUTOMATON_MIN = 8
+
+
 @dataclass(slots=True, eq=False)
 class StrAny(FieldNode):
     """Field matches any of a set of string patterns (the usual Sigma value list, OR-linked).
@@ -376,9 +396,6 @@ class StrAny(FieldNode):
     Patterns are grouped by shape so the common cases are one C-level call: `in frozenset`,
     `str.startswith(tuple)`, `str.endswith(tuple)`; only `*a*b*`/`?` shapes fall back to `Glob`.
     """
-
-    #: Above this many `contains` needles, one Aho-Corasick pass beats a Python loop of `in`.
-    AUTOMATON_MIN: ClassVar[int] = 8
 
     cased: bool
     eq: frozenset[str] = frozenset()
@@ -389,7 +406,7 @@ class StrAny(FieldNode):
     _automaton: Any = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._automaton = _needles(self.contains) if len(self.contains) >= self.AUTOMATON_MIN else None
+        self._automaton = _needles(self.contains) if len(self.contains) >= AUTOMATON_MIN else None
 
     def match(self, view: EventView) -> bool:
         values = view.raw[self.field] if self.cased else view.low[self.field]
@@ -432,7 +449,7 @@ class Regex(FieldNode):
     _min_line: int = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._regex = re2_compile(self.pattern)
+        self._regex = re2_tester(self.pattern)
         long_line = _LONG_LINE.fullmatch(self.pattern)
         self._min_line = int(long_line.group(1)) if long_line else -1
 
@@ -440,9 +457,9 @@ class Regex(FieldNode):
         if self._min_line >= 0:  # what RE2 would answer (`.` is any character but a newline)
             size = self._min_line
             return any(len(line) >= size for value in view.raw[self.field] for line in value.split("\n"))
-        search = self._regex.search
+        test = self._regex.Match
         for value in view.raw[self.field]:  # noqa: SIM110
-            if search(value) is not None:
+            if test(value.encode()):
                 return True
         return False
 

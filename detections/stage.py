@@ -29,6 +29,7 @@ raises no alert of its own. `SuppressingDetect` hands the hits to a correlation 
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
@@ -40,7 +41,7 @@ from detections.loader import RuleInfo
 from detections.suppression import AlertUpdate, NewAlert, Suppressor
 from detections.tags import checklist_codes, threats
 from soc_core.alert import Alert, AlertRepeat, RuleRef, Severity, alert_group, alert_id
-from soc_core.event import Event
+from soc_core.event import Event, Soc
 from soc_core.open_alerts import OpenAlertLookup
 
 EventPredicate = Callable[[Event], bool]
@@ -128,7 +129,7 @@ class DetectStage:
                 "rule": rule_ref(rule),
                 "threat": threats(rule.tags),
                 "checklist": codes if codes is not None else checklist_codes(rule.tags),
-                "soc": event.soc.model_copy(deep=True),
+                "soc": _fresh_soc(event.soc),
                 "host_name": (event.host or {}).get("name"),
                 "user_name": (event.user or {}).get("name"),
                 "event_ids": [event.id],
@@ -139,6 +140,15 @@ class DetectStage:
                 "group": alert_group(event.timestamp, [event.id]),
             }
         )
+
+
+def _fresh_soc(soc: Soc) -> Soc:
+    """The event's provincial context, copied for an alert: its unit, system and source are frozen
+    models of scalars, shared; the evidence dict, the one mutable part, is copied (a deep copy of
+    the whole model cost more than the rest of the alert)."""
+    if soc.evidence is None:
+        return soc.model_copy()
+    return soc.model_copy(update={"evidence": copy.deepcopy(soc.evidence)})
 
 
 def rule_ref(rule: RuleInfo) -> RuleRef:

@@ -10,4 +10,15 @@
   `registry_cache` (token -> source, source -> context, for the hot path)
 
 Adapters live in `stores/` and `buses/`; `socpipe/` picks them.
+
+`flat` (the dotted view of an event) may run compiled by mypyc (`make native`); importing the
+package refuses a build made from other source (`native`).
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from soc_core.native import check_compiled_modules
+
+check_compiled_modules(Path(__file__).resolve().parent)

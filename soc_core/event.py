@@ -36,6 +36,8 @@ import orjson
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict  # pydantic needs this one on Python 3.11
 
+from soc_core.flat import flatten_into
+
 
 def _as_list(value: Any) -> Any:
     """ECS `event.category`/`event.type`/`host.ip` are arrays; accept a single string as a one-item list."""
@@ -289,7 +291,7 @@ class Event:
         `socpipe detect`'s time. Only values JSON would change (times, lists, other types) go
         through orjson, one value at a time."""
         out: dict[str, Any] = {}
-        _flatten_native(self.doc, "", out)
+        flatten_into(self.doc, "", out)
         return out
 
     def __eq__(self, other: object) -> bool:
@@ -299,28 +301,6 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event(id={self.event.get('id')!r}, @timestamp={self.doc.get('@timestamp')!r})"
-
-
-_AS_IS = frozenset({str, int, bool, type(None)})  # JSON gives these back unchanged (not float: NaN)
-
-
-def _flatten_native(doc: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
-    for key, value in doc.items():
-        kind = type(value)
-        if kind in _AS_IS:
-            out[prefix + key] = value
-        elif kind is dict:
-            _flatten_native(value, f"{prefix}{key}.", out)
-        elif kind is datetime:  # a JSON string with nothing to escape: the dump without its quotes
-            out[prefix + key] = orjson.dumps(value, option=_JSON_OPTIONS)[1:-1].decode()
-        elif kind is list and all(type(item) is str for item in value):
-            out[prefix + key] = list(value)
-        else:
-            value = orjson.loads(orjson.dumps(value, option=_JSON_OPTIONS))
-            if type(value) is dict:
-                _flatten_native(value, f"{prefix}{key}.", out)
-            else:
-                out[prefix + key] = value
 
 
 def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:

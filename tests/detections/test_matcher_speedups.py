@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detections.loader import RuleFile, load_file
-from detections.matchers import EventView, Regex, re2_compile
+from detections.matchers import EventView, Regex, re2_compile, re2_tester
 from tests.detections.conftest import EngineFactory
 
 LINES = st.text(alphabet=st.sampled_from(["a", "é", " ", "\n", "\r", "\t", "\u4e00"]), max_size=40)
@@ -89,3 +91,25 @@ def test_or_of_event_id_branches_is_dispatched_on_both_ids(make_engine: EngineFa
         "5136 other attribute": [],
         "4624": ["ab"],
     }
+
+
+TEXTS = st.text(alphabet=st.sampled_from(["a", "b", "A", "é", "\u4e00", "\n", "`", "-", "0"]), max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pattern=st.sampled_from(
+        ["a", "^a", "a$", "(?i)é+", "b.a", r"\w+`(?:\w+|-|.)`[\w+|\s]", "(a|b)(c)?", "", "^$", "[^a]"]
+    ),
+    text=TEXTS,
+)
+def test_re2_yes_no_tester_agrees_with_search_and_fullmatch(pattern: str, text: str) -> None:
+    """`re2_tester` (RE2's set API) answers as the wrapper's search and fullmatch, on any text."""
+    regex = re2_compile(pattern)
+    assert bool(re2_tester(pattern).Match(text.encode())) is (regex.search(text) is not None)
+    assert bool(re2_tester(pattern, whole=True).Match(text.encode())) is (regex.fullmatch(text) is not None)
+
+
+def test_re2_tester_refuses_what_re2_refuses() -> None:
+    with pytest.raises(re2.error):
+        re2_tester("(?<=a)b")

@@ -164,3 +164,15 @@ def test_tag_conventions() -> None:
         }
     ]
     assert {t.tactic["id"] for t in two_tactics if t.tactic} == {"TA0003", "TA0004"}
+
+
+def test_alert_soc_is_a_copy_with_its_own_evidence(engine: DetectionEngine) -> None:
+    """The alert's provincial context equals the event's, and changing the alert's evidence dict
+    leaves the event's untouched (the frozen unit/system/source models are shared, not copied)."""
+    doc = netsh_event().doc
+    event = Event.from_doc({**doc, "soc": {**doc["soc"], "evidence": {"visit_id": "v-1", "files": ["a"]}}})
+    (alert,) = DetectStage(engine)(event)
+    assert alert.soc == event.soc and alert.soc is not event.soc
+    assert alert.soc.evidence is not None and event.soc.evidence is not None
+    alert.soc.evidence["files"].append("b")
+    assert event.soc.evidence == {"visit_id": "v-1", "files": ["a"]}
