@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.servers import Servers
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -22,6 +24,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def process_env(servers: Servers, prefix: str, **settings: str) -> dict[str, str]:
+    """The environment of one test's distributed processes: its servers, its own topics and indices
+    (`prefix`), a free HTTP port, plus `settings` (SOC_* names)."""
+    return {
+        "SOC_MODE": "distributed",
+        "SOC_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
+        "SOC_ES_URL": servers.es_url,
+        "SOC_TOPIC_PREFIX": prefix,
+        "SOC_INDEX_PREFIX": prefix,
+        "SOC_HTTP_PORT": str(free_port()),
+        **settings,
+    }
 
 
 @dataclass

@@ -13,7 +13,7 @@ import pytest
 
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from stores.elastic.store import ElasticStore
-from tests.e2e.procs import SocProcess, free_port
+from tests.e2e.procs import SocProcess, process_env
 from tests.servers import Servers
 
 TOKEN = "e2e-token-portal"
@@ -23,15 +23,11 @@ BATCH = 100
 
 @pytest.fixture
 def stack(servers: Servers, prefix: str) -> Iterator[tuple[dict[str, str], ElasticStore]]:
-    env = {
-        "SOC_MODE": "distributed",
-        "SOC_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
-        "SOC_ES_URL": servers.es_url,
-        "SOC_TOPIC_PREFIX": prefix,
-        "SOC_INDEX_PREFIX": prefix,
-        "SOC_HTTP_PORT": str(free_port()),
-        "SOC_CONSUMER_BATCH": "200",
-    }
+    env = process_env(
+        servers,
+        prefix,
+        SOC_CONSUMER_BATCH="200",
+    )
     store = ElasticStore(servers.es_url, prefix=prefix)
     store.setup()
     store.save_registry(

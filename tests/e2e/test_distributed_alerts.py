@@ -14,7 +14,7 @@ import orjson
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.store import AlertQuery, EventQuery
 from stores.elastic.store import ElasticStore
-from tests.e2e.procs import SocProcess, free_port
+from tests.e2e.procs import SocProcess, process_env
 from tests.servers import Servers
 
 PACK = Path(__file__).resolve().parents[2] / "detections" / "rules" / "provincial"
@@ -44,16 +44,12 @@ def _netsh(n: int, at: datetime) -> bytes:
 
 def distributed_env(servers: Servers, prefix: str, tmp_path: Path) -> tuple[dict[str, str], ElasticStore]:
     """The environment of every process, and the store with the unit, system and Winlogbeat source."""
-    env = {
-        "SOC_MODE": "distributed",
-        "SOC_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
-        "SOC_ES_URL": servers.es_url,
-        "SOC_TOPIC_PREFIX": prefix,
-        "SOC_INDEX_PREFIX": prefix,
-        "SOC_HTTP_PORT": str(free_port()),
-        "SOC_RULE_DIRS": orjson.dumps([str(PACK)]).decode(),
-        "SOC_DATA_DIR": str(tmp_path),
-    }
+    env = process_env(
+        servers,
+        prefix,
+        SOC_RULE_DIRS=orjson.dumps([str(PACK)]).decode(),
+        SOC_DATA_DIR=str(tmp_path),
+    )
     store = ElasticStore(servers.es_url, prefix=prefix)
     store.setup()
     store.save_registry(

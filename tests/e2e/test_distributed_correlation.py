@@ -16,7 +16,7 @@ from soc_core.settings import StoreSettings
 from soc_core.store import AlertQuery
 from stores.elastic.store import ElasticStore
 from tests.detections.correlation.conftest import BASE_RULES, correlation, win
-from tests.e2e.procs import SocProcess, free_port
+from tests.e2e.procs import SocProcess, process_env
 from tests.servers import Servers
 
 pytestmark = [pytest.mark.servers, pytest.mark.chaos]
@@ -73,18 +73,14 @@ def test_sigkill_of_the_correlate_worker_mid_window(servers: Servers, prefix: st
     )
     for i, text in enumerate((*BASE_RULES, brute_force)):
         (rules / f"r{i}.yml").write_text(text)
-    env = {
-        "SOC_MODE": "distributed",
-        "SOC_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
-        "SOC_ES_URL": servers.es_url,
-        "SOC_TOPIC_PREFIX": prefix,
-        "SOC_INDEX_PREFIX": prefix,
-        "SOC_HTTP_PORT": str(free_port()),
-        "SOC_CONSUMER_BATCH": "25",
-        "SOC_RULE_DIRS": json.dumps([str(rules)]),
-        "SOC_DATA_DIR": str(tmp_path / "data"),
-        "SOC_CORRELATION_LATENESS_S": "5",
-    }
+    env = process_env(
+        servers,
+        prefix,
+        SOC_CONSUMER_BATCH="25",
+        SOC_RULE_DIRS=json.dumps([str(rules)]),
+        SOC_DATA_DIR=str(tmp_path / "data"),
+        SOC_CORRELATION_LATENESS_S="5",
+    )
     stores = StoreSettings(topic_prefix=prefix, kafka_bootstrap=servers.kafka_bootstrap)
     bus = KafkaBus(servers.kafka_bootstrap)
     store = ElasticStore(servers.es_url, prefix=prefix)

@@ -18,20 +18,13 @@ from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.store import AlertQuery, EventQuery
 from stores.elastic.store import ElasticStore
 from tests.backends import backend_of
-from tests.e2e.procs import SocProcess, free_port
+from tests.e2e.procs import SocProcess, process_env
 from tests.servers import Servers
 
 
 @pytest.fixture
 def stack(servers: Servers, prefix: str) -> Iterator[tuple[str, ElasticStore]]:
-    env = {
-        "SOC_MODE": "distributed",
-        "SOC_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
-        "SOC_ES_URL": servers.es_url,
-        "SOC_TOPIC_PREFIX": prefix,
-        "SOC_INDEX_PREFIX": prefix,
-        "SOC_HTTP_PORT": str(free_port()),
-    }
+    env = process_env(servers, prefix)
     store = ElasticStore(servers.es_url, prefix=prefix)
     store.setup()
     store.save_registry(

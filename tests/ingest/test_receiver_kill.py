@@ -14,7 +14,7 @@ import pytest
 
 from soc_core.records import record_id
 from stores.elastic.store import ElasticStore
-from tests.e2e.procs import SocProcess, free_port
+from tests.e2e.procs import SocProcess, process_env
 from tests.ingest.helpers import consume_raw, save_registry, source
 from tests.servers import Servers
 
@@ -29,14 +29,7 @@ def env(servers: Servers, prefix: str) -> Iterator[dict[str, str]]:
     store = ElasticStore(servers.es_url, prefix=prefix)
     store.setup()
     save_registry(store, [source("load-ecs", format="ecs", token=TOKEN)])
-    yield {
-        "SOC_MODE": "distributed",
-        "SOC_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
-        "SOC_ES_URL": servers.es_url,
-        "SOC_TOPIC_PREFIX": prefix,
-        "SOC_INDEX_PREFIX": prefix,
-        "SOC_HTTP_PORT": str(free_port()),
-    }
+    yield process_env(servers, prefix)
     store.es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)
     store.close()
 
