@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.context import AppContext
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
 
 UP = orjson.dumps({"status": "up"})
 DOWN = orjson.dumps({"status": "down"})

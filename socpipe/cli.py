@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -62,6 +63,8 @@ _register_commands()
 
 
 def _serve(ctx: Any, settings: Settings) -> None:
+    """The HTTP app on the public port, and the ops listener (/metrics, detailed /health) once the
+    app is listening: a probe that finds the ops /health up can send to the public port."""
     import uvicorn
 
     from socpipe.app import create_app
@@ -69,15 +72,21 @@ def _serve(ctx: Any, settings: Settings) -> None:
     from socpipe.ops import start_ops
 
     app = create_app(ctx)
-    start_ops(settings, ctx.health, "api")  # /metrics and the detailed /health, off the public port
     freeze_startup_heap()  # the intake's per-record objects would make the GC walk all of it
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level="warning",
-        access_log=False,
+    config = uvicorn.Config(
+        app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False
     )
+    server = uvicorn.Server(config)
+
+    def ops_once_serving() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.05)
+        start_ops(settings, ctx.health, "api")
+
+    threading.Thread(target=ops_once_serving, name="ops-start", daemon=True).start()
+    server.run()
 
 
 @app.command()
