@@ -68,6 +68,11 @@ class IngestSettings(BaseSettings):
         ge=10,
         description="Most values (object members and array items, all levels) in a JSON record (HTTP 400).",
     )
+    max_upload_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Largest evidence upload (413), enforced while the body is read, before it is kept.",
+    )
     syslog_host: str = Field(default="127.0.0.1", description="Syslog listen address; loopback until opened.")
     syslog_udp_port: int | None = Field(default=None, description="Syslog UDP port; unset: no UDP listener.")
     syslog_tcp_port: int | None = Field(
