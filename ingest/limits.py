@@ -21,6 +21,7 @@ Every refusal is an `IngestError` whose `reason` is the label it is counted unde
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ import orjson
 from soc_core.errors import IngestError, PayloadTooLarge
 from soc_core.settings import IngestSettings
 
+_BLANK = re.compile(rb"[ \t\r\n]*")
 INFLATE_SLICE = 256 * 1024
 """Bytes inflated at a time: the most a request can be over its limits before it is refused."""
 
@@ -150,12 +152,12 @@ def split_records(body: bytes, limits: Limits) -> list[tuple[str, Any]]:
     NDJSON lines end at LF (CR LF tolerated) and nowhere else: a log line may hold NEL or U+2028,
     where `str.splitlines` would also cut, breaking the JSON of a valid line. Sizes are checked
     per line only when the body itself is over the record limit."""
+    if _is_array(body):
+        return _array_records(body, limits)  # read as bytes: no copy of the body as text
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise IngestError(f"body is not valid UTF-8 at byte {exc.start}") from None
-    if text.lstrip().startswith("["):
-        return _array_records(body, limits)
     records: list[tuple[str, Any]] = []
     check_size = len(body) > limits.record_bytes
     for n, line in enumerate(text.split("\n"), 1):
@@ -174,6 +176,12 @@ def split_records(body: bytes, limits: Limits) -> list[tuple[str, Any]]:
         check_shape(line, value, limits, f"line {n}")
         records.append((line, value))
     return records
+
+
+def _is_array(body: bytes) -> bool:
+    blank = _BLANK.match(body)
+    start = blank.end() if blank else 0
+    return body[start : start + 1] == b"["
 
 
 def _array_records(body: bytes, limits: Limits) -> list[tuple[str, Any]]:
