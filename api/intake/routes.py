@@ -57,7 +57,7 @@ from ingest.limits import BodyReader, Limits, check_json_payload, split_records
 from ingest.metrics import UNKNOWN_SOURCE, accepted, rejected
 from ingest.sources import Attribution, attribution
 from normalizers import registry as formats
-from soc_core.errors import AuthError, BackPressure, IngestError, PayloadTooLarge
+from soc_core.errors import AuthError, BackPressure, IngestError, PayloadTooLarge, StoreError
 from soc_core.event import utcnow
 from soc_core.records import RawRecord
 from soc_core.registry import LogSource
@@ -68,6 +68,8 @@ TRANSPORT = "http"
 TEXT_KEYS = ("log", "message", "msg")
 TIME_KEYS = ("date", "timestamp", "@timestamp")  # Fluent Bit, Vector, Beats/ECS
 MAX_SHIPPER_ID = 512
+STORE_RETRY_S = 5.0
+"""Retry-After when the embedded store failed a write (locked, disk full): as for Kafka down."""
 
 
 def _reject(
@@ -249,10 +251,9 @@ async def _intake(
         return _rate_limited(request, sid, wait)
     try:
         deadletters = await run_in_threadpool(ctx.submit, records)
-    except BackPressure as exc:
-        return _reject(
-            request, 503, "backpressure", str(exc), source=sid, headers=_retry_after(exc.retry_after)
-        )
+    except (BackPressure, StoreError) as exc:  # Kafka, or the embedded store, cannot take it now
+        wait = exc.retry_after if isinstance(exc, BackPressure) else STORE_RETRY_S
+        return _reject(request, 503, "backpressure", str(exc), source=sid, headers=_retry_after(wait))
     if records:
         accepted([(sid, len(records), len(body))])
     return JSONResponse(

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from api.context import AppContext
 from ingest.limits import INFLATE_SLICE, BodyReader, Limits, TooManyRecords
 from ingest.sources import Attribution
+from soc_core.errors import StoreError
 from soc_core.settings import IngestSettings, Settings, StoreSettings
 from socpipe.app import create_app
 from socpipe.runtime import KafkaSubmit
@@ -202,3 +203,19 @@ def test_an_array_with_an_integer_past_64_bits_is_400_not_500(client: TestClient
     assert post(client, record, token=ECS_TOKEN).status_code == 202  # orjson: a float
     assert "integer overflow" in problem(post(client, b"[" + record + b"]", token=ECS_TOKEN), 400)["detail"]
     assert len(rec.records) == 1
+
+
+def test_a_failed_store_write_in_embedded_mode_is_503_with_retry_after(tmp_path: Path) -> None:
+    def failing(records: object) -> int:
+        raise StoreError("sqlite write failed: database is locked")
+
+    store, registry = sqlite_registry(tmp_path, [source("auth-fb", format="linux_syslog", token="t")])
+    ctx = AppContext(
+        settings=Settings(data_dir=tmp_path), backend=backend_of(store), registry=registry, submit=failing
+    )
+    before = rejected("auth-fb", "backpressure")
+    resp = post(TestClient(create_app(ctx)), orjson.dumps({"log": LINE}), token="t")
+    assert problem(resp, 503)["reason"] == "backpressure"
+    assert resp.headers["Retry-After"] == "5"
+    assert rejected("auth-fb", "backpressure") == before + 1
+    store.close()
