@@ -101,11 +101,6 @@ class BodyReader:
         self._lines = 0
 
     @property
-    def sent_bytes(self) -> int:
-        """Bytes received as sent (compressed)."""
-        return self._sent
-
-    @property
     def inflated_bytes(self) -> int:
         return len(self._body)
 
@@ -136,12 +131,15 @@ class BodyReader:
         limits = self._limits
         if len(self._body) > limits.decompressed_bytes:
             raise DecompressedTooLarge(f"decompressed body over {limits.decompressed_bytes} bytes")
-        if self._array is None:
-            start = self._body.lstrip()[:1]
-            if start:
-                self._array = start == b"["
+        start = 0
+        if self._array is None:  # what came before this piece was blank: it decides nothing
+            blank = _BLANK.match(piece)
+            start = blank.end() if blank else 0
+            if start == len(piece):
+                return
+            self._array = piece[start : start + 1] == b"["
         if not self._array:
-            self._lines += piece.count(b"\n")
+            self._lines += piece.count(b"\n", start)
             if self._lines > limits.records:
                 raise TooManyRecords(f"more than {limits.records} records (lines) in one request")
 

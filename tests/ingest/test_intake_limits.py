@@ -219,3 +219,17 @@ def test_a_failed_store_write_in_embedded_mode_is_503_with_retry_after(tmp_path:
     assert resp.headers["Retry-After"] == "5"
     assert rejected("auth-fb", "backpressure") == before + 1
     store.close()
+
+
+def test_leading_blanks_decide_nothing_until_the_body_starts(tmp_path: Path, rec: Recorder) -> None:
+    lines = b"\n".join(orjson.dumps({"log": f"{LINE} {n}"}) for n in range(3))
+    array = orjson.dumps([{"log": LINE}])
+    for client in make_client(tmp_path, rec, max_request_records=3):
+        assert (
+            post(
+                client, gzip.compress(b" \r\n\t" * 100_000 + array), **{"Content-Encoding": "gzip"}
+            ).status_code
+            == 202
+        )
+        assert post(client, b"   " + lines).status_code == 202
+    assert len(rec.records) == 4
