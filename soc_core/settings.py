@@ -45,7 +45,33 @@ class IngestSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,
-        description="Largest HTTP intake body, also after gunzip (413); 64 MiB bounds one request's memory.",
+        description="Largest HTTP intake body as sent, before decompression (413).",
+    )
+    max_decompressed_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest HTTP intake body after gunzip/inflate (413); inflating stops at the limit.",
+    )
+    max_request_records: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most records (NDJSON lines, array items) in one HTTP request (413), counted while read.",
+    )
+    max_record_depth: int = Field(
+        default=32,
+        ge=2,
+        le=254,  # the deepest orjson writes
+        description="Deepest nesting of objects and arrays in a JSON record (HTTP 400); logs nest under 10.",
+    )
+    max_record_fields: int = Field(
+        default=10_000,
+        ge=10,
+        description="Most values (object members and array items, all levels) in a JSON record (HTTP 400).",
+    )
+    max_upload_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Largest evidence upload (413), enforced while the body is read, before it is kept.",
     )
     syslog_host: str = Field(default="127.0.0.1", description="Syslog listen address; loopback until opened.")
     syslog_udp_port: int | None = Field(default=None, description="Syslog UDP port; unset: no UDP listener.")

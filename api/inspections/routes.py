@@ -47,6 +47,7 @@ from api.inspections.deps import (
     ingest_upload,
     inspection_repo,
     load_dossier,
+    post_upload,
     record,
 )
 from api.inspections.errors import InspectionError
@@ -264,8 +265,8 @@ async def update_finding(
 # -- API: evidence ---------------------------------------------------------------------------------
 
 
-@api_router.post(
-    "/api/v1/inspections/visits/{visit_id}/evidence", response_model=EvidenceFile, status_code=201
+@post_upload(
+    api_router, "/api/v1/inspections/visits/{visit_id}/evidence", response_model=EvidenceFile, status_code=201
 )
 async def upload_evidence(
     request: Request,

@@ -33,6 +33,7 @@ from api.inspections.deps import (
     ingest_upload,
     inspection_repo,
     load_dossier,
+    post_upload,
     record,
 )
 from api.inspections.export import vn_percent
@@ -342,7 +343,7 @@ async def update_finding_form(
     return see_other(f"/inspections/visits/{quote(finding.visit_id)}")
 
 
-@router.post("/inspections/visits/{visit_id}/evidence")
+@post_upload(router, "/inspections/visits/{visit_id}/evidence")
 async def upload_evidence_form(
     request: Request,
     visit_id: str,

@@ -29,11 +29,8 @@ TOKEN = "tok-portal-123"
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[AppContext]:
-    settings = Settings(  # dev: the TestClient signs in over plain http
-        environment="dev",
-        data_dir=tmp_path,
-        ingest=IngestSettings(max_record_bytes=4096, max_body_bytes=64 * 1024),
-    )
+    limits = IngestSettings(max_record_bytes=4096, max_body_bytes=64 * 1024, max_decompressed_bytes=64 * 1024)
+    settings = Settings(environment="dev", data_dir=tmp_path, ingest=limits)  # dev: sign-in over plain http
     store = SqliteStore(settings.sqlite_path)
     store.setup()
     store.save_registry(
@@ -149,7 +146,7 @@ def test_record_over_the_limit_is_413(client: TestClient, ctx: AppContext) -> No
 def test_body_over_the_limit_is_413_also_after_gzip(client: TestClient) -> None:
     bomb = gzip.compress(b"\n".join([_ndjson(1)] * 2000))
     resp = _post(client, bomb, **{"Content-Encoding": "gzip"})
-    assert resp.status_code == 413
+    assert problem(resp, 413)["reason"] == "decompressed_too_large"
 
 
 def test_records_that_fail_normalization_become_counted_deadletters(
