@@ -34,12 +34,14 @@ TITLES = {
     403: N_("Not allowed"),
     404: N_("Not found"),
     500: N_("Something went wrong"),
+    503: N_("Temporarily unavailable"),
 }
 EXPLANATIONS = {
     401: N_("Sign in to open this page."),
     403: N_("Your role may not open this page or do this."),
     404: N_("There is no such page, or what it shows does not exist (any more)."),
     500: N_("The server could not answer this request. Its log has the details; try again later."),
+    503: N_("A service this page needs is not answering. Try again in a moment."),
 }
 OTHER_TITLE = N_("Could not be done")
 OTHER_EXPLANATION = N_("The request could not be done as sent.")
@@ -50,7 +52,7 @@ def error_page(
     request: Request, status: int, detail: str = "", headers: dict[str, str] | None = None
 ) -> Response:
     """The console's page for `status`, with the refusal's headers (`Retry-After`, ...)."""
-    principal = current_principal(request) if status != 500 else None
+    principal = current_principal(request) if status < 500 else None  # 5xx: the store may be down
     resp = render(
         request,
         "error.html",
@@ -59,7 +61,7 @@ def error_page(
         title=TITLES.get(status, OTHER_TITLE),
         explanation=EXPLANATIONS.get(status, OTHER_EXPLANATION),
         detail=detail if status in SHOW_DETAIL else "",
-        home=landing_page(principal.role) if principal else "/login",
+        home=landing_page(principal.role) if principal else "/" if status >= 500 else "/login",
     )
     for name, value in (headers or {}).items():
         if name.lower() != "content-type":

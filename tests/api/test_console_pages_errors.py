@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from api.auth.deps import Role
 from api.auth.testing import TEST_PASSWORD, ensure_user, form_csrf, login
 from soc_console.i18n import LANG_COOKIE
+from soc_core.errors import StoreError
 from soc_core.store import Store
 from socpipe.app import create_app
 from tests.backends import app_context
@@ -59,12 +60,18 @@ def test_an_unexpected_failure_is_a_page_and_the_api_keeps_problem_details(store
     def broken() -> None:
         raise RuntimeError("a bug somewhere")
 
+    def store_down() -> None:
+        raise StoreError("Elasticsearch unreachable: connection refused")
+
     app.add_api_route("/broken", broken)
     app.add_api_route("/api/v1/broken", broken)
+    app.add_api_route("/store-down", store_down)
     client = TestClient(app, raise_server_exceptions=False)
     client.cookies.set(LANG_COOKIE, "vi")
     page = _page(client.get("/broken", headers=HTML), 500)
     assert "<h1>Đã xảy ra lỗi</h1>" in page and "a bug somewhere" not in page
+    page = _page(client.get("/store-down", headers=HTML), 503)
+    assert "<h1>Tạm thời không phục vụ được</h1>" in page and "connection refused" not in page
     assert problem(client.get("/api/v1/broken"), 500)["type"] == "/problems/internal"
     login(client, store, role=Role.VIEWER)
     assert problem(client.get("/api/v1/audit"), 403)["type"] == "/problems/forbidden"
