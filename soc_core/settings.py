@@ -129,7 +129,7 @@ class AuthSettings(BaseSettings):
 
     cookie_secure: bool | None = Field(
         default=None,
-        description="Secure cookies; unset: on unless environment is dev (plain http on localhost).",
+        description="Secure cookies; unset: on unless SOC_ENVIRONMENT is dev (plain http).",
     )
     cookie_samesite: Literal["lax", "strict"] = Field(
         default="lax", description="SameSite of the session cookie; lax keeps links into the console working."
@@ -291,9 +291,10 @@ class Settings(BaseSettings):
         default=Mode.EMBEDDED,
         description="embedded: one process on SQLite; distributed: Kafka + Elasticsearch.",
     )
-    environment: Literal["dev", "test", "prod"] = Field(
-        default="dev",
-        description="dev, test or prod; only dev accepts the built-in secret and plain-http cookies.",
+    environment: Literal["dev", "test", "prod"] | None = Field(
+        default=None,
+        description="dev, test or prod; unset: the built-in secret is accepted but cookies are Secure; "
+        "only dev sends cookies over plain http.",
     )
     data_dir: Path = Field(
         default=Path(".socpipe"),
@@ -303,12 +304,22 @@ class Settings(BaseSettings):
         default=SecretStr(DEV_SECRET), description="Signs CSRF tokens; must be set outside dev."
     )
     http_host: str = Field(
-        default="127.0.0.1",
-        description="Listen address of the HTTP server and the ops port; loopback until opened.",
+        default="127.0.0.1", description="Listen address of the HTTP server; loopback until opened."
     )
     http_port: int = Field(default=8000, description="Intake, API and console port.")
+    ops_host: str = Field(
+        default="127.0.0.1",
+        description="Listen address of the ops listener (/metrics, detailed /health); loopback by default.",
+    )
     ops_port: int = Field(
-        default=0, ge=0, description="Workers' /health and /metrics port; 0 picks a free one (printed)."
+        default=0,
+        ge=0,
+        description="Ops listener port of every process (API and workers); 0 picks a free one (printed).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Set: /metrics is also served on the HTTP port to `Authorization: Bearer <it>`; "
+        "unset: only on the ops listener.",
     )
 
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -332,13 +343,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_dev_secret_outside_dev(self) -> Settings:
-        if self.environment != "dev" and self.secret_key.get_secret_value() == DEV_SECRET:
+        if self.environment in ("test", "prod") and self.secret_key.get_secret_value() == DEV_SECRET:
             raise ConfigError(f"SOC_SECRET_KEY must be set when SOC_ENVIRONMENT is {self.environment}")
         return self
 
     @property
     def secure_cookies(self) -> bool:
-        """Cookies marked Secure: as configured, else everywhere but dev (plain http on localhost)."""
+        """Cookies marked Secure: as configured, else unless the environment says dev. An unset
+        environment gets Secure cookies, so a forgotten `SOC_ENVIRONMENT` fails safe (browsers keep
+        Secure cookies from http://localhost and 127.0.0.1 too)."""
         if self.auth.cookie_secure is not None:
             return self.auth.cookie_secure
         return self.environment != "dev"

@@ -226,6 +226,7 @@ TOKEN_MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {"id": KW, "name": KW, "role": KW, "token_sha256": KW, "revoked": {"type": "boolean"}},
 }
+LOGIN_FAILURE_MAPPING: dict[str, Any] = {"dynamic": False, "properties": {"key": KW, "at": DATE}}
 AUDIT_MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {
@@ -666,6 +667,10 @@ class ElasticStore:
     def tokens_index(self) -> str:
         return f"{self.prefix}api-tokens"
 
+    @property
+    def login_failures_index(self) -> str:
+        return f"{self.prefix}login-failures"
+
     def audit_index(self, ts: datetime) -> str:
         return f"{self.prefix}audit-{_utc(ts):%Y.%m}"
 
@@ -676,6 +681,7 @@ class ElasticStore:
             self.users_index: USER_MAPPING,
             self.sessions_index: SESSION_MAPPING,
             self.tokens_index: TOKEN_MAPPING,
+            self.login_failures_index: LOGIN_FAILURE_MAPPING,
         }
         try:
             for index, mapping in indices.items():
@@ -1112,6 +1118,53 @@ class ElasticStore:
             self._delete_matching(self.sessions_index, {"term": {"user_id": user_id}}, refresh=True)
         except ApiError as exc:
             raise StoreError(f"session delete failed: {exc}") from exc
+
+    # -- failed logins (every API replica sees the same counts) ---------------------------------------
+
+    def record_login_failure(self, keys: Sequence[str], at: datetime, *, forget_before: datetime) -> None:
+        """One document per key and failure, visible to searches when this returns (`wait_for`), so
+        the next attempt on any replica counts it."""
+        index = self.login_failures_index
+        ops: list[dict[str, Any]] = []
+        for key in keys:
+            ops += [{"index": {"_index": index}}, {"key": key, "at": _utc(at).isoformat()}]
+        try:
+            self._delete_matching(index, {"range": {"at": {"lt": _utc(forget_before).isoformat()}}})
+            resp = self.es.bulk(operations=ops, refresh="wait_for")
+        except (ApiError, TransportError) as exc:
+            raise StoreError(f"login failure write failed: {exc}", index=index) from exc
+        if resp.get("errors"):
+            raise StoreError("login failure write rejected", index=index, items=str(resp["items"])[:300])
+
+    def login_failures(self, key: str, since: datetime) -> tuple[int, datetime | None]:
+        index = self.login_failures_index
+        try:
+            resp = self.es.search(
+                index=index,
+                size=0,
+                track_total_hits=True,
+                query={
+                    "bool": {
+                        "filter": [
+                            {"term": {"key": key}},
+                            {"range": {"at": {"gte": _utc(since).isoformat()}}},
+                        ]
+                    }
+                },
+                aggs={"oldest": {"min": {"field": "at"}}},
+            )
+        except (ApiError, TransportError) as exc:
+            raise StoreError(f"login failure read failed: {exc}", index=index) from exc
+        count = int(resp["hits"]["total"]["value"])
+        oldest = resp["aggregations"]["oldest"].get("value_as_string")
+        return count, datetime.fromisoformat(oldest.replace("Z", "+00:00")) if count and oldest else None
+
+    def clear_login_failures(self, key: str) -> None:
+        index = self.login_failures_index
+        try:
+            self._delete_matching(index, {"term": {"key": key}}, refresh=True)
+        except (ApiError, TransportError) as exc:
+            raise StoreError(f"login failure delete failed: {exc}", index=index) from exc
 
     def put_api_token(self, token: ApiTokenRecord) -> None:
         try:

@@ -154,7 +154,7 @@ def test_events_reach_elasticsearch_exactly_once_through_worker_kills(
         assert normalize.terminate() == 0, normalize.log()
         assert index.terminate() == 0, index.log()
         assert "stopped after" in normalize.log()
-        metrics = httpx.get(f"http://127.0.0.1:{env['SOC_HTTP_PORT']}/metrics").text
+        metrics = httpx.get(f"{api.ops_url}/metrics").text  # the ops listener, not the public port
         assert 'soc_source_events_received_total{source="portal-ecs"}' in metrics
     finally:
         for p in procs:
