@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.context import AppContext
+from api.media import FILE, file_responses
 from soc_core.health import health_status
 
 router = APIRouter()
@@ -18,6 +19,10 @@ def health(request: Request) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=FILE,
+    responses=file_responses("text/plain", description="Prometheus text exposition"),
+)
 def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
