@@ -148,3 +148,8 @@ def test_console_incident_forms_refuse_unknown_status_and_severity(client: TestC
         assert client.post(target, data=form, follow_redirects=False).status_code == 422, form
     assert client.get("/incidents", params={"status": "pwned"}).status_code == 422
     assert client.get("/incidents", params={"status": "closed"}).status_code == 200
+
+
+def test_console_rules_filter_drops_a_value_the_api_refuses(client: TestClient) -> None:
+    resp = client.get("/rules", params={"q": "a" * 300, "level": "high"})  # q: at most 200 characters
+    assert resp.status_code == 200, resp.text[:300]
