@@ -118,3 +118,17 @@ def test_a_search_waits_until_the_shards_are_allocated(
         store.close()
     assert lifted.is_set()  # the search was still waiting when the shard could at last be allocated
     assert page.total == 0 and page.items == []
+
+
+def test_an_unreachable_cluster_is_not_waited_out_here() -> None:
+    """Connection errors are the client's (three immediate retries, the node marked dead): a read
+    while Elasticsearch is down fails at once, and callers fall back as they did (issue 14's chaos)."""
+    calls: list[str] = []
+
+    def unreachable() -> TransportApiResponse:
+        calls.append("x")
+        raise ConnectionError("refused")
+
+    with pytest.raises(ConnectionError):
+        read_retrying(60.0)(unreachable)
+    assert calls == ["x"]
