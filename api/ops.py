@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.context import AppContext
+from api.media import FILE, file_responses
 
 router = APIRouter()
 
@@ -32,7 +33,11 @@ def health(request: Request) -> Response:
     return Response(UP if up else DOWN, status_code=200 if up else 503, media_type="application/json")
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=FILE,
+    responses=file_responses("text/plain", description="Prometheus text exposition"),
+)
 def metrics(request: Request) -> Response:
     """Only with `SOC_METRICS_TOKEN` set and presented as a bearer token; otherwise 404, as if the
     route did not exist (a scraper without the token learns nothing, not even that it is here)."""

@@ -211,6 +211,10 @@ class DetectionSettings(BaseSettings):
     )
 
 
+#: `StoreSettings.es_read_retry_s`'s default, also the adapter's when it is built without settings.
+DEFAULT_ES_READ_RETRY_S = 10.0
+
+
 class StoreSettings(BaseSettings):
     """Kafka and Elasticsearch (distributed mode): addresses, names, batch sizes."""
 
@@ -236,6 +240,12 @@ class StoreSettings(BaseSettings):
     )
     index_prefix: str = Field(
         default="soc-", description="Put before every index name; lets tests share one cluster."
+    )
+    es_read_retry_s: float = Field(
+        default=DEFAULT_ES_READ_RETRY_S,
+        ge=0,
+        description="How long a read waits out Elasticsearch's 429/503 (shards not allocated yet, "
+        "overload), asking again with backoff; 0: not at all.",
     )
 
     # Topic names, with the test-isolation prefix.

@@ -32,7 +32,10 @@ def build_backend(settings: Settings) -> StoreBackend:
     """
     if settings.mode is Mode.EMBEDDED:
         return SqliteBackend(settings.sqlite_path, rule_state_path=settings.data_dir / "rule-state.json")
-    return ElasticBackend.connect(settings.stores.es_url, prefix=settings.stores.index_prefix)
+    stores = settings.stores
+    return ElasticBackend.connect(
+        stores.es_url, prefix=stores.index_prefix, read_retry_s=stores.es_read_retry_s
+    )
 
 
 def build_normalize(registry: RegistryCache) -> NormalizeStage:

@@ -25,6 +25,7 @@ from soc_core.errors import StoreError
 from soc_core.event import Event
 from soc_core.records import DeadLetter
 from soc_core.registry import REGISTRY_KINDS, Registry
+from soc_core.settings import DEFAULT_ES_READ_RETRY_S
 from soc_core.store import (
     MAX_GROUP_MEMBERS,
     AlertGroup,
@@ -45,6 +46,7 @@ from soc_core.store import (
     WriteResult,
     group_runs,
 )
+from stores.elastic.retry import retrying_transport
 
 KW: dict[str, Any] = {"type": "keyword", "ignore_above": 4096}
 STORED_ONLY: dict[str, Any] = {"type": "keyword", "index": False, "doc_values": False}
@@ -287,9 +289,18 @@ def _utc(ts: datetime) -> datetime:
     return ts.astimezone(UTC)
 
 
-def connect(url: str, *, request_timeout: float = 30.0) -> Elasticsearch:
-    """The client every adapter of the backend shares: retries on timeouts, three at most."""
-    return Elasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
+def connect(
+    url: str, *, request_timeout: float = 30.0, read_retry_s: float = DEFAULT_ES_READ_RETRY_S
+) -> Elasticsearch:
+    """The client every adapter of the backend shares: retries on timeouts, three at most, and reads
+    wait out 429/503 answers for up to `read_retry_s` (`stores.elastic.retry`)."""
+    return Elasticsearch(
+        url,
+        request_timeout=request_timeout,
+        retry_on_timeout=True,
+        max_retries=3,
+        transport_class=retrying_transport(read_retry_s),
+    )
 
 
 class ElasticStore:
