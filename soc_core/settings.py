@@ -101,12 +101,17 @@ class IngestSettings(BaseSettings):
         description="UDP records waiting to be written; beyond it datagrams drop (UDP has no back-pressure).",
     )
     ingest_rate_eps: float = Field(
-        default=0.0,
+        default=20_000.0,
         ge=0,
-        description="Per-source limit in events/s (HTTP 429, TCP pause, UDP drop); 0: none.",
+        description=(
+            "Per-source limit in events/s (HTTP 429 + Retry-After, TCP pause, UDP drop); 0: none. "
+            "Far above one system's normal volume, so one runaway sender cannot starve the others."
+        ),
     )
     ingest_rate_burst: int = Field(
-        default=0, ge=0, description="Per-source burst in events above the rate; 0: one second's worth."
+        default=200_000,
+        ge=0,
+        description="Per-source burst above the rate (a shipper's backlog after an outage); 0: one second.",
     )
     registry_refresh_s: float = Field(
         default=30.0, gt=0, description="How often the syslog receiver re-reads sources from the registry."
