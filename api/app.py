@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from api.alerts.routes import router as alerts_router
 from api.audit.routes import router as audit_router
@@ -27,6 +26,8 @@ from api.auth.routes import router as auth_router
 from api.auth.service import LoginLimiter
 from api.context import AppContext
 from api.coverage.routes import router as coverage_router
+from api.docs import OPENAPI_URL
+from api.docs import router as docs_router
 from api.events.routes import router as events_router
 from api.exceptions.routes import router as exceptions_router
 from api.incidents.routes import router as incidents_router
@@ -47,8 +48,6 @@ PERMISSIONS_POLICY = (
     "payment=(), usb=(), interest-cohort=(), browsing-topics=()"
 )
 HSTS = "max-age=31536000; includeSubDomains"
-OPENAPI_URL = "/api/openapi.json"
-DOCS_URL = "/api/docs"
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
@@ -97,10 +96,7 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     def openapi_document() -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get(DOCS_URL, include_in_schema=False, dependencies=signed_in)
-    def openapi_page() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=OPENAPI_URL, title=f"{app.title} API")
-
+    app.include_router(docs_router)
     app.include_router(ops_router)
     app.include_router(intake_router)
     app.include_router(auth_router)

@@ -505,3 +505,17 @@ def test_a_role_lands_on_its_page_and_a_refusal_is_a_page(page: Any, live: dict[
     assert page.locator("h1").inner_text() == "Không có quyền xem"
     page.click("#error-home")
     page.wait_for_url(f"{live['url']}/coverage")
+
+
+def test_the_api_documentation_renders_under_the_csp(page: Any, live: dict[str, Any]) -> None:
+    """Swagger UI runs from this origin only: every operation is listed and the browser refused
+    nothing (a CDN script or an inline one would be blocked by the Content-Security-Policy)."""
+    refused: list[str] = []
+    page.on("console", lambda msg: refused.append(msg.text) if msg.type == "error" else None)
+    page.on("response", lambda r: refused.append(r.url) if r.status >= 400 else None)
+    _login(page, live)
+    page.goto(f"{live['url']}/api/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert len(paths) >= 50 and "/api/v1/alerts" in {p.strip().replace("\u200b", "") for p in paths}
+    assert not refused, refused
