@@ -157,11 +157,12 @@ class DetectStage:
 
 
 def _fresh_soc(soc: Soc) -> Soc:
-    """The event's provincial context, copied for an alert: its unit, system and source are frozen
-    models of scalars, shared; the evidence dict, the one mutable part, is copied (a deep copy of
+    """The event's provincial context for an alert. Without evidence the model is immutable all
+    through (frozen, of frozen models of scalars), so the alert shares it (a copy per alert was a
+    tenth of the alert's cost); the evidence dict, the one mutable part, is copied (a deep copy of
     the whole model cost more than the rest of the alert)."""
     if soc.evidence is None:
-        return soc.model_copy()
+        return soc
     return soc.model_copy(update={"evidence": copy.deepcopy(soc.evidence)})
 
 
