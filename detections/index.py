@@ -31,10 +31,31 @@ from detections.matchers import EventView, dispatch_keys
 #: class variable for a dataclass field.)
 SMALL = 3
 
-#: Field values whose prefilter answer a bucket remembers per field (then forgets all at once).
-#: Events repeat their values (an image path, a parent command line, a service name): on the
-#: EVTX-ATTACK-SAMPLES corpus three scans in four are of a value the automaton has seen before.
-SCAN_MEMO_ENTRIES = 4096
+#: Characters of field values whose prefilter answer a bucket remembers per field (then forgets
+#: them all at once). Events repeat their values (an image path, a parent command line, a service
+#: name): on the EVTX-ATTACK-SAMPLES corpus three scans in four are of a value the automaton has
+#: seen before. Bounded in characters, not entries, since the memo keeps the values alive: at most
+#: this many per automaton (the whole SigmaHQ corpus builds about 230 of them).
+SCAN_MEMO_CHARS = 1 << 17
+
+
+class ScanMemo:
+    """One automaton's answers for the values it has scanned: value -> mask of the literals found."""
+
+    __slots__ = ("chars", "masks")
+
+    def __init__(self) -> None:
+        self.masks: dict[str, int] = {}
+        self.chars = 0
+
+    def add(self, value: str, mask: int) -> None:
+        if self.chars + len(value) > SCAN_MEMO_CHARS:
+            self.masks.clear()
+            self.chars = 0
+            if len(value) > SCAN_MEMO_CHARS:
+                return
+        self.masks[value] = mask
+        self.chars += len(value)
 
 
 @dataclass(slots=True)
@@ -43,7 +64,7 @@ class Bucket:
 
     rules: list[int] = field(default_factory=list)
     literals: list[frozenset[tuple[str, str]] | None] = field(default_factory=list)
-    automata: list[tuple[str, Any, dict[str, int]]] = field(default_factory=list)
+    automata: list[tuple[str, Any, ScanMemo]] = field(default_factory=list)
     unfiltered: int = 0
     small: bool = False
 
@@ -72,7 +93,7 @@ class Bucket:
             for literal, mask in words[name].items():
                 automaton.add_word(literal, mask)
             automaton.make_automaton()
-            self.automata.append((name, automaton, {}))
+            self.automata.append((name, automaton, ScanMemo()))
 
     def candidates(self, view: EventView) -> list[int]:
         """Indices of the rules whose literal occurred, or that have none."""
@@ -86,14 +107,12 @@ class Bucket:
             if value is None:
                 continue
             if type(value) is str:  # the common case, inlined: this runs for every field of every event
-                known = memo.get(value)
+                known = memo.masks.get(value)
                 if known is None:
                     known = 0
                     for _end, found in automaton.iter(value.lower()):
                         known |= found
-                    if len(memo) >= SCAN_MEMO_ENTRIES:
-                        memo.clear()
-                    memo[value] = known
+                    memo.add(value, known)
                 mask |= known
                 continue
             for text in low[name]:
@@ -178,4 +197,4 @@ class RuleIndex:
         return found
 
 
-__all__ = ["Bucket", "RuleIndex", "dispatch_keys"]
+__all__ = ["Bucket", "RuleIndex", "ScanMemo", "dispatch_keys"]

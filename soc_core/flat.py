@@ -19,10 +19,12 @@ JSON_OPTIONS = orjson.OPT_UTC_Z
 
 #: Dotted names already built, per prefix: `_NAMES["host."]["name"] == "host.name"`. Events repeat
 #: their field names, and a name looked up here costs less than one built and hashed per event.
-#: Bounded (field names come from payloads): past the limits, names are built as needed.
+#: Bounded, since field names come from payloads (at most a few MB): names of up to `MAX_KEY`
+#: characters, `MAX_NAMES_PER_PREFIX` per prefix, `MAX_PREFIXES` prefixes; others are built as needed.
 _NAMES: dict[str, dict[str, str]] = {}
-MAX_PREFIXES = 1024
-MAX_NAMES_PER_PREFIX = 1024
+MAX_PREFIXES = 256
+MAX_NAMES_PER_PREFIX = 512
+MAX_KEY = 64
 _CHILDREN: dict[str, str] = {}
 
 
@@ -31,14 +33,14 @@ def _child(name: str) -> str:
     prefix = _CHILDREN.get(name)
     if prefix is None:
         prefix = name + "."
-        if len(_CHILDREN) < MAX_PREFIXES:
+        if len(_CHILDREN) < MAX_PREFIXES and len(name) <= MAX_KEY * 4:
             _CHILDREN[name] = prefix
     return prefix
 
 
 def _names(prefix: str) -> dict[str, str] | None:
     names = _NAMES.get(prefix)
-    if names is None and len(_NAMES) < MAX_PREFIXES:
+    if names is None and len(_NAMES) < MAX_PREFIXES and len(prefix) <= MAX_KEY * 4:
         names = _NAMES[prefix] = {}
     return names
 
@@ -50,7 +52,7 @@ def flatten_into(doc: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
         name: str | None = names.get(key) if names is not None else None
         if name is None:
             name = prefix + key
-            if names is not None and len(names) < MAX_NAMES_PER_PREFIX:
+            if names is not None and len(names) < MAX_NAMES_PER_PREFIX and len(key) <= MAX_KEY:
                 names[key] = name
         kind = type(value)
         if kind is str or kind is int or kind is bool or value is None:  # JSON gives these back as is
