@@ -31,6 +31,32 @@ from detections.matchers import EventView, dispatch_keys
 #: class variable for a dataclass field.)
 SMALL = 3
 
+#: Characters of field values whose prefilter answer a bucket remembers per field (then forgets
+#: them all at once). Events repeat their values (an image path, a parent command line, a service
+#: name): on the EVTX-ATTACK-SAMPLES corpus three scans in four are of a value the automaton has
+#: seen before. Bounded in characters, not entries, since the memo keeps the values alive: at most
+#: this many per automaton (the whole SigmaHQ corpus builds about 230 of them).
+SCAN_MEMO_CHARS = 1 << 17
+
+
+class ScanMemo:
+    """One automaton's answers for the values it has scanned: value -> mask of the literals found."""
+
+    __slots__ = ("chars", "masks")
+
+    def __init__(self) -> None:
+        self.masks: dict[str, int] = {}
+        self.chars = 0
+
+    def add(self, value: str, mask: int) -> None:
+        if self.chars + len(value) > SCAN_MEMO_CHARS:
+            self.masks.clear()
+            self.chars = 0
+            if len(value) > SCAN_MEMO_CHARS:
+                return
+        self.masks[value] = mask
+        self.chars += len(value)
+
 
 @dataclass(slots=True)
 class Bucket:
@@ -38,7 +64,7 @@ class Bucket:
 
     rules: list[int] = field(default_factory=list)
     literals: list[frozenset[tuple[str, str]] | None] = field(default_factory=list)
-    automata: list[tuple[str, Any]] = field(default_factory=list)
+    automata: list[tuple[str, Any, ScanMemo]] = field(default_factory=list)
     unfiltered: int = 0
     small: bool = False
 
@@ -67,7 +93,7 @@ class Bucket:
             for literal, mask in words[name].items():
                 automaton.add_word(literal, mask)
             automaton.make_automaton()
-            self.automata.append((name, automaton))
+            self.automata.append((name, automaton, ScanMemo()))
 
     def candidates(self, view: EventView) -> list[int]:
         """Indices of the rules whose literal occurred, or that have none."""
@@ -76,13 +102,20 @@ class Bucket:
         mask = self.unfiltered
         flat = view.flat
         low = view.low
-        for name, automaton in self.automata:
+        for name, automaton, memo in self.automata:
             value = flat.get(name)
             if value is None:
                 continue
-            # Inline the common case (one string): this loop runs for every field of every event.
-            values = low[name] = (value.lower(),) if type(value) is str else low[name]
-            for text in values:
+            if type(value) is str:  # the common case, inlined: this runs for every field of every event
+                known = memo.masks.get(value)
+                if known is None:
+                    known = 0
+                    for _end, found in automaton.iter(value.lower()):
+                        known |= found
+                    memo.add(value, known)
+                mask |= known
+                continue
+            for text in low[name]:
                 for _end, found in automaton.iter(text):
                     mask |= found
         rules = self.rules
@@ -164,4 +197,4 @@ class RuleIndex:
         return found
 
 
-__all__ = ["Bucket", "RuleIndex", "dispatch_keys"]
+__all__ = ["Bucket", "RuleIndex", "ScanMemo", "dispatch_keys"]

@@ -33,13 +33,15 @@ import copy
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
+
+import orjson
 
 from detections.correlation.hits import RuleHit, hits_for_event
 from detections.engine import DetectionEngine, RuleMatch
 from detections.loader import RuleInfo
 from detections.suppression import AlertUpdate, NewAlert, Suppressor
-from detections.tags import checklist_codes, threats
+from detections.tags import checklist_codes, threat_fields
 from soc_core.alert import Alert, AlertRepeat, RuleRef, Severity, alert_group, alert_id
 from soc_core.event import Event, Soc
 from soc_core.open_alerts import OpenAlertLookup
@@ -87,10 +89,13 @@ class DetectStage:
         alerts: list[Alert] = []
         hits: list[RuleHit] = []
         correlations = self.engine.correlations
+        event_json: bytes | None = None  # the event serialised once, however many rules fired
         for match in matches:
             readers = correlations.readers.get(match.rule.id)
             if readers:
-                hits += hits_for_event(event, flat, match.rule.id, readers)
+                if event_json is None:
+                    event_json = event.to_json()
+                hits += hits_for_event(event, flat, match.rule.id, readers, event_json)
             if match.rule.id in correlations.silent:
                 self.counters["silenced_for_correlation"] += 1  # generate: false
                 continue
@@ -98,7 +103,9 @@ class DetectStage:
             if not self._in_context(codes, event):
                 self.counters["dropped_out_of_context"] += 1
                 continue
-            alerts.append(self.build_alert(match, event, codes))
+            if event_json is None:
+                event_json = event.to_json()
+            alerts.append(self.build_alert(match, event, codes, event_json))
         self.counters["alerts"] += len(alerts)
         self.counters["rule_hits"] += len(hits)
         return alerts, hits
@@ -119,50 +126,63 @@ class DetectStage:
         return True
 
     @staticmethod
-    def build_alert(match: RuleMatch, event: Event, codes: list[str] | None = None) -> Alert:
+    def build_alert(
+        match: RuleMatch, event: Event, codes: list[str] | None = None, event_json: bytes | None = None
+    ) -> Alert:
+        """The alert for one match. `event_json`: `event.to_json()`, when the caller has it (one
+        event that several rules fire on is serialised once). The rule and its ATT&CK entries go in
+        as plain data, validated into fresh models in one pass (cheaper than building them here)."""
         rule = match.rule
+        moment = event.timestamp
+        event_id = event.id
         return Alert.model_validate(
             {
-                "id": alert_id(rule.id, event.id),
-                "@timestamp": event.timestamp,
+                "id": alert_id(rule.id, event_id),
+                "@timestamp": moment,
                 "severity": Severity.from_sigma_level(rule.level),
-                "rule": rule_ref(rule),
-                "threat": threats(rule.tags),
+                "rule": rule_fields(rule),
+                "threat": threat_fields(rule.tags),
                 "checklist": codes if codes is not None else checklist_codes(rule.tags),
                 "soc": _fresh_soc(event.soc),
                 "host_name": (event.host or {}).get("name"),
                 "user_name": (event.user or {}).get("name"),
-                "event_ids": [event.id],
-                "event": event.to_doc(),
+                "event_ids": [event_id],
+                "event": orjson.loads(event_json if event_json is not None else event.to_json()),
                 "matched": list(match.selections),
-                "first_seen": event.timestamp,
-                "last_seen": event.timestamp,
-                "group": alert_group(event.timestamp, [event.id]),
+                "first_seen": moment,
+                "last_seen": moment,
+                "group": alert_group(moment, [event_id]),
             }
         )
 
 
 def _fresh_soc(soc: Soc) -> Soc:
-    """The event's provincial context, copied for an alert: its unit, system and source are frozen
-    models of scalars, shared; the evidence dict, the one mutable part, is copied (a deep copy of
+    """The event's provincial context for an alert. Without evidence the model is immutable all
+    through (frozen, of frozen models of scalars), so the alert shares it (a copy per alert was a
+    tenth of the alert's cost); the evidence dict, the one mutable part, is copied (a deep copy of
     the whole model cost more than the rest of the alert)."""
     if soc.evidence is None:
-        return soc.model_copy()
+        return soc
     return soc.model_copy(update={"evidence": copy.deepcopy(soc.evidence)})
 
 
 def rule_ref(rule: RuleInfo) -> RuleRef:
     """The rule as an alert names it (authors shown: the Sigma rules' DRL 1.1 licence)."""
-    return RuleRef(
-        id=rule.id,
-        name=rule.title,
-        author=rule.author,
-        description=rule.description,
-        level=rule.level,
-        reference=list(rule.references),
-        tags=list(rule.tags),
-        ruleset=rule.ruleset,
-    )
+    return RuleRef(**rule_fields(rule))
+
+
+def rule_fields(rule: RuleInfo) -> dict[str, Any]:
+    """`rule_ref`'s fields as plain data (lists copied: each alert owns its own)."""
+    return {
+        "id": rule.id,
+        "name": rule.title,
+        "author": rule.author,
+        "description": rule.description,
+        "level": rule.level,
+        "reference": list(rule.references),
+        "tags": list(rule.tags),
+        "ruleset": rule.ruleset,
+    }
 
 
 class SuppressingDetect:

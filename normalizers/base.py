@@ -22,7 +22,7 @@ counted dead letter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -30,17 +30,27 @@ from zoneinfo import ZoneInfo
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ParseContext:
     """What a parser may know beyond the raw text: when it arrived and the source's time zone.
 
     `received_at` anchors formats that omit the year (RFC 3164) so that a December record read in
     January lands in the right year.
+
+    The constructor is written out: the stage builds one per record, and mypyc compiles a class's
+    own `__init__`, while the one `@dataclass` generates runs as interpreted Python.
     """
 
     received_at: datetime
-    timezone: tzinfo = field(default=VIETNAM)
-    source_id: str | None = None
+    timezone: tzinfo
+    source_id: str | None
+
+    def __init__(
+        self, received_at: datetime, timezone: tzinfo = VIETNAM, source_id: str | None = None
+    ) -> None:
+        object.__setattr__(self, "received_at", received_at)  # frozen: no plain assignment
+        object.__setattr__(self, "timezone", timezone)
+        object.__setattr__(self, "source_id", source_id)
 
 
 class Normalizer(Protocol):

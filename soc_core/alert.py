@@ -116,12 +116,15 @@ def alert_group(timestamp: datetime, event_ids: Iterable[str]) -> str:
     group's members share their time and sit together in time order; the time prefix makes the keys
     sort in time order too, so a store can page the collapsed queue by key.
     """
-    h = hashlib.blake2b(digest_size=10)
-    for event_id in sorted(set(event_ids)):
-        h.update(event_id.encode())
-        h.update(b"\x00")
+    ids = sorted(set(event_ids))
+    digest = hashlib.blake2b(b"".join([i.encode() + b"\x00" for i in ids]), digest_size=10).hexdigest()
     at = timestamp.replace(tzinfo=UTC) if timestamp.tzinfo is None else timestamp.astimezone(UTC)
-    return f"{at:%Y-%m-%dT%H:%M:%S.%fZ}/{h.hexdigest()}"
+    if at.year >= 1000:  # isoformat is several times cheaper than strftime, and the same from year 1000
+        return f"{at.replace(tzinfo=None).isoformat(timespec='microseconds')}Z/{digest}"
+    return f"{at:%Y-%m-%dT%H:%M:%S.%fZ}/{digest}"
+
+
+_EVENT = {"event"}
 
 
 Origin = Literal["live", "evidence"]
@@ -187,8 +190,20 @@ class Alert(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     def to_json(self) -> bytes:
-        """The same bytes as `orjson.dumps(self.to_doc())`, serialised by pydantic in one pass."""
-        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+        """The same document as `orjson.dumps(self.to_doc())`: pydantic serialises the alert but
+        its event, which orjson writes (the event document is most of an alert, and orjson
+        writes it several times faster) into the event's place, between `event_ids` and `matched`
+        (the model's field order). An event that holds what orjson cannot write goes through
+        pydantic with the rest."""
+        try:
+            event = orjson.dumps(self.event, option=orjson.OPT_UTC_Z)
+        except orjson.JSONEncodeError:
+            return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+        rest = self.model_dump_json(by_alias=True, exclude_none=True, exclude=_EVENT).encode()
+        # `matched` is never None, so always written; no field after it has a key of that name
+        # (and a string value cannot hold an unescaped quote): the last occurrence is the field.
+        cut = rest.rindex(b',"matched":')
+        return b"".join((rest[:cut], b',"event":', event, rest[cut:]))
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Alert:

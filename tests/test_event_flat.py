@@ -53,3 +53,16 @@ def test_flat_equals_flatten_on_real_windows_events() -> None:
             assert list(event.flat().items()) == list(flatten(event.to_doc()).items())
             checked += 1
     assert checked > 500
+
+
+def test_long_and_many_field_names_flatten_the_same() -> None:
+    """Dotted names are remembered only within bounds (names come from payloads); past them they
+    are built per event, with the same result."""
+    from soc_core import flat
+
+    long_key = "k" * (flat.MAX_KEY + 1)
+    many = {f"f{n}": n for n in range(flat.MAX_NAMES_PER_PREFIX + 5)}
+    doc: dict[str, Any] = {"winlog": {"event_data": {long_key: "v", **many}}, long_key: {"x": 1}}
+    for _ in range(2):  # the second time from whatever the first one remembered
+        assert Event(doc).flat() == flatten(doc)
+    assert long_key not in flat._NAMES.get("winlog.event_data.", {})

@@ -101,9 +101,10 @@ class RuleHit:
         return cls.from_dict(orjson.loads(data), offset)
 
 
-def event_context(event: Event) -> dict[str, Any]:
-    """What a correlation alert shows of the event that fired it."""
-    doc = event.to_doc()
+def event_context(event: Event, event_json: bytes | None = None) -> dict[str, Any]:
+    """What a correlation alert shows of the event that fired it. `event_json`: `event.to_json()`,
+    when the caller has it (the detect stage serialises an event once for all its rules)."""
+    doc: dict[str, Any] = orjson.loads(event_json) if event_json is not None else event.to_doc()
     return {
         "soc": doc.get("soc") or {},
         "host_name": (event.host or {}).get("name"),
@@ -113,16 +114,21 @@ def event_context(event: Event) -> dict[str, Any]:
 
 
 def hits_for_event(
-    event: Event, flat: Mapping[str, Any], rule_id: str, readers: Sequence[Correlation]
+    event: Event,
+    flat: Mapping[str, Any],
+    rule_id: str,
+    readers: Sequence[Correlation],
+    event_json: bytes | None = None,
 ) -> list[RuleHit]:
-    """The hits a base rule's match on `event` gives each correlation reading that rule."""
+    """The hits a base rule's match on `event` gives each correlation reading that rule
+    (`event_json`: as `event_context`'s)."""
     out: list[RuleHit] = []
     context: dict[str, Any] | None = None
     ts = event.timestamp.timestamp()
     for correlation in readers:
         for source in _sources(correlation, rule_id):
             if context is None:
-                context = event_context(event)
+                context = event_context(event, event_json)
             out.append(
                 RuleHit(
                     correlation_id=correlation.id,

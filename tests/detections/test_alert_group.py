@@ -33,6 +33,13 @@ def test_the_key_is_the_evidence_not_the_order_or_the_zone() -> None:
     assert sorted([later, key]) == [key, later]  # keys sort in time order
 
 
+def test_stored_keys_stay_the_same() -> None:
+    """Stores hold these keys: their text and hash must never change (years before 1000 too)."""
+    at = datetime(2025, 7, 15, 1, 0, 0, 123, tzinfo=UTC)
+    assert alert_group(at, ["ev-1", "ev-2"]) == "2025-07-15T01:00:00.000123Z/b617ac7212e86ffd7aa9"
+    assert alert_group(datetime(999, 1, 2), []) == "999-01-02T00:00:00.000000Z/6fa1d8fcfd719046d762"
+
+
 def test_rules_on_one_event_share_a_group_and_repeats_keep_it(make_engine: EngineFactory) -> None:
     engine = make_engine(
         proc_rule(FIREWALL_OFF, rule_id="00000000-0000-4000-8000-00000000000a"),

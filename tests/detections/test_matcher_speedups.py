@@ -10,9 +10,10 @@ import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detections.index import SCAN_MEMO_CHARS, ScanMemo
 from detections.loader import RuleFile, load_file
 from detections.matchers import EventView, Regex, re2_compile, re2_tester
-from tests.detections.conftest import EngineFactory
+from tests.detections.conftest import EngineFactory, proc_rule
 
 LINES = st.text(alphabet=st.sampled_from(["a", "é", " ", "\n", "\r", "\t", "\u4e00"]), max_size=40)
 
@@ -113,3 +114,37 @@ def test_re2_yes_no_tester_agrees_with_search_and_fullmatch(pattern: str, text: 
 def test_re2_tester_refuses_what_re2_refuses() -> None:
     with pytest.raises(re2.error):
         re2_tester("(?<=a)b")
+
+
+def test_scan_memo_stays_within_its_character_budget() -> None:
+    """The prefilter's memo keeps the values it answered for alive, so it is bounded in characters:
+    past the budget it starts over, and a value longer than the whole budget is never kept."""
+    memo = ScanMemo()
+    budget = SCAN_MEMO_CHARS
+    memo.add("a" * (budget - 10), 1)
+    memo.add("b" * 10, 2)
+    assert memo.chars == budget and set(memo.masks.values()) == {1, 2}
+    memo.add("c", 4)  # one character over: forget everything, keep the newcomer
+    assert memo.masks == {"c": 4} and memo.chars == 1
+    memo.add("d" * (budget + 1), 8)
+    assert memo.masks == {} and memo.chars == 0
+
+
+def test_prefilter_answers_are_the_same_from_the_memo(make_engine: EngineFactory) -> None:
+    """A value seen before takes its literal mask from the memo: the same rules fire, twice over."""
+    rules = [
+        proc_rule(
+            f"selection:\n    CommandLine|contains: 'needle{n}'\ncondition: selection",
+            rule_id=f"00000000-0000-4000-8000-{n:012d}",
+        )
+        for n in range(6)
+    ]
+    engine = make_engine(*rules)
+    event = {
+        "winlog.channel": "Microsoft-Windows-Sysmon/Operational",
+        "event.code": "1",
+        "winlog.event_data.CommandLine": "cmd /c NEEDLE3 and needle5",
+    }
+    first = sorted(m.rule.id for m in engine.match(dict(event)))
+    again = sorted(m.rule.id for m in engine.match(dict(event)))
+    assert first == again == ["00000000-0000-4000-8000-000000000003", "00000000-0000-4000-8000-000000000005"]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from detections.engine import DetectionEngine
@@ -176,3 +177,22 @@ def test_alert_soc_is_a_copy_with_its_own_evidence(engine: DetectionEngine) -> N
     assert alert.soc.evidence is not None and event.soc.evidence is not None
     alert.soc.evidence["files"].append("b")
     assert event.soc.evidence == {"visit_id": "v-1", "files": ["a"]}
+
+
+def test_alert_json_is_its_document(engine: DetectionEngine) -> None:
+    """Alert.to_json() writes the event with orjson into pydantic's dump of the rest: the bytes
+    must parse to exactly `to_doc()`, whatever the event or the evidence hold (a `matched` key
+    elsewhere, a number orjson cannot write, which takes pydantic's path)."""
+    stage = DetectStage(engine)
+    (alert,) = stage(netsh_event())
+    evidence = {"visit_id": "v-1", "matched": ["x"], "note": ',"matched":["y"]'}
+    odd = alert.model_copy(
+        update={
+            "soc": alert.soc.model_copy(update={"evidence": evidence}),
+            "event": {**alert.event, "matched": {"a": '","matched":'}, "n": 2.5, "e": ""},
+        }
+    )
+    huge = alert.model_copy(update={"event": {**alert.event, "big": 2**70}})
+    for case in (alert, odd, huge):
+        assert orjson.loads(case.to_json()) == case.to_doc()
+    assert list(orjson.loads(alert.to_json())) == list(alert.to_doc())  # field order kept
