@@ -23,6 +23,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from soc_core.errors import ConfigError
+from soc_core.guards import DEFAULT_MAX_DEPTH
 
 DEV_SECRET = "dev-only-secret-change-me"
 
@@ -204,6 +205,12 @@ class StoreSettings(BaseSettings):
     )
     consumer_batch: int = Field(
         default=500, ge=1, description="Records a worker takes per poll and commits together."
+    )
+    worker_max_depth: int = Field(
+        default=DEFAULT_MAX_DEPTH,
+        ge=4,
+        le=200,  # plus the envelopes between stages, under the 254 levels orjson can write
+        description="Deepest JSON nesting a worker parses in a record; deeper: a dead letter, not a crash.",
     )
     es_url: str = Field(
         default="http://127.0.0.1:19200", description="Elasticsearch; the port deploy/local/servers.sh uses."

@@ -125,7 +125,7 @@ def run(
     from socpipe.jobs import start_embedded_jobs
 
     detect = build_detect(settings, backend)
-    pipeline = EmbeddedPipeline(store, build_normalize(registry), detect)
+    pipeline = EmbeddedPipeline(store, build_normalize(registry, settings), detect)
     ctx = AppContext(
         settings=settings,
         backend=backend,
@@ -225,6 +225,7 @@ def worker(stage: Stage) -> None:
         detect_handler,
         index_handler,
         normalize_handler,
+        publish_deadletters,
         run_until_stopped,
     )
 
@@ -236,12 +237,14 @@ def worker(stage: Stage) -> None:
     backend = build_backend(settings)  # each stage opens only what it uses
     idle = None
     stopping: list[Callable[[], None]] = []
+    # where a record the handler fails on goes (`StageWorker`): the topic the index worker stores
+    deadletter = publish_deadletters(bus, settings.stores.topic_deadletter)
     if stage is Stage.NORMALIZE:
         store = backend.store
         registry = RegistryCache(store)
         registry.reload()
         checks.append(store.health)
-        handle = normalize_handler(settings, bus, build_normalize(registry))
+        handle = normalize_handler(settings, bus, build_normalize(registry, settings))
         consumer = bus.consumer(settings.stores.topic_raw_pattern, group)
     elif stage is Stage.DETECT:
         from detections.state import RuleWatcher
@@ -285,6 +288,7 @@ def worker(stage: Stage) -> None:
         store = backend.store
         checks.append(store.health)
         handle = index_handler(settings, store)
+        deadletter = store.put_deadletters  # the index worker stores its own
         consumer = bus.consumer(
             [settings.stores.topic_events, settings.stores.topic_alerts, settings.stores.topic_deadletter],
             group,
@@ -300,7 +304,14 @@ def worker(stage: Stage) -> None:
     typer.echo(f"worker {stage.value} ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
     freeze_startup_heap()  # per-event objects would make every full collection walk the rule set
     run_until_stopped(
-        StageWorker(stage.value, consumer, handle, batch=settings.stores.consumer_batch, idle=idle)
+        StageWorker(
+            stage.value,
+            consumer,
+            handle,
+            batch=settings.stores.consumer_batch,
+            idle=idle,
+            deadletter=deadletter,
+        )
     )
     for stop in stopping:
         stop()

@@ -35,8 +35,13 @@ def build_backend(settings: Settings) -> StoreBackend:
     return ElasticBackend.connect(settings.stores.es_url, prefix=settings.stores.index_prefix)
 
 
-def build_normalize(registry: RegistryCache) -> NormalizeStage:
-    return NormalizeStage(registry.context)
+def build_normalize(registry: RegistryCache, settings: Settings) -> NormalizeStage:
+    """The normalize stage over the cached registry, with the record limits of `settings`."""
+    return NormalizeStage(
+        registry.context,
+        max_depth=settings.stores.worker_max_depth,
+        max_bytes=settings.ingest.max_record_bytes,
+    )
 
 
 def build_engine(settings: Settings) -> DetectionEngine:

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 
 from soc_core.bus import InProcessBus, Message
 from soc_core.errors import BusError, StoreError
+from soc_core.records import DeadLetter
 from socpipe.workers import StageWorker
 
 TOPIC = "workers-test"
@@ -90,3 +91,35 @@ def test_an_unexpected_error_is_not_retried() -> None:
         worker.run()
     assert handle.calls == 1 and stop.pauses == []
     assert _uncommitted(bus, "g3") == 2
+
+
+class PoisonAware:
+    """Fails on any batch holding the message `b"poison"`, handles (and records) the others."""
+
+    def __init__(self, stop: threading.Event, total: int) -> None:
+        self.stop, self.total = stop, total
+        self.handled: list[bytes] = []
+
+    def __call__(self, messages: Sequence[Message]) -> None:
+        if any(m.value == b"poison" for m in messages):
+            raise RecursionError("test: the stage cannot process this record")
+        self.handled += [m.value for m in messages]
+        if len(self.handled) == self.total:
+            self.stop.set()
+
+
+def test_an_unexpected_error_on_one_record_dead_letters_it_and_the_batch_moves_on() -> None:
+    bus, stop = InProcessBus(), PausingStop()
+    values = [b"one", b"two", b"poison", b"three", b"four"]
+    bus.publish(TOPIC, [(b"src-a", v) for v in values])
+    handle = PoisonAware(stop, total=4)
+    letters: list[DeadLetter] = []
+    worker = StageWorker(
+        "poison-test", bus.consumer([TOPIC], "g4"), handle, stop=stop, deadletter=letters.extend
+    )
+    worker.run()
+    assert handle.handled == [b"one", b"two", b"three", b"four"]  # in order, each once
+    assert [(d.stage, d.raw, d.source_id) for d in letters] == [("poison-test", "poison", "src-a")]
+    assert "RecursionError" in letters[0].reason and "test: the stage cannot" in letters[0].reason
+    assert stop.pauses == []  # not retried: a bad record is not an outage
+    assert _uncommitted(bus, "g4") == 0

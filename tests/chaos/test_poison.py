@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +29,7 @@ from soc_core.records import RawRecord
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.settings import StoreSettings
 from stores.elastic.store import ElasticStore
-from tests.detections.correlation.conftest import BASE_RULES, FAILED, correlation
+from tests.detections.correlation.conftest import BASE_RULES, FAILED, SUCCESS, correlation
 from tests.e2e.procs import SocProcess, process_env
 from tests.servers import Servers
 
@@ -78,7 +77,7 @@ class Pipeline:
             self.store.refresh()
             if check():
                 return
-            dead = [f"{n}: exit {p.proc.returncode}\n{p.log()}" for n, p in self.procs.items() if not alive(p)]
+            dead = [f"{n}:\n{p.log()}" for n, p in self.procs.items() if not alive(p)]
             assert not dead, f"waiting for {what}, a worker died:\n" + "\n".join(dead)
             time.sleep(1)
         logs = "\n".join(f"--- {n}\n{p.log()}" for n, p in self.procs.items())
@@ -97,7 +96,8 @@ def pipeline(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iter
     rules = tmp / "rules"
     rules.mkdir()
     every_failure = correlation(
-        "type: event_count\nrules: failed_logon\ngroup-by: [IpAddress]\ntimespan: 10m\ncondition:\n    gte: 1",
+        "type: event_count\nrules: failed_logon\ngroup-by: [IpAddress]\ntimespan: 10m\n"
+        "condition:\n    gte: 1",
         rule_id=CID,
     )
     for i, text in enumerate((*BASE_RULES, every_failure)):
@@ -219,19 +219,22 @@ def _events_of(pipeline: Pipeline) -> list[Any]:
 
 
 def test_detect_dead_letters_an_event_nested_300_levels(pipeline: Pipeline) -> None:
-    """The poison matches a rule: its alert (which carries the event) is what cannot be written."""
-    poison = deep_json(_unclosed(_event("poison-detect", ip="10.0.0.2")))
-    good = _event("good-detect", ip="10.0.0.3")
+    """The poison matches a rule (successful logon; failed logons only feed the correlation): its
+    alert, which carries the event, is what could not be written."""
+    poison = deep_json(_unclosed(_event("poison-detect", code=4624)))
+    good = _event("good-detect", code=4624)
     pipeline.bus.publish(pipeline.topics.topic_events, [(SOURCE.encode(), poison), (SOURCE.encode(), good)])
 
     def good_alert() -> bool:
         return any(
-            "good-detect" in a.event_ids and a.rule.id == FAILED
+            "good-detect" in a.event_ids and a.rule.id == SUCCESS
             for a in pipeline.store.search_alerts(_alerts_query()).items
         )
 
     pipeline.wait_for("the good event's alert", good_alert)
-    pipeline.wait_for("the detect dead letter", lambda: _dead(pipeline, "detect", "poison-detect") is not None)
+    pipeline.wait_for(
+        "the detect dead letter", lambda: _dead(pipeline, "detect", "poison-detect") is not None
+    )
     assert alive(pipeline.procs["detect"])
 
 
