@@ -84,7 +84,9 @@ class IngestSettings(BaseSettings):
         default=0, ge=0, description="Per-source burst in events above the rate; 0: one second's worth."
     )
     registry_refresh_s: float = Field(
-        default=30.0, gt=0, description="How often the syslog receiver re-reads sources from the registry."
+        default=30.0,
+        gt=0,
+        description="How often receivers and workers re-read the registry; store down: the last one is kept.",
     )
 
     @property

@@ -172,16 +172,14 @@ def api() -> None:
     """Distributed mode: HTTP intake, API and console; records go to Kafka, reads come from Elasticsearch."""
     setup_logging()
     from api.context import AppContext
-    from soc_core.registry_cache import RegistryCache
-    from socpipe.runtime import KafkaSubmit, build_backend, build_kafka
+    from socpipe.runtime import KafkaSubmit, build_backend, build_kafka, build_registry
 
     settings = Settings.load(mode=Mode.DISTRIBUTED)
     backend = build_backend(settings)
     store = backend.store
     bus = build_kafka(settings)
     bus.ensure_topics(settings.stores.topics, settings.stores.topic_partitions)
-    registry = RegistryCache(store)
-    registry.reload()
+    registry = build_registry(settings, backend)  # never read per request: see RegistryCache
     from detections.state import RuleWatcher
     from socpipe.runtime import build_engine
 
@@ -215,10 +213,9 @@ class Stage(StrEnum):
 def worker(stage: Stage) -> None:
     """Distributed mode: run one stage until SIGTERM (the current batch finishes and is committed)."""
     setup_logging()
-    from soc_core.registry_cache import RegistryCache
     from socpipe.heap import freeze_startup_heap
     from socpipe.ops import serve_ops
-    from socpipe.runtime import build_backend, build_detect, build_kafka, build_normalize
+    from socpipe.runtime import build_backend, build_detect, build_kafka, build_normalize, build_registry
     from socpipe.workers import (
         HitBuffer,
         StageWorker,
@@ -240,10 +237,7 @@ def worker(stage: Stage) -> None:
     # where a record the handler fails on goes (`StageWorker`): the topic the index worker stores
     deadletter = publish_deadletters(bus, settings.stores.topic_deadletter)
     if stage is Stage.NORMALIZE:
-        store = backend.store
-        registry = RegistryCache(store)
-        registry.reload()
-        checks.append(store.health)
+        registry = build_registry(settings, backend)
         handle = normalize_handler(settings, bus, build_normalize(registry, settings))
         consumer = bus.consumer(settings.stores.topic_raw_pattern, group)
     elif stage is Stage.DETECT:
