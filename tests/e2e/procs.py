@@ -52,6 +52,12 @@ class SocProcess:
     health_url: str | None = None
 
     def start(self, timeout_s: float = 60) -> SocProcess:
+        self.spawn()
+        self.wait_healthy(timeout_s)
+        return self
+
+    def spawn(self) -> SocProcess:
+        """Start the process without waiting for it to be healthy (start several, then wait)."""
         env = {**os.environ, **self.env}
         if self.args[0] != "api":
             env["SOC_OPS_PORT"] = str(free_port())
@@ -66,7 +72,6 @@ class SocProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_healthy(timeout_s)
         return self
 
     def wait_healthy(self, timeout_s: float) -> None:
