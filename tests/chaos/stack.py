@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import orjson
-from elasticsearch import TransportError
+from elasticsearch import ApiError, TransportError
 
 from soc_core.records import record_id
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit
@@ -147,15 +147,21 @@ class Stack:
         after: list[object] | None = None
         while True:
             extra = {"search_after": after} if after else {}
-            resp = self.store.es.search(
-                index=f"{self.store.prefix}{kind}-*",
-                size=5000,
-                sort=[{key: "asc"}, "_index"],
-                source=fields,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-                **extra,
-            )
+            try:
+                resp = self.store.es.search(
+                    index=f"{self.store.prefix}{kind}-*",
+                    size=5000,
+                    sort=[{key: "asc"}, "_index"],
+                    source=fields,
+                    ignore_unavailable=True,
+                    allow_no_indices=True,
+                    **extra,
+                )
+            except ApiError as exc:  # 503 while an index is being created: ask again
+                if exc.status_code != 503:
+                    raise
+                time.sleep(0.5)
+                continue
             hits = resp["hits"]["hits"]
             if not hits:
                 return out

@@ -10,7 +10,6 @@ The poison is the issue's: a document nested 300 levels deep, which orjson reads
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,25 +24,17 @@ import pytest
 from api.auth.models import Role
 from api.auth.service import create_api_token
 from buses.kafka import KafkaBus
+from soc_core.errors import StoreError
 from soc_core.records import RawRecord
-from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.settings import StoreSettings
 from stores.elastic.store import ElasticStore
-from tests.detections.correlation.conftest import BASE_RULES, FAILED, SUCCESS, correlation
-from tests.e2e.procs import SocProcess, process_env
+from tests.chaos.stack import CORRELATION, SOURCE, Stack, stack_fixture
+from tests.detections.correlation.conftest import FAILED, SUCCESS
 from tests.servers import Servers
 
 DEPTH = 300
-SOURCE = "poison-ecs"
-CID = "00000000-0000-4000-8000-00000000c0de"
+CID = CORRELATION
 STAGES = ("normalize", "detect", "correlate", "index")
-
-
-def nested(depth: int) -> dict[str, Any]:
-    doc: dict[str, Any] = {"leaf": "x"}
-    for _ in range(depth):
-        doc = {"a": doc}
-    return doc
 
 
 def deep_json(prefix: bytes, depth: int = DEPTH) -> bytes:
@@ -53,16 +44,18 @@ def deep_json(prefix: bytes, depth: int = DEPTH) -> bytes:
 
 @dataclass
 class Pipeline:
-    env: dict[str, str]
-    store: ElasticStore
+    stack: Stack
     bus: KafkaBus
     topics: StoreSettings
-    procs: dict[str, SocProcess]
     api_token: str
+
+    @property
+    def store(self) -> ElasticStore:
+        return self.stack.store
 
     def deadletters(self, stage: str) -> list[dict[str, Any]]:
         resp = httpx.get(
-            f"http://127.0.0.1:{self.env['SOC_HTTP_PORT']}/api/v1/deadletters",
+            f"{self.stack.url}/api/v1/deadletters",
             params={"stage": stage, "size": 100},
             headers={"Authorization": f"Bearer {self.api_token}"},
             timeout=30,
@@ -74,69 +67,31 @@ class Pipeline:
     def wait_for(self, what: str, check: Callable[[], bool], timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            self.store.refresh()
-            if check():
-                return
-            dead = [f"{n}:\n{p.log()}" for n, p in self.procs.items() if not alive(p)]
-            assert not dead, f"waiting for {what}, a worker died:\n" + "\n".join(dead)
+            try:
+                self.store.refresh()
+                if check():
+                    return
+            except StoreError as exc:  # a search while an index is being created: 503, ask again
+                if "503" not in str(exc):
+                    raise
+            dead = [name for name, up in self.stack.alive().items() if not up]
+            assert not dead, f"waiting for {what}, {dead} died:\n{self.stack.logs()}"
             time.sleep(1)
-        logs = "\n".join(f"--- {n}\n{p.log()}" for n, p in self.procs.items())
-        raise AssertionError(f"timed out waiting for {what}\n{logs}")
+        raise AssertionError(f"timed out waiting for {what}\n{self.stack.logs()}")
 
-
-def alive(proc: SocProcess) -> bool:
-    return proc.proc is not None and proc.proc.poll() is None
+    def alive(self, stage: str) -> bool:
+        return self.stack.alive()[stage]
 
 
 @pytest.fixture(scope="module")
 def pipeline(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     """The whole distributed pipeline (API and the four workers) on the shared servers, own topics."""
-    tmp = tmp_path_factory.mktemp("poison")
     prefix = f"t{uuid.uuid4().hex[:10]}-"
-    rules = tmp / "rules"
-    rules.mkdir()
-    every_failure = correlation(
-        "type: event_count\nrules: failed_logon\ngroup-by: [IpAddress]\ntimespan: 10m\n"
-        "condition:\n    gte: 1",
-        rule_id=CID,
-    )
-    for i, text in enumerate((*BASE_RULES, every_failure)):
-        (rules / f"r{i}.yml").write_text(text)
-    env = process_env(
-        servers,
-        prefix,
-        SOC_CONSUMER_BATCH="50",
-        SOC_RULE_DIRS=json.dumps([str(rules)]),
-        SOC_DATA_DIR=str(tmp / "data"),
-        SOC_CORRELATION_LATENESS_S="0",
-    )
-    store = ElasticStore(servers.es_url, prefix=prefix)
-    store.setup()
-    store.save_registry(
-        Registry(
-            units=[Unit(id="poison-unit", name="Unit")],
-            systems=[InformationSystem(id="poison-sys", name="System", unit_id="poison-unit", level=2)],
-            sources=[
-                LogSource.model_validate(
-                    {"id": SOURCE, "name": "ECS", "system_id": "poison-sys", "format": "ecs", "token": "t"}
-                )
-            ],
-        )
-    )
-    token, _ = create_api_token(store=store, name="poison-test", role=Role.ADMIN, actor="test")
     bus = KafkaBus(servers.kafka_bootstrap)
-    procs: dict[str, SocProcess] = {}
-    try:
-        procs["api"] = SocProcess(["api"], env, "api").start(timeout_s=120)
-        for stage in STAGES:
-            procs[stage] = SocProcess(["worker", stage], env, stage).start(timeout_s=120)
-        yield Pipeline(env, store, bus, StoreSettings(topic_prefix=prefix), procs, token)
-    finally:
-        for p in procs.values():
-            p.terminate()
-        bus.close()
-        store.es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)
-        store.close()
+    for stack in stack_fixture(servers, prefix, tmp_path_factory.mktemp("poison"), "api", *STAGES):
+        token, _ = create_api_token(store=stack.store, name="poison-test", role=Role.ADMIN, actor="test")
+        yield Pipeline(stack, bus, StoreSettings(topic_prefix=prefix), token)
+    bus.close()
 
 
 def _event(event_id: str, *, code: int = 4625, ip: str = "10.0.0.1") -> bytes:
@@ -146,7 +101,7 @@ def _event(event_id: str, *, code: int = 4625, ip: str = "10.0.0.1") -> bytes:
         "event": {"id": event_id, "code": str(code), "kind": "event"},
         "host": {"name": "dc01"},
         "winlog": {"channel": "Security", "event_data": {"IpAddress": ip}},
-        "soc": {"source": {"id": SOURCE}, "unit": {"id": "poison-unit"}},
+        "soc": {"source": {"id": SOURCE}, "unit": {"id": "chaos-unit"}},
     }
     return orjson.dumps(doc)
 
@@ -171,7 +126,7 @@ def _assert_moved_on(pipeline: Pipeline, stage: str, poison_id: str, good_id: st
     pipeline.wait_for(f"the {stage} dead letter", lambda: _dead(pipeline, stage, poison_id) is not None)
     letter = _dead(pipeline, stage, poison_id)
     assert letter is not None and letter["reason"], letter
-    assert alive(pipeline.procs[stage]), pipeline.procs[stage].log()
+    assert pipeline.alive(stage)
 
 
 def test_normalize_dead_letters_a_record_nested_300_levels(pipeline: Pipeline) -> None:
@@ -203,13 +158,13 @@ def test_normalize_dead_letters_an_agent_record_nested_300_levels(pipeline: Pipe
         if letters:
             break
         time.sleep(1)
-    assert letters, pipeline.procs["normalize"].log()
+    assert letters, pipeline.stack.logs()
     assert "nest" in letters[0]["reason"]
     pipeline.wait_for(
         "the agent's good record",
         lambda: any("agent-good" in (e.message or "") for e in _events_of(pipeline)),
     )
-    assert alive(pipeline.procs["normalize"])
+    assert pipeline.alive("normalize")
 
 
 def _events_of(pipeline: Pipeline) -> list[Any]:
@@ -235,7 +190,7 @@ def test_detect_dead_letters_an_event_nested_300_levels(pipeline: Pipeline) -> N
     pipeline.wait_for(
         "the detect dead letter", lambda: _dead(pipeline, "detect", "poison-detect") is not None
     )
-    assert alive(pipeline.procs["detect"])
+    assert pipeline.alive("detect")
 
 
 def _alerts_query() -> Any:
@@ -272,7 +227,7 @@ def test_correlate_dead_letters_a_hit_nested_300_levels(pipeline: Pipeline) -> N
     pipeline.wait_for(
         "the correlate dead letter", lambda: _dead(pipeline, "correlate", "poison-correlate") is not None
     )
-    assert alive(pipeline.procs["correlate"])
+    assert pipeline.alive("correlate")
 
 
 def test_index_dead_letters_an_event_nested_300_levels(pipeline: Pipeline) -> None:
