@@ -2,8 +2,9 @@
 
 Each worker polls a batch, processes it, writes downstream (Kafka `acks=all` or an Elasticsearch
 bulk), and only then commits its offsets. A failed downstream write is retried with backoff and
-never committed, so a worker killed at any moment loses nothing: the next one replays from the
-last commit and the deterministic ids turn the replay into duplicates that are not written twice.
+never committed (a failed commit is retried the same way), so a worker killed at any moment loses
+nothing: the next one replays from the last commit and the deterministic ids turn the replay into
+duplicates that are not written twice.
 SIGTERM (or SIGINT) lets the current batch finish and commit before the process exits.
 
 One bad record is a dead letter, never a stopped partition. Every handler checks a message's
@@ -130,8 +131,10 @@ class StageWorker:
                     if self.idle is not None:
                         self._with_retry(self.idle)
                     continue
-                if self._with_retry(functools.partial(self._isolating, messages)):
-                    self.consumer.commit()
+                # the commit too: Kafka down between the write and the commit is an outage, not an exit
+                if self._with_retry(functools.partial(self._isolating, messages)) and self._with_retry(
+                    self.consumer.commit, timed=False
+                ):
                     self.batches += 1
         finally:
             self.consumer.close()
@@ -158,7 +161,7 @@ class StageWorker:
             what = f"{type(exc).__name__}: {self.name} failed on"
             self.deadletter([undecodable(messages[0], self.name, exc, what=what)])
 
-    def _with_retry(self, work: Callable[[], None]) -> bool:
+    def _with_retry(self, work: Callable[[], None], *, timed: bool = True) -> bool:
         """Handle until it succeeds (0.5 s doubling to 30 s between tries, on BusError/StoreError only);
         False when asked to stop meanwhile: the batch stays uncommitted and will be replayed."""
         retrying = Retrying(
@@ -173,7 +176,8 @@ class StageWorker:
             with attempt:
                 started = time.perf_counter()
                 work()
-                BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+                if timed:
+                    BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         return True
 
     def _pause(self, seconds: float) -> None:

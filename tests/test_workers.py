@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 from prometheus_client import REGISTRY
 
-from soc_core.bus import InProcessBus, Message
+from soc_core.bus import Consumer, InProcessBus, Message
 from soc_core.errors import BusError, StoreError
 from soc_core.records import DeadLetter
 from socpipe.workers import StageWorker
@@ -123,3 +123,40 @@ def test_an_unexpected_error_on_one_record_dead_letters_it_and_the_batch_moves_o
     assert "RecursionError" in letters[0].reason and "test: the stage cannot" in letters[0].reason
     assert stop.pauses == []  # not retried: a bad record is not an outage
     assert _uncommitted(bus, "g4") == 0
+
+
+class CommitOutage:
+    """A real consumer whose first `failures` commits fail as they do while Kafka is down; stops the
+    worker when the topic is drained."""
+
+    def __init__(self, consumer: Consumer, failures: int, stop: threading.Event) -> None:
+        self.consumer, self.failures, self.stop = consumer, failures, stop
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Message]:
+        messages = self.consumer.poll(max_records, timeout_s)
+        if not messages:
+            self.stop.set()
+        return messages
+
+    def commit(self) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise BusError("test: commit failed: KafkaConnectionError: 111 ECONNREFUSED")
+        self.consumer.commit()
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def test_a_failed_commit_is_retried_not_a_crash() -> None:
+    """Kafka down between the batch's write and its commit (found by the chaos suite: the index
+    worker exited): the commit is retried with the same pauses, and the batch is committed once."""
+    bus, stop = _bus(), PausingStop()
+    handle = Failing(threading.Event(), failures=0, error=BusError("unused"))
+    consumer = CommitOutage(bus.consumer([TOPIC], "g5"), failures=2, stop=stop)
+    worker = StageWorker("commit-test", consumer, handle, stop=stop)
+    worker.run()
+    assert handle.calls == 1  # the batch was not handled again
+    assert stop.pauses == [0.5, 1.0]
+    assert worker.batches == 1
+    assert _uncommitted(bus, "g5") == 0
