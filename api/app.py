@@ -1,12 +1,22 @@
 """The JSON API's part of the HTTP application: intake, read API, ops routes, error answers and the
 security headers every response carries. The composition root builds the app (`socpipe.app`) and
-adds the console beside it."""
+adds the console beside it.
+
+The OpenAPI document and its Swagger page are for signed-in users (a session or an API token): the
+document lists every operation and parameter, which an anonymous caller has no use for. Tests and
+tools in the process call `app.openapi()` directly.
+
+HSTS is sent when the request came over TLS as uvicorn sees it: its own TLS, or `X-Forwarded-Proto:
+https` from a proxy it trusts (`FORWARDED_ALLOW_IPS`, 127.0.0.1 by default). A plain-http answer
+never carries it (browsers ignore it there anyway, RFC 6797 §8.1).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from api.alerts.routes import router as alerts_router
 from api.audit.routes import router as audit_router
@@ -16,6 +26,8 @@ from api.auth.routes import router as auth_router
 from api.auth.service import LoginLimiter
 from api.context import AppContext
 from api.coverage.routes import router as coverage_router
+from api.docs import OPENAPI_URL
+from api.docs import router as docs_router
 from api.events.routes import router as events_router
 from api.exceptions.routes import router as exceptions_router
 from api.incidents.routes import router as incidents_router
@@ -30,17 +42,25 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+# Powerful browser features the console never uses, switched off for it and anything it frames.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=(), interest-cohort=(), browsing-topics=()"
+)
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
     """Add the API to `app`: its state (context, login limiter), handlers and routes.
 
-    The login limiter is the app's, not the context's: its counts belong to the HTTP server that
-    answers the logins, and a test's fresh app starts with none."""
+    The login limiter counts in the store, so every replica over the same store shares its counts."""
     app.state.ctx = ctx
     auth = ctx.settings.auth
     app.state.login_limiter = LoginLimiter(
-        per_user=auth.login_max_failures, per_ip=auth.login_max_failures_per_ip, window_s=auth.login_window_s
+        ctx.store,
+        per_user=auth.login_max_failures,
+        per_ip=auth.login_max_failures_per_ip,
+        window_s=auth.login_window_s,
     )
     install_problem_handlers(app)  # every API error as RFC 9457 problem details
 
@@ -65,8 +85,18 @@ def install(app: FastAPI, ctx: AppContext) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Permissions-Policy"] = PERMISSIONS_POLICY
+        if request.url.scheme == "https":
+            response.headers["Strict-Transport-Security"] = HSTS
         return response
 
+    signed_in = [Depends(require_roles())]
+
+    @app.get(OPENAPI_URL, include_in_schema=False, dependencies=signed_in)
+    def openapi_document() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    app.include_router(docs_router)
     app.include_router(ops_router)
     app.include_router(intake_router)
     app.include_router(auth_router)

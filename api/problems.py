@@ -90,6 +90,8 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     errors: list[ProblemItem] | None = None
+    reason: str | None = None
+    """The intake's refusal reason (`too_many_records`, `too_deep`, ...), as counted in metrics."""
 
 
 def is_machine_path(path: str) -> bool:
@@ -104,6 +106,7 @@ def problem(
     instance: str | None = None,
     errors: list[ProblemItem] | None = None,
     headers: Mapping[str, str] | None = None,
+    reason: str | None = None,
 ) -> JSONResponse:
     slug, title = KINDS.get(status, ("", HTTPStatus(status).phrase))
     body = Problem(
@@ -113,6 +116,7 @@ def problem(
         detail=detail,
         instance=instance,
         errors=errors,
+        reason=reason,
     )
     members = {k: v for k, v in body.model_dump(mode="json").items() if v is not None}
     return JSONResponse(

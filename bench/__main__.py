@@ -1,6 +1,7 @@
 """Run the benchmarks one after another and summarise their result files in bench/results/SUMMARY.md.
 
-    python -m bench                     # normalize, detect, detect CLI, correlation, ingest (+ Kafka)
+    python -m bench                     # normalize, detect, detect CLI, correlation, ingest (+ Kafka),
+                                        # intake limits
     python -m bench --with-alerts       # also the 1,000,000-alert queue benchmark (about 5 minutes)
     python -m bench --summary-only      # just rewrite SUMMARY.md from the existing results
 
@@ -125,6 +126,30 @@ def summary() -> str:
                 f"{ing.get('target_events_per_s', 20000):,} |"
             )
         lines.append("")
+    lim = _load("intake_limits")
+    if lim:
+        attack = lim["attack"]
+        lines += [
+            "## Intake under record amplification (embedded `socpipe run`, issue #14)",
+            "",
+            f"Measured {lim.get('at', '?')}: {attack['requests_each']} gzip bodies of "
+            f"{attack['lines_per_body']:,} tiny records per framing, {attack['clients']} clients at once.",
+            "",
+            "| framing | body | answers | records accepted | slowest answer |",
+            "| --- | ---: | --- | ---: | ---: |",
+        ]
+        for name, r in lim["runs"].items():
+            lines.append(
+                f"| {name} | {r['body_bytes']:,} B | {r['statuses']} | {r['records_accepted']:,} | "
+                f"{r['seconds_per_request_max']} s |"
+            )
+        rss, health = lim["rss_mb"], lim["health"]
+        lines += [
+            "",
+            f"Resident memory {rss['baseline']} MB before, {rss['peak']} MB at most; `/health` "
+            f"median {health['median_ms']} ms, slowest {health['max_ms']} ms, {health['failures']} failed.",
+            "",
+        ]
     alerts = _load("alerts")
     if alerts:
         lines += [
@@ -153,6 +178,7 @@ def main() -> int:
             "bench_detect_cli.py",
             "bench_correlation.py",
             "bench_ingest.py",
+            "bench_intake_limits.py",
         ]
         if args.with_alerts:
             scripts.append("bench_alerts.py")

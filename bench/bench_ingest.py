@@ -195,8 +195,11 @@ def bench_http(url: str, pid: int, total: int, batch: int = 1000, clients: int =
     return figures(done[0], elapsed, cpu_seconds(pid) - cpu)
 
 
-def bench_shipper(url: str, pid: int, env: dict[str, str], total: int, work: Path) -> dict[str, float]:
-    """`pid` is the receiver's (`socpipe api`): its CPU is what the figure is about."""
+def bench_shipper(
+    url: str, ops: str, pid: int, env: dict[str, str], total: int, work: Path
+) -> dict[str, float]:
+    """`pid` is the receiver's (`socpipe api`): its CPU is what the figure is about; `ops` its ops
+    listener, where its metrics are."""
     log_file = work / "app.log"
     log_file.write_text("".join(line(n) + "\n" for n in range(total)))
     cpu = cpu_seconds(pid)
@@ -207,7 +210,7 @@ def bench_shipper(url: str, pid: int, env: dict[str, str], total: int, work: Pat
         work / "shipper.log",
     )
     try:
-        while metric(f"{url}/metrics", "soc_source_events_received_total", "bench-ship") < total:
+        while metric(f"{ops}/metrics", "soc_source_events_received_total", "bench-ship") < total:
             if time.perf_counter() - started > 600 or proc.poll() is not None:
                 raise RuntimeError("shipper benchmark failed: see " + str(work / "shipper.log"))
             time.sleep(0.05)
@@ -276,13 +279,14 @@ def main() -> None:
     load_before = os.getloadavg()
     try:
         results["syslog_tcp"] = bench_syslog(env, args.events, work)
-        port = free_port()
-        api = spawn(["socpipe.cli", "api"], {**env, "SOC_HTTP_PORT": str(port)}, work / "api.log")
-        url = f"http://127.0.0.1:{port}"
+        port, ops_port = free_port(), free_port()
+        api_env = {**env, "SOC_HTTP_PORT": str(port), "SOC_OPS_PORT": str(ops_port)}
+        api = spawn(["socpipe.cli", "api"], api_env, work / "api.log")
+        url, ops = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ops_port}"
         try:
             wait_healthy(f"{url}/health", api)
             results["http_bulk"] = bench_http(url, api.pid, args.events)
-            results["shipper"] = bench_shipper(url, api.pid, env, args.shipper_events, work)
+            results["shipper"] = bench_shipper(url, ops, api.pid, env, args.shipper_events, work)
         finally:
             stop(api)
     finally:

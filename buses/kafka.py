@@ -69,6 +69,9 @@ class KafkaBus:
                     max_request_size=MAX_MESSAGE_BYTES,
                     max_block_ms=int(self._timeout * 1000),
                     request_timeout_ms=int(self._timeout * 1000),
+                    # kafka-python bootstraps in the constructor, 30 s by default: with Kafka down
+                    # every intake request would wait that long for its 503
+                    bootstrap_timeout_ms=int(self._timeout * 1000),
                     compression_type=None,
                 )
             except KafkaError as exc:

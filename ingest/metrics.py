@@ -21,6 +21,10 @@ REASONS = (
     "bad_certificate",  # syslog TLS: handshake failed or certificate refused
     "rate_limited",  # over the source's token bucket (HTTP 429, UDP drop)
     "too_large",  # a record or body over the size limit
+    "decompressed_too_large",  # HTTP: the body inflates past its limit (413)
+    "too_many_records",  # HTTP: more records in one request than its limit (413)
+    "too_deep",  # HTTP: a JSON record nested past the depth limit (400)
+    "too_many_fields",  # HTTP: a JSON record with more values than the field limit (400)
     "bad_request",  # malformed JSON, unsupported encoding, broken framing
     "invalid_utf8",  # bytes that are not UTF-8 (syslog: kept as a dead letter)
     "backpressure",  # downstream unavailable (HTTP 503; UDP: dropped beyond the backlog)

@@ -16,15 +16,17 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import InvalidChange, NotFound
 from api.inspections.errors import InspectionError
-from soc_console.pages import router
+from soc_console.pages import errors, router
 from soc_console.pages.inspections import error_page
 
 STATIC = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    """Add the console to `app`, after the API (whose inspection error handler it wraps)."""
+    """Add the console to `app`, after the API (whose error handlers it wraps: console pages answer
+    their errors as pages, `soc_console.pages.errors`)."""
     app.include_router(router)
+    errors.install(app)
     for kind in (InspectionError, NotFound, InvalidChange):
         app.add_exception_handler(kind, error_page)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

@@ -26,6 +26,7 @@ from api.i18n import N_, label
 from api.i18n import duration as _duration
 from api.inspections import labels
 from soc_console.i18n import format_number, locale_of, translations
+from soc_core.text import show_controls
 
 HERE = Path(__file__).parent
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -60,22 +61,6 @@ CHANGE_LABELS = {
     "comment": N_("Comment"),
     "incident": N_("Incident"),
 }
-
-# C0/C1 controls except tab and newline, DEL, and the bidirectional overrides/isolates.
-_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
-
-
-def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group(0))
-    if code < 0x20:
-        return chr(0x2400 + code)  # ␀ ␁ ... ␟
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    return f"<U+{code:04X}>"
-
-
-def show_controls(text: str) -> str:
-    return _INVISIBLE.sub(_visible, text)
 
 
 def finalize(value: Any) -> Any:

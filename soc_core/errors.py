@@ -40,15 +40,16 @@ class ConfigError(SocError):
 
 
 class IngestError(SocError):
-    pass
+    reason = "bad_request"
+    """The label a refusal is counted under (`soc_source_rejected_total`), and the problem's `reason`."""
 
 
 class AuthError(IngestError):
-    pass
+    reason = "unauthorized"
 
 
 class PayloadTooLarge(IngestError):
-    pass
+    reason = "too_large"
 
 
 class NormalizeError(SocError):

@@ -2,7 +2,8 @@
 
 JSON nesting. orjson reads documents up to 1024 levels deep but writes at most 254 (it raises
 `TypeError: Recursion limit reached`); pydantic and the event flattener recurse too. A record
-nested deeper than `max_depth` is refused before any of them sees it, as a dead letter with the
+nested deeper than the intake allows (`SOC_MAX_RECORD_DEPTH`; it reached a worker by another
+route, say kcat into Kafka) is refused before any of them sees it, as a dead letter with the
 reason, instead of failing later while a worker publishes or stores it. The check is cheap for
 every normal record: nesting can never exceed the number of `{` and `[` in the text, and two
 `count()` calls in C settle it; only a record with more brackets than the limit is scanned (its
@@ -18,12 +19,22 @@ import re
 
 from soc_core.errors import RecordRefused
 
-#: Nesting a record may have (`SOC_WORKER_MAX_DEPTH`): far more than any log format uses (a
-#: Windows event has 4), far less than the 254 levels orjson can write.
-DEFAULT_MAX_DEPTH = 64
+#: Nesting a record may have, as the intake's default (`SOC_MAX_RECORD_DEPTH`): far more than
+#: any log format uses (a Windows event has 4), far less than orjson can write.
+DEFAULT_MAX_DEPTH = 32
 
 #: Levels the messages between stages add around a record (alert -> event, hit -> context -> event).
 ENVELOPE_DEPTH = 8
+
+#: The deepest document orjson writes.
+WRITABLE_DEPTH = 254
+
+
+def record_depth_limit(configured: int) -> int:
+    """The nesting a stage allows: the configured limit, at most what can still be written once a
+    stage wraps the record for the next one."""
+    return min(configured, WRITABLE_DEPTH - ENVELOPE_DEPTH)
+
 
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _STRINGS_B = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)

@@ -23,7 +23,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from soc_core.errors import ConfigError
-from soc_core.guards import DEFAULT_MAX_DEPTH
+from soc_core.guards import record_depth_limit
 
 DEV_SECRET = "dev-only-secret-change-me"
 
@@ -46,7 +46,33 @@ class IngestSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,
-        description="Largest HTTP intake body, also after gunzip (413); 64 MiB bounds one request's memory.",
+        description="Largest HTTP intake body as sent, before decompression (413).",
+    )
+    max_decompressed_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest HTTP intake body after gunzip/inflate (413); inflating stops at the limit.",
+    )
+    max_request_records: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most records (NDJSON lines, array items) in one HTTP request (413), counted while read.",
+    )
+    max_record_depth: int = Field(
+        default=32,
+        ge=2,
+        le=254,  # the deepest orjson writes
+        description="Deepest nesting of objects and arrays in a JSON record (HTTP 400); logs nest under 10.",
+    )
+    max_record_fields: int = Field(
+        default=10_000,
+        ge=10,
+        description="Most values (object members and array items, all levels) in a JSON record (HTTP 400).",
+    )
+    max_upload_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Largest evidence upload (413), enforced while the body is read, before it is kept.",
     )
     syslog_host: str = Field(default="127.0.0.1", description="Syslog listen address; loopback until opened.")
     syslog_udp_port: int | None = Field(default=None, description="Syslog UDP port; unset: no UDP listener.")
@@ -76,12 +102,17 @@ class IngestSettings(BaseSettings):
         description="UDP records waiting to be written; beyond it datagrams drop (UDP has no back-pressure).",
     )
     ingest_rate_eps: float = Field(
-        default=0.0,
+        default=20_000.0,
         ge=0,
-        description="Per-source limit in events/s (HTTP 429, TCP pause, UDP drop); 0: none.",
+        description=(
+            "Per-source limit in events/s (HTTP 429 + Retry-After, TCP pause, UDP drop); 0: none. "
+            "Far above one system's normal volume, so one runaway sender cannot starve the others."
+        ),
     )
     ingest_rate_burst: int = Field(
-        default=0, ge=0, description="Per-source burst in events above the rate; 0: one second's worth."
+        default=200_000,
+        ge=0,
+        description="Per-source burst above the rate (a shipper's backlog after an outage); 0: one second.",
     )
     registry_refresh_s: float = Field(
         default=30.0,
@@ -106,7 +137,7 @@ class AuthSettings(BaseSettings):
 
     cookie_secure: bool | None = Field(
         default=None,
-        description="Secure cookies; unset: on unless environment is dev (plain http on localhost).",
+        description="Secure cookies; unset: on unless SOC_ENVIRONMENT is dev (plain http).",
     )
     cookie_samesite: Literal["lax", "strict"] = Field(
         default="lax", description="SameSite of the session cookie; lax keeps links into the console working."
@@ -188,6 +219,10 @@ class DetectionSettings(BaseSettings):
     )
 
 
+#: `StoreSettings.es_read_retry_s`'s default, also the adapter's when it is built without settings.
+DEFAULT_ES_READ_RETRY_S = 10.0
+
+
 class StoreSettings(BaseSettings):
     """Kafka and Elasticsearch (distributed mode): addresses, names, batch sizes."""
 
@@ -208,17 +243,17 @@ class StoreSettings(BaseSettings):
     consumer_batch: int = Field(
         default=500, ge=1, description="Records a worker takes per poll and commits together."
     )
-    worker_max_depth: int = Field(
-        default=DEFAULT_MAX_DEPTH,
-        ge=4,
-        le=200,  # plus the envelopes between stages, under the 254 levels orjson can write
-        description="Deepest JSON nesting a worker parses in a record; deeper: a dead letter, not a crash.",
-    )
     es_url: str = Field(
         default="http://127.0.0.1:19200", description="Elasticsearch; the port deploy/local/servers.sh uses."
     )
     index_prefix: str = Field(
         default="soc-", description="Put before every index name; lets tests share one cluster."
+    )
+    es_read_retry_s: float = Field(
+        default=DEFAULT_ES_READ_RETRY_S,
+        ge=0,
+        description="How long a read waits out Elasticsearch's 429/503 (shards not allocated yet, "
+        "overload), asking again with backoff; 0: not at all.",
     )
 
     # Topic names, with the test-isolation prefix.
@@ -274,9 +309,10 @@ class Settings(BaseSettings):
         default=Mode.EMBEDDED,
         description="embedded: one process on SQLite; distributed: Kafka + Elasticsearch.",
     )
-    environment: Literal["dev", "test", "prod"] = Field(
-        default="dev",
-        description="dev, test or prod; only dev accepts the built-in secret and plain-http cookies.",
+    environment: Literal["dev", "test", "prod"] | None = Field(
+        default=None,
+        description="dev, test or prod; unset: the built-in secret is accepted but cookies are Secure; "
+        "only dev sends cookies over plain http.",
     )
     data_dir: Path = Field(
         default=Path(".socpipe"),
@@ -286,12 +322,22 @@ class Settings(BaseSettings):
         default=SecretStr(DEV_SECRET), description="Signs CSRF tokens; must be set outside dev."
     )
     http_host: str = Field(
-        default="127.0.0.1",
-        description="Listen address of the HTTP server and the ops port; loopback until opened.",
+        default="127.0.0.1", description="Listen address of the HTTP server; loopback until opened."
     )
     http_port: int = Field(default=8000, description="Intake, API and console port.")
+    ops_host: str = Field(
+        default="127.0.0.1",
+        description="Listen address of the ops listener (/metrics, detailed /health); loopback by default.",
+    )
     ops_port: int = Field(
-        default=0, ge=0, description="Workers' /health and /metrics port; 0 picks a free one (printed)."
+        default=0,
+        ge=0,
+        description="Ops listener port of every process (API and workers); 0 picks a free one (printed).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Set: /metrics is also served on the HTTP port to `Authorization: Bearer <it>`; "
+        "unset: only on the ops listener.",
     )
 
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -315,16 +361,24 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_dev_secret_outside_dev(self) -> Settings:
-        if self.environment != "dev" and self.secret_key.get_secret_value() == DEV_SECRET:
+        if self.environment in ("test", "prod") and self.secret_key.get_secret_value() == DEV_SECRET:
             raise ConfigError(f"SOC_SECRET_KEY must be set when SOC_ENVIRONMENT is {self.environment}")
         return self
 
     @property
     def secure_cookies(self) -> bool:
-        """Cookies marked Secure: as configured, else everywhere but dev (plain http on localhost)."""
+        """Cookies marked Secure: as configured, else unless the environment says dev. An unset
+        environment gets Secure cookies, so a forgotten `SOC_ENVIRONMENT` fails safe (browsers keep
+        Secure cookies from http://localhost and 127.0.0.1 too)."""
         if self.auth.cookie_secure is not None:
             return self.auth.cookie_secure
         return self.environment != "dev"
+
+    @property
+    def record_depth(self) -> int:
+        """The nesting every stage allows a record: the intake's `max_record_depth`, at most what
+        can still be written once wrapped for the next stage (`soc_core.guards`)."""
+        return record_depth_limit(self.ingest.max_record_depth)
 
     @property
     def sqlite_path(self) -> Path:

@@ -393,6 +393,22 @@ class AccountStore(Protocol):
     def list_api_tokens(self) -> list[ApiTokenRecord]: ...
 
 
+class LoginAttemptStore(Protocol):
+    """Failed logins, counted where every API replica sees them (the console's login throttling).
+
+    A key is an opaque string the caller derives (a hash of username and address, or of the address);
+    each failure is one row/document, so replicas counting at once never lose an increment."""
+
+    def record_login_failure(self, keys: Sequence[str], at: datetime, *, forget_before: datetime) -> None:
+        """Count one failure under each key, and drop every failure older than `forget_before`."""
+
+    def login_failures(self, key: str, since: datetime) -> tuple[int, datetime | None]:
+        """How many failures `key` has at or after `since`, and the oldest of them (None when none)."""
+
+    def clear_login_failures(self, key: str) -> None:
+        """Forget the key's failures (a successful login clears its username's count)."""
+
+
 class AuditStore(Protocol):
     """The append-only audit log of every change people make."""
 
@@ -402,7 +418,16 @@ class AuditStore(Protocol):
         """Newest first, keyset paging."""
 
 
-class Store(EventStore, AlertStore, IncidentStore, RegistryStore, AccountStore, AuditStore, Protocol):
+class Store(
+    EventStore,
+    AlertStore,
+    IncidentStore,
+    RegistryStore,
+    AccountStore,
+    LoginAttemptStore,
+    AuditStore,
+    Protocol,
+):
     """The core store: every domain port above over one database, with its lifecycle.
 
     The adapters (`stores.sqlite.store`, `stores.elastic.store`) implement it whole; code that needs

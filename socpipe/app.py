@@ -10,7 +10,8 @@ from soc_console import install as install_console
 
 
 def create_app(ctx: AppContext) -> FastAPI:
-    app = FastAPI(title="socpipe", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    # no public docs: api.app serves the document and its page to signed-in users only
+    app = FastAPI(title="socpipe", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
     install_api(app, ctx)
     install_console(app)  # after the API: its inspection error page wraps the API's handler
     return app

@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -62,20 +63,30 @@ _register_commands()
 
 
 def _serve(ctx: Any, settings: Settings) -> None:
+    """The HTTP app on the public port, and the ops listener (/metrics, detailed /health) once the
+    app is listening: a probe that finds the ops /health up can send to the public port."""
     import uvicorn
 
     from socpipe.app import create_app
     from socpipe.heap import freeze_startup_heap
+    from socpipe.ops import start_ops
 
     app = create_app(ctx)
     freeze_startup_heap()  # the intake's per-record objects would make the GC walk all of it
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level="warning",
-        access_log=False,
+    config = uvicorn.Config(
+        app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False
     )
+    server = uvicorn.Server(config)
+
+    def ops_once_serving() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.05)
+        start_ops(settings, ctx.health, "api")
+
+    threading.Thread(target=ops_once_serving, name="ops-start", daemon=True).start()
+    server.run()
 
 
 @app.command()
@@ -163,7 +174,7 @@ def run(
             f"Demo province loaded: {len(reg.units)} units, {len(reg.systems)} systems, "
             f"{len(reg.sources)} log sources; demo shippers sending."
         )
-    typer.echo(f"Console: {url}/   API docs: {url}/api/docs   Metrics: {url}/metrics")
+    typer.echo(f"Console: {url}/   API docs (signed in): {url}/api/docs")
     _serve(ctx, settings)
 
 
@@ -214,7 +225,7 @@ def worker(stage: Stage) -> None:
     """Distributed mode: run one stage until SIGTERM (the current batch finishes and is committed)."""
     setup_logging()
     from socpipe.heap import freeze_startup_heap
-    from socpipe.ops import serve_ops
+    from socpipe.ops import start_ops
     from socpipe.runtime import build_backend, build_detect, build_kafka, build_normalize, build_registry
     from socpipe.workers import (
         HitBuffer,
@@ -294,8 +305,7 @@ def worker(stage: Stage) -> None:
             out.update(check())
         return out
 
-    ops = serve_ops(settings.http_host, settings.ops_port, health)
-    typer.echo(f"worker {stage.value} ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
+    start_ops(settings, health, f"worker {stage.value}")
     freeze_startup_heap()  # per-event objects would make every full collection walk the rule set
     run_until_stopped(
         StageWorker(
@@ -319,7 +329,7 @@ def scheduler() -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from socpipe.jobs import add_coverage_job, add_reminder_job
-    from socpipe.ops import serve_ops
+    from socpipe.ops import start_ops
     from socpipe.runtime import build_backend
 
     settings = Settings.load(mode=Mode.DISTRIBUTED)
@@ -327,8 +337,7 @@ def scheduler() -> None:
     sched = BlockingScheduler(timezone="UTC")
     add_coverage_job(sched, backend, first_run=datetime.now(UTC))
     add_reminder_job(sched, backend)
-    ops = serve_ops(settings.http_host, settings.ops_port, backend.store.health)
-    typer.echo(f"scheduler ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
+    start_ops(settings, backend.store.health, "scheduler")
 
     def stop(signum: int, frame: Any) -> None:
         sched.shutdown(wait=True)

@@ -132,7 +132,7 @@ class CorrelateWorker:
         for m in messages:
             last[m.partition] = max(last.get(m.partition, -1), m.offset)
             try:
-                check_depth(m.value, self._settings.stores.worker_max_depth + ENVELOPE_DEPTH)
+                check_depth(m.value, self._settings.record_depth + ENVELOPE_DEPTH)
                 by_partition.setdefault(m.partition, []).append(RuleHit.from_json(m.value, m.offset))
             except (ValidationError, ValueError, KeyError, TypeError, RecordRefused) as exc:
                 self._bus.publish(

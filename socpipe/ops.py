@@ -1,16 +1,22 @@
-"""`/health` and `/metrics` for worker processes, which have no web framework of their own.
+"""The ops listener of every process: `/metrics` (Prometheus) and the detailed `/health` (each
+dependency's state), on `SOC_OPS_HOST:SOC_OPS_PORT`, loopback by default.
 
-The API process serves the same two routes through FastAPI (`api.ops`).
+The API process runs one beside its HTTP port, whose own `/health` says only up or down and whose
+`/metrics` needs the scrape token (`api.ops`): the series name every unit, system and source, and
+which are silent, so they stay off the port every shipper reaches. A plain `http.server` in a
+thread: workers have no web framework of their own, and a scrape is one small GET.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from soc_core.health import HealthCheck, health_status
+from soc_core.settings import Settings
 
 
 def serve_ops(host: str, port: int, health: HealthCheck) -> ThreadingHTTPServer:
@@ -36,4 +42,11 @@ def serve_ops(host: str, port: int, health: HealthCheck) -> ThreadingHTTPServer:
 
     server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="ops-http", daemon=True).start()
+    return server
+
+
+def start_ops(settings: Settings, health: HealthCheck, name: str) -> ThreadingHTTPServer:
+    """`serve_ops` on the settings' ops address; says on stderr where (the port may be a free one)."""
+    server = serve_ops(settings.ops_host, settings.ops_port, health)
+    print(f"{name} ops on http://{settings.ops_host}:{server.server_address[1]}", file=sys.stderr, flush=True)
     return server

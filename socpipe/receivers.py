@@ -42,7 +42,7 @@ def syslog_command(
     # second at start-up (this module is imported to register the command)
     from ingest.sources import SourceDirectory
     from ingest.syslog.receiver import SyslogReceiver
-    from socpipe.ops import serve_ops
+    from socpipe.ops import start_ops
     from socpipe.runtime import KafkaSubmit, build_backend, build_kafka, build_registry
 
     setup_logging()
@@ -83,8 +83,7 @@ def syslog_command(
     def health() -> dict[str, str]:
         return {**bus.health(), "syslog": "ok " + " ".join(f"{k}={v}" for k, v in receiver.ports.items())}
 
-    ops = serve_ops(settings.http_host, settings.ops_port, health)
-    typer.echo(f"syslog receiver ops on http://{settings.http_host}:{ops.server_address[1]}", err=True)
+    ops = start_ops(settings, health, "syslog receiver")
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -32,7 +32,10 @@ def build_backend(settings: Settings) -> StoreBackend:
     """
     if settings.mode is Mode.EMBEDDED:
         return SqliteBackend(settings.sqlite_path, rule_state_path=settings.data_dir / "rule-state.json")
-    return ElasticBackend.connect(settings.stores.es_url, prefix=settings.stores.index_prefix)
+    stores = settings.stores
+    return ElasticBackend.connect(
+        stores.es_url, prefix=stores.index_prefix, read_retry_s=stores.es_read_retry_s
+    )
 
 
 def build_registry(settings: Settings, backend: StoreBackend) -> RegistryCache:
@@ -48,7 +51,7 @@ def build_normalize(registry: RegistryCache, settings: Settings) -> NormalizeSta
     """The normalize stage over the cached registry, with the record limits of `settings`."""
     return NormalizeStage(
         registry.context,
-        max_depth=settings.stores.worker_max_depth,
+        max_depth=settings.record_depth,
         max_bytes=settings.ingest.max_record_bytes,
     )
 

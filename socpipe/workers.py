@@ -221,7 +221,7 @@ def _raw_records(message: Message, settings: Settings) -> list[RawRecord]:
     ACLs decide who writes). Anything may write to these topics, so a message is checked before it
     is parsed; the stage checks each record's payload."""
     if message.topic.endswith("soc.raw"):
-        check_depth(message.value, settings.stores.worker_max_depth + ENVELOPE_DEPTH)
+        check_depth(message.value, settings.record_depth + ENVELOPE_DEPTH)
         return decode_raw_message(message.value)
     check_size(message.value, settings.ingest.max_record_bytes)
     source_id = message.topic.rsplit("soc.raw.", 1)[1]
@@ -262,7 +262,7 @@ def detect_handler(
     hits: HitBuffer | None = None,
 ) -> Handler:
     deadletters = publish_deadletters(bus, settings.stores.topic_deadletter)
-    max_depth = settings.stores.worker_max_depth + ENVELOPE_DEPTH
+    max_depth = settings.record_depth + ENVELOPE_DEPTH
 
     def handle(messages: Sequence[Message]) -> None:
         if tick is not None:
@@ -297,7 +297,7 @@ def detect_handler(
 
 
 def index_handler(settings: Settings, store: Store) -> Handler:
-    max_depth = settings.stores.worker_max_depth
+    max_depth = settings.record_depth
 
     def handle(messages: Sequence[Message]) -> None:
         outcome = BatchOutcome()

@@ -29,8 +29,10 @@ TEST_SECRET = "test-secret-key-not-for-production"
 def app_context(store: Store, **settings: Any) -> AppContext:
     """An AppContext over `store` for API tests (no intake pipeline: records are not submitted).
 
-    Outside dev the settings refuse the built-in secret, so a test environment gets its own."""
-    if settings.get("environment", "dev") != "dev":
+    Outside dev the settings refuse the built-in secret, so a test environment gets its own. No
+    environment given: dev, whose cookies travel over the TestClient's plain http."""
+    settings.setdefault("environment", "dev")
+    if settings["environment"] != "dev":
         settings.setdefault("secret_key", TEST_SECRET)
     registry = RegistryCache(store)
     registry.reload()

@@ -15,7 +15,7 @@ def problem(resp: httpx.Response, status: int) -> dict[str, Any]:
     assert body["status"] == status and isinstance(body["title"], str), body
     assert body["type"].startswith("/problems/") or body["type"] == "about:blank", body
     assert isinstance(body["detail"], str) and body["detail"], body
-    assert set(body) <= {"type", "title", "status", "detail", "instance", "errors"}, body
+    assert set(body) <= {"type", "title", "status", "detail", "instance", "errors", "reason"}, body
     for item in body.get("errors", []):
         assert set(item) == {"location", "message"}, item
     return body

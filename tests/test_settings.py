@@ -121,4 +121,12 @@ def test_the_built_in_secret_is_refused_outside_dev() -> None:
     with pytest.raises(ConfigError):
         Settings(environment="test")
     assert Settings(environment="prod", secret_key=SecretStr("x" * 32)).secure_cookies
-    assert not Settings().secure_cookies  # dev serves plain http on localhost
+
+
+def test_cookies_are_secure_unless_the_environment_says_dev() -> None:
+    """Issue 14: Secure cookies no longer depend on remembering SOC_ENVIRONMENT=prod."""
+    assert Settings().environment is None and Settings().secure_cookies  # forgotten: still Secure
+    assert not Settings(environment="dev").secure_cookies  # dev serves plain http on localhost
+    assert not Settings(
+        environment="prod", secret_key=SecretStr("x" * 32), auth={"cookie_secure": False}
+    ).secure_cookies

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.paging import DEFAULT_SIZE, MAX_SIZE, ItemPage
+from api.times import Time
 from soc_core.alert import AlertStatus, Severity
 from soc_core.store import FACETS, AlertSearch
 
@@ -24,8 +24,8 @@ class AlertSearchParams(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    start: datetime | None = None
-    end: datetime | None = None
+    start: Time | None = None
+    end: Time | None = None
     severity: list[Severity] = Field(default_factory=list)
     status: list[AlertStatus] = Field(default_factory=list)
     rule: str | None = None

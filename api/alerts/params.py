@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.alerts.models import AlertSearchParams
+from api.times import check_day
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 LIST_FIELDS = ("severity", "status")
@@ -23,7 +24,16 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _day(value: str, *, end: bool) -> str:
-    day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=VN_TZ)
+    """A local day's start (or for `end`, the next day's); RequestValidationError (a 422) when the
+    form sends no such day (`2026-13-45`) or one outside `api.times`' range."""
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=VN_TZ)
+        check_day(day)
+    except ValueError as exc:
+        key = "end" if end else "start"
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", key), "msg": str(exc), "input": value}]
+        ) from exc
     return (day + timedelta(days=1) if end else day).isoformat()
 
 

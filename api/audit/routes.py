@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +10,7 @@ from api.audit import service
 from api.audit.models import AuditRead
 from api.auth.deps import Principal, Role, require_roles
 from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, from_store
+from api.times import Time
 from soc_core.store import AuditQuery
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -24,8 +24,8 @@ def list_audit(
     actor: str | None = None,
     action: str | None = None,
     target: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Time | None = None,
+    end: Time | None = None,
     size: Size = DEFAULT_SIZE,
     cursor: Cursor = None,
 ) -> ItemPage[AuditRead]:

@@ -4,19 +4,15 @@
   time does not tell which usernames exist.
 - Sessions and API tokens: 32 random bytes given to the client once; the store keeps only SHA-256, so a
   copy of the database cannot be replayed as a login.
-- Login failures are rate-limited per (username, address) and per address, in memory: each API replica
-  counts its own, which bounds guessing to N x replicas per window (documented, acceptable for a SOC
-  console behind a reverse proxy).
+- Login failures are rate-limited per (username, address) and per address, counted in the store, so
+  every API replica sees every failure: guessing is bounded to N per window whatever the replicas.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
 import uuid
-from collections import deque
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -25,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from api.audit import service as audit
 from api.auth.errors import AuthFailed, TooManyAttempts, UserExists
 from api.auth.models import Principal, Role
-from soc_core.store import AccountStore, ApiTokenRecord, SessionRecord, Store, UserRecord
+from soc_core.store import AccountStore, ApiTokenRecord, LoginAttemptStore, SessionRecord, Store, UserRecord
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password, only for constant time")
@@ -130,39 +126,45 @@ def create_demo_users(store: Store) -> list[tuple[str, str, str]]:
 
 
 class LoginLimiter:
-    """Sliding-window counts of failed logins per (username, address) and per address."""
+    """Sliding-window counts of failed logins per (username, address) and per address, kept in the
+    store (`LoginAttemptStore`): every API replica reads and adds to the same counts, so guessing is
+    bounded to the limit per window however many replicas answer. Keys are SHA-256 of the username and
+    address, so a password typed into the username field is not stored in clear."""
 
-    def __init__(self, *, per_user: int, per_ip: int, window_s: float) -> None:
+    def __init__(self, store: LoginAttemptStore, *, per_user: int, per_ip: int, window_s: float) -> None:
+        self.store = store
         self.per_user, self.per_ip, self.window_s = per_user, per_ip, window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
-        while q and now - q[0] > self.window_s:
-            q.popleft()
-        return q
+    @staticmethod
+    def _user_key(username: str, ip: str) -> str:
+        return sha256(f"u:{username.lower()}|{ip}")
+
+    @staticmethod
+    def _ip_key(ip: str) -> str:
+        return sha256(f"ip:{ip}")
 
     def check(self, username: str, ip: str) -> None:
         """Raise TooManyAttempts before even checking the password."""
-        now = time.monotonic()
-        with self._lock:
-            for key, limit in ((f"u:{username.lower()}|{ip}", self.per_user), (f"ip:{ip}", self.per_ip)):
-                q = self._recent(key, now)
-                if len(q) >= limit:
-                    raise TooManyAttempts(
-                        "too many failed logins", retry_after=max(1.0, self.window_s - (now - q[0])), ip=ip
-                    )
+        now = datetime.now(UTC)
+        since = now - timedelta(seconds=self.window_s)
+        for key, limit in ((self._user_key(username, ip), self.per_user), (self._ip_key(ip), self.per_ip)):
+            count, oldest = self.store.login_failures(key, since)
+            if count >= limit:
+                waited = (now - oldest).total_seconds() if oldest else 0.0
+                raise TooManyAttempts(
+                    "too many failed logins", retry_after=max(1.0, self.window_s - waited), ip=ip
+                )
 
     def failed(self, username: str, ip: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._recent(f"u:{username.lower()}|{ip}", now).append(now)
-            self._recent(f"ip:{ip}", now).append(now)
+        now = datetime.now(UTC)
+        self.store.record_login_failure(
+            [self._user_key(username, ip), self._ip_key(ip)],
+            now,
+            forget_before=now - timedelta(seconds=self.window_s),
+        )
 
     def succeeded(self, username: str, ip: str) -> None:
-        with self._lock:
-            self._failures.pop(f"u:{username.lower()}|{ip}", None)
+        self.store.clear_login_failures(self._user_key(username, ip))
 
 
 # -- sessions -------------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from reportlab.graphics.charts.lineplots import LinePlot
@@ -16,6 +18,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
 from api.coverage.view import REASON, SCOPE_LABELS, TARGET_STATE, CoverageReport
 from api.i18n import label, translations
+from api.reports import cells
 from api.reports.pdf import register_fonts, styles, table
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -25,10 +28,21 @@ def vn_time(ts: datetime | None) -> str:
     return ts.astimezone(VN).strftime("%d/%m/%Y %H:%M") if ts else "—"
 
 
+class _SafeWriter:
+    """`csv.writer` whose text cells cannot run as spreadsheet formulas (`api.reports.cells`): unit and
+    system names come from the registry, which any administrator can fill with `=...`."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def writerow(self, row: Iterable[object]) -> None:
+        self.writer.writerow([cells.escape(value) for value in row])
+
+
 def to_csv(report: CoverageReport) -> str:
     """One row per figure (scope × unit), then one per unmonitored system with its reason."""
     out = io.StringIO()
-    w = csv.writer(out)
+    w = _SafeWriter(csv.writer(out))
     w.writerow(["measured_at", "scope", "unit_id", "unit_name", "covered", "total", "ratio"])
     for f in report.snapshot.figures:
         w.writerow(

@@ -20,7 +20,9 @@ from fastapi.concurrency import run_in_threadpool
 from api.coverage.deps import CanSee, coverage_deps
 from api.coverage.export import to_csv, to_pdf
 from api.coverage.view import build_report, report_json
+from api.media import FILE, file_responses
 from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, page_of
+from api.times import Time
 from soc_core.coverage import Gap
 
 router = APIRouter()
@@ -40,8 +42,8 @@ async def coverage_history(
     user: CanSee,
     scope: Annotated[str, Query(pattern="|".join(SCOPES))] = "important_systems",
     unit: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Time | None = None,
+    end: Time | None = None,
     points: Annotated[int, Query(ge=2, le=5000)] = 500,
 ) -> dict[str, Any]:
     _, repo = coverage_deps(request)
@@ -64,8 +66,8 @@ async def coverage_gaps(
     user: CanSee,
     kind: Annotated[str | None, Query(pattern="source|system|endpoint")] = None,
     subject: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Time | None = None,
+    end: Time | None = None,
     size: Size = DEFAULT_SIZE,
     cursor: Cursor = None,
 ) -> ItemPage[Gap]:
@@ -75,7 +77,11 @@ async def coverage_gaps(
     return page_of(gaps, key=lambda g: (g.start.timestamp(), g.kind, g.subject_id), size=size, cursor=cursor)
 
 
-@router.get("/api/v1/coverage/export.csv")
+@router.get(
+    "/api/v1/coverage/export.csv",
+    response_class=FILE,
+    responses=file_responses("text/csv", description="the dashboard as CSV"),
+)
 async def coverage_csv(request: Request, user: CanSee) -> Response:
     ctx, repo = coverage_deps(request)
     report = await run_in_threadpool(build_report, ctx.store, repo)
@@ -87,7 +93,11 @@ async def coverage_csv(request: Request, user: CanSee) -> Response:
     )
 
 
-@router.get("/api/v1/coverage/export.pdf")
+@router.get(
+    "/api/v1/coverage/export.pdf",
+    response_class=FILE,
+    responses=file_responses("application/pdf", description="the dashboard as a PDF report"),
+)
 async def coverage_pdf(request: Request, user: CanSee) -> Response:
     ctx, repo = coverage_deps(request)
     report = await run_in_threadpool(build_report, ctx.store, repo)

@@ -6,13 +6,13 @@ Thin routes: parse the query, call the store, return JSON. Paging is by the stor
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
 from api.deps import app_context
 from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, check_store_cursor, from_store
+from api.times import Time
 from soc_core.event import Event
 from soc_core.records import DeadLetter
 from soc_core.store import DeadLetterQuery, EventQuery
@@ -23,8 +23,8 @@ router = APIRouter(prefix="/api/v1")
 @router.get("/events")
 def list_events(
     request: Request,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Time | None = None,
+    end: Time | None = None,
     source: str | None = None,
     unit: str | None = None,
     system: str | None = None,
@@ -64,8 +64,8 @@ def list_deadletters(
     source: str | None = None,
     format: str | None = None,
     stage: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Time | None = None,
+    end: Time | None = None,
     size: Size = DEFAULT_SIZE,
     cursor: Cursor = None,
 ) -> ItemPage[dict[str, Any]]:

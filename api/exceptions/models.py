@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from api.paging import DEFAULT_SIZE, MAX_SIZE, QueryParams
+from api.times import check_time
 from soc_core.exceptions import AnalystException, ExceptionState, FieldName
 
 MAX_FIELDS = 20
@@ -47,7 +48,7 @@ class ExceptionCreate(BaseModel):
     host_name: Id | None = None
     reason: Reason
     owner: Owner | None = Field(default=None, description="who answers for it; default: its author")
-    expires_at: AwareDatetime
+    expires_at: Annotated[AwareDatetime, AfterValidator(check_time)]
 
     @model_validator(mode="after")
     def _scoped(self) -> ExceptionCreate:
@@ -75,7 +76,7 @@ class ExceptionFromAlert(BaseModel):
     host: bool = Field(default=False, description="only on the alert's host")
     reason: Reason
     owner: Owner | None = None
-    expires_at: AwareDatetime
+    expires_at: Annotated[AwareDatetime, AfterValidator(check_time)]
 
     @model_validator(mode="after")
     def _scoped(self) -> ExceptionFromAlert:

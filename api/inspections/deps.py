@@ -8,18 +8,22 @@ drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.types import Message, Receive
 
 from api.auth.deps import Principal, Role, require_roles
 from api.deps import app_context as app_context
 from api.deps import client_ip as client_ip
 from api.inspections import dossier as dossiers
 from api.inspections import evidence
+from api.inspections.errors import EvidenceTooLarge
 from api.inspections.models import EvidenceFile
 from soc_core.coverage import CoverageRepository
 from soc_core.inspections import InspectionRepository
@@ -80,6 +84,72 @@ async def load_dossier(
     return result
 
 
+FORM_OVERHEAD = 64 * 1024
+"""Bytes of a multipart body beside the file: boundaries, part headers and the small form fields."""
+
+
+class _BoundedBody:
+    """The request's `receive`, refusing once the body is past `limit`: a declared Content-Length
+    before anything is read, else the first chunk over it (nothing after it is read)."""
+
+    def __init__(self, receive: Receive, limit: int, declared: str | None) -> None:
+        self._receive = receive
+        self.limit = limit
+        self.read = 0
+        self.over = declared is not None and declared.isdigit() and int(declared) > limit
+
+    async def receive(self) -> Message:
+        if self.over:
+            raise EvidenceTooLarge("the file is larger than the upload limit", limit=self.limit)
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.read += len(message.get("body", b""))
+            if self.read > self.limit:
+                self.over = True
+                raise EvidenceTooLarge("the file is larger than the upload limit", limit=self.limit)
+        return message
+
+
+class UploadRoute(APIRoute):
+    """A route taking an evidence file: its body is held to `SOC_MAX_UPLOAD_BYTES` while it is read.
+
+    FastAPI reads a multipart form whole (spooling the file to disk) before the handler runs, so
+    a limit checked in the handler comes after the whole body was taken in; here the form parser
+    itself is handed a bounded `receive`. FastAPI turns a failure while reading a form into a 400,
+    so the refusal is raised again as what it is (413)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def bounded(request: Request) -> Response:
+            limit = app_context(request).settings.ingest.max_upload_bytes + FORM_OVERHEAD
+            body = _BoundedBody(request.receive, limit, request.headers.get("content-length"))
+            if body.over:
+                raise EvidenceTooLarge("the file is larger than the upload limit", limit=limit)
+            try:
+                return await handler(Request(request.scope, body.receive))
+            except HTTPException:
+                if body.over:
+                    raise EvidenceTooLarge("the file is larger than the upload limit", limit=limit) from None
+                raise
+
+        return bounded
+
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def post_upload(router: APIRouter, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+    """`@post_upload(router, path, ...)`: `@router.post(path, ...)` for a route taking an evidence
+    file, its body bounded while it is read (`UploadRoute`)."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        router.add_api_route(path, endpoint, methods=["POST"], route_class_override=UploadRoute, **options)
+        return endpoint
+
+    return register
+
+
 async def ingest_upload(
     request: Request,
     visit_id: str,
@@ -104,6 +174,7 @@ async def ingest_upload(
             detect=detect,
             actor=actor,
             ip=client_ip(request),
+            max_bytes=app_context(request).settings.ingest.max_upload_bytes,
         )
     )
     return result

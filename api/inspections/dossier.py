@@ -30,6 +30,7 @@ from api.inspections import service
 from api.inspections.jobs import REMINDER_RULE
 from api.inspections.labels import CHECKLIST, CHECKLIST_CODES
 from api.inspections.models import VN_TZ, EvidenceFile, vn_day_end, vn_day_start, vn_today
+from api.times import OUT_OF_RANGE, check_day, check_time
 from soc_core.alert import Alert, IncidentStatus, Severity
 from soc_core.coverage import CoverageRepository, Gap
 from soc_core.event import Event
@@ -274,11 +275,11 @@ def parse_bound(value: str | None, *, end: bool) -> datetime | None:
     text = value.strip()
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
+            day = check_day(date.fromisoformat(text))
             return vn_day_end(day) if end else vn_day_start(day)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = check_time(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError as exc:
-        raise InvalidChange("dates are YYYY-MM-DD or ISO 8601 times", value=value) from exc
+        raise InvalidChange(f"dates are YYYY-MM-DD or ISO 8601 times; {OUT_OF_RANGE}", value=value) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

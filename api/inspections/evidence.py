@@ -43,7 +43,6 @@ from soc_core.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 MAX_RECORD_CHARS = 1024 * 1024
 BATCH = 500
 EVTX_MAGIC = b"ElfFile\x00"
@@ -173,12 +172,12 @@ def ingest_evidence(
     source: BinaryIO,
     filename: str,
     actor: Principal,
+    max_bytes: int,
     fmt: str | None = None,
     system_id: str | None = None,
     detect: Detect | None = None,
     ip: str | None = None,
     now: datetime | None = None,
-    max_bytes: int = MAX_UPLOAD_BYTES,
 ) -> tuple[EvidenceFile, bool]:
     """Keep, normalize, detect and store one uploaded file as evidence of a visit.
 

@@ -13,8 +13,9 @@ fonts that `api.reports.pdf` registers.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date
+from typing import Any
 
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -35,6 +36,7 @@ from api.inspections import labels
 from api.inspections.dossier import UnitDossier, vn_date, vn_time, window_days
 from api.inspections.models import VN_TZ
 from api.reports.pdf import register_fonts, styles, table
+from soc_core.text import show_controls
 
 NATIONAL = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 MOTTO = "Độc lập - Tự do - Hạnh phúc"
@@ -95,6 +97,25 @@ class Outline:
     recipients: list[str] = field(default_factory=list)
     signer_title: list[str] = field(default_factory=list)
     signer_name: str = ""
+
+
+def _visible(value: Any) -> Any:
+    """Every string of an outline with its control and bidirectional characters made visible
+    (`soc_core.text`): unit names, findings and minutes are typed by people and imported from
+    files, and a right-to-left override would reorder what the inspection team reads and signs."""
+    if isinstance(value, str):
+        return show_controls(value)
+    if isinstance(value, list):
+        return [_visible(item) for item in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(value, **{f.name: _visible(getattr(value, f.name)) for f in fields(value)})
+    return value
+
+
+def visible_outline(d: UnitDossier) -> Outline:
+    """The outline both documents are rendered from, safe to show."""
+    made: Outline = _visible(outline(d))
+    return made
 
 
 def _cut(rows: list[list[str]], widths: list[float]) -> tuple[list[list[str]], str | None]:
@@ -503,7 +524,7 @@ def _borderless(rows: list[list[object]], widths: list[float]) -> Table:
 
 def to_pdf(dossier: UnitDossier) -> bytes:
     """The dossier as an A4 PDF in Vietnamese."""
-    doc_outline = outline(dossier)
+    doc_outline = visible_outline(dossier)
     st = _pdf_styles()
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -513,7 +534,7 @@ def to_pdf(dossier: UnitDossier) -> bytes:
         rightMargin=1.5 * cm,
         topMargin=2 * cm,
         bottomMargin=2 * cm,
-        title=f"Hồ sơ đơn vị: {dossier.unit.name}",
+        title=f"Hồ sơ đơn vị: {show_controls(dossier.unit.name)}",
         author="socpipe",
         subject="Hồ sơ đơn vị phục vụ kiểm tra an toàn thông tin",
     )
@@ -613,7 +634,7 @@ def _first_cell_paragraph(cell: object, text: str, **kw: object) -> None:
 
 def to_docx(dossier: UnitDossier) -> bytes:
     """The dossier as a Word document in Vietnamese (Times New Roman 13, A4, 2.5/1.5 cm margins)."""
-    o = outline(dossier)
+    o = visible_outline(dossier)
     doc = Document()
     section = doc.sections[0]
     section.page_width, section.page_height = Cm(21), Cm(29.7)
@@ -624,7 +645,7 @@ def to_docx(dossier: UnitDossier) -> bytes:
     normal.font.size = Pt(13)
     normal.element.rPr.rFonts.set(qn("w:eastAsia"), DOCX_FONT)
     props = doc.core_properties
-    props.title = f"Hồ sơ đơn vị: {dossier.unit.name}"
+    props.title = f"Hồ sơ đơn vị: {show_controls(dossier.unit.name)}"
     props.author = "socpipe"
     props.subject = "Hồ sơ đơn vị phục vụ kiểm tra an toàn thông tin"
 

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from pydantic import Field, model_validator
 
 from api.inspections.labels import CHECKLIST_CODES
+from api.times import Day, Time
 from soc_core.alert import Severity
 from soc_core.inspections import (
     DEFAULT_ISSUING_BODY,
@@ -73,8 +74,8 @@ class TeamMemberIn(Model):
 
 class PlanUnitIn(Model):
     unit_id: Slug
-    visit_date: date
-    self_assessment_due: date | None = Field(default=None, description="default: 7 days before the visit")
+    visit_date: Day
+    self_assessment_due: Day | None = Field(default=None, description="default: 7 days before the visit")
 
     def build(self) -> PlanUnit:
         due = self.self_assessment_due or self.visit_date - timedelta(days=SELF_ASSESSMENT_DAYS_BEFORE)
@@ -90,7 +91,7 @@ class PlanCreate(Model):
     place: str | None = Field(
         default=None, max_length=100, description='where it is signed, e.g. "Ninh Bình"'
     )
-    scope_start: date = Field(description="the inspection scope starts here and ends on each visit date")
+    scope_start: Day = Field(description="the inspection scope starts here and ends on each visit date")
     units: list[PlanUnitIn] = Field(min_length=1, max_length=500)
     team: list[TeamMemberIn] = Field(default_factory=list, max_length=50)
     signer_title: str | None = Field(default=None, max_length=200)
@@ -111,7 +112,7 @@ class PlanUpdate(Model):
     legal_basis: list[Text] | None = Field(default=None, max_length=50)
     issuing_body: str | None = Field(default=None, min_length=1, max_length=300)
     place: str | None = Field(default=None, max_length=100)
-    scope_start: date | None = None
+    scope_start: Day | None = None
     units: list[PlanUnitIn] | None = Field(default=None, min_length=1, max_length=500)
     team: list[TeamMemberIn] | None = Field(default=None, max_length=50)
     signer_title: str | None = Field(default=None, max_length=200)
@@ -119,7 +120,7 @@ class PlanUpdate(Model):
 
 
 class SelfAssessmentReceived(Model):
-    received_at: datetime | None = Field(
+    received_at: Time | None = Field(
         default=None, description="default: now; null with received=false clears"
     )
     received: bool = True
@@ -145,16 +146,16 @@ class PlanRead(Model):
 class VisitCreate(Model):
     plan_id: str = Field(min_length=1, max_length=64)
     unit_id: Slug
-    visit_date: date | None = Field(default=None, description="default: the date the plan scheduled")
+    visit_date: Day | None = Field(default=None, description="default: the date the plan scheduled")
     minutes_number: str | None = Field(default=None, max_length=100)
-    minutes_date: date | None = Field(default=None, description="default: the visit date")
+    minutes_date: Day | None = Field(default=None, description="default: the visit date")
     notes: str | None = Field(default=None, max_length=20_000)
 
 
 class VisitUpdate(Model):
-    visit_date: date | None = None
+    visit_date: Day | None = None
     minutes_number: str | None = Field(default=None, max_length=100)
-    minutes_date: date | None = None
+    minutes_date: Day | None = None
     notes: str | None = Field(default=None, max_length=20_000)
 
 
@@ -168,7 +169,7 @@ class FindingCreate(Model):
     alert_ids: list[str] = Field(default_factory=list, max_length=500)
     incident_ids: list[str] = Field(default_factory=list, max_length=100)
     file_ids: list[str] = Field(default_factory=list, max_length=100)
-    remediation_deadline: date | None = Field(default=None, description="default: minutes' date + 20 days")
+    remediation_deadline: Day | None = Field(default=None, description="default: minutes' date + 20 days")
 
 
 class FindingUpdate(Model):
@@ -178,9 +179,9 @@ class FindingUpdate(Model):
     alert_ids: list[str] | None = Field(default=None, max_length=500)
     incident_ids: list[str] | None = Field(default=None, max_length=100)
     file_ids: list[str] | None = Field(default=None, max_length=100)
-    remediation_deadline: date | None = None
+    remediation_deadline: Day | None = None
     status: FindingStatus | None = None
-    remediated_at: datetime | None = Field(
+    remediated_at: Time | None = Field(
         default=None, description="when the unit reported the remediation; default: now"
     )
     remediation_note: str | None = Field(default=None, max_length=20_000)

@@ -47,6 +47,7 @@ from api.inspections.deps import (
     ingest_upload,
     inspection_repo,
     load_dossier,
+    post_upload,
     record,
 )
 from api.inspections.errors import InspectionError
@@ -71,6 +72,7 @@ from api.inspections.models import (
     VisitUpdate,
 )
 from api.inspections.suggestions import suggest_adhoc, suggestion_order
+from api.media import FILE, file_responses
 from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, page_of
 from api.problems import soc_error_response
 from soc_core.errors import SocError
@@ -264,8 +266,8 @@ async def update_finding(
 # -- API: evidence ---------------------------------------------------------------------------------
 
 
-@api_router.post(
-    "/api/v1/inspections/visits/{visit_id}/evidence", response_model=EvidenceFile, status_code=201
+@post_upload(
+    api_router, "/api/v1/inspections/visits/{visit_id}/evidence", response_model=EvidenceFile, status_code=201
 )
 async def upload_evidence(
     request: Request,
@@ -311,7 +313,11 @@ async def read_evidence(request: Request, file_id: str, user: Reader) -> Evidenc
     return result
 
 
-@api_router.get("/api/v1/inspections/evidence/{file_id}/content")
+@api_router.get(
+    "/api/v1/inspections/evidence/{file_id}/content",
+    response_class=FILE,
+    responses=file_responses("application/octet-stream", description="the file as received"),
+)
 async def evidence_content(request: Request, file_id: str, user: Reader) -> FileResponse:
     """The file as it was received, after checking it still matches its SHA-256."""
     repo, folder = inspection_repo(request), data_dir(request)
@@ -389,7 +395,14 @@ def _filename(d: dossiers.UnitDossier, ext: str) -> str:
     return f"ho-so-{d.unit.id}-{first:%Y%m%d}-{last:%Y%m%d}.{ext}"
 
 
-@api_router.get("/api/v1/units/{unit_id}/dossier.pdf")
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@api_router.get(
+    "/api/v1/units/{unit_id}/dossier.pdf",
+    response_class=FILE,
+    responses=file_responses("application/pdf", description="the dossier as PDF"),
+)
 async def unit_dossier_pdf(
     request: Request, unit_id: str, user: Reader, start: FromParam = None, end: ToParam = None
 ) -> Response:
@@ -402,7 +415,11 @@ async def unit_dossier_pdf(
     )
 
 
-@api_router.get("/api/v1/units/{unit_id}/dossier.docx")
+@api_router.get(
+    "/api/v1/units/{unit_id}/dossier.docx",
+    response_class=FILE,
+    responses=file_responses(DOCX, description="the dossier as a Word document"),
+)
 async def unit_dossier_docx(
     request: Request, unit_id: str, user: Reader, start: FromParam = None, end: ToParam = None
 ) -> Response:
@@ -410,6 +427,6 @@ async def unit_dossier_docx(
     docx: bytes = await _run(lambda: to_docx(d))
     return Response(
         docx,
-        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        media_type=DOCX,
         headers={"Content-Disposition": f'attachment; filename="{_filename(d, "docx")}"'},
     )

@@ -5,10 +5,15 @@ The token (`Authorization: Bearer <token>`, or HTTP Basic with the token as pass
 what Fluent Bit's `http_User`/`http_Passwd` send) identifies the log source; unit and system come
 from the registry, never from the payload. The whole request is validated before anything is
 handed downstream, so a bad line rejects the request with its line number and nothing is
-half-written. Success (202) is answered only after the store (embedded) or Kafka with `acks=all`
-(distributed) has every record; Kafka down is 503 + Retry-After, a source over its rate limit is
-429 + Retry-After. Every refusal is answered as problem details (`api.problems`) and counted per
-source and reason (`soc_source_rejected_total`).
+half-written. What one request may cost is bounded whatever its compression (`ingest.limits`):
+records per request, bytes as sent and once inflated, nesting depth and values per record; the
+body is inflated and counted as it arrives and refused at the first limit it passes, and parsing
+runs off the event loop, so `/health` and other requests keep their answers. Success (202) is
+answered only after the store (embedded) or Kafka with `acks=all` (distributed) has every record;
+Kafka down is 503 + Retry-After, a source over its rate limit is 429 + Retry-After (a source still
+paying off an earlier batch larger than its burst is refused before its body is read). Every
+refusal is answered as problem details (`api.problems`) with its `reason`, counted per source and
+reason (`soc_source_rejected_total`).
 
 What shippers send by default, and how it is read (`/ingest/v1/events`):
 
@@ -38,7 +43,6 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import zlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -49,10 +53,11 @@ from fastapi.responses import JSONResponse
 
 from api.context import AppContext
 from api.problems import problem
+from ingest.limits import BodyReader, Limits, check_json_payload, split_records
 from ingest.metrics import UNKNOWN_SOURCE, accepted, rejected
 from ingest.sources import Attribution, attribution
 from normalizers import registry as formats
-from soc_core.errors import AuthError, BackPressure, IngestError, PayloadTooLarge
+from soc_core.errors import AuthError, BackPressure, IngestError, PayloadTooLarge, StoreError
 from soc_core.event import utcnow
 from soc_core.records import RawRecord
 from soc_core.registry import LogSource
@@ -63,6 +68,8 @@ TRANSPORT = "http"
 TEXT_KEYS = ("log", "message", "msg")
 TIME_KEYS = ("date", "timestamp", "@timestamp")  # Fluent Bit, Vector, Beats/ECS
 MAX_SHIPPER_ID = 512
+STORE_RETRY_S = 5.0
+"""Retry-After when the embedded store failed a write (locked, disk full): as for Kafka down."""
 
 
 def _reject(
@@ -74,78 +81,16 @@ def _reject(
     source: str = UNKNOWN_SOURCE,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """Count the refusal under `reason` and answer it as problem details."""
+    """Count the refusal under `reason` and answer it as problem details carrying that reason."""
     rejected(source, reason, TRANSPORT)
-    return problem(status, detail, instance=request.url.path, headers=headers)
+    return problem(status, detail, instance=request.url.path, headers=headers, reason=reason)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    body = bytearray()
+async def _read_body(request: Request, reader: BodyReader) -> bytes:
+    """The body as it arrives, inflated and counted under the limits; a refusal stops reading."""
     async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request body over {limit} bytes")
-    return bytes(body)
-
-
-def _decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
-    encoding = (encoding or "").strip().lower()
-    if not encoding or encoding == "identity":
-        return body
-    if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise IngestError(f"unsupported Content-Encoding {encoding!r}")
-    # deflate: zlib-wrapped per RFC 9110 (Vector's `zlib`); raw deflate is tolerated too.
-    wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
-    if encoding == "deflate" and body[:1] != b"\x78":
-        wbits = -zlib.MAX_WBITS
-    decomp = zlib.decompressobj(wbits)
-    try:
-        out = decomp.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise IngestError(f"body is not valid {encoding}: {exc}") from None
-    if len(out) > limit or decomp.unconsumed_tail:
-        raise PayloadTooLarge(f"decompressed body over {limit} bytes")
-    return out
-
-
-def split_records(body: bytes, max_record: int) -> list[tuple[str, Any]]:
-    """NDJSON (one JSON value a line) or one JSON array: each record as (JSON text, parsed value).
-
-    NDJSON lines end at LF (CR LF tolerated) and nowhere else: a log line may hold NEL or U+2028,
-    where `str.splitlines` would also cut, breaking the JSON of a valid line. Sizes are checked
-    per line only when the body itself is over the record limit."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"body is not valid UTF-8 at byte {exc.start}") from None
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            items = orjson.loads(stripped)
-        except orjson.JSONDecodeError as exc:
-            raise IngestError(f"malformed JSON array: {exc}") from None
-        records = []
-        for n, item in enumerate(items, 1):
-            encoded = orjson.dumps(item)
-            if len(encoded) > max_record:
-                raise PayloadTooLarge(f"record {n} is over {max_record} bytes")
-            records.append((encoded.decode(), item))
-        return records
-    records = []
-    check_size = len(body) > max_record
-    for n, line in enumerate(text.split("\n"), 1):
-        if line.endswith("\r"):
-            line = line[:-1]
-        if not line.strip():
-            continue
-        if check_size and len(line.encode()) > max_record:
-            raise PayloadTooLarge(f"line {n} is over {max_record} bytes")
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise IngestError(f"malformed JSON on line {n}: {exc}") from None
-        records.append((line, value))
-    return records
+        reader.feed(chunk)
+    return reader.body()
 
 
 def _shipper_time(value: dict[str, Any]) -> str | None:
@@ -228,7 +173,9 @@ def authenticate(ctx: AppContext, authorization: str | None) -> LogSource:
     return source
 
 
-def _event_records(attr: Attribution, lines: list[tuple[str, Any]], received_at: datetime) -> list[RawRecord]:
+def _event_records(
+    attr: Attribution, lines: list[tuple[str, Any]], received_at: datetime, limits: Limits
+) -> list[RawRecord]:
     fmt = attr.source.format
     records = []
     for line, value in lines:
@@ -238,8 +185,10 @@ def _event_records(attr: Attribution, lines: list[tuple[str, Any]], received_at:
 
 
 def _envelope_records(
-    attr: Attribution, lines: list[tuple[str, Any]], received_at: datetime
+    attr: Attribution, lines: list[tuple[str, Any]], received_at: datetime, limits: Limits
 ) -> list[RawRecord]:
+    """The envelope's JSON-format payloads get the record shape limits too (they are strings in
+    the line, so the line's own check cannot see their nesting)."""
     known = set(formats.names())
     records = []
     for n, (_, value) in enumerate(lines, 1):
@@ -257,59 +206,64 @@ def _envelope_records(
             raise IngestError(f"record {n}: unknown format {fmt!r}")
         if evidence is not None and not isinstance(evidence, dict):
             raise IngestError(f"record {n}: `evidence` must be an object")
+        if (fmt or attr.source.format) in formats.JSON_FORMATS:
+            check_json_payload(payload, limits, f"record {n}: `payload`")
         records.append(
             attr.record(payload, shipper_id=rid, fmt=fmt, evidence=evidence, received_at=received_at)
         )
     return records
 
 
+def _records(attr: Attribution, body: bytes, limits: Limits, envelope: bool) -> list[RawRecord]:
+    """Parse and attribute a whole request (CPU work: run off the event loop)."""
+    lines = split_records(body, limits)
+    build = _envelope_records if envelope else _event_records
+    return build(attr, lines, utcnow(), limits)  # one arrival time for the request
+
+
+def _retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
 async def _intake(
     request: Request, authorization: str | None, content_encoding: str | None, envelope: bool
 ) -> JSONResponse:
     ctx: AppContext = request.app.state.ctx
-    settings = ctx.settings
     try:
         source = authenticate(ctx, authorization)
     except AuthError as exc:
-        return _reject(request, 401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
+        return _reject(request, 401, exc.reason, str(exc), headers={"WWW-Authenticate": "Bearer"})
     sid = source.id
+    limits = Limits.of(ctx.settings.ingest)
+    # a source still paying off an earlier batch is refused before its body is read
+    if (wait := ctx.rate_limiter.take(sid, 0)) > 0:
+        return _rate_limited(request, sid, wait)
     try:
-        body = await _read_body(request, settings.ingest.max_body_bytes)
-        body = _decompress(body, content_encoding, settings.ingest.max_body_bytes)
-        lines = split_records(body, settings.ingest.max_record_bytes)
+        body = await _read_body(request, BodyReader(content_encoding, limits))
         attr = attribution(ctx.registry, source)
-        build = _envelope_records if envelope else _event_records
-        records = build(attr, lines, utcnow())  # one arrival time for the request
+        records = await run_in_threadpool(_records, attr, body, limits, envelope)
     except PayloadTooLarge as exc:
-        return _reject(request, 413, "too_large", str(exc), source=sid)
+        return _reject(request, 413, exc.reason, str(exc), source=sid)
     except IngestError as exc:
-        return _reject(request, 400, "bad_request", str(exc), source=sid)
+        return _reject(request, 400, exc.reason, str(exc), source=sid)
     wait = ctx.rate_limiter.take(sid, len(records)) if records else 0.0
     if wait > 0:
-        return _reject(
-            request,
-            429,
-            "rate_limited",
-            f"source {sid} is over its rate limit; retry in {math.ceil(wait)}s",
-            source=sid,
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
-        )
+        return _rate_limited(request, sid, wait)
     try:
         deadletters = await run_in_threadpool(ctx.submit, records)
-    except BackPressure as exc:
-        return _reject(
-            request,
-            503,
-            "backpressure",
-            str(exc),
-            source=sid,
-            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
-        )
+    except (BackPressure, StoreError) as exc:  # Kafka, or the embedded store, cannot take it now
+        wait = exc.retry_after if isinstance(exc, BackPressure) else STORE_RETRY_S
+        return _reject(request, 503, "backpressure", str(exc), source=sid, headers=_retry_after(wait))
     if records:
         accepted([(sid, len(records), len(body))])
     return JSONResponse(
         {"accepted": len(records), "deadletters": deadletters, "source": sid}, status_code=202
     )
+
+
+def _rate_limited(request: Request, sid: str, wait: float) -> JSONResponse:
+    detail = f"source {sid} is over its rate limit; retry in {math.ceil(wait)}s"
+    return _reject(request, 429, "rate_limited", detail, source=sid, headers=_retry_after(wait))
 
 
 @router.post("/ingest/v1/events", status_code=202)

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth.csrf import csrf_protect
 from api.auth.deps import PROVINCE_WIDE, Principal, Role, require_roles
 from api.deps import app_context, client_ip
+from api.media import FILE, file_responses
 from api.registry import service
 
 router = APIRouter(prefix="/api/v1/registry", dependencies=[Depends(csrf_protect)])
@@ -35,7 +36,11 @@ def get_registry(request: Request, user: Reader) -> dict[str, Any]:
     return app_context(request).store.load_registry().model_dump(mode="json")
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=FILE,
+    responses=file_responses("application/yaml", "text/csv", description="YAML, or one kind as CSV"),
+)
 def export(
     request: Request,
     user: Reader,

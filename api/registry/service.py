@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from api.audit import service as audit
 from api.auth.deps import Principal
 from api.registry.errors import RegistryInvalid as RegistryInvalid  # the service raises it
+from api.reports import cells
 from normalizers import registry as formats
 from soc_core.registry import CoverageTarget, Endpoint, InformationSystem, LogSource, Registry, Unit
 from soc_core.store import RegistryStore, Store
@@ -171,7 +172,8 @@ def parse_csv(kind: str, text: str) -> Registry:
     if kind not in KINDS:
         raise RegistryInvalid([f"unknown kind {kind!r} (known: {', '.join(KINDS)})"])
     rows = [
-        {k: v for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(io.StringIO(text))
+        {k: cells.unescape(v) for k, v in row.items() if v not in ("", None)}
+        for row in csv.DictReader(io.StringIO(text))
     ]
     return _validate({kind: rows})
 
@@ -183,13 +185,15 @@ def to_yaml(registry: Registry) -> str:
 
 
 def to_csv(registry: Registry, kind: str) -> str:
+    """One kind as CSV; text a spreadsheet would run as a formula is escaped (`api.reports.cells`)."""
     model = KINDS[kind]
     fields = [f for f in model.model_fields if f != "token"]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for item in _items(registry, kind):
-        writer.writerow({k: ("" if v is None else v) for k, v in item.model_dump(mode="json").items()})
+        values = item.model_dump(mode="json").items()
+        writer.writerow({k: "" if v is None else cells.escape(v) for k, v in values})
     return out.getvalue()
 
 

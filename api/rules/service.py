@@ -482,7 +482,10 @@ def _record(body: RuleTestRequest) -> RawRecord:
     if body.event is not None:
         doc = _unflatten(body.event)
         doc.setdefault("@timestamp", datetime.now(UTC).isoformat())
-        payload = orjson.dumps(doc).decode()
+        try:
+            payload = orjson.dumps(doc).decode()
+        except orjson.JSONEncodeError as exc:  # an integer beyond 64 bits, a lone surrogate, deep nesting
+            raise InvalidTestEvent(f"the event is not one the pipeline could carry: {exc}") from exc
         fmt: str | None = "ecs"
     else:
         assert body.raw is not None

@@ -32,6 +32,7 @@ from soc_console.pages.common import (
     see_other,
     url_with,
 )
+from soc_console.pages.forms import choice
 from soc_core.alert import AlertStatus, Incident, Severity
 from soc_core.store import IncidentQuery, Page, Store
 
@@ -207,7 +208,7 @@ def alert_change(
 ) -> Response:
     store = app_context(request).store
     change = TriageEdit(
-        status=AlertStatus(status) if status else None,
+        status=choice(AlertStatus, status, field="status"),
         assignee=actor.username if assign_me else assignee,
         add_tags=[add_tag] if add_tag.strip() else [],
         remove_tags=[remove_tag] if remove_tag.strip() else [],

@@ -27,6 +27,20 @@ def render(
     return templates.TemplateResponse(request, template, context | values, status_code=status_code)
 
 
+LANDING = {
+    Role.ANALYST: "/alerts",  # the queue
+    Role.POLICE: "/coverage",  # how much of the province is monitored
+    Role.INSPECTOR: "/inspections",  # their plans
+    Role.VIEWER: "/",
+    Role.ADMIN: "/",
+}
+
+
+def landing_page(role: Role) -> str:
+    """Where a role starts: its own work, not one page for everybody."""
+    return LANDING.get(role, "/")
+
+
 def local_path(target: str | None, default: str) -> str:
     """Only same-site paths: no open redirect through `next` or `back`."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:

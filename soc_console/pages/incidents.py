@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.incidents import service as incidents
 from api.incidents.models import IncidentCreate, IncidentUpdate
 from soc_console.pages.common import Analyst, Reader, app_context, client_ip, render, see_other, url_with
+from soc_console.pages.forms import choice
 from soc_core.alert import IncidentStatus, Severity
 from soc_core.store import IncidentQuery
 
@@ -20,13 +21,8 @@ router = APIRouter()
 def incident_list(
     request: Request, principal: Reader, status: str = "open", cursor: str | None = None
 ) -> HTMLResponse:
-    statuses = (
-        ["new", "in_progress"]
-        if status == "open"
-        else []
-        if status == "all"
-        else [IncidentStatus(status).value]
-    )
+    chosen = None if status in ("open", "all") else choice(IncidentStatus, status, field="status")
+    statuses = ["new", "in_progress"] if status == "open" else [chosen.value] if chosen else []
     page = incidents.search(
         store=app_context(request).store, query=IncidentQuery(status=statuses, size=50, cursor=cursor)
     )
@@ -53,7 +49,9 @@ def incident_create(
     incident = incidents.create(
         store=app_context(request).store,
         data=IncidentCreate(
-            title=title, severity=Severity(severity) if severity else None, description=description or None
+            title=title,
+            severity=choice(Severity, severity, field="severity"),
+            description=description or None,
         ),
         actor=actor,
         ip=client_ip(request),
@@ -100,8 +98,8 @@ def incident_change(
     if note.strip():
         incidents.add_note(store=store, incident_id=incident_id, text=note, actor=actor, ip=ip)
     change = IncidentUpdate(
-        status=IncidentStatus(status) if status else None,
-        severity=Severity(severity) if severity else None,
+        status=choice(IncidentStatus, status, field="status"),
+        severity=choice(Severity, severity, field="severity"),
         owner=owner,
         title=title or None,
     )

@@ -33,6 +33,7 @@ from api.inspections.deps import (
     ingest_upload,
     inspection_repo,
     load_dossier,
+    post_upload,
     record,
 )
 from api.inspections.export import vn_percent
@@ -49,8 +50,9 @@ from api.inspections.models import (
 )
 from api.inspections.routes import error_response as json_error
 from api.inspections.suggestions import suggest_adhoc
-from api.problems import status_of
+from api.problems import is_machine_path, status_of
 from soc_console.pages.common import app_context, render, see_other
+from soc_console.pages.errors import error_page as console_error_page
 from soc_core.alert import Severity
 from soc_core.errors import SocError
 
@@ -61,8 +63,10 @@ def error_page(request: Request, exc: Exception) -> Response:
     """Typed errors raised by an inspection page: a short page for the browser. Anything else (the
     API, other pages) gets the API's answer, problem details for the API (`api.problems`)."""
     assert isinstance(exc, SocError)
-    if not (wants_html(request) and request.scope.get("route") in router.routes):
+    if is_machine_path(request.url.path):
         return json_error(request, exc)
+    if not (wants_html(request) and request.scope.get("route") in router.routes):
+        return console_error_page(request, status_of(exc), exc.message)
     status = status_of(exc)
     return _page(
         request,
@@ -339,7 +343,7 @@ async def update_finding_form(
     return see_other(f"/inspections/visits/{quote(finding.visit_id)}")
 
 
-@router.post("/inspections/visits/{visit_id}/evidence")
+@post_upload(router, "/inspections/visits/{visit_id}/evidence")
 async def upload_evidence_form(
     request: Request,
     visit_id: str,

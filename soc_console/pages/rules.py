@@ -68,8 +68,9 @@ def rules_page(request: Request, principal: Reader) -> HTMLResponse:
     given = {k: request.query_params.get(k, "") for k in FILTERS}
     try:
         params = RuleListParams.model_validate({**given, "size": PAGE_SIZE})
-    except ValidationError:
-        given = {k: v for k, v in given.items() if k == "q"}
+    except ValidationError as exc:  # drop exactly the refused values (a `q` too long included)
+        refused = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        given = {k: v for k, v in given.items() if k not in refused}
         params = RuleListParams.model_validate({**given, "size": PAGE_SIZE})
     cursor = request.query_params.get("cursor") or None
     error: str | None = None

@@ -9,18 +9,25 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.auth import service as auth
 from api.auth.csrf import CSRF_COOKIE
-from api.auth.deps import SESSION_COOKIE, current_principal
+from api.auth.deps import SESSION_COOKIE, Role, current_principal
 from api.auth.errors import AuthFailed, TooManyAttempts
 from api.i18n import N_
 from soc_console.i18n import LANG_COOKIE, LOCALES
-from soc_console.pages.common import app_context, client_ip, local_path, render, see_other
+from soc_console.pages.common import app_context, client_ip, landing_page, local_path, render, see_other
 
 router = APIRouter()
 
 
+def after_login(next: str, role: Role) -> str:
+    """The page a sign-in ends on: the one the user was sent away from, else the role's own page.
+    `/` counts as no target: it is where a browser pointed at the bare address was sent from."""
+    target = local_path(next, "")
+    return target if target not in ("", "/") else landing_page(role)
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/alerts") -> HTMLResponse:
-    return render(request, "login.html", next=local_path(next, "/alerts"), error=None, username="")
+def login_page(request: Request, next: str = "") -> HTMLResponse:
+    return render(request, "login.html", next=local_path(next, ""), error=None, username="")
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -28,12 +35,12 @@ def login_submit(
     request: Request,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
-    next: Annotated[str, Form()] = "/alerts",
+    next: Annotated[str, Form()] = "",
 ) -> Response:
     settings = app_context(request).settings.auth
     error, status = None, 200
     try:
-        token, _user = auth.login(
+        token, user = auth.login(
             store=app_context(request).store,
             limiter=request.app.state.login_limiter,
             username=username.strip(),
@@ -51,14 +58,14 @@ def login_submit(
             request,
             "login.html",
             status_code=status,
-            next=local_path(next, "/alerts"),
+            next=local_path(next, ""),
             error=error,
             username=username,
         )
         if status == 429:
             resp.headers["Retry-After"] = str(int(retry) + 1)
         return resp
-    done = see_other(local_path(next, "/alerts"))
+    done = see_other(after_login(next, Role(user.role)))
     done.set_cookie(
         SESSION_COOKIE,
         token,

@@ -6,6 +6,7 @@ from functools import cached_property
 
 from elasticsearch import Elasticsearch
 
+from soc_core.settings import DEFAULT_ES_READ_RETRY_S
 from stores.elastic.coverage import ElasticCoverageRepository
 from stores.elastic.exceptions import ElasticExceptionRepository
 from stores.elastic.inspections import ElasticInspectionRepository
@@ -21,9 +22,11 @@ class ElasticBackend:
         self.prefix = prefix
 
     @classmethod
-    def connect(cls, url: str, *, prefix: str) -> ElasticBackend:
+    def connect(
+        cls, url: str, *, prefix: str, read_retry_s: float = DEFAULT_ES_READ_RETRY_S
+    ) -> ElasticBackend:
         """A client for `url`; no request is made until an adapter is used."""
-        return cls(connect(url), prefix=prefix)
+        return cls(connect(url, read_retry_s=read_retry_s), prefix=prefix)
 
     @classmethod
     def over(cls, store: ElasticStore) -> ElasticBackend:

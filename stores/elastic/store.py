@@ -25,6 +25,7 @@ from soc_core.errors import StoreError
 from soc_core.event import Event
 from soc_core.records import DeadLetter
 from soc_core.registry import REGISTRY_KINDS, Registry
+from soc_core.settings import DEFAULT_ES_READ_RETRY_S
 from soc_core.store import (
     MAX_GROUP_MEMBERS,
     AlertGroup,
@@ -45,6 +46,7 @@ from soc_core.store import (
     WriteResult,
     group_runs,
 )
+from stores.elastic.retry import retrying_transport
 
 KW: dict[str, Any] = {"type": "keyword", "ignore_above": 4096}
 STORED_ONLY: dict[str, Any] = {"type": "keyword", "index": False, "doc_values": False}
@@ -226,6 +228,7 @@ TOKEN_MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {"id": KW, "name": KW, "role": KW, "token_sha256": KW, "revoked": {"type": "boolean"}},
 }
+LOGIN_FAILURE_MAPPING: dict[str, Any] = {"dynamic": False, "properties": {"key": KW, "at": DATE}}
 AUDIT_MAPPING: dict[str, Any] = {
     "dynamic": False,
     "properties": {
@@ -286,9 +289,18 @@ def _utc(ts: datetime) -> datetime:
     return ts.astimezone(UTC)
 
 
-def connect(url: str, *, request_timeout: float = 30.0) -> Elasticsearch:
-    """The client every adapter of the backend shares: retries on timeouts, three at most."""
-    return Elasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
+def connect(
+    url: str, *, request_timeout: float = 30.0, read_retry_s: float = DEFAULT_ES_READ_RETRY_S
+) -> Elasticsearch:
+    """The client every adapter of the backend shares: retries on timeouts, three at most, and reads
+    wait out 429/503 answers for up to `read_retry_s` (`stores.elastic.retry`)."""
+    return Elasticsearch(
+        url,
+        request_timeout=request_timeout,
+        retry_on_timeout=True,
+        max_retries=3,
+        transport_class=retrying_transport(read_retry_s),
+    )
 
 
 class ElasticStore:
@@ -666,6 +678,10 @@ class ElasticStore:
     def tokens_index(self) -> str:
         return f"{self.prefix}api-tokens"
 
+    @property
+    def login_failures_index(self) -> str:
+        return f"{self.prefix}login-failures"
+
     def audit_index(self, ts: datetime) -> str:
         return f"{self.prefix}audit-{_utc(ts):%Y.%m}"
 
@@ -676,6 +692,7 @@ class ElasticStore:
             self.users_index: USER_MAPPING,
             self.sessions_index: SESSION_MAPPING,
             self.tokens_index: TOKEN_MAPPING,
+            self.login_failures_index: LOGIN_FAILURE_MAPPING,
         }
         try:
             for index, mapping in indices.items():
@@ -1112,6 +1129,53 @@ class ElasticStore:
             self._delete_matching(self.sessions_index, {"term": {"user_id": user_id}}, refresh=True)
         except ApiError as exc:
             raise StoreError(f"session delete failed: {exc}") from exc
+
+    # -- failed logins (every API replica sees the same counts) ---------------------------------------
+
+    def record_login_failure(self, keys: Sequence[str], at: datetime, *, forget_before: datetime) -> None:
+        """One document per key and failure, visible to searches when this returns (`wait_for`), so
+        the next attempt on any replica counts it."""
+        index = self.login_failures_index
+        ops: list[dict[str, Any]] = []
+        for key in keys:
+            ops += [{"index": {"_index": index}}, {"key": key, "at": _utc(at).isoformat()}]
+        try:
+            self._delete_matching(index, {"range": {"at": {"lt": _utc(forget_before).isoformat()}}})
+            resp = self.es.bulk(operations=ops, refresh="wait_for")
+        except (ApiError, TransportError) as exc:
+            raise StoreError(f"login failure write failed: {exc}", index=index) from exc
+        if resp.get("errors"):
+            raise StoreError("login failure write rejected", index=index, items=str(resp["items"])[:300])
+
+    def login_failures(self, key: str, since: datetime) -> tuple[int, datetime | None]:
+        index = self.login_failures_index
+        try:
+            resp = self.es.search(
+                index=index,
+                size=0,
+                track_total_hits=True,
+                query={
+                    "bool": {
+                        "filter": [
+                            {"term": {"key": key}},
+                            {"range": {"at": {"gte": _utc(since).isoformat()}}},
+                        ]
+                    }
+                },
+                aggs={"oldest": {"min": {"field": "at"}}},
+            )
+        except (ApiError, TransportError) as exc:
+            raise StoreError(f"login failure read failed: {exc}", index=index) from exc
+        count = int(resp["hits"]["total"]["value"])
+        oldest = resp["aggregations"]["oldest"].get("value_as_string")
+        return count, datetime.fromisoformat(oldest.replace("Z", "+00:00")) if count and oldest else None
+
+    def clear_login_failures(self, key: str) -> None:
+        index = self.login_failures_index
+        try:
+            self._delete_matching(index, {"term": {"key": key}}, refresh=True)
+        except (ApiError, TransportError) as exc:
+            raise StoreError(f"login failure delete failed: {exc}", index=index) from exc
 
     def put_api_token(self, token: ApiTokenRecord) -> None:
         try:

@@ -77,6 +77,9 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
 CREATE TABLE IF NOT EXISTS api_tokens (
   token_sha256 TEXT PRIMARY KEY, id TEXT NOT NULL, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS login_failures (key TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS login_failures_key_at ON login_failures(key, at);
+CREATE INDEX IF NOT EXISTS login_failures_at ON login_failures(at);
 CREATE TABLE IF NOT EXISTS audit (
   id TEXT PRIMARY KEY, at TEXT NOT NULL, actor TEXT, action TEXT, target_id TEXT, doc BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_at ON audit(at DESC, id DESC);
@@ -770,6 +773,25 @@ class SqliteStore:
     def delete_user_sessions(self, user_id: str) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+
+    # -- failed logins (every process on this file sees the same counts) -----------------------------
+
+    def record_login_failure(self, keys: Sequence[str], at: datetime, *, forget_before: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM login_failures WHERE at < ?", (_iso(forget_before),))
+            conn.executemany(
+                "INSERT INTO login_failures (key, at) VALUES (?, ?)", [(key, _iso(at)) for key in keys]
+            )
+
+    def login_failures(self, key: str, since: datetime) -> tuple[int, datetime | None]:
+        count, oldest = self._query(
+            "SELECT count(*), min(at) FROM login_failures WHERE key = ? AND at >= ?", (key, _iso(since))
+        )[0]
+        return int(count), datetime.fromisoformat(oldest) if oldest else None
+
+    def clear_login_failures(self, key: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM login_failures WHERE key = ?", (key,))
 
     def put_api_token(self, token: ApiTokenRecord) -> None:
         with self._tx() as conn:

@@ -191,3 +191,20 @@ def test_demo_users_one_per_role_with_fresh_passwords(store: Store, client: Test
         resp = _post_login(client, username, password)
         assert resp.status_code == 303, (username, role)  # type: ignore[attr-defined]
         assert client.get("/api/v1/auth/me").json()["role"] == role
+
+
+def test_every_replica_sees_the_login_failures(store: Store) -> None:
+    """Issue 14: the limiter counted in memory per API replica, so each replica allowed its own N
+    guesses. Two apps over one store are two replicas: failures on one are refused on the other."""
+    settings = {"environment": "test", "auth": AuthSettings(login_max_failures=3, cookie_secure=False)}
+    with (
+        TestClient(create_app(app_context(store, **settings))) as first,
+        TestClient(create_app(app_context(store, **settings))) as second,
+    ):
+        ensure_user(store, "an", Role.ANALYST)
+        for replica in (first, second, first):
+            assert _post_login(replica, "an", "wrong password!").status_code == 401  # type: ignore[attr-defined]
+        for replica in (second, first):
+            limited = _post_login(replica, "an", TEST_PASSWORD)
+            assert limited.status_code == 429  # type: ignore[attr-defined]
+            assert int(limited.headers["retry-after"]) > 0  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ def _bearer(store: Store, role: Role) -> dict[str, str]:
 
 def _json_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
     """(method, path with every parameter set to an id nobody has) of each API route in the OpenAPI
-    document (the intake has its own tests; `/health` and `/metrics` are public)."""
+    document (the intake has its own tests; `/health` says up or down, `/metrics` needs the scrape token)."""
     for path, operations in app.openapi()["paths"].items():
         if path.startswith("/api/"):
             for method in sorted(operations):

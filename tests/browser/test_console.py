@@ -469,6 +469,7 @@ def test_every_page_speaks_one_language(page: Any, live: dict[str, Any]) -> None
         f"/inspections/visits/{ids['visit']}",
         "/units/so-khcn/dossier",
         "/inspections/plans/no-such-plan",  # the error page
+        "/no-such-page",  # the console's 404 page
     ]
     _login(page, live, "quantri")
     found: dict[str, list[str]] = {}
@@ -488,3 +489,33 @@ def test_every_page_speaks_one_language(page: Any, live: dict[str, Any]) -> None
     found["en /login"] = foreign_ui_text(page, "en")
     wrong = {where: texts for where, texts in found.items() if texts}
     assert not wrong, "\n".join(f"{where}: {texts}" for where, texts in wrong.items())
+
+
+def test_a_role_lands_on_its_page_and_a_refusal_is_a_page(page: Any, live: dict[str, Any]) -> None:
+    """Issue 14: the police start on the coverage dashboard, not the alert queue; a page their role
+    may not open answers a page in their language, not JSON."""
+    ensure_user(live["store"], "congan-landing", Role.POLICE)
+    page.goto(f"{live['url']}/login")
+    page.fill("input[name=username]", "congan-landing")
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live['url']}/coverage")
+    resp = page.goto(f"{live['url']}/audit")
+    assert resp is not None and resp.status == 403
+    assert page.locator("h1").inner_text() == "Không có quyền xem"
+    page.click("#error-home")
+    page.wait_for_url(f"{live['url']}/coverage")
+
+
+def test_the_api_documentation_renders_under_the_csp(page: Any, live: dict[str, Any]) -> None:
+    """Swagger UI runs from this origin only: every operation is listed and the browser refused
+    nothing (a CDN script or an inline one would be blocked by the Content-Security-Policy)."""
+    refused: list[str] = []
+    page.on("console", lambda msg: refused.append(msg.text) if msg.type == "error" else None)
+    page.on("response", lambda r: refused.append(r.url) if r.status >= 400 else None)
+    _login(page, live)
+    page.goto(f"{live['url']}/api/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert len(paths) >= 50 and "/api/v1/alerts" in {p.strip().replace("\u200b", "") for p in paths}
+    assert not refused, refused

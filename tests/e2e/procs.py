@@ -50,6 +50,7 @@ class SocProcess:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(suffix=".log")[1]))
     health_url: str | None = None
+    ops_url: str | None = None
 
     def start(self, timeout_s: float = 60) -> SocProcess:
         self.spawn()
@@ -59,11 +60,9 @@ class SocProcess:
     def spawn(self) -> SocProcess:
         """Start the process without waiting for it to be healthy (start several, then wait)."""
         env = {**os.environ, **self.env}
-        if self.args[0] != "api":
-            env["SOC_OPS_PORT"] = str(free_port())
-            self.health_url = f"http://127.0.0.1:{env['SOC_OPS_PORT']}/health"
-        else:
-            self.health_url = f"http://127.0.0.1:{env['SOC_HTTP_PORT']}/health"
+        env["SOC_OPS_PORT"] = str(free_port())  # every process's ops listener: /metrics, detailed /health
+        self.ops_url = f"http://127.0.0.1:{env['SOC_OPS_PORT']}"
+        self.health_url = f"{self.ops_url}/health"
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "socpipe.cli", *self.args],

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 
 from api.context import AppContext
 from soc_core.records import record_id
@@ -174,7 +174,7 @@ def test_refusals_are_counted_per_source_and_reason(client: TestClient) -> None:
     assert post(client, orjson.dumps({"log": "x" * 2_000_000})).status_code == 413
     assert rejected("auth-fb", "bad_request") == before["bad_request"] + 1
     assert rejected("auth-fb", "too_large") == before["too_large"] + 1
-    metrics = client.get("/metrics").text
+    metrics = generate_latest().decode()  # what the ops listener serves
     assert 'soc_source_rejected_total{reason="bad_request",source="auth-fb",transport="http"}' in metrics
 
 

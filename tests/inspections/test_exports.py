@@ -144,3 +144,30 @@ def test_docx_has_the_layout_sections_and_figures(scenario: Scenario, client_for
     signature = doc.tables[-1].rows[0].cells
     assert signature[0].text.startswith("Nơi nhận:") and "NGƯỜI LẬP" in signature[1].text
     assert "Insp-Yte" in signature[1].text
+
+
+def test_bidirectional_controls_are_neutralised_in_both_documents(
+    scenario: Scenario, client_for: ClientFor
+) -> None:
+    """Issue 14: a right-to-left override in a unit's name reached the PDF and the DOCX verbatim,
+    where it reorders what the team reads and signs ("Sở Y tế \u202efdp.exe" shows as "exe.pdf")."""
+    hostile = "Sở Y tế \u202efdp.exe\u202c \u2067x\u2069\u200f\u061c"
+    registry = scenario.store.load_registry()
+    units = [u.model_copy(update={"name": hostile}) if u.id == "so-yte" else u for u in registry.units]
+    scenario.store.save_registry(registry.model_copy(update={"units": units}))
+    police = client_for("pa05", Role.POLICE)
+    pdf = police.get("/api/v1/units/so-yte/dossier.pdf", params=_params(scenario))
+    docx = police.get("/api/v1/units/so-yte/dossier.docx", params=_params(scenario))
+    assert pdf.status_code == 200 and docx.status_code == 200
+    reader = PdfReader(io.BytesIO(pdf.content))
+    pdf_text = "\n".join(page.extract_text() for page in reader.pages) + str(reader.metadata.title)
+    doc = Document(io.BytesIO(docx.content))
+    docx_text = "\n".join(
+        [p.text for p in doc.paragraphs]
+        + [c.text for t in doc.tables for row in t.rows for c in row.cells]
+        + [doc.core_properties.title]
+    )
+    bidi = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    for text in (pdf_text, docx_text):
+        assert not any(ch in text for ch in bidi)
+        assert "<U+202E>fdp.exe" in _flat(text)  # shown, not obeyed
