@@ -2,7 +2,7 @@
 
 Each worker polls a batch, processes it, writes downstream (Kafka `acks=all` or an Elasticsearch
 bulk), and only then commits its offsets. A failed downstream write is retried with backoff and
-never committed (a failed commit is retried the same way), so a worker killed at any moment loses
+never committed (a failed poll or commit is retried the same way), so a worker killed at any moment loses
 nothing: the next one replays from the last commit and the deterministic ids turn the replay into
 duplicates that are not written twice.
 SIGTERM (or SIGINT) lets the current batch finish and commit before the process exits.
@@ -126,12 +126,14 @@ class StageWorker:
         log.info("worker %s started", self.name)
         try:
             while not self.stop.is_set():
-                messages = self.consumer.poll(self.batch, timeout_s=0.5)
+                # poll and commit are retried like the batch: Kafka down is an outage, not an exit
+                messages = self._poll()
+                if messages is None:
+                    continue
                 if not messages:
                     if self.idle is not None:
                         self._with_retry(self.idle)
                     continue
-                # the commit too: Kafka down between the write and the commit is an outage, not an exit
                 if self._with_retry(functools.partial(self._isolating, messages)) and self._with_retry(
                     self.consumer.commit, timed=False
                 ):
@@ -139,6 +141,15 @@ class StageWorker:
         finally:
             self.consumer.close()
             log.info("worker %s stopped after %d batches", self.name, self.batches)
+
+    def _poll(self) -> list[Message] | None:
+        """The next batch (possibly empty); None when asked to stop while Kafka could not be polled."""
+        polled: list[Message] = []
+
+        def poll() -> None:
+            polled.extend(self.consumer.poll(self.batch, timeout_s=0.5))
+
+        return polled if self._with_retry(poll, timed=False) else None
 
     def _isolating(self, messages: Sequence[Message]) -> None:
         """Handle `messages`; on an unexpected error, split them until the failing message is

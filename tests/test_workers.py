@@ -125,14 +125,20 @@ def test_an_unexpected_error_on_one_record_dead_letters_it_and_the_batch_moves_o
     assert _uncommitted(bus, "g4") == 0
 
 
-class CommitOutage:
-    """A real consumer whose first `failures` commits fail as they do while Kafka is down; stops the
-    worker when the topic is drained."""
+class KafkaOutage:
+    """A real consumer whose first `poll_failures` polls and `failures` commits fail as they do while
+    Kafka is down; stops the worker when the topic is drained."""
 
-    def __init__(self, consumer: Consumer, failures: int, stop: threading.Event) -> None:
+    def __init__(
+        self, consumer: Consumer, failures: int, stop: threading.Event, poll_failures: int = 0
+    ) -> None:
         self.consumer, self.failures, self.stop = consumer, failures, stop
+        self.poll_failures = poll_failures
 
     def poll(self, max_records: int, timeout_s: float) -> list[Message]:
+        if self.poll_failures:
+            self.poll_failures -= 1
+            raise BusError("test: poll failed: KafkaConnectionError: 111 ECONNREFUSED")
         messages = self.consumer.poll(max_records, timeout_s)
         if not messages:
             self.stop.set()
@@ -153,10 +159,22 @@ def test_a_failed_commit_is_retried_not_a_crash() -> None:
     worker exited): the commit is retried with the same pauses, and the batch is committed once."""
     bus, stop = _bus(), PausingStop()
     handle = Failing(threading.Event(), failures=0, error=BusError("unused"))
-    consumer = CommitOutage(bus.consumer([TOPIC], "g5"), failures=2, stop=stop)
+    consumer = KafkaOutage(bus.consumer([TOPIC], "g5"), failures=2, stop=stop)
     worker = StageWorker("commit-test", consumer, handle, stop=stop)
     worker.run()
     assert handle.calls == 1  # the batch was not handled again
     assert stop.pauses == [0.5, 1.0]
     assert worker.batches == 1
     assert _uncommitted(bus, "g5") == 0
+
+
+def test_a_failed_poll_is_retried_not_a_crash() -> None:
+    """Kafka down when the worker polls (found by the chaos suite: the correlate worker exited)."""
+    bus, stop = _bus(), PausingStop()
+    handle = Failing(threading.Event(), failures=0, error=BusError("unused"))
+    consumer = KafkaOutage(bus.consumer([TOPIC], "g6"), failures=0, stop=stop, poll_failures=3)
+    worker = StageWorker("poll-test", consumer, handle, stop=stop)
+    worker.run()
+    assert stop.pauses == [0.5, 1.0, 2.0]
+    assert handle.calls == 1 and worker.batches == 1
+    assert _uncommitted(bus, "g6") == 0
