@@ -21,7 +21,7 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 
 from soc_core.bus import KeyValue, Message, PartitionsCallback
 from soc_core.errors import BackPressure, BusError
@@ -229,8 +229,12 @@ class KafkaBusConsumer:
         return out
 
     def commit(self) -> None:
+        """Commit the positions of what was polled. Refused because the group moved the partitions
+        to another member meanwhile: nothing to retry, that member replays from the last commit."""
         try:
             self._consumer.commit()
+        except CommitFailedError as exc:
+            log.warning("commit refused after a rebalance, the batch will be replayed: %s", exc)
         except KafkaError as exc:
             raise BusError(f"commit failed: {exc}") from exc
 

@@ -5,6 +5,10 @@ The stage owns what every format shares: identity (the event id is the record id
 validation against the ECS schema for formats whose documents carry payload structure (see
 `Normalizer.typed_output`). A parser bug is a dead letter too (reason names the exception), so
 one broken record never stops a stream; it is counted and kept for an operator.
+
+Before any parser sees a record, its size and (for a JSON payload) its nesting are checked
+(`soc_core.guards`): a record nested deeper than the pipeline can write, or larger than a record
+may be, is a dead letter here rather than a failure of whichever stage first tries to write it.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from pydantic import ValidationError
 
 from normalizers import registry
 from normalizers.base import VIETNAM, Normalizer, ParseContext
-from soc_core.errors import ConfigError, NormalizeError
+from soc_core.errors import ConfigError, NormalizeError, RecordRefused
 from soc_core.event import Event, Soc, SocSource, SocSystem, SocUnit, utcnow, validate_ecs
+from soc_core.guards import DEFAULT_MAX_DEPTH, check_depth, check_size, looks_like_json
 from soc_core.records import DeadLetter, RawRecord
 from soc_core.registry import SourceContext
 
@@ -30,10 +35,19 @@ def _no_registry(source_id: str) -> SourceContext | None:
 
 
 class NormalizeStage:
-    """Pure: no I/O. `lookup` maps a source id to its registry context (may return None)."""
+    """Pure: no I/O. `lookup` maps a source id to its registry context (may return None); records
+    nested deeper than `max_depth` or larger than `max_bytes` (None: no check) are dead letters."""
 
-    def __init__(self, lookup: SourceLookup = _no_registry) -> None:
+    def __init__(
+        self,
+        lookup: SourceLookup = _no_registry,
+        *,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        max_bytes: int | None = None,
+    ) -> None:
         self._lookup = lookup
+        self._max_depth = max_depth
+        self._max_bytes = max_bytes
         self._zones: dict[str, ZoneInfo] = {}
         self._soc: dict[tuple[str, str | None, str | None, str, SourceContext | None], dict[str, Any]] = {}
 
@@ -47,6 +61,7 @@ class NormalizeStage:
         ctx = self._lookup(record.source_id)
         format_name = record.format or (ctx.format if ctx else None)
         try:
+            self._guard(record.payload)
             normalizer = self._choose(format_name, record.payload)
             parse_ctx = ParseContext(
                 received_at=record.received_at,
@@ -55,7 +70,7 @@ class NormalizeStage:
             )
             doc = normalizer.parse(record.payload, parse_ctx)
             return self._finish(doc, record, ctx, normalizer)
-        except (NormalizeError, ConfigError) as exc:
+        except (NormalizeError, ConfigError, RecordRefused) as exc:
             return self._dead(record, format_name, str(exc))
         except ValidationError as exc:
             first = exc.errors()[0]
@@ -63,6 +78,12 @@ class NormalizeStage:
             return self._dead(record, format_name, f"invalid ECS field {where}: {first['msg']}")
         except Exception as exc:  # a parser bug must not stop the stream: dead-letter it, named
             return self._dead(record, format_name, f"parser error {type(exc).__name__}: {exc}")
+
+    def _guard(self, payload: str) -> None:
+        if self._max_bytes is not None:
+            check_size(payload, self._max_bytes)
+        if looks_like_json(payload):
+            check_depth(payload, self._max_depth)
 
     @staticmethod
     def _choose(format_name: str | None, payload: str) -> Normalizer:

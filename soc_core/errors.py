@@ -6,6 +6,7 @@
     │   ├── AuthError          missing or unknown token / certificate
     │   └── PayloadTooLarge    a record or body over the configured limit
     ├── NormalizeError         a raw record could not be mapped to ECS (becomes a dead letter)
+    ├── RecordRefused          a stage refused one record before parsing it (too large, too deep)
     ├── DetectionError         a rule failed to parse or compile (becomes a quarantined rule)
     ├── BusError               Kafka (or the in-process bus) refused or failed
     │   └── BackPressure       downstream is unavailable; retry after `retry_after` seconds
@@ -53,6 +54,10 @@ class PayloadTooLarge(IngestError):
 
 class NormalizeError(SocError):
     pass
+
+
+class RecordRefused(SocError):
+    """One record a stage will not parse (over a size or nesting limit); becomes a dead letter."""
 
 
 class DetectionError(SocError):

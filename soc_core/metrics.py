@@ -25,6 +25,11 @@ SOURCE_LAST_SEEN = Gauge(
     "soc_source_last_event_timestamp_seconds", "Unix time of the last record", ["source"]
 )
 
+REGISTRY_REFRESH_FAILURES = Counter(
+    "soc_registry_refresh_failures",
+    "Registry reloads that failed (store down); the process goes on with the last good registry",
+)
+
 NORMALIZE_RESULTS = Counter(
     "soc_normalize_results", "Normalization outcomes per source and format", ["source", "format", "outcome"]
 )

@@ -7,15 +7,19 @@ separate workers connected by Kafka (`socpipe.workers`).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from soc_core.alert import Alert, AlertRepeat
+from soc_core.errors import BusError, StoreError
 from soc_core.event import Event
 from soc_core.metrics import ALERTS_RAISED, EVENTS_DROPPED, EVENTS_RECEIVED, EVENTS_SENT, NORMALIZE_RESULTS
 from soc_core.records import DeadLetter, RawRecord
 from soc_core.store import Store, WriteResult
+
+log = logging.getLogger(__name__)
 
 Normalize = Callable[[RawRecord], Event | DeadLetter]
 Detect = Callable[[Event], list[Alert | AlertRepeat]]
@@ -48,12 +52,27 @@ def normalize_batch(normalize: Normalize, records: Sequence[RawRecord]) -> Batch
     return out
 
 
-def detect_batch(detect: Detect, events: Sequence[Event]) -> tuple[list[Alert], list[AlertRepeat]]:
+def detect_batch(
+    detect: Detect, events: Sequence[Event], failed: list[DeadLetter] | None = None
+) -> tuple[list[Alert], list[AlertRepeat]]:
+    """Alerts and repeats of a batch. An event the stage fails on (a matcher bug, an event no rule
+    author foresaw) becomes a dead letter in `failed`, logged and counted, and the batch goes on;
+    the store being down (`StoreError` from suppression's lookup) is not the event's fault and
+    propagates, so the batch is retried."""
     EVENTS_RECEIVED.labels("detect").inc(len(events))
     alerts: list[Alert] = []
     repeats: list[AlertRepeat] = []
     for event in events:
-        for outcome in detect(event):
+        try:
+            outcomes = detect(event)
+        except (BusError, StoreError):
+            raise
+        except Exception as exc:
+            if failed is None:
+                raise
+            failed.append(failed_event(event, "detect", exc))
+            continue
+        for outcome in outcomes:
             if isinstance(outcome, Alert):
                 alerts.append(outcome)
             else:
@@ -64,6 +83,23 @@ def detect_batch(detect: Detect, events: Sequence[Event]) -> tuple[list[Alert], 
     if repeats:
         EVENTS_DROPPED.labels("detect", "suppressed_repeat").inc(len(repeats))
     return alerts, repeats
+
+
+def failed_event(event: Event, stage: str, exc: Exception) -> DeadLetter:
+    """The dead letter of an event a stage failed on, with the exception as its reason (logged)."""
+    log.error("stage %s failed on event %s", stage, event.event.get("id"), exc_info=exc)
+    EVENTS_DROPPED.labels(stage, "failed").inc()
+    try:
+        raw = event.to_json().decode()
+    except TypeError:  # orjson.JSONEncodeError: the document cannot be written; keep the record
+        raw = str(event.event.get("original") or "")
+    return DeadLetter(
+        id=str(event.event.get("id") or "unknown"),
+        source_id=event.source_id,
+        stage=stage,
+        reason=f"{stage} failed: {type(exc).__name__}: {exc}"[:2000],
+        raw=raw,
+    )
 
 
 def store_outcome(store: Store, outcome: BatchOutcome, stage: str = "index") -> WriteResult:
@@ -122,7 +158,7 @@ class EmbeddedPipeline:
     def ingest(self, records: Sequence[RawRecord]) -> BatchOutcome:
         outcome = normalize_batch(self.normalize, records)
         if self.detect is not None:
-            outcome.alerts, outcome.repeats = detect_batch(self.detect, outcome.events)
+            outcome.alerts, outcome.repeats = detect_batch(self.detect, outcome.events, outcome.deadletters)
         with self._lock:
             store_outcome(self.store, outcome)
         return outcome

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from soc_core.event import utcnow
 
@@ -63,6 +63,11 @@ class RawRecord(BaseModel):
         return cls.model_validate(orjson.loads(data))
 
 
+#: The most of a record a dead letter keeps: even escaped at 6 bytes a character (`\u0001`) it stays
+#: under the 4 MiB Kafka message limit (`buses.kafka.MAX_MESSAGE_BYTES`).
+DEADLETTER_RAW_CHARS = 512 * 1024
+
+
 class DeadLetter(BaseModel):
     """A record that could not be processed: the raw data, where, what was tried, and why."""
 
@@ -75,6 +80,15 @@ class DeadLetter(BaseModel):
     reason: str
     raw: str
     at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("raw")
+    @classmethod
+    def _bounded(cls, raw: str) -> str:
+        """Keep at most `DEADLETTER_RAW_CHARS` of the record, so a dead letter always fits a Kafka
+        message (one too large for the topic would stall the worker that publishes it)."""
+        if len(raw) <= DEADLETTER_RAW_CHARS:
+            return raw
+        return f"{raw[:DEADLETTER_RAW_CHARS]}... [{len(raw) - DEADLETTER_RAW_CHARS} more characters cut]"
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

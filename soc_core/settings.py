@@ -23,6 +23,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from soc_core.errors import ConfigError
+from soc_core.guards import record_depth_limit
 
 DEV_SECRET = "dev-only-secret-change-me"
 
@@ -114,7 +115,9 @@ class IngestSettings(BaseSettings):
         description="Per-source burst above the rate (a shipper's backlog after an outage); 0: one second.",
     )
     registry_refresh_s: float = Field(
-        default=30.0, gt=0, description="How often the syslog receiver re-reads sources from the registry."
+        default=30.0,
+        gt=0,
+        description="How often receivers and workers re-read the registry; store down: the last one is kept.",
     )
 
     @property
@@ -370,6 +373,12 @@ class Settings(BaseSettings):
         if self.auth.cookie_secure is not None:
             return self.auth.cookie_secure
         return self.environment != "dev"
+
+    @property
+    def record_depth(self) -> int:
+        """The nesting every stage allows a record: the intake's `max_record_depth`, at most what
+        can still be written once wrapped for the next stage (`soc_core.guards`)."""
+        return record_depth_limit(self.ingest.max_record_depth)
 
     @property
     def sqlite_path(self) -> Path:

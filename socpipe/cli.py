@@ -136,7 +136,7 @@ def run(
     from socpipe.jobs import start_embedded_jobs
 
     detect = build_detect(settings, backend)
-    pipeline = EmbeddedPipeline(store, build_normalize(registry), detect)
+    pipeline = EmbeddedPipeline(store, build_normalize(registry, settings), detect)
     ctx = AppContext(
         settings=settings,
         backend=backend,
@@ -183,16 +183,14 @@ def api() -> None:
     """Distributed mode: HTTP intake, API and console; records go to Kafka, reads come from Elasticsearch."""
     setup_logging()
     from api.context import AppContext
-    from soc_core.registry_cache import RegistryCache
-    from socpipe.runtime import KafkaSubmit, build_backend, build_kafka
+    from socpipe.runtime import KafkaSubmit, build_backend, build_kafka, build_registry
 
     settings = Settings.load(mode=Mode.DISTRIBUTED)
     backend = build_backend(settings)
     store = backend.store
     bus = build_kafka(settings)
     bus.ensure_topics(settings.stores.topics, settings.stores.topic_partitions)
-    registry = RegistryCache(store)
-    registry.reload()
+    registry = build_registry(settings, backend)  # never read per request: see RegistryCache
     from detections.state import RuleWatcher
     from socpipe.runtime import build_engine
 
@@ -226,16 +224,16 @@ class Stage(StrEnum):
 def worker(stage: Stage) -> None:
     """Distributed mode: run one stage until SIGTERM (the current batch finishes and is committed)."""
     setup_logging()
-    from soc_core.registry_cache import RegistryCache
     from socpipe.heap import freeze_startup_heap
     from socpipe.ops import start_ops
-    from socpipe.runtime import build_backend, build_detect, build_kafka, build_normalize
+    from socpipe.runtime import build_backend, build_detect, build_kafka, build_normalize, build_registry
     from socpipe.workers import (
         HitBuffer,
         StageWorker,
         detect_handler,
         index_handler,
         normalize_handler,
+        publish_deadletters,
         run_until_stopped,
     )
 
@@ -247,12 +245,11 @@ def worker(stage: Stage) -> None:
     backend = build_backend(settings)  # each stage opens only what it uses
     idle = None
     stopping: list[Callable[[], None]] = []
+    # where a record the handler fails on goes (`StageWorker`): the topic the index worker stores
+    deadletter = publish_deadletters(bus, settings.stores.topic_deadletter)
     if stage is Stage.NORMALIZE:
-        store = backend.store
-        registry = RegistryCache(store)
-        registry.reload()
-        checks.append(store.health)
-        handle = normalize_handler(settings, bus, build_normalize(registry))
+        registry = build_registry(settings, backend)
+        handle = normalize_handler(settings, bus, build_normalize(registry, settings))
         consumer = bus.consumer(settings.stores.topic_raw_pattern, group)
     elif stage is Stage.DETECT:
         from detections.state import RuleWatcher
@@ -296,6 +293,7 @@ def worker(stage: Stage) -> None:
         store = backend.store
         checks.append(store.health)
         handle = index_handler(settings, store)
+        deadletter = store.put_deadletters  # the index worker stores its own
         consumer = bus.consumer(
             [settings.stores.topic_events, settings.stores.topic_alerts, settings.stores.topic_deadletter],
             group,
@@ -310,7 +308,14 @@ def worker(stage: Stage) -> None:
     start_ops(settings, health, f"worker {stage.value}")
     freeze_startup_heap()  # per-event objects would make every full collection walk the rule set
     run_until_stopped(
-        StageWorker(stage.value, consumer, handle, batch=settings.stores.consumer_batch, idle=idle)
+        StageWorker(
+            stage.value,
+            consumer,
+            handle,
+            batch=settings.stores.consumer_batch,
+            idle=idle,
+            deadletter=deadletter,
+        )
     )
     for stop in stopping:
         stop()

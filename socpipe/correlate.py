@@ -37,6 +37,8 @@ from detections.correlation.hits import RuleHit
 from detections.correlation.resolve import Resolution
 from soc_core.alert import Alert
 from soc_core.bus import Bus, KeyValue, Message, TopicPartition
+from soc_core.errors import RecordRefused
+from soc_core.guards import ENVELOPE_DEPTH, check_depth
 from soc_core.metrics import ALERTS_RAISED, EVENTS_DROPPED, EVENTS_RECEIVED, EVENTS_SENT
 from soc_core.settings import Settings
 from socpipe.workers import undecodable
@@ -130,8 +132,9 @@ class CorrelateWorker:
         for m in messages:
             last[m.partition] = max(last.get(m.partition, -1), m.offset)
             try:
+                check_depth(m.value, self._settings.record_depth + ENVELOPE_DEPTH)
                 by_partition.setdefault(m.partition, []).append(RuleHit.from_json(m.value, m.offset))
-            except (ValidationError, ValueError, KeyError, TypeError) as exc:
+            except (ValidationError, ValueError, KeyError, TypeError, RecordRefused) as exc:
                 self._bus.publish(
                     self._settings.stores.topic_deadletter,
                     [(m.key, undecodable(m, STAGE, exc).to_json())],

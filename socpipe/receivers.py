@@ -42,9 +42,8 @@ def syslog_command(
     # second at start-up (this module is imported to register the command)
     from ingest.sources import SourceDirectory
     from ingest.syslog.receiver import SyslogReceiver
-    from soc_core.registry_cache import RegistryCache
     from socpipe.ops import start_ops
-    from socpipe.runtime import KafkaSubmit, build_backend, build_kafka
+    from socpipe.runtime import KafkaSubmit, build_backend, build_kafka, build_registry
 
     setup_logging()
 
@@ -65,13 +64,12 @@ def syslog_command(
     )
     if not settings.ingest.syslog_listens:
         raise typer.BadParameter("no listener: give --udp-port, --tcp-port and/or --tls-port")
-    store = build_backend(settings).store
+    backend = build_backend(settings)
     bus = build_kafka(settings)
     bus.ensure_topics(
         [settings.stores.topic_raw, settings.stores.topic_deadletter], settings.stores.topic_partitions
     )
-    registry = RegistryCache(store)
-    registry.reload()
+    registry = build_registry(settings, backend)
     submit = KafkaSubmit(settings, bus)
 
     def deadletter(letters: Any) -> None:

@@ -38,8 +38,22 @@ def build_backend(settings: Settings) -> StoreBackend:
     )
 
 
-def build_normalize(registry: RegistryCache) -> NormalizeStage:
-    return NormalizeStage(registry.context)
+def build_registry(settings: Settings, backend: StoreBackend) -> RegistryCache:
+    """The registry every record is attributed with, loaded now. Distributed processes keep a
+    snapshot in the data folder, so that they start (and go on) while Elasticsearch is down."""
+    snapshot = settings.data_dir / "registry-snapshot.json" if settings.mode is Mode.DISTRIBUTED else None
+    registry = RegistryCache(backend.store, max_age_s=settings.ingest.registry_refresh_s, snapshot=snapshot)
+    registry.start()
+    return registry
+
+
+def build_normalize(registry: RegistryCache, settings: Settings) -> NormalizeStage:
+    """The normalize stage over the cached registry, with the record limits of `settings`."""
+    return NormalizeStage(
+        registry.context,
+        max_depth=settings.record_depth,
+        max_bytes=settings.ingest.max_record_bytes,
+    )
 
 
 def build_engine(settings: Settings) -> DetectionEngine:

@@ -2,9 +2,20 @@
 
 Each worker polls a batch, processes it, writes downstream (Kafka `acks=all` or an Elasticsearch
 bulk), and only then commits its offsets. A failed downstream write is retried with backoff and
-never committed, so a worker killed at any moment loses nothing: the next one replays from the
-last commit and the deterministic ids turn the replay into duplicates that are not written twice.
+never committed (a failed poll or commit is retried the same way), so a worker killed at any moment loses
+nothing: the next one replays from the last commit and the deterministic ids turn the replay into
+duplicates that are not written twice.
 SIGTERM (or SIGINT) lets the current batch finish and commit before the process exits.
+
+One bad record is a dead letter, never a stopped partition. Every handler checks a message's
+nesting (`soc_core.guards`) before parsing it and turns what it cannot decode or write into a dead
+letter; beyond that, `StageWorker` is the failure boundary of last resort: when a handler raises
+anything but `BusError`/`StoreError` (those are the infrastructure's, and retried), the batch is
+split in halves and handled again until the one message it fails on is found; that message
+becomes a dead letter with the exception as its reason (logged, counted) and the rest of the
+batch is handled and committed. Handling a message again is what a replay after a SIGKILL does
+anyway (deterministic ids, replay-aware correlation state), so the split costs nothing in
+correctness.
 
 The detect worker also publishes the hits of rules that correlation rules read to `soc.rulehits`,
 keyed by "<correlation id>|<group key>", for the correlate worker (`socpipe.correlate`).
@@ -27,10 +38,19 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exp
 from detections.correlation.hits import RuleHit
 from soc_core.alert import Alert, AlertRepeat
 from soc_core.bus import Bus, Consumer, Message
-from soc_core.errors import BusError, SocError, StoreError
+from soc_core.errors import BusError, RecordRefused, SocError, StoreError
 from soc_core.event import Event
+from soc_core.guards import ENVELOPE_DEPTH, check_depth, check_size
 from soc_core.metrics import BATCH_SECONDS, EVENTS_DROPPED, STAGE_ERRORS
-from soc_core.pipeline import BatchOutcome, Detect, Normalize, detect_batch, normalize_batch, store_outcome
+from soc_core.pipeline import (
+    BatchOutcome,
+    Detect,
+    Normalize,
+    detect_batch,
+    failed_event,
+    normalize_batch,
+    store_outcome,
+)
 from soc_core.records import DeadLetter, RawRecord, decode_raw_message, record_id
 from soc_core.settings import Settings
 from soc_core.store import Store
@@ -38,18 +58,37 @@ from soc_core.store import Store
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Sequence[Message]], None]
+DeadLetterSink = Callable[[Sequence[DeadLetter]], object]
+
+#: What a handler treats as "this message cannot be decoded": a dead letter, not a failure.
+UNDECODABLE = (ValidationError, ValueError, RecordRefused)
 
 
-def undecodable(message: Message, stage: str, exc: Exception) -> DeadLetter:
+def undecodable(message: Message, stage: str, exc: Exception, *, what: str = "undecodable") -> DeadLetter:
     raw = message.value.decode("utf-8", "replace")
     where = f"{message.topic}/{message.partition}@{message.offset}"
     return DeadLetter(
         id=f"{stage}-{where}",
         stage=stage,
-        reason=f"undecodable record at {where}: {exc}",
+        reason=f"{what} record at {where}: {exc}"[:2000],
         raw=raw,
         source_id=message.key.decode("utf-8", "replace") if message.key else None,
     )
+
+
+def publish_deadletters(bus: Bus, topic: str) -> DeadLetterSink:
+    """Dead letters to the dead-letter topic (the index worker stores them), keyed by source."""
+
+    def sink(letters: Sequence[DeadLetter]) -> None:
+        bus.publish(topic, [(d.source_id.encode() if d.source_id else None, d.to_json()) for d in letters])
+
+    return sink
+
+
+def decode_checked(message: Message, max_depth: int) -> object:
+    """A message between stages, parsed once its nesting is known to be writable again."""
+    check_depth(message.value, max_depth + ENVELOPE_DEPTH)
+    return orjson.loads(message.value)
 
 
 class StageWorker:
@@ -64,10 +103,12 @@ class StageWorker:
         batch: int = 500,
         stop: threading.Event | None = None,
         idle: Callable[[], None] | None = None,
+        deadletter: DeadLetterSink | None = None,
     ) -> None:
         self.name = name
         self.consumer = consumer
         self.handle = handle
+        self.deadletter = deadletter  # None: a handler's unexpected error stops the worker
         self.idle = idle  # called when a poll returned nothing (a timer for stateful stages)
         self.batch = batch
         self.stop = stop or threading.Event()
@@ -85,19 +126,53 @@ class StageWorker:
         log.info("worker %s started", self.name)
         try:
             while not self.stop.is_set():
-                messages = self.consumer.poll(self.batch, timeout_s=0.5)
+                # poll and commit are retried like the batch: Kafka down is an outage, not an exit
+                messages = self._poll()
+                if messages is None:
+                    continue
                 if not messages:
                     if self.idle is not None:
                         self._with_retry(self.idle)
                     continue
-                if self._with_retry(functools.partial(self.handle, messages)):
-                    self.consumer.commit()
+                if self._with_retry(functools.partial(self._isolating, messages)) and self._with_retry(
+                    self.consumer.commit, timed=False
+                ):
                     self.batches += 1
         finally:
             self.consumer.close()
             log.info("worker %s stopped after %d batches", self.name, self.batches)
 
-    def _with_retry(self, work: Callable[[], None]) -> bool:
+    def _poll(self) -> list[Message] | None:
+        """The next batch (possibly empty); None when asked to stop while Kafka could not be polled."""
+        polled: list[Message] = []
+
+        def poll() -> None:
+            polled.extend(self.consumer.poll(self.batch, timeout_s=0.5))
+
+        return polled if self._with_retry(poll, timed=False) else None
+
+    def _isolating(self, messages: Sequence[Message]) -> None:
+        """Handle `messages`; on an unexpected error, split them until the failing message is
+        alone, and dead-letter it (see the module docstring)."""
+        try:
+            self.handle(messages)
+        except (BusError, StoreError):
+            raise
+        except Exception as exc:
+            if self.deadletter is None:
+                raise
+            if len(messages) > 1:
+                log.warning("worker %s: a batch of %d failed (%s), isolating", self.name, len(messages), exc)
+                half = len(messages) // 2
+                self._isolating(messages[:half])
+                self._isolating(messages[half:])
+                return
+            log.error("worker %s failed on one record, dead-lettered", self.name, exc_info=exc)
+            EVENTS_DROPPED.labels(self.name, "failed").inc()
+            what = f"{type(exc).__name__}: {self.name} failed on"
+            self.deadletter([undecodable(messages[0], self.name, exc, what=what)])
+
+    def _with_retry(self, work: Callable[[], None], *, timed: bool = True) -> bool:
         """Handle until it succeeds (0.5 s doubling to 30 s between tries, on BusError/StoreError only);
         False when asked to stop meanwhile: the batch stays uncommitted and will be replayed."""
         retrying = Retrying(
@@ -112,7 +187,8 @@ class StageWorker:
             with attempt:
                 started = time.perf_counter()
                 work()
-                BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+                if timed:
+                    BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         return True
 
     def _pause(self, seconds: float) -> None:
@@ -126,34 +202,39 @@ class StageWorker:
 
 
 def normalize_handler(settings: Settings, bus: Bus, normalize: Normalize) -> Handler:
+    deadletters = publish_deadletters(bus, settings.stores.topic_deadletter)
+
     def handle(messages: Sequence[Message]) -> None:
         records: list[RawRecord] = []
         bad: list[DeadLetter] = []
         for m in messages:
             try:
-                records.extend(_raw_records(m))
-            except (ValidationError, ValueError) as exc:
+                records.extend(_raw_records(m, settings))
+            except UNDECODABLE as exc:
                 bad.append(undecodable(m, "normalize", exc))
         outcome = normalize_batch(normalize, records)
         outcome.deadletters.extend(bad)
-        bus.publish(
-            settings.stores.topic_events,
-            [(e.source_id.encode() if e.source_id else None, e.to_json()) for e in outcome.events],
-        )
-        bus.publish(
-            settings.stores.topic_deadletter,
-            [(d.source_id.encode() if d.source_id else None, d.to_json()) for d in outcome.deadletters],
-        )
+        events: list[tuple[bytes | None, bytes]] = []
+        for e in outcome.events:
+            try:
+                events.append((e.source_id.encode() if e.source_id else None, e.to_json()))
+            except orjson.JSONEncodeError as exc:  # the stage's guards should make this impossible
+                outcome.deadletters.append(failed_event(e, "normalize", exc))
+        bus.publish(settings.stores.topic_events, events)
+        deadletters(outcome.deadletters)
 
     return handle
 
 
-def _raw_records(message: Message) -> list[RawRecord]:
+def _raw_records(message: Message, settings: Settings) -> list[RawRecord]:
     """Messages from our receivers are RawRecord JSON (one, or a batch as an array); agents writing
     to `soc.raw.<source>` send their own payload, and the topic name is the source identity (Kafka
-    ACLs decide who writes)."""
+    ACLs decide who writes). Anything may write to these topics, so a message is checked before it
+    is parsed; the stage checks each record's payload."""
     if message.topic.endswith("soc.raw"):
+        check_depth(message.value, settings.record_depth + ENVELOPE_DEPTH)
         return decode_raw_message(message.value)
+    check_size(message.value, settings.ingest.max_record_bytes)
     source_id = message.topic.rsplit("soc.raw.", 1)[1]
     payload = message.value.decode("utf-8")
     return [
@@ -191,21 +272,25 @@ def detect_handler(
     tick: Callable[[], object] | None = None,
     hits: HitBuffer | None = None,
 ) -> Handler:
+    deadletters = publish_deadletters(bus, settings.stores.topic_deadletter)
+    max_depth = settings.record_depth + ENVELOPE_DEPTH
+
     def handle(messages: Sequence[Message]) -> None:
         if tick is not None:
             tick()  # shared rule state and changed rule files, applied between batches (never raises)
         if hits is not None:
             hits.drain()  # a retried batch detects again: its hits are found again
         events: list[Event] = []
+        failed: list[DeadLetter] = []
         for m in messages:
             try:
+                check_depth(m.value, max_depth)
                 events.append(Event.from_json(m.value))
-            except (ValidationError, ValueError) as exc:
-                bus.publish(
-                    settings.stores.topic_deadletter, [(m.key, undecodable(m, "detect", exc).to_json())]
-                )
+            except UNDECODABLE as exc:
+                failed.append(undecodable(m, "detect", exc))
                 EVENTS_DROPPED.labels("detect", "undecodable").inc()
-        alerts, repeats = detect_batch(detect, events)
+        alerts, repeats = detect_batch(detect, events, failed)
+        deadletters(failed)
         # Keyed by alert id: an alert and its repeats share a partition, so they are indexed in order.
         bus.publish(
             settings.stores.topic_alerts,
@@ -223,21 +308,25 @@ def detect_handler(
 
 
 def index_handler(settings: Settings, store: Store) -> Handler:
+    max_depth = settings.record_depth
+
     def handle(messages: Sequence[Message]) -> None:
         outcome = BatchOutcome()
         for m in messages:
             try:
+                doc = decode_checked(m, max_depth)
+                if not isinstance(doc, dict):
+                    raise ValueError(f"a JSON object expected, got {type(doc).__name__}")
                 if m.topic == settings.stores.topic_events:
-                    outcome.events.append(Event.from_json(m.value))
+                    outcome.events.append(Event.from_doc(doc))
                 elif m.topic == settings.stores.topic_alerts:
-                    doc = orjson.loads(m.value)
                     if "repeat" in doc:
                         outcome.repeats.append(AlertRepeat.model_validate(doc["repeat"]))
                     else:
                         outcome.alerts.append(Alert.model_validate(doc))
                 else:
-                    outcome.deadletters.append(DeadLetter.from_json(m.value))
-            except (ValidationError, ValueError) as exc:
+                    outcome.deadletters.append(DeadLetter.model_validate(doc))
+            except UNDECODABLE as exc:
                 outcome.deadletters.append(undecodable(m, "index", exc))
         store_outcome(store, outcome, stage="index")
 

@@ -49,23 +49,28 @@ def _api_errors_are_problems(monkeypatch: pytest.MonkeyPatch) -> None:
 #: Parameter values of the `store` and `bus` fixtures that need the real servers.
 _SERVER_PARAMS = {("store", "elasticsearch"), ("bus", "kafka")}
 _BROWSER_TESTS = Path(__file__).parent / "browser"
+_CHAOS_TESTS = Path(__file__).parent / "chaos"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what needs the servers or the browser, so `-m "not servers and not browser and not chaos"`
     (`make test-fast`) is the quick loop while working. Derived, not hand-kept: a test needs the
-    servers when it asks for the `servers` fixture (directly or through another fixture) or for the
-    Elasticsearch/Kafka variant of `store`/`bus`."""
+    servers when it asks for the `servers` or `private_servers` fixture (directly or through another
+    fixture) or for the Elasticsearch/Kafka variant of `store`/`bus`; every test under tests/chaos
+    is `chaos` (faults injected: kills, stopped servers, poison records)."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         names = getattr(item, "fixturenames", ())
         server_variant = any(
             isinstance(value, str) and (name, value) in _SERVER_PARAMS for name, value in params.items()
         )
-        if "servers" in names or server_variant:
+        if "servers" in names or "private_servers" in names or server_variant:
             item.add_marker(pytest.mark.servers)
-        if _BROWSER_TESTS in Path(str(item.path)).parents:
+        parents = Path(str(item.path)).parents
+        if _BROWSER_TESTS in parents:
             item.add_marker(pytest.mark.browser)
+        if _CHAOS_TESTS in parents:
+            item.add_marker(pytest.mark.chaos)
 
 
 @pytest.fixture(scope="session")

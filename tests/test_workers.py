@@ -9,8 +9,9 @@ from collections.abc import Sequence
 import pytest
 from prometheus_client import REGISTRY
 
-from soc_core.bus import InProcessBus, Message
+from soc_core.bus import Consumer, InProcessBus, Message
 from soc_core.errors import BusError, StoreError
+from soc_core.records import DeadLetter
 from socpipe.workers import StageWorker
 
 TOPIC = "workers-test"
@@ -90,3 +91,90 @@ def test_an_unexpected_error_is_not_retried() -> None:
         worker.run()
     assert handle.calls == 1 and stop.pauses == []
     assert _uncommitted(bus, "g3") == 2
+
+
+class PoisonAware:
+    """Fails on any batch holding the message `b"poison"`, handles (and records) the others."""
+
+    def __init__(self, stop: threading.Event, total: int) -> None:
+        self.stop, self.total = stop, total
+        self.handled: list[bytes] = []
+
+    def __call__(self, messages: Sequence[Message]) -> None:
+        if any(m.value == b"poison" for m in messages):
+            raise RecursionError("test: the stage cannot process this record")
+        self.handled += [m.value for m in messages]
+        if len(self.handled) == self.total:
+            self.stop.set()
+
+
+def test_an_unexpected_error_on_one_record_dead_letters_it_and_the_batch_moves_on() -> None:
+    bus, stop = InProcessBus(), PausingStop()
+    values = [b"one", b"two", b"poison", b"three", b"four"]
+    bus.publish(TOPIC, [(b"src-a", v) for v in values])
+    handle = PoisonAware(stop, total=4)
+    letters: list[DeadLetter] = []
+    worker = StageWorker(
+        "poison-test", bus.consumer([TOPIC], "g4"), handle, stop=stop, deadletter=letters.extend
+    )
+    worker.run()
+    assert handle.handled == [b"one", b"two", b"three", b"four"]  # in order, each once
+    assert [(d.stage, d.raw, d.source_id) for d in letters] == [("poison-test", "poison", "src-a")]
+    assert "RecursionError" in letters[0].reason and "test: the stage cannot" in letters[0].reason
+    assert stop.pauses == []  # not retried: a bad record is not an outage
+    assert _uncommitted(bus, "g4") == 0
+
+
+class KafkaOutage:
+    """A real consumer whose first `poll_failures` polls and `failures` commits fail as they do while
+    Kafka is down; stops the worker when the topic is drained."""
+
+    def __init__(
+        self, consumer: Consumer, failures: int, stop: threading.Event, poll_failures: int = 0
+    ) -> None:
+        self.consumer, self.failures, self.stop = consumer, failures, stop
+        self.poll_failures = poll_failures
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Message]:
+        if self.poll_failures:
+            self.poll_failures -= 1
+            raise BusError("test: poll failed: KafkaConnectionError: 111 ECONNREFUSED")
+        messages = self.consumer.poll(max_records, timeout_s)
+        if not messages:
+            self.stop.set()
+        return messages
+
+    def commit(self) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise BusError("test: commit failed: KafkaConnectionError: 111 ECONNREFUSED")
+        self.consumer.commit()
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def test_a_failed_commit_is_retried_not_a_crash() -> None:
+    """Kafka down between the batch's write and its commit (found by the chaos suite: the index
+    worker exited): the commit is retried with the same pauses, and the batch is committed once."""
+    bus, stop = _bus(), PausingStop()
+    handle = Failing(threading.Event(), failures=0, error=BusError("unused"))
+    consumer = KafkaOutage(bus.consumer([TOPIC], "g5"), failures=2, stop=stop)
+    worker = StageWorker("commit-test", consumer, handle, stop=stop)
+    worker.run()
+    assert handle.calls == 1  # the batch was not handled again
+    assert stop.pauses == [0.5, 1.0]
+    assert worker.batches == 1
+    assert _uncommitted(bus, "g5") == 0
+
+
+def test_a_failed_poll_is_retried_not_a_crash() -> None:
+    """Kafka down when the worker polls (found by the chaos suite: the correlate worker exited)."""
+    bus, stop = _bus(), PausingStop()
+    handle = Failing(threading.Event(), failures=0, error=BusError("unused"))
+    consumer = KafkaOutage(bus.consumer([TOPIC], "g6"), failures=0, stop=stop, poll_failures=3)
+    worker = StageWorker("poll-test", consumer, handle, stop=stop)
+    worker.run()
+    assert stop.pauses == [0.5, 1.0, 2.0]
+    assert handle.calls == 1 and worker.batches == 1
+    assert _uncommitted(bus, "g6") == 0

@@ -616,7 +616,7 @@ class ElasticStore:
                 query={"match_all": {}},
                 sort=[{"kind": "asc"}, {"id": "asc"}],
             )
-        except ApiError as exc:
+        except (ApiError, TransportError) as exc:  # down too: the registry cache keeps its copy
             raise StoreError(f"registry read failed: {exc}") from exc
         for hit in resp["hits"]["hits"]:
             src = hit["_source"]

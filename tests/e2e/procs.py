@@ -53,6 +53,12 @@ class SocProcess:
     ops_url: str | None = None
 
     def start(self, timeout_s: float = 60) -> SocProcess:
+        self.spawn()
+        self.wait_healthy(timeout_s)
+        return self
+
+    def spawn(self) -> SocProcess:
+        """Start the process without waiting for it to be healthy (start several, then wait)."""
         env = {**os.environ, **self.env}
         env["SOC_OPS_PORT"] = str(free_port())  # every process's ops listener: /metrics, detailed /health
         self.ops_url = f"http://127.0.0.1:{env['SOC_OPS_PORT']}"
@@ -65,7 +71,6 @@ class SocProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_healthy(timeout_s)
         return self
 
     def wait_healthy(self, timeout_s: float) -> None:
