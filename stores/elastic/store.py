@@ -23,6 +23,8 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from soc_core.alert import Alert, AlertRepeat, Incident, Triage, alert_group
 from soc_core.errors import StoreError
 from soc_core.event import Event
+from soc_core.kql import EVENT_FIELDS
+from soc_core.kql.text import search_text
 from soc_core.records import DeadLetter
 from soc_core.registry import REGISTRY_KINDS, Registry
 from soc_core.settings import DEFAULT_ES_READ_RETRY_S
@@ -46,6 +48,7 @@ from soc_core.store import (
     WriteResult,
     group_runs,
 )
+from stores.elastic.kql import SEARCH_FIELD, compile_query
 from stores.elastic.retry import retrying_transport
 
 KW: dict[str, Any] = {"type": "keyword", "ignore_above": 4096}
@@ -66,11 +69,21 @@ SOC_MAPPING = _obj(
     evidence={"type": "flattened"},
 )
 
+# Free text (issue 15): `search_text` holds the document's folded words (`soc_core.kql.text`),
+# computed when the event is written and analysed by whitespace only, so SQLite's FTS5 and this
+# index cut the same words; it is indexed, not kept in `_source`. `message.keyword` answers
+# `message:value` exactly, like every other field (KQL field values are exact, wildcards aside).
+EVENT_SEARCH_FIELDS: dict[str, Any] = {
+    SEARCH_FIELD: {"type": "text", "analyzer": "whitespace", "norms": False},
+    "message": {"type": "text", "fields": {"keyword": KW}},
+}
+
 EVENT_MAPPING: dict[str, Any] = {
     "dynamic": False,
+    "_source": {"excludes": [SEARCH_FIELD]},
     "properties": {
         "@timestamp": DATE,
-        "message": {"type": "text"},
+        **EVENT_SEARCH_FIELDS,
         "tags": KW,
         "labels": {"type": "flattened"},
         "event": _obj(
@@ -419,7 +432,9 @@ class ElasticStore:
         return result
 
     def put_events(self, events: Sequence[Event]) -> WriteResult:
-        return self._bulk_create((self.event_index(e.timestamp), e.id, e.to_doc()) for e in events)
+        return self._bulk_create(
+            (self.event_index(e.timestamp), e.id, _searchable(e.to_doc())) for e in events
+        )
 
     def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult:
         return self._bulk_create((self.alert_index(a.timestamp), a.id, a.to_doc()) for a in alerts)
@@ -483,7 +498,7 @@ class ElasticStore:
 
     def get_event(self, event_id: str) -> Event | None:
         doc = self._get_one(f"{self.prefix}events-*", event_id)
-        return Event.from_doc(doc) if doc else None
+        return _event(doc) if doc else None
 
     def get_alert(self, alert_id: str) -> Alert | None:
         doc = self._get_one(f"{self.prefix}alerts-*", alert_id)
@@ -548,10 +563,12 @@ class ElasticStore:
                 ("host.name", query.host_name),
             ]
         )
+        if query.kql is not None:
+            filters.append(compile_query(query.kql, EVENT_FIELDS, EVENT_RENAMED))
         docs, total, cursor = self._search_page(
             f"{self.prefix}events-*", "@timestamp", "event.id", filters, query.size, query.cursor, query.text
         )
-        return Page([Event.from_doc(d) for d in docs], total, cursor)
+        return Page([_event(d) for d in docs], total, cursor)
 
     def search_alerts(self, query: AlertQuery) -> Page[Alert]:
         filters = self._range("@timestamp", query.start, query.end) + self._terms(
@@ -705,6 +722,14 @@ class ElasticStore:
             if existing:
                 self.es.indices.put_mapping(
                     index=f"{self.prefix}alerts-*", properties=added, allow_no_indices=True
+                )
+            # event indices from before issue 15 gain the search fields (their `_source` cannot
+            # change: events written to them keep `search_text` there, and reads drop it)
+            if self.es.indices.get_alias(
+                index=f"{self.prefix}events-*", ignore_unavailable=True, allow_no_indices=True
+            ):
+                self.es.indices.put_mapping(
+                    index=f"{self.prefix}events-*", properties=EVENT_SEARCH_FIELDS, allow_no_indices=True
                 )
         except ApiError as exc:
             if "resource_already_exists" not in str(exc):
@@ -1212,6 +1237,22 @@ class ElasticStore:
             f"{self.prefix}audit-*", "at", "id", filters, query.size, query.cursor
         )
         return Page([AuditEntry.model_validate(d) for d in docs], total, cursor)
+
+
+#: KQL fields answered by another indexed field (`message` is analysed text; its keyword is exact).
+EVENT_RENAMED = {"message": "message.keyword"}
+
+
+def _searchable(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with its free-text words beside it (`search_text`, not kept in `_source`)."""
+    doc[SEARCH_FIELD] = search_text(doc)
+    return doc
+
+
+def _event(doc: dict[str, Any]) -> Event:
+    """An event read back; an index from before issue 15 still has `search_text` in `_source`."""
+    doc.pop(SEARCH_FIELD, None)
+    return Event.from_doc(doc)
 
 
 def _b64(value: Any) -> str:
