@@ -98,3 +98,7 @@ class QueryError(SocError):
         self.line = line
         self.column = column
         self.expected = expected
+
+    def explain(self) -> str:
+        """For the analyst who typed it: `line 1, column 20: the query ends too early: expected ...`."""
+        return f"line {self.line}, column {self.column}: {self.message}"

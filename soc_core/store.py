@@ -147,6 +147,8 @@ class AlertSearch:
     incident_id: str | None = None
     ids: list[str] | None = None
     text: str | None = None
+    kql: Node | None = None
+    """A parsed and checked query (`soc_core.kql.parse_for(q, ALERT_FIELDS)`), ANDed with the rest."""
     origin: str = "live"  # live | evidence | all: evidence-file alerts stay out unless asked for
     visit_id: str | None = None  # alerts from the evidence files of one inspection visit
     group: str | None = None  # the members of one alert group

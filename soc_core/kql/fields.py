@@ -33,6 +33,8 @@ class Schema:
     fields: Mapping[str, Kind]
     flattened: frozenset[str] = frozenset()
     """Objects whose every sub-key is a keyword (`winlog.event_data.TargetUserName`)."""
+    object_lists: frozenset[str] = frozenset()
+    """Lists of objects (`threat`): `threat.technique.id` is any element's technique id."""
 
     def kind(self, field: str) -> Kind | None:
         if field in self.fields:
@@ -176,6 +178,7 @@ ALERT_FIELDS = Schema(
         ),
     },
     frozenset({"soc.evidence"}),
+    frozenset({"threat"}),
 )
 
 

@@ -146,6 +146,7 @@ class ElasticInspectionRepository(InspectionRecords):
                     },
                     size=min(1000, limit - len(out)),
                     sort=[{"@timestamp": "asc"}, {"id": "asc"}],
+                    source_excludes=[SEARCH_FIELD],
                     ignore_unavailable=True,
                     allow_no_indices=True,
                     **kwargs,

@@ -23,7 +23,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from soc_core.alert import Alert, AlertRepeat, Incident, Triage, alert_group
 from soc_core.errors import StoreError
 from soc_core.event import Event
-from soc_core.kql import EVENT_FIELDS
+from soc_core.kql import ALERT_FIELDS, EVENT_FIELDS
 from soc_core.kql.text import search_text
 from soc_core.records import DeadLetter
 from soc_core.registry import REGISTRY_KINDS, Registry
@@ -142,8 +142,10 @@ KW_TEXT: dict[str, Any] = {**KW, "copy_to": "all_text"}
 
 ALERT_MAPPING: dict[str, Any] = {
     "dynamic": False,
+    "_source": {"excludes": [SEARCH_FIELD]},
     "properties": {
         "all_text": {"type": "text"},
+        SEARCH_FIELD: EVENT_SEARCH_FIELDS[SEARCH_FIELD],
         "id": KW_TEXT,
         "@timestamp": DATE,
         "kind": KW,
@@ -271,7 +273,7 @@ ES_FACETS: dict[str, str] = {
 }
 
 # Alert fields added after the first alert indices were created: `setup()` adds them to older indices.
-ALERT_ADDED_FIELDS = ("triage", "group")
+ALERT_ADDED_FIELDS = ("triage", "group", SEARCH_FIELD)
 
 #: Above this many groups the collapsed queue's total is approximate (cardinality's exact range).
 GROUP_COUNT_PRECISION = 40_000
@@ -437,7 +439,9 @@ class ElasticStore:
         )
 
     def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult:
-        return self._bulk_create((self.alert_index(a.timestamp), a.id, a.to_doc()) for a in alerts)
+        return self._bulk_create(
+            (self.alert_index(a.timestamp), a.id, _searchable(a.to_doc())) for a in alerts
+        )
 
     def record_repeats(self, repeats: Sequence[AlertRepeat]) -> int:
         """Read-modify-write with optimistic concurrency (no painless in this Elasticsearch build)."""
@@ -453,7 +457,7 @@ class ElasticStore:
                             "repeat of an alert that is not stored", alert_id=repeat.alert_id
                         ) from exc
                     raise StoreError(f"alert read failed: {exc}", alert_id=repeat.alert_id) from exc
-                alert = Alert.model_validate(hit["_source"])
+                alert = _alert(hit["_source"])
                 updated = repeat.apply(alert)
                 if updated == alert:
                     break
@@ -461,7 +465,7 @@ class ElasticStore:
                     self.es.index(
                         index=hit["_index"],
                         id=repeat.alert_id,
-                        document=updated.to_doc(),
+                        document=_searchable(updated.to_doc()),
                         if_seq_no=hit["_seq_no"],
                         if_primary_term=hit["_primary_term"],
                     )
@@ -502,7 +506,7 @@ class ElasticStore:
 
     def get_alert(self, alert_id: str) -> Alert | None:
         doc = self._get_one(f"{self.prefix}alerts-*", alert_id)
-        return Alert.model_validate(doc) if doc else None
+        return _alert(doc) if doc else None
 
     def _search_page(
         self,
@@ -584,7 +588,7 @@ class ElasticStore:
         docs, total, cursor = self._search_page(
             f"{self.prefix}alerts-*", "@timestamp", "id", filters, query.size, query.cursor
         )
-        return Page([Alert.model_validate(d) for d in docs], total, cursor)
+        return Page([_alert(d) for d in docs], total, cursor)
 
     def list_deadletters(self, query: DeadLetterQuery) -> Page[DeadLetter]:
         filters = self._range("at", query.start, query.end) + self._terms(
@@ -796,6 +800,8 @@ class ElasticStore:
             filters.append({"terms": {"triage.status": list(query.status)}})
         if query.ids is not None:
             filters.append({"ids": {"values": list(query.ids)}})
+        if query.kql is not None:
+            filters.append(compile_query(query.kql, ALERT_FIELDS))
         boolean: dict[str, Any] = {"filter": filters}
         if query.text:
             boolean["must"] = [
@@ -841,9 +847,7 @@ class ElasticStore:
             raise StoreError(f"alert search failed: {exc}", prefix=self.prefix) from exc
         hits = resp["hits"]["hits"]
         cursor = _b64(hits[-1]["sort"]) if hits and len(hits) == query.size else None
-        return Page(
-            [Alert.model_validate(h["_source"]) for h in hits], int(resp["hits"]["total"]["value"]), cursor
-        )
+        return Page([_alert(h["_source"]) for h in hits], int(resp["hits"]["total"]["value"]), cursor)
 
     def search_alert_groups(self, query: AlertSearch) -> Page[AlertGroup]:
         """Keyset grouping: the alerts sorted by (time, group key, id), cut into runs of one group (a
@@ -888,7 +892,7 @@ class ElasticStore:
             if rest:
                 total = int(rest[0].get("aggregations", {}).get("groups", {}).get("value", 0))
             got = first["hits"]["hits"]
-            read_alerts.extend((Alert.model_validate(h["_source"]), h["sort"][0]) for h in got)
+            read_alerts.extend((_alert(h["_source"]), h["sort"][0]) for h in got)
             exhausted = len(got) < chunk
             runs = group_runs(read_alerts)
             if exhausted or len(runs) > query.size or len(read_alerts) >= budget:
@@ -946,7 +950,7 @@ class ElasticStore:
             )
         except (ApiError, TransportError) as exc:
             raise StoreError(f"open alert lookup failed: {exc}", prefix=self.prefix) from exc
-        return [Alert.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+        return [_alert(h["_source"]) for h in resp["hits"]["hits"]]
 
     def alert_facets(
         self, query: AlertSearch, facets: Sequence[str], size: int = 10
@@ -999,7 +1003,7 @@ class ElasticStore:
         except ApiError as exc:
             raise StoreError(f"alert read failed: {exc}", alert_id=alert_id) from exc
         version = f"{doc['_index']}|{doc['_seq_no']}|{doc['_primary_term']}"
-        return Alert.model_validate(doc["_source"]), version
+        return _alert(doc["_source"]), version
 
     def update_alert_triage(self, alert_id: str, triage: Triage, *, version: str) -> bool:
         """Replace the whole document (a partial update would merge away removed fields), if unchanged."""
@@ -1008,12 +1012,12 @@ class ElasticStore:
             doc = self.es.get(index=index, id=alert_id)
             if (str(doc["_seq_no"]), str(doc["_primary_term"])) != (seq_no, term):
                 return False
-            alert = Alert.model_validate(doc["_source"])
+            alert = _alert(doc["_source"])
             alert.triage = triage
             self.es.index(
                 index=index,
                 id=alert_id,
-                document=alert.to_doc(),
+                document=_searchable(alert.to_doc()),
                 if_seq_no=int(seq_no),
                 if_primary_term=int(term),
                 refresh="wait_for",
@@ -1247,6 +1251,12 @@ def _searchable(doc: dict[str, Any]) -> dict[str, Any]:
     """The document with its free-text words beside it (`search_text`, not kept in `_source`)."""
     doc[SEARCH_FIELD] = search_text(doc)
     return doc
+
+
+def _alert(doc: dict[str, Any]) -> Alert:
+    """An alert read back (`_event`'s reason: older indices keep `search_text` in `_source`)."""
+    doc.pop(SEARCH_FIELD, None)
+    return Alert.model_validate(doc)
 
 
 def _event(doc: dict[str, Any]) -> Event:

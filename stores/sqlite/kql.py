@@ -76,7 +76,7 @@ def register_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("kql_search_text", 1, _search_text, deterministic=True)
 
 
-SCALAR = "type NOT IN ('object', 'array', 'null')"
+SCALAR = "v.type NOT IN ('object', 'array', 'null')"
 _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -86,9 +86,19 @@ class _Compiler:
         self.params: list[Any] = []
 
     def each(self, field: str, condition: str, *values: Any) -> str:
-        self.params.append(json_path(field))
+        """`condition` over each value `v` of `field`; through a list of objects (`threat`, in
+        `threat.technique.id`) one row per element, as Elasticsearch flattens them."""
+        doc = self.target.doc
+        lists = self.target.schema.object_lists
+        outer = next((p for p in lists if field.startswith(p + ".")), None)
+        if outer is None:
+            self.params.append(json_path(field))
+            source = f"json_each({doc}, ?) AS v"
+        else:
+            self.params.extend([json_path(outer), json_path(field[len(outer) + 1 :])])
+            source = f"json_each({doc}, ?) AS o, json_each(o.value, ?) AS v"
         self.params.extend(values)
-        return f"EXISTS (SELECT 1 FROM json_each({self.target.doc}, ?) WHERE {condition})"
+        return f"EXISTS (SELECT 1 FROM {source} WHERE {condition})"
 
     def compare(self, field: str, kind: kql.Kind, op: str, raw: str) -> str:
         columns = self.target.time_columns or {}
@@ -96,14 +106,12 @@ class _Compiler:
             self.params.append(utc_instant(raw).strftime(ISO_FORMAT))
             return f"{columns[field]} {op} ?"
         if kind is kql.Kind.DATE:
-            return self.each(field, f"julianday(value) {op} julianday(?)", utc_instant(raw).isoformat())
+            return self.each(field, f"julianday(v.value) {op} julianday(?)", utc_instant(raw).isoformat())
         if kind is kql.Kind.NUMBER:
-            return self.each(field, f"type IN ('integer', 'real') AND value {op} ?", number(raw))
+            return self.each(field, f"v.type IN ('integer', 'real') AND v.value {op} ?", number(raw))
         if kind is kql.Kind.IP:
-            return self.each(field, "kql_ip_in(value, ?)", raw)
-        return self.each(
-            field, f"type NOT IN ('object', 'array', 'null') AND CAST(value AS TEXT) {op} ?", raw
-        )
+            return self.each(field, "kql_ip_in(v.value, ?)", raw)
+        return self.each(field, f"{SCALAR} AND CAST(v.value AS TEXT) {op} ?", raw)
 
     def node(self, node: kql.Node) -> str:
         if isinstance(node, kql.And | kql.Or):
@@ -121,11 +129,11 @@ class _Compiler:
         if kind is None:  # soc_core.kql.check refused it already
             raise ValueError(f"unchecked field {node.field}")
         if isinstance(node, kql.Exists):
-            return self.each(node.field, "type != 'null'")
+            return self.each(node.field, "v.type != 'null'")
         if isinstance(node, kql.Wildcard):
             return self.each(
                 node.field,
-                f"{SCALAR} AND CAST(value AS TEXT) GLOB ?",
+                f"{SCALAR} AND CAST(v.value AS TEXT) GLOB ?",
                 glob_pattern(node.pattern),
             )
         if isinstance(node, kql.Range):

@@ -544,6 +544,8 @@ class SqliteStore:
                 filters.append((f"{col} = ?", value))
         if query.text:
             filters.append(("instr(lower(CAST(doc AS TEXT)), ?) > 0", query.text.lower()))
+        if query.kql is not None:
+            filters.append(compile_where(query.kql, ALERT_TARGET))
         return filters
 
     @staticmethod

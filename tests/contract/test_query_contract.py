@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from soc_core.alert import AlertStatus
 from soc_core.errors import QueryError
 from soc_core.event import Event
-from soc_core.kql import EVENT_FIELDS, parse_for
-from soc_core.store import EventQuery, Store
+from soc_core.kql import ALERT_FIELDS, EVENT_FIELDS, parse_for
+from soc_core.store import AlertSearch, EventQuery, Store
 from stores.sqlite.store import SqliteStore
+from tests.contract.test_store_triage_contract import queue, triage_alert  # noqa: F401 - a fixture
 
 BASE = datetime(2025, 7, 1, 23, 0, tzinfo=UTC)
 
@@ -234,3 +236,69 @@ def test_hostile_queries_are_values_or_refused_and_leave_the_store_intact(corpus
     if isinstance(corpus, SqliteStore):
         with sqlite3.connect(corpus.path) as conn:
             assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == len(CORPUS)
+
+
+ALERT_CASES: list[tuple[str, set[int]]] = [
+    ("xoa nhat ky", {6}),
+    ('"XÓA NHẬT KÝ"', {6}),
+    ("usb", {3}),
+    ('rule.name:"USB mass storage"', {3}),
+    ("rule.name:usb*", set()),
+    ("severity:(critical or low)", {2, 4}),
+    ("host_name:web0? and not user_name:root", {1, 3, 5, 6}),
+    ("checklist:VN-1*", {1, 2, 3, 4, 6}),
+    ("threat.technique.id:T15*", {5}),
+    ("brute", {1, 2, 4, 5, 6}),
+    ("brute and not threat:{ technique.id:T1110 }", {5}),
+    ("soc.unit.name:UBND-XA", {4}),
+    ('@timestamp >= "2025-07-01T15:03:00+07:00"', {3, 4, 5, 6}),
+    ("failed login", {1, 2, 3, 4, 5, 6}),
+    ('"login 4"', {4}),
+    ("triage.status:new", {1, 2, 3, 4, 5, 6}),
+]
+
+
+@pytest.fixture
+def alerts(queue: Store) -> Store:  # noqa: F811 - the triage contract's five alerts, and a sixth
+    queue.put_alerts([triage_alert(6, rule="r-clear", rule_name="Xóa nhật ký bảo mật")])
+    queue.refresh()
+    return queue
+
+
+def _alert_numbers(store: Store, query: str) -> set[int]:
+    page = store.search_alert_queue(AlertSearch(kql=parse_for(query, ALERT_FIELDS), size=100))
+    assert page.total == len(page.items)
+    return {int(a.event_ids[0][3:]) for a in page.items}
+
+
+def test_every_alert_query_finds_the_same_alerts_on_both_stores(alerts: Store) -> None:
+    wrong = {}
+    for query, expected in ALERT_CASES:
+        found = _alert_numbers(alerts, query)
+        if found != expected:
+            wrong[query] = (found, expected)
+    assert wrong == {}
+
+
+def test_a_triage_change_is_searchable_at_once(alerts: Store) -> None:
+    """The words follow the document: SQLite's FTS triggers, Elasticsearch's re-indexed alert."""
+    target = triage_alert(1).id
+    got = alerts.get_alert_versioned(target)
+    assert got is not None
+    alert, version = got
+    changed = alert.triage.model_copy(update={"status": AlertStatus.ACKNOWLEDGED, "tags": ["đã-xem"]})
+    assert alerts.update_alert_triage(target, changed, version=version)
+    alerts.refresh()
+    assert _alert_numbers(alerts, "triage.status:acknowledged") == {1}
+    assert _alert_numbers(alerts, "da xem") == {1}
+    assert _alert_numbers(alerts, "triage.tags:đã-xem and brute") == {1}
+    assert _alert_numbers(alerts, "not triage.status:new") == {1}
+    # facets and groups take the same condition
+    search = AlertSearch(kql=parse_for("brute", ALERT_FIELDS))
+    facets = alerts.alert_facets(search, ["severity", "checklist"])
+    assert sorted((b.value, b.count) for b in facets["severity"]) == [
+        ("critical", 1),
+        ("high", 3),
+        ("low", 1),
+    ]
+    assert alerts.search_alert_groups(search).total == 5

@@ -31,7 +31,7 @@ def indexed(properties: dict[str, Any], prefix: str = "") -> dict[str, str]:
     ("schema", "mapping", "skip"),
     [
         (EVENT_FIELDS, EVENT_MAPPING, {SEARCH_FIELD}),
-        (ALERT_FIELDS, ALERT_MAPPING, {"all_text", "description"}),
+        (ALERT_FIELDS, ALERT_MAPPING, {SEARCH_FIELD, "all_text", "description"}),
     ],
     ids=["events", "alerts"],
 )
