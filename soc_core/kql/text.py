@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 # Letters without a decomposition that asciifolding still folds (Vietnamese đ, Nordic ø, ...).
@@ -24,6 +24,8 @@ UNSEARCHED = frozenset({"event.original"})
 
 def fold(text: str) -> str:
     """Lower case without diacritics: `Đã Xóa` -> `da xoa`."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return bare.casefold().translate(_EXTRA_FOLD)
@@ -34,23 +36,34 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-def _leaves(value: Any, path: str) -> Iterator[str]:
-    if path in UNSEARCHED:
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _leaves(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(item, path)
-    elif isinstance(value, str):
-        yield value
-    elif isinstance(value, bool) or value is None:
-        return
-    elif isinstance(value, int | float):
-        yield str(value)
+@lru_cache(maxsize=65_536)
+def _leaf_words(text: str) -> str:
+    """A value's words, space-joined; values repeat across events (hosts, users, paths), so the
+    folding of each is remembered (this is on the write path of every event)."""
+    return " ".join(words(text))
+
+
+def _leaves(doc: dict[str, Any]) -> list[str]:
+    """The document's string and number values, depth first (a loop: this runs for every event)."""
+    out: list[str] = []
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                sub = f"{path}.{key}" if path else key
+                if sub not in UNSEARCHED:
+                    stack.append((item, sub))
+        elif isinstance(value, list):
+            stack.extend((item, path) for item in reversed(value))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(str(value))
+    return out
 
 
 def search_text(doc: dict[str, Any]) -> str:
     """Every word of a JSON document's values, space-separated: what free text searches."""
-    return " ".join(w for leaf in _leaves(doc, "") for w in words(leaf))
+    parts = [_leaf_words(leaf) if len(leaf) <= 256 else " ".join(words(leaf)) for leaf in _leaves(doc)]
+    return " ".join(p for p in parts if p)

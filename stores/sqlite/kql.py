@@ -33,6 +33,9 @@ class Target:
     fts: str
     doc: str = "CAST(doc AS TEXT)"
     time_columns: Mapping[str, str] | None = None
+    columns: Mapping[str, str] | None = None
+    """Keyword fields the table keeps as a column of their one value (`host.name` -> `host_name`):
+    compared there, indexed, without reading the document."""
 
 
 def json_path(field: str) -> str:
@@ -105,6 +108,10 @@ class _Compiler:
         if kind is kql.Kind.DATE and field in columns:
             self.params.append(utc_instant(raw).strftime(ISO_FORMAT))
             return f"{columns[field]} {op} ?"
+        column = (self.target.columns or {}).get(field)
+        if column is not None:
+            self.params.append(raw)
+            return f"{column} {op} ?"
         if kind is kql.Kind.DATE:
             return self.each(field, f"julianday(v.value) {op} julianday(?)", utc_instant(raw).isoformat())
         if kind is kql.Kind.NUMBER:
@@ -128,8 +135,12 @@ class _Compiler:
         kind = self.target.schema.kind(node.field)
         if kind is None:  # soc_core.kql.check refused it already
             raise ValueError(f"unchecked field {node.field}")
+        column = (self.target.columns or {}).get(node.field)
         if isinstance(node, kql.Exists):
-            return self.each(node.field, "v.type != 'null'")
+            return f"{column} IS NOT NULL" if column else self.each(node.field, "v.type != 'null'")
+        if isinstance(node, kql.Wildcard) and column:
+            self.params.append(glob_pattern(node.pattern))
+            return f"{column} GLOB ?"
         if isinstance(node, kql.Wildcard):
             return self.each(
                 node.field,

@@ -87,8 +87,30 @@ END;
 """
 
 
-EVENT_TARGET = Target(EVENT_FIELDS, "events", "events_fts", time_columns={"@timestamp": "ts"})
-ALERT_TARGET = Target(ALERT_FIELDS, "alerts", "alerts_fts", time_columns={"@timestamp": "ts"})
+EVENT_TARGET = Target(
+    EVENT_FIELDS,
+    "events",
+    "events_fts",
+    time_columns={"@timestamp": "ts"},
+    # not source_id/unit_id: an event without `soc` has "" there but no value in its document
+    columns={"host.name": "host_name"},
+)
+ALERT_TARGET = Target(
+    ALERT_FIELDS,
+    "alerts",
+    "alerts_fts",
+    time_columns={"@timestamp": "ts"},
+    columns={
+        "severity": "severity",
+        "triage.status": "status",
+        "rule.id": "rule_id",
+        "soc.unit.id": "unit_id",
+        "host_name": "host_name",
+        "user_name": "user_name",
+        "soc.system.id": "system_id",
+        "triage.assignee": "assignee",
+    },
+)
 
 TRIAGE_SCHEMA = """
 CREATE INDEX IF NOT EXISTS alerts_status_ts ON alerts(status, ts DESC, id DESC);
@@ -211,6 +233,8 @@ class SqliteStore:
         there (once: a file from before issue 15)."""
         with self._lock:
             have = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        with self._lock:
+            self._conn.execute("CREATE INDEX IF NOT EXISTS events_host_ts ON events(host_name, ts)")
         for table in FTS_TABLES:
             with self._tx() as conn:
                 for statement in _statements(fts_schema(table)):
