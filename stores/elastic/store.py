@@ -753,7 +753,7 @@ class ElasticStore:
                     index=pattern,
                     query={"bool": {"must_not": [{"exists": {"field": "group"}}]}},
                     size=batch,
-                    source_includes=["@timestamp", "event_ids"],
+                    source_excludes=[SEARCH_FIELD],
                     ignore_unavailable=True,
                     allow_no_indices=True,
                 )
@@ -766,7 +766,8 @@ class ElasticStore:
                     first = (src.get("event_ids") or [hit["_id"]])[0]
                     key = alert_group(datetime.fromisoformat(src["@timestamp"]), [first])
                     ops.append({"update": {"_index": hit["_index"], "_id": hit["_id"]}})
-                    ops.append({"doc": {"group": key}})
+                    # a partial update re-indexes from `_source`, which has no `search_text`: send it
+                    ops.append({"doc": {"group": key, SEARCH_FIELD: search_text({**src, "group": key})}})
                 result = self.es.bulk(operations=ops, refresh=False)
                 if result.get("errors"):
                     first_error = next(
