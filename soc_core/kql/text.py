@@ -18,8 +18,7 @@ _EXTRA_FOLD = str.maketrans(
     {"đ": "d", "ð": "d", "ø": "o", "ł": "l", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th"}
 )
 _WORD = re.compile(r"[^\W_]+")
-#: Document fields whose words are not searched: the raw record repeats the normalised fields.
-UNSEARCHED = frozenset({"event.original"})
+# `event.original`'s words are not searched: the raw record repeats the normalised fields.
 
 
 def fold(text: str) -> str:
@@ -44,20 +43,22 @@ def _leaf_words(text: str) -> str:
 
 
 def _leaves(doc: dict[str, Any]) -> list[str]:
-    """The document's string and number values, depth first (a loop: this runs for every event)."""
+    """The document's string and number values in document order, `event.original` left out (a
+    loop without paths: this runs for every event written)."""
+    top = dict(doc)
+    event = top.get("event")
+    if isinstance(event, dict) and "original" in event:
+        top["event"] = {k: v for k, v in event.items() if k != "original"}
     out: list[str] = []
-    stack: list[tuple[Any, str]] = [(doc, "")]
+    stack: list[Any] = [top]
     while stack:
-        value, path = stack.pop()
+        value = stack.pop()
         if isinstance(value, str):
             out.append(value)
         elif isinstance(value, dict):
-            for key, item in reversed(value.items()):
-                sub = f"{path}.{key}" if path else key
-                if sub not in UNSEARCHED:
-                    stack.append((item, sub))
+            stack.extend(reversed(value.values()))
         elif isinstance(value, list):
-            stack.extend((item, path) for item in reversed(value))
+            stack.extend(reversed(value))
         elif isinstance(value, int | float) and not isinstance(value, bool):
             out.append(str(value))
     return out
