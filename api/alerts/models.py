@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from api.paging import DEFAULT_SIZE, MAX_SIZE, ItemPage
 from api.times import Time
 from soc_core.alert import AlertStatus, Severity
 from soc_core.errors import QueryError
-from soc_core.kql import ALERT_FIELDS, MAX_QUERY_LENGTH, Node, parse_for
+from soc_core.kql import ALERT_FIELDS, DEFAULT_LIMITS, Node, parse_for
 from soc_core.store import FACETS, AlertSearch
 
 Sort = Literal["newest", "oldest", "severity"]
@@ -41,7 +41,6 @@ class AlertSearchParams(BaseModel):
     incident: str | None = None
     q: str | None = Field(
         default=None,
-        max_length=MAX_QUERY_LENGTH,
         description='a KQL query (host_name:web* and not severity:low, "đã xóa", netsh*); free text'
         " ignores case and diacritics",
     )
@@ -60,13 +59,14 @@ class AlertSearchParams(BaseModel):
     _kql: Node | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _read_query(self) -> AlertSearchParams:
+    def _read_query(self, info: ValidationInfo) -> AlertSearchParams:
         """`q` is read here, so a query that cannot be read is a 422 that says where and what was
-        expected, before any store is asked."""
+        expected, before any store is asked; the validation context may carry `QueryLimits`."""
         text = self.q.strip() if self.q else ""
+        limits = (info.context or {}).get("query_limits") or DEFAULT_LIMITS
         if text:
             try:
-                self._kql = parse_for(text, ALERT_FIELDS)
+                self._kql = parse_for(text, ALERT_FIELDS, limits)
             except QueryError as exc:
                 raise ValueError(f"q: {exc.explain()}") from None
         return self

@@ -20,10 +20,11 @@ from soc_core.kql.ast import (
     Wildcard,
 )
 from soc_core.kql.fields import ALERT_FIELDS, EVENT_FIELDS, Kind, Schema, check
-from soc_core.kql.parser import MAX_DEPTH, MAX_QUERY_LENGTH, parse
+from soc_core.kql.parser import DEFAULT_LIMITS, MAX_DEPTH, MAX_QUERY_LENGTH, QueryLimits, parse
 
 __all__ = [
     "ALERT_FIELDS",
+    "DEFAULT_LIMITS",
     "EVENT_FIELDS",
     "MAX_DEPTH",
     "MAX_QUERY_LENGTH",
@@ -37,6 +38,7 @@ __all__ = [
     "Node",
     "Not",
     "Or",
+    "QueryLimits",
     "Range",
     "Schema",
     "Text",
@@ -47,6 +49,6 @@ __all__ = [
 ]
 
 
-def parse_for(query: str, schema: Schema) -> Node:
+def parse_for(query: str, schema: Schema, limits: QueryLimits = DEFAULT_LIMITS) -> Node:
     """`query` read and checked against the fields of what is searched (events or alerts)."""
-    return check(parse(query), schema, query)
+    return check(parse(query, limits), schema, query)

@@ -14,6 +14,7 @@ not a field `C`; a backslash escapes `\\ ( ) : < > " * ? { }` and is literal bef
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -28,6 +29,18 @@ from soc_core.kql.text import words
 #: refuses bool queries nested deeper than 30; the compilers add a level or two per node.
 MAX_QUERY_LENGTH = 10_000
 MAX_DEPTH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """How long and how deeply nested a query may be (`Settings.query_limits`)."""
+
+    max_length: int = MAX_QUERY_LENGTH
+    max_depth: int = MAX_DEPTH
+
+
+DEFAULT_LIMITS = QueryLimits()
+
 
 GRAMMAR = r"""
 start: or_expr?
@@ -335,8 +348,9 @@ def _depth(node: Node) -> int:
     return deepest
 
 
-def parse(query: str, *, max_length: int = MAX_QUERY_LENGTH, max_depth: int = MAX_DEPTH) -> Node:
+def parse(query: str, limits: QueryLimits = DEFAULT_LIMITS) -> Node:
     """The syntax tree of `query`, or a QueryError saying where and what was expected."""
+    max_length, max_depth = limits.max_length, limits.max_depth
     if len(query) > max_length:
         raise QueryError(f"the query is longer than {max_length} characters", query=query, offset=max_length)
     too_deep = _too_deep(query, max_depth)

@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 from api.auth.deps import Role
 from api.auth.testing import login
 from soc_core.store import Store
+from socpipe.app import create_app
 from tests.api.test_alerts import client, seeded  # noqa: F401 - fixtures
+from tests.backends import app_context
 from tests.contract.test_store_triage_contract import triage_alert
 
 
@@ -48,3 +50,16 @@ def test_an_unreadable_q_is_a_422_that_points_at_the_problem(client: TestClient,
         assert resp.status_code == 422, (q, resp.text)
         assert resp.headers["content-type"].startswith("application/problem+json")
         assert says in resp.text, (q, resp.text)
+
+
+def test_the_query_limits_are_settings(store: Store) -> None:
+    app = create_app(app_context(store, environment="test", query_max_length=30, query_max_depth=2))
+    with TestClient(app, base_url="https://testserver") as short:
+        login(short, store, role=Role.VIEWER)
+        assert short.get("/api/v1/alerts", params={"q": "(usb or (brute))"}).status_code == 200
+        deep = short.get("/api/v1/alerts", params={"q": "((usb or (brute)))"})
+        assert deep.status_code == 422 and "nested deeper than 2" in deep.text
+        long = short.get("/api/v1/alerts", params={"q": "usb " * 10})
+        assert long.status_code == 422 and "longer than 30" in long.text
+        page = short.get("/alerts", params={"q": "usb " * 10})  # the console's queue too
+        assert page.status_code == 422
