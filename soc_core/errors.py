@@ -10,7 +10,8 @@
     ├── DetectionError         a rule failed to parse or compile (becomes a quarantined rule)
     ├── BusError               Kafka (or the in-process bus) refused or failed
     │   └── BackPressure       downstream is unavailable; retry after `retry_after` seconds
-    └── StoreError             the store refused or failed a write or query
+    ├── StoreError             the store refused or failed a write or query
+    └── QueryError             a search query cannot be read or answered (carries its position)
 
 Per-record failures never propagate out of a stage: they become dead letters, counted.
 """
@@ -78,3 +79,31 @@ class BackPressure(BusError):
 
 class StoreError(SocError):
     pass
+
+
+class QueryError(SocError):
+    """A search query the analyst typed cannot be read or answered: where, and what was expected.
+
+    `offset` counts characters from 0; `line` and `column` count from 1, as an editor shows them."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        query: str,
+        offset: int,
+        expected: tuple[str, ...] = (),
+        **context: Any,
+    ) -> None:
+        line = query.count("\n", 0, offset) + 1
+        column = offset - (query.rfind("\n", 0, offset) + 1) + 1
+        super().__init__(message, line=line, column=column, **context)
+        self.query = query
+        self.offset = offset
+        self.line = line
+        self.column = column
+        self.expected = expected
+
+    def explain(self) -> str:
+        """For the analyst who typed it: `line 1, column 20: the query ends too early: expected ...`."""
+        return f"line {self.line}, column {self.column}: {self.message}"

@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from soc_core.errors import ConfigError
 from soc_core.guards import record_depth_limit
+from soc_core.kql.parser import MAX_DEPTH, MAX_QUERY_LENGTH, QueryLimits
 
 DEV_SECRET = "dev-only-secret-change-me"
 
@@ -340,10 +341,27 @@ class Settings(BaseSettings):
         "unset: only on the ops listener.",
     )
 
+    query_max_length: int = Field(
+        default=MAX_QUERY_LENGTH,
+        ge=1,
+        description="Longest search query (KQL: alert search `q`) read, in characters; longer: 422.",
+    )
+    query_max_depth: int = Field(
+        default=MAX_DEPTH,
+        ge=1,
+        le=25,
+        description="Deepest nesting of ( and { in a search query; deeper: 422 (Elasticsearch refuses "
+        "bool queries nested deeper than 30; each level can add one).",
+    )
+
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     stores: StoreSettings = Field(default_factory=StoreSettings)
+
+    @property
+    def query_limits(self) -> QueryLimits:
+        return QueryLimits(self.query_max_length, self.query_max_depth)
 
     @classmethod
     def load(cls, **flags: Any) -> Settings:

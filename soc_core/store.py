@@ -20,6 +20,7 @@ from soc_core.coverage import CoverageRepository
 from soc_core.event import Event
 from soc_core.exceptions import ExceptionRepository
 from soc_core.inspections import InspectionRepository
+from soc_core.kql import Node
 from soc_core.records import DeadLetter
 from soc_core.registry import Registry
 from soc_core.rule_state import RuleStateStore
@@ -58,6 +59,8 @@ class EventQuery:
     system_id: str | None = None
     host_name: str | None = None
     text: str | None = None
+    kql: Node | None = None
+    """A parsed and checked query (`soc_core.kql.parse_for(text, EVENT_FIELDS)`)."""
     size: int = 50
     cursor: str | None = None
 
@@ -144,6 +147,8 @@ class AlertSearch:
     incident_id: str | None = None
     ids: list[str] | None = None
     text: str | None = None
+    kql: Node | None = None
+    """A parsed and checked query (`soc_core.kql.parse_for(q, ALERT_FIELDS)`), ANDed with the rest."""
     origin: str = "live"  # live | evidence | all: evidence-file alerts stay out unless asked for
     visit_id: str | None = None  # alerts from the evidence files of one inspection visit
     group: str | None = None  # the members of one alert group

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from api.paging import DEFAULT_SIZE, MAX_SIZE, ItemPage
 from api.times import Time
 from soc_core.alert import AlertStatus, Severity
+from soc_core.errors import QueryError
+from soc_core.kql import ALERT_FIELDS, DEFAULT_LIMITS, Node, parse_for
 from soc_core.store import FACETS, AlertSearch
 
 Sort = Literal["newest", "oldest", "severity"]
@@ -37,7 +39,11 @@ class AlertSearchParams(BaseModel):
     technique: str | None = None
     assignee: str | None = None
     incident: str | None = None
-    q: str | None = Field(default=None, max_length=200)
+    q: str | None = Field(
+        default=None,
+        description='a KQL query (host_name:web* and not severity:low, "đã xóa", netsh*); free text'
+        " ignores case and diacritics",
+    )
     origin: OriginChoice | None = Field(
         default=None,
         description="live telemetry, alerts from inspection evidence files, or all; unset: live, or all"
@@ -49,6 +55,21 @@ class AlertSearchParams(BaseModel):
     sort: Sort = "newest"
     size: int = Field(default=DEFAULT_SIZE, ge=1, le=MAX_SIZE)
     cursor: str | None = Field(default=None, max_length=1024)
+
+    _kql: Node | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _read_query(self, info: ValidationInfo) -> AlertSearchParams:
+        """`q` is read here, so a query that cannot be read is a 422 that says where and what was
+        expected, before any store is asked; the validation context may carry `QueryLimits`."""
+        text = self.q.strip() if self.q else ""
+        limits = (info.context or {}).get("query_limits") or DEFAULT_LIMITS
+        if text:
+            try:
+                self._kql = parse_for(text, ALERT_FIELDS, limits)
+            except QueryError as exc:
+                raise ValueError(f"q: {exc.explain()}") from None
+        return self
 
     @model_validator(mode="after")
     def _groups_page_by_time(self) -> AlertSearchParams:
@@ -76,7 +97,7 @@ class AlertSearchParams(BaseModel):
             technique=clean(self.technique),
             assignee=clean(self.assignee),
             incident_id=clean(self.incident),
-            text=clean(self.q),
+            kql=self._kql,
             origin=self.origin or ("all" if self.visit or self.group or self.incident else "live"),
             visit_id=clean(self.visit),
             group=clean(self.group),

@@ -41,7 +41,7 @@ def list_alerts(
     group; sort newest|oldest|severity; size, cursor (`api.paging`); facets=true adds the counts per
     value of each filter (counting alerts). collapse=group: one item per alert group (the alerts raised
     on the same events), its members most severe first, `total` counting groups."""
-    params = parse_search(request.query_params)
+    params = parse_search(request.query_params, request.app.state.ctx.settings.query_limits)
     items: list[dict[str, object]]
     if params.collapse == "group":
         groups = service.search_groups(store=store, params=params)

@@ -69,7 +69,7 @@ def _queue_params(request: Request) -> tuple[AlertSearchParams, dict[str, str], 
     severity = request.query_params.getlist("severity")
     if severity:
         query["severity"] = ",".join(severity)
-    return parse_search(query), raw, status_choice
+    return parse_search(query, request.app.state.ctx.settings.query_limits), raw, status_choice
 
 
 @router.get("/alerts", response_class=HTMLResponse)

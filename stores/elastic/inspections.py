@@ -11,6 +11,7 @@ from elasticsearch import ApiError, Elasticsearch
 from soc_core.alert import Alert
 from soc_core.errors import StoreError
 from soc_core.event import Event
+from stores.elastic.kql import SEARCH_FIELD
 from stores.inspection_records import MAX_DOCS, InspectionRecords
 
 KW: dict[str, Any] = {"type": "keyword"}
@@ -119,6 +120,7 @@ class ElasticInspectionRepository(InspectionRecords):
                 },
                 size=limit,
                 sort=[{"@timestamp": "asc"}, {"event.id": "asc"}],
+                source_excludes=[SEARCH_FIELD],  # kept in `_source` by indices from before issue 15
                 ignore_unavailable=True,
                 allow_no_indices=True,
             )
@@ -144,6 +146,7 @@ class ElasticInspectionRepository(InspectionRecords):
                     },
                     size=min(1000, limit - len(out)),
                     sort=[{"@timestamp": "asc"}, {"id": "asc"}],
+                    source_excludes=[SEARCH_FIELD],
                     ignore_unavailable=True,
                     allow_no_indices=True,
                     **kwargs,

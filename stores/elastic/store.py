@@ -23,6 +23,8 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from soc_core.alert import Alert, AlertRepeat, Incident, Triage, alert_group
 from soc_core.errors import StoreError
 from soc_core.event import Event
+from soc_core.kql import ALERT_FIELDS, EVENT_FIELDS
+from soc_core.kql.text import search_text
 from soc_core.records import DeadLetter
 from soc_core.registry import REGISTRY_KINDS, Registry
 from soc_core.settings import DEFAULT_ES_READ_RETRY_S
@@ -46,6 +48,7 @@ from soc_core.store import (
     WriteResult,
     group_runs,
 )
+from stores.elastic.kql import SEARCH_FIELD, compile_query
 from stores.elastic.retry import retrying_transport
 
 KW: dict[str, Any] = {"type": "keyword", "ignore_above": 4096}
@@ -66,11 +69,21 @@ SOC_MAPPING = _obj(
     evidence={"type": "flattened"},
 )
 
+# Free text (issue 15): `search_text` holds the document's folded words (`soc_core.kql.text`),
+# computed when the event is written and analysed by whitespace only, so SQLite's FTS5 and this
+# index cut the same words; it is indexed, not kept in `_source`. `message.keyword` answers
+# `message:value` exactly, like every other field (KQL field values are exact, wildcards aside).
+EVENT_SEARCH_FIELDS: dict[str, Any] = {
+    SEARCH_FIELD: {"type": "text", "analyzer": "whitespace", "norms": False},
+    "message": {"type": "text", "fields": {"keyword": KW}},
+}
+
 EVENT_MAPPING: dict[str, Any] = {
     "dynamic": False,
+    "_source": {"excludes": [SEARCH_FIELD]},
     "properties": {
         "@timestamp": DATE,
-        "message": {"type": "text"},
+        **EVENT_SEARCH_FIELDS,
         "tags": KW,
         "labels": {"type": "flattened"},
         "event": _obj(
@@ -129,8 +142,10 @@ KW_TEXT: dict[str, Any] = {**KW, "copy_to": "all_text"}
 
 ALERT_MAPPING: dict[str, Any] = {
     "dynamic": False,
+    "_source": {"excludes": [SEARCH_FIELD]},
     "properties": {
         "all_text": {"type": "text"},
+        SEARCH_FIELD: EVENT_SEARCH_FIELDS[SEARCH_FIELD],
         "id": KW_TEXT,
         "@timestamp": DATE,
         "kind": KW,
@@ -258,7 +273,7 @@ ES_FACETS: dict[str, str] = {
 }
 
 # Alert fields added after the first alert indices were created: `setup()` adds them to older indices.
-ALERT_ADDED_FIELDS = ("triage", "group")
+ALERT_ADDED_FIELDS = ("triage", "group", SEARCH_FIELD)
 
 #: Above this many groups the collapsed queue's total is approximate (cardinality's exact range).
 GROUP_COUNT_PRECISION = 40_000
@@ -419,10 +434,14 @@ class ElasticStore:
         return result
 
     def put_events(self, events: Sequence[Event]) -> WriteResult:
-        return self._bulk_create((self.event_index(e.timestamp), e.id, e.to_doc()) for e in events)
+        return self._bulk_create(
+            (self.event_index(e.timestamp), e.id, _searchable(e.to_doc())) for e in events
+        )
 
     def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult:
-        return self._bulk_create((self.alert_index(a.timestamp), a.id, a.to_doc()) for a in alerts)
+        return self._bulk_create(
+            (self.alert_index(a.timestamp), a.id, _searchable(a.to_doc())) for a in alerts
+        )
 
     def record_repeats(self, repeats: Sequence[AlertRepeat]) -> int:
         """Read-modify-write with optimistic concurrency (no painless in this Elasticsearch build)."""
@@ -438,7 +457,7 @@ class ElasticStore:
                             "repeat of an alert that is not stored", alert_id=repeat.alert_id
                         ) from exc
                     raise StoreError(f"alert read failed: {exc}", alert_id=repeat.alert_id) from exc
-                alert = Alert.model_validate(hit["_source"])
+                alert = _alert(hit["_source"])
                 updated = repeat.apply(alert)
                 if updated == alert:
                     break
@@ -446,7 +465,7 @@ class ElasticStore:
                     self.es.index(
                         index=hit["_index"],
                         id=repeat.alert_id,
-                        document=updated.to_doc(),
+                        document=_searchable(updated.to_doc()),
                         if_seq_no=hit["_seq_no"],
                         if_primary_term=hit["_primary_term"],
                     )
@@ -483,11 +502,11 @@ class ElasticStore:
 
     def get_event(self, event_id: str) -> Event | None:
         doc = self._get_one(f"{self.prefix}events-*", event_id)
-        return Event.from_doc(doc) if doc else None
+        return _event(doc) if doc else None
 
     def get_alert(self, alert_id: str) -> Alert | None:
         doc = self._get_one(f"{self.prefix}alerts-*", alert_id)
-        return Alert.model_validate(doc) if doc else None
+        return _alert(doc) if doc else None
 
     def _search_page(
         self,
@@ -548,10 +567,12 @@ class ElasticStore:
                 ("host.name", query.host_name),
             ]
         )
+        if query.kql is not None:
+            filters.append(compile_query(query.kql, EVENT_FIELDS, EVENT_RENAMED))
         docs, total, cursor = self._search_page(
             f"{self.prefix}events-*", "@timestamp", "event.id", filters, query.size, query.cursor, query.text
         )
-        return Page([Event.from_doc(d) for d in docs], total, cursor)
+        return Page([_event(d) for d in docs], total, cursor)
 
     def search_alerts(self, query: AlertQuery) -> Page[Alert]:
         filters = self._range("@timestamp", query.start, query.end) + self._terms(
@@ -567,7 +588,7 @@ class ElasticStore:
         docs, total, cursor = self._search_page(
             f"{self.prefix}alerts-*", "@timestamp", "id", filters, query.size, query.cursor
         )
-        return Page([Alert.model_validate(d) for d in docs], total, cursor)
+        return Page([_alert(d) for d in docs], total, cursor)
 
     def list_deadletters(self, query: DeadLetterQuery) -> Page[DeadLetter]:
         filters = self._range("at", query.start, query.end) + self._terms(
@@ -706,6 +727,14 @@ class ElasticStore:
                 self.es.indices.put_mapping(
                     index=f"{self.prefix}alerts-*", properties=added, allow_no_indices=True
                 )
+            # event indices from before issue 15 gain the search fields (their `_source` cannot
+            # change: events written to them keep `search_text` there, and reads drop it)
+            if self.es.indices.get_alias(
+                index=f"{self.prefix}events-*", ignore_unavailable=True, allow_no_indices=True
+            ):
+                self.es.indices.put_mapping(
+                    index=f"{self.prefix}events-*", properties=EVENT_SEARCH_FIELDS, allow_no_indices=True
+                )
         except ApiError as exc:
             if "resource_already_exists" not in str(exc):
                 raise StoreError(f"cannot set up Elasticsearch: {exc}", prefix=self.prefix) from exc
@@ -724,7 +753,7 @@ class ElasticStore:
                     index=pattern,
                     query={"bool": {"must_not": [{"exists": {"field": "group"}}]}},
                     size=batch,
-                    source_includes=["@timestamp", "event_ids"],
+                    source_excludes=[SEARCH_FIELD],
                     ignore_unavailable=True,
                     allow_no_indices=True,
                 )
@@ -737,7 +766,8 @@ class ElasticStore:
                     first = (src.get("event_ids") or [hit["_id"]])[0]
                     key = alert_group(datetime.fromisoformat(src["@timestamp"]), [first])
                     ops.append({"update": {"_index": hit["_index"], "_id": hit["_id"]}})
-                    ops.append({"doc": {"group": key}})
+                    # a partial update re-indexes from `_source`, which has no `search_text`: send it
+                    ops.append({"doc": {"group": key, SEARCH_FIELD: search_text({**src, "group": key})}})
                 result = self.es.bulk(operations=ops, refresh=False)
                 if result.get("errors"):
                     first_error = next(
@@ -771,6 +801,8 @@ class ElasticStore:
             filters.append({"terms": {"triage.status": list(query.status)}})
         if query.ids is not None:
             filters.append({"ids": {"values": list(query.ids)}})
+        if query.kql is not None:
+            filters.append(compile_query(query.kql, ALERT_FIELDS))
         boolean: dict[str, Any] = {"filter": filters}
         if query.text:
             boolean["must"] = [
@@ -816,9 +848,7 @@ class ElasticStore:
             raise StoreError(f"alert search failed: {exc}", prefix=self.prefix) from exc
         hits = resp["hits"]["hits"]
         cursor = _b64(hits[-1]["sort"]) if hits and len(hits) == query.size else None
-        return Page(
-            [Alert.model_validate(h["_source"]) for h in hits], int(resp["hits"]["total"]["value"]), cursor
-        )
+        return Page([_alert(h["_source"]) for h in hits], int(resp["hits"]["total"]["value"]), cursor)
 
     def search_alert_groups(self, query: AlertSearch) -> Page[AlertGroup]:
         """Keyset grouping: the alerts sorted by (time, group key, id), cut into runs of one group (a
@@ -863,7 +893,7 @@ class ElasticStore:
             if rest:
                 total = int(rest[0].get("aggregations", {}).get("groups", {}).get("value", 0))
             got = first["hits"]["hits"]
-            read_alerts.extend((Alert.model_validate(h["_source"]), h["sort"][0]) for h in got)
+            read_alerts.extend((_alert(h["_source"]), h["sort"][0]) for h in got)
             exhausted = len(got) < chunk
             runs = group_runs(read_alerts)
             if exhausted or len(runs) > query.size or len(read_alerts) >= budget:
@@ -921,7 +951,7 @@ class ElasticStore:
             )
         except (ApiError, TransportError) as exc:
             raise StoreError(f"open alert lookup failed: {exc}", prefix=self.prefix) from exc
-        return [Alert.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+        return [_alert(h["_source"]) for h in resp["hits"]["hits"]]
 
     def alert_facets(
         self, query: AlertSearch, facets: Sequence[str], size: int = 10
@@ -974,7 +1004,7 @@ class ElasticStore:
         except ApiError as exc:
             raise StoreError(f"alert read failed: {exc}", alert_id=alert_id) from exc
         version = f"{doc['_index']}|{doc['_seq_no']}|{doc['_primary_term']}"
-        return Alert.model_validate(doc["_source"]), version
+        return _alert(doc["_source"]), version
 
     def update_alert_triage(self, alert_id: str, triage: Triage, *, version: str) -> bool:
         """Replace the whole document (a partial update would merge away removed fields), if unchanged."""
@@ -983,12 +1013,12 @@ class ElasticStore:
             doc = self.es.get(index=index, id=alert_id)
             if (str(doc["_seq_no"]), str(doc["_primary_term"])) != (seq_no, term):
                 return False
-            alert = Alert.model_validate(doc["_source"])
+            alert = _alert(doc["_source"])
             alert.triage = triage
             self.es.index(
                 index=index,
                 id=alert_id,
-                document=alert.to_doc(),
+                document=_searchable(alert.to_doc()),
                 if_seq_no=int(seq_no),
                 if_primary_term=int(term),
                 refresh="wait_for",
@@ -1212,6 +1242,28 @@ class ElasticStore:
             f"{self.prefix}audit-*", "at", "id", filters, query.size, query.cursor
         )
         return Page([AuditEntry.model_validate(d) for d in docs], total, cursor)
+
+
+#: KQL fields answered by another indexed field (`message` is analysed text; its keyword is exact).
+EVENT_RENAMED = {"message": "message.keyword"}
+
+
+def _searchable(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with its free-text words beside it (`search_text`, not kept in `_source`)."""
+    doc[SEARCH_FIELD] = search_text(doc)
+    return doc
+
+
+def _alert(doc: dict[str, Any]) -> Alert:
+    """An alert read back (`_event`'s reason: older indices keep `search_text` in `_source`)."""
+    doc.pop(SEARCH_FIELD, None)
+    return Alert.model_validate(doc)
+
+
+def _event(doc: dict[str, Any]) -> Event:
+    """An event read back; an index from before issue 15 still has `search_text` in `_source`."""
+    doc.pop(SEARCH_FIELD, None)
+    return Event.from_doc(doc)
 
 
 def _b64(value: Any) -> str:

@@ -21,6 +21,7 @@ import orjson
 from soc_core.alert import Alert, AlertRepeat, Incident, Triage, alert_group
 from soc_core.errors import StoreError
 from soc_core.event import Event
+from soc_core.kql import ALERT_FIELDS, EVENT_FIELDS
 from soc_core.records import DeadLetter
 from soc_core.registry import REGISTRY_KINDS, Registry
 from soc_core.store import (
@@ -42,6 +43,7 @@ from soc_core.store import (
     WriteResult,
     group_runs,
 )
+from stores.sqlite.kql import Target, compile_where, register_functions
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -60,6 +62,55 @@ CREATE INDEX IF NOT EXISTS deadletters_at ON deadletters(at DESC, id DESC);
 CREATE TABLE IF NOT EXISTS registry (
   kind TEXT NOT NULL, id TEXT NOT NULL, token_sha256 TEXT, doc BLOB NOT NULL, PRIMARY KEY (kind, id));
 """
+
+# Free text (issue 15): each table's documents' words (`soc_core.kql.text.search_text`, folded in
+# Python so "da xoa" finds "Đã xóa") in a contentless FTS5 table keyed by the row's rowid. Triggers
+# keep it in step: a contentless table forgets a row by being told its old words ('delete'), which
+# the same deterministic function recomputes from the old document.
+FTS_TABLES = ("events", "alerts")
+
+
+def fts_schema(table: str) -> str:
+    return f"""
+CREATE VIRTUAL TABLE IF NOT EXISTS {table}_fts USING fts5(
+  body, content='', tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER IF NOT EXISTS {table}_fts_insert AFTER INSERT ON {table} BEGIN
+  INSERT INTO {table}_fts(rowid, body) VALUES (new.rowid, kql_search_text(new.doc));
+END;
+CREATE TRIGGER IF NOT EXISTS {table}_fts_delete AFTER DELETE ON {table} BEGIN
+  INSERT INTO {table}_fts({table}_fts, rowid, body) VALUES ('delete', old.rowid, kql_search_text(old.doc));
+END;
+CREATE TRIGGER IF NOT EXISTS {table}_fts_update AFTER UPDATE OF doc ON {table} BEGIN
+  INSERT INTO {table}_fts({table}_fts, rowid, body) VALUES ('delete', old.rowid, kql_search_text(old.doc));
+  INSERT INTO {table}_fts(rowid, body) VALUES (new.rowid, kql_search_text(new.doc));
+END;
+"""
+
+
+EVENT_TARGET = Target(
+    EVENT_FIELDS,
+    "events",
+    "events_fts",
+    time_columns={"@timestamp": "ts"},
+    # not source_id/unit_id: an event without `soc` has "" there but no value in its document
+    columns={"host.name": "host_name"},
+)
+ALERT_TARGET = Target(
+    ALERT_FIELDS,
+    "alerts",
+    "alerts_fts",
+    time_columns={"@timestamp": "ts"},
+    columns={
+        "severity": "severity",
+        "triage.status": "status",
+        "rule.id": "rule_id",
+        "soc.unit.id": "unit_id",
+        "host_name": "host_name",
+        "user_name": "user_name",
+        "soc.system.id": "system_id",
+        "triage.assignee": "assignee",
+    },
+)
 
 TRIAGE_SCHEMA = """
 CREATE INDEX IF NOT EXISTS alerts_status_ts ON alerts(status, ts DESC, id DESC);
@@ -147,6 +198,7 @@ class SqliteStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=10000")
+        register_functions(self._conn)
         self._lock = threading.RLock()
 
     @contextmanager
@@ -174,6 +226,24 @@ class SqliteStore:
         with self._lock:
             self._conn.executescript(SCHEMA)
         self._setup_triage()
+        self._setup_search()
+
+    def _setup_search(self) -> None:
+        """The FTS5 tables and their triggers; a table new to this file gets the rows already
+        there (once: a file from before issue 15)."""
+        with self._lock:
+            have = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        with self._lock:
+            self._conn.execute("CREATE INDEX IF NOT EXISTS events_host_ts ON events(host_name, ts)")
+        for table in FTS_TABLES:
+            with self._tx() as conn:
+                for statement in _statements(fts_schema(table)):
+                    conn.execute(statement)
+                if f"{table}_fts" not in have:
+                    conn.execute(
+                        f"INSERT INTO {table}_fts(rowid, body)"
+                        f" SELECT rowid, kql_search_text(doc) FROM {table}"
+                    )
 
     def health(self) -> dict[str, str]:
         try:
@@ -286,8 +356,7 @@ class SqliteStore:
     def _page_sql(
         table: str, ts_col: str, filters: list[tuple[str, Any]], size: int, cursor: str | None
     ) -> tuple[str, str, list[Any], list[Any]]:
-        where = [f"{clause}" for clause, _ in filters]
-        params = [value for _, value in filters]
+        where, params = SqliteStore._flatten(filters)
         count_sql = f"SELECT COUNT(*) FROM {table}" + (" WHERE " + " AND ".join(where) if where else "")
         count_params = list(params)
         if cursor:
@@ -332,6 +401,8 @@ class SqliteStore:
                 filters.append((f"{col} = ?", value))
         if query.text:
             filters.append(("instr(lower(CAST(doc AS TEXT)), ?) > 0", query.text.lower()))
+        if query.kql is not None:
+            filters.append(compile_where(query.kql, EVENT_TARGET))
         docs, total, cursor = self._page("events", "ts", filters, query.size, query.cursor)
         return Page([Event.from_json(d) for d in docs], total, cursor)
 
@@ -497,6 +568,8 @@ class SqliteStore:
                 filters.append((f"{col} = ?", value))
         if query.text:
             filters.append(("instr(lower(CAST(doc AS TEXT)), ?) > 0", query.text.lower()))
+        if query.kql is not None:
+            filters.append(compile_where(query.kql, ALERT_TARGET))
         return filters
 
     @staticmethod
@@ -836,3 +909,15 @@ class SqliteStore:
 def _like_prefix(text: str) -> str:
     """`login` matches `login.success` and `login.failure`: a LIKE prefix with wildcards escaped."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _statements(script: str) -> list[str]:
+    """`script`'s statements one by one (`executescript` would commit the open transaction)."""
+    out: list[str] = []
+    current = ""
+    for line in script.strip().splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return out

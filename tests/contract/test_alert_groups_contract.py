@@ -9,6 +9,7 @@ import pytest
 from soc_core.alert import Alert, Severity, alert_group
 from soc_core.errors import StoreError
 from soc_core.event import Soc, SocSource, SocUnit
+from soc_core.kql import ALERT_FIELDS, parse_for
 from soc_core.open_alerts import StoreOpenAlerts
 from soc_core.store import MAX_GROUP_MEMBERS, AlertQuery, AlertSearch, Store
 from stores.elastic.store import ElasticStore
@@ -146,3 +147,6 @@ def test_alerts_stored_before_groups_get_theirs(store: Store) -> None:
     assert again is not None and again.group == alert_group(alert.timestamp, ["ev-000007"])
     (group,) = store.search_alert_groups(AlertSearch()).items
     assert group.key == again.group
+    # the backfill's partial update keeps (here: gives) the alert its free-text words
+    found = store.search_alert_queue(AlertSearch(kql=parse_for("brute force", ALERT_FIELDS)))
+    assert [a.id for a in found.items] == [alert.id]
