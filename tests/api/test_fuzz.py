@@ -108,7 +108,7 @@ def _embedded_app(data_dir: Path) -> tuple[FastAPI, AppContext, list[str]]:
     registry = RegistryCache(backend.store)
     registry.reload()
     detect = build_detect(settings, backend)
-    pipeline = EmbeddedPipeline(backend.store, build_normalize(registry), detect)
+    pipeline = EmbeddedPipeline(backend.store, build_normalize(registry, settings), detect)
     ctx = AppContext(
         settings=settings,
         backend=backend,
