@@ -42,6 +42,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.bench_ingest import wait_healthy
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-amplification-token"
 
@@ -75,20 +77,6 @@ def make_registry(code: Path, data_dir: Path) -> None:
         "store.close()\n"
     )
     subprocess.run([sys.executable, "-c", script, str(data_dir)], cwd=code, check=True)
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"socpipe run exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} not healthy")
 
 
 class Watch(threading.Thread):
@@ -180,7 +168,7 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(f"{base}/health", proc)
+        wait_healthy(f"{base}/health", proc, timeout_s=180)
         time.sleep(2)  # let start-up work settle before the baseline
         baseline = rss_mb(proc.pid)
         watch = Watch(f"{base}/health", proc.pid)
