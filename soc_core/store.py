@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from soc_core.alert import Alert, AlertRepeat, Incident, Triage
 from soc_core.coverage import CoverageRepository
+from soc_core.errors import StoreError
 from soc_core.event import Event
 from soc_core.exceptions import ExceptionRepository
 from soc_core.inspections import InspectionRepository
@@ -100,6 +101,34 @@ class DeadLetterQuery:
     end: datetime | None = None
     size: int = 50
     cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramBucket:
+    """Matches in [start, start + interval): one bar of the explorer's and the rules page's charts."""
+
+    start: datetime
+    count: int
+
+
+MAX_HISTOGRAM_BUCKETS = 2_000
+"""More bars than a chart can show: a request for more is refused (`StoreError`) before it runs."""
+
+
+def check_histogram(interval_s: int, start: datetime | None, end: datetime | None) -> None:
+    """Refuse a histogram no chart could draw before a store computes it."""
+    if interval_s < 1:
+        raise StoreError("histogram interval must be at least one second", interval_s=interval_s)
+    if (
+        start is not None
+        and end is not None
+        and (end - start).total_seconds() / interval_s > MAX_HISTOGRAM_BUCKETS
+    ):
+        raise StoreError(
+            "histogram would have too many buckets",
+            interval_s=interval_s,
+            max_buckets=MAX_HISTOGRAM_BUCKETS,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +331,11 @@ class EventStore(Protocol):
 
     def search_events(self, query: EventQuery) -> Page[Event]: ...
 
+    def event_histogram(self, query: EventQuery, interval_s: int, offset_s: int = 0) -> list[HistogramBucket]:
+        """How many events `query` matches (its size and cursor ignored) per bucket of `interval_s`
+        seconds starting at `k * interval_s + offset_s` (Unix time; a day in Asia/Ho_Chi_Minh is
+        `86400, -25200`), ascending, empty buckets left out."""
+
     def list_deadletters(self, query: DeadLetterQuery) -> Page[DeadLetter]: ...
 
     def source_activity(self) -> dict[str, SourceActivity]:
@@ -340,6 +374,11 @@ class AlertStore(Protocol):
         self, query: AlertSearch, facets: Sequence[str], size: int = 10
     ) -> dict[str, list[FacetBucket]]:
         """Counts per value of each facet (see `FACETS`) among the alerts `query` matches."""
+
+    def alert_histogram(
+        self, query: AlertSearch, interval_s: int, offset_s: int = 0
+    ) -> list[HistogramBucket]:
+        """`event_histogram` for alerts: per bucket, how many alerts `query` matches."""
 
     def search_alert_groups(self, query: AlertSearch) -> Page[AlertGroup]:
         """The queue collapsed by alert group: groups with a member matching every filter, by group key

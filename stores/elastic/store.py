@@ -39,6 +39,7 @@ from soc_core.store import (
     DeadLetterQuery,
     EventQuery,
     FacetBucket,
+    HistogramBucket,
     IncidentQuery,
     OpenAlertQuery,
     Page,
@@ -46,6 +47,7 @@ from soc_core.store import (
     SourceActivity,
     UserRecord,
     WriteResult,
+    check_histogram,
     group_runs,
 )
 from stores.elastic.kql import SEARCH_FIELD, compile_query
@@ -559,6 +561,52 @@ class ElasticStore:
         return [{"term": {f: v}} for f, v in pairs if v]
 
     def search_events(self, query: EventQuery) -> Page[Event]:
+        docs, total, cursor = self._search_page(
+            f"{self.prefix}events-*",
+            "@timestamp",
+            "event.id",
+            self._event_filters(query),
+            query.size,
+            query.cursor,
+            query.text,
+        )
+        return Page([_event(d) for d in docs], total, cursor)
+
+    def event_histogram(self, query: EventQuery, interval_s: int, offset_s: int = 0) -> list[HistogramBucket]:
+        check_histogram(interval_s, query.start, query.end)
+        boolean: dict[str, Any] = {"filter": self._event_filters(query)}
+        if query.text:
+            boolean["must"] = [{"simple_query_string": {"query": query.text, "default_operator": "and"}}]
+        return self._histogram(f"{self.prefix}events-*", {"bool": boolean}, interval_s, offset_s)
+
+    def _histogram(
+        self, pattern: str, query: dict[str, Any], interval_s: int, offset_s: int
+    ) -> list[HistogramBucket]:
+        """A `date_histogram` on `@timestamp` (fixed interval and offset, in UTC), empty buckets left out."""
+        histogram = {
+            "field": "@timestamp",
+            "fixed_interval": f"{interval_s}s",
+            "offset": f"{offset_s % interval_s}s",
+            "min_doc_count": 1,
+        }
+        try:
+            resp = self.es.search(
+                index=pattern,
+                query=query,
+                size=0,
+                aggs={"over_time": {"date_histogram": histogram}},
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        except ApiError as exc:
+            raise StoreError(f"histogram failed: {exc}", index=pattern) from exc
+        buckets = resp.get("aggregations", {}).get("over_time", {}).get("buckets", [])
+        return [
+            HistogramBucket(datetime.fromtimestamp(b["key"] / 1000, UTC), int(b["doc_count"]))
+            for b in buckets
+        ]
+
+    def _event_filters(self, query: EventQuery) -> list[dict[str, Any]]:
         filters = self._range("@timestamp", query.start, query.end) + self._terms(
             [
                 ("soc.source.id", query.source_id),
@@ -569,10 +617,7 @@ class ElasticStore:
         )
         if query.kql is not None:
             filters.append(compile_query(query.kql, EVENT_FIELDS, EVENT_RENAMED))
-        docs, total, cursor = self._search_page(
-            f"{self.prefix}events-*", "@timestamp", "event.id", filters, query.size, query.cursor, query.text
-        )
-        return Page([_event(d) for d in docs], total, cursor)
+        return filters
 
     def search_alerts(self, query: AlertQuery) -> Page[Alert]:
         filters = self._range("@timestamp", query.start, query.end) + self._terms(
@@ -825,6 +870,14 @@ class ElasticStore:
                 }
             ]
         return {"bool": boolean}
+
+    def alert_histogram(
+        self, query: AlertSearch, interval_s: int, offset_s: int = 0
+    ) -> list[HistogramBucket]:
+        check_histogram(interval_s, query.start, query.end)
+        if query.ids is not None and not query.ids:
+            return []
+        return self._histogram(f"{self.prefix}alerts-*", self._alert_filters(query), interval_s, offset_s)
 
     def search_alert_queue(self, query: AlertSearch) -> Page[Alert]:
         if query.ids is not None and not query.ids:

@@ -34,6 +34,7 @@ from soc_core.store import (
     DeadLetterQuery,
     EventQuery,
     FacetBucket,
+    HistogramBucket,
     IncidentQuery,
     OpenAlertQuery,
     Page,
@@ -41,6 +42,7 @@ from soc_core.store import (
     SourceActivity,
     UserRecord,
     WriteResult,
+    check_histogram,
     group_runs,
 )
 from stores.sqlite.kql import Target, compile_where, register_functions
@@ -390,6 +392,31 @@ class SqliteStore:
         return out
 
     def search_events(self, query: EventQuery) -> Page[Event]:
+        docs, total, cursor = self._page("events", "ts", self._event_filters(query), query.size, query.cursor)
+        return Page([Event.from_json(d) for d in docs], total, cursor)
+
+    def event_histogram(self, query: EventQuery, interval_s: int, offset_s: int = 0) -> list[HistogramBucket]:
+        check_histogram(interval_s, query.start, query.end)
+        return self._histogram("events", self._event_filters(query), interval_s, offset_s)
+
+    def _histogram(
+        self, table: str, filters: list[tuple[str, Any]], interval_s: int, offset_s: int
+    ) -> list[HistogramBucket]:
+        """Counts per bucket, grouped on the bucket's Unix start computed from the `ts` column."""
+        where, params = self._flatten(filters)
+        bucket = "((unixepoch(substr(ts, 1, 19)) - ?) / ?) * ? + ?"
+        sql = (
+            f"SELECT {bucket} AS b, COUNT(*) FROM {table}"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " GROUP BY b ORDER BY b"
+        )
+        offset_s %= interval_s  # the same buckets, and a bucket start never before the epoch
+        rows = self._query(sql, [offset_s, interval_s, interval_s, offset_s, *params])
+        return [
+            HistogramBucket(datetime.fromtimestamp(int(b), UTC), int(n)) for b, n in rows if b is not None
+        ]
+
+    def _event_filters(self, query: EventQuery) -> list[tuple[str, Any]]:
         filters = self._time_filters("ts", query.start, query.end)
         for col, value in (
             ("source_id", query.source_id),
@@ -403,8 +430,7 @@ class SqliteStore:
             filters.append(("instr(lower(CAST(doc AS TEXT)), ?) > 0", query.text.lower()))
         if query.kql is not None:
             filters.append(compile_where(query.kql, EVENT_TARGET))
-        docs, total, cursor = self._page("events", "ts", filters, query.size, query.cursor)
-        return Page([Event.from_json(d) for d in docs], total, cursor)
+        return filters
 
     def search_alerts(self, query: AlertQuery) -> Page[Alert]:
         filters = self._time_filters("ts", query.start, query.end)
@@ -604,6 +630,14 @@ class SqliteStore:
         total = int(self._query(count_sql, count_params)[0][0])
         cursor = encode_cursor(rows[-1][0], rows[-1][1]) if rows and len(rows) == query.size else None
         return Page([Alert.from_json(r[2]) for r in rows], total, cursor)
+
+    def alert_histogram(
+        self, query: AlertSearch, interval_s: int, offset_s: int = 0
+    ) -> list[HistogramBucket]:
+        check_histogram(interval_s, query.start, query.end)
+        if query.ids is not None and not query.ids:
+            return []
+        return self._histogram("alerts", self._alert_search_filters(query), interval_s, offset_s)
 
     def search_alert_groups(self, query: AlertSearch) -> Page[AlertGroup]:
         """The page's group keys first (the key starts with the time, so key order is time order),
