@@ -91,6 +91,7 @@ def test_alerts_per_day_show_as_a_sparkline_and_a_chart(page: Any, live: dict[st
     assert spark.locator("rect").count() == 7
     assert spark.get_attribute("aria-label").endswith(": 0, 0, 0, 0, 1, 1, 1")
     assert page.locator(f"#rule-{GUEST} svg.sparkline rect.zero").count() == 7
+    console._shot(page, "rules")
     page.click(f"#rule-{ACCEPTED} td a >> nth=0")
     page.wait_for_url(f"**/rules/{ACCEPTED}")
     bars = page.locator("#rule-chart rect.bar")
