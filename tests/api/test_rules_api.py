@@ -36,7 +36,7 @@ from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
 from soc_core.rule_state import RuleStateStore
 from soc_core.settings import DetectionSettings, Settings
-from soc_core.store import AuditQuery
+from soc_core.store import AlertSearch, AuditQuery
 from socpipe.app import create_app
 from socpipe.runtime import build_engine
 from stores.elastic.rule_state import ElasticRuleStateStore
@@ -937,3 +937,21 @@ def test_the_list_shows_quarantined_files_with_their_reasons(client: TestClient,
     assert f'href="/rules/{BROKEN}"' in section
     page = client.get(f"/rules/{BROKEN}").text
     assert 'id="quarantine-reason"' in page and "nosuchmodifier" in page
+
+
+def test_the_rules_pages_alert_queries_read_a_time_bounded_index(store: SqliteStore) -> None:
+    """SQLite: a rule's histogram and the per-day rule facets search an index on (rule, origin, time)
+    and (origin, time); before, they walked every live alert (`alerts_origin_status_ts`), seconds
+    on 200,000 alerts (bench/bench_rules_page.py)."""
+    now = datetime.now(UTC)
+    ran: list[str] = []
+    store._conn.set_trace_callback(ran.append)  # the SQL as run, parameters expanded
+    try:
+        store.alert_histogram(AlertSearch(rule_id=GUEST, start=now - timedelta(days=30), end=now), 86_400)
+        store.alert_facets(AlertSearch(start=now - timedelta(days=1), end=now), ["rule"], size=10)
+    finally:
+        store._conn.set_trace_callback(None)
+    plans = [" ".join(str(row[3]) for row in store._query(f"EXPLAIN QUERY PLAN {sql}")) for sql in ran]
+    assert len(plans) == 2
+    assert "alerts_rule_origin_ts (rule_id=? AND origin=? AND ts>? AND ts<?)" in plans[0]
+    assert "alerts_origin_ts (origin=? AND ts>? AND ts<?)" in plans[1]
