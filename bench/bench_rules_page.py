@@ -24,10 +24,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import orjson
 from fastapi.testclient import TestClient
@@ -46,6 +44,7 @@ from socpipe.heap import freeze_startup_heap  # noqa: E402
 from socpipe.runtime import build_engine  # noqa: E402
 from stores.sqlite.store import SqliteStore  # noqa: E402
 from tests.backends import app_context  # noqa: E402
+from tests.counting import count_calls  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "rules_page.json"
 NOISY_RULES = 400  # rules that raised alerts at all; the rest of the corpus stays quiet
@@ -89,20 +88,6 @@ def timed(client: TestClient, path: str, runs: int) -> dict[str, float]:
     }
 
 
-def count_aggregations(store: SqliteStore) -> Counter[str]:
-    """Wrap the store's alert aggregations so a page's calls can be counted."""
-    calls: Counter[str] = Counter()
-    for name in ("alert_facets", "alert_histogram", "search_alerts"):
-        real = getattr(store, name)
-
-        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
-            calls[_name] += 1
-            return _real(*args, **kwargs)
-
-        setattr(store, name, counted)
-    return calls
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--alerts", type=int, default=200_000)
@@ -131,7 +116,7 @@ def main() -> None:
         noisiest = store.alert_facets(AlertSearch(), ["rule"], size=1)["rule"][0]
         with TestClient(create_app(ctx), base_url="https://testserver") as client:
             login(client, store, role=Role.ANALYST, username="bench")
-            calls = count_aggregations(store)
+            calls = count_calls(store)
             client.get("/rules")
             per_listing = dict(calls)
             pages = {

@@ -44,6 +44,7 @@ from stores.sqlite.rule_state import JsonRuleStateStore
 from stores.sqlite.store import SqliteStore
 from tests.backends import app_context
 from tests.conftest import make_alert, make_event
+from tests.counting import count_calls
 from tests.detections.provincial_pack import CORRELATION_FILES, RULE_FILES
 from tests.paging import pages
 from tests.problems import problem
@@ -837,28 +838,14 @@ def test_the_histogram_counts_a_rules_alerts_per_local_day(client: TestClient, s
     assert quarantined["buckets"][0]["count"] == 0
 
 
-def _count_aggregations(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Count the alert queries a page asks the store for."""
-    calls: Counter[str] = Counter()
-    for name in ("alert_facets", "alert_histogram", "search_alerts"):
-        real = getattr(store, name)
-
-        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
-            calls[_name] += 1
-            return _real(*args, **kwargs)
-
-        monkeypatch.setattr(store, name, counted)
-    return calls
-
-
 def test_the_list_counts_every_rule_per_day_in_a_constant_number_of_queries(
-    client: TestClient, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, store: SqliteStore
 ) -> None:
     today = day_start(datetime.now(UTC))
     _alerts_at(store, GUEST, [today, today - timedelta(days=2), today - timedelta(days=2, hours=-3)])
     _alerts_at(store, ACCEPTED, [today - timedelta(days=6)])
     login(client, store, role=Role.VIEWER)
-    calls = _count_aggregations(store, monkeypatch)
+    calls = count_calls(store)
     html = client.get("/rules", params={"size": 500}).text
     assert calls == Counter({"alert_facets": 2 + SPARK_DAYS})  # 24 h, 7 days, one per day
     assert html.count('<svg class="sparkline"') == html.count('<tr id="rule-') > PACK_RULES // 2
