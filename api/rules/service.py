@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -167,18 +168,54 @@ def last_days(now: datetime, days: int) -> list[datetime]:
     return [today - timedelta(days=days - 1 - i) for i in range(days)]
 
 
-def daily_counts(store: AlertStore, now: datetime, days: int) -> dict[str, list[int]]:
-    """Alerts per rule per local day over the last `days` days (today last), for every rule at once.
+@dataclass(frozen=True, slots=True)
+class AlertWindows:
+    """Every rule's alerts in the listing's windows: the last 24 hours, the last 7 days, and per local
+    day over the last `len(days)` days (today last, still running)."""
 
-    One rule facet per day: a constant number of store queries whatever the number of rules, so the
-    listing of thousands of rules never asks the store once per rule."""
+    days: list[datetime]
+    daily: dict[str, list[int]]
+    last_24h: dict[str, int]
+    last_7d: dict[str, int]
+
+    @property
+    def counts(self) -> tuple[dict[str, int], ...]:
+        """As `list_rules` takes them (`_alert_counts`' shape)."""
+        return self.last_24h, self.last_7d
+
+
+def alert_windows(store: AlertStore, now: datetime, days: int) -> AlertWindows:
+    """`AlertWindows` for every rule at once, in `days` + 2 store queries whatever the number of rules.
+
+    One rule facet per local day; the rolling 24 hours and 7 days are today plus the whole days
+    before it plus one facet over the part of the oldest day they reach into, so each alert of the
+    week is read about once rather than once per window. Today's facet has no end, like the
+    rolling windows (an alert stamped a little in the future still counts)."""
+    if days < 7:
+        raise InvalidRange("the listing's windows need at least 7 days", days=days)
     starts = last_days(now, days)
-    out: dict[str, list[int]] = {}
+    today = starts[-1]
+
+    def facet(start: datetime, end: datetime | None) -> dict[str, int]:
+        query = AlertSearch(start=start, end=end)
+        return {
+            b.value: b.count for b in store.alert_facets(query, ["rule"], size=FACET_RULES).get("rule", [])
+        }
+
+    daily: dict[str, list[int]] = {}
     for i, start in enumerate(starts):
-        query = AlertSearch(start=start, end=start + timedelta(days=1))
-        for b in store.alert_facets(query, ["rule"], size=FACET_RULES).get("rule", []):
-            out.setdefault(b.value, [0] * days)[i] = b.count
-    return out
+        end = start + timedelta(days=1) if start != today else None
+        for rule_id, n in facet(start, end).items():
+            daily.setdefault(rule_id, [0] * days)[i] = n
+    day_24h = facet(now - timedelta(hours=24), today)  # the end of yesterday inside the last 24 hours
+    day_7d = facet(now - timedelta(days=7), today - timedelta(days=6))  # ... of the day 7 days ago
+    last_24h = {r: counts[-1] for r, counts in daily.items() if counts[-1]}
+    for r, n in day_24h.items():
+        last_24h[r] = last_24h.get(r, 0) + n
+    last_7d = {r: sum(counts[-7:]) for r, counts in daily.items() if any(counts[-7:])}
+    for r, n in day_7d.items():
+        last_7d[r] = last_7d.get(r, 0) + n
+    return AlertWindows(starts, daily, last_24h, last_7d)
 
 
 def rule_histogram(
@@ -373,9 +410,12 @@ def list_rules(
     store: Store,
     params: RuleListParams,
     now: datetime | None = None,
+    counts: tuple[dict[str, int], ...] | None = None,
 ) -> ItemPage[RuleSummary]:
+    """`counts`: the alerts per rule in the last 24 hours and 7 days when the caller has them already
+    (the console, from `alert_windows`); else two rule facets ask the store."""
     state = _sync(engine, state_store)
-    counts = _alert_counts(store, now or datetime.now(UTC))
+    counts = counts if counts is not None else _alert_counts(store, now or datetime.now(UTC))
     rows: list[tuple[RuleSummary, str | None]] = [
         (RuleSummary.model_validate(_summary(info, state, counts, attack=False)), info.description)
         for info in engine.rules

@@ -4,8 +4,9 @@ the rules it reads, linked; what reads a rule; the engine's numbers here; who en
 when and why), and enabling or disabling a rule or correlation for every process, with a reason.
 
 The pages call the rules API's service (`api.rules.service`), so they show what the API answers.
-The listing's sparklines come from one rule facet per day (a constant number of store queries for
-thousands of rules); the per-rule histogram is asked for only on the rule's own page.
+The listing's counts and sparklines come from one rule facet per day plus two for the rolling
+windows' oldest part (`service.alert_windows`: a constant number of store queries for thousands of
+rules); the per-rule histogram is asked for only on the rule's own page.
 """
 
 from __future__ import annotations
@@ -92,18 +93,19 @@ def rules_page(request: Request, principal: Reader) -> HTMLResponse:
     quarantined: list[QuarantinedRead] = []
     try:
         engine = service.engine_of(ctx)
-        now = datetime.now(UTC)
+        windows = service.alert_windows(ctx.store, datetime.now(UTC), SPARK_DAYS)
         page = service.list_rules(
             engine=engine,
             state_store=service.state_store_of(ctx),
             store=ctx.store,
             params=params.model_copy(update={"cursor": cursor}),
-            now=now,
+            counts=windows.counts,
         )
-        days = service.last_days(now, SPARK_DAYS)
-        daily = service.daily_counts(ctx.store, now, SPARK_DAYS)
         zeros = [0] * SPARK_DAYS
-        sparks = {r.id: sparkline(list(zip(days, daily.get(r.id, zeros), strict=True))) for r in page.items}
+        sparks = {
+            r.id: sparkline(list(zip(windows.days, windows.daily.get(r.id, zeros), strict=True)))
+            for r in page.items
+        }
         quarantined = service.quarantined(engine=engine)
     except (service.RuleError, StoreError) as exc:
         error = exc.message

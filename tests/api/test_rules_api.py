@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from api.auth.deps import Role
 from api.auth.testing import form_csrf, login
+from api.rules import service
 from api.rules.service import day_start
 from detections.correlation.engine import LiveCorrelation
 from detections.engine import DetectionEngine
@@ -942,3 +943,28 @@ def test_the_rules_pages_alert_queries_read_a_time_bounded_index(store: SqliteSt
     assert len(plans) == 2
     assert "alerts_rule_origin_ts (rule_id=? AND origin=? AND ts>? AND ts<?)" in plans[0]
     assert "alerts_origin_ts (origin=? AND ts>? AND ts<?)" in plans[1]
+
+
+def test_the_listings_windows_count_what_the_rolling_facets_count(store: SqliteStore) -> None:
+    """`alert_windows` builds the last 24 hours and 7 days from day facets plus the oldest day's part:
+    the same numbers as asking for each window, at every edge."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    today = day_start(now)
+    minute, second = timedelta(minutes=1), timedelta(seconds=1)
+    day_ago, week_ago, oldest_day = (
+        now - timedelta(hours=24),
+        now - timedelta(days=7),
+        today - timedelta(days=6),
+    )
+    edges = [now - minute, today, today - second, day_ago + minute, day_ago - minute]
+    edges += [oldest_day, oldest_day - second, week_ago + minute, week_ago - minute, now - timedelta(days=20)]
+    _alerts_at(store, GUEST, edges)
+    _alerts_at(store, ACCEPTED, [now - timedelta(days=6, hours=23, minutes=59)])
+    windows = service.alert_windows(store, now, 7)
+    assert windows.counts == service._alert_counts(store, now)
+    assert windows.last_7d[GUEST] == 8 and windows.last_24h[GUEST] == 4 and windows.last_7d[ACCEPTED] == 1
+    # the sparkline's 7 whole local days start at 00:00 six days ago, later than now - 7 days
+    assert sum(windows.daily[GUEST]) == 6
+    assert windows.days == [oldest_day + timedelta(days=i) for i in range(7)]
+    with pytest.raises(service.InvalidRange):
+        service.alert_windows(store, now, 6)
