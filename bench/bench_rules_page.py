@@ -138,7 +138,7 @@ def main() -> None:
         "rules_with_alerts": NOISY_RULES,
         "noisiest_rule_alerts": noisiest.count,
         "engine_start_s": round(engine_s, 2),
-        "load_s": round(load_s, 1),
+        "load_s": round(load_s, 1) if load_s else None,  # None: a kept store (--store) was reused
         "store_aggregations_per_listing": per_listing,
         "runs": args.runs,
         "pages": pages,

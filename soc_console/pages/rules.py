@@ -115,7 +115,6 @@ def rules_page(request: Request, principal: Reader) -> HTMLResponse:
         nav="rules",
         page=page,
         sparks=sparks,
-        spark_days=SPARK_DAYS,
         quarantined=quarantined,
         error=error,
         filters=given,
