@@ -50,6 +50,32 @@ PERMISSIONS_POLICY = (
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+def protect(request: Request, response: Response) -> None:
+    """The headers every answer carries: what the browser may load, frame, sniff and send on."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Permissions-Policy"] = PERMISSIONS_POLICY
+    if request.url.scheme == "https":
+        response.headers["Strict-Transport-Security"] = HSTS
+
+
+def protect_server_errors(app: FastAPI) -> None:
+    """Give unexpected failures' answers the same headers. Starlette answers them outside every
+    middleware (its outermost `ServerErrorMiddleware` calls the `Exception` handler), so the handler
+    itself adds them; call this after every other handler is installed (it wraps the last one)."""
+    inner = app.exception_handlers[Exception]
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        answer = inner(request, exc)
+        response = await answer if isinstance(answer, Awaitable) else answer
+        protect(request, response)
+        return response
+
+    app.add_exception_handler(Exception, handler)
+
+
 def install(app: FastAPI, ctx: AppContext) -> None:
     """Add the API to `app`: its state (context, login limiter), handlers and routes.
 
@@ -81,13 +107,7 @@ def install(app: FastAPI, ctx: AppContext) -> None:
             )
         if request.cookies.get(SESSION_COOKIE):
             response.headers.setdefault("Cache-Control", "no-store")  # signed-in pages stay out of caches
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Permissions-Policy"] = PERMISSIONS_POLICY
-        if request.url.scheme == "https":
-            response.headers["Strict-Transport-Security"] = HSTS
+        protect(request, response)
         return response
 
     signed_in = [Depends(require_roles())]
