@@ -344,7 +344,8 @@ class Settings(BaseSettings):
     query_max_length: int = Field(
         default=MAX_QUERY_LENGTH,
         ge=1,
-        description="Longest search query (KQL: alert search `q`) read, in characters; longer: 422.",
+        description="Longest search query (KQL: the alert and event searches' `q`) read, in characters; "
+        "longer: 422.",
     )
     query_max_depth: int = Field(
         default=MAX_DEPTH,
