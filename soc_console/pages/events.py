@@ -170,8 +170,9 @@ def explorer(request: Request, principal: Reader) -> Response:
     )
     bars = found.histogram
     chart = bar_chart([(b.start, b.count) for b in bars.buckets], bars.interval_s, view.range)
-    selected = [f for f in found.fields.fields if f.name in columns]
-    available = [f for f in found.fields.fields if f.name not in columns]
+    listed = [f for f in found.fields.fields if f.name != FALLBACK]  # raw records: every value unique
+    selected = [f for f in listed if f.name in columns]
+    available = [f for f in listed if f.name not in columns]
     page = found.page
     assert params.start is not None and params.end is not None
     return render(

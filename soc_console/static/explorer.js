@@ -149,7 +149,7 @@
     if (!document.getElementById("explorer")) { return; }
     showHistory();
     if (!document.getElementById("query-error")) {  // a query that ran is worth remembering
-      remember((document.getElementById("q") || {}).value);
+      remember((document.getElementById("search") || {}).value);
       showHistory();
     }
     var clear = document.getElementById("clear-history");

@@ -107,8 +107,9 @@ def test_an_analyst_queries_filters_expands_and_exports(
     assert page.locator("#histogram rect.bar").count() >= 6  # 30-minute bars over the last 3 hours
 
     # a query, kept in the history
-    page.fill("#q", "host.name:web01 and dang nhap")
-    page.click("#run-query")
+    page.keyboard.press("/")  # the console's shortcut to the search box
+    page.keyboard.type("host.name:web01 and dang nhap")
+    page.keyboard.press("Enter")
     page.wait_for_url("**/events?q=host.name*")
     assert page.inner_text("#event-total").startswith("15")
     assert _rows(page).count() == 15
