@@ -34,6 +34,8 @@ DEFAULT_START = "now-24h"
 """The explorer's range when a link gives none (the API's list keeps "all time")."""
 _RELATIVE = re.compile(r"^now(?:\s*-\s*(\d{1,6})\s*([smhdw]))?$", re.IGNORECASE)
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_SPACED_OFFSET = re.compile(r"^(\d{4}-\d{2}-\d{2}T[\d:.]+) (\d{2}:?\d{2})$")
+"""`...T08:00:00 07:00`: a link's `+07:00` that was not percent-encoded arrives as a space."""
 _FILTERS = {"source": "source_id", "unit": "unit_id", "system": "system_id", "host": "host_name"}
 
 
@@ -50,7 +52,7 @@ def resolve_time(text: str, now: datetime) -> datetime:
             raise ValueError(OUT_OF_RANGE) from None
     else:
         try:
-            moment = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(_SPACED_OFFSET.sub(r"\1+\2", value))
         except ValueError:
             raise ValueError(
                 "a time is ISO 8601 (2026-12-05T08:00, 2026-12-05T01:00:00Z) or relative (now-15m,"

@@ -20,6 +20,7 @@ from api.events import service
 from api.events.export import DEFAULT_COLUMNS, csv_chunks, ndjson_chunks
 from api.events.models import FieldsRead, HistogramRead
 from api.events.params import VN_TZ, EventSearchParams, parse_columns, parse_events
+from api.media import FILE, file_responses
 from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, check_store_cursor, from_store
 from api.times import Time
 from soc_core.event import Event
@@ -102,7 +103,13 @@ def event_fields(
     return FieldsRead.of(service.field_summary(store=ctx.store, params=params, sample_size=sample, top=top))
 
 
-@router.get("/events/export")
+@router.get(
+    "/events/export",
+    response_class=FILE,
+    responses=file_responses(
+        "text/csv", "application/x-ndjson", description="the matches as CSV (UTF-8 with BOM) or NDJSON"
+    ),
+)
 def export_events(
     request: Request,
     params: Filters,

@@ -109,6 +109,12 @@ def test_relative_times_count_back_from_now() -> None:
     assert resolve_time("now-24h", now) == now - timedelta(hours=24)
     assert resolve_time("NOW - 7d", now) == now - timedelta(days=7)
     assert resolve_time("now", now) == now
+    # a link's unencoded `+07:00` arrives as a space: still the same instant
+    assert (
+        resolve_time("2026-12-05T16:30:00 07:00", now)
+        == resolve_time("2026-12-05T16:30:00+07:00", now)
+        == now
+    )
     params = parse_events({"q": "ws01"}, now=now).bounded(now)
     assert (params.start, params.end, params.start_text) == (now - timedelta(hours=24), now, "now-24h")
     assert params.link_params == {"q": "ws01", "start": "now-24h"}  # stays relative in links
