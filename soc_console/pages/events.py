@@ -1,7 +1,7 @@
 """The event explorer (`/events`) and one event's document (`/events/<id>`).
 
 One request renders the whole page: the page of matches with its exact total, the histogram and the
-field sidebar (`api.events.service.explore` asks the store all three at once). The URL is the state,
+field sidebar (`api.events.service.explore`; at once in distributed mode). The URL is the state,
 so a view can be bookmarked, shared and linked from other pages (`api.events.params` has the
 contract: `q`, `start`, `end`; `columns` picks the table's columns). Clicking a value filters in or
 out by adding a clause to the query as typed (`soc_console.explorer`); a bar of the histogram zooms
@@ -30,6 +30,7 @@ from soc_console.explorer import ANYWHERE, FIELD_NAME, Terms, add_clause, clause
 from soc_console.pages.common import Reader, app_context, render, see_other, url_with
 from soc_core.event import Event
 from soc_core.kql import EVENT_FIELDS
+from soc_core.settings import Mode
 
 router = APIRouter()
 
@@ -166,7 +167,11 @@ def explorer(request: Request, principal: Reader) -> Response:
             return see_other(view.after_action(action, value))
     check_store_cursor(params.cursor)
     found = service.explore(
-        store=ctx.store, params=params, now=now, sample_size=ctx.settings.explorer_sample_size
+        store=ctx.store,
+        params=params,
+        now=now,
+        sample_size=ctx.settings.explorer_sample_size,
+        parallel=ctx.settings.mode is Mode.DISTRIBUTED,
     )
     bars = found.histogram
     chart = bar_chart([(b.start, b.count) for b in bars.buckets], bars.interval_s, view.range)

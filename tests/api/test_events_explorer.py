@@ -207,3 +207,20 @@ def test_pick_interval_draws_about_sixty_bars() -> None:
     assert service.pick_interval(7 * 86400) == 3 * 3600
     huge = 8000 * 365 * 86400
     assert huge / service.pick_interval(huge) <= service.TARGET_BARS  # never more bars than a store draws
+
+
+def test_the_page_reads_are_the_same_at_once_or_one_by_one(seeded: Store) -> None:
+    now = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
+    params = parse_events({"q": "not xoa", **RANGE}, now=now).bounded(now)
+    one_by_one, at_once = (
+        service.explore(store=seeded, params=params, now=now, sample_size=5, parallel=parallel)
+        for parallel in (False, True)
+    )
+    assert (
+        [e.id for e in at_once.page.items]
+        == [e.id for e in one_by_one.page.items]
+        == ev(*(n for n in range(20) if n % 3))
+    )
+    assert at_once.page.total == one_by_one.page.total == 13
+    assert at_once.histogram == one_by_one.histogram and at_once.histogram.total == 13
+    assert at_once.fields == one_by_one.fields and at_once.fields.sample == 5
