@@ -150,3 +150,15 @@ def test_the_bar_chart_draws_matches_and_links_their_ranges() -> None:
     assert [(b.count, b.href) for b in chart.bars] == [(4, "0801-0802"), (2, "0803-0804")]
     assert chart.bars[0].height == 2 * chart.bars[1].height
     assert chart.y_labels[-1][1] == 4 and chart.x_labels[0][1] == "15:00"  # Asia/Ho_Chi_Minh
+
+
+def test_pages_follow_the_cursor(client: TestClient) -> None:
+    seen: list[str] = []
+    url: str | None = "/events?" + "&".join(f"{k}={v}" for k, v in {**RANGE, "size": "5"}.items())
+    while url:
+        html = client.get(url).text
+        seen += re.findall(r'class="event-row" data-id="([^"]+)"', html)
+        found = re.search(r'<a href="([^"]+)" id="next-page"', html)
+        url = unescape(found.group(1)) if found else None
+    assert len(seen) == len(set(seen)) == 13  # every event once, newest first
+    assert seen[:2] == ["ev-hostile", "ev-000011"] and seen[-1] == "ev-000000"
