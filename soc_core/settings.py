@@ -344,7 +344,8 @@ class Settings(BaseSettings):
     query_max_length: int = Field(
         default=MAX_QUERY_LENGTH,
         ge=1,
-        description="Longest search query (KQL: alert search `q`) read, in characters; longer: 422.",
+        description="Longest search query (KQL: the alert and event searches' `q`) read, in characters; "
+        "longer: 422.",
     )
     query_max_depth: int = Field(
         default=MAX_DEPTH,
@@ -352,6 +353,19 @@ class Settings(BaseSettings):
         le=25,
         description="Deepest nesting of ( and { in a search query; deeper: 422 (Elasticsearch refuses "
         "bool queries nested deeper than 30; each level can add one).",
+    )
+    explorer_sample_size: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,  # Elasticsearch's max_result_window: one read
+        description="Newest matching events the explorer's field sidebar counts top values in (like "
+        "Kibana Discover); the histogram and the total count every match.",
+    )
+    explorer_export_max_rows: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most events one explorer export (CSV, NDJSON) writes; it streams, so memory stays "
+        "flat, and says in its headers when the query matched more.",
     )
 
     ingest: IngestSettings = Field(default_factory=IngestSettings)

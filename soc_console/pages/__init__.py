@@ -9,6 +9,7 @@ from soc_console.pages import (
     alerts,
     audit,
     coverage,
+    events,
     exceptions,
     incidents,
     inspections,
@@ -19,5 +20,17 @@ from soc_console.pages import (
 )
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
-for area in (session, overview, alerts, exceptions, rules, incidents, audit, coverage, registry, inspections):
+for area in (
+    session,
+    overview,
+    alerts,
+    events,
+    exceptions,
+    rules,
+    incidents,
+    audit,
+    coverage,
+    registry,
+    inspections,
+):
     router.include_router(area.router)
