@@ -4,28 +4,27 @@ Clicking a value adds `field:"value"` (or `not field:"value"`) to the query as t
 sees and can edit exactly what was added. A query whose top level is an `or` is put in parentheses
 first, since `a or b and c` would mean `a or (b and c)`.
 
-Highlighting marks what the query looked for, the way the stores matched it: free-text words anywhere,
-ignoring case and diacritics ("da xoa" marks "Đã xóa"), a field's value in that field's column. The
-text is made visible (`soc_core.text.show_controls`) and escaped first; only then are `<mark>`s added,
-so log content can never become markup.
+Highlighting (`soc_core.kql.highlight`, drawn by `soc_console.render.mark`) marks what the query
+looked for, the way the stores matched it: free-text words anywhere, ignoring case and diacritics
+("da xoa" marks "Đã xóa"), a field's value in that field's column. The text is escaped first; only
+then are `<mark>`s added, so log content can never become markup.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from soc_core.kql import And, Match, Node, Not, Or, Text, Wildcard
-from soc_core.kql.text import fold
-from soc_core.text import show_controls
+from soc_console.render import mark
+from soc_core.kql import Node, Or
+from soc_core.kql.highlight import Term, for_field
+from soc_core.kql.highlight import terms as highlight_terms
 
 FIELD_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@.\-]*$")
 """A field KQL can name without escaping (the parser's FIELD token)."""
-ANYWHERE = ""
-"""The key of free-text terms in `Terms`: they are marked in every column."""
-Terms = dict[str, list[str]]
+ANYWHERE = None
+"""The field of the raw record: only the query's free text is marked there."""
 
 
 def quoted(value: str) -> str:
@@ -45,79 +44,12 @@ def add_clause(q: str, node: Node | None, extra: str) -> str:
     return f"({q}) and {extra}" if isinstance(node, Or) else f"{q} and {extra}"
 
 
-def terms(node: Node | None) -> Terms:
-    """The folded words and values `node` looks for (what is under a `not` is not marked)."""
-    found: Terms = {}
-    todo: list[Node] = [node] if node is not None else []
-    while todo:
-        item = todo.pop()
-        if isinstance(item, And | Or):
-            todo.extend(item.parts)
-        elif isinstance(item, Text):
-            words = [w for w in item.words if w]
-            if item.prefix and words:
-                words[-1] += "*"  # the last word may continue (`netsh*`)
-            found.setdefault(ANYWHERE, []).extend(words)
-        elif isinstance(item, Match):
-            found.setdefault(item.field, []).append(fold(item.value))
-        elif isinstance(item, Wildcard):
-            literal = max((p for p in item.pattern if isinstance(p, str)), key=len, default="")
-            if literal:
-                found.setdefault(item.field, []).append(fold(literal))
-        elif not isinstance(item, Not):  # Exists, Range, MatchAll mark nothing
-            continue
-    return found
+def terms(node: Node | None) -> list[Term]:
+    """What the query looks for (`soc_core.kql.highlight`): nothing for the empty query."""
+    return highlight_terms(node) if node is not None else []
 
 
-def _folded(text: str) -> tuple[str, list[int]]:
-    """`fold(text)` one character at a time, with each folded character's index in `text`."""
-    out: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(text):
-        f = fold(ch)
-        out.append(f)
-        where.extend([i] * len(f))
-    return "".join(out), where
-
-
-def _pattern(words: Iterable[str], values: Iterable[str]) -> re.Pattern[str] | None:
-    """Free-text words as whole words (`da` does not mark "đăng"; `netsh*` marks "netsh.exe"'s
-    start), values anywhere in their field."""
-    parts = [
-        (rf"(?<![^\W_]){re.escape(w[:-1])}" if w.endswith("*") else rf"(?<![^\W_]){re.escape(w)}(?![^\W_])")
-        for w in sorted({w for w in words if w.strip("*")}, key=len, reverse=True)
-    ]
-    parts += [re.escape(v) for v in sorted({v for v in values if v}, key=len, reverse=True)]
-    return re.compile("|".join(parts)) if parts else None
-
-
-def mark(text: str | None, words: Iterable[str], values: Iterable[str] = ()) -> Markup:
-    """`text` shown and escaped; each occurrence of free-text `words` and field `values` (folded)
-    wrapped in `<mark>`."""
-    shown = show_controls(text or "")
-    pattern = _pattern(words, values)
-    if pattern is None or not shown:
-        return escape(shown)
-    folded, where = _folded(shown)
-    spans: list[tuple[int, int]] = []
-    for match in pattern.finditer(folded):
-        if match.end() == match.start():
-            continue
-        start, end = where[match.start()], where[match.end() - 1] + 1
-        if spans and start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
-        else:
-            spans.append((start, end))
-    out: list[str] = []
-    last = 0
-    for start, end in spans:
-        out.append(str(escape(shown[last:start])))
-        out.append(f"<mark>{escape(shown[start:end])}</mark>")
-        last = end
-    out.append(str(escape(shown[last:])))
-    return Markup("".join(out))
-
-
-def marked(field: str, text: str | None, found: Terms) -> Markup:
-    """A cell of `field`: the query's free text and its values for this field marked."""
-    return mark(text, found.get(ANYWHERE, []), found.get(field, []) if field != ANYWHERE else [])
+def marked(field: str | None, text: str | None, found: list[Term]) -> Markup:
+    """A value of `field` (None: the raw record) with the query's free text and what it asked of
+    that field marked, escaped first."""
+    return mark(text, for_field(found, field))

@@ -127,12 +127,16 @@ def _query_terms(query: str) -> tuple[Term, ...]:
         return ()
 
 
+def mark(text: Any, wanted: list[Term]) -> Markup:
+    """Escape `text` (controls made visible), then wrap where the terms occur in `<mark>`."""
+    plain = show_controls("" if text is None else str(text))
+    return _marked(plain, spans(plain, wanted), "<mark>", "</mark>")
+
+
 def highlight(text: Any, query: str | None) -> Markup:
     """Escape `text`, then mark where the search's words occur, as the search found them: folded
     (`da xoa` marks "Đã xóa"), whole words, phrases together, nothing the query excludes."""
-    plain = show_controls("" if text is None else str(text))
-    found = spans(plain, list(_query_terms(query.strip()))) if query and query.strip() else []
-    return _marked(plain, found, "<mark>", "</mark>")
+    return mark(text, list(_query_terms(query.strip())) if query and query.strip() else [])
 
 
 def data_in(text: Any, values: Any) -> Markup:

@@ -26,10 +26,11 @@ from api.events.export import DEFAULT_COLUMNS
 from api.events.params import VN_TZ, EventSearchParams, parse_columns, parse_events
 from api.paging import check_store_cursor
 from soc_console.bars import bar_chart
-from soc_console.explorer import ANYWHERE, FIELD_NAME, Terms, add_clause, clause, marked, quoted, terms
+from soc_console.explorer import ANYWHERE, FIELD_NAME, add_clause, clause, marked, quoted, terms
 from soc_console.pages.common import Reader, app_context, render, see_other, url_with
 from soc_core.event import Event
 from soc_core.kql import EVENT_FIELDS
+from soc_core.kql.highlight import Term
 from soc_core.settings import Mode
 
 router = APIRouter()
@@ -109,7 +110,7 @@ def _utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _cell(flat: dict[str, Any], field: str, found: Terms) -> tuple[Any, bool]:
+def _cell(flat: dict[str, Any], field: str, found: list[Term]) -> tuple[Any, bool]:
     """A table cell (marked text) and whether it fell back to the raw record."""
     text = service.cell_text(flat.get(field))
     if text is None and field == "message":
@@ -118,7 +119,7 @@ def _cell(flat: dict[str, Any], field: str, found: Terms) -> tuple[Any, bool]:
     return marked(field, text, found), False
 
 
-def _rows(events: list[Event], columns: tuple[str, ...], found: Terms) -> list[dict[str, Any]]:
+def _rows(events: list[Event], columns: tuple[str, ...], found: list[Term]) -> list[dict[str, Any]]:
     rows = []
     for event in events:
         flat = event.flat()

@@ -19,10 +19,14 @@ MAX_TERMS = 16
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """Consecutive folded words to find; with `prefix` the last may continue (`netsh*`)."""
+    """Consecutive folded words to find: with `prefix` the last may continue (`netsh*`), with
+    `suffix` the first may be the end of a longer word (`*sh.exe`). `field` is the field the query
+    asked it of (None: free text, found anywhere)."""
 
     words: tuple[str, ...]
     prefix: bool = False
+    suffix: bool = False
+    field: str | None = None
 
 
 def terms(node: Node) -> list[Term]:
@@ -42,19 +46,27 @@ def _collect(node: Node, found: list[Term]) -> None:
     elif isinstance(node, Text):
         found.append(Term(node.words, node.prefix))
     elif isinstance(node, Match):
-        found.append(Term(tuple(words(node.value))))
+        found.append(Term(tuple(words(node.value)), field=node.field))
     elif isinstance(node, Wildcard):
-        found.extend(_wildcard_terms(node.pattern))
+        found.extend(_wildcard_terms(node.field, node.pattern))
 
 
-def _wildcard_terms(pattern: tuple[str | Glob, ...]) -> list[Term]:
-    """The literal runs of a wildcard, each a term; a run followed by `*` may continue."""
+def _wildcard_terms(field: str, pattern: tuple[str | Glob, ...]) -> list[Term]:
+    """The literal runs of a wildcard, each a term, continuing into the globs around it."""
     out: list[Term] = []
     for i, part in enumerate(pattern):
         if isinstance(part, str):
-            follows = pattern[i + 1] if i + 1 < len(pattern) else None
-            out.append(Term(tuple(words(part)), prefix=follows is Glob.ANY))
+            before = pattern[i - 1] if i > 0 else None
+            after = pattern[i + 1] if i + 1 < len(pattern) else None
+            out.append(
+                Term(tuple(words(part)), prefix=after is Glob.ANY, suffix=before is Glob.ANY, field=field)
+            )
     return out
+
+
+def for_field(found: list[Term], field: str | None) -> list[Term]:
+    """What to mark in one field's value: the free text, and what the query asked of that field."""
+    return [t for t in found if t.field is None or t.field == field]
 
 
 def _folded(text: str) -> tuple[str, list[int]]:
@@ -93,7 +105,16 @@ def spans(text: str, wanted: list[Term]) -> list[tuple[int, int]]:
 
 
 def _matches(term: Term, seen: list[str]) -> bool:
-    *whole, last = term.words
-    if seen[: len(whole)] != whole:
+    """`seen` (as many words as the term) is the term, its ends continuing where it allows."""
+    for i, (want, got) in enumerate(zip(term.words, seen, strict=True)):
+        first, last = i == 0, i == len(seen) - 1
+        if want == got:
+            continue
+        if first and last and term.prefix and term.suffix and want in got:
+            continue
+        if last and term.prefix and got.startswith(want):
+            continue
+        if first and term.suffix and got.endswith(want):
+            continue
         return False
-    return seen[-1].startswith(last) if term.prefix else seen[-1] == last
+    return True

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from api.auth.deps import Role
 from api.auth.testing import login
 from soc_console.bars import bar_chart
-from soc_console.explorer import add_clause, clause, mark, quoted, terms
+from soc_console.explorer import add_clause, clause, marked, quoted, terms
 from soc_core.event import Event
 from soc_core.kql import EVENT_FIELDS, Match, Not, parse_for
 from soc_core.store import Store
@@ -135,12 +135,14 @@ def test_clauses_keep_the_query_meaning() -> None:
 def test_marks_ignore_case_and_diacritics_and_escape_first() -> None:
     found = terms(parse_for("da xoa and host.name:web* and not user.name:admin and netsh*", EVENT_FIELDS))
     assert (
-        str(mark("Đã XÓA <b>đăng</b>", found[""]))
+        str(marked("message", "Đã XÓA <b>đăng</b>", found))
         == "<mark>Đã</mark> <mark>XÓA</mark> &lt;b&gt;đăng&lt;/b&gt;"
     )
-    assert str(mark("C:\\netsh.exe", found[""])) == "C:\\<mark>netsh</mark>.exe"
+    assert str(marked("process.executable", "C:\\netsh.exe", found)) == "C:\\<mark>netsh</mark>.exe"
+    assert str(marked("host.name", "web01 webby", found)) == "<mark>web01</mark> <mark>webby</mark>"
+    assert str(marked("url.original", "web01", found)) == "web01"  # another field's value: not here
     assert "admin" not in str(found)  # what is under a `not` is not marked
-    assert str(mark("a\x1bb", ["b"])) == "a␛<mark>b</mark>"
+    assert str(marked(None, "a\x1bnetsh", found)) == "a␛<mark>netsh</mark>"
 
 
 def test_the_bar_chart_draws_matches_and_links_their_ranges() -> None:

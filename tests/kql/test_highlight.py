@@ -28,6 +28,8 @@ def _marked(query: str, text: str) -> list[str]:
         ("script", "<script>ascript scripts", ["script"]),  # whole words, as the search matched them
         ("event.code >= 4000 and host.name:*", "4625 on ws01", []),  # ranges, existence: nothing
         ("æble", "Æble", ["Æble"]),  # one letter folding to two
+        ("process.executable:*sh.exe", "C:\\netsh.exe", ["netsh.exe"]),  # a word's end, then whole
+        ("host.name:*eb*", "web01 ebb", ["web01", "ebb"]),  # inside a word
     ],
 )
 def test_what_a_query_marks(query: str, text: str, marked: list[str]) -> None:
