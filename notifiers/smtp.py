@@ -10,6 +10,7 @@ replayed warning is recognisable as the same mail.
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -71,12 +72,25 @@ class SmtpChannel:
             smtp.starttls(context=self._tls)
         return smtp
 
+    @staticmethod
+    def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+        """`smtplib.login`, except that it cannot send a non-ASCII password (a Vietnamese one): that
+        goes as AUTH PLAIN in UTF-8 (RFC 4616), which smtplib encodes as ASCII and fails on."""
+        if (username + password).isascii():
+            smtp.login(username, password)
+            return
+        smtp.ehlo_or_helo_if_needed()
+        token = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
+        code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+        if code != 235:
+            raise smtplib.SMTPAuthenticationError(code, reply)
+
     def send(self, message: Message) -> None:
         where: dict[str, Any] = {"server": f"{self.host}:{self.port}", "to": message.recipient.address}
         try:
             with self._connect() as smtp:
                 if self._username:
-                    smtp.login(self._username, self._password or "")
+                    self._login(smtp, self._username, self._password or "")
                 smtp.send_message(self._mail(message))
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
@@ -89,6 +103,8 @@ class SmtpChannel:
             raise DeliveryRefused(
                 f"SMTP server certificate not trusted: {exc.verify_message}", **where
             ) from exc
+        except UnicodeError as exc:  # an address smtplib cannot send without SMTPUTF8
+            raise DeliveryRefused(f"cannot be sent over SMTP: {exc}", **where) from exc
         except (smtplib.SMTPException, OSError) as exc:  # disconnected, refused, timed out, TLS failed
             raise DeliveryRetryable(f"{type(exc).__name__}: {exc}", **where) from exc
 

@@ -91,6 +91,14 @@ class Written:
     html: str
 
 
+def _html_line(line: str) -> str:
+    """A line, escaped; one that is a link (ours: the acknowledgement, the console) is clickable."""
+    escaped = html.escape(line)
+    if line.startswith(("https://", "http://")) and " " not in line:
+        return f'<a href="{escaped}">{escaped}</a>'
+    return escaped
+
+
 def _render(title: str, sections: Sequence[tuple[str, Sequence[str]]], footer: Sequence[str]) -> Written:
     """Plain text and HTML from the same sections (heading, lines); the HTML escapes everything."""
     text_parts = [title, ""]
@@ -99,7 +107,7 @@ def _render(title: str, sections: Sequence[tuple[str, Sequence[str]]], footer: S
         text_parts.append(f"{n}. {heading}")
         text_parts.extend(f"- {line}" for line in lines)
         text_parts.append("")
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+        items = "".join(f"<li>{_html_line(line)}</li>" for line in lines)
         html_parts.append(f"<p><strong>{n}. {html.escape(heading)}</strong></p><ul>{items}</ul>")
     text_parts.extend(footer)
     html_parts.extend(f"<p>{html.escape(line)}</p>" for line in footer)

@@ -17,6 +17,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from itertools import count
 
 from notifiers import build_channels
@@ -24,6 +25,7 @@ from notify.delivery import STAGE, Dispatcher
 from notify.stage import NotifyStage
 from soc_core.alert import Alert, AlertStatus
 from soc_core.bus import Message
+from soc_core.event import utcnow
 from soc_core.guards import ENVELOPE_DEPTH, check_depth
 from soc_core.metrics import EVENTS_DROPPED, EVENTS_RECEIVED
 from soc_core.notify import Message as Notification
@@ -144,6 +146,7 @@ def build_notify_worker(
     store: AlertStore,
     deadletter: DeadLetterSink,
     stop: threading.Event,
+    clock: Callable[[], datetime] = utcnow,
 ) -> NotifyWorker:
     """The stage over the settings' rules and channels; retries pause on `stop` (cut short by it)."""
     notify = settings.notify
@@ -152,6 +155,7 @@ def build_notify_worker(
         secret=settings.secret_key.get_secret_value(),
         registry=registry,
         acknowledged=store_acknowledged(store),
+        clock=clock,
     )
     dispatcher = Dispatcher(
         build_channels(notify),

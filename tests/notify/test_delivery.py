@@ -1,0 +1,48 @@
+"""The dispatcher: retries with backoff (longer when the server asks), then success or a dead letter."""
+
+from __future__ import annotations
+
+from notifiers.telegram import TelegramChannel
+from notify.delivery import Dispatcher
+from soc_core.notify import Message, Recipient, message_key
+from tests.notify.servers import HttpStub
+
+
+def note(chat: str) -> Message:
+    r = Recipient("telegram", chat)
+    return Message(key=message_key("alert", r, "g"), kind="alert", recipient=r, subject="s", text="t")
+
+
+def telegram(http: HttpStub, attempts: int, max_s: float, pauses: list[float]) -> Dispatcher:
+    """A dispatcher over the Bot API stand-in that records its pauses instead of sleeping."""
+    channel = TelegramChannel("1:t", http.url, timeout_s=5)
+    return Dispatcher(
+        {"telegram": channel}, attempts=attempts, initial_s=1.0, max_s=max_s, sleep=pauses.append
+    )
+
+
+def test_retries_with_backoff_until_delivered(http: HttpStub) -> None:
+    pauses: list[float] = []
+    dispatcher = telegram(http, 5, 30.0, pauses)
+    http.answer(502, {"ok": False, "description": "Bad Gateway"})
+    http.answer(429, {"ok": False, "description": "Too Many Requests", "parameters": {"retry_after": 20}})
+    http.answer(500, {"ok": False, "description": "Internal"})
+    assert dispatcher.deliver([note("42")]) == []
+    assert len(http.requests) == 4
+    assert len(pauses) == 3
+    assert 1.0 <= pauses[0] <= 2.0  # first backoff: initial plus jitter
+    assert pauses[1] == 20.0  # the Bot API's retry_after, longer than the backoff
+    assert 4.0 <= pauses[2] <= 5.0  # doubling again
+
+
+def test_gives_up_after_the_attempts_with_the_last_reason(http: HttpStub) -> None:
+    pauses: list[float] = []
+    dispatcher = telegram(http, 3, 2.0, pauses)
+    for _ in range(3):
+        http.answer(
+            429, {"ok": False, "description": "Too Many Requests", "parameters": {"retry_after": 600}}
+        )
+    [letter] = dispatcher.deliver([note("42")])
+    assert pauses == [2.0, 2.0]  # the server's 600 s capped at the maximum
+    assert letter.reason.startswith("telegram to telegram:42: gave up after 3: HTTP 429: Too Many Requests")
+    assert letter.id == f"notify-{note('42').key}" and letter.format_tried == "telegram"
