@@ -5,7 +5,8 @@ The SLA clock starts when the alert was raised (`Alert.created_at`) and runs per
 the alert has been acknowledged (the store's triage state, through the `acknowledged` callable:
 status past "new", or an acknowledgement time) and, if not, names the next contact of the chain
 (`SOC_NOTIFY_ESCALATION`); the following step is one more SLA later, until the chain ends. The
-clock is passed in, so tests advance time instead of sleeping.
+clock is passed in, so tests advance time instead of sleeping. After a restart the clocks are
+resumed from the store's unacknowledged alerts (`watch(..., resumed_at=now)`).
 """
 
 from __future__ import annotations
@@ -52,15 +53,29 @@ class Escalator:
         self._max_tracked = max_tracked
         self._watched: OrderedDict[str, Watched] = OrderedDict()
 
-    def watch(self, alert: Alert) -> None:
-        """Start the SLA clock of an alert whose severity has one (once; a replay changes nothing)."""
+    def watch(self, alert: Alert, *, resumed_at: datetime | None = None) -> None:
+        """Start the SLA clock of an alert whose severity has one (once; a replay changes nothing).
+
+        `resumed_at`: the alert was read back from the store after a restart; the steps its age says
+        were sent before are taken as sent, and the one due now is sent (again, with the same key)."""
         sla = self._sla.get(alert.severity.value)
         if sla is None or not self._chain or alert.id in self._watched or alert.origin == "evidence":
             return
-        self._watched[alert.id] = Watched(alert, alert.created_at + sla)
+        step = 0
+        if resumed_at is not None:
+            passed = int((resumed_at - alert.created_at) / sla)
+            if passed > len(self._chain):
+                return  # its chain ended before the restart
+            step = max(0, passed - 1)
+        self._watched[alert.id] = Watched(alert, alert.created_at + sla * (step + 1), step)
         if len(self._watched) > self._max_tracked:
             self._watched.popitem(last=False)
             EVENTS_DROPPED.labels("notify", "escalation_forgotten").inc()
+
+    @property
+    def horizon(self) -> timedelta:
+        """How long after its creation an alert can still be escalated (the whole chain)."""
+        return max(self._sla.values(), default=timedelta(0)) * len(self._chain)
 
     @property
     def watching(self) -> int:

@@ -2,8 +2,8 @@
 
 It only decides; `Dispatcher` delivers. Its state (groups told, digests held, SLA clocks) is in
 memory and bounded (`SOC_NOTIFY_MAX_TRACKED`): after a restart, a replayed alert may be told again
-(same message key, so receivers that honour it drop the repeat) and the SLA clocks of alerts seen
-before the restart are not resumed (a later session seeds them from the store's open alerts).
+(same message key, so receivers that honour it drop the repeat), and the SLA clocks are resumed
+from the store's unacknowledged high and critical alerts (`resume`).
 """
 
 from __future__ import annotations
@@ -79,6 +79,17 @@ class NotifyStage:
                     key = message_key("alert", recipient, alert.group or alert.id)
                     out.append(self._about(alert, recipient, key, now, unit, systems))
         return out
+
+    def resume(self, open_alerts: Sequence[Alert]) -> None:
+        """After a restart: the SLA clocks of alerts still unacknowledged (read from the store)."""
+        now = self._clock()
+        for alert in open_alerts:
+            self.escalator.watch(alert, resumed_at=now)
+
+    @property
+    def resume_since(self) -> datetime:
+        """The oldest creation time an alert can have and still be escalated."""
+        return self._clock() - self.escalator.horizon
 
     def tick(self) -> list[Message]:
         """Digests and escalations that fell due by the clock (called between batches and when idle)."""

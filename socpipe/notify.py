@@ -32,7 +32,7 @@ from soc_core.notify import Message as Notification
 from soc_core.records import DeadLetter
 from soc_core.registry import Registry
 from soc_core.settings import Settings
-from soc_core.store import AlertStore
+from soc_core.store import AlertSearch, AlertStore
 from socpipe.workers import UNDECODABLE, DeadLetterSink, StageWorker, undecodable
 
 log = logging.getLogger(__name__)
@@ -50,18 +50,56 @@ def store_acknowledged(store: AlertStore) -> Callable[[str], bool]:
     return acknowledged
 
 
+def store_unacknowledged(store: AlertStore, limit: int) -> Callable[[datetime], list[Alert]]:
+    """High and critical alerts still new whose event time is at or after `since`, newest first, at
+    most `limit` (the SLA clocks a restarted notifier resumes)."""
+
+    def read(since: datetime) -> list[Alert]:
+        found: list[Alert] = []
+        cursor: str | None = None
+        while len(found) < limit:
+            search = AlertSearch(
+                start=since, severity=["high", "critical"], status=["new"], size=500, cursor=cursor
+            )
+            page = store.search_alert_queue(search)
+            found += page.items
+            cursor = page.cursor
+            if cursor is None or not page.items:
+                break
+        return found[:limit]
+
+    return read
+
+
 class NotifyWorker:
-    """The handler of both modes: alerts from messages of the alerts topic (repeats skipped)."""
+    """The handler of both modes: alerts from messages of the alerts topic (repeats skipped).
+
+    Before its first batch it resumes the SLA clocks from the store (`open_alerts`); the store
+    being down then raises `StoreError`, which `StageWorker` retries like any batch."""
 
     def __init__(
-        self, stage: NotifyStage, dispatcher: Dispatcher, deadletter: DeadLetterSink, max_depth: int
+        self,
+        stage: NotifyStage,
+        dispatcher: Dispatcher,
+        deadletter: DeadLetterSink,
+        max_depth: int,
+        open_alerts: Callable[[datetime], list[Alert]] | None = None,
     ):
         self.stage = stage
         self.dispatcher = dispatcher
         self._deadletter = deadletter
         self._max_depth = max_depth
+        self._open_alerts = open_alerts
+
+    def _resume(self) -> None:
+        if self._open_alerts is not None:
+            alerts = self._open_alerts(self.stage.resume_since)
+            self.stage.resume(alerts)
+            log.info("notify: SLA clocks resumed for %d unacknowledged alerts", self.stage.escalator.watching)
+            self._open_alerts = None
 
     def handle(self, messages: Sequence[Message]) -> None:
+        self._resume()
         alerts: list[Alert] = []
         bad: list[DeadLetter] = []
         for m in messages:
@@ -79,6 +117,7 @@ class NotifyWorker:
         self._deliver(self.stage.offer(alerts) + self.stage.tick())
 
     def idle(self) -> None:
+        self._resume()
         self._deliver(self.stage.tick())
 
     def _deliver(self, messages: list[Notification]) -> None:
@@ -171,7 +210,8 @@ def build_notify_worker(
         len(stage.oncall),
         len(notify.escalation),
     )
-    return NotifyWorker(stage, dispatcher, deadletter, settings.record_depth)
+    open_alerts = store_unacknowledged(store, notify.max_tracked)
+    return NotifyWorker(stage, dispatcher, deadletter, settings.record_depth, open_alerts)
 
 
 def start_embedded_notify(

@@ -168,3 +168,16 @@ def test_guidance_prefers_checklist_then_family_then_default() -> None:
     cred = make_alert(threat=[Threat(tactic={"id": "TA0006", "name": "Credential Access"})])
     assert g.for_alert(cred) == [g.families["TA0006"]]
     assert g.for_alert(make_alert()) == [g.default]
+
+
+def test_resumed_clocks_continue_where_the_alerts_age_says() -> None:
+    chain = [Recipient("email", "a@x.vn"), Recipient("email", "b@x.vn"), Recipient("email", "c@x.vn")]
+    esc = Escalator({"high": 3600}, chain, lambda a: False, 1000)
+    assert esc.horizon == timedelta(hours=3)
+    now = MORNING + timedelta(minutes=150)  # two SLAs passed: the second step is due (again)
+    esc.watch(make_alert(1), resumed_at=now)
+    esc.watch(make_alert(2, at=MORNING - timedelta(hours=2)), resumed_at=now)  # its chain ended
+    [due] = esc.due(now)
+    assert (due.recipient, due.step) == (chain[1], 2)
+    [last] = esc.due(now + timedelta(minutes=30))
+    assert last.step == 3

@@ -187,3 +187,22 @@ def test_undeliverable_messages_become_dead_letters_with_the_reason(
     stored = store.list_deadletters(DeadLetterQuery(stage="notify"))
     assert stored.total == 3
     assert alert.id in by_channel["email"].raw  # the message itself is kept, to be sent again by hand
+
+
+def test_a_restarted_notifier_resumes_the_sla_clocks_from_the_store(
+    smtp: SmtpServer, http: HttpStub, store: SqliteStore, clock: Clock, tmp_path: Path
+) -> None:
+    alert = make_alert(4, severity=Severity.HIGH)
+    ancient = make_alert(5, severity=Severity.HIGH, at=MORNING - timedelta(hours=3))  # chain over
+    store.put_alerts([alert, ancient])
+    cfg = settings(smtp, http, tmp_path)
+    worker(cfg, store, clock, []).handle(on_topic(alert, ancient))  # then the process dies
+    told = len(smtp.mailbox.mails)
+    clock.advance(minutes=61)
+    restarted = worker(cfg, store, clock, [])
+    restarted.idle()  # it never sees the alert on the topic again (committed): the store says
+    assert len(smtp.mailbox.mails) == told + 1
+    assert smtp.mailbox.envelopes[-1].rcpt_tos == ["truc-ban@congan.tinh.gov.vn"]
+    assert smtp.mailbox.mails[-1]["Subject"].endswith("trên máy ws-kt-01")
+    assert f"Mã cảnh báo: {alert.id}" in smtp.mailbox.mails[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert restarted.stage.escalator.watching == 1
