@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from api.auth.csrf import csrf_protect
 from soc_console.pages import (
+    acknowledge,
     alerts,
     audit,
     coverage,
@@ -19,5 +20,17 @@ from soc_console.pages import (
 )
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
-for area in (session, overview, alerts, exceptions, rules, incidents, audit, coverage, registry, inspections):
+for area in (
+    session,
+    overview,
+    alerts,
+    exceptions,
+    rules,
+    incidents,
+    audit,
+    coverage,
+    registry,
+    inspections,
+    acknowledge,
+):
     router.include_router(area.router)
