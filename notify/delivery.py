@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -65,15 +66,32 @@ class Dispatcher:
         self._sleep(seconds)
 
     def deliver(self, messages: Sequence[Message]) -> list[DeadLetter]:
-        """Send every message; the ones that could not be delivered come back as dead letters."""
+        """Send every message; the ones that could not be delivered come back as dead letters.
+
+        Each channel's messages go in order in a thread of their own, so a mail server being
+        retried does not hold back the Telegram messages of the same batch."""
         failed: list[DeadLetter] = []
+        by_channel: dict[str, list[Message]] = {}
         for message in messages:
-            channel = self.channels.get(message.recipient.channel)
-            if channel is None:
+            if message.recipient.channel in self.channels:
+                by_channel.setdefault(message.recipient.channel, []).append(message)
+            else:
                 reason = f"no {message.recipient.channel} channel configured for {message.recipient}"
                 failed.append(notify_deadletter(message, reason))
                 EVENTS_DROPPED.labels(STAGE, "no_channel").inc()
-                continue
+        if len(by_channel) <= 1:
+            for name, queued in by_channel.items():
+                failed += self._deliver(self.channels[name], queued)
+            return failed
+        with ThreadPoolExecutor(max_workers=len(by_channel), thread_name_prefix="notify") as pool:
+            running = [pool.submit(self._deliver, self.channels[n], q) for n, q in by_channel.items()]
+            for future in running:
+                failed += future.result()  # a channel's unexpected error is raised here, as inline
+        return failed
+
+    def _deliver(self, channel: Channel, messages: Sequence[Message]) -> list[DeadLetter]:
+        failed: list[DeadLetter] = []
+        for message in messages:
             tries = 0
             retrying = Retrying(
                 stop=stop_after_attempt(self._attempts),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 from notifiers.telegram import TelegramChannel
+from notifiers.webhook import WebhookChannel
 from notify.delivery import Dispatcher
 from soc_core.notify import Message, Recipient, message_key
-from tests.notify.servers import HttpStub
+from tests.notify.servers import HttpStub, http_stub
 
 
 def note(chat: str) -> Message:
@@ -46,3 +49,35 @@ def test_gives_up_after_the_attempts_with_the_last_reason(http: HttpStub) -> Non
     assert pauses == [2.0, 2.0]  # the server's 600 s capped at the maximum
     assert letter.reason.startswith("telegram to telegram:42: gave up after 3: HTTP 429: Too Many Requests")
     assert letter.id == f"notify-{note('42').key}" and letter.format_tried == "telegram"
+
+
+def test_a_stuck_channel_does_not_hold_back_the_others(http: HttpStub) -> None:
+    hooks = http
+    hooks.hold = threading.Event()  # the webhook receiver hangs until released
+    bot = http_stub()
+    telegram_server = next(bot)
+    try:
+        dispatcher = Dispatcher(
+            {
+                "webhook": WebhookChannel("k", timeout_s=30),
+                "telegram": TelegramChannel("1:t", telegram_server.url, timeout_s=5),
+            },
+            attempts=1,
+            initial_s=0,
+            max_s=0,
+        )
+        hook = Recipient("webhook", f"{hooks.url}/h")
+        stuck = Message(
+            key=message_key("alert", hook, "g"), kind="alert", recipient=hook, subject="s", text="t"
+        )
+        done: list[object] = []
+        worker = threading.Thread(target=lambda: done.append(dispatcher.deliver([stuck, note("42")])))
+        worker.start()
+        [req] = telegram_server.wait_for(1)  # delivered while the webhook is still stuck
+        assert req.json()["chat_id"] == "42" and hooks.requests == [] and done == []
+        hooks.hold.set()
+        worker.join(30)
+        assert done == [[]] and len(hooks.requests) == 1
+    finally:
+        hooks.hold.set()
+        bot.close()
