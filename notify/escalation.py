@@ -84,10 +84,12 @@ class Escalator:
     def due(self, now: datetime) -> list[Escalation]:
         """Escalations whose SLA ran out by `now`; acknowledged alerts stop being watched."""
         out: list[Escalation] = []
-        for alert_id, watched in list(self._watched.items()):
-            if now < watched.deadline:
-                continue
-            if self._acknowledged(alert_id):
+        due = [(alert_id, w) for alert_id, w in self._watched.items() if now >= w.deadline]
+        # asked first: when the store cannot answer (StoreError), nothing has changed yet, and the
+        # caller's retry finds the same escalations due
+        acknowledged = {alert_id for alert_id, _ in due if self._acknowledged(alert_id)}
+        for alert_id, watched in due:
+            if alert_id in acknowledged:
                 del self._watched[alert_id]
                 continue
             watched.step += 1

@@ -114,7 +114,8 @@ class NotifyWorker:
         if bad:
             EVENTS_DROPPED.labels(STAGE, "undecodable").inc(len(bad))
             self._deadletter(bad)
-        self._deliver(self.stage.offer(alerts) + self.stage.tick())
+        self._deliver(self.stage.offer(alerts))  # first: a failing tick must not lose them on retry
+        self._deliver(self.stage.tick())
 
     def idle(self) -> None:
         self._resume()

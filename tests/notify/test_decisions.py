@@ -181,3 +181,23 @@ def test_resumed_clocks_continue_where_the_alerts_age_says() -> None:
     assert (due.recipient, due.step) == (chain[1], 2)
     [last] = esc.due(now + timedelta(minutes=30))
     assert last.step == 3
+
+
+def test_a_store_that_cannot_answer_loses_no_escalation() -> None:
+    from soc_core.errors import StoreError
+
+    down = True
+    second = make_alert(2).id
+
+    def acknowledged(alert_id: str) -> bool:
+        if down and alert_id == second:  # the store fails after answering for the first alert
+            raise StoreError("store unavailable")
+        return False
+
+    esc = Escalator({"high": 3600}, [Recipient("email", "a@x.vn")], acknowledged, 1000)
+    esc.watch(make_alert(1))
+    esc.watch(make_alert(2))
+    with pytest.raises(StoreError):
+        esc.due(MORNING + timedelta(hours=1))
+    down = False
+    assert len(esc.due(MORNING + timedelta(hours=1))) == 2  # retried: both still due
