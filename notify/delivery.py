@@ -4,8 +4,11 @@ A `DeliveryRetryable` failure is tried again (exponential backoff with jitter fr
 `SOC_NOTIFY_RETRY_INITIAL_S` to `SOC_NOTIFY_RETRY_MAX_S`, longer when the server asked for it with
 a Retry-After) up to `SOC_NOTIFY_RETRY_ATTEMPTS` tries; a `DeliveryRefused` one at once, like a
 recipient whose channel is not configured, ends as a dead letter of stage "notify" whose reason
-says which channel, what failed and after how many tries. The sleep is injected: tests pass a
-recorder, workers a stop event's wait, so a shutdown cuts a pause short.
+says which channel, what failed and after how many tries. A channel failing in a way its contract
+does not allow (a bug) fails that one message, logged with its traceback, not the batch: the
+stage has already marked the batch's alert groups as told, so a batch retried would stay silent.
+The sleep is injected: tests pass a recorder, workers a stop event's wait, so a shutdown cuts a
+pause short.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ class Dispatcher:
         with ThreadPoolExecutor(max_workers=len(by_channel), thread_name_prefix="notify") as pool:
             running = [pool.submit(self._deliver, self.channels[n], q) for n, q in by_channel.items()]
             for future in running:
-                failed += future.result()  # a channel's unexpected error is raised here, as inline
+                failed += future.result()
         return failed
 
     def _deliver(self, channel: Channel, messages: Sequence[Message]) -> list[DeadLetter]:
@@ -111,6 +114,14 @@ class Dispatcher:
                 log.warning("notification not delivered: %s", reason)
                 failed.append(notify_deadletter(message, reason))
                 EVENTS_DROPPED.labels(STAGE, "undeliverable").inc()
+                continue
+            except Exception as exc:  # a channel bug: this message's dead letter, the others still go
+                log.exception("channel %s failed unexpectedly on %s", message.recipient.channel, message.key)
+                reason = (
+                    f"{message.recipient.channel} to {message.recipient}: failed: {type(exc).__name__}: {exc}"
+                )
+                failed.append(notify_deadletter(message, reason))
+                EVENTS_DROPPED.labels(STAGE, "failed").inc()
                 continue
             EVENTS_SENT.labels(STAGE).inc()
         return failed

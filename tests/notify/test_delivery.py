@@ -81,3 +81,29 @@ def test_a_stuck_channel_does_not_hold_back_the_others(http: HttpStub) -> None:
     finally:
         hooks.hold.set()
         bot.close()
+
+
+class Broken:
+    """A channel with a bug: it raises what the port does not allow."""
+
+    name = "email"
+
+    def send(self, message: Message) -> None:
+        raise KeyError("bug")
+
+    def close(self) -> None:
+        return None
+
+
+def test_a_channel_bug_fails_its_message_only(http: HttpStub) -> None:
+    dispatcher = Dispatcher(
+        {"email": Broken(), "telegram": TelegramChannel("1:t", http.url, timeout_s=5)},
+        attempts=3,
+        initial_s=0,
+        max_s=0,
+    )
+    r = Recipient("email", "a@x.vn")
+    broken = Message(key=message_key("alert", r, "g"), kind="alert", recipient=r, subject="s", text="t")
+    [letter] = dispatcher.deliver([broken, note("42")])
+    assert letter.reason == "email to email:a@x.vn: failed: KeyError: 'bug'"
+    assert len(http.requests) == 1
