@@ -33,6 +33,7 @@ from api.exceptions.routes import router as exceptions_router
 from api.incidents.routes import router as incidents_router
 from api.inspections.routes import install as install_inspections
 from api.intake.routes import router as intake_router
+from api.notify.routes import router as notify_router
 from api.ops import router as ops_router
 from api.problems import install_problem_handlers
 from api.registry.routes import router as registry_router
@@ -129,4 +130,5 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     app.include_router(events_router, dependencies=[Depends(require_roles(*PROVINCE_WIDE))])
     app.include_router(coverage_router)
     app.include_router(registry_router)
+    app.include_router(notify_router)  # early warnings' acknowledgement links: the token authorizes
     install_inspections(app)  # inspection API, InspectionError -> 403/404/413/422

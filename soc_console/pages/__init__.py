@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from api.auth.csrf import csrf_protect
 from soc_console.pages import (
+    acknowledge,
     alerts,
     audit,
     coverage,
@@ -32,5 +33,6 @@ for area in (
     coverage,
     registry,
     inspections,
+    acknowledge,
 ):
     router.include_router(area.router)
