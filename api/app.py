@@ -33,6 +33,7 @@ from api.exceptions.routes import router as exceptions_router
 from api.incidents.routes import router as incidents_router
 from api.inspections.routes import install as install_inspections
 from api.intake.routes import router as intake_router
+from api.notify.routes import router as notify_router
 from api.ops import router as ops_router
 from api.problems import install_problem_handlers
 from api.registry.routes import router as registry_router
@@ -48,6 +49,32 @@ PERMISSIONS_POLICY = (
     "payment=(), usb=(), interest-cohort=(), browsing-topics=()"
 )
 HSTS = "max-age=31536000; includeSubDomains"
+
+
+def protect(request: Request, response: Response) -> None:
+    """The headers every answer carries: what the browser may load, frame, sniff and send on."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Permissions-Policy"] = PERMISSIONS_POLICY
+    if request.url.scheme == "https":
+        response.headers["Strict-Transport-Security"] = HSTS
+
+
+def protect_server_errors(app: FastAPI) -> None:
+    """Give unexpected failures' answers the same headers. Starlette answers them outside every
+    middleware (its outermost `ServerErrorMiddleware` calls the `Exception` handler), so the handler
+    itself adds them; call this after every other handler is installed (it wraps the last one)."""
+    inner = app.exception_handlers[Exception]
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        answer = inner(request, exc)
+        response = await answer if isinstance(answer, Awaitable) else answer
+        protect(request, response)
+        return response
+
+    app.add_exception_handler(Exception, handler)
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
@@ -81,13 +108,7 @@ def install(app: FastAPI, ctx: AppContext) -> None:
             )
         if request.cookies.get(SESSION_COOKIE):
             response.headers.setdefault("Cache-Control", "no-store")  # signed-in pages stay out of caches
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Permissions-Policy"] = PERMISSIONS_POLICY
-        if request.url.scheme == "https":
-            response.headers["Strict-Transport-Security"] = HSTS
+        protect(request, response)
         return response
 
     signed_in = [Depends(require_roles())]
@@ -109,4 +130,5 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     app.include_router(events_router, dependencies=[Depends(require_roles(*PROVINCE_WIDE))])
     app.include_router(coverage_router)
     app.include_router(registry_router)
+    app.include_router(notify_router)  # early warnings' acknowledgement links: the token authorizes
     install_inspections(app)  # inspection API, InspectionError -> 403/404/413/422

@@ -40,6 +40,7 @@ from api.auth.errors import AuthFailed, CsrfFailed, TooManyAttempts, UserExists
 from api.errors import InvalidChange, InvalidCursor, NotFound
 from api.inspections.errors import AccessDenied, EvidenceRejected, EvidenceTooLarge
 from api.registry.errors import RegistryInvalid
+from notify.ack import AckLinkInvalid
 from soc_core.errors import BackPressure, SocError, StoreError
 
 PROBLEM_JSON = "application/problem+json"
@@ -65,6 +66,7 @@ STATUS: dict[type[SocError], int] = {
     AuthFailed: 401,
     CsrfFailed: 403,
     AccessDenied: 403,
+    AckLinkInvalid: 403,
     NotFound: 404,
     Conflict: 409,
     UserExists: 409,

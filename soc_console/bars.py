@@ -1,97 +1,115 @@
-"""Server-rendered SVG bar charts of counts over time (the rules pages' alerts per day).
-
-Geometry only: the templates draw the SVG, so no script or inline style is needed under the strict
-CSP, and the numbers stay in the page as text (`<title>` per bar) for a screen reader or a tester.
-"""
+"""A server-rendered SVG bar chart of counts over time (the explorer's histogram), like `charts.py`:
+no script, so it passes the strict CSP; each bar is a link that zooms into its own time range."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Bar:
     x: float
     y: float
     width: float
     height: float
-    start: datetime
     count: int
-
-    @property
-    def day(self) -> str:
-        """The bucket's day as the console writes dates (dd/mm/yyyy, Asia/Ho_Chi_Minh)."""
-        return self.start.astimezone(VN).strftime("%d/%m/%Y")
+    label: str
+    """Its time range in Asia/Ho_Chi_Minh, for the tooltip."""
+    href: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BarChart:
     width: int
     height: int
     bars: list[Bar]
-    x_labels: list[tuple[float, str]]  # (x of the label's centre, dd/mm in Asia/Ho_Chi_Minh)
-    y_labels: list[tuple[float, int]]  # (y, count) for the grid lines
-    baseline: float
-    total: int
+    x_labels: list[tuple[float, str, str]]  # (x, text, SVG text-anchor)
+    y_labels: list[tuple[float, int]]  # (y, count): the axis' 0 and its top
+    left: int
+    bottom: float
 
 
-def nice_ceiling(value: int) -> int:
-    """The smallest 1, 2 or 5 × 10^k at or above `value` (at least 1): round numbers on the axis."""
-    if value <= 1:
-        return 1
-    power = int(10 ** math.floor(math.log10(value)))
-    for step in (1, 2, 5, 10):
-        if step * power >= value:
-            return step * power
-    raise AssertionError("unreachable: 10 × power is always at or above value")
+def _format(interval_s: int, span_s: float) -> str:
+    if interval_s >= 86400:
+        return "%d/%m/%Y"
+    return "%H:%M:%S" if interval_s < 60 else ("%H:%M" if span_s <= 86400 else "%d/%m %H:%M")
 
 
 def bar_chart(
-    buckets: Sequence[tuple[datetime, int]], *, width: int = 720, height: int = 200, labels: int = 6
+    buckets: Sequence[tuple[datetime, int]],
+    interval_s: int,
+    href: Callable[[datetime, datetime], str],
+    *,
+    width: int = 960,
+    height: int = 130,
 ) -> BarChart:
-    """One bar per bucket, scaled to a round maximum, with about `labels` dates under the axis."""
-    left, right, top, bottom = 40, 8, 10, 22
-    plot_w, plot_h = width - left - right, height - top - bottom
-    peak = nice_ceiling(max((c for _, c in buckets), default=0))
+    """One bar per bucket (every bucket of the range, zeros included, in order), scaled into a
+    width×height box with room for the axes; `href(start, end)` is where a bar's link goes."""
+    left, right, top, bottom_margin = 48, 8, 8, 20
+    plot_w, plot_h = width - left - right, height - top - bottom_margin
+    bottom = top + plot_h
+    peak = max((count for _, count in buckets), default=0)
+    scale = max(peak, 1)
     slot = plot_w / max(len(buckets), 1)
-    gap = min(2.0, slot / 4)
-    baseline = top + plot_h
-    bars = [
-        Bar(
-            x=round(left + i * slot + gap / 2, 1),
-            y=round(baseline - plot_h * count / peak, 1),
-            width=round(slot - gap, 1),
-            height=round(plot_h * count / peak, 1),
-            start=start,
-            count=count,
+    gap = 1.0 if slot > 4 else 0.0
+    step = timedelta(seconds=interval_s)
+    span = interval_s * len(buckets)
+    fmt = _format(interval_s, span)
+    bars = []
+    for n, (start, count) in enumerate(buckets):
+        if count == 0:
+            continue
+        h = max(plot_h * count / scale, 1.0)
+        local = start.astimezone(VN)
+        label = f"{local.strftime('%d/%m/%Y %H:%M:%S')} – {(local + step).strftime(fmt)}"
+        bars.append(
+            Bar(
+                round(left + n * slot, 2),
+                round(bottom - h, 2),
+                round(max(slot - gap, 0.5), 2),
+                round(h, 2),
+                count,
+                label,
+                href(start, start + step),
+            )
         )
-        for i, (start, count) in enumerate(buckets)
-    ]
-    every = max(1, math.ceil(len(buckets) / labels))
-    x_labels = [
-        (round(b.x + b.width / 2, 1), b.start.astimezone(VN).strftime("%d/%m"))
-        for i, b in enumerate(bars)
-        if (len(bars) - 1 - i) % every == 0  # today is always labelled
-    ]
-    y_labels = [(round(baseline - plot_h * v / peak, 1), v) for v in sorted({0, peak // 2, peak})]
-    return BarChart(width, height, bars, x_labels, y_labels, baseline, sum(c for _, c in buckets))
+    x_labels: list[tuple[float, str, str]] = []
+    if buckets:
+        ticks = min(5, len(buckets))
+        for i in range(ticks):
+            n = round(i * (len(buckets) - 1) / max(ticks - 1, 1))
+            anchor = "start" if i == 0 else ("end" if i == ticks - 1 and ticks > 1 else "middle")
+            text = buckets[n][0].astimezone(VN).strftime(fmt)
+            x_labels.append(
+                (round(left + n * slot + (0 if anchor == "start" else slot / 2), 1), text, anchor)
+            )
+    y_labels = [(bottom, 0), (float(top), peak)] if peak else []
+    return BarChart(width, height, bars, x_labels, y_labels, left, bottom)
 
 
 def sparkline(buckets: Sequence[tuple[datetime, int]], *, bar: int = 6, height: int = 18) -> BarChart:
-    """A tiny bar chart for a table cell: no axes, scaled to the row's own maximum, zeros as a tick."""
+    """A tiny chart for a table cell (the rules listing's alerts per day): one bar per bucket, zeros
+    included as a one-pixel tick, scaled to the row's own maximum, no axes and no links."""
     peak = max(max((c for _, c in buckets), default=0), 1)
 
     def tall(count: int) -> float:
         return max(1.0, round((height - 1) * count / peak, 1))
 
     bars = [
-        Bar(float(i * bar), height - tall(c), float(bar - 1), tall(c), start, c)
+        Bar(
+            float(i * bar),
+            height - tall(c),
+            float(bar - 1),
+            tall(c),
+            c,
+            start.astimezone(VN).strftime("%d/%m/%Y"),
+            "",
+        )
         for i, (start, c) in enumerate(buckets)
     ]
-    return BarChart(len(buckets) * bar, height, bars, [], [], float(height), sum(c for _, c in buckets))
+    return BarChart(len(buckets) * bar, height, bars, [], [], 0, float(height))

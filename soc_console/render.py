@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +27,9 @@ from api.i18n import N_, label
 from api.i18n import duration as _duration
 from api.inspections import labels
 from soc_console.i18n import format_number, locale_of, translations
+from soc_core import kql
+from soc_core.errors import QueryError
+from soc_core.kql.highlight import Term, spans, terms
 from soc_core.text import show_controls
 
 HERE = Path(__file__).parent
@@ -90,19 +94,23 @@ def vn_number(value: int | float) -> str:
     return format_number(value, "vi")
 
 
+def _marked(plain: str, ranges: list[tuple[int, int]], opening: str, closing: str) -> Markup:
+    """Escape `plain`, wrapping each (start, end) range (in order, not overlapping) in trusted tags."""
+    out: list[str] = []
+    last = 0
+    for start, end in ranges:
+        out.append(str(escape(plain[last:start])))
+        out.append(f"{opening}{escape(plain[start:end])}{closing}")
+        last = end
+    out.append(str(escape(plain[last:])))
+    return Markup("".join(out))
+
+
 def _wrap(text: Any, pattern: re.Pattern[str] | None, opening: str, closing: str) -> Markup:
     """Escape `text`, then wrap each match of `pattern` in the given (trusted) tags."""
     plain = show_controls("" if text is None else str(text))
-    if pattern is None:
-        return escape(plain)
-    out: list[str] = []
-    last = 0
-    for m in pattern.finditer(plain):
-        out.append(str(escape(plain[last : m.start()])))
-        out.append(f"{opening}{escape(m.group(0))}{closing}")
-        last = m.end()
-    out.append(str(escape(plain[last:])))
-    return Markup("".join(out))
+    ranges = [m.span() for m in pattern.finditer(plain)] if pattern is not None else []
+    return _marked(plain, ranges, opening, closing)
 
 
 def _alternatives(values: list[str], flags: int = 0) -> re.Pattern[str] | None:
@@ -110,10 +118,25 @@ def _alternatives(values: list[str], flags: int = 0) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(v) for v in ordered), flags) if ordered else None
 
 
+@lru_cache(maxsize=256)
+def _query_terms(query: str) -> tuple[Term, ...]:
+    """What a (KQL) search looks for; a query that does not parse marks nothing (its page says why)."""
+    try:
+        return tuple(terms(kql.parse(query)))
+    except QueryError:
+        return ()
+
+
+def mark(text: Any, wanted: list[Term]) -> Markup:
+    """Escape `text` (controls made visible), then wrap where the terms occur in `<mark>`."""
+    plain = show_controls("" if text is None else str(text))
+    return _marked(plain, spans(plain, wanted), "<mark>", "</mark>")
+
+
 def highlight(text: Any, query: str | None) -> Markup:
-    """Escape `text`, then mark each occurrence of the query's words (case-insensitive)."""
-    words = [w for w in re.split(r"\s+", (query or "").strip()) if len(w) >= 2][:8]
-    return _wrap(text, _alternatives(words, re.IGNORECASE), "<mark>", "</mark>")
+    """Escape `text`, then mark where the search's words occur, as the search found them: folded
+    (`da xoa` marks "Đã xóa"), whole words, phrases together, nothing the query excludes."""
+    return mark(text, list(_query_terms(query.strip())) if query and query.strip() else [])
 
 
 def data_in(text: Any, values: Any) -> Markup:

@@ -140,6 +140,8 @@ class EmbeddedPipeline:
         self.normalize = normalize
         self.detect = detect
         self._lock = threading.Lock()
+        self.alert_sink: Callable[[Sequence[Alert]], None] | None = None
+        """Given each batch's new alerts once they are stored (the notifier's queue); must not block."""
 
     def store_alerts(self, alerts: Sequence[Alert | AlertRepeat]) -> None:
         """Store alerts decided outside a batch (a correlation window closed on a timer)."""
@@ -154,6 +156,8 @@ class EmbeddedPipeline:
                 outcome.repeats.append(item)
         with self._lock:
             store_outcome(self.store, outcome, stage="correlate")
+        if self.alert_sink is not None and outcome.alerts:
+            self.alert_sink(outcome.alerts)
 
     def ingest(self, records: Sequence[RawRecord]) -> BatchOutcome:
         outcome = normalize_batch(self.normalize, records)
@@ -161,4 +165,6 @@ class EmbeddedPipeline:
             outcome.alerts, outcome.repeats = detect_batch(self.detect, outcome.events, outcome.deadletters)
         with self._lock:
             store_outcome(self.store, outcome)
+        if self.alert_sink is not None and outcome.alerts:
+            self.alert_sink(outcome.alerts)
         return outcome

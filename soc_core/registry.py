@@ -38,6 +38,10 @@ class Unit(RegistryModel):
     kind: UnitKind = UnitKind.OTHER
     parent_id: Slug | None = None
     security_contact: str | None = None
+    # Where early warnings for the unit go (issue 16): the contact's email, and a Telegram chat
+    # (a person's or a group's chat id) the SOC's bot may write to.
+    security_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    security_telegram: str | None = Field(default=None, pattern=r"^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$")
 
 
 class ApprovalStatus(StrEnum):

@@ -153,6 +153,11 @@ class RegistryCache:
             log.warning("registry snapshot %s unreadable: %s", self._snapshot, exc)
             return None
 
+    def current(self) -> Registry:
+        """The whole registry, refreshed like `context` (the notifier reads units and systems)."""
+        self._fresh()
+        return self.registry
+
     def source_for_token(self, token: str) -> LogSource | None:
         self._fresh()
         return self._by_token.get(token_hash(token))

@@ -2,7 +2,8 @@
 
 `Settings` holds what every process shares (mode, data folder, listen address, secret) and one
 group per concern: `ingest` (intake limits, syslog listeners), `auth` (console sessions and login
-throttling), `detection` (rule folders) and `stores` (Kafka, Elasticsearch, topic and index names).
+throttling), `detection` (rule folders), `stores` (Kafka, Elasticsearch, topic and index names) and
+`notify` (early warnings: channels, routing, SLAs).
 Each group is a pydantic-settings model with its own prefix, so every variable keeps one flat name
 (`SOC_SYSLOG_TCP_PORT`, `SOC_AUTH_SESSION_HOURS`, `SOC_KAFKA_BOOTSTRAP`); README.md lists them all,
 checked by `tests/test_settings.py`.
@@ -220,6 +221,112 @@ class DetectionSettings(BaseSettings):
     )
 
 
+class NotifySettings(BaseSettings):
+    """Early warnings (issue 16): who is told, through which channel, how often, and the SLAs."""
+
+    model_config = SettingsConfigDict(env_prefix="SOC_NOTIFY_", extra="forbid", frozen=True)
+
+    oncall: list[str] = Field(
+        default_factory=list,
+        description="SOC on-call recipients (JSON list of `email:...`, `telegram:<chat id>`, "
+        "`webhook:<URL>`); empty: on-call gets nothing.",
+    )
+    escalation: list[str] = Field(
+        default_factory=list,
+        description="Who an unacknowledged high/critical alert goes to next, in order, one step per "
+        "SLA (JSON list of recipients); empty: no escalation.",
+    )
+    rules_file: Path | None = Field(
+        default=None,
+        description="Routing rules (YAML); unset: high and critical alerts go to on-call "
+        "and the unit's contact.",
+    )
+    guidance_file: Path | None = Field(
+        default=None,
+        description="What-to-do-now guidance per checklist code and rule family (YAML); unset: built-in.",
+    )
+    console_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The console's public address, the base of acknowledgement links in messages.",
+    )
+    ack_link_hours: float = Field(
+        default=72.0, gt=0, description="How long an acknowledgement link stays valid (a long weekend)."
+    )
+    sla_critical_s: float = Field(
+        default=900.0, gt=0, description="A critical alert not acknowledged within it is escalated."
+    )
+    sla_high_s: float = Field(
+        default=3600.0, gt=0, description="A high alert not acknowledged within it is escalated."
+    )
+    digest_threshold: int = Field(
+        default=10,
+        ge=1,
+        description="More alerts than this for one recipient within the digest window: one digest instead.",
+    )
+    digest_window_s: float = Field(
+        default=600.0, gt=0, description="The window the digest threshold counts over (and a digest waits)."
+    )
+    quiet_start_hour: int = Field(
+        default=22, ge=0, le=23, description="Quiet hours start (Asia/Ho_Chi_Minh hour): low alerts wait."
+    )
+    quiet_end_hour: int = Field(
+        default=7, ge=0, le=23, description="Quiet hours end; the low alerts held go out as one digest."
+    )
+    quiet_max_severity: Literal["low", "medium"] = Field(
+        default="low", description="The most severe level held during quiet hours."
+    )
+    max_tracked: int = Field(
+        default=100_000,
+        ge=100,
+        description="Alert groups (and escalations) remembered; beyond, the oldest are forgotten (counted).",
+    )
+    queue_size: int = Field(
+        default=10_000,
+        ge=1,
+        description="Embedded mode: alerts waiting for the notifier; beyond, a dead letter (never a wait).",
+    )
+    retry_attempts: int = Field(
+        default=5, ge=1, description="Tries per message before it becomes a dead letter."
+    )
+    retry_initial_s: float = Field(
+        default=1.0, ge=0, description="First wait between tries, doubling (with jitter) up to the maximum."
+    )
+    retry_max_s: float = Field(
+        default=60.0, ge=0, description="Longest wait between tries (a Retry-After above it is capped)."
+    )
+    timeout_s: float = Field(
+        default=15.0, gt=0, description="Longest wait for an SMTP or HTTP server per try."
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset: no email channel.")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 TLS).")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls, tls (implicit, port 465) or none (loopback relays only)."
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login; unset: no authentication.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(default="soc@localhost", description="The From address of early warnings.")
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle (PEM) the SMTP server's certificate is checked against; unset: the system's.",
+    )
+    telegram_token: SecretStr | None = Field(
+        default=None, description="Telegram bot token; unset: no Telegram channel."
+    )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API base URL (a local Bot API server, or a proxy the network allows).",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the webhook HMAC-SHA256 signature header; unset: no webhook channel.",
+    )
+
+    @property
+    def sla_s(self) -> dict[str, float]:
+        """The acknowledgement SLA per severity; severities without one are never escalated."""
+        return {"critical": self.sla_critical_s, "high": self.sla_high_s}
+
+
 #: `StoreSettings.es_read_retry_s`'s default, also the adapter's when it is built without settings.
 DEFAULT_ES_READ_RETRY_S = 10.0
 
@@ -344,7 +451,8 @@ class Settings(BaseSettings):
     query_max_length: int = Field(
         default=MAX_QUERY_LENGTH,
         ge=1,
-        description="Longest search query (KQL: alert search `q`) read, in characters; longer: 422.",
+        description="Longest search query (KQL: the alert and event searches' `q`) read, in characters; "
+        "longer: 422.",
     )
     query_max_depth: int = Field(
         default=MAX_DEPTH,
@@ -353,11 +461,25 @@ class Settings(BaseSettings):
         description="Deepest nesting of ( and { in a search query; deeper: 422 (Elasticsearch refuses "
         "bool queries nested deeper than 30; each level can add one).",
     )
+    explorer_sample_size: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,  # Elasticsearch's max_result_window: one read
+        description="Newest matching events the explorer's field sidebar counts top values in (like "
+        "Kibana Discover); the histogram and the total count every match.",
+    )
+    explorer_export_max_rows: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most events one explorer export (CSV, NDJSON) writes; it streams, so memory stays "
+        "flat, and says in its headers when the query matched more.",
+    )
 
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     stores: StoreSettings = Field(default_factory=StoreSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @property
     def query_limits(self) -> QueryLimits:

@@ -3,7 +3,7 @@ environment (and flags), then the mode's store, bus and stages (`socpipe.runtime
 
     socpipe run [--demo]                 embedded mode: intake + stages + SQLite + console, one process
     socpipe api                          distributed: intake/API/console, publishing to Kafka
-    socpipe worker normalize|detect|correlate|index  distributed: one stage, Kafka in, Kafka or ES out
+    socpipe worker normalize|detect|correlate|index|notify  distributed: one stage, Kafka in, Kafka or ES out
     socpipe scheduler                    distributed: periodic jobs (source activity, ...)
     socpipe syslog                       distributed: a syslog receiver publishing to Kafka
     socpipe registry import|export       the province's registry as YAML
@@ -137,6 +137,12 @@ def run(
 
     detect = build_detect(settings, backend)
     pipeline = EmbeddedPipeline(store, build_normalize(registry, settings), detect)
+    from socpipe.notify import start_embedded_notify
+
+    handoff, _, _ = start_embedded_notify(
+        settings, registry=registry.current, store=store, deadletter=store.put_deadletters
+    )
+    pipeline.alert_sink = handoff.offer  # early warnings in the background, never in the batch's way
     ctx = AppContext(
         settings=settings,
         backend=backend,
@@ -218,6 +224,7 @@ class Stage(StrEnum):
     DETECT = "detect"
     CORRELATE = "correlate"
     INDEX = "index"
+    NOTIFY = "notify"
 
 
 @app.command()
@@ -245,6 +252,7 @@ def worker(stage: Stage) -> None:
     backend = build_backend(settings)  # each stage opens only what it uses
     idle = None
     stopping: list[Callable[[], None]] = []
+    stop_event = threading.Event()  # SIGTERM sets it: the batch finishes, pauses are cut short
     # where a record the handler fails on goes (`StageWorker`): the topic the index worker stores
     deadletter = publish_deadletters(bus, settings.stores.topic_deadletter)
     if stage is Stage.NORMALIZE:
@@ -289,6 +297,20 @@ def worker(stage: Stage) -> None:
             on_assign=correlate.on_assign,
             on_revoke=correlate.on_revoke,
         )
+    elif stage is Stage.NOTIFY:
+        from socpipe.notify import build_notify_worker
+
+        registry = build_registry(settings, backend)
+        notifier = build_notify_worker(
+            settings,
+            registry=registry.current,
+            store=backend.store,
+            deadletter=deadletter,
+            stop=stop_event,
+        )
+        handle, idle = notifier.handle, notifier.idle
+        stopping.append(notifier.dispatcher.close)
+        consumer = bus.consumer([settings.stores.topic_alerts], group)  # its own group: never in the way
     else:
         store = backend.store
         checks.append(store.health)
@@ -315,6 +337,7 @@ def worker(stage: Stage) -> None:
             batch=settings.stores.consumer_batch,
             idle=idle,
             deadletter=deadletter,
+            stop=stop_event,
         )
     )
     for stop in stopping:

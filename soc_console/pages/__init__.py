@@ -6,9 +6,11 @@ from fastapi import APIRouter, Depends
 
 from api.auth.csrf import csrf_protect
 from soc_console.pages import (
+    acknowledge,
     alerts,
     audit,
     coverage,
+    events,
     exceptions,
     incidents,
     inspections,
@@ -19,5 +21,18 @@ from soc_console.pages import (
 )
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
-for area in (session, overview, alerts, exceptions, rules, incidents, audit, coverage, registry, inspections):
+for area in (
+    session,
+    overview,
+    alerts,
+    events,
+    exceptions,
+    rules,
+    incidents,
+    audit,
+    coverage,
+    registry,
+    inspections,
+    acknowledge,
+):
     router.include_router(area.router)

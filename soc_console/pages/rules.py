@@ -22,7 +22,7 @@ from api.i18n import N_
 from api.rules import service
 from api.rules.models import QuarantinedRead, RuleDetail, RuleListParams, StateChange
 from api.rules.routes import STATUS
-from soc_console.bars import BarChart, bar_chart, sparkline
+from soc_console.bars import VN, BarChart, bar_chart, sparkline
 from soc_console.pages.common import Analyst, Reader, app_context, client_ip, render, see_other, url_with
 from soc_core.errors import StoreError
 
@@ -132,6 +132,12 @@ def _chart_days(request: Request) -> int:
     return int(given) if given in {str(d) for d in CHART_DAYS} else DEFAULT_CHART_DAYS
 
 
+def _queue_of_day(rule_id: str, start: datetime) -> str:
+    """The alert queue filtered to the rule and the local day a bar of its chart counts."""
+    day = start.astimezone(VN).date().isoformat()
+    return url_with("/alerts", {"rule": rule_id, "start": day, "end": day})
+
+
 def _detail_page(
     request: Request,
     rule_id: str,
@@ -145,6 +151,7 @@ def _detail_page(
     ctx = app_context(request)
     rule: RuleDetail | None = None
     chart: BarChart | None = None
+    chart_total = 0
     days = _chart_days(request)
     try:
         engine = service.engine_of(ctx)
@@ -156,7 +163,12 @@ def _detail_page(
             correlation_stats=ctx.correlation_stats,
         )
         histogram = service.rule_histogram(engine=engine, store=ctx.store, rule_id=rule_id, days=days)
-        chart = bar_chart([(b.start, b.count) for b in histogram.buckets])
+        chart = bar_chart(
+            [(b.start, b.count) for b in histogram.buckets],
+            histogram.interval_s,
+            lambda start, _end: _queue_of_day(rule_id, start),
+        )
+        chart_total = sum(b.count for b in histogram.buckets)
     except service.UnknownRule as exc:
         error, status = exc.message, 404
     except (service.RuleError, StoreError) as exc:
@@ -168,6 +180,7 @@ def _detail_page(
         rule=rule,
         rule_id=rule_id,
         chart=chart,
+        chart_total=chart_total,
         chart_days=days,
         CHART_DAYS=CHART_DAYS,
         error=error,

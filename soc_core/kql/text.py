@@ -35,6 +35,11 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
+def word_spans(folded: str) -> list[tuple[str, int, int]]:
+    """Each word of already folded text with where it starts and ends (for marking results)."""
+    return [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(folded)]
+
+
 @lru_cache(maxsize=65_536)
 def _leaf_words(text: str) -> str:
     """A value's words, space-joined; values repeat across events (hosts, users, paths), so the

@@ -68,14 +68,26 @@ def test_an_unexpected_failure_is_a_page_and_the_api_keeps_problem_details(store
     app.add_api_route("/store-down", store_down)
     client = TestClient(app, raise_server_exceptions=False)
     client.cookies.set(LANG_COOKIE, "vi")
-    page = _page(client.get("/broken", headers=HTML), 500)
+    resp = client.get("/broken", headers=HTML)
+    page = _page(resp, 500)
     assert "<h1>Đã xảy ra lỗi</h1>" in page and "a bug somewhere" not in page
+    _assert_protected(resp)
+    _assert_protected(client.get("/api/v1/broken"))
     page = _page(client.get("/store-down", headers=HTML), 503)
     assert "<h1>Tạm thời không phục vụ được</h1>" in page and "connection refused" not in page
     assert problem(client.get("/api/v1/broken"), 500)["type"] == "/problems/internal"
     login(client, store, role=Role.VIEWER)
     assert problem(client.get("/api/v1/audit"), 403)["type"] == "/problems/forbidden"
     assert problem(client.get("/api/v1/nothing-here"), 404)["type"] == "/problems/not-found"
+
+
+def _assert_protected(resp: object) -> None:
+    """An unexpected failure's answer carries the headers every other answer carries."""
+    headers = resp.headers  # type: ignore[attr-defined]
+    assert headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "camera=()" in headers["Permissions-Policy"]
 
 
 def test_the_login_redirect_is_still_a_redirect(client: TestClient) -> None:

@@ -68,6 +68,15 @@ ROOT = Path(__file__).resolve().parents[2]
 VIETNAMESE = re.compile(
     "[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]", re.IGNORECASE
 )
+# What log content could have injected into a page: scripts (by source), images, javascript: links and
+# event-handler attributes.
+INJECTED = """() => ({
+    scripts: Array.from(document.scripts).map(s => s.getAttribute('src')),
+    images: document.images.length,
+    jsLinks: document.querySelectorAll('a[href^="javascript:" i]').length,
+    handlers: Array.from(document.querySelectorAll('*')).filter(
+        el => Array.from(el.attributes).some(a => a.name.startsWith('on'))).length,
+})"""
 UI_TEXT = """() => {
     // Text and the translatable attributes outside elements marked translate="no" (data).
     const ui = el => !el.closest('[translate="no"], script, style');
@@ -341,15 +350,7 @@ def test_hostile_log_content_is_text_and_runs_nothing(page: Any, live: dict[str,
     ):
         page.goto(url)
         page.wait_for_load_state("load")
-        injected = page.evaluate(
-            """() => ({
-                scripts: Array.from(document.scripts).map(s => s.getAttribute('src')),
-                images: document.images.length,
-                jsLinks: document.querySelectorAll('a[href^="javascript:" i]').length,
-                handlers: Array.from(document.querySelectorAll('*')).filter(
-                    el => Array.from(el.attributes).some(a => a.name.startsWith('on'))).length,
-            })"""
-        )
+        injected = page.evaluate(INJECTED)
         assert injected == {"scripts": ["/static/console.js"], "images": 0, "jsLinks": 0, "handlers": 0}, url
     body = page.goto(f"{live['url']}/alerts/{hostile.id}") and page.inner_text("body")
     assert "<script>alert('rule')</script>" in body
@@ -361,6 +362,21 @@ def test_hostile_log_content_is_text_and_runs_nothing(page: Any, live: dict[str,
     page.wait_for_timeout(300)
     assert page.dialogs == []  # type: ignore[attr-defined]
     _shot(page, "hostile-content")
+
+
+def foreign_ui_texts(page: Any, base_url: str, paths: list[str]) -> dict[str, list[str]]:
+    """`foreign_ui_text` of each page of `paths` in English then Vietnamese, keyed "<lang> <path>";
+    only the pages that show the other language's words."""
+    found: dict[str, list[str]] = {}
+    for lang in ("en", "vi"):
+        if page.get_attribute("html", "lang") != lang:
+            page.click("#lang-switch")
+            page.wait_for_selector(f"html[lang={lang}]")
+        for path in paths:
+            page.goto(f"{base_url}{path}")
+            assert page.get_attribute("html", "lang") == lang
+            found[f"{lang} {path}"] = foreign_ui_text(page, lang)
+    return {where: texts for where, texts in found.items() if texts}
 
 
 def english_phrases() -> re.Pattern[str]:
@@ -459,6 +475,7 @@ def test_every_page_speaks_one_language(page: Any, live: dict[str, Any]) -> None
         "/",
         "/alerts",
         f"/alerts/{ids['alert']}",
+        "/events",
         "/incidents",
         f"/incidents/{ids['incident']}",
         "/audit",
@@ -472,15 +489,7 @@ def test_every_page_speaks_one_language(page: Any, live: dict[str, Any]) -> None
         "/no-such-page",  # the console's 404 page
     ]
     _login(page, live, "quantri")
-    found: dict[str, list[str]] = {}
-    for lang in ("en", "vi"):
-        if page.get_attribute("html", "lang") != lang:
-            page.click("#lang-switch")
-            page.wait_for_selector(f"html[lang={lang}]")
-        for path in pages:
-            page.goto(f"{url}{path}")
-            assert page.get_attribute("html", "lang") == lang
-            found[f"{lang} {path}"] = foreign_ui_text(page, lang)
+    found = foreign_ui_texts(page, url, pages)
     page.click("#logout")
     page.wait_for_url("**/login")
     found["vi /login"] = foreign_ui_text(page, "vi")
