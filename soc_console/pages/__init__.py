@@ -15,9 +15,11 @@ from soc_console.pages import (
     overview,
     registry,
     rules,
+    saved_views,
     session,
 )
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 for area in (session, overview, alerts, exceptions, rules, incidents, audit, coverage, registry, inspections):
     router.include_router(area.router)
+router.include_router(saved_views.router)  # the saved-views box any page includes
