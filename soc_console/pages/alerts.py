@@ -212,6 +212,8 @@ def alert_page(request: Request, alert_id: str, principal: Reader) -> HTMLRespon
         open_incidents=_open_incidents(ctx.store),
         statuses=list(AlertStatus),
         q=request.query_params.get("q"),
+        around_minutes=AROUND_MINUTES,
+        max_around_minutes=MAX_AROUND_MINUTES,
         principal=principal,
     )
 

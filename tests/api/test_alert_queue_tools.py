@@ -144,6 +144,11 @@ def test_csv_export_is_the_filtered_queue_read_back_as_a_spreadsheet(
     assert rows[1][col["status"]] == "resolved" and rows[3][col["status"]] == "false_positive"
     only = client.get("/api/v1/alerts/export.csv", params={"severity": "critical"})
     assert [r[col["host"]] for r in _sheet(only.content)[1:]] == ["web02"]
+    searched = client.get("/api/v1/alerts/export.csv", params={"q": "host_name:web0* and not user_name:root"})
+    assert [r[col["id"]] for r in _sheet(searched.content)[1:]] == [
+        triage_alert(3, rule="r-usb").id,
+        triage_alert(1).id,
+    ]
     by_severity = client.get("/api/v1/alerts/export.csv", params={"sort": "severity", "status": "new"})
     assert [r[col["severity"]] for r in _sheet(by_severity.content)[1:]] == ["high", "high", "high"]
     assert client.get("/api/v1/alerts/export.csv", params={"q": "host_name:("}).status_code == 422
