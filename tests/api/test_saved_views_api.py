@@ -10,10 +10,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from api.auth.deps import Role
 from api.auth.testing import form_csrf, login
+from soc_console.render import templates
 from soc_core.store import AuditQuery, Store
 from socpipe.app import create_app
 from tests.backends import app_context
@@ -161,3 +165,45 @@ def test_the_console_box_saves_opens_and_deletes_a_view(client: TestClient, stor
     assert form(name="x", query="q=host_name%3A%28").status_code == 422
     unsigned = client.post("/views", data={"kind": "alerts", "name": "x"}, follow_redirects=False)
     assert unsigned.status_code == 403
+
+
+def test_another_page_includes_the_box_with_its_kind(client: TestClient, store: Store) -> None:
+    """What the explorer's template does: one include with `views_kind = "events"`; the box lists the
+    user's event views only, marks the one the page shows, and saving answers with /events."""
+    box = templates.env.from_string(
+        '{% with views_kind = "events" %}{% include "_saved_views.html" %}{% endwith %}'
+    )
+
+    def events_page(request: Request) -> HTMLResponse:
+        return HTMLResponse(box.render(request=request))
+
+    # first, before the console's catch-all page for unknown paths
+    client.app.router.routes.insert(0, APIRoute("/test-events", events_page))  # type: ignore[attr-defined]
+    login(client, store, role=Role.ANALYST, username="an")
+    token = form_csrf(client.get("/alerts").text)
+    client.post(
+        "/api/v1/views",
+        json={"kind": "alerts", "name": "Queue view", "query": ""},
+        headers={"x-csrf-token": token},
+    )
+    saved = client.post(
+        "/views",
+        data={
+            "csrf_token": token,
+            "kind": "events",
+            "name": "SSH thất bại",
+            "query": "q=event.code%3A4625&start=now-24h",
+        },
+        follow_redirects=False,
+    )
+    assert (
+        saved.status_code == 303 and saved.headers["location"] == "/events?q=event.code%3A4625&start=now-24h"
+    )
+    html = client.get("/test-events", params={"q": "event.code:4625", "start": "now-24h", "cursor": "x"}).text
+    assert 'data-kind="events"' in html and "SSH thất bại" in html and "Queue view" not in html
+    assert 'class="saved-view active"' in html  # the page's cursor is not part of the view
+    assert 'href="/events?q=event.code%3A4625&amp;start=now-24h"' in html
+    assert (
+        'name="kind" value="events"' in html
+        and 'name="query" value="q=event.code%3A4625&amp;start=now-24h"' in html
+    )
