@@ -370,6 +370,12 @@ class Settings(BaseSettings):
         ge=5,
         description="How often an open alert queue asks whether new alerts arrived (its indicator).",
     )
+    queue_new_lookback_h: float = Field(
+        default=24.0,
+        gt=0,
+        description="The new-alerts indicator counts new alerts on events of at most this many hours "
+        "before the page was shown (a bound on what each poll reads).",
+    )
 
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -6,7 +6,7 @@ Reading needs any signed-in role; changing needs analyst (or admin).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -79,9 +79,12 @@ def new_alerts(
     since: Annotated[Time, Query(description="when the queue was shown (ISO 8601)")],
 ) -> NewAlerts:
     """What an open queue polls: how many alerts matching its filters (those of the listing) were
-    stored after `since`, and per status how many match every other filter (the queue's tabs)."""
-    params = parse_search(request.query_params, request.app.state.ctx.settings.query_limits)
-    return service.news(store=store, params=params, since=since)
+    stored after `since` (on events of the `SOC_QUEUE_NEW_LOOKBACK_H` hours before it), and per
+    status how many match every other filter (the queue's tabs)."""
+    settings = request.app.state.ctx.settings
+    params = parse_search(request.query_params, settings.query_limits)
+    lookback = timedelta(hours=settings.queue_new_lookback_h)
+    return service.news(store=store, params=params, since=since, lookback=lookback)
 
 
 @router.get(

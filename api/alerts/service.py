@@ -350,12 +350,17 @@ def status_counts(*, store: AlertStore, params: AlertSearchParams) -> dict[str, 
     return counts
 
 
-def news(*, store: AlertStore, params: AlertSearchParams, since: datetime) -> NewAlerts:
+def news(*, store: AlertStore, params: AlertSearchParams, since: datetime, lookback: timedelta) -> NewAlerts:
     """What an open queue polls: alerts matching its filters that were stored after `since` (when the
-    page was shown; by storage time, so a late event's alert counts too), and the tabs' counts."""
+    page was shown; by storage time, so an alert on a late event counts too) on events of at most
+    `lookback` before it, and the tabs' counts. The bound is what keeps a poll cheap where the
+    storage time is not indexed (SQLite reads it from each alert's document); alerts on older events
+    (a replayed archive) still show in the tab counts."""
     query = params.to_search()
     after = parse_for(f'created_at > "{since.astimezone(UTC).isoformat()}"', ALERT_FIELDS)
     query.kql = And((query.kql, after)) if query.kql is not None else after
+    earliest = since - lookback
+    query.start = max(query.start, earliest) if query.start else earliest
     query.size, query.cursor = 1, None
     return NewAlerts(
         since=since,

@@ -102,15 +102,23 @@ def test_the_poll_counts_alerts_stored_since_the_page_was_shown(client: TestClie
     first = client.get(url).json()
     assert first["new"] == 0 and first["status_counts"]["open"] == 3  # alerts 1, 5 and 6: high and new
     later = datetime.now(UTC) + timedelta(seconds=1)
+    now = later.replace(microsecond=0)
     fresh = [
-        triage_alert(20, severity=Severity.HIGH, created_at=later),
-        triage_alert(21, severity=Severity.LOW, created_at=later),  # not under the page's filter
-        triage_alert(22, severity=Severity.HIGH, minutes=-600, created_at=later),  # a late event's alert
-    ]
+        triage_alert(20, severity=Severity.HIGH, created_at=later, **{"@timestamp": now}),
+        triage_alert(
+            21, severity=Severity.LOW, created_at=later, **{"@timestamp": now}
+        ),  # not under the filter
+        triage_alert(
+            22, severity=Severity.HIGH, created_at=later, **{"@timestamp": now - timedelta(hours=20)}
+        ),
+        triage_alert(
+            23, severity=Severity.HIGH, created_at=later, **{"@timestamp": now - timedelta(hours=30)}
+        ),
+    ]  # 22 is a late event's alert, within the indicator's 24 hours; 23 is older: tabs only
     seeded.put_alerts(fresh)
     seeded.refresh()
     answer = client.get(url).json()
-    assert answer["new"] == 2 and answer["status_counts"]["new"] == 5
+    assert answer["new"] == 2 and answer["status_counts"]["new"] == 6
     assert client.get("/api/v1/alerts/news", params={"since": later.isoformat()}).json()["new"] == 0
     assert client.get("/api/v1/alerts/news").status_code == 422
     assert client.get("/api/v1/alerts/news", params={"since": "yesterday"}).status_code == 422
