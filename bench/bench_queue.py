@@ -25,7 +25,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,18 +32,17 @@ from typing import Any
 
 import httpx
 import orjson
-import uvicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.auth.deps import Role  # noqa: E402
 from api.auth.service import create_api_token  # noqa: E402
-from bench.bench_alerts import free_port, gen_alert  # noqa: E402
+from bench.bench_alerts import gen_alert  # noqa: E402
 from soc_core.alert import Alert  # noqa: E402
-from socpipe.app import create_app  # noqa: E402
 from stores.sqlite.store import SqliteStore  # noqa: E402
 from tests.backends import app_context  # noqa: E402
+from tests.browser.live import serving  # noqa: E402
 
 OPEN = [("status", "new,acknowledged,in_progress")]
 
@@ -108,30 +106,17 @@ def main() -> None:
     folder = tempfile.TemporaryDirectory(prefix="bench-queue-")
     store = SqliteStore(Path(folder.name) / "store.sqlite3")
     store.setup()
-    server: uvicorn.Server | None = None
     try:
         print(f"loading {args.count:,} alerts into SQLite ...", flush=True)
         load_s = load_sqlite(store, args.count)
         print(f"loaded in {load_s:.0f} s", flush=True)
         token, _ = create_api_token(store=store, name="bench", role=Role.ANALYST, actor="bench")
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(app_context(store)),
-                host="127.0.0.1",
-                port=port,
-                log_level="warning",
-                access_log=False,
-            )
-        )
-        threading.Thread(target=server.run, daemon=True).start()
-        while not server.started:
-            time.sleep(0.05)
         since = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
         results: dict[str, Any] = {"store": "sqlite", "alerts": args.count, "load_s": round(load_s)}
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {token}"}, timeout=300
-        ) as client:
+        with (
+            serving(app_context(store)) as url,
+            httpx.Client(base_url=url, headers={"authorization": f"Bearer {token}"}, timeout=300) as client,
+        ):
             news = "/api/v1/alerts/news"
             results["poll_open_queue"] = timings(client, news, [*OPEN, ("since", since)], args.runs)
             filtered = [*OPEN, ("unit", "unit-07"), ("severity", "high,critical"), ("since", since)]
@@ -141,8 +126,6 @@ def main() -> None:
         out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
         print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
     finally:
-        if server is not None:
-            server.should_exit = True
         store.close()
         folder.cleanup()
 
