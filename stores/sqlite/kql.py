@@ -120,6 +120,8 @@ class _Compiler:
             self.params.append(utc_instant(raw).strftime(ISO_FORMAT))
             return f"{columns[field]} {op} ?"
         column = (self.target.columns or {}).get(field)
+        if column is not None and kind is kql.Kind.IP:
+            return self.ip_column(column, raw)
         if column is not None:
             self.params.append(raw)
             return f"{column} {op} ?"
@@ -130,6 +132,23 @@ class _Compiler:
         if kind is kql.Kind.IP:
             return self.each(field, "kql_ip_in(v.value, ?)", raw)
         return self.each(field, f"{SCALAR} AND CAST(v.value AS TEXT) {op} ?", raw)
+
+    def ip_column(self, column: str, raw: str) -> str:
+        """`field:address` or `field:network` over a column of the stored text, by its index where
+        the text is certain: an IPv4 address has one spelling `ip_address` reads (dotted quad, no
+        leading zeros), so a stored value equal to it is exactly `str(address)`, and one inside a
+        network starts with the network's whole octets. IPv6 (many spellings) reads each value."""
+        network = ipaddress.ip_network(raw, strict=False)  # kql.check has read it already
+        if isinstance(network, ipaddress.IPv4Network) and network.prefixlen == 32:
+            self.params.append(str(network.network_address))
+            return f"{column} = ?"
+        octets = network.prefixlen // 8 if isinstance(network, ipaddress.IPv4Network) else 0
+        if octets:
+            prefix = ".".join(str(network.network_address).split(".")[:octets])
+            self.params.extend([prefix + ".*", raw])
+            return f"({column} GLOB ? AND kql_ip_in({column}, ?))"
+        self.params.append(raw)
+        return f"kql_ip_in({column}, ?)"
 
     def node(self, node: kql.Node) -> str:
         if isinstance(node, kql.And | kql.Or):

@@ -90,13 +90,33 @@ END;
 """
 
 
+# Event fields the explorer filters on most (its pivots: user, addresses, event code and action,
+# process; the unit, system and source of the province), as virtual columns computed from the stored
+# document (nothing stored twice; older files gain them on `setup()`) with an index each beside the
+# time, so a filter reads the index, pages in time order and counts without opening a document.
+# One value per event only: a list field (`event.category`, `host.ip`) cannot be one column. Each
+# index costs writes (bench/bench_kql_sqlite.py) and buys the filter (bench/bench_explorer.py).
+EVENT_GENERATED_COLUMNS = {
+    "user_name": "$.user.name",
+    "source_ip": "$.source.ip",
+    "destination_ip": "$.destination.ip",
+    "event_code": "$.event.code",
+    "event_action": "$.event.action",
+    "process_name": "$.process.name",
+}
 EVENT_TARGET = Target(
     EVENT_FIELDS,
     "events",
     "events_fts",
     time_columns={"@timestamp": "ts"},
-    # not source_id/unit_id: an event without `soc` has "" there but no value in its document
-    columns={"host.name": "host_name"},
+    # the `soc` ids are written from `Event.soc`, the model the document's `soc` is dumped from
+    columns={
+        "host.name": "host_name",
+        "soc.source.id": "source_id",
+        "soc.unit.id": "unit_id",
+        "soc.system.id": "system_id",
+        **{path[2:]: column for column, path in EVENT_GENERATED_COLUMNS.items()},
+    },
 )
 ALERT_TARGET = Target(
     ALERT_FIELDS,
@@ -237,7 +257,10 @@ class SqliteStore:
         with self._lock:
             have = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         with self._lock:
+            self._add_generated("events", EVENT_GENERATED_COLUMNS)
             self._conn.execute("CREATE INDEX IF NOT EXISTS events_host_ts ON events(host_name, ts)")
+            for column in ("system_id", *EVENT_GENERATED_COLUMNS):
+                self._conn.execute(f"CREATE INDEX IF NOT EXISTS events_{column}_ts ON events({column}, ts)")
         for table in FTS_TABLES:
             with self._tx() as conn:
                 for statement in _statements(fts_schema(table)):
@@ -515,13 +538,7 @@ class SqliteStore:
 
     def _setup_triage(self) -> None:
         with self._lock:
-            have = {row[1] for row in self._conn.execute("PRAGMA table_xinfo(alerts)")}
-            for col, path in ALERT_GENERATED_COLUMNS.items():
-                if col not in have:
-                    self._conn.execute(
-                        f"ALTER TABLE alerts ADD COLUMN {col} TEXT GENERATED ALWAYS AS "
-                        f"(json_extract(CAST(doc AS TEXT), '{path}')) VIRTUAL"
-                    )
+            have = self._add_generated("alerts", ALERT_GENERATED_COLUMNS)
             for col, expr in ALERT_COMPUTED_COLUMNS.items():
                 if col not in have:
                     self._conn.execute(
@@ -541,6 +558,17 @@ class SqliteStore:
                 "CREATE INDEX IF NOT EXISTS alerts_group ON alerts(group_key);"
             )
         self._backfill_groups()
+
+    def _add_generated(self, table: str, columns: dict[str, str]) -> set[str]:
+        """Add `table`'s missing virtual columns (column -> JSON path); the columns it had."""
+        have = {row[1] for row in self._conn.execute(f"PRAGMA table_xinfo({table})")}
+        for col, path in columns.items():
+            if col not in have:
+                self._conn.execute(
+                    f"ALTER TABLE {table} ADD COLUMN {col} TEXT GENERATED ALWAYS AS "
+                    f"(json_extract(CAST(doc AS TEXT), '{path}')) VIRTUAL"
+                )
+        return have
 
     def _backfill_groups(self, batch: int = 1000) -> int:
         """Alerts stored before groups existed get theirs: each was raised on its first event id."""

@@ -166,6 +166,12 @@ CASES: list[tuple[str, set[int]]] = [
     ("source.ip:10.0.0.0/8", {2, 7}),
     ("destination.ip:2001:db8::1", {6}),
     ('destination.ip:"2001:db8::/32"', {6}),
+    ("source.ip:10.8.0.0/13", {7}),  # not on an octet: 10.0.0.5 shares the first one only
+    ("source.ip:192.168.1.20/32", {3}),
+    ("source.ip:0.0.0.0/0", {2, 3, 7}),
+    ("not source.ip:10.0.0.0/8", {1, 3, 4, 5, 6, 8}),
+    ("soc.unit.id:unit-a and not soc.system.id:*", {1, 2, 3, 4, 5, 6, 7, 8}),
+    ("soc.source.id:src-*", {1, 2, 3, 4, 5, 6, 7, 8}),
     ('@timestamp >= "2025-07-02T01:00:00Z"', {3, 4, 5, 6, 7, 8}),
     ('@timestamp < "2025-07-03"', {1, 2, 3, 4}),
     ('@timestamp >= "2025-07-03T08:00:00+07:00" and @timestamp < "2025-07-03T02:07:30Z"', {5, 6, 7}),
