@@ -8,6 +8,7 @@ the columns we filter on beside them; paging is keyset (`@timestamp`, id), like 
 from __future__ import annotations
 
 import base64
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -117,6 +118,12 @@ EVENT_TARGET = Target(
         "soc.system.id": "system_id",
         **{path[2:]: column for column, path in EVENT_GENERATED_COLUMNS.items()},
     },
+    indexes={
+        "host_name": "events_host_ts",
+        "source_id": "events_source",
+        "unit_id": "events_unit",
+        **{column: f"events_{column}_ts" for column in ("system_id", *EVENT_GENERATED_COLUMNS)},
+    },
 )
 ALERT_TARGET = Target(
     ALERT_FIELDS,
@@ -132,6 +139,14 @@ ALERT_TARGET = Target(
         "user_name": "user_name",
         "soc.system.id": "system_id",
         "triage.assignee": "assignee",
+    },
+    indexes={
+        "severity": "alerts_severity_ts",
+        "status": "alerts_status_ts",
+        "rule_id": "alerts_rule_unit",
+        "host_name": "alerts_host_ts",
+        "user_name": "alerts_user_ts",
+        "system_id": "alerts_system_ts",
     },
 )
 
@@ -398,10 +413,12 @@ class SqliteStore:
             ts, doc_id = decode_cursor(cursor)
             where.append(f"({ts_col} < ? OR ({ts_col} = ? AND id < ?))")
             params.extend([ts, ts, doc_id])
+        # the page's rows are chosen first and their documents read after: sorting the matches
+        # with their documents (50,000 free-text matches) took seconds, with their keys a fraction
         sql = (
-            f"SELECT {ts_col}, id, doc FROM {table}"
+            f"SELECT {ts_col}, id, doc FROM {table} WHERE rowid IN (SELECT rowid FROM {table}"
             + (" WHERE " + " AND ".join(where) if where else "")
-            + f" ORDER BY {ts_col} DESC, id DESC LIMIT ?"
+            + f" ORDER BY {ts_col} DESC, id DESC LIMIT ?) ORDER BY {ts_col} DESC, id DESC"
         )
         params.append(size)
         return sql, count_sql, params, count_params
@@ -430,20 +447,51 @@ class SqliteStore:
 
     def event_histogram(self, query: EventQuery, interval_s: int, offset_s: int = 0) -> list[HistogramBucket]:
         check_histogram(interval_s, query.start, query.end)
-        return self._histogram("events", self._event_filters(query), interval_s, offset_s)
+        return self._histogram(
+            "events", self._event_filters(query), interval_s, offset_s, (query.start, query.end)
+        )
 
     def _histogram(
-        self, table: str, filters: list[tuple[str, Any]], interval_s: int, offset_s: int
+        self,
+        table: str,
+        filters: list[tuple[str, Any]],
+        interval_s: int,
+        offset_s: int,
+        span: tuple[datetime | None, datetime | None] = (None, None),
     ) -> list[HistogramBucket]:
-        """Counts per bucket, grouped on the bucket's Unix start computed from the `ts` column."""
+        """Counts per bucket. Over a known time span, when an index seeks the condition and the
+        time together, one count per bucket range (each reads only its own index entries); else
+        one pass grouping the matches on the bucket computed from `ts` (a function call and a
+        temporary b-tree per match: five times slower over a million events, but one pass when
+        the condition is a list of rows, as free text is)."""
         where, params = self._flatten(filters)
+        offset_s %= interval_s  # the same buckets, and a bucket start never before the epoch
+        start, end = span
+        if start is not None and end is not None and end > start:
+            first = (int(start.timestamp()) - offset_s) // interval_s * interval_s + offset_s
+            starts = list(range(first, int(end.timestamp()), interval_s))
+            bounds = [
+                _iso(datetime.fromtimestamp(moment, UTC)) for b in starts for moment in (b, b + interval_s)
+            ]
+            cond = "".join(f" AND {w}" for w in where)
+            sql = (
+                f"WITH b(s, e) AS (VALUES {','.join(['(?, ?)'] * len(starts))}) SELECT"
+                f" (SELECT COUNT(*) FROM {table} WHERE ts >= b.s AND ts < b.e{cond}) FROM b"
+            )
+            plan = " ".join(str(r[-1]) for r in self._query(f"EXPLAIN QUERY PLAN {sql}", [*bounds, *params]))
+            if _SEEKS_TIME.search(plan):
+                counts = self._query(sql, [*bounds, *params])
+                return [
+                    HistogramBucket(datetime.fromtimestamp(b, UTC), int(n))
+                    for b, (n,) in zip(starts, counts, strict=True)
+                    if n
+                ]
         bucket = "((unixepoch(substr(ts, 1, 19)) - ?) / ?) * ? + ?"
         sql = (
             f"SELECT {bucket} AS b, COUNT(*) FROM {table}"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " GROUP BY b ORDER BY b"
         )
-        offset_s %= interval_s  # the same buckets, and a bucket start never before the epoch
         rows = self._query(sql, [offset_s, interval_s, interval_s, offset_s, *params])
         return [
             HistogramBucket(datetime.fromtimestamp(int(b), UTC), int(n)) for b, n in rows if b is not None
@@ -675,7 +723,9 @@ class SqliteStore:
         check_histogram(interval_s, query.start, query.end)
         if query.ids is not None and not query.ids:
             return []
-        return self._histogram("alerts", self._alert_search_filters(query), interval_s, offset_s)
+        return self._histogram(
+            "alerts", self._alert_search_filters(query), interval_s, offset_s, (query.start, query.end)
+        )
 
     def search_alert_groups(self, query: AlertSearch) -> Page[AlertGroup]:
         """The page's group keys first (the key starts with the time, so key order is time order),
@@ -976,6 +1026,11 @@ class SqliteStore:
             filters.append(("action LIKE ? ESCAPE '\\'", _like_prefix(query.action)))
         docs, total, cursor = self._page("audit", "at", filters, query.size, query.cursor)
         return Page([AuditEntry.model_validate(orjson.loads(d)) for d in docs], total, cursor)
+
+
+# A plan whose count per bucket seeks an index on the time range (`... (ts>? AND ts<?)`, maybe after
+# an equality on the column before it), not a scan of a list of rows checking each one's time.
+_SEEKS_TIME = re.compile(r"SEARCH \w+ USING (?:COVERING )?INDEX \w+ \((?:\w+=\? AND )*ts>\? AND ts<\?\)")
 
 
 def _like_prefix(text: str) -> str:

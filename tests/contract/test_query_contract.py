@@ -172,6 +172,13 @@ CASES: list[tuple[str, set[int]]] = [
     ("not source.ip:10.0.0.0/8", {1, 3, 4, 5, 6, 8}),
     ("soc.unit.id:unit-a and not soc.system.id:*", {1, 2, 3, 4, 5, 6, 7, 8}),
     ("soc.source.id:src-*", {1, 2, 3, 4, 5, 6, 7, 8}),
+    # `not` keeps the events without the field; a leading wildcard scans the values
+    ("not user.name:admin", {2, 3, 4, 5, 6, 7, 8}),
+    ("not user.name:a*", {2, 3, 4, 6, 8}),
+    ("user.name:*min", {1}),
+    ("not source.ip:10.0.0.5", {1, 3, 4, 5, 6, 7, 8}),
+    ('not destination.ip:"2001:db8::/32"', {1, 2, 3, 4, 5, 7, 8}),
+    ("not (user.name:admin or event.code:4625)", {2, 4, 5, 6, 7, 8}),
     ('@timestamp >= "2025-07-02T01:00:00Z"', {3, 4, 5, 6, 7, 8}),
     ('@timestamp < "2025-07-03"', {1, 2, 3, 4}),
     ('@timestamp >= "2025-07-03T08:00:00+07:00" and @timestamp < "2025-07-03T02:07:30Z"', {5, 6, 7}),
