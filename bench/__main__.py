@@ -163,6 +163,27 @@ def summary() -> str:
         for name, r in alerts["results"].items():
             lines.append(f"| {name} | {r['p50_ms']} | {r['p95_ms']} | 500 |")
         lines.append("")
+    for store in ("sqlite", "elastic"):
+        explorer = _load(f"explorer_{store}")
+        if not explorer:
+            continue
+        lines += [
+            f"## Event explorer over {explorer['events']:,} events in {store} (bench_explorer.py, issue 15)",
+            "",
+            f"Measured {explorer['generated_at']}, {explorer['runs']} runs per query (a new value each), "
+            f"load average {explorer.get('load_average_after', '?')} on the 2-core machine; "
+            f"target p95 < {explorer['target_p95_ms']} ms per request.",
+            "",
+            "| query | e.g. | matches (median) | page p50 / p95 ms | histogram | sample (500) |",
+            "| --- | --- | ---: | ---: | ---: | ---: |",
+        ]
+        for name, r in explorer["queries"].items():
+            cells = " | ".join(
+                f"{r[k]['p50_ms']} / {r[k]['p95_ms']}" for k in ("page", "histogram", "sample")
+            )
+            example = r["example"].replace("|", "\\|") or "(all)"
+            lines.append(f"| {name} | `{example}` | {r['matches_median']:,} | {cells} |")
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -47,29 +48,49 @@ def _leaf_words(text: str) -> str:
     return " ".join(words(text))
 
 
-def _leaves(doc: dict[str, Any]) -> list[str]:
-    """The document's string and number values in document order, `event.original` left out (a
-    loop without paths: this runs for every event written)."""
-    top = dict(doc)
-    event = top.get("event")
-    if isinstance(event, dict) and "original" in event:
-        top["event"] = {k: v for k, v in event.items() if k != "original"}
+def leaves(doc: dict[str, Any]) -> list[str]:
+    """The document's string and number values in document order, `event.original` left out.
+
+    A walk that dispatches on the exact type first (the common case) and copies nothing: this
+    runs for every event written, and the stack-and-isinstance walk was a third of `search_text`.
+    """
     out: list[str] = []
-    stack: list[Any] = [top]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
+    event = doc.get("event")
+    if isinstance(event, dict) and "original" in event:
+        doc = {**doc, "event": {k: v for k, v in event.items() if k != "original"}}
+    _walk(doc.values(), out)
+    return out
+
+
+def _walk(values: Iterable[Any], out: list[str]) -> None:
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            out.append(value)
+        elif kind is dict:
+            _walk(value.values(), out)
+        elif kind is list:
+            _walk(value, out)
+        elif kind is int or kind is float:
+            out.append(str(value))
+        elif kind is bool or value is None:
+            continue
+        elif isinstance(value, str):  # subclasses (enums) as the plain types would be
             out.append(value)
         elif isinstance(value, dict):
-            stack.extend(reversed(value.values()))
+            _walk(value.values(), out)
         elif isinstance(value, list):
-            stack.extend(reversed(value))
+            _walk(value, out)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             out.append(str(value))
-    return out
+
+
+def leaf_words(leaf: str) -> str:
+    """One value's folded words, space-joined (remembered for the short, repeating ones)."""
+    return _leaf_words(leaf) if len(leaf) <= 256 else " ".join(words(leaf))
 
 
 def search_text(doc: dict[str, Any]) -> str:
     """Every word of a JSON document's values, space-separated: what free text searches."""
-    parts = [_leaf_words(leaf) if len(leaf) <= 256 else " ".join(words(leaf)) for leaf in _leaves(doc)]
+    parts = [leaf_words(leaf) for leaf in leaves(doc)]
     return " ".join(p for p in parts if p)

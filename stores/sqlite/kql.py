@@ -3,7 +3,8 @@
 Every value is a bound parameter, field paths included, so nothing a query says becomes SQL.
 Fields are read with `json_each` (one row per value: a list's elements, or the value itself), so
 `tags:x` matches a document whose `tags` holds `x` among others, as Elasticsearch does. Free text
-asks the table's FTS5 index (`search_text` words, kept by triggers).
+asks the table's FTS5 index (`fts_text`: written with the row, kept by triggers on
+delete and update).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import ipaddress
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from soc_core import kql
 from soc_core.kql.fields import number, utc_instant
-from soc_core.kql.text import search_text
+from soc_core.kql.text import leaf_words, leaves
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -36,6 +38,9 @@ class Target:
     columns: Mapping[str, str] | None = None
     """Keyword fields the table keeps as a column of their one value (`host.name` -> `host_name`):
     compared there, indexed, without reading the document."""
+    indexes: Mapping[str, str] | None = None
+    """Column -> an index holding it, which a condition its index cannot seek (under `not`, a
+    leading wildcard, an IPv6 network) scans instead of computing the column row by row."""
 
 
 def json_path(field: str) -> str:
@@ -59,27 +64,67 @@ def fts_match(node: kql.Text) -> str:
     return '"' + " ".join(node.words) + '"' + ("*" if node.prefix else "")
 
 
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=256)
+def _network(text: str) -> IpNetwork | None:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=65_536)
+def _address(text: str) -> IpAddress | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
 def _ip_in(value: Any, network: str) -> int:
-    """SQL `kql_ip_in(value, network)`: 1 when the stored address is in the network."""
+    """SQL `kql_ip_in(value, network)`: 1 when the stored address is in the network. Called once
+    per candidate row (80,000 for a /8 over a million events): the query's network and the
+    addresses, which repeat, are parsed once each."""
     if not isinstance(value, str):
         return 0
-    try:
-        return int(ipaddress.ip_address(value) in ipaddress.ip_network(network, strict=False))
-    except ValueError:
-        return 0
+    address, net = _address(value), _network(network)
+    return int(address is not None and net is not None and address in net)
 
 
-def _search_text(doc: bytes | str | None) -> str:
-    return search_text(orjson.loads(doc)) if doc else ""
+def fts_text(doc: dict[str, Any]) -> str:
+    """What the FTS5 index is given for a document: the same tokens as `search_text`'s words,
+    for less work. A value in ASCII goes as it is, since FTS5's unicode61 tokenizer cuts it where
+    `words` would (runs of ASCII letters and digits, everything else a separator) and lowers its
+    case; only the other values are folded here (diacritics, `đ`). Folding every value in Python
+    was most of the cost of writing an event with the index."""
+    return " ".join([leaf if leaf.isascii() else leaf_words(leaf) for leaf in leaves(doc)])
+
+
+def _fts_text(doc: bytes | str | None) -> str:
+    return fts_text(orjson.loads(doc)) if doc else ""
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
     """The SQL functions compiled queries and the FTS triggers call, on one connection."""
     conn.create_function("kql_ip_in", 2, _ip_in, deterministic=True)
-    conn.create_function("kql_search_text", 1, _search_text, deterministic=True)
+    # the name the FTS triggers have called since files first had the index
+    conn.create_function("kql_search_text", 1, _fts_text, deterministic=True)
 
 
 SCALAR = "v.type NOT IN ('object', 'array', 'null')"
+
+
+def _rare(term: str) -> str:
+    """A range on a column's index, told to the planner as selective: otherwise a page (newest
+    first) walks the time index backwards computing the column from each document until 50 match,
+    which for a rare prefix or network is the whole table (minutes at a million events); sorting
+    the matches the index finds costs at most what counting them does."""
+    return f"likelihood({term}, 0.001)"
+
+
 _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -87,6 +132,20 @@ class _Compiler:
     def __init__(self, target: Target) -> None:
         self.target = target
         self.params: list[Any] = []
+        self.negated = 0
+
+    def on_column(self, column: str, condition: str, *, seeks: bool = True) -> str:
+        """`condition` on `column` as it stands where its index seeks it; otherwise (and under a
+        `not`) the rows it holds for, read from the column's index: a virtual column outside its
+        index is its document parsed again, row by row (a `not user.name:x` over a million events
+        took 20 s that way), and the set's membership is never NULL, so `not` keeps the events
+        without the field, as on Elasticsearch."""
+        if seeks and not self.negated:
+            return condition
+        table = self.target.table
+        index = (self.target.indexes or {}).get(column)
+        hint = f" INDEXED BY {index}" if index else ""
+        return f"{table}.rowid IN (SELECT rowid FROM {table}{hint} WHERE {condition})"
 
     def each(self, field: str, condition: str, *values: Any) -> str:
         """`condition` over each value `v` of `field`; through a list of objects (`threat`, in
@@ -109,9 +168,11 @@ class _Compiler:
             self.params.append(utc_instant(raw).strftime(ISO_FORMAT))
             return f"{columns[field]} {op} ?"
         column = (self.target.columns or {}).get(field)
+        if column is not None and kind is kql.Kind.IP:
+            return self.ip_column(column, raw)
         if column is not None:
             self.params.append(raw)
-            return f"{column} {op} ?"
+            return self.on_column(column, f"{column} {op} ?" if op == "=" else _rare(f"{column} {op} ?"))
         if kind is kql.Kind.DATE:
             return self.each(field, f"julianday(v.value) {op} julianday(?)", utc_instant(raw).isoformat())
         if kind is kql.Kind.NUMBER:
@@ -120,12 +181,32 @@ class _Compiler:
             return self.each(field, "kql_ip_in(v.value, ?)", raw)
         return self.each(field, f"{SCALAR} AND CAST(v.value AS TEXT) {op} ?", raw)
 
+    def ip_column(self, column: str, raw: str) -> str:
+        """`field:address` or `field:network` over a column of the stored text, by its index where
+        the text is certain: an IPv4 address has one spelling `ip_address` reads (dotted quad, no
+        leading zeros), so a stored value equal to it is exactly `str(address)`, and one inside a
+        network starts with the network's whole octets. IPv6 (many spellings) reads each value."""
+        network = ipaddress.ip_network(raw, strict=False)  # kql.check has read it already
+        if isinstance(network, ipaddress.IPv4Network) and network.prefixlen == 32:
+            self.params.append(str(network.network_address))
+            return self.on_column(column, f"{column} = ?")
+        octets = network.prefixlen // 8 if isinstance(network, ipaddress.IPv4Network) else 0
+        if octets:
+            prefix = ".".join(str(network.network_address).split(".")[:octets])
+            self.params.extend([prefix + ".*", raw])
+            return self.on_column(column, f"({_rare(f'{column} GLOB ?')} AND kql_ip_in({column}, ?))")
+        self.params.append(raw)
+        return self.on_column(column, f"kql_ip_in({column}, ?)", seeks=False)
+
     def node(self, node: kql.Node) -> str:
         if isinstance(node, kql.And | kql.Or):
             joiner = " AND " if isinstance(node, kql.And) else " OR "
             return "(" + joiner.join(self.node(p) for p in node.parts) + ")"
-        if isinstance(node, kql.Not):  # a NULL column compares NULL: without the field is "not"
-            return f"NOT coalesce({self.node(node.part)}, 0)"
+        if isinstance(node, kql.Not):
+            self.negated += 1
+            part = self.node(node.part)
+            self.negated -= 1
+            return f"NOT coalesce({part}, 0)"  # a NULL comparison (no such field) is "not" too
         if isinstance(node, kql.MatchAll):
             return "1"
         if isinstance(node, kql.Text):
@@ -137,10 +218,13 @@ class _Compiler:
             raise ValueError(f"unchecked field {node.field}")
         column = (self.target.columns or {}).get(node.field)
         if isinstance(node, kql.Exists):
-            return f"{column} IS NOT NULL" if column else self.each(node.field, "v.type != 'null'")
+            if column:
+                return self.on_column(column, f"{column} IS NOT NULL")
+            return self.each(node.field, "v.type != 'null'")
         if isinstance(node, kql.Wildcard) and column:
             self.params.append(glob_pattern(node.pattern))
-            return f"{column} GLOB ?"
+            literal_start = bool(node.pattern) and isinstance(node.pattern[0], str) and node.pattern[0] != ""
+            return self.on_column(column, _rare(f"{column} GLOB ?"), seeks=literal_start)
         if isinstance(node, kql.Wildcard):
             return self.each(
                 node.field,
