@@ -295,3 +295,74 @@ def test_case_work_is_for_analysts(client: TestClient, store: Store) -> None:
         ).status_code
         == 403
     )
+
+
+def test_console_works_tasks_observables_attachments_in_both_languages(
+    client: TestClient, store: Store
+) -> None:
+    ensure_user(store, "binh", Role.ANALYST)
+    inc = _incident(client, [A1.id])
+    page = client.get(f"/incidents/{inc}").text
+    token = form_csrf(page)
+    assert 'value="binh"' in page  # the assignee is picked from the users
+
+    def post(path: str, **data: str) -> str:
+        resp = client.post(
+            f"/incidents/{inc}{path}", data={"csrf_token": token, **data}, follow_redirects=False
+        )
+        assert resp.status_code == 303, resp.text
+        return str(resp.headers["location"])
+
+    assert post("/tasks", title="Cô lập máy web01", assignee="binh", due="2020-01-31").endswith("#tasks")
+    task_id = store.get_incident_versioned(inc)[0].tasks[0].id  # type: ignore[index]
+    post(f"/tasks/{task_id}", done="true")
+    post("/tasks", title="Báo cáo Sở", due="2020-02-01")
+    assert "Quá hạn" in client.get(f"/incidents/{inc}").text  # undone, past its day
+    post("/observables", type="domain", value="c2.example.com")
+    extracted = observable_id("ip", "203.0.113.7")
+    post(f"/observables/{extracted}/remove")
+    resp = client.post(
+        f"/incidents/{inc}/attachments",
+        data={"csrf_token": token},
+        files={"file": ("nhat-ky.txt", b"log lines")},
+        follow_redirects=False,
+    )
+    assert resp.status_code == 303
+    bad = client.post(
+        f"/incidents/{inc}/observables",
+        data={"csrf_token": token, "type": "ip", "value": "x"},
+        follow_redirects=False,
+    )
+    assert bad.status_code == 422
+    bad = client.post(
+        f"/incidents/{inc}/tasks",
+        data={"csrf_token": token, "title": "x", "due": "31/01"},
+        follow_redirects=False,
+    )
+    assert bad.status_code == 422
+
+    vi = client.get(f"/incidents/{inc}").text
+    for said in (
+        "thêm việc",
+        "hoàn thành việc",
+        "thêm dấu hiệu",
+        "gỡ dấu hiệu",
+        "đính kèm",
+        "Tên miền",
+        "Tìm ở mọi nơi",
+        "nhat-ky.txt",
+    ):
+        assert said in vi, said
+    assert "c2.example.com" in vi and 'class="search-events"' in vi
+    assert "/events?q=dns.question.name%3A%22c2.example.com%22" in vi.replace("&amp;", "&")
+    client.cookies.set("socpipe_lang", "en")
+    en = client.get(f"/incidents/{inc}").text
+    for said in (
+        "added task",
+        "completed task",
+        "added observable",
+        "removed observable",
+        "attached",
+        "Domain",
+    ):
+        assert said in en, said
