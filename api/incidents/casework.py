@@ -31,11 +31,6 @@ from soc_core.alert import (
 )
 from soc_core.store import AlertSearch, Store
 
-MAX_TASKS = 200
-MAX_OBSERVABLES = 500
-MAX_ATTACHMENTS = 100
-"""Most tasks, kept observables and attachments on one incident (its document stays small)."""
-
 
 def _assignee(store: Store, name: str | None) -> str | None:
     """A console user's name, or None; an unknown or disabled user is refused."""
@@ -56,14 +51,23 @@ def _task(inc: Incident, task_id: str) -> IncidentTask:
 
 
 def add_task(
-    *, store: Store, incident_id: str, data: TaskCreate, actor: Principal, ip: str | None = None
+    *,
+    store: Store,
+    incident_id: str,
+    data: TaskCreate,
+    limit: int,
+    actor: Principal,
+    ip: str | None = None,
 ) -> tuple[Incident, IncidentTask]:
+    """`limit`: most tasks on one incident (`SOC_INCIDENT_MAX_ITEMS`)."""
     assignee = _assignee(store, data.assignee)
     made: list[IncidentTask] = []
 
     def mutate(inc: Incident, now: datetime) -> list[IncidentEntry]:
-        if len(inc.tasks) >= MAX_TASKS:
-            raise InvalidChange("the incident has too many tasks", limit=MAX_TASKS)
+        if len(inc.tasks) >= limit:
+            raise InvalidChange(
+                f"the incident has its most tasks (SOC_INCIDENT_MAX_ITEMS: {limit})", limit=limit
+            )
         task = IncidentTask(
             id=uuid.uuid4().hex[:12],
             title=data.title.strip(),
@@ -125,9 +129,16 @@ def _day(day: date | None) -> str | None:
 
 
 def add_observable(
-    *, store: Store, incident_id: str, data: ObservableCreate, actor: Principal, ip: str | None = None
+    *,
+    store: Store,
+    incident_id: str,
+    data: ObservableCreate,
+    limit: int,
+    actor: Principal,
+    ip: str | None = None,
 ) -> Incident:
-    """Add by hand (or bring back a dismissed one); adding what is already listed changes nothing."""
+    """Add by hand (or bring back a dismissed one); adding what is already kept changes nothing.
+    `limit`: most kept observables on one incident (`SOC_INCIDENT_MAX_ITEMS`)."""
     value = obs.normalize(data.type, data.value)
     key = observable_id(data.type, value)
     note = (data.note or "").strip() or None
@@ -138,8 +149,10 @@ def add_observable(
             return []
         if mine is not None:
             inc.observables.remove(mine)
-        elif len(inc.observables) >= MAX_OBSERVABLES:
-            raise InvalidChange("the incident has too many observables", limit=MAX_OBSERVABLES)
+        elif len(inc.observables) >= limit:
+            raise InvalidChange(
+                f"the incident has its most observables (SOC_INCIDENT_MAX_ITEMS: {limit})", limit=limit
+            )
         inc.observables.append(
             IncidentObservable(
                 id=key, type=data.type, value=value, added_at=now, added_by=actor.username, note=note
@@ -152,12 +165,18 @@ def add_observable(
 
 
 def remove_observable(
-    *, store: Store, incident_id: str, observable: str, actor: Principal, ip: str | None = None
+    *,
+    store: Store,
+    incident_id: str,
+    observable: str,
+    max_extracted: int,
+    actor: Principal,
+    ip: str | None = None,
 ) -> Incident:
     """One added by hand is forgotten; an extracted one is dismissed (kept as such, so it stays off
     the list while its alerts are in the incident)."""
     current = get(store=store, incident_id=incident_id)
-    extracted = {f.id: f for f in obs.extract(_members(store, current))}
+    extracted = {f.id: f for f in obs.extract(_members(store, current), max_extracted)}
 
     def mutate(inc: Incident, now: datetime) -> list[IncidentEntry]:
         mine = next((o for o in inc.observables if o.id == observable), None)
@@ -204,11 +223,13 @@ def add_attachment(
     filename: str,
     data_dir: Path,
     max_bytes: int,
+    limit: int,
     actor: Principal,
     ip: str | None = None,
 ) -> tuple[Incident, IncidentAttachment, bool]:
     """Keep the file (evidence storage) and list it on the incident; the same bytes twice are one
-    attachment (False: it was already there)."""
+    attachment (False: it was already there). `max_bytes`: `SOC_MAX_UPLOAD_BYTES`, as for evidence;
+    `limit`: most attachments on one incident (`SOC_INCIDENT_MAX_ITEMS`)."""
     get(store=store, incident_id=incident_id)  # 404 before the file is taken in
     name = Path(filename.replace("\\", "/")).name[:255] or "attachment"
     kept = evidence.keep(source, data_dir, max_bytes)
@@ -219,8 +240,10 @@ def add_attachment(
         if same is not None:
             result[:] = [(same, False)]
             return []
-        if len(inc.attachments) >= MAX_ATTACHMENTS:
-            raise InvalidChange("the incident has too many attachments", limit=MAX_ATTACHMENTS)
+        if len(inc.attachments) >= limit:
+            raise InvalidChange(
+                f"the incident has its most attachments (SOC_INCIDENT_MAX_ITEMS: {limit})", limit=limit
+            )
         att = IncidentAttachment(
             id=uuid.uuid4().hex[:12],
             filename=name,

@@ -38,9 +38,6 @@ EXTRACTED_FIELDS: dict[str, ObservableType] = {
 }
 """ECS field (or object of hashes) -> the observable type its values are."""
 
-MAX_EXTRACTED = 200
-"""Most extracted observables listed for one incident (the first found, in alert order)."""
-
 SEARCH_BACK = timedelta(days=30)
 """How far before the incident's detection the event search starts (it runs up to now)."""
 
@@ -110,9 +107,9 @@ class Found:
         return observable_id(self.kind, self.value)
 
 
-def extract(alerts: Iterable[Alert]) -> list[Found]:
-    """The observables in the alerts' triggering events, first found first; values that do not fit
-    their type (`-`, an empty user) are not observables."""
+def extract(alerts: Iterable[Alert], most: int) -> list[Found]:
+    """The observables in the alerts' triggering events, first found first, at most `most`
+    (`SOC_INCIDENT_MAX_EXTRACTED`); values that do not fit their type (`-`) are not observables."""
     found: dict[str, Found] = {}
     for alert in alerts:
         for path, kind in EXTRACTED_FIELDS.items():
@@ -124,7 +121,7 @@ def extract(alerts: Iterable[Alert]) -> list[Found]:
                 key = observable_id(kind, value)
                 item = found.get(key)
                 if item is None:
-                    if len(found) >= MAX_EXTRACTED:
+                    if len(found) >= most:
                         continue
                     item = found[key] = Found(kind, value)
                 if path not in item.fields:
@@ -172,7 +169,7 @@ def alerts_url(query: str) -> str:
     return "/alerts?" + urlencode({"q": query, "status": "all"})
 
 
-def reads(incident: Incident, members: Iterable[Alert]) -> list[ObservableRead]:
+def reads(incident: Incident, members: Iterable[Alert], max_extracted: int) -> list[ObservableRead]:
     """Extracted observables (less the dismissed), then those added by hand, each with its searches."""
     kept = {o.id: o for o in incident.observables}
     out: list[ObservableRead] = []
@@ -190,7 +187,7 @@ def reads(incident: Incident, members: Iterable[Alert]) -> list[ObservableRead]:
             **more,
         )
 
-    extracted = extract(members)
+    extracted = extract(members, max_extracted)
     for found in extracted:
         mine = kept.get(found.id)
         if mine is not None and mine.dismissed:

@@ -28,7 +28,15 @@ from api.inspections.deps import post_upload
 from api.media import FILE, file_responses
 from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, from_store
 from soc_core.alert import IncidentAttachment, IncidentStatus, Severity
+from soc_core.settings import Settings
 from soc_core.store import IncidentQuery
+
+
+def _settings(request: Request) -> Settings:
+    return app_context(request).settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[Depends(csrf_protect)])
 
@@ -66,8 +74,8 @@ def create_incident(body: IncidentCreate, actor: Analyst, store: StoreDep, ip: C
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
-def read_incident(incident_id: str, _: Reader, store: StoreDep) -> IncidentDetail:
-    return service.detail(store=store, incident_id=incident_id)
+def read_incident(incident_id: str, _: Reader, store: StoreDep, settings: SettingsDep) -> IncidentDetail:
+    return service.detail(store=store, incident_id=incident_id, max_extracted=settings.incident_max_extracted)
 
 
 @router.patch("/{incident_id}", response_model=IncidentRead)
@@ -111,10 +119,18 @@ def remove_alert(
 
 @router.post("/{incident_id}/tasks", response_model=IncidentRead, status_code=201)
 def add_task(
-    incident_id: str, body: TaskCreate, actor: Analyst, store: StoreDep, ip: ClientIp, response: Response
+    incident_id: str,
+    body: TaskCreate,
+    actor: Analyst,
+    store: StoreDep,
+    ip: ClientIp,
+    response: Response,
+    settings: SettingsDep,
 ) -> IncidentRead:
     """The new task is the last of `incident.tasks`; its id is also in the Location header."""
-    incident, task = casework.add_task(store=store, incident_id=incident_id, data=body, actor=actor, ip=ip)
+    incident, task = casework.add_task(
+        store=store, incident_id=incident_id, data=body, limit=settings.incident_max_items, actor=actor, ip=ip
+    )
     response.headers["Location"] = f"/api/v1/incidents/{incident_id}/tasks/{task.id}"
     return IncidentRead.of(incident)
 
@@ -130,25 +146,41 @@ def update_task(
 
 
 @router.get("/{incident_id}/observables", response_model=list[ObservableRead])
-def list_observables(incident_id: str, _: Reader, store: StoreDep) -> list[ObservableRead]:
+def list_observables(
+    incident_id: str, _: Reader, store: StoreDep, settings: SettingsDep
+) -> list[ObservableRead]:
     """Extracted from the alerts' events (less the dismissed) and added by hand, with their searches."""
-    return service.detail(store=store, incident_id=incident_id).observables
+    return service.detail(
+        store=store, incident_id=incident_id, max_extracted=settings.incident_max_extracted
+    ).observables
 
 
 @router.post("/{incident_id}/observables", response_model=IncidentRead, status_code=201)
 def add_observable(
-    incident_id: str, body: ObservableCreate, actor: Analyst, store: StoreDep, ip: ClientIp
+    incident_id: str,
+    body: ObservableCreate,
+    actor: Analyst,
+    store: StoreDep,
+    ip: ClientIp,
+    settings: SettingsDep,
 ) -> IncidentRead:
-    incident = casework.add_observable(store=store, incident_id=incident_id, data=body, actor=actor, ip=ip)
+    incident = casework.add_observable(
+        store=store, incident_id=incident_id, data=body, limit=settings.incident_max_items, actor=actor, ip=ip
+    )
     return IncidentRead.of(incident)
 
 
 @router.delete("/{incident_id}/observables/{observable_id}", response_model=IncidentRead)
 def remove_observable(
-    incident_id: str, observable_id: str, actor: Analyst, store: StoreDep, ip: ClientIp
+    incident_id: str, observable_id: str, actor: Analyst, store: StoreDep, ip: ClientIp, settings: SettingsDep
 ) -> IncidentRead:
     incident = casework.remove_observable(
-        store=store, incident_id=incident_id, observable=observable_id, actor=actor, ip=ip
+        store=store,
+        incident_id=incident_id,
+        observable=observable_id,
+        max_extracted=settings.incident_max_extracted,
+        actor=actor,
+        ip=ip,
     )
     return IncidentRead.of(incident)
 
@@ -167,6 +199,7 @@ async def upload_attachment(
             filename=upload.filename or "attachment",
             data_dir=folder,
             max_bytes=limit,
+            limit=ctx.settings.incident_max_items,
             actor=actor,
             ip=ip,
         )

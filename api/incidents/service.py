@@ -245,8 +245,9 @@ def search(*, store: IncidentStore, query: IncidentQuery) -> Page[Incident]:
     return store.search_incidents(query)
 
 
-def detail(*, store: Store, incident_id: str) -> IncidentDetail:
-    """The incident with its timeline: notes and changes, its alerts, and their triggering events."""
+def detail(*, store: Store, incident_id: str, max_extracted: int) -> IncidentDetail:
+    """The incident with its timeline (notes and changes, its alerts, and their triggering events),
+    its tasks and its observables (at most `max_extracted` from the events)."""
     incident = get(store=store, incident_id=incident_id)
     members = store.search_alert_queue(
         AlertSearch(ids=incident.alert_ids, origin="all", size=max(1, len(incident.alert_ids)))
@@ -302,5 +303,5 @@ def detail(*, store: Store, incident_id: str) -> IncidentDetail:
             TaskRead(**t.model_dump(), overdue=not t.done and t.due is not None and t.due < today)
             for t in incident.tasks
         ],
-        observables=observables.reads(incident, members.items),
+        observables=observables.reads(incident, members.items, max_extracted),
     )

@@ -75,7 +75,9 @@ def incident_page(request: Request, incident_id: str, principal: Reader) -> HTML
         "incident.html",
         nav="incidents",
         incident=incidents.get(store=ctx.store, incident_id=incident_id),
-        detail=incidents.detail(store=ctx.store, incident_id=incident_id),
+        detail=incidents.detail(
+            store=ctx.store, incident_id=incident_id, max_extracted=ctx.settings.incident_max_extracted
+        ),
         users=sorted(u.username for u in ctx.store.list_users() if u.active),
         observable_types=OBSERVABLE_TYPES,
         observable_labels=OBSERVABLE_LABELS,
@@ -169,7 +171,8 @@ def task_add(
 ) -> Response:
     body = _read(TaskCreate, {"title": title, "assignee": assignee or None, "due": due or None})
     store, ip = app_context(request).store, client_ip(request)
-    casework.add_task(store=store, incident_id=incident_id, data=body, actor=actor, ip=ip)
+    limit = app_context(request).settings.incident_max_items
+    casework.add_task(store=store, incident_id=incident_id, data=body, limit=limit, actor=actor, ip=ip)
     return _back(incident_id, "tasks")
 
 
@@ -211,15 +214,21 @@ def observable_add(
 ) -> Response:
     body = _read(ObservableCreate, {"type": type, "value": value, "note": note or None})
     store, ip = app_context(request).store, client_ip(request)
-    casework.add_observable(store=store, incident_id=incident_id, data=body, actor=actor, ip=ip)
+    limit = app_context(request).settings.incident_max_items
+    casework.add_observable(store=store, incident_id=incident_id, data=body, limit=limit, actor=actor, ip=ip)
     return _back(incident_id, "observables")
 
 
 @router.post("/incidents/{incident_id}/observables/{observable_id}/remove")
 def observable_remove(request: Request, incident_id: str, observable_id: str, actor: Analyst) -> Response:
-    store, ip = app_context(request).store, client_ip(request)
+    ctx, ip = app_context(request), client_ip(request)
     casework.remove_observable(
-        store=store, incident_id=incident_id, observable=observable_id, actor=actor, ip=ip
+        store=ctx.store,
+        incident_id=incident_id,
+        observable=observable_id,
+        max_extracted=ctx.settings.incident_max_extracted,
+        actor=actor,
+        ip=ip,
     )
     return _back(incident_id, "observables")
 

@@ -163,10 +163,16 @@ def test_observables_extracted_from_the_alerts_events(client: TestClient) -> Non
         == 'source.ip:"203.0.113.7" or destination.ip:"203.0.113.7" or host.ip:"203.0.113.7"'
     )
     assert found[("host", "kiosk1")]["alerts_query"] == 'host_name:"kiosk1"'
-    # the search finds the incident's alert in the queue
-    q = found[("host", "kiosk1")]["alerts_query"]
-    listed = client.get("/api/v1/alerts", params={"q": q, "status": "new"}).json()
-    assert [a["id"] for a in listed["items"]] == [A2.id]
+    # each search finds the incident's alert holding it in the queue (free text reaches the event)
+    for key, alert in [
+        (("host", "kiosk1"), A2),
+        (("ip", "203.0.113.7"), A1),
+        (("domain", "evil.example.vn"), A2),
+        (("hash", "0123456789abcdef0123456789abcdef"), A2),
+    ]:
+        q = found[key]["alerts_query"]
+        listed = client.get("/api/v1/alerts", params={"q": q, "status": "new", "collapse": "none"}).json()
+        assert [a["id"] for a in listed["items"]] == [alert.id], key
 
 
 def test_observables_added_validated_and_removed_by_hand(client: TestClient, store: Store) -> None:
@@ -366,3 +372,29 @@ def test_console_works_tasks_observables_attachments_in_both_languages(
         "Domain",
     ):
         assert said in en, said
+
+
+def test_limits_come_from_the_settings(store: Store, tmp_path: Path) -> None:
+    store.put_alerts([A1])
+    store.refresh()
+    ctx = app_context(
+        store, environment="test", data_dir=tmp_path / "data", incident_max_items=1, incident_max_extracted=2
+    )
+    with TestClient(create_app(ctx), base_url="https://testserver") as c:
+        login(c, store, role=Role.ANALYST, username="an")
+        inc = _incident(c, [A1.id])
+        h = _csrf(c)
+        assert len(c.get(f"/api/v1/incidents/{inc}/observables").json()) == 2  # of 6 in the event
+        base = f"/api/v1/incidents/{inc}"
+        for path, first, second in [
+            ("/tasks", {"json": {"title": "a"}}, {"json": {"title": "b"}}),
+            (
+                "/observables",
+                {"json": {"type": "ip", "value": "1.1.1.1"}},
+                {"json": {"type": "ip", "value": "1.1.1.2"}},
+            ),
+            ("/attachments", {"files": {"file": ("a", b"a")}}, {"files": {"file": ("b", b"b")}}),
+        ]:
+            assert c.post(base + path, headers=h, **first).status_code == 201, path  # type: ignore[arg-type]
+            over = c.post(base + path, headers=h, **second)  # type: ignore[arg-type]
+            assert over.status_code == 422 and "SOC_INCIDENT_MAX_ITEMS: 1" in over.json()["detail"], path
