@@ -38,6 +38,7 @@ from api.ops import router as ops_router
 from api.problems import install_problem_handlers
 from api.registry.routes import router as registry_router
 from api.rules.routes import router as rules_router
+from api.views.routes import router as views_router
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -126,6 +127,7 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     app.include_router(audit_router)
     app.include_router(rules_router)
     app.include_router(exceptions_router)
+    app.include_router(views_router)
     # The read API (events, dead letters, source activity): any signed-in role, checked server-side.
     app.include_router(events_router, dependencies=[Depends(require_roles(*PROVINCE_WIDE))])
     app.include_router(coverage_router)

@@ -90,3 +90,26 @@ def bar_chart(
             )
     y_labels = [(bottom, 0), (float(top), peak)] if peak else []
     return BarChart(width, height, bars, x_labels, y_labels, left, bottom)
+
+
+def sparkline(buckets: Sequence[tuple[datetime, int]], *, bar: int = 6, height: int = 18) -> BarChart:
+    """A tiny chart for a table cell (the rules listing's alerts per day): one bar per bucket, zeros
+    included as a one-pixel tick, scaled to the row's own maximum, no axes and no links."""
+    peak = max(max((c for _, c in buckets), default=0), 1)
+
+    def tall(count: int) -> float:
+        return max(1.0, round((height - 1) * count / peak, 1))
+
+    bars = [
+        Bar(
+            float(i * bar),
+            height - tall(c),
+            float(bar - 1),
+            tall(c),
+            c,
+            start.astimezone(VN).strftime("%d/%m/%Y"),
+            "",
+        )
+        for i, (start, c) in enumerate(buckets)
+    ]
+    return BarChart(len(buckets) * bar, height, bars, [], [], 0, float(height))

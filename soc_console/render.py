@@ -23,13 +23,16 @@ from markupsafe import Markup, escape
 from api.auth.csrf import csrf_token as _csrf_token
 from api.auth.deps import PROVINCE_WIDE, Principal, Role, current_principal
 from api.coverage.view import REASON, SCOPE_LABELS, TARGET_STATE, gap_reason
+from api.deps import app_context
 from api.i18n import N_, label
 from api.i18n import duration as _duration
 from api.inspections import labels
+from api.views import service as views
 from soc_console.i18n import format_number, locale_of, translations
 from soc_core import kql
 from soc_core.errors import QueryError
 from soc_core.kql.highlight import Term, spans, terms
+from soc_core.saved_views import SavedView, ViewKind
 from soc_core.text import show_controls
 
 HERE = Path(__file__).parent
@@ -56,6 +59,14 @@ FACET_LABELS = {
     "technique": N_("ATT&CK technique"),
     "assignee": N_("Assignee"),
     "visit": N_("Inspection visit"),
+}
+
+PIVOT_LABELS = {"host": N_("Host"), "user": N_("User"), "source_ip": N_("Source IP")}
+RELATED_LABELS = {
+    "host": N_("Same host"),
+    "user": N_("Same user"),
+    "source_ip": N_("Same source IP"),
+    "rule": N_("Same rule"),
 }
 
 CHANGE_LABELS = {
@@ -214,6 +225,16 @@ def _can_read_alerts(ctx: Any) -> bool:
 
 
 @pass_context
+def _saved_views(ctx: Any, kind: str) -> list[SavedView]:
+    """The signed-in user's views of one page (`templates/_saved_views.html`), by name."""
+    request = _request(ctx)
+    principal = current_principal(request)
+    if principal is None:
+        return []
+    return views.listing(repo=app_context(request).backend.saved_views, owner=principal, kind=ViewKind(kind))
+
+
+@pass_context
 def _is_admin(ctx: Any) -> bool:
     principal = current_principal(_request(ctx))
     return principal is not None and principal.role is Role.ADMIN
@@ -242,10 +263,14 @@ env.globals.update(
     can_triage=_can_triage,
     can_read_alerts=_can_read_alerts,
     is_admin=_is_admin,
+    saved_views=_saved_views,
+    page_query=views.page_query,
     SEVERITY_LABELS=labels.SEVERITY,
     STATUS_LABELS=labels.ALERT_STATUS,
     INCIDENT_STATUS_LABELS=labels.INCIDENT_STATUS,
     ROLE_LABELS=ROLE_LABELS,
     FACET_LABELS=FACET_LABELS,
     CHANGE_LABELS=CHANGE_LABELS,
+    PIVOT_LABELS=PIVOT_LABELS,
+    RELATED_LABELS=RELATED_LABELS,
 )

@@ -486,6 +486,29 @@ class Settings(BaseSettings):
         description="Most observables an incident lists from its alerts' events (the first found).",
     )
 
+    saved_views_per_user: int = Field(
+        default=50,
+        ge=1,
+        description="Saved views one user may keep per page (alert queue, event explorer); one more: 409.",
+    )
+    alert_export_max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="Alerts one CSV export writes at most (the first of the filter, newest first); the "
+        "answer says how many matched (X-Total-Count).",
+    )
+    queue_poll_s: float = Field(
+        default=30.0,
+        ge=5,
+        description="How often an open alert queue asks whether new alerts arrived (its indicator).",
+    )
+    queue_new_lookback_h: float = Field(
+        default=24.0,
+        gt=0,
+        description="The new-alerts indicator counts new alerts on events of at most this many hours "
+        "before the page was shown (a bound on what each poll reads).",
+    )
+
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)

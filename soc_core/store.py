@@ -25,6 +25,7 @@ from soc_core.kql import Node
 from soc_core.records import DeadLetter
 from soc_core.registry import Registry
 from soc_core.rule_state import RuleStateStore
+from soc_core.saved_views import SavedViewStore
 
 T = TypeVar("T")
 
@@ -509,6 +510,10 @@ class StoreBackend(Protocol):
     @property
     def exceptions(self) -> ExceptionRepository:
         """Analysts' exceptions, stored as Sigma filters, with their suppressed counts."""
+
+    @property
+    def saved_views(self) -> SavedViewStore:
+        """Analysts' saved views of the alert queue and the event explorer."""
 
     @property
     def rule_state(self) -> RuleStateStore:

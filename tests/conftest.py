@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from buses.kafka import KafkaBus
+from soc_core.alert import Alert, RuleRef, Severity, alert_id
 from soc_core.bus import Bus, InProcessBus
 from soc_core.event import Event
 from soc_core.store import Store
@@ -144,3 +145,19 @@ def make_event(
     }
     doc.update(extra)
     return Event.from_doc(doc)
+
+
+def make_alert(rule_id: str, event: Event, *, severity: Severity = Severity.HIGH) -> Alert:
+    """An alert of `rule_id` on `event` (the rule's name is its id), with its deterministic id."""
+    return Alert.model_validate(
+        {
+            "id": alert_id(rule_id, event.id),
+            "@timestamp": event.timestamp,
+            "severity": severity,
+            "rule": RuleRef(id=rule_id, name=rule_id, author="socpipe"),
+            "soc": event.soc,
+            "host_name": "ws01",
+            "event_ids": [event.id],
+            "event": event.to_doc(),
+        }
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
+from api.alerts.pivots import Pivot
 from api.paging import DEFAULT_SIZE, MAX_SIZE, ItemPage
 from api.times import Time
 from soc_core.alert import AlertStatus, Severity
@@ -179,7 +181,18 @@ class AlertDetail(BaseModel):
     event: dict[str, Any] | None = Field(description="the triggering event as stored (ECS)")
     event_fields: list[tuple[str, str]] = Field(description="the event's ECS fields, dotted, sorted")
     original: str | None = Field(description="the original record as received")
-    related: list[dict[str, Any]] = Field(description="alerts on the same host or user around the same time")
+    related: list[dict[str, Any]] = Field(
+        description="alerts on the same host, by the same user, from the same source IP or of the same"
+        " rule within an hour either side, newest first"
+    )
+    related_by: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per related alert id, what it shares: host, user, source_ip, rule",
+    )
+    pivots: list[Pivot] = Field(
+        default_factory=list,
+        description="the event explorer around the alert (±15 minutes) on its host, user and source IP",
+    )
     siblings: list[dict[str, Any]] = Field(
         default_factory=list, description="the other alerts of its group (same evidence), most severe first"
     )
@@ -187,6 +200,17 @@ class AlertDetail(BaseModel):
     rule_frequency: RuleFrequency
     time_to_acknowledge_s: float | None
     time_to_resolve_s: float | None
+
+
+class NewAlerts(BaseModel):
+    """What an open queue polls (`GET /api/v1/alerts/news`)."""
+
+    since: datetime
+    checked_at: datetime
+    new: int = Field(description="alerts matching the filters stored after `since`")
+    status_counts: dict[str, int] = Field(
+        description="per status (and open, all): alerts matching every filter but the status"
+    )
 
 
 ALL_FACETS = FACETS

@@ -6,11 +6,13 @@ Reading needs any signed-in role; changing needs analyst (or admin).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 
-from api.alerts import service
+from api.alerts import export, service
 from api.alerts.models import (
     ALL_FACETS,
     AlertDetail,
@@ -20,11 +22,15 @@ from api.alerts.models import (
     CommentCreate,
     FacetRead,
     GroupTriageResult,
+    NewAlerts,
     TriageEdit,
 )
-from api.alerts.params import parse_search
+from api.alerts.params import VN_TZ, parse_search
 from api.auth.csrf import csrf_protect
 from api.deps import Analyst, ClientIp, Reader, StoreDep
+from api.media import FILE, file_responses
+from api.reports.csvfile import csv_stream
+from api.times import Time
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], dependencies=[Depends(csrf_protect)])
 
@@ -63,6 +69,46 @@ def list_alerts(
 @router.post("/bulk", response_model=BulkResult)
 def bulk_update(body: BulkUpdate, actor: Analyst, store: StoreDep, ip: ClientIp) -> BulkResult:
     return service.bulk_update(store=store, ids=body.ids, change=body.update, actor=actor, ip=ip)
+
+
+@router.get("/news", response_model=NewAlerts)
+def new_alerts(
+    request: Request,
+    _: Reader,
+    store: StoreDep,
+    since: Annotated[Time, Query(description="when the queue was shown (ISO 8601)")],
+) -> NewAlerts:
+    """What an open queue polls: how many alerts matching its filters (those of the listing) were
+    stored after `since` (on events of the `SOC_QUEUE_NEW_LOOKBACK_H` hours before it), and per
+    status how many match every other filter (the queue's tabs)."""
+    settings = request.app.state.ctx.settings
+    params = parse_search(request.query_params, settings.query_limits)
+    lookback = timedelta(hours=settings.queue_new_lookback_h)
+    return service.news(store=store, params=params, since=since, lookback=lookback)
+
+
+@router.get(
+    "/export.csv",
+    response_class=FILE,
+    responses=file_responses("text/csv", description="the alerts as CSV (UTF-8 with BOM)"),
+)
+def export_alerts(request: Request, _: Reader, store: StoreDep) -> StreamingResponse:
+    """The alerts the listing's filters select, one row each in its order, as a spreadsheet-safe CSV
+    (`api.reports.csvfile`), at most `SOC_ALERT_EXPORT_MAX_ROWS`: `X-Total-Count` says how many
+    matched, `X-Export-Rows` how many the file holds."""
+    settings = request.app.state.ctx.settings
+    params = parse_search(request.query_params, settings.query_limits)
+    total, rows = export.export(store=store, params=params, limit=settings.alert_export_max_rows)
+    name = f"canh-bao-{datetime.now(VN_TZ):%Y%m%d-%H%M}.csv"
+    return StreamingResponse(
+        csv_stream(export.COLUMNS, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Total-Count": str(total),
+            "X-Export-Rows": str(min(total, settings.alert_export_max_rows)),
+        },
+    )
 
 
 @router.get("/{alert_id}", response_model=AlertDetail)

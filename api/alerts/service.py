@@ -16,14 +16,17 @@ import orjson
 
 from api.alerts.errors import Conflict
 from api.alerts.models import (
+    OPEN_STATUSES,
     AlertDetail,
     AlertSearchParams,
     BulkResult,
     GroupRead,
     GroupTriageResult,
+    NewAlerts,
     RuleFrequency,
     TriageEdit,
 )
+from api.alerts.pivots import around, kql_phrase, pivots
 from api.audit import service as audit
 from api.auth.deps import Principal
 from api.errors import InvalidChange, InvalidCursor, NotFound
@@ -31,10 +34,24 @@ from api.paging import NOT_OURS, check_store_cursor, decode, encode
 from api.versioned import change_versioned
 from soc_core.alert import Alert, AlertStatus, Comment, Severity, Triage, TriageChange
 from soc_core.event import flatten
-from soc_core.store import AlertGroup, AlertSearch, AlertStore, FacetBucket, Page, Store, order_members
+from soc_core.kql import ALERT_FIELDS, And, parse_for
+from soc_core.store import (
+    AlertGroup,
+    AlertSearch,
+    AlertStore,
+    EventStore,
+    FacetBucket,
+    Page,
+    Store,
+    order_members,
+)
 
 SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 RELATED_WINDOW = timedelta(hours=1)
+RELATED_BY = ("host", "user", "source_ip", "rule")
+"""What a related alert shares with the alert: its host, user, source IP (of its event) or rule."""
+RELATED_CANDIDATES = 200
+"""Alerts read whose text holds the source address, before keeping those whose source it is."""
 
 
 # -- search -----------------------------------------------------------------------------------------
@@ -282,37 +299,96 @@ def rule_frequency(
     return RuleFrequency(last_24h=count(1), last_7d=count(7), last_30d=count(30), total=count(None))
 
 
-def related(*, store: AlertStore, alert: Alert, limit: int = 20) -> list[Alert]:
-    """Alerts on the same host or by the same user within an hour either side, newest first."""
+def related(*, store: AlertStore, alert: Alert, limit: int = 20) -> list[tuple[Alert, list[str]]]:
+    """Alerts on the same host, by the same user, from the same source IP or of the same rule within
+    an hour either side, newest first, each with what it shares (`RELATED_BY`), at most `limit` per
+    kind. Alerts keep their event whole but index no `source.ip`: those from the same source are
+    found by the address as a phrase in their text, then kept only when their event's `source.ip`
+    is that address (an address merely mentioned elsewhere is not a source)."""
     found: dict[str, Alert] = {}
-    window = {"start": alert.timestamp - RELATED_WINDOW, "end": alert.timestamp + RELATED_WINDOW}
-    for key, value in (("host_name", alert.host_name), ("user_name", alert.user_name)):
-        if not value:
-            continue
-        page = store.search_alert_queue(
-            AlertSearch(**{key: value}, origin="all", size=limit + 1, **window)  # type: ignore[arg-type]
-        )
-        for other in page.items:
-            if other.id != alert.id:
-                found.setdefault(other.id, other)
-    return sorted(found.values(), key=lambda a: a.timestamp, reverse=True)[:limit]
+    reasons: dict[str, list[str]] = {}
+    start, end = around(alert, RELATED_WINDOW)
+    source_ip = event_value(alert.event, "source.ip")
+    searches: list[tuple[str, AlertSearch, Callable[[Alert], bool]]] = []
+    if alert.host_name:
+        searches.append(("host", AlertSearch(host_name=alert.host_name), lambda a: True))
+    if alert.user_name:
+        searches.append(("user", AlertSearch(user_name=alert.user_name), lambda a: True))
+    if source_ip:
+        phrase = AlertSearch(kql=parse_for(kql_phrase(source_ip), ALERT_FIELDS))
+        searches.append(("source_ip", phrase, lambda a: event_value(a.event, "source.ip") == source_ip))
+    searches.append(("rule", AlertSearch(rule_id=alert.rule.id), lambda a: True))
+    for reason, search, keep in searches:
+        search.origin, search.start, search.end = "all", start, end
+        search.size = limit + 1 if reason != "source_ip" else RELATED_CANDIDATES
+        kept = 0
+        for other in store.search_alert_queue(search).items:
+            if other.id == alert.id or not keep(other) or kept == limit:
+                continue
+            kept += 1
+            found.setdefault(other.id, other)
+            reasons.setdefault(other.id, []).append(reason)
+    ordered = sorted(found.values(), key=lambda a: a.timestamp, reverse=True)
+    return [(a, reasons[a.id]) for a in ordered]
+
+
+def event_value(event: dict[str, Any], field: str) -> str | None:
+    """One field of an event document (nested or dotted), as text; None when absent or a list."""
+    value = flatten(event).get(field)
+    return str(value) if isinstance(value, str | int | float) and str(value).strip() else None
+
+
+def status_counts(*, store: AlertStore, params: AlertSearchParams) -> dict[str, int]:
+    """The queue's tabs: how many alerts each status holds under every filter but the status, with
+    `open` (new, acknowledged, in progress) and `all`."""
+    query = params.to_search()
+    query.status, query.cursor = [], None
+    buckets = store.alert_facets(query, ["status"], len(AlertStatus))["status"]
+    counts = {s.value: 0 for s in AlertStatus} | {b.value: b.count for b in buckets}
+    counts["open"] = sum(counts[s.value] for s in OPEN_STATUSES)
+    counts["all"] = sum(counts[s.value] for s in AlertStatus)
+    return counts
+
+
+def news(*, store: AlertStore, params: AlertSearchParams, since: datetime, lookback: timedelta) -> NewAlerts:
+    """What an open queue polls: alerts matching its filters that were stored after `since` (when the
+    page was shown; by storage time, so an alert on a late event counts too) on events of at most
+    `lookback` before it, and the tabs' counts. The bound is what keeps a poll cheap where the
+    storage time is not indexed (SQLite reads it from each alert's document); alerts on older events
+    (a replayed archive) still show in the tab counts."""
+    query = params.to_search()
+    after = parse_for(f'created_at > "{since.astimezone(UTC).isoformat()}"', ALERT_FIELDS)
+    query.kql = And((query.kql, after)) if query.kql is not None else after
+    earliest = since - lookback
+    query.start = max(query.start, earliest) if query.start else earliest
+    query.size, query.cursor = 1, None
+    return NewAlerts(
+        since=since,
+        checked_at=datetime.now(UTC),
+        new=store.search_alert_queue(query).total,
+        status_counts=status_counts(store=store, params=params),
+    )
 
 
 def _seconds(end: datetime | None, start: datetime) -> float | None:
     return (end - start).total_seconds() if end else None
 
 
-def detail(*, store: Store, alert_id: str) -> AlertDetail:
-    alert = get(store=store, alert_id=alert_id)
-    event_doc: dict[str, Any] | None = None
+def event_of(*, store: EventStore, alert: Alert) -> dict[str, Any] | None:
+    """The alert's first triggering event as stored, else the copy the alert carries."""
     if alert.event_ids:
         stored = store.get_event(alert.event_ids[0])
         if stored is not None:
-            event_doc = stored.to_doc()
-    if event_doc is None and alert.event:
-        event_doc = alert.event
+            return stored.to_doc()
+    return alert.event or None
+
+
+def detail(*, store: Store, alert_id: str) -> AlertDetail:
+    alert = get(store=store, alert_id=alert_id)
+    event_doc = event_of(store=store, alert=alert)
     fields: list[tuple[str, str]] = []
     original: str | None = None
+    near = related(store=store, alert=alert)
     if event_doc:
         flat = flatten(event_doc)
         original_value = flat.pop("event.original", None)
@@ -323,7 +399,9 @@ def detail(*, store: Store, alert_id: str) -> AlertDetail:
         event=event_doc,
         event_fields=fields,
         original=original,
-        related=[a.to_doc() for a in related(store=store, alert=alert)],
+        related=[a.to_doc() for a, _ in near],
+        related_by={a.id: why for a, why in near},
+        pivots=pivots(alert, event_doc or {}),
         siblings=[a.to_doc() for a in group_members(store=store, alert=alert) if a.id != alert.id],
         visit_id=alert.visit_id,
         rule_frequency=rule_frequency(store=store, rule_id=alert.rule.id, unit_id=alert.soc.unit.id),

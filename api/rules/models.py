@@ -135,6 +135,9 @@ class RuleDetail(RuleSummary):
         default=None, description="a correlation's state here; null where no correlation engine runs"
     )
     used_by: list[RuleRef] = Field(default_factory=list, description="correlation rules reading this one")
+    changes: list[StateChangeRead] = Field(
+        default_factory=list, description="the rule's enables and disables from the audit log, newest first"
+    )
 
 
 class QuarantinedRead(BaseModel):
@@ -144,12 +147,32 @@ class QuarantinedRead(BaseModel):
     reason: str
 
 
+REASON_MAX = 500
+
+
 class StateChange(BaseModel):
-    """Optional body of `POST /api/v1/rules/{id}/enable|disable`."""
+    """Body of `POST /api/v1/rules/{id}/enable|disable`: why, for the audit log and the rule's page.
 
-    model_config = ConfigDict(extra="forbid")
+    A reason is required (blank is refused): a rule switched off without one leaves the next analyst
+    guessing whether it is safe to switch it back on."""
 
-    reason: str | None = Field(default=None, max_length=500)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=REASON_MAX, description="why (required, not blank)")
+
+
+class HistogramBucketRead(BaseModel):
+    start: datetime = Field(description="the bucket's start (UTC); a day starts at 00:00 Asia/Ho_Chi_Minh")
+    count: int
+
+
+class RuleHistogram(BaseModel):
+    """A rule's alerts per day, oldest first, days without alerts included as zeros."""
+
+    rule_id: str
+    interval_s: int
+    offset_s: int = Field(description="bucket starts are `k * interval_s + offset_s` (Unix time)")
+    buckets: list[HistogramBucketRead]
 
 
 class StateChangeResult(BaseModel):

@@ -1,6 +1,7 @@
 """Rule API: list, detail, quarantined, enable/disable (audited), test an event against the rules.
 
-Reading needs any signed-in role; enabling, disabling and testing need analyst (or admin). Mounted
+Reading needs any signed-in role; enabling, disabling (with a required reason) and testing need
+analyst (or admin). Mounted
 by `api.app.install`; the engine comes from `AppContext.detect_engine` (`api.rules.service`).
 """
 
@@ -20,6 +21,7 @@ from api.rules import service
 from api.rules.models import (
     QuarantinedRead,
     RuleDetail,
+    RuleHistogram,
     RuleListParams,
     RuleSummary,
     RuleTestRequest,
@@ -37,6 +39,8 @@ STATUS: dict[type[service.RuleError], int] = {
     service.UnknownRule: 404,
     service.RuleQuarantined: 409,
     service.InvalidTestEvent: 422,
+    service.InvalidRange: 422,
+    service.MissingReason: 422,
     service.RulesUnavailable: 503,
 }
 
@@ -98,24 +102,41 @@ def get_rule(request: Request, rule_id: str, _: Reader) -> RuleDetail:
         )
 
 
+@router.get("/{rule_id}/histogram", response_model=RuleHistogram)
+def rule_histogram(
+    request: Request,
+    rule_id: str,
+    _: Reader,
+    days: Annotated[int, Query(ge=1, le=service.MAX_HISTOGRAM_DAYS)] = 30,
+) -> RuleHistogram:
+    """The rule's alerts per day (00:00 Asia/Ho_Chi_Minh) over the last `days` days, today last."""
+    ctx = app_context(request)
+    with _answers():
+        return service.rule_histogram(
+            engine=service.engine_of(ctx), store=ctx.store, rule_id=rule_id, days=days
+        )
+
+
 def _change(
-    request: Request, rule_id: str, enabled: bool, actor: Principal, body: StateChange | None
+    request: Request, rule_id: str, enabled: bool, actor: Principal, body: StateChange
 ) -> StateChangeResult:
     with _answers():
         return service.change_state(
-            app_context(request), rule_id, enabled, actor, client_ip(request), body.reason if body else None
+            app_context(request), rule_id, enabled, actor, client_ip(request), body.reason
         )
 
 
 @router.post("/{rule_id}/enable", response_model=StateChangeResult)
 def enable_rule(
-    request: Request, rule_id: str, actor: Analyst, body: Annotated[StateChange | None, Body()] = None
+    request: Request, rule_id: str, actor: Analyst, body: Annotated[StateChange, Body()]
 ) -> StateChangeResult:
+    """Enable everywhere; the body's `reason` is required and goes to the audit log."""
     return _change(request, rule_id, True, actor, body)
 
 
 @router.post("/{rule_id}/disable", response_model=StateChangeResult)
 def disable_rule(
-    request: Request, rule_id: str, actor: Analyst, body: Annotated[StateChange | None, Body()] = None
+    request: Request, rule_id: str, actor: Analyst, body: Annotated[StateChange, Body()]
 ) -> StateChangeResult:
+    """Disable everywhere; the body's `reason` is required and goes to the audit log."""
     return _change(request, rule_id, False, actor, body)

@@ -14,14 +14,16 @@ there first, where every detect process polls it, then applied to this process's
 answer already shows it. Reads apply the stored state too, so any API replica shows what the
 detectors run.
 
-Typed errors (routes map them): UnknownRule 404, RuleQuarantined 409, InvalidTestEvent 422,
-RulesUnavailable 503; a state store that cannot be read raises `StoreError` (503).
+Typed errors (routes map them): UnknownRule 404, RuleQuarantined 409, InvalidTestEvent,
+InvalidRange and MissingReason 422, RulesUnavailable 503; a state store that cannot be read
+raises `StoreError` (503).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,10 @@ from api.rules.models import (
     Activation,
     CorrelationEngineRead,
     CorrelationRead,
+    HistogramBucketRead,
     QuarantinedRead,
     RuleDetail,
+    RuleHistogram,
     RuleListParams,
     RuleRef,
     RuleSummary,
@@ -58,7 +62,7 @@ from soc_core.errors import DetectionError, SocError
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
 from soc_core.rule_state import RuleState, RuleStateStore
-from soc_core.store import AlertSearch, AlertStore, Store
+from soc_core.store import AlertSearch, AlertStore, AuditQuery, AuditStore, Store
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,12 @@ CORRELATION_REASON = "correlation: "
 StatsOf = Callable[[], Mapping[str, CorrelationStats]]
 LEVEL_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "informational": 1}
 TEST_SOURCE = "api:rule-test"
+FACET_RULES = 10_000
+"""Rules a per-rule count asks the store for: more than any rule set loads (SigmaHQ: about 3,750)."""
+MAX_HISTOGRAM_DAYS = 366
+CHANGE_ACTIONS = frozenset({"rule.enable", "rule.disable"})
+CHANGES_SHOWN = 20
+"""The newest changes a rule's detail carries; the audit log (`/api/v1/audit`) keeps them all."""
 
 
 class RuleError(SocError):
@@ -86,6 +96,14 @@ class InvalidTestEvent(RuleError):
 
 
 class RulesUnavailable(RuleError):
+    pass
+
+
+class InvalidRange(RuleError):
+    pass
+
+
+class MissingReason(RuleError):
     pass
 
 
@@ -128,9 +146,112 @@ def _alert_counts(store: AlertStore, now: datetime, rule_id: str | None = None) 
     out: list[dict[str, int]] = []
     for window in (timedelta(hours=24), timedelta(days=7)):
         query = AlertSearch(start=now - window, rule_id=rule_id)
-        buckets = store.alert_facets(query, ["rule"], size=1 if rule_id else 10_000).get("rule", [])
+        buckets = store.alert_facets(query, ["rule"], size=1 if rule_id else FACET_RULES).get("rule", [])
         out.append({b.value: b.count for b in buckets})
     return tuple(out)
+
+
+DAY_S = 86_400
+VN_DAY_OFFSET_S = -7 * 3600
+"""Day buckets start at midnight in Asia/Ho_Chi_Minh (UTC+7, no daylight saving): 17:00 UTC."""
+
+
+def day_start(at: datetime) -> datetime:
+    """The start (as UTC) of the Asia/Ho_Chi_Minh day holding `at`: the store's day buckets."""
+    unix = int(at.timestamp())
+    return datetime.fromtimestamp(unix - (unix - VN_DAY_OFFSET_S) % DAY_S, UTC)
+
+
+def last_days(now: datetime, days: int) -> list[datetime]:
+    """The starts of the last `days` local days, today (still running) last."""
+    today = day_start(now)
+    return [today - timedelta(days=days - 1 - i) for i in range(days)]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertWindows:
+    """Every rule's alerts in the listing's windows: the last 24 hours, the last 7 days, and per local
+    day over the last `len(days)` days (today last, still running)."""
+
+    days: list[datetime]
+    daily: dict[str, list[int]]
+    last_24h: dict[str, int]
+    last_7d: dict[str, int]
+
+    @property
+    def counts(self) -> tuple[dict[str, int], ...]:
+        """As `list_rules` takes them (`_alert_counts`' shape)."""
+        return self.last_24h, self.last_7d
+
+
+def alert_windows(store: AlertStore, now: datetime, days: int) -> AlertWindows:
+    """`AlertWindows` for every rule at once, in `days` + 2 store queries whatever the number of rules.
+
+    One rule facet per local day; the rolling 24 hours and 7 days are today plus the whole days
+    before it plus one facet over the part of the oldest day they reach into, so each alert of the
+    week is read about once rather than once per window. Today's facet has no end, like the
+    rolling windows (an alert stamped a little in the future still counts)."""
+    if days < 7:
+        raise InvalidRange("the listing's windows need at least 7 days", days=days)
+    starts = last_days(now, days)
+    today = starts[-1]
+
+    def facet(start: datetime, end: datetime | None) -> dict[str, int]:
+        query = AlertSearch(start=start, end=end)
+        return {
+            b.value: b.count for b in store.alert_facets(query, ["rule"], size=FACET_RULES).get("rule", [])
+        }
+
+    daily: dict[str, list[int]] = {}
+    for i, start in enumerate(starts):
+        end = start + timedelta(days=1) if start != today else None
+        for rule_id, n in facet(start, end).items():
+            daily.setdefault(rule_id, [0] * days)[i] = n
+    day_24h = facet(now - timedelta(hours=24), today)  # the end of yesterday inside the last 24 hours
+    day_7d = facet(now - timedelta(days=7), today - timedelta(days=6))  # ... of the day 7 days ago
+    last_24h = {r: counts[-1] for r, counts in daily.items() if counts[-1]}
+    for r, n in day_24h.items():
+        last_24h[r] = last_24h.get(r, 0) + n
+    last_7d = {r: sum(counts[-7:]) for r, counts in daily.items() if any(counts[-7:])}
+    for r, n in day_7d.items():
+        last_7d[r] = last_7d.get(r, 0) + n
+    return AlertWindows(starts, daily, last_24h, last_7d)
+
+
+def rule_histogram(
+    *, engine: DetectionEngine, store: AlertStore, rule_id: str, days: int, now: datetime | None = None
+) -> RuleHistogram:
+    """One rule's alerts per local day over the last `days` days, days without alerts as zeros
+    (quarantined rules included: their alerts from before the quarantine stay in the store)."""
+    if not 1 <= days <= MAX_HISTOGRAM_DAYS:
+        raise InvalidRange(f"days must be between 1 and {MAX_HISTOGRAM_DAYS}", days=days)
+    if not _known(engine, rule_id):
+        raise UnknownRule("no such rule", rule_id=rule_id)
+    now = now or datetime.now(UTC)
+    starts = last_days(now, days)
+    query = AlertSearch(rule_id=rule_id, start=starts[0], end=now)
+    got = {b.start: b.count for b in store.alert_histogram(query, DAY_S, VN_DAY_OFFSET_S)}
+    return RuleHistogram(
+        rule_id=rule_id,
+        interval_s=DAY_S,
+        offset_s=VN_DAY_OFFSET_S,
+        buckets=[HistogramBucketRead(start=s, count=got.get(s, 0)) for s in starts],
+    )
+
+
+def history(store: AuditStore, rule_id: str, size: int = CHANGES_SHOWN) -> list[StateChangeRead]:
+    """The rule's enables and disables from the audit log, newest first: who, when, why."""
+    page = store.search_audit(AuditQuery(target_id=rule_id, size=size))
+    return [
+        StateChangeRead(
+            enabled=e.action == "rule.enable",
+            changed_at=e.at,
+            changed_by=e.actor,
+            reason=e.details.get("reason"),
+        )
+        for e in page.items
+        if e.target_type == "rule" and e.action in CHANGE_ACTIONS
+    ]
 
 
 def _last_change(state: RuleState, rule_id: str) -> StateChangeRead | None:
@@ -146,7 +267,7 @@ def _last_change(state: RuleState, rule_id: str) -> StateChangeRead | None:
 
 
 def _summary(
-    info: RuleInfo, state: RuleState, counts: tuple[dict[str, int], ...] = ({}, {})
+    info: RuleInfo, state: RuleState, counts: tuple[dict[str, int], ...] = ({}, {}), *, attack: bool = True
 ) -> dict[str, Any]:
     return {
         "id": info.id,
@@ -157,17 +278,24 @@ def _summary(
         "author": info.author,
         "ruleset": info.ruleset,
         "logsource": dict(info.logsource),
-        **_tagged(info.id, info.tags, state, counts),
+        **_tagged(info.id, info.tags, state, counts, attack=attack),
     }
 
 
 def _tagged(
-    rule_id: str, tags: Sequence[str], state: RuleState, counts: tuple[dict[str, int], ...]
+    rule_id: str,
+    tags: Sequence[str],
+    state: RuleState,
+    counts: tuple[dict[str, int], ...],
+    *,
+    attack: bool = True,
 ) -> dict[str, Any]:
-    """What rules and correlations show alike: tags (ATT&CK, checklist), alert counts, last change."""
+    """What rules and correlations show alike: tags (ATT&CK, checklist), alert counts, last change.
+    Without `attack` the ATT&CK entries are left for later (`list_rules` fills them in for its page
+    only: resolving them for thousands of rules was most of the listing's time)."""
     return {
         "tags": list(tags),
-        "attack": threats(tags),
+        "attack": threats(tags) if attack else [],
         "checklist": checklist_codes(tags),
         "alerts_24h": counts[0].get(rule_id, 0),
         "alerts_7d": counts[1].get(rule_id, 0),
@@ -206,6 +334,8 @@ def _correlation_summary(
     by_id: Mapping[str, Correlation],
     state: RuleState,
     counts: tuple[dict[str, int], ...] = ({}, {}),
+    *,
+    attack: bool = True,
 ) -> dict[str, Any]:
     """A correlation rule as the listing shows rules; it runs unless the shared state disabled it."""
     return {
@@ -216,7 +346,7 @@ def _correlation_summary(
         "level": c.level,
         "author": c.author,
         "ruleset": c.ruleset,
-        **_tagged(c.id, c.tags, state, counts),
+        **_tagged(c.id, c.tags, state, counts, attack=attack),
         "correlation": _definition(c, engine, by_id),
     }
 
@@ -280,15 +410,22 @@ def list_rules(
     store: Store,
     params: RuleListParams,
     now: datetime | None = None,
+    counts: tuple[dict[str, int], ...] | None = None,
 ) -> ItemPage[RuleSummary]:
+    """`counts`: the alerts per rule in the last 24 hours and 7 days when the caller has them already
+    (the console, from `alert_windows`); else two rule facets ask the store."""
     state = _sync(engine, state_store)
-    counts = _alert_counts(store, now or datetime.now(UTC))
+    counts = counts if counts is not None else _alert_counts(store, now or datetime.now(UTC))
     rows: list[tuple[RuleSummary, str | None]] = [
-        (RuleSummary.model_validate(_summary(info, state, counts)), info.description) for info in engine.rules
+        (RuleSummary.model_validate(_summary(info, state, counts, attack=False)), info.description)
+        for info in engine.rules
     ]
     by_id = engine.correlations.by_id()
     rows += [
-        (RuleSummary.model_validate(_correlation_summary(c, engine, by_id, state, counts)), c.description)
+        (
+            RuleSummary.model_validate(_correlation_summary(c, engine, by_id, state, counts, attack=False)),
+            c.description,
+        )
         for c in by_id.values()
     ]
     rows += [
@@ -296,7 +433,10 @@ def list_rules(
         for q in _quarantined_with_ids(engine)
     ]
     selected = (row for row, description in rows if _wanted(row, description, params))
-    return page_of(selected, key=_sort_key(params), size=params.size, cursor=params.cursor)
+    page = page_of(selected, key=_sort_key(params), size=params.size, cursor=params.cursor)
+    for row in page.items:
+        row.attack = threats(row.tags)
+    return page
 
 
 def _timing(stats: RuleStats | None) -> RuleTiming | None:
@@ -315,6 +455,17 @@ def _timing(stats: RuleStats | None) -> RuleTiming | None:
 
 def _find_quarantined(engine: DetectionEngine, rule_id: str) -> QuarantinedRule | None:
     return next((q for q in _quarantined_with_ids(engine) if q.rule_id == rule_id), None)
+
+
+def _known(engine: DetectionEngine, rule_id: str) -> bool:
+    """A loaded rule, a correlation, or a quarantined rule with an id."""
+    if rule_id in engine.correlations.by_id():
+        return True
+    try:
+        engine.rule(rule_id)
+    except DetectionError:
+        return _find_quarantined(engine, rule_id) is not None
+    return True
 
 
 def get_rule(
@@ -341,6 +492,7 @@ def get_rule(
                 "path": correlation.path,
                 "correlation_engine": _correlation_engine(held),
                 "used_by": used_by,
+                "changes": history(store, rule_id),
             }
         )
     try:
@@ -350,7 +502,12 @@ def get_rule(
         if q is None:
             raise UnknownRule("no such rule", rule_id=rule_id) from None
         return RuleDetail.model_validate(
-            {**_quarantined_summary(q, state), "path": q.path, "quarantine_reason": q.reason}
+            {
+                **_quarantined_summary(q, state),
+                "path": q.path,
+                "quarantine_reason": q.reason,
+                "changes": history(store, rule_id),
+            }
         )
     counts = _alert_counts(store, now or datetime.now(UTC), rule_id=rule_id)
     stats = next((s for s in engine.stats() if s.rule_id == rule_id), None)
@@ -364,6 +521,7 @@ def get_rule(
             "dormant_reason": info.dormant,
             "engine": _timing(stats),
             "used_by": used_by,
+            "changes": history(store, rule_id),
         }
     )
 
@@ -394,9 +552,13 @@ def set_enabled(
     enabled: bool,
     actor: Principal,
     ip: str | None = None,
-    reason: str | None = None,
+    reason: str,
 ) -> StateChangeResult:
-    """Write the change to the shared state (every detector follows within its poll), then audit it."""
+    """Write the change to the shared state (every detector follows within its poll), then audit it.
+    The reason is required: the audit entry and the rule's page say why."""
+    reason = reason.strip()
+    if not reason:
+        raise MissingReason("say why the rule is enabled or disabled", rule_id=rule_id)
     title, summary = _changeable(engine, rule_id)
     current = state_store.load()
     was_enabled = rule_id not in current.disabled
@@ -419,7 +581,7 @@ def set_enabled(
 
 
 def change_state(
-    ctx: AppContext, rule_id: str, enabled: bool, actor: Principal, ip: str | None, reason: str | None
+    ctx: AppContext, rule_id: str, enabled: bool, actor: Principal, ip: str | None, reason: str
 ) -> StateChangeResult:
     """`set_enabled` with the context's engine, shared state and store (the API and the console)."""
     return set_enabled(

@@ -17,6 +17,7 @@ from soc_console.pages import (
     overview,
     registry,
     rules,
+    saved_views,
     session,
 )
 
@@ -36,3 +37,4 @@ for area in (
     acknowledge,
 ):
     router.include_router(area.router)
+router.include_router(saved_views.router)  # the saved-views box any page includes

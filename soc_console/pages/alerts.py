@@ -8,16 +8,20 @@ It shows live telemetry unless `origin` asks for inspection evidence (`visit` na
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.alerts import service as alerts
 from api.alerts.errors import TriageError
 from api.alerts.models import ALL_FACETS, OPEN_STATUSES, AlertSearchParams, TriageEdit
 from api.alerts.params import parse_search
+from api.alerts.pivots import AROUND_MINUTES, MAX_AROUND_MINUTES, pivots
 from api.auth.deps import Principal
+from api.errors import InvalidChange
 from api.i18n import N_
 from api.incidents import service as incidents
 from api.incidents.models import IncidentCreate
@@ -52,9 +56,14 @@ def _open_incidents(store: Store) -> list[Incident]:
     return incidents.search(store=store, query=IncidentQuery(status=["new", "in_progress"], size=50)).items
 
 
-def _queue_params(request: Request) -> tuple[AlertSearchParams, dict[str, str], str]:
+STATUS_TABS = ("open", *(s.value for s in AlertStatus), "all")
+"""The queue's tabs, in the order of an alert's life; `open` (the default) is new to in progress."""
+
+
+def _queue_params(request: Request) -> tuple[AlertSearchParams, dict[str, str], str, str]:
     """The console's filter form: `status` is one value (open / all / a status), dates are local days;
-    rows are alert groups unless ordered by severity (or `collapse=none` asks for single alerts)."""
+    rows are alert groups unless ordered by severity (or `collapse=none` asks for single alerts).
+    Also the same filters as the JSON API reads them (the poll and the CSV export)."""
     raw = {k: v for k, v in request.query_params.multi_items() if v.strip()}
     status_choice = raw.pop("status", "open")
     query: dict[str, Any] = dict(raw)
@@ -69,13 +78,15 @@ def _queue_params(request: Request) -> tuple[AlertSearchParams, dict[str, str], 
     severity = request.query_params.getlist("severity")
     if severity:
         query["severity"] = ",".join(severity)
-    return parse_search(query, request.app.state.ctx.settings.query_limits), raw, status_choice
+    params = parse_search(query, request.app.state.ctx.settings.query_limits)
+    api_query = urlencode({k: v for k, v in query.items() if k not in ("cursor", "done", "collapse")})
+    return params, raw, status_choice, api_query
 
 
 @router.get("/alerts", response_class=HTMLResponse)
 def alert_queue(request: Request, principal: Reader) -> HTMLResponse:
     ctx = app_context(request)
-    params, raw, status_choice = _queue_params(request)
+    params, raw, status_choice, api_query = _queue_params(request)
     raw.pop("cursor", None)
     if status_choice != "open":
         raw["status"] = status_choice
@@ -86,6 +97,12 @@ def alert_queue(request: Request, principal: Reader) -> HTMLResponse:
         else alerts.search(store=ctx.store, params=params)
     )
     facets = alerts.facets(store=ctx.store, params=params, names=ALL_FACETS, size=8)
+    counts = alerts.status_counts(store=ctx.store, params=params)
+    unfiltered = {k: v for k, v in raw.items() if k not in ("status", "done")}
+    tabs = [
+        (value, url_with("/alerts", unfiltered, status=None if value == "open" else value), counts[value])
+        for value in STATUS_TABS
+    ]
     registry = ctx.registry.registry
     names = {
         "unit": {u.id: u.name for u in registry.units},
@@ -97,6 +114,7 @@ def alert_queue(request: Request, principal: Reader) -> HTMLResponse:
             for b in buckets
         ]
         for name, buckets in facets.items()
+        if name != "status"  # the tabs
     }
     return render(
         request,
@@ -108,11 +126,16 @@ def alert_queue(request: Request, principal: Reader) -> HTMLResponse:
         params=params,
         raw=raw,
         status_choice=status_choice,
+        tabs=tabs,
+        api_query=api_query,
+        shown_at=datetime.now(UTC).isoformat(),
+        poll_s=ctx.settings.queue_poll_s,
         facet_links=facet_links,
         names=names,
         here=url_with("/alerts", raw, cursor=params.cursor),
         next_url=url_with("/alerts", raw, cursor=page.cursor) if page.cursor else None,
         first_url=url_with("/alerts", raw) if params.cursor else None,
+        top_url=url_with("/alerts", {k: v for k, v in raw.items() if k != "done"}),
         clear_url={k: url_with("/alerts", {**raw, k: ""}) for k in raw},
         open_incidents=_open_incidents(ctx.store),
         severities=list(Severity),
@@ -189,8 +212,27 @@ def alert_page(request: Request, alert_id: str, principal: Reader) -> HTMLRespon
         open_incidents=_open_incidents(ctx.store),
         statuses=list(AlertStatus),
         q=request.query_params.get("q"),
+        around_minutes=AROUND_MINUTES,
+        max_around_minutes=MAX_AROUND_MINUTES,
         principal=principal,
     )
+
+
+@router.get("/alerts/{alert_id}/around")
+def events_around(
+    request: Request,
+    alert_id: str,
+    _: Reader,
+    by: Annotated[str, Query(pattern="^(host|user|source_ip)$")] = "host",
+    minutes: Annotated[int, Query(ge=1, le=MAX_AROUND_MINUTES)] = AROUND_MINUTES,
+) -> Response:
+    """The alert page's "events around it" form: the explorer on that value, ± the chosen minutes."""
+    ctx = app_context(request)
+    alert = alerts.get(store=ctx.store, alert_id=alert_id)
+    for pivot in pivots(alert, alerts.event_of(store=ctx.store, alert=alert) or {}, minutes):
+        if pivot.by == by:
+            return see_other(pivot.url)
+    raise InvalidChange("the alert's event has no such value", by=by, alert_id=alert_id)
 
 
 @router.post("/alerts/{alert_id}")

@@ -11,6 +11,7 @@ from stores.elastic.coverage import ElasticCoverageRepository
 from stores.elastic.exceptions import ElasticExceptionRepository
 from stores.elastic.inspections import ElasticInspectionRepository
 from stores.elastic.rule_state import ElasticRuleStateStore
+from stores.elastic.saved_views import ElasticSavedViewStore
 from stores.elastic.store import ElasticStore, connect
 
 
@@ -56,6 +57,10 @@ class ElasticBackend:
     @cached_property
     def exceptions(self) -> ElasticExceptionRepository:
         return ElasticExceptionRepository(self.client, self.prefix)  # sets up on first use
+
+    @cached_property
+    def saved_views(self) -> ElasticSavedViewStore:
+        return ElasticSavedViewStore(self.client, self.prefix)  # sets up on first use
 
     @cached_property
     def rule_state(self) -> ElasticRuleStateStore:

@@ -22,6 +22,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_attempt, 
 from soc_core.errors import StoreError
 from soc_core.exceptions import AnalystException
 from stores.coverage_records import iso
+from stores.elastic.indices import create_index
 
 MAPPING: dict[str, Any] = {
     "dynamic": False,  # `fields` keys are event field names: stored, never mapped
@@ -57,18 +58,7 @@ class ElasticExceptionRepository:
             self.setup()
 
     def _create_index(self) -> None:
-        try:
-            if not self.es.indices.exists(index=self.index):
-                self.es.indices.create(
-                    index=self.index,
-                    mappings=MAPPING,
-                    settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"},
-                )
-        except ApiError as exc:
-            if "resource_already_exists" not in str(exc):
-                raise StoreError(f"cannot create {self.index}: {exc}") from exc
-        except TransportError as exc:
-            raise StoreError(f"cannot create {self.index}: {exc}") from exc
+        create_index(self.es, self.index, MAPPING)
 
     def create(self, exception: AnalystException) -> None:
         self._ensure()

@@ -9,6 +9,7 @@ from stores.sqlite.coverage import SqliteCoverageRepository
 from stores.sqlite.exceptions import SqliteExceptionRepository
 from stores.sqlite.inspections import SqliteInspectionRepository
 from stores.sqlite.rule_state import JsonRuleStateStore
+from stores.sqlite.saved_views import SqliteSavedViewStore
 from stores.sqlite.store import SqliteStore
 
 
@@ -49,6 +50,12 @@ class SqliteBackend:
         repo = SqliteExceptionRepository(self.path)
         repo.setup()
         return repo
+
+    @cached_property
+    def saved_views(self) -> SqliteSavedViewStore:
+        views = SqliteSavedViewStore(self.path)
+        views.setup()
+        return views
 
     @cached_property
     def rule_state(self) -> JsonRuleStateStore:

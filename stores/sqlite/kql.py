@@ -124,8 +124,8 @@ class _Compiler:
         if isinstance(node, kql.And | kql.Or):
             joiner = " AND " if isinstance(node, kql.And) else " OR "
             return "(" + joiner.join(self.node(p) for p in node.parts) + ")"
-        if isinstance(node, kql.Not):
-            return f"NOT {self.node(node.part)}"
+        if isinstance(node, kql.Not):  # a NULL column compares NULL: without the field is "not"
+            return f"NOT coalesce({self.node(node.part)}, 0)"
         if isinstance(node, kql.MatchAll):
             return "1"
         if isinstance(node, kql.Text):

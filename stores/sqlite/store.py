@@ -527,6 +527,10 @@ class SqliteStore:
                 "CREATE INDEX IF NOT EXISTS alerts_origin_group ON alerts(origin, group_key, status);"
                 "CREATE INDEX IF NOT EXISTS alerts_origin_status_ts"
                 " ON alerts(origin, status, ts DESC, id DESC);"
+                # the rules pages: one rule's alerts per day, and every rule's alerts in a time range
+                # (without them SQLite walked every live alert through alerts_origin_status_ts)
+                "CREATE INDEX IF NOT EXISTS alerts_rule_origin_ts ON alerts(rule_id, origin, ts);"
+                "CREATE INDEX IF NOT EXISTS alerts_origin_ts ON alerts(origin, ts);"
                 "CREATE INDEX IF NOT EXISTS alerts_visit ON alerts(visit_id);"
                 "CREATE INDEX IF NOT EXISTS alerts_group ON alerts(group_key);"
             )

@@ -231,13 +231,14 @@ def test_detail_has_event_rule_related_and_frequency(client: TestClient, seeded:
     assert fields["source.ip"] == "203.0.113.9" and fields["host.name"] == "web01"
     assert detail["original"] == "sshd[1]: Failed password for admin"
     assert detail["alert"]["rule"]["description"] == "Many failed logins"
-    related = {a["event_ids"][0] for a in detail["related"]}
+    related = {a["event_ids"][0]: detail["related_by"][a["id"]] for a in detail["related"]}
     assert related == {
-        "ev-000003",
-        "ev-000004",
-        "ev-000005",
-        "ev-000006",
-    }  # same user "admin"; 2 is root@web02
+        "ev-000002": ["rule"],  # root@web02, but the same rule
+        "ev-000003": ["host", "user"],
+        "ev-000004": ["user", "rule"],
+        "ev-000005": ["host", "user"],
+        "ev-000006": ["host", "user", "rule"],
+    }
     assert detail["rule_frequency"]["total"] == 3  # r-brute on so-khcn: alerts 1, 2 and 6
     page = client.get(f"/alerts/{target}").text
     assert "203.0.113.9" in page and "Many failed logins" in page and "Brute force on portal admin" in page

@@ -29,6 +29,7 @@ AREAS = [
     for name in [
         "overview",
         "alerts",
+        "saved_views",
         "exceptions",
         "rules",
         "incidents",

@@ -12,6 +12,7 @@ import shutil
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +22,30 @@ from fastapi.testclient import TestClient
 
 from api.auth.deps import Role
 from api.auth.testing import form_csrf, login
+from api.rules import service
+from api.rules.service import day_start
 from detections.correlation.engine import LiveCorrelation
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
 from detections.state import MemoryRuleStateStore, RuleWatcher
 from normalizers.stage import NormalizeStage
+from soc_console.bars import VN
 from soc_console.i18n import LANG_COOKIE
+from soc_console.pages.rules import SPARK_DAYS
 from soc_core.alert import Alert
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
 from soc_core.rule_state import RuleStateStore
 from soc_core.settings import DetectionSettings, Settings
-from soc_core.store import AuditQuery
+from soc_core.store import AlertSearch, AuditQuery
 from socpipe.app import create_app
 from socpipe.runtime import build_engine
 from stores.elastic.rule_state import ElasticRuleStateStore
 from stores.sqlite.rule_state import JsonRuleStateStore
 from stores.sqlite.store import SqliteStore
 from tests.backends import app_context
+from tests.conftest import make_alert, make_event
+from tests.counting import count_calls
 from tests.detections.provincial_pack import CORRELATION_FILES, RULE_FILES
 from tests.paging import pages
 from tests.problems import problem
@@ -74,6 +81,7 @@ BRUTE_FORCE = "8a1be507-9d87-4e5b-883d-d0c4d7d89b3a"  # vn_sshd_brute_force: eve
 LOGIN_AFTER = "b81db1d2-1f9f-4e59-b891-fb75834f2dfb"  # temporal_ordered over a correlation and a rule
 FAILURE_BURST = "e0d47730-cdc3-4c27-aaac-6de9868daef7"  # vn_sshd_failure_burst (building block)
 ACCEPTED = "583676af-d67f-4258-a070-e9ad6a0d941b"  # vn_sshd_accepted_login
+WHY = {"reason": "tuning"}  # enabling and disabling need a reason
 
 
 @pytest.fixture(scope="module")
@@ -255,14 +263,17 @@ def test_disable_is_shared_audited_and_idempotent(
     assert not any(m.rule.id == GUEST for m in other.match(GUEST_EVENT))
     assert _ids(client.get("/api/v1/rules", params={"state": "disabled"}).json()) == [GUEST]
 
-    again = client.post(f"/api/v1/rules/{GUEST}/disable", headers=_csrf(client)).json()
+    again = client.post(f"/api/v1/rules/{GUEST}/disable", json=WHY, headers=_csrf(client)).json()
     assert again["changed"] is False
     entries = store.search_audit(AuditQuery(target_id=GUEST)).items
     assert [(e.action, e.actor, e.details["reason"]) for e in entries] == [
         ("rule.disable", "lan", "noisy on the kiosks")
     ]
 
-    assert client.post(f"/api/v1/rules/{GUEST}/enable", headers=_csrf(client)).json()["changed"] is True
+    enabled = client.post(
+        f"/api/v1/rules/{GUEST}/enable", json={"reason": "kiosks fixed"}, headers=_csrf(client)
+    )
+    assert enabled.json()["changed"] is True
     assert any(m.rule.id == GUEST for m in engine.match(GUEST_EVENT))
     assert {e.action for e in store.search_audit(AuditQuery(target_id=GUEST)).items} == {
         "rule.disable",
@@ -272,11 +283,13 @@ def test_disable_is_shared_audited_and_idempotent(
 
 def test_changes_need_analyst_and_a_known_runnable_rule(client: TestClient, store: SqliteStore) -> None:
     login(client, store, role=Role.VIEWER)
-    assert client.post(f"/api/v1/rules/{GUEST}/disable", headers=_csrf(client)).status_code == 403
+    assert client.post(f"/api/v1/rules/{GUEST}/disable", json=WHY, headers=_csrf(client)).status_code == 403
     login(client, store, role=Role.ADMIN)
-    assert client.post(f"/api/v1/rules/{GUEST}/disable").status_code == 403  # no CSRF token
-    assert client.post("/api/v1/rules/no-such-rule/disable", headers=_csrf(client)).status_code == 404
-    assert client.post(f"/api/v1/rules/{BROKEN}/enable", headers=_csrf(client)).status_code == 409
+    assert client.post(f"/api/v1/rules/{GUEST}/disable", json=WHY).status_code == 403  # no CSRF token
+    assert (
+        client.post("/api/v1/rules/no-such-rule/disable", json=WHY, headers=_csrf(client)).status_code == 404
+    )
+    assert client.post(f"/api/v1/rules/{BROKEN}/enable", json=WHY, headers=_csrf(client)).status_code == 409
     too_long = {"reason": "x" * 501}
     assert (
         client.post(f"/api/v1/rules/{GUEST}/disable", json=too_long, headers=_csrf(client)).status_code == 422
@@ -353,7 +366,7 @@ def test_raw_record_goes_through_its_normalizer(client: TestClient, store: Sqlit
 
 def test_disabled_rules_are_still_explained_and_marked(client: TestClient, store: SqliteStore) -> None:
     login(client, store, role=Role.ANALYST)
-    client.post(f"/api/v1/rules/{GUEST}/disable", headers=_csrf(client))
+    client.post(f"/api/v1/rules/{GUEST}/disable", json=WHY, headers=_csrf(client))
     body = client.post("/api/v1/rules/test", json={"event": GUEST_EVENT}, headers=_csrf(client)).json()
     (hit,) = [h for h in body["matched"] if h["rule_id"] == GUEST]
     assert hit["state"] == "disabled"
@@ -656,7 +669,7 @@ def test_disabling_a_correlation_is_shared_audited_and_stops_every_correlation_e
     assert [(e.action, e.actor, e.details["title"]) for e in entries] == [
         ("rule.disable", "lan", "SSH Brute Force from One Source against One Server")
     ]
-    again = client.post(f"/api/v1/rules/{BRUTE_FORCE}/enable", headers=_csrf(client)).json()
+    again = client.post(f"/api/v1/rules/{BRUTE_FORCE}/enable", json=WHY, headers=_csrf(client)).json()
     assert again["changed"] is True and again["rule"]["state"] == "enabled"
     enabled = _sshd_burst(engine)
     assert enabled.stats()[BRUTE_FORCE].skipped_disabled == 0
@@ -683,8 +696,8 @@ def test_a_quarantined_correlation_is_a_correlation_that_cannot_be_enabled(
         assert [(r["id"], r["kind"]) for r in quarantined] == [(unknown, "correlation")]
         detail = c.get(f"/api/v1/rules/{unknown}").json()
         assert "no_such_rule" in detail["quarantine_reason"]
-        problem(c.post(f"/api/v1/rules/{unknown}/enable", headers=_csrf(c)), 409)
-        problem(c.post("/api/v1/rules/no-such-correlation/disable", headers=_csrf(c)), 404)
+        problem(c.post(f"/api/v1/rules/{unknown}/enable", json=WHY, headers=_csrf(c)), 409)
+        problem(c.post("/api/v1/rules/no-such-correlation/disable", json=WHY, headers=_csrf(c)), 404)
 
 
 def test_correlation_state_through_the_elasticsearch_state_store(
@@ -762,7 +775,198 @@ def test_a_correlation_page_links_its_rules_and_an_analyst_disables_it(
     assert LOGIN_AFTER in engine.disabled
     after = client.get(f"/rules/{LOGIN_AFTER}").text
     assert ("Đã tắt" if lang == "vi" else "Disabled") in after and "tuning" in after
-    client.post(f"/rules/{LOGIN_AFTER}/enable", data={"csrf_token": token})
+    client.post(f"/rules/{LOGIN_AFTER}/enable", data={"csrf_token": token, "reason": "tuned"})
     assert LOGIN_AFTER not in engine.disabled
     missing = client.get("/rules/no-such-rule")
     assert missing.status_code == 404 and "no such rule" in missing.text
+
+
+# ---------------------------------------------------------------- reasons, history, counts per day
+
+
+def _alerts_at(store: SqliteStore, rule_id: str, times: list[datetime]) -> None:
+    """Alerts of `rule_id` raised at `times` (one event each)."""
+    store.put_alerts(
+        [make_alert(rule_id, make_event(n, ts=at, source=rule_id)) for n, at in enumerate(times)]
+    )
+    store.refresh()
+
+
+@pytest.mark.parametrize("body", [None, {}, {"reason": ""}, {"reason": "   "}, {"reason": None}])
+def test_a_change_without_a_reason_is_refused_and_changes_nothing(
+    client: TestClient, store: SqliteStore, engine: DetectionEngine, body: dict[str, Any] | None
+) -> None:
+    login(client, store, role=Role.ANALYST, username="lan")
+    resp = client.post(f"/api/v1/rules/{GUEST}/disable", json=body, headers=_csrf(client))
+    detail = problem(resp, 422)["detail"]
+    assert "reason" in detail or detail == "body: Field required"
+    assert GUEST not in engine.disabled
+    assert store.search_audit(AuditQuery(target_id=GUEST)).items == []
+
+
+def test_the_detail_lists_who_changed_the_rule_when_and_why(client: TestClient, store: SqliteStore) -> None:
+    login(client, store, role=Role.ANALYST, username="lan")
+    client.post(
+        f"/api/v1/rules/{GUEST}/disable", json={"reason": "  noisy on the kiosks "}, headers=_csrf(client)
+    )
+    login(client, store, role=Role.ADMIN, username="minh")
+    client.post(f"/api/v1/rules/{GUEST}/enable", json={"reason": "kiosks fixed"}, headers=_csrf(client))
+    login(client, store, role=Role.VIEWER)
+    changes = client.get(f"/api/v1/rules/{GUEST}").json()["changes"]
+    assert [(c["enabled"], c["changed_by"], c["reason"]) for c in changes] == [
+        (True, "minh", "kiosks fixed"),
+        (False, "lan", "noisy on the kiosks"),  # stored trimmed
+    ]
+    assert changes[0]["changed_at"] >= changes[1]["changed_at"]
+    assert client.get(f"/api/v1/rules/{ACCEPTED}").json()["changes"] == []
+
+
+def test_the_histogram_counts_a_rules_alerts_per_local_day(client: TestClient, store: SqliteStore) -> None:
+    today = day_start(datetime.now(UTC))  # 00:00 in Asia/Ho_Chi_Minh is 17:00 UTC
+    assert today.hour == 17 and today.minute == 0
+    _alerts_at(store, GUEST, [today, today - timedelta(seconds=1), today - timedelta(days=3, hours=-1)])
+    _alerts_at(store, ACCEPTED, [today])  # another rule's: not counted
+    login(client, store, role=Role.VIEWER)
+    got = client.get(f"/api/v1/rules/{GUEST}/histogram", params={"days": 7}).json()
+    assert (got["interval_s"], got["offset_s"]) == (86_400, -25_200)
+    assert [b["count"] for b in got["buckets"]] == [0, 0, 0, 1, 0, 1, 1]
+    assert datetime.fromisoformat(got["buckets"][-1]["start"]) == today
+    assert len(client.get(f"/api/v1/rules/{GUEST}/histogram").json()["buckets"]) == 30  # the default
+    assert problem(client.get("/api/v1/rules/no-such-rule/histogram"), 404)
+    for days in ("0", "367", "x"):
+        assert problem(client.get(f"/api/v1/rules/{GUEST}/histogram", params={"days": days}), 422)
+    quarantined = client.get(f"/api/v1/rules/{BROKEN}/histogram", params={"days": 1}).json()
+    assert quarantined["buckets"][0]["count"] == 0
+
+
+def test_the_list_counts_every_rule_per_day_in_a_constant_number_of_queries(
+    client: TestClient, store: SqliteStore
+) -> None:
+    today = day_start(datetime.now(UTC))
+    _alerts_at(store, GUEST, [today, today - timedelta(days=2), today - timedelta(days=2, hours=-3)])
+    _alerts_at(store, ACCEPTED, [today - timedelta(days=6)])
+    login(client, store, role=Role.VIEWER)
+    calls = count_calls(store)
+    html = client.get("/rules", params={"size": 500}).text
+    assert calls == Counter({"alert_facets": 2 + SPARK_DAYS})  # 24 h, 7 days, one per day
+    assert html.count('<svg class="sparkline"') == html.count('<tr id="rule-') > PACK_RULES // 2
+    row = html[html.index(f'id="rule-{GUEST}"') :]
+    assert ": 0, 0, 0, 0, 2, 0, 1" in row[: row.index("</tr>")]  # aria-label, today last
+    row = html[html.index(f'id="rule-{ACCEPTED}"') :]
+    assert ": 1, 0, 0, 0, 0, 0, 0" in row[: row.index("</tr>")]
+    calls.clear()
+    page = client.get(f"/rules/{GUEST}").text
+    assert calls["alert_histogram"] == 1
+    chart = page[page.index('id="rule-chart"') :]
+    day = today.astimezone(VN)
+    assert chart.count('class="bar"') == 2 and f"{day:%d/%m/%Y} 00:00:00 – " in chart  # days with alerts
+    assert f'href="/alerts?rule={GUEST}&amp;start={day:%Y-%m-%d}&amp;end={day:%Y-%m-%d}"' in chart
+
+
+@pytest.mark.parametrize(
+    ("lang", "required", "too_long"),
+    [
+        ("vi", "Hãy nêu lý do", "Lý do quá dài"),
+        ("en", "Say why", "The reason is too long"),
+    ],
+)
+def test_the_console_form_needs_a_reason_and_comes_back_with_the_error(
+    client: TestClient, store: SqliteStore, engine: DetectionEngine, lang: str, required: str, too_long: str
+) -> None:
+    login(client, store, role=Role.ANALYST, username="lan")
+    client.cookies.set(LANG_COOKIE, lang)
+    token = form_csrf(client.get(f"/rules/{GUEST}").text)
+    for reason in ("", "   "):
+        back = client.post(f"/rules/{GUEST}/disable", data={"csrf_token": token, "reason": reason})
+        assert back.status_code == 422
+        assert 'id="rule-state-form"' in back.text and required in back.text
+    back = client.post(f"/rules/{GUEST}/disable", data={"csrf_token": token, "reason": "x" * 501})
+    assert back.status_code == 422 and too_long in back.text and 'value="' + "x" * 501 in back.text
+    back = client.post(f"/rules/{GUEST}/disable", data={"csrf_token": token})  # no field at all
+    assert back.status_code == 422 and required in back.text
+    assert GUEST not in engine.disabled and store.search_audit(AuditQuery(target_id=GUEST)).items == []
+
+    done = client.post(
+        f"/rules/{GUEST}/disable",
+        data={"csrf_token": token, "reason": "<b>ồn</b> trên máy kiosk"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and GUEST in engine.disabled
+    page = client.get(f"/rules/{GUEST}").text
+    changes = page[page.index('id="rule-changes"') :]
+    assert "lan" in changes and "&lt;b&gt;ồn&lt;/b&gt; trên máy kiosk" in changes  # text, not markup
+    listed = client.get("/rules", params={"state": "disabled"}).text
+    assert "&lt;b&gt;ồn&lt;/b&gt; trên máy kiosk" in listed  # the reason beside the state
+    entry = store.search_audit(AuditQuery(target_id=GUEST)).items[0]
+    assert (entry.action, entry.actor, entry.details["reason"]) == (
+        "rule.disable",
+        "lan",
+        "<b>ồn</b> trên máy kiosk",
+    )
+
+
+def test_only_the_apis_roles_see_and_use_the_form(client: TestClient, store: SqliteStore) -> None:
+    for role in (Role.VIEWER, Role.POLICE):
+        login(client, store, role=role)
+        page = client.get(f"/rules/{GUEST}")
+        assert page.status_code == 200 and 'id="rule-state-form"' not in page.text
+        token = form_csrf(client.get("/alerts").text) if role is Role.VIEWER else None
+        refused = client.post(
+            f"/rules/{GUEST}/disable", data={"csrf_token": token or "", "reason": "x"}, follow_redirects=False
+        )
+        assert refused.status_code == 403
+    login(client, store, role=Role.ADMIN)
+    assert 'id="rule-state-form"' in client.get(f"/rules/{GUEST}").text
+
+
+def test_the_list_shows_quarantined_files_with_their_reasons(client: TestClient, store: SqliteStore) -> None:
+    login(client, store, role=Role.VIEWER)
+    html = client.get("/rules").text
+    section = html[html.index('id="quarantined-rules"') :]
+    assert "broken.yml" in section and "nosuchmodifier" in section
+    assert f'href="/rules/{BROKEN}"' in section
+    page = client.get(f"/rules/{BROKEN}").text
+    assert 'id="quarantine-reason"' in page and "nosuchmodifier" in page
+
+
+def test_the_rules_pages_alert_queries_read_a_time_bounded_index(store: SqliteStore) -> None:
+    """SQLite: a rule's histogram and the per-day rule facets search an index on (rule, origin, time)
+    and (origin, time); before, they walked every live alert (`alerts_origin_status_ts`), seconds
+    on 200,000 alerts (bench/bench_rules_page.py)."""
+    now = datetime.now(UTC)
+    ran: list[str] = []
+    store._conn.set_trace_callback(ran.append)  # the SQL as run, parameters expanded
+    try:
+        store.alert_histogram(AlertSearch(rule_id=GUEST, start=now - timedelta(days=30), end=now), 86_400)
+        store.alert_facets(AlertSearch(start=now - timedelta(days=1), end=now), ["rule"], size=10)
+    finally:
+        store._conn.set_trace_callback(None)
+    plans = [" ".join(str(row[3]) for row in store._query(f"EXPLAIN QUERY PLAN {sql}")) for sql in ran]
+    assert len(plans) == 2
+    assert "alerts_rule_origin_ts (rule_id=? AND origin=? AND ts>? AND ts<?)" in plans[0]
+    assert "alerts_origin_ts (origin=? AND ts>? AND ts<?)" in plans[1]
+
+
+def test_the_listings_windows_count_what_the_rolling_facets_count(store: SqliteStore) -> None:
+    """`alert_windows` builds the last 24 hours and 7 days from day facets plus the oldest day's part:
+    the same numbers as asking for each window, at every edge."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    today = day_start(now)
+    minute, second = timedelta(minutes=1), timedelta(seconds=1)
+    day_ago, week_ago, oldest_day = (
+        now - timedelta(hours=24),
+        now - timedelta(days=7),
+        today - timedelta(days=6),
+    )
+    edges = [now - minute, today, today - second, day_ago + minute, day_ago - minute]
+    edges += [oldest_day, oldest_day - second, week_ago + minute, week_ago - minute, now - timedelta(days=20)]
+    _alerts_at(store, GUEST, edges)
+    _alerts_at(store, ACCEPTED, [now - timedelta(days=6, hours=23, minutes=59)])
+    windows = service.alert_windows(store, now, 7)
+    assert windows.counts == service._alert_counts(store, now)
+    assert windows.last_7d[GUEST] == 8 and windows.last_24h[GUEST] == 4 and windows.last_7d[ACCEPTED] == 1
+    # the sparkline's 7 whole local days start at 00:00 six days ago, later than now - 7 days
+    assert sum(windows.daily[GUEST]) == 6
+    assert windows.days == [oldest_day + timedelta(days=i) for i in range(7)]
+    with pytest.raises(service.InvalidRange):
+        service.alert_windows(store, now, 6)

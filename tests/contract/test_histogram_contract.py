@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from soc_core import kql
-from soc_core.alert import Alert, RuleRef, Severity, alert_id
 from soc_core.errors import StoreError
 from soc_core.store import AlertSearch, EventQuery, HistogramBucket, Store
-from tests.conftest import make_event
+from tests.conftest import make_alert, make_event
 
 BASE = datetime(2025, 7, 1, 16, 50, tzinfo=UTC)  # 23:50 in Asia/Ho_Chi_Minh
 
@@ -77,21 +76,7 @@ def test_a_histogram_no_chart_could_draw_is_refused(store: Store) -> None:
 def test_alerts_are_counted_per_bucket_by_rule(store: Store) -> None:
     alerts = []
     for n, (rule, minute) in enumerate([("r1", 0), ("r1", 30), ("r1", 70), ("r2", 5)]):
-        ev = make_event(n, ts=BASE + timedelta(minutes=minute))
-        alerts.append(
-            Alert.model_validate(
-                {
-                    "id": alert_id(rule, ev.id),
-                    "@timestamp": ev.timestamp,
-                    "severity": Severity.HIGH,
-                    "rule": RuleRef(id=rule, name=rule, author="socpipe"),
-                    "soc": ev.soc,
-                    "host_name": "ws01",
-                    "event_ids": [ev.id],
-                    "event": ev.to_doc(),
-                }
-            )
-        )
+        alerts.append(make_alert(rule, make_event(n, ts=BASE + timedelta(minutes=minute))))
     store.put_alerts(alerts)
     store.refresh()
     got = store.alert_histogram(AlertSearch(rule_id="r1"), interval_s=3600)
