@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -234,6 +234,58 @@ class IncidentEntry(BaseModel):
     new: str | None = None
 
 
+class IncidentTask(BaseModel):
+    """A piece of work on an incident: who does it and by when; overdue when undone past `due`."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    title: str
+    assignee: str | None = None
+    due: date | None = None
+    done: bool = False
+    done_at: datetime | None = None
+    done_by: str | None = None
+    created_at: datetime
+    created_by: str
+
+
+ObservableType = Literal["ip", "domain", "hash", "user", "host"]
+
+
+class IncidentObservable(BaseModel):
+    """An indicator an analyst added by hand, or an extracted one they dismissed (`dismissed`).
+
+    Extracted observables are read from the alerts' events each time, so only what a person
+    decided is kept here; `id` is derived from type and value (`observable_id`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    type: ObservableType
+    value: str
+    added_at: datetime
+    added_by: str
+    note: str | None = None
+    dismissed: bool = False
+
+
+def observable_id(kind: str, value: str) -> str:
+    """The same observable has the same id, whether extracted or added by hand."""
+    return hashlib.sha256(f"{kind}\x00{value}".encode()).hexdigest()[:16]
+
+
+class IncidentAttachment(BaseModel):
+    """A file kept for the case, by content hash in the evidence folder (`stored_as`), never rewritten."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    filename: str
+    sha256: str
+    size: int
+    stored_as: str
+    uploaded_at: datetime
+    uploaded_by: str
+
+
 class Incident(BaseModel):
     """A group of alerts handled as one case, with the units and systems it touches.
 
@@ -258,6 +310,9 @@ class Incident(BaseModel):
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     entries: list[IncidentEntry] = Field(default_factory=list)
+    tasks: list[IncidentTask] = Field(default_factory=list)
+    observables: list[IncidentObservable] = Field(default_factory=list)
+    attachments: list[IncidentAttachment] = Field(default_factory=list)
 
     def to_doc(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -474,6 +474,17 @@ class Settings(BaseSettings):
         description="Most events one explorer export (CSV, NDJSON) writes; it streams, so memory stays "
         "flat, and says in its headers when the query matched more.",
     )
+    incident_max_items: int = Field(
+        default=200,
+        ge=1,
+        description="Most tasks, most observables kept by hand and most attachments on one incident "
+        "(422 past it): the incident is one document.",
+    )
+    incident_max_extracted: int = Field(
+        default=200,
+        ge=1,
+        description="Most observables an incident lists from its alerts' events (the first found).",
+    )
 
     saved_views_per_user: int = Field(
         default=50,

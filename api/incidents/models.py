@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from soc_core.alert import Incident, IncidentStatus, Severity
+from soc_core.alert import Incident, IncidentStatus, IncidentTask, ObservableType, Severity
 
 
 class IncidentCreate(BaseModel):
@@ -44,9 +44,55 @@ class AlertIds(BaseModel):
     alert_ids: list[str] = Field(min_length=1, max_length=500)
 
 
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=500)
+    assignee: str | None = Field(default=None, max_length=64, description="a console user's name")
+    due: date | None = Field(default=None, description="the day it is due (Asia/Ho_Chi_Minh)")
+
+
+class TaskUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    assignee: str | None = Field(default=None, max_length=64, description='"" removes the assignee')
+    due: date | None = None
+    clear_due: bool = Field(default=False, description="remove the due date")
+    done: bool | None = None
+
+
+class TaskRead(IncidentTask):
+    overdue: bool = Field(description="undone and its due day has passed in Asia/Ho_Chi_Minh")
+
+
+class ObservableCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: ObservableType
+    value: str = Field(min_length=1, max_length=512)
+    note: str | None = Field(default=None, max_length=2_000)
+
+
+class ObservableRead(BaseModel):
+    id: str
+    type: ObservableType
+    value: str
+    origin: Literal["extracted", "manual"]
+    fields: list[str] = Field(description="the event fields it was found in (extracted)")
+    alerts: int = Field(description="how many of the incident's alerts hold it")
+    added_by: str | None = None
+    added_at: datetime | None = None
+    note: str | None = None
+    events_url: str = Field(description="the event explorer searching it (docs/explorer.md)")
+    alerts_url: str = Field(description="the alert queue searching it, every status")
+    events_query: str
+    alerts_query: str
+
+
 class TimelineItem(BaseModel):
     at: datetime
-    kind: str = Field(description="alert, event, note, change, created, alert_added, alert_removed")
+    kind: str = Field(
+        description="alert, event, note, change, created, alert_added, alert_removed, task_added, "
+        "task_changed, task_done, task_reopened, observable_added, observable_removed, attachment_added"
+    )
     actor: str | None = None
     text: str | None = None
     ref: str | None = Field(default=None, description="alert or event id")
@@ -73,6 +119,8 @@ class IncidentRead(BaseModel):
 class IncidentDetail(IncidentRead):
     timeline: list[TimelineItem]
     alerts: list[dict[str, Any]]
+    tasks: list[TaskRead] = Field(default_factory=list)
+    observables: list[ObservableRead] = Field(default_factory=list)
 
 
 def time_to_acknowledge(incident: Incident) -> float | None:

@@ -16,10 +16,19 @@ from api.alerts.errors import Conflict
 from api.audit import service as audit
 from api.auth.deps import Principal
 from api.errors import InvalidChange, NotFound
-from api.incidents.models import IncidentCreate, IncidentDetail, IncidentRead, IncidentUpdate, TimelineItem
+from api.incidents import observables
+from api.incidents.models import (
+    IncidentCreate,
+    IncidentDetail,
+    IncidentRead,
+    IncidentUpdate,
+    TaskRead,
+    TimelineItem,
+)
 from api.paging import check_store_cursor
 from api.versioned import change_versioned
 from soc_core.alert import Alert, Incident, IncidentEntry, IncidentStatus, Severity
+from soc_core.inspections import VN_TZ
 from soc_core.store import AlertSearch, AlertStore, IncidentQuery, IncidentStore, Page, Store
 
 MAX_TIMELINE_EVENTS = 100
@@ -236,8 +245,9 @@ def search(*, store: IncidentStore, query: IncidentQuery) -> Page[Incident]:
     return store.search_incidents(query)
 
 
-def detail(*, store: Store, incident_id: str) -> IncidentDetail:
-    """The incident with its timeline: notes and changes, its alerts, and their triggering events."""
+def detail(*, store: Store, incident_id: str, max_extracted: int) -> IncidentDetail:
+    """The incident with its timeline (notes and changes, its alerts, and their triggering events),
+    its tasks and its observables (at most `max_extracted` from the events)."""
     incident = get(store=store, incident_id=incident_id)
     members = store.search_alert_queue(
         AlertSearch(ids=incident.alert_ids, origin="all", size=max(1, len(incident.alert_ids)))
@@ -282,10 +292,16 @@ def detail(*, store: Store, incident_id: str) -> IncidentDetail:
             )
     timeline.sort(key=lambda item: item.at)
     read = IncidentRead.of(incident)
+    today = datetime.now(VN_TZ).date()
     return IncidentDetail(
         incident=read.incident,
         time_to_acknowledge_s=read.time_to_acknowledge_s,
         time_to_resolve_s=read.time_to_resolve_s,
         timeline=timeline,
         alerts=[a.to_doc() for a in members.items],
+        tasks=[
+            TaskRead(**t.model_dump(), overdue=not t.done and t.due is not None and t.due < today)
+            for t in incident.tasks
+        ],
+        observables=observables.reads(incident, members.items, max_extracted),
     )

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from api.auth.deps import Principal
 from api.errors import InvalidChange
@@ -88,14 +88,18 @@ def evidence_source_id(unit_id: str) -> str:
 
 
 @dataclass
-class _Kept:
+class Kept:
+    """A file kept in the evidence folder: its hash, its size and its path under the data folder."""
+
     sha256: str
     size: int
     stored_as: str
 
 
-def _keep(source: BinaryIO, data_dir: Path, max_bytes: int) -> _Kept:
-    """Copy the upload to the evidence folder by content hash, refusing it past `max_bytes`."""
+def keep(source: BinaryIO, data_dir: Path, max_bytes: int) -> Kept:
+    """Copy the upload to the evidence folder by content hash, refusing it past `max_bytes`.
+
+    Incident attachments are kept the same way (`api.incidents.casework`)."""
     folder = data_dir / "evidence"
     (folder / "tmp").mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -123,7 +127,7 @@ def _keep(source: BinaryIO, data_dir: Path, max_bytes: int) -> _Kept:
         else:
             os.replace(tmp, final)
             final.chmod(0o440)  # evidence is read, never rewritten
-        return _Kept(sha256=sha, size=size, stored_as=str(relative))
+        return Kept(sha256=sha, size=size, stored_as=str(relative))
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -197,7 +201,7 @@ def ingest_evidence(
         if system is None or system.unit_id != visit.unit_id:
             raise InvalidChange("the system is not one of this unit's", system_id=system_id)
     name = Path(filename.replace("\\", "/")).name[:255] or "upload"
-    kept = _keep(source, data_dir, max_bytes)
+    kept = keep(source, data_dir, max_bytes)
     existing = repo.file_by_hash(visit.id, kept.sha256)
     if existing is not None:
         return existing, False
@@ -355,7 +359,20 @@ def _process(
     )
 
 
-def open_kept(data_dir: Path, file: EvidenceFile) -> Path:
+class KeptRecord(Protocol):
+    """What `open_kept` reads of a record of a kept file (an evidence file, an incident attachment)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def stored_as(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+
+def open_kept(data_dir: Path, file: KeptRecord) -> Path:
     """The kept file on disk, checked against its hash so what is handed out is what was received."""
     path = (data_dir / file.stored_as).resolve()
     root = (data_dir / "evidence").resolve()
