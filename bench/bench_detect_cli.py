@@ -12,6 +12,9 @@ compiled-rule cache warm. Reports:
 - warm start: wall time of the whole process on an empty input with the cache warm (< 1.5 s);
   cold start: the same with an empty cache (compiles every rule).
 - peak RSS of the process (< 1 GB), from `wait4`.
+- with `--callgrind`: instructions per event (valgrind's callgrind, the whole command on the corpus
+  minus the same command on an empty input, over the events): the figure that does not move with
+  the machine's load, for comparing two versions on a shared machine (about 5 minutes more).
 
 Writes `bench/results/detect_cli.json` (`--output`). The machine is shared: the load average
 at each run is recorded beside it, and CPU seconds are reported because they move less with
@@ -19,6 +22,7 @@ load than wall time.
 
     .venv/bin/python bench/bench_detect_cli.py [--runs 3] [--core 0] [--correlation-rules DIR|none]
     .venv/bin/python bench/bench_detect_cli.py --root ../other-checkout   # the same on another tree
+    .venv/bin/python bench/bench_detect_cli.py --runs 3 --callgrind       # + instructions per event
 """
 
 from __future__ import annotations
@@ -85,6 +89,20 @@ def run(root: Path, core: int, args: list[str], *, stdout: Any = subprocess.DEVN
     return out
 
 
+def instructions(root: Path, args: list[str]) -> int:
+    """Instructions one `socpipe detect` process executes, counted by callgrind."""
+    with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        command = ["valgrind", "--tool=callgrind", "--cache-sim=no", f"--callgrind-out-file={out}"]
+        command += [sys.executable, "-m", "socpipe", "detect", *args]
+        env = dict(os.environ, PYTHONPATH=str(root))
+        done = subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        found = re.findall(rb"Collected : (\d+)", done.stderr)
+        if done.returncode != 0 or not found:
+            raise RuntimeError(f"callgrind run failed: {done.stderr.decode(errors='replace')[-2000:]}")
+        return int(found[-1])
+
+
 def busiest_rules(root: Path, core: int, args: list[str], count: int) -> list[str]:
     """The ids of the `count` single-event rules that raise the most alerts on the corpus."""
     with tempfile.TemporaryFile() as out:
@@ -144,9 +162,14 @@ def main() -> int:
     )
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to benchmark")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--callgrind", action="store_true", help="also count instructions per event (valgrind)"
+    )
     args = parser.parse_args()
     if shutil.which("taskset") is None:
         raise SystemExit("taskset not found (util-linux)")
+    if args.callgrind and shutil.which("valgrind") is None:
+        raise SystemExit("valgrind not found (--callgrind)")
     root = args.root.resolve()
     files = sorted(str(p) for p in args.evtx.rglob("*.evtx"))
     if not files:
@@ -181,6 +204,10 @@ def main() -> int:
                 f"load {full['load_average']:.1f}",
                 file=sys.stderr,
             )
+        counted: dict[str, int] = {}
+        if args.callgrind:
+            counted["corpus"] = instructions(root, [*cache, *rules, *files])
+            counted["empty_input"] = instructions(root, [*cache, *rules, str(empty)])
 
     events = full_runs[0]["counts"]["events"]
     best = min(full_runs, key=lambda r: r["loop_seconds"])
@@ -210,6 +237,9 @@ def main() -> int:
         "median_load_average": statistics.median(r["load_average"] for r in full_runs),
         "targets": TARGETS,
     }
+    if counted:
+        result["callgrind_instructions"] = counted
+        result["instructions_per_event"] = round((counted["corpus"] - counted["empty_input"]) / events)
     result["targets_met"] = {
         "events_per_second": result["events_per_second"] >= TARGETS["events_per_second"],
         "warm_start_seconds": warm_wall < TARGETS["warm_start_seconds"],
@@ -221,6 +251,8 @@ def main() -> int:
     per_cpu = f"{result['events_per_cpu_second'] or 0:,.0f} per CPU-second"
     memory = f"peak RSS {result['peak_rss_mb']:.0f} MB"
     print(f"{events} events: {rates} ({per_cpu}), warm start {warm_wall:.2f}s, {memory}", file=sys.stderr)
+    if counted:
+        print(f"callgrind: {result['instructions_per_event']:,} instructions per event", file=sys.stderr)
     return 0
 
 

@@ -235,10 +235,10 @@ def _detect(
                 reasons[result.reason[:120]] += 1
                 continue
             counters["events"] += 1
-            alerts, hits = detect.evaluate(result)
-            for alert in alerts:
+            alerts, hits = detect.evaluate_json(result)
+            for line in alerts:
                 counters["alerts"] += 1
-                write(alert.to_json() + b"\n")
+                write(line + b"\n")
             if hits:
                 decided += correlate.offer(hits)
     decided += correlate.flush()

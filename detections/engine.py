@@ -36,7 +36,7 @@ from typing import Any
 from detections.cache import RuleCache
 from detections.correlation.resolve import Resolution, resolve
 from detections.filters import CompiledFilter, FilterSet
-from detections.index import RuleIndex, dispatch_keys
+from detections.index import RuleIndex, dispatch_keys, evaluate
 from detections.loader import (
     FileResult,
     LoadedRule,
@@ -437,44 +437,28 @@ class DetectionEngine:
 
     def _match(self, flat: dict[str, Any]) -> list[RuleMatch]:
         view = EventView(flat)
-        buckets = self._index.buckets(flat)
-        enabled = self._enabled
-        conditions = self._conditions
-        evaluations = self._evaluations
-        nanos = self._nanos
+        failed: list[tuple[int, Exception]] = []
+        fired = evaluate(
+            self._index.buckets(flat),
+            view,
+            self._enabled,
+            self._conditions,
+            self._evaluations,
+            self._nanos,
+            failed,
+        )
+        for index, exc in failed:
+            self._rule_failed(index, exc)
+        if not fired:
+            return []
         filtered = self._filters.by_rule
-        clock = time.perf_counter_ns
         out: list[RuleMatch] = []
-        seen: set[int] | None = set() if len(buckets) > 1 else None
-        for bucket in buckets:
-            candidates = bucket.candidates(view)
-            if not candidates:
+        for index in fired:
+            filters = filtered[index]
+            if filters is not None and not self._filters.keep(filters, view):
                 continue
-            before = clock()
-            for index in candidates:
-                if seen is not None:
-                    if index in seen:
-                        continue
-                    seen.add(index)
-                if not enabled[index]:
-                    continue
-                try:
-                    hit = conditions[index].match(view)
-                except Exception as exc:  # the rule boundary: count, log once, keep the stream going
-                    self._rule_failed(index, exc)
-                    hit = False
-                after = clock()
-                nanos[index] += after - before
-                before = after
-                evaluations[index] += 1
-                if hit:
-                    filters = filtered[index]
-                    if filters is not None and not self._filters.keep(filters, view):
-                        before = clock()
-                        continue
-                    self._matches[index] += 1
-                    out.append(RuleMatch(self._infos[index], self._matched_selections(index, view)))
-                    before = clock()
+            self._matches[index] += 1
+            out.append(RuleMatch(self._infos[index], self._matched_selections(index, view)))
         return out
 
     def _matched_selections(self, index: int, view: EventView) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ Two stages, both built from facts the compiler extracted (`CompiledRule.dispatch
 from __future__ import annotations
 
 import itertools
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 import ahocorasick
 
 from detections.compiler import CompiledRule
-from detections.matchers import EventView, dispatch_keys
+from detections.matchers import EventView, Node, dispatch_keys
 
 #: Buckets of at most this many rules skip the prefilter. (A module constant: mypyc would take a
 #: class variable for a dataclass field.)
@@ -197,4 +198,53 @@ class RuleIndex:
         return found
 
 
-__all__ = ["Bucket", "RuleIndex", "ScanMemo", "dispatch_keys"]
+def evaluate(
+    buckets: list[Bucket],
+    view: EventView,
+    enabled: list[bool],
+    conditions: list[Any],
+    evaluations: list[int],
+    nanos: list[int],
+    failed: list[tuple[int, Exception]],
+) -> list[int]:
+    """The indices of the rules that fire on the event, in the order they were evaluated: each
+    bucket's prefilter candidates (a rule in several buckets once), enabled ones only.
+
+    The detection engine's per-event loop, here to be compiled with the index: as interpreted
+    Python its bookkeeping per candidate rule cost about as much as evaluating the rule. Counts
+    and times go to `evaluations` and `nanos` (by rule index); a rule that raises is a miss, and
+    is added to `failed` with its exception for the engine to count and log (the rule boundary).
+    `conditions` are `Node`s, typed `Any` so that anything with a `match` may stand in for one
+    (a compiled node class takes no Python subclass), a test's failing matcher among them."""
+    clock = time.perf_counter_ns
+    out: list[int] = []
+    seen: set[int] | None = set() if len(buckets) > 1 else None
+    for bucket in buckets:
+        candidates = bucket.candidates(view)
+        if not candidates:
+            continue
+        before = clock()
+        for index in candidates:
+            if seen is not None:
+                if index in seen:
+                    continue
+                seen.add(index)
+            if not enabled[index]:
+                continue
+            condition = conditions[index]
+            try:
+                # The same call twice: on a `Node` it is compiled, on `Any` a Python method call.
+                hit = condition.match(view) if isinstance(condition, Node) else condition.match(view)  # noqa: RUF034
+            except Exception as exc:  # the rule boundary: the engine counts and logs it
+                failed.append((index, exc))
+                hit = False
+            after = clock()
+            nanos[index] += after - before
+            before = after
+            evaluations[index] += 1
+            if hit:
+                out.append(index)
+    return out
+
+
+__all__ = ["Bucket", "RuleIndex", "ScanMemo", "dispatch_keys", "evaluate"]

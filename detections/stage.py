@@ -32,18 +32,29 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
+from pydantic import TypeAdapter
 
+from detections.attack import catalog
 from detections.correlation.hits import RuleHit, hits_for_event
 from detections.engine import DetectionEngine, RuleMatch
 from detections.loader import RuleInfo
 from detections.suppression import AlertUpdate, NewAlert, Suppressor
 from detections.tags import checklist_codes, threat_fields
-from soc_core.alert import Alert, AlertRepeat, RuleRef, Severity, alert_group, alert_id
-from soc_core.event import Event, Soc
+from soc_core.alert import (
+    Alert,
+    AlertRepeat,
+    RuleRef,
+    Severity,
+    Threat,
+    Triage,
+    alert_group,
+    alert_id,
+)
+from soc_core.event import Event, Soc, utcnow
 from soc_core.open_alerts import OpenAlertLookup
 
 EventPredicate = Callable[[Event], bool]
@@ -76,6 +87,7 @@ class DetectStage:
         self.suppressor = Suppressor(suppression_window, lookup=lookup)
         self.context: dict[str, EventPredicate] = dict(context or {})
         self.counters: Counter[str] = Counter()
+        self._writer: AlertWriter | None = None
 
     def __call__(self, event: Event) -> list[Alert]:
         """All alerts for one event, before suppression."""
@@ -83,13 +95,35 @@ class DetectStage:
 
     def evaluate(self, event: Event) -> tuple[list[Alert], list[RuleHit]]:
         """All alerts for one event before suppression, and the hits for correlation rules."""
+        decided, hits, event_json = self._decide(event)
+        alerts = [self.build_alert(match, event, codes, event_json) for match, codes in decided]
+        return alerts, hits
+
+    def evaluate_json(
+        self, event: Event, *, created_at: datetime | None = None
+    ) -> tuple[list[bytes], list[RuleHit]]:
+        """`evaluate` with each alert as its JSON document (`Alert.to_json()`'s bytes), written
+        without building the model: what the offline command prints (see `AlertWriter`).
+        `created_at`: the alerts' creation time (default: now)."""
+        decided, hits, event_json = self._decide(event)
+        if not decided or event_json is None:
+            return [], hits
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = AlertWriter()
+        created = created_at or utcnow()
+        return [writer.write(match, event, codes, event_json, created) for match, codes in decided], hits
+
+    def _decide(self, event: Event) -> tuple[list[tuple[RuleMatch, list[str]]], list[RuleHit], bytes | None]:
+        """The matches that raise an alert (with their checklist codes), the correlation hits, and
+        the event serialised once, however many rules fired (None when nothing needed it)."""
         self.counters["events"] += 1
         flat = event.flat()
         matches = self.engine.match(flat)
-        alerts: list[Alert] = []
+        decided: list[tuple[RuleMatch, list[str]]] = []
         hits: list[RuleHit] = []
         correlations = self.engine.correlations
-        event_json: bytes | None = None  # the event serialised once, however many rules fired
+        event_json: bytes | None = None
         for match in matches:
             readers = correlations.readers.get(match.rule.id)
             if readers:
@@ -105,10 +139,10 @@ class DetectStage:
                 continue
             if event_json is None:
                 event_json = event.to_json()
-            alerts.append(self.build_alert(match, event, codes, event_json))
-        self.counters["alerts"] += len(alerts)
+            decided.append((match, codes))
+        self.counters["alerts"] += len(decided)
         self.counters["rule_hits"] += len(hits)
-        return alerts, hits
+        return decided, hits, event_json
 
     def process(self, event: Event) -> list[NewAlert | AlertUpdate]:
         """Alerts after suppression: new alerts to create, or updates of open ones."""
@@ -183,6 +217,103 @@ def rule_fields(rule: RuleInfo) -> dict[str, Any]:
         "tags": list(rule.tags),
         "ruleset": rule.ruleset,
     }
+
+
+#: Sources (their `soc` documents) whose alert JSON the writer remembers, then forgets all at once.
+MAX_WRITER_SOURCES = 10_000
+_THREATS: TypeAdapter[list[Threat]] = TypeAdapter(list[Threat])
+_TRIAGE = orjson.Fragment(Triage().model_dump_json(exclude_none=True).encode())
+
+
+class AlertWriter:
+    """Alerts as JSON bytes without the pydantic model: the offline command's output.
+
+    Validating an `Alert` per match and dumping it back was a sixth of `socpipe detect`'s time.
+    The bytes are `DetectStage.build_alert(...).to_json()`'s (tests/detections/test_alert_writer.py
+    compares them on the EVTX corpus): what is the same for every alert of a rule (the rule and its
+    ATT&CK entries) or of a source (`soc`) is pydantic's own dump, made once and remembered; the
+    event is its JSON as the stage made it once per event; the rest are strings, lists of strings
+    and times, which orjson writes as pydantic does. An alert outside that (evidence, a host or user
+    name that is not a string, a time zone of seconds) is built as the model and dumped."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, tuple[RuleInfo, object, str, orjson.Fragment, orjson.Fragment]] = {}
+        self._socs: dict[bytes, orjson.Fragment] = {}
+
+    def write(
+        self, match: RuleMatch, event: Event, codes: list[str], event_json: bytes, created_at: datetime
+    ) -> bytes:
+        doc = event.doc
+        soc = doc.get("soc")
+        host = (event.host or {}).get("name")
+        user = (event.user or {}).get("name")
+        moment = doc.get("@timestamp")
+        if (
+            (soc and soc.get("evidence") is not None)
+            or not (host is None or type(host) is str)
+            or not (user is None or type(user) is str)
+            or type(moment) is not datetime
+            or not _plain_time(moment)
+        ):
+            model = DetectStage.build_alert(match, event, codes, event_json)
+            return model.model_copy(update={"created_at": created_at}).to_json()
+        rule = match.rule
+        severity, rule_json, threat_json = self._rule(rule)
+        event_id = event.id
+        alert: dict[str, Any] = {
+            "id": alert_id(rule.id, event_id),
+            "@timestamp": moment,
+            "kind": "alert",
+            "severity": severity,
+            "rule": rule_json,
+            "threat": threat_json,
+            "checklist": codes,
+            "soc": self._soc(soc, event),
+        }
+        if host is not None:
+            alert["host_name"] = host
+        if user is not None:
+            alert["user_name"] = user
+        alert["event_ids"] = [event_id]
+        alert["event"] = orjson.Fragment(event_json)
+        alert["matched"] = match.selections
+        alert["count"] = 1
+        alert["first_seen"] = moment
+        alert["last_seen"] = moment
+        alert["created_at"] = created_at
+        alert["triage"] = _TRIAGE
+        alert["group"] = alert_group(moment, [event_id])
+        return orjson.dumps(alert, option=orjson.OPT_UTC_Z)
+
+    def _rule(self, rule: RuleInfo) -> tuple[str, orjson.Fragment, orjson.Fragment]:
+        """The severity, rule and threat JSON of a rule's alerts (again after a reload or a new
+        ATT&CK catalogue: the same `RuleInfo` and catalogue objects, or made anew)."""
+        data = catalog()
+        known = self._rules.get(rule.id)
+        if known is not None and known[0] is rule and known[1] is data:
+            return known[2], known[3], known[4]
+        severity = Severity.from_sigma_level(rule.level).value
+        rule_json = orjson.Fragment(rule_ref(rule).model_dump_json(exclude_none=True).encode())
+        threats = _THREATS.validate_python(threat_fields(rule.tags, data))
+        threat_json = orjson.Fragment(_THREATS.dump_json(threats, exclude_none=True))
+        self._rules[rule.id] = (rule, data, severity, rule_json, threat_json)
+        return severity, rule_json, threat_json
+
+    def _soc(self, soc: dict[str, Any] | None, event: Event) -> orjson.Fragment:
+        """The alert's `soc` JSON for a source: pydantic's dump of the event's `Soc`, once."""
+        key = orjson.dumps(soc) if soc else b""
+        found = self._socs.get(key)
+        if found is None:
+            if len(self._socs) >= MAX_WRITER_SOURCES:
+                self._socs.clear()
+            found = self._socs[key] = orjson.Fragment(event.soc.model_dump_json(exclude_none=True).encode())
+        return found
+
+
+def _plain_time(moment: datetime) -> bool:
+    """A time orjson writes as pydantic does: no offset, or one of whole minutes."""
+    offset = moment.utcoffset()
+    return offset is None or (offset.seconds % 60 == 0 and not offset.microseconds)
 
 
 class SuppressingDetect:
