@@ -65,6 +65,9 @@ class EventQuery:
     """A parsed and checked query (`soc_core.kql.parse_for(text, EVENT_FIELDS)`)."""
     size: int = 50
     cursor: str | None = None
+    count_total: bool = True
+    """False: the matches are not counted (a sample, the next chunk of an export), which over a
+    million events is most of the read; the page's `total` is then only its number of items."""
 
 
 @dataclass(slots=True)

@@ -80,13 +80,16 @@ class EventSearchParams:
     size: int = DEFAULT_SIZE
     cursor: str | None = None
 
-    def to_query(self, *, size: int | None = None, cursor: str | None = None) -> EventQuery:
+    def to_query(
+        self, *, size: int | None = None, cursor: str | None = None, count_total: bool = True
+    ) -> EventQuery:
         query = EventQuery(
             start=self.start,
             end=self.end,
             kql=self.kql,
             size=self.size if size is None else size,
             cursor=cursor,
+            count_total=count_total,
         )
         for key, value in self.filters:
             setattr(query, _FILTERS[key], value)

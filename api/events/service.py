@@ -179,7 +179,7 @@ def summarize(events: Iterable[Event], top: int = TOP_VALUES) -> FieldSummary:
 def field_summary(
     *, store: EventStore, params: EventSearchParams, sample_size: int, top: int = TOP_VALUES
 ) -> FieldSummary:
-    return summarize(store.search_events(params.to_query(size=sample_size)).items, top)
+    return summarize(store.search_events(params.to_query(size=sample_size, count_total=False)).items, top)
 
 
 # -- the whole page -------------------------------------------------------------------------------
@@ -241,7 +241,9 @@ def export_events(*, store: EventStore, params: EventSearchParams, limit: int) -
             if page.cursor is None or written >= limit:
                 return
             page = store.search_events(
-                params.to_query(size=min(EXPORT_CHUNK, limit - written), cursor=page.cursor)
+                params.to_query(
+                    size=min(EXPORT_CHUNK, limit - written), cursor=page.cursor, count_total=False
+                )
             )
 
     return ExportPlan(first.total, min(first.total, limit), events())

@@ -519,6 +519,8 @@ class ElasticStore:
         size: int,
         cursor: str | None,
         text: str | None = None,
+        *,
+        count_total: bool = True,
     ) -> tuple[list[dict[str, Any]], int, str | None]:
         query: dict[str, Any] = {"bool": {"filter": filters}}
         if text:
@@ -531,7 +533,7 @@ class ElasticStore:
                 index=pattern,
                 query=query,
                 size=size,
-                track_total_hits=True,
+                track_total_hits=count_total,
                 sort=[{ts_field: "desc"}, {id_field: "desc"}],
                 ignore_unavailable=True,
                 allow_no_indices=True,
@@ -543,7 +545,8 @@ class ElasticStore:
         next_cursor = None
         if len(hits) == size:
             next_cursor = base64.urlsafe_b64encode(orjson.dumps(hits[-1]["sort"])).decode()
-        return [h["_source"] for h in hits], int(resp["hits"]["total"]["value"]), next_cursor
+        total = int(resp["hits"]["total"]["value"]) if count_total else len(hits)
+        return [h["_source"] for h in hits], total, next_cursor
 
     @staticmethod
     def _range(field: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
@@ -569,6 +572,7 @@ class ElasticStore:
             query.size,
             query.cursor,
             query.text,
+            count_total=query.count_total,
         )
         return Page([_event(d) for d in docs], total, cursor)
 

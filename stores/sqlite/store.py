@@ -424,11 +424,18 @@ class SqliteStore:
         return sql, count_sql, params, count_params
 
     def _page(
-        self, table: str, ts_col: str, filters: list[tuple[str, Any]], size: int, cursor: str | None
+        self,
+        table: str,
+        ts_col: str,
+        filters: list[tuple[str, Any]],
+        size: int,
+        cursor: str | None,
+        *,
+        count_total: bool = True,
     ) -> tuple[list[bytes], int, str | None]:
         sql, count_sql, params, count_params = self._page_sql(table, ts_col, filters, size, cursor)
         rows = self._query(sql, params)
-        total = int(self._query(count_sql, count_params)[0][0])
+        total = int(self._query(count_sql, count_params)[0][0]) if count_total else len(rows)
         next_cursor = encode_cursor(rows[-1][0], rows[-1][1]) if len(rows) == size else None
         return [r[2] for r in rows], total, next_cursor
 
@@ -442,7 +449,14 @@ class SqliteStore:
         return out
 
     def search_events(self, query: EventQuery) -> Page[Event]:
-        docs, total, cursor = self._page("events", "ts", self._event_filters(query), query.size, query.cursor)
+        docs, total, cursor = self._page(
+            "events",
+            "ts",
+            self._event_filters(query),
+            query.size,
+            query.cursor,
+            count_total=query.count_total,
+        )
         return Page([Event.from_json(d) for d in docs], total, cursor)
 
     def event_histogram(self, query: EventQuery, interval_s: int, offset_s: int = 0) -> list[HistogramBucket]:

@@ -194,3 +194,15 @@ def test_repeats_fold_into_their_alert_idempotently(store: Store) -> None:
     assert (got.count, got.last_seen, got.event_ids) == (3, later, ["ev-000001", "ev-x", "ev-y"])
     with pytest.raises(StoreError):
         store.record_repeats([AlertRepeat(alert_id="missing", first_seen=first, count=2, last_seen=later)])
+
+
+def test_a_read_without_the_total_pages_the_same_and_counts_nothing(store: Store) -> None:
+    """The explorer's sample and an export's later chunks skip counting the matches (issue 15)."""
+    store.put_events([make_event(n) for n in range(7)])
+    store.refresh()
+    first = store.search_events(EventQuery(size=5, count_total=False))
+    assert [e.id for e in first.items] == [f"ev-{n:06d}" for n in (6, 5, 4, 3, 2)]
+    assert first.total == 5  # only what was read
+    rest = store.search_events(EventQuery(size=5, cursor=first.cursor, count_total=False))
+    assert [e.id for e in rest.items] == ["ev-000001", "ev-000000"] and rest.cursor is None
+    assert store.search_events(EventQuery(size=5)).total == 7
