@@ -18,6 +18,7 @@ from detections.engine import DetectionEngine
 from detections.stage import DetectStage
 from detections.state import RuleWatcher
 from soc_core.event import Event
+from soc_core.inspections import VN_TZ
 from soc_core.store import AuditQuery, Store
 from socpipe.app import create_app
 from tests.backends import app_context, backend_of
@@ -263,7 +264,8 @@ def test_console_offers_the_form_creates_lists_and_revokes(
         "scope": ["host", "unit"],
         "reason": "nightly backup",
         "owner": "",
-        "expires": (datetime.now(UTC) + timedelta(days=10)).date().isoformat(),
+        # a day in Asia/Ho_Chi_Minh, as the form reads it (after 17:00 UTC it is already tomorrow there)
+        "expires": (datetime.now(VN_TZ) + timedelta(days=10)).date().isoformat(),
     }
     bad = client.post(f"/alerts/{alert_id}/exception", data={**data, "reason": "x"})
     assert bad.status_code == 422 and "exception-error" in bad.text
