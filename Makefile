@@ -66,7 +66,7 @@ layers: $(STAMP)
 
 ## test: install everything, start Kafka and Elasticsearch, run the whole suite
 test: $(STAMP) $(NATIVE) system-deps check servers
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=40
 
 ## test-fast: the quick loop while working: no servers, no browser, no kill tests (a few minutes)
 test-fast: $(STAMP) $(NATIVE)
