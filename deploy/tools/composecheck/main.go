@@ -3,7 +3,10 @@
 // profiles, extends/anchors, and the consistency checks such as depends_on naming a real service)
 // and prints the resolved project as JSON, so the tests read what Compose would run.
 //
-//	composecheck [-profile NAME]... [-env KEY=VALUE]... FILE
+// Like `docker compose --env-file F [--profile P]... config`: the env file's variables interpolate the
+// file, and its COMPOSE_PROFILES picks the profiles unless -profile is given.
+//
+//	composecheck [-env-file F] [-profile NAME]... [-env KEY=VALUE]... FILE
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/dotenv"
 )
 
 type multi []string
@@ -25,10 +29,27 @@ func main() {
 	var profiles, env multi
 	flag.Var(&profiles, "profile", "a profile to enable (repeatable)")
 	flag.Var(&env, "env", "KEY=VALUE for interpolation (repeatable); the process environment is not read")
+	envFile := flag.String("env-file", "", "a .env file for interpolation (and COMPOSE_PROFILES)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: composecheck [-profile NAME]... [-env KEY=VALUE]... FILE")
 		os.Exit(2)
+	}
+	if *envFile != "" {
+		vars, err := dotenv.Read(*envFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fromFile := multi{}
+		for key, value := range vars {
+			fromFile = append(fromFile, key+"="+value)
+		}
+		env = append(fromFile, env...) // -env wins, as the shell's variables win over the env file
+
+		if len(profiles) == 0 && vars["COMPOSE_PROFILES"] != "" {
+			profiles = strings.Split(vars["COMPOSE_PROFILES"], ",")
+		}
 	}
 	opts, err := cli.NewProjectOptions(
 		[]string{flag.Arg(0)},
