@@ -3,7 +3,8 @@
 kubeconform reads a folder of JSON schemas, one per kind and API version. None are written by hand:
 
 - Kubernetes: the schemas generated from the Kubernetes OpenAPI that the PyPI package
-  `kubernetes-validate` ships (deploy/tools/requirements.txt, hash-checked); linked here.
+  `kubernetes-validate` ships (deploy/tools/requirements.txt, hash-checked), strict flavour, for
+  the versions in `KUBERNETES_VERSIONS`; each made self-contained (`standalone`).
 - Strimzi (Kafka, KafkaNodePool, KafkaTopic, KafkaUser): the CRDs generated the way Strimzi's own
   build generates its install files, by its `crd-generator` run over its `api` model classes (both
   from Maven Central, pinned in deploy/tools/strimzi/pom.xml), with the arguments of the api module's
@@ -36,6 +37,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 OUT = ROOT / ".socpipe" / "tools" / "schemas"
+
+# The Kubernetes releases the manifests are checked against: the oldest we claim, and the newest
+# kubernetes-validate has.
+KUBERNETES_VERSIONS = ("1.33.0", "1.37.0")
 
 # Go modules whose zips carry the operators' CRDs: (module, version, go.sum hash, CRD files inside).
 GO_MODULES = (
@@ -101,6 +106,27 @@ def strict(node: Any) -> Any:
     if "properties" in out and "additionalProperties" not in out and not preserve:
         out["additionalProperties"] = False
     return out
+
+
+REF = re.compile(r'"\$ref": "(?:/api/_definitions\.json)?#/\$defs/([^"]+)"')
+
+
+def standalone(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """A kubernetes-validate schema made self-contained, as kubeconform's `-standalone` schemas are:
+    the definitions it reaches copied into its own `$defs`, its references pointed there, and no
+    web `$id` (the package resolves `/api/_definitions.json` itself; kubeconform reads files). A
+    kind then loads only what it uses, not the 5 MB of every definition."""
+    schema.pop("$id", None)
+    text = json.dumps(schema)
+    wanted, seen = REF.findall(text), set()
+    while wanted:
+        name = wanted.pop()
+        if name not in seen:
+            seen.add(name)
+            wanted += REF.findall(json.dumps(definitions[name]))
+    out = dict(json.loads(text))
+    out["$defs"] = {name: definitions[name] for name in sorted(seen)}
+    return dict(json.loads(json.dumps(out).replace('"/api/_definitions.json#', '"#')))
 
 
 def convert(crd_file: Path, out: Path) -> list[str]:
@@ -210,11 +236,20 @@ def build(out: Path) -> dict[str, Any]:
     shutil.rmtree(tmp, ignore_errors=True)
     crds = tmp / "crds"
     k8s_version, k8s_folder = kubernetes_schemas()
-    (tmp).mkdir(parents=True)
-    (tmp / "kubernetes").symlink_to(k8s_folder, target_is_directory=True)
+    for version in KUBERNETES_VERSIONS:
+        source = k8s_folder / f"v{version}-local-strict"
+        if not source.is_dir():
+            raise SchemaBuildError(f"kubernetes-validate {k8s_version} has no schemas for {version}")
+        target = tmp / "kubernetes" / source.name
+        target.mkdir(parents=True)
+        definitions = json.loads((source / "_definitions.json").read_text())["$defs"]
+        for schema in source.glob("*.json"):
+            if schema.name != "_definitions.json":
+                doc = json.loads(schema.read_text())
+                (target / schema.name).write_text(json.dumps(standalone(doc, definitions)))
     strimzi_version, strimzi_files = strimzi(crds, tmp / "work")
     versions: dict[str, Any] = {
-        "kubernetes-validate": {"version": k8s_version, "folder": str(k8s_folder)},
+        "kubernetes-validate": {"version": k8s_version, "kubernetes": list(KUBERNETES_VERSIONS)},
         "strimzi": {
             "version": strimzi_version,
             "source": "io.strimzi:api + crd-generator",
