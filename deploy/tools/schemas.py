@@ -62,6 +62,9 @@ GO_MODULES = (
     ),
 )
 
+# pinned, not Maven's default for the prefix `dependency:` (which depends on the Maven version)
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+
 # The Strimzi model classes whose CRDs deploy/k8s uses, and the generator's arguments from
 # io.strimzi:api's pom (execution `generate-crd-co-install-v1`).
 STRIMZI_CLASSES = (
@@ -151,7 +154,8 @@ def convert(crd_file: Path, out: Path) -> list[str]:
 def find_java(minimum: int = 21) -> str:
     """A Java of at least `minimum` (Strimzi's generator is built for 21): JAVA_HOME, the PATH's, then
     /usr/lib/jvm (Debian's default Java is 17 here; a newer JDK lies beside it)."""
-    homes = [os.environ.get("JAVA_HOME", ""), str(Path(shutil.which("java") or "/").resolve().parents[1])]
+    on_path = shutil.which("java")
+    homes = [os.environ.get("JAVA_HOME", ""), str(Path(on_path).resolve().parents[1]) if on_path else ""]
     homes += sorted((str(p) for p in Path("/usr/lib/jvm").glob("*")), reverse=True)
     for home in homes:
         java = Path(home) / "bin" / "java"
@@ -179,7 +183,7 @@ def strimzi(out: Path, work: Path) -> tuple[str, list[str]]:
             "-C",
             "-f",
             str(pom),
-            "dependency:build-classpath",
+            DEPENDENCY_PLUGIN + ":build-classpath",
             f"-Dmdep.outputFile={classpath}",
         ]
     )
