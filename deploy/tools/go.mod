@@ -1,3 +1,6 @@
+// The Go tools of the deployment tests (tests/deploy), pinned here and in go.sum, built by
+// `make deploy-tools` into .socpipe/tools/bin: kustomize and kubeconform (tool directives) and
+// composecheck (./composecheck, on compose-go). Go 1.26 is the machine's; see docs/deploy.md.
 module socpipe/deploy/tools
 
 go 1.26
