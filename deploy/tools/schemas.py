@@ -92,14 +92,27 @@ def run(cmd: list[str], cwd: Path | None = None) -> str:
     return proc.stdout
 
 
-def strict(node: Any) -> Any:
+SCHEMA_MAPS = ("properties", "patternProperties")  # name -> schema
+SCHEMA_LISTS = ("allOf", "anyOf", "oneOf")  # [schema]
+SCHEMA_VALUES = ("items", "additionalProperties", "not")  # schema (or a list, or a boolean)
+
+
+def strict(schema: Any) -> Any:
     """kubeconform's openapi2jsonschema, strict: closed objects, int-or-string and nullable spelt
-    the JSON-schema way (OpenAPI v3 extensions a JSON-schema validator does not know)."""
-    if isinstance(node, list):
-        return [strict(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: strict(value) for key, value in node.items()}
+    the JSON-schema way (OpenAPI v3 extensions a JSON-schema validator does not know). Walks only
+    the subschemas, so a field that happens to be named `nullable` or `properties`, or a `default`
+    value, is left alone."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    for key in SCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: strict(sub) for name, sub in out[key].items()}
+    for key in SCHEMA_LISTS + SCHEMA_VALUES:
+        if isinstance(out.get(key), list):
+            out[key] = [strict(sub) for sub in out[key]]
+        elif isinstance(out.get(key), dict):
+            out[key] = strict(out[key])
     if out.pop("x-kubernetes-int-or-string", False):
         out.pop("type", None)
         out["oneOf"] = [{"type": "string"}, {"type": "integer"}]
