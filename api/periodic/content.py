@@ -37,6 +37,8 @@ COVERAGE_SCOPES = (
     "service_centre_endpoints",
 )
 NO_UNIT = "Chưa xác định đơn vị"
+START_POINTS = 5000
+"""Buckets the period's coverage history is read in to find its first measurement (a month: ~9 min)."""
 
 
 class Section(BaseModel):
@@ -197,7 +199,8 @@ def build_periodic(
     rows = []
     for scope in COVERAGE_SCOPES:
         figure = snapshot.figure(scope)
-        history = coverage.history(scope, None, start, min(end, now), max_points=50)
+        # Elasticsearch keeps each bucket's last snapshot: fine buckets, so the first is the start's.
+        history = coverage.history(scope, None, start, min(end, now), max_points=START_POINTS)
         at_start = history[0] if history else None
         rows.append(
             CoverageRow(

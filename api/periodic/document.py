@@ -89,7 +89,7 @@ def outline(r: PeriodicReport, place: str | None = None) -> Outline:
                 ]
                 for t in r.targets
             ],
-            [4.4, 2.6, 1.7, 2.1, 1.8, 2.2, 2.2],
+            [4.0, 2.4, 1.7, 2.5, 1.8, 2.3, 2.3],
             "Chưa có chỉ tiêu giám sát trong danh mục.",
         )
     )
@@ -217,6 +217,7 @@ def outline(r: PeriodicReport, place: str | None = None) -> Outline:
         )
     )
 
+    made_on = r.generated_at.astimezone(VN_TZ).date()
     made = Outline(
         issuing_body=[line.strip().upper() for line in DEFAULT_BODY.splitlines()],
         number="Số:        /BC-SOC",
@@ -225,7 +226,12 @@ def outline(r: PeriodicReport, place: str | None = None) -> Outline:
         subtitle=[
             "Tình hình giám sát an toàn thông tin trên địa bàn tỉnh",
             f"({period_label(r.kind, r.period_first)}, "
-            f"từ ngày {vn_date(r.period_first)} đến ngày {vn_date(last)})",
+            f"từ ngày {vn_date(r.period_first)} đến ngày {vn_date(min(last, made_on))})",
+            *(
+                [f"(kỳ báo cáo chưa kết thúc: số liệu tạm tính đến {vn_time(r.generated_at)})"]
+                if made_on <= last
+                else []
+            ),
         ],
         blocks=blocks,
         recipients=["- Tiểu ban An toàn, an ninh mạng tỉnh;", "- Lãnh đạo Công an tỉnh;", "- Lưu: VT, SOC."],

@@ -28,6 +28,7 @@ from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, page_of
 from api.periodic import service
 from api.periodic.archive import MEDIA, Format, ReportArchive, ReportSummary, StoredReport
 from api.periodic.periods import ReportKind, last_complete
+from api.times import Day
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], dependencies=[Depends(csrf_protect)])
 Reader = Annotated[Principal, Depends(require_roles(Role.POLICE, Role.ANALYST))]
@@ -38,7 +39,7 @@ class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: ReportKind
-    first: date | None = None
+    first: Day | None = None
     """Any day of the period; unset: the last week or month that has ended."""
 
 

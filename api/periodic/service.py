@@ -53,9 +53,9 @@ def generate(
     """Build, render, keep and record the report of the `kind` period holding `first`; `signer` is
     the name under the signature block (default: `actor`, whom the audit log names)."""
     now = now or datetime.now(UTC)
-    first, following = period_of(kind, first)
     if first > vn_today(now):
         raise InvalidChange("the period has not begun", kind=kind, first=first.isoformat())
+    first, following = period_of(kind, first)
     figures = build_periodic(
         store=store,
         coverage=coverage,

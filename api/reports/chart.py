@@ -30,11 +30,11 @@ def bar_chart(
 ) -> Drawing:
     """Grouped bars: one group per category (a unit), one bar per series (a severity), a legend below."""
     regular, _bold = register_fonts()
-    width, height = width_cm * cm, 7.5 * cm
+    width, height = width_cm * cm, 5.2 * cm
     d = Drawing(width, height)
     chart = VerticalBarChart()
-    chart.x, chart.y = 1.2 * cm, 1.9 * cm
-    chart.width, chart.height = width - 1.6 * cm, height - 2.3 * cm
+    chart.x, chart.y = 1.2 * cm, 1.5 * cm
+    chart.width, chart.height = width - 1.6 * cm, height - 1.8 * cm
     chart.data = [list(values) or [0] for _name, values in series] or [[0]]
     chart.categoryAxis.categoryNames = [_short(c) for c in categories] or ["—"]
     chart.categoryAxis.labels.fontName = regular
@@ -53,7 +53,7 @@ def bar_chart(
         chart.bars[i].strokeWidth = 0.3
     d.add(chart)
     legend = Legend()
-    legend.x, legend.y = 1.2 * cm, 0.3 * cm
+    legend.x, legend.y = 1.2 * cm, 0.25 * cm
     legend.fontName, legend.fontSize = regular, 7.5
     legend.alignment = "right"
     legend.columnMaximum = 1
