@@ -35,6 +35,7 @@ from api.inspections.routes import install as install_inspections
 from api.intake.routes import router as intake_router
 from api.notify.routes import router as notify_router
 from api.ops import router as ops_router
+from api.periodic.routes import router as reports_router
 from api.problems import install_problem_handlers
 from api.registry.routes import router as registry_router
 from api.rules.routes import router as rules_router
@@ -131,6 +132,7 @@ def install(app: FastAPI, ctx: AppContext) -> None:
     # The read API (events, dead letters, source activity): any signed-in role, checked server-side.
     app.include_router(events_router, dependencies=[Depends(require_roles(*PROVINCE_WIDE))])
     app.include_router(coverage_router)
+    app.include_router(reports_router)  # the weekly and monthly reports
     app.include_router(registry_router)
     app.include_router(notify_router)  # early warnings' acknowledgement links: the token authorizes
     install_inspections(app)  # inspection API, InspectionError -> 403/404/413/422

@@ -62,6 +62,9 @@ class SmtpChannel:
         mail.set_content(message.text)
         if message.html:
             mail.add_alternative(message.html, subtype="html")
+        for file in message.attachments:
+            maintype, _, subtype = file.content_type.partition("/")
+            mail.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.filename)
         return mail
 
     def _connect(self) -> smtplib.SMTP:

@@ -48,7 +48,19 @@ class Recipient:
         return f"{self.channel}:{self.address}"
 
 
-MessageKind = Literal["alert", "digest", "escalation"]
+MessageKind = Literal["alert", "digest", "escalation", "report"]
+
+
+class Attachment(BaseModel):
+    """A file sent with a message (the periodic report's PDF); channels without files ignore it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    filename: str
+    content_type: str = Field(pattern=r"^[a-z]+/[a-zA-Z0-9.+-]+$")
+    data: bytes = Field(
+        exclude=True, repr=False, description="left out of dumps: a dead letter names the file, not its bytes"
+    )
 
 
 class Message(BaseModel):
@@ -65,6 +77,7 @@ class Message(BaseModel):
     html: str | None = None
     alert_ids: tuple[str, ...] = ()
     data: dict[str, Any] = Field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
 
 
 def message_key(kind: str, recipient: Recipient, *parts: str) -> str:

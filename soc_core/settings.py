@@ -3,7 +3,7 @@
 `Settings` holds what every process shares (mode, data folder, listen address, secret) and one
 group per concern: `ingest` (intake limits, syslog listeners), `auth` (console sessions and login
 throttling), `detection` (rule folders), `stores` (Kafka, Elasticsearch, topic and index names) and
-`notify` (early warnings: channels, routing, SLAs).
+`notify` (early warnings: channels, routing, SLAs) and `reports` (the periodic reports).
 Each group is a pydantic-settings model with its own prefix, so every variable keeps one flat name
 (`SOC_SYSLOG_TCP_PORT`, `SOC_AUTH_SESSION_HOURS`, `SOC_KAFKA_BOOTSTRAP`); README.md lists them all,
 checked by `tests/test_settings.py`.
@@ -327,6 +327,34 @@ class NotifySettings(BaseSettings):
         return {"critical": self.sla_critical_s, "high": self.sla_high_s}
 
 
+class ReportSettings(BaseSettings):
+    """Periodic reports (issue 16): the weekly and monthly report to the Cybersecurity Subcommittee."""
+
+    model_config = SettingsConfigDict(env_prefix="SOC_REPORT_", extra="forbid", frozen=True)
+
+    recipients: list[str] = Field(
+        default_factory=list,
+        description="Email addresses each new report is mailed to, the PDF attached (JSON list); "
+        "empty: reports are kept and listed, not mailed.",
+    )
+    check_interval_s: float = Field(
+        default=300.0,
+        ge=10,
+        description="How often the scheduler looks for an ended week or month without its report, "
+        "and for reports still to be mailed.",
+    )
+    place: str | None = Field(
+        default=None, description="The place in the reports' date line (`Ninh Bình, ngày ...`); unset: `……`."
+    )
+
+    @model_validator(mode="after")
+    def _addresses(self) -> ReportSettings:
+        bad = [r for r in self.recipients if "@" not in r or ":" in r or not r.strip()]
+        if bad:
+            raise ConfigError("SOC_REPORT_RECIPIENTS are email addresses", recipients=",".join(bad))
+        return self
+
+
 #: `StoreSettings.es_read_retry_s`'s default, also the adapter's when it is built without settings.
 DEFAULT_ES_READ_RETRY_S = 10.0
 
@@ -514,6 +542,7 @@ class Settings(BaseSettings):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     stores: StoreSettings = Field(default_factory=StoreSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
 
     @property
     def query_limits(self) -> QueryLimits:

@@ -161,7 +161,9 @@ def run(
     correlation = detect.correlate
     assert isinstance(correlation, LiveCorrelation)  # build_detect's in-process engine
     ctx.correlation_stats = correlation.stats
-    start_embedded_jobs(backend, rule_watcher, lambda: pipeline.store_alerts(correlation.idle()))
+    start_embedded_jobs(
+        backend, rule_watcher, lambda: pipeline.store_alerts(correlation.idle()), settings=settings
+    )
     from ingest.syslog.runner import start_syslog_in_thread
 
     syslog = start_syslog_in_thread(settings.ingest, registry, ctx.submit, deadletter=store.put_deadletters)
@@ -347,11 +349,12 @@ def worker(stage: Stage) -> None:
 
 @app.command()
 def scheduler() -> None:
-    """Distributed mode: periodic jobs (APScheduler): the coverage snapshot and silence alerts."""
+    """Distributed mode: periodic jobs (APScheduler): the coverage snapshot and silence alerts,
+    inspection reminders, and the weekly and monthly reports."""
     setup_logging()
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from socpipe.jobs import add_coverage_job, add_reminder_job
+    from socpipe.jobs import ReportJob, add_coverage_job, add_reminder_job, add_report_job, report_dispatcher
     from socpipe.ops import start_ops
     from socpipe.runtime import build_backend
 
@@ -360,6 +363,9 @@ def scheduler() -> None:
     sched = BlockingScheduler(timezone="UTC")
     add_coverage_job(sched, backend, first_run=datetime.now(UTC))
     add_reminder_job(sched, backend)
+    add_report_job(
+        sched, ReportJob(backend, settings, report_dispatcher(settings)), first_run=datetime.now(UTC)
+    )
     start_ops(settings, backend.store.health, "scheduler")
 
     def stop(signum: int, frame: Any) -> None:

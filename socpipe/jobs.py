@@ -6,16 +6,25 @@ same jobs in a background thread of its single process.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
 from api.coverage.jobs import CoverageJob, triage_resolver
 from api.inspections.jobs import send_reminders
+from api.periodic import service as reports
+from api.periodic.archive import ReportArchive
 from detections.state import RuleWatcher
+from notifiers import build_channels
+from notify.delivery import Dispatcher
+from soc_core.settings import Settings
 from soc_core.store import StoreBackend
+
+log = logging.getLogger(__name__)
 
 COVERAGE_INTERVAL_S = 60
 """How often the coverage snapshot runs (and silent sources are found)."""
@@ -50,8 +59,74 @@ def add_reminder_job(sched: BaseScheduler, backend: StoreBackend) -> None:
     )
 
 
+class ReportJob:
+    """The periodic reports: generate what is due, then mail what is still to be mailed.
+
+    Mail goes through the early warnings' dispatcher (the same SMTP channel, retries and backoff);
+    a recipient it gives up on is recorded on the report with the reason and becomes a dead letter
+    of stage "notify", so a report is mailed once per recipient, never silently dropped."""
+
+    def __init__(self, backend: StoreBackend, settings: Settings, dispatcher: Dispatcher) -> None:
+        self.backend = backend
+        self.settings = settings.reports
+        self.archive = ReportArchive(Path(settings.data_dir))
+        self.dispatcher = dispatcher
+
+    def run(self, now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        reports.generate_due(
+            store=self.backend.store,
+            coverage=self.backend.coverage,
+            inspections=self.backend.inspections,
+            archive=self.archive,
+            recipients=list(self.settings.recipients),
+            place=self.settings.place,
+            now=now,
+        )
+        for report, messages in reports.pending_mail(self.archive):
+            failed = self.dispatcher.deliver(messages)
+            if failed:
+                self.backend.store.put_deadletters(failed)
+            by_key = {f"notify-{m.key}": m.recipient.address for m in messages}
+            reasons = {by_key[d.id]: d.reason for d in failed}
+            reports.record_delivery(
+                store=self.backend.store,
+                archive=self.archive,
+                report_id=report.id,
+                failed=reasons,
+                tried=[m.recipient.address for m in messages],
+                at=datetime.now(UTC),
+            )
+
+
+def report_dispatcher(settings: Settings) -> Dispatcher:
+    notify = settings.notify
+    return Dispatcher(
+        build_channels(notify),
+        attempts=notify.retry_attempts,
+        initial_s=notify.retry_initial_s,
+        max_s=notify.retry_max_s,
+    )
+
+
+def add_report_job(sched: BaseScheduler, job: ReportJob, *, first_run: datetime) -> None:
+    """Every `SOC_REPORT_CHECK_INTERVAL_S`: an ended week or month gets its report, reports get mailed."""
+    sched.add_job(
+        job.run,
+        "interval",
+        seconds=job.settings.check_interval_s,
+        id="periodic-reports",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=first_run,
+    )
+
+
 def start_embedded_jobs(
-    backend: StoreBackend, rule_watcher: RuleWatcher, correlation_idle: Callable[[], None] | None = None
+    backend: StoreBackend,
+    rule_watcher: RuleWatcher,
+    correlation_idle: Callable[[], None] | None = None,
+    settings: Settings | None = None,
 ) -> None:
     """Embedded mode: the scheduler's jobs plus the rule watcher (and the correlation engine's idle
     flush, so a stream that went quiet still raises its alert) in a background thread."""
@@ -59,6 +134,9 @@ def start_embedded_jobs(
     # the first snapshot after the demo's first traffic, so the gauges show it
     add_coverage_job(sched, backend, first_run=datetime.now(UTC) + timedelta(seconds=15))
     add_reminder_job(sched, backend)
+    if settings is not None:
+        job = ReportJob(backend, settings, report_dispatcher(settings))
+        add_report_job(sched, job, first_run=datetime.now(UTC) + timedelta(seconds=30))
     # rate-limited inside: state every 5 s, rule files every 30 s
     sched.add_job(rule_watcher.tick, "interval", seconds=1, id="rules", max_instances=1, coalesce=True)
     if correlation_idle is not None:

@@ -24,6 +24,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 from docx.table import Table as DocxTable
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -35,6 +36,7 @@ from api.i18n import duration, label, translations
 from api.inspections import labels
 from api.inspections.dossier import UnitDossier, vn_date, vn_time, window_days
 from api.inspections.models import VN_TZ
+from api.reports.chart import bar_chart, chart_png
 from api.reports.pdf import register_fonts, styles, table
 from soc_core.text import show_controls
 
@@ -83,7 +85,22 @@ class Grid:
     note: str | None = None
 
 
-Block = Heading | Para | Grid
+@dataclass
+class Series:
+    name: str
+    values: list[int]
+
+
+@dataclass
+class Bars:
+    """A bar chart: one group of bars per category, one bar per series (drawn by `api.reports.chart`)."""
+
+    title: str
+    categories: list[str]
+    series: list[Series]
+
+
+Block = Heading | Para | Grid | Bars
 
 
 @dataclass
@@ -508,6 +525,10 @@ def _rule(width_cm: float) -> Table:
     return line
 
 
+def _bars(block: Bars) -> Drawing:
+    return bar_chart(block.categories, [(x.name, x.values) for x in block.series], TEXT_WIDTH_CM)
+
+
 def _borderless(rows: list[list[object]], widths: list[float]) -> Table:
     t = Table(rows, colWidths=[w * cm for w in widths])
     t.setStyle(
@@ -522,9 +543,17 @@ def _borderless(rows: list[list[object]], widths: list[float]) -> Table:
     return t
 
 
+DOSSIER_SUBJECT = "Hồ sơ đơn vị phục vụ kiểm tra an toàn thông tin"
+
+
 def to_pdf(dossier: UnitDossier) -> bytes:
     """The dossier as an A4 PDF in Vietnamese."""
-    doc_outline = visible_outline(dossier)
+    title = f"Hồ sơ đơn vị: {show_controls(dossier.unit.name)}"
+    return render_pdf(visible_outline(dossier), title=title, subject=DOSSIER_SUBJECT)
+
+
+def render_pdf(doc_outline: Outline, *, title: str, subject: str) -> bytes:
+    """Any outline as an A4 PDF in the official layout (the dossier, the periodic reports)."""
     st = _pdf_styles()
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -534,9 +563,9 @@ def to_pdf(dossier: UnitDossier) -> bytes:
         rightMargin=1.5 * cm,
         topMargin=2 * cm,
         bottomMargin=2 * cm,
-        title=f"Hồ sơ đơn vị: {show_controls(dossier.unit.name)}",
+        title=title,
         author="socpipe",
-        subject="Hồ sơ đơn vị phục vụ kiểm tra an toàn thông tin",
+        subject=subject,
     )
     left: list[Flowable] = [
         Paragraph(_esc(line), st["head"] if i < len(doc_outline.issuing_body) - 1 else st["head_bold"])
@@ -559,6 +588,9 @@ def to_pdf(dossier: UnitDossier) -> bytes:
             story.append(Paragraph(_esc(block.text), st["h1"]))
         elif isinstance(block, Para):
             story.append(Paragraph(_esc(block.text), st["body"]))
+        elif isinstance(block, Bars):
+            story.append(_bars(block))
+            story.append(Spacer(1, 4))
         else:
             rows = [[Paragraph(_esc(h), st["cell_head"]) for h in block.header]]
             rows += [[Paragraph(_esc(c), st["cell"]) for c in row] for row in block.rows]
@@ -634,7 +666,12 @@ def _first_cell_paragraph(cell: object, text: str, **kw: object) -> None:
 
 def to_docx(dossier: UnitDossier) -> bytes:
     """The dossier as a Word document in Vietnamese (Times New Roman 13, A4, 2.5/1.5 cm margins)."""
-    o = visible_outline(dossier)
+    title = f"Hồ sơ đơn vị: {show_controls(dossier.unit.name)}"
+    return render_docx(visible_outline(dossier), title=title, subject=DOSSIER_SUBJECT)
+
+
+def render_docx(o: Outline, *, title: str, subject: str) -> bytes:
+    """Any outline as a Word document in the official layout (the dossier, the periodic reports)."""
     doc = Document()
     section = doc.sections[0]
     section.page_width, section.page_height = Cm(21), Cm(29.7)
@@ -645,9 +682,9 @@ def to_docx(dossier: UnitDossier) -> bytes:
     normal.font.size = Pt(13)
     normal.element.rPr.rFonts.set(qn("w:eastAsia"), DOCX_FONT)
     props = doc.core_properties
-    props.title = f"Hồ sơ đơn vị: {show_controls(dossier.unit.name)}"
+    props.title = title
     props.author = "socpipe"
-    props.subject = "Hồ sơ đơn vị phục vụ kiểm tra an toàn thông tin"
+    props.subject = subject
 
     head = doc.add_table(rows=1, cols=2)
     _no_borders(head)
@@ -677,6 +714,8 @@ def to_docx(dossier: UnitDossier) -> bytes:
             _docx_para(doc, block.text, bold=True, size=13, space_after=4)
         elif isinstance(block, Para):
             _docx_para(doc, block.text, italic=block.italic, size=13, justify=True)
+        elif isinstance(block, Bars):
+            doc.add_picture(io.BytesIO(chart_png(_bars(block))), width=Cm(TEXT_WIDTH_CM))
         else:
             t = doc.add_table(rows=1 + len(block.rows), cols=len(block.header))
             t.style = "Table Grid"

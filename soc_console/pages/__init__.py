@@ -16,6 +16,7 @@ from soc_console.pages import (
     inspections,
     overview,
     registry,
+    reports,
     rules,
     saved_views,
     session,
@@ -34,6 +35,7 @@ for area in (
     coverage,
     registry,
     inspections,
+    reports,
     acknowledge,
 ):
     router.include_router(area.router)

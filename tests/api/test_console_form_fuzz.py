@@ -37,6 +37,7 @@ AREAS = [
         "coverage",
         "registry",
         "inspections",
+        "reports",
     ]
 ]
 #: Filters the pages read from the query string themselves (not declared as parameters).
