@@ -19,10 +19,14 @@ from soc_core.store import Store
 
 log = logging.getLogger(__name__)
 
-SYSTEMS_TOTAL = Gauge("soc_systems_total", "Information systems in scope", ["scope", "unit"])
+SYSTEMS_IN_SCOPE = Gauge(
+    "soc_systems", "Information systems in scope (was soc_systems_total)", ["scope", "unit"]
+)
 SYSTEMS_MONITORED = Gauge("soc_systems_monitored", "Information systems monitored", ["scope", "unit"])
 COVERAGE_RATIO = Gauge("soc_coverage_ratio", "Covered / total for a scope (0..1)", ["scope", "unit"])
-ENDPOINTS_TOTAL = Gauge("soc_endpoints_total", "Registered endpoints in scope", ["scope", "unit"])
+ENDPOINTS_IN_SCOPE = Gauge(
+    "soc_endpoints", "Registered endpoints in scope (was soc_endpoints_total)", ["scope", "unit"]
+)
 ENDPOINTS_PROTECTED = Gauge(
     "soc_endpoints_protected", "Endpoints whose anti-malware reported", ["scope", "unit"]
 )
@@ -128,10 +132,10 @@ def publish_gauges(snapshot: CoverageSnapshot) -> None:
     for f in snapshot.figures:
         unit = f.unit_id or "province"
         if f.scope.endswith("endpoints"):
-            ENDPOINTS_TOTAL.labels(f.scope, unit).set(f.total)
+            ENDPOINTS_IN_SCOPE.labels(f.scope, unit).set(f.total)
             ENDPOINTS_PROTECTED.labels(f.scope, unit).set(f.covered)
         else:
-            SYSTEMS_TOTAL.labels(f.scope, unit).set(f.total)
+            SYSTEMS_IN_SCOPE.labels(f.scope, unit).set(f.total)
             SYSTEMS_MONITORED.labels(f.scope, unit).set(f.covered)
         COVERAGE_RATIO.labels(f.scope, unit).set(f.ratio)
 
