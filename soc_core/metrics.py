@@ -31,6 +31,12 @@ SOURCE_LAST_SEEN = Gauge(
     "soc_source_last_event_timestamp_seconds", "Unix time of the last record", ["source"]
 )
 
+CONSUMER_LAG = Gauge(
+    "soc_consumer_lag_records",
+    "Records in a consumer group's assigned partitions not yet read by this process (after its last poll)",
+    ["group"],
+)
+
 REGISTRY_REFRESH_FAILURES = Counter(
     "soc_registry_refresh_failures",
     "Registry reloads that failed (store down); the process goes on with the last good registry",

@@ -29,15 +29,8 @@ PACKAGES = (
     "notifiers",
     "socpipe",
 )
-EXTERNAL = {
-    # kafka_exporter (deploy/compose.yaml, profile monitoring): consumer lag from the broker's side
-    "kafka_consumergroup_lag",
-    "kafka_consumergroup_current_offset",
-    # Prometheus itself
-    "up",
-}
-"""Series the dashboard and the rules may read that socpipe does not export (documented in
-docs/ecosystem.md)."""
+EXTERNAL = {"up"}
+"""Series the dashboard and the rules may read that socpipe does not export: Prometheus' own."""
 
 
 def metric_modules() -> list[str]:
