@@ -5,6 +5,7 @@ label so that the exposition shows each family as a scrape would."""
 from __future__ import annotations
 
 import importlib
+import re
 import shutil
 import subprocess
 from functools import cache
@@ -73,6 +74,15 @@ def series_names() -> set[str]:
         if kind == "histogram":
             names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
     return names
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (strings, label matchers, ranges and label
+    lists removed; what is left and is not a function, keyword or number is a metric name)."""
+    bare = re.sub(r'"[^"]*"|\{[^}]*\}|\[[^]]*\]', " ", expr)
+    bare = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", bare)
+    words = set(re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b(?!\s*\()", bare))
+    return words - {"and", "or", "unless", "offset", "bool"}
 
 
 def promtool() -> str:
