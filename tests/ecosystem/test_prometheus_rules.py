@@ -13,9 +13,17 @@ from api.coverage.jobs import publish_targets
 from soc_core.registry import CoverageScope, CoverageTarget
 from tests.ecosystem.metrics_catalog import EXTERNAL, ROOT, metric_names, run_promtool, series_names
 
-RULES = ROOT / "deploy" / "prometheus" / "socpipe.rules.yml"
-RULE_TESTS = ROOT / "deploy" / "prometheus" / "socpipe.rules.test.yml"
+FOLDER = ROOT / "deploy" / "prometheus"
+RULES = FOLDER / "socpipe.rules.yml"
+RULE_TESTS = FOLDER / "socpipe.rules.test.yml"
+RENAMED = FOLDER / "socpipe-renamed.rules.yml"
 CONFIG = ROOT / "deploy" / "prometheus.yml"
+#: Old name -> new name (docs/ecosystem.md, "Renamed metrics").
+RENAMES = {
+    "soc_systems_total": "soc_systems",
+    "soc_endpoints_total": "soc_endpoints",
+    "soc_source_bytes_received_total": "soc_source_received_bytes_total",
+}
 
 
 def alerting_rules() -> list[dict[str, object]]:
@@ -24,14 +32,23 @@ def alerting_rules() -> list[dict[str, object]]:
 
 
 def test_promtool_checks_the_rules() -> None:
-    result = run_promtool("check", "rules", str(RULES))
+    result = run_promtool("check", "rules", str(RULES), str(RENAMED))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(alerting_rules())} rules found" in result.stdout
 
 
 def test_promtool_unit_tests_pass() -> None:
-    result = run_promtool("test", "rules", RULE_TESTS.name, cwd=RULE_TESTS.parent)
+    tests = sorted(p.name for p in FOLDER.glob("*.rules.test.yml"))
+    assert tests == ["socpipe-renamed.rules.test.yml", "socpipe.rules.test.yml"]
+    result = run_promtool("test", "rules", *tests, cwd=FOLDER)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_old_names_are_recorded_from_the_new_ones() -> None:
+    [group] = yaml.safe_load(RENAMED.read_text())["groups"]
+    assert {r["record"]: r["expr"] for r in group["rules"]} == RENAMES
+    exported = series_names()
+    assert set(RENAMES.values()) <= exported and not set(RENAMES) & exported
 
 
 def test_every_alert_has_a_unit_test_that_fires_it() -> None:
@@ -71,6 +88,7 @@ def test_the_shipped_prometheus_config_loads_the_rules(tmp_path: Path) -> None:
     local.write_text(yaml.safe_dump(config))
     result = run_promtool("check", "config", str(local))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 2 rule files found" in result.stdout  # socpipe and socpipe-renamed
     assert f"SUCCESS: {len(alerting_rules())} rules found" in result.stdout
     compose = (ROOT / "deploy" / "compose.yaml").read_text()
     assert "./prometheus:/etc/prometheus/rules:ro" in compose
