@@ -12,7 +12,7 @@ from soc_core.pipeline import detect_batch, normalize_batch
 from soc_core.records import RawRecord
 from soc_core.registry import SourceContext
 from tests.conftest import make_alert, make_event
-from tests.ecosystem.metrics_catalog import exposition, families, run_promtool
+from tests.ecosystem.metrics_catalog import ROOT, exposition, families, run_promtool
 
 UNITS = ("seconds", "bytes", "ratio")
 
@@ -84,3 +84,9 @@ def test_each_new_alert_observes_the_time_since_its_event_arrived() -> None:
     new_count, new_total = _latency()
     assert new_count == count + 1
     assert 90 <= new_total - total < 90 + 60  # the run's own time, generously
+
+
+def test_every_metric_is_documented() -> None:
+    doc = (ROOT / "docs" / "ecosystem.md").read_text()
+    missing = [name for name in families() if f"| `{name}` |" not in doc]
+    assert missing == []
