@@ -25,6 +25,7 @@ from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 
 from soc_core.bus import KeyValue, Message, PartitionsCallback
 from soc_core.errors import BackPressure, BusError
+from soc_core.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,8 @@ class KafkaBusConsumer:
         on_assign: PartitionsCallback | None = None,
         on_revoke: PartitionsCallback | None = None,
     ) -> None:
+        self._group = group
+        self._lag: dict[Any, int] = {}  # TopicPartition -> records behind, after the last poll
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group,
@@ -226,7 +229,24 @@ class KafkaBusConsumer:
         for tp, records in batches.items():
             for r in records:
                 out.append(Message(tp.topic, tp.partition, r.offset, r.key, r.value))
+        self._count_lag(batches)
         return out
+
+    def _count_lag(self, batches: dict[Any, list[Any]]) -> None:
+        """`soc_consumer_lag_records{group}`: the highwater of each partition polled minus what this
+        poll reached (both known without a request). An empty poll means caught up. A worker that
+        stops polling keeps its last value, which the stalled-consumer rule reads with a stage
+        that receives nothing (deploy/prometheus/socpipe.rules.yml)."""
+        if not batches:
+            self._lag.clear()
+        for tp, records in batches.items():
+            high = self._consumer.highwater(tp)
+            if high is not None and records:
+                self._lag[tp] = max(0, high - records[-1].offset - 1)
+        if self._lag:
+            assigned = self._consumer.assignment()
+            self._lag = {tp: n for tp, n in self._lag.items() if tp in assigned}
+        CONSUMER_LAG.labels(self._group).set(sum(self._lag.values()))
 
     def commit(self) -> None:
         """Commit the positions of what was polled. Refused because the group moved the partitions

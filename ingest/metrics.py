@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from prometheus_client import Counter, Gauge
 
 from soc_core.metrics import INTAKE_REJECTED, SOURCE_BYTES, SOURCE_EVENTS, SOURCE_LAST_SEEN
-
-UNKNOWN_SOURCE = "unknown"
+from soc_core.metrics import UNKNOWN_SOURCE as UNKNOWN_SOURCE
 
 REASONS = (
     "unauthorized",  # HTTP: missing or unknown token

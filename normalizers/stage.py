@@ -24,6 +24,7 @@ from normalizers.base import VIETNAM, Normalizer, ParseContext
 from soc_core.errors import ConfigError, NormalizeError, RecordRefused
 from soc_core.event import Event, Soc, SocSource, SocSystem, SocUnit, utcnow, validate_ecs
 from soc_core.guards import DEFAULT_MAX_DEPTH, check_depth, check_size, looks_like_json
+from soc_core.metrics import UNKNOWN_SOURCE
 from soc_core.records import DeadLetter, RawRecord
 from soc_core.registry import SourceContext
 
@@ -78,6 +79,16 @@ class NormalizeStage:
             return self._dead(record, format_name, f"invalid ECS field {where}: {first['msg']}")
         except Exception as exc:  # a parser bug must not stop the stream: dead-letter it, named
             return self._dead(record, format_name, f"parser error {type(exc).__name__}: {exc}")
+
+    def metric_labels(self, source_id: str, format_name: str | None) -> tuple[str, str]:
+        """The `source` and `format` labels of a record's outcome metrics: a source the registry
+        does not know and a format no normalizer has are `unknown`. Whoever can write to Kafka can
+        name any source (the topic `soc.raw.<anything>`, a record envelope) and any format; the
+        dead letter keeps the name, a label would make it a series for ever."""
+        source = source_id if self._lookup(source_id) is not None else UNKNOWN_SOURCE
+        if not format_name:
+            return source, ""
+        return source, format_name if format_name in registry.FORMATS else UNKNOWN_SOURCE
 
     def _guard(self, payload: str) -> None:
         if self._max_bytes is not None:

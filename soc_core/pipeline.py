@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter as Tally
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from soc_core.alert import Alert, AlertRepeat
 from soc_core.errors import BusError, StoreError
-from soc_core.event import Event
-from soc_core.metrics import ALERTS_RAISED, EVENTS_DROPPED, EVENTS_RECEIVED, EVENTS_SENT, NORMALIZE_RESULTS
+from soc_core.event import Event, utcnow
+from soc_core.metrics import (
+    ALERTS_RAISED,
+    DETECTION_LATENCY,
+    EVENTS_DROPPED,
+    EVENTS_RECEIVED,
+    EVENTS_SENT,
+    NORMALIZE_RESULTS,
+)
 from soc_core.records import DeadLetter, RawRecord
 from soc_core.store import Store, WriteResult
 
@@ -24,6 +34,18 @@ log = logging.getLogger(__name__)
 Normalize = Callable[[RawRecord], Event | DeadLetter]
 Detect = Callable[[Event], list[Alert | AlertRepeat]]
 """New alerts, or repeats of an open alert folded in by suppression."""
+
+
+@runtime_checkable
+class LabelsOutcomes(Protocol):
+    """A normalize stage that knows the registry and the formats names the labels of its outcome
+    metrics, so that an id nobody registered cannot create a Prometheus series."""
+
+    def metric_labels(self, source_id: str, format_name: str | None) -> tuple[str, str]: ...
+
+
+def _labels_as_given(source_id: str, format_name: str | None) -> tuple[str, str]:
+    return source_id, format_name or ""
 
 
 @dataclass(slots=True)
@@ -35,17 +57,22 @@ class BatchOutcome:
 
 
 def normalize_batch(normalize: Normalize, records: Sequence[RawRecord]) -> BatchOutcome:
-    """Run the normalize stage over a batch and count outcomes per source and format."""
+    """Run the normalize stage over a batch and count outcomes per source and format (labelled by
+    the stage when it can tell a registered source from a made-up one: `LabelsOutcomes`)."""
     out = BatchOutcome()
     EVENTS_RECEIVED.labels("normalize").inc(len(records))
+    outcomes: Tally[tuple[str, str | None, str]] = Tally()
     for record in records:
         result = normalize(record)
         if isinstance(result, Event):
             out.events.append(result)
-            NORMALIZE_RESULTS.labels(record.source_id, result.soc.source.format or "", "ok").inc()
+            outcomes[record.source_id, result.soc.source.format, "ok"] += 1
         else:
             out.deadletters.append(result)
-            NORMALIZE_RESULTS.labels(record.source_id, result.format_tried or "", "deadletter").inc()
+            outcomes[record.source_id, result.format_tried, "deadletter"] += 1
+    labels = normalize.metric_labels if isinstance(normalize, LabelsOutcomes) else _labels_as_given
+    for (source_id, format_name, outcome), n in outcomes.items():
+        NORMALIZE_RESULTS.labels(*labels(source_id, format_name), outcome).inc(n)
     EVENTS_SENT.labels("normalize").inc(len(out.events))
     if out.deadletters:
         EVENTS_DROPPED.labels("normalize", "deadletter").inc(len(out.deadletters))
@@ -58,7 +85,8 @@ def detect_batch(
     """Alerts and repeats of a batch. An event the stage fails on (a matcher bug, an event no rule
     author foresaw) becomes a dead letter in `failed`, logged and counted, and the batch goes on;
     the store being down (`StoreError` from suppression's lookup) is not the event's fault and
-    propagates, so the batch is retried."""
+    propagates, so the batch is retried. Each new alert's delay since its event arrived is
+    observed (`soc_detection_latency_seconds`): the pipeline's own lag, not the shipper's."""
     EVENTS_RECEIVED.labels("detect").inc(len(events))
     alerts: list[Alert] = []
     repeats: list[AlertRepeat] = []
@@ -75,6 +103,9 @@ def detect_batch(
         for outcome in outcomes:
             if isinstance(outcome, Alert):
                 alerts.append(outcome)
+                ingested = event.event.get("ingested")
+                if isinstance(ingested, datetime):
+                    DETECTION_LATENCY.observe(max(0.0, (utcnow() - ingested).total_seconds()))
             else:
                 repeats.append(outcome)
     for alert in alerts:

@@ -4,27 +4,36 @@ gauges. Run by APScheduler (`socpipe scheduler`, or a background scheduler in em
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Gauge
 
-from api.coverage.service import measure, track_gaps
+from api.coverage.service import TARGET_SCOPE, measure, track_gaps
 from soc_core.alert import Alert, RuleRef, Severity, alert_id
 from soc_core.coverage import CoverageRepository, CoverageSnapshot, Gap
 from soc_core.event import Soc, SocSource, SocSystem, SocUnit
 from soc_core.metrics import SOURCE_LAST_SEEN
-from soc_core.registry import Registry
+from soc_core.registry import CoverageTarget, Registry
 from soc_core.store import Store
 
 log = logging.getLogger(__name__)
 
-SYSTEMS_TOTAL = Gauge("soc_systems_total", "Information systems in scope", ["scope", "unit"])
+SYSTEMS_IN_SCOPE = Gauge(
+    "soc_systems", "Information systems in scope (was soc_systems_total)", ["scope", "unit"]
+)
 SYSTEMS_MONITORED = Gauge("soc_systems_monitored", "Information systems monitored", ["scope", "unit"])
 COVERAGE_RATIO = Gauge("soc_coverage_ratio", "Covered / total for a scope (0..1)", ["scope", "unit"])
-ENDPOINTS_TOTAL = Gauge("soc_endpoints_total", "Registered endpoints in scope", ["scope", "unit"])
+ENDPOINTS_IN_SCOPE = Gauge(
+    "soc_endpoints", "Registered endpoints in scope (was soc_endpoints_total)", ["scope", "unit"]
+)
 ENDPOINTS_PROTECTED = Gauge(
     "soc_endpoints_protected", "Endpoints whose anti-malware reported", ["scope", "unit"]
+)
+COVERAGE_TARGET = Gauge(
+    "soc_coverage_target_ratio",
+    "The registry's coverage target for a scope (0..1): the one with the next deadline",
+    ["scope", "unit"],
 )
 
 SILENT_RULE = RuleRef(
@@ -113,6 +122,7 @@ class CoverageJob:
                 )
         self.repo.save_snapshot(snapshot)
         publish_gauges(snapshot)
+        publish_targets(registry.targets, now)
         for source_id, act in activity.items():
             if act.last_ingested:
                 SOURCE_LAST_SEEN.labels(source_id).set(act.last_ingested.timestamp())
@@ -128,12 +138,28 @@ def publish_gauges(snapshot: CoverageSnapshot) -> None:
     for f in snapshot.figures:
         unit = f.unit_id or "province"
         if f.scope.endswith("endpoints"):
-            ENDPOINTS_TOTAL.labels(f.scope, unit).set(f.total)
+            ENDPOINTS_IN_SCOPE.labels(f.scope, unit).set(f.total)
             ENDPOINTS_PROTECTED.labels(f.scope, unit).set(f.covered)
         else:
-            SYSTEMS_TOTAL.labels(f.scope, unit).set(f.total)
+            SYSTEMS_IN_SCOPE.labels(f.scope, unit).set(f.total)
             SYSTEMS_MONITORED.labels(f.scope, unit).set(f.covered)
         COVERAGE_RATIO.labels(f.scope, unit).set(f.ratio)
+
+
+def publish_targets(targets: Iterable[CoverageTarget], now: datetime) -> None:
+    """One target per scope and unit, for Prometheus' "coverage below target" rule
+    (deploy/prometheus/socpipe.rules.yml): the one whose deadline comes next, or the last one
+    once every deadline has passed. The console weighs deadlines and trends (`evaluate_target`)."""
+    today = now.date()
+    chosen: dict[tuple[str, str], CoverageTarget] = {}
+    for t in sorted(targets, key=lambda t: t.deadline):
+        key = (TARGET_SCOPE[t.scope], t.unit_id or "province")
+        current = chosen.get(key)
+        if current is None or current.deadline < today:
+            chosen[key] = t
+    COVERAGE_TARGET.clear()  # a target removed from the registry stops being a series
+    for (scope, unit), t in chosen.items():
+        COVERAGE_TARGET.labels(scope, unit).set(t.percent / 100)
 
 
 COVERAGE_ACTOR = "socpipe-coverage"

@@ -21,7 +21,7 @@ def counted(source: str) -> tuple[float, float]:
     labels = {"source": source}
     return (
         REGISTRY.get_sample_value("soc_source_events_received_total", labels) or 0.0,
-        REGISTRY.get_sample_value("soc_source_bytes_received_total", labels) or 0.0,
+        REGISTRY.get_sample_value("soc_source_received_bytes_total", labels) or 0.0,
     )
 
 

@@ -110,11 +110,11 @@ def test_ndjson_lines_end_at_lf_only_so_line_separators_inside_a_record_are_kept
 def test_a_request_is_counted_exactly_with_one_arrival_time(client: TestClient, rec: Recorder) -> None:
     labels = {"source": "auth-fb"}
     events = REGISTRY.get_sample_value("soc_source_events_received_total", labels) or 0.0
-    nbytes = REGISTRY.get_sample_value("soc_source_bytes_received_total", labels) or 0.0
+    nbytes = REGISTRY.get_sample_value("soc_source_received_bytes_total", labels) or 0.0
     body = b"\n".join(orjson.dumps({"log": f"{LINE} {n}", "date": n}) for n in range(1500))
     assert post(client, gzip.compress(body), **{"Content-Encoding": "gzip"}).status_code == 202
     assert REGISTRY.get_sample_value("soc_source_events_received_total", labels) == events + 1500
-    assert REGISTRY.get_sample_value("soc_source_bytes_received_total", labels) == nbytes + len(body)
+    assert REGISTRY.get_sample_value("soc_source_received_bytes_total", labels) == nbytes + len(body)
     assert len({r.received_at for r in rec.records}) == 1
 
 

@@ -18,7 +18,7 @@ SHIPPERS = Path(__file__).resolve().parents[2] / "deploy" / "shippers"
 
 def test_every_config_explains_how_the_source_is_identified() -> None:
     files = [p for p in SHIPPERS.rglob("*") if p.is_file()]
-    assert len(files) >= 8
+    assert len(files) >= 9
     for path in files:
         assert "Identity:" in path.read_text(), f"{path} does not say how the source is identified"
 
@@ -39,7 +39,7 @@ def test_http_shippers_post_to_the_intake_route() -> None:
     sink = vector["sinks"]["socpipe"]
     assert sink["uri"].endswith("/ingest/v1/events") and sink["encoding"]["codec"] == "json"
     assert sink["auth"]["strategy"] == "bearer" and sink["acknowledgements"]["enabled"] is True
-    nxlog = (SHIPPERS / "nxlog" / "nxlog.conf").read_text()
+    nxlog = (SHIPPERS / "nxlog" / "nxlog-enterprise.conf").read_text()
     assert "URL         https://soc.example.gov.vn/ingest/v1/events" in nxlog
     assert "Authorization: Bearer" in nxlog
 

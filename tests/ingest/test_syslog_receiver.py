@@ -102,7 +102,7 @@ def test_events_and_bytes_received_are_counted_exactly_per_source(
     rec = Recorder()
     handle = start(registry, rec, tmp_path)
     events = metric("soc_source_events_received_total", source="auth-syslog")
-    nbytes = metric("soc_source_bytes_received_total", source="auth-syslog")
+    nbytes = metric("soc_source_received_bytes_total", source="auth-syslog")
     bad_utf8 = rejected("auth-syslog", "invalid_utf8", "tcp")
     started = time.time()
     tcp = [f"<13>tcp {i} {'x' * (i % 300)}".encode() for i in range(6000)]
@@ -118,7 +118,7 @@ def test_events_and_bytes_received_are_counted_exactly_per_source(
     finally:
         handle.stop()  # waits until every batch is durable, and counted
     assert metric("soc_source_events_received_total", source="auth-syslog") - events == len(tcp) + len(udp)
-    assert metric("soc_source_bytes_received_total", source="auth-syslog") - nbytes == sum(
+    assert metric("soc_source_received_bytes_total", source="auth-syslog") - nbytes == sum(
         map(len, tcp + udp)
     )
     assert rejected("auth-syslog", "invalid_utf8", "tcp") == bad_utf8 + 1
