@@ -1,0 +1,152 @@
+"""SLA breaches in the alert queue, on both stores: the `sla_*` fields of the API's alerts, the
+`sla=breached` filter (with facets, tab counts and the CSV export following it), the badge and the
+filter in the console, and the setting the SLAs come from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.auth.deps import Role
+from api.auth.testing import login
+from soc_core.alert import Alert, AlertStatus, Severity, Triage
+from soc_core.event import Soc, SocUnit
+from soc_core.store import Store
+from socpipe.app import create_app
+from tests.backends import app_context
+from tests.contract.test_store_triage_contract import triage_alert
+
+NOW = datetime.now(UTC)
+
+
+def _alert(n: int, severity: Severity, age: timedelta, **extra: Any) -> Alert:
+    return triage_alert(n, severity=severity, host=f"h{n}", created_at=(NOW - age).isoformat(), **extra)
+
+
+def sla_alerts() -> dict[str, Alert]:
+    """Named by what their SLA says at NOW (default SLAs: critical 15 min, high 1 h)."""
+    late_ack = NOW - timedelta(hours=2) + timedelta(minutes=90)
+    return {
+        "critical_overdue": _alert(1, Severity.CRITICAL, timedelta(minutes=20)),
+        "high_in_time": _alert(2, Severity.HIGH, timedelta(minutes=20)),
+        "high_overdue": _alert(3, Severity.HIGH, timedelta(hours=2)),
+        "high_acked_late": _alert(
+            4,
+            Severity.HIGH,
+            timedelta(hours=2),
+            triage=Triage(status=AlertStatus.ACKNOWLEDGED, acknowledged_at=late_ack),
+        ),
+        "low": _alert(5, Severity.LOW, timedelta(days=2)),
+        "evidence": _alert(
+            6,
+            Severity.CRITICAL,
+            timedelta(hours=2),
+            soc=Soc(unit=SocUnit(id="so-khcn"), evidence={"visit_id": "v1", "file_id": "f1"}),
+        ),
+        "critical_in_progress": _alert(
+            7,
+            Severity.CRITICAL,
+            timedelta(hours=1),
+            triage=Triage(status=AlertStatus.IN_PROGRESS, acknowledged_at=NOW - timedelta(minutes=55)),
+        ),
+    }
+
+
+@pytest.fixture
+def seeded(store: Store) -> dict[str, Alert]:
+    alerts = sla_alerts()
+    store.put_alerts(list(alerts.values()))
+    store.refresh()
+    return alerts
+
+
+def _client(store: Store, **settings: Any) -> TestClient:
+    return TestClient(create_app(app_context(store, **settings)), base_url="https://testserver")
+
+
+@pytest.fixture
+def client(store: Store) -> Iterator[TestClient]:
+    with _client(store) as c:
+        yield c
+
+
+def _names(alerts: dict[str, Alert], items: list[dict[str, Any]]) -> set[str]:
+    by_id = {a.id: name for name, a in alerts.items()}
+    return {by_id[i["id"]] for i in items}
+
+
+def test_alerts_say_when_they_are_due_and_how_late(
+    client: TestClient, store: Store, seeded: dict[str, Alert]
+) -> None:
+    login(client, store, role=Role.VIEWER)
+    page = client.get("/api/v1/alerts", params={"origin": "all", "size": 50})
+    items = {_names(seeded, [i]).pop(): i for i in page.json()["items"]}
+    assert len(items) == 7
+    overdue = items["critical_overdue"]
+    due = seeded["critical_overdue"].created_at + timedelta(minutes=15)
+    assert datetime.fromisoformat(overdue["sla_due_at"]) == due
+    assert overdue["sla_breached"] is overdue["sla_overdue"] is True
+    assert 300 <= overdue["sla_late_s"] < 400
+    assert items["high_overdue"]["sla_overdue"] is True and items["high_overdue"]["sla_late_s"] >= 3600
+    in_time = items["high_in_time"]
+    assert in_time["sla_due_at"] and in_time["sla_breached"] is False and in_time["sla_late_s"] is None
+    late = items["high_acked_late"]
+    assert late["sla_breached"] is True and late["sla_overdue"] is False
+    assert late["sla_late_s"] == pytest.approx(1800, abs=1)
+    assert items["critical_in_progress"]["sla_breached"] is False  # acknowledged after 5 min
+    for no_sla in ("low", "evidence"):
+        assert items[no_sla]["sla_due_at"] is None and items[no_sla]["sla_breached"] is False
+    detail = client.get(f"/api/v1/alerts/{seeded['high_overdue'].id}").json()
+    assert detail["alert"]["sla_overdue"] is True
+
+
+def test_the_breached_filter_selects_what_waits_past_its_sla(
+    client: TestClient, store: Store, seeded: dict[str, Alert]
+) -> None:
+    login(client, store, role=Role.VIEWER)
+    params = {"sla": "breached", "facets": "true"}
+    page = client.get("/api/v1/alerts", params=params).json()
+    assert _names(seeded, page["items"]) == {"critical_overdue", "high_overdue"}
+    assert page["total"] == 2
+    assert {f["value"]: f["count"] for f in page["facets"]["severity"]} == {"critical": 1, "high": 1}
+    # evidence alerts have no SLA: asking for them with the filter is a 4xx, "all" keeps to live ones
+    assert client.get("/api/v1/alerts", params={"sla": "breached", "origin": "evidence"}).status_code == 422
+    everything = client.get("/api/v1/alerts", params={"sla": "breached", "origin": "all"}).json()
+    assert everything["total"] == 2
+    grouped = client.get("/api/v1/alerts", params={"sla": "breached", "collapse": "group"}).json()
+    assert {a["sla_overdue"] for g in grouped["items"] for a in g["alerts"]} == {True}
+    export = client.get("/api/v1/alerts/export.csv", params={"sla": "breached"})
+    assert export.headers["x-total-count"] == "2"
+    news = client.get(
+        "/api/v1/alerts/news", params={"sla": "breached", "since": (NOW - timedelta(days=1)).isoformat()}
+    ).json()
+    assert news["status_counts"]["new"] == 2
+    assert client.get("/api/v1/alerts", params={"sla": "late"}).status_code == 422
+
+
+def test_the_slas_come_from_the_settings(store: Store, seeded: dict[str, Alert]) -> None:
+    with _client(store, notify={"sla_high_s": 3 * 3600, "sla_critical_s": 10 * 60}) as client:
+        login(client, store, role=Role.VIEWER)
+        page = client.get("/api/v1/alerts", params={"sla": "breached"}).json()
+        assert _names(seeded, page["items"]) == {"critical_overdue"}  # the high one waits 2 h of 3
+        one = client.get(f"/api/v1/alerts/{seeded['high_acked_late'].id}").json()["alert"]
+        assert one["sla_breached"] is False  # acknowledged after 90 min, within 3 h
+
+
+def test_the_queue_shows_a_badge_and_filters(
+    client: TestClient, store: Store, seeded: dict[str, Alert]
+) -> None:
+    login(client, store, role=Role.VIEWER)
+    queue = client.get("/alerts", params={"status": "all", "sort": "severity", "origin": "all"}).text
+    assert queue.count('class="sla-badge sla-overdue"') == 2
+    assert queue.count('class="sla-badge sla-late"') == 1
+    assert 'id="filter-sla"' in queue
+    breached = client.get("/alerts", params={"sla": "breached", "sort": "severity"}).text
+    assert breached.count('class="alert-row') == 2
+    assert '<option value="breached" selected' in breached
+    page = client.get(f"/alerts/{seeded['critical_overdue'].id}").text
+    assert 'id="sla"' in page and "sla-overdue" in page
