@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.incidents.sla import SlaSummary
 from soc_core.alert import Incident, IncidentStatus, IncidentTask, ObservableType, Severity
 
 
@@ -106,6 +107,9 @@ class IncidentRead(BaseModel):
     incident: dict[str, Any]
     time_to_acknowledge_s: float | None
     time_to_resolve_s: float | None
+    sla: SlaSummary | None = Field(
+        default=None, description="SLA breaches among its alerts (in the list and the detail)"
+    )
 
     @classmethod
     def of(cls, incident: Incident) -> IncidentRead:
