@@ -92,7 +92,8 @@ class TimelineItem(BaseModel):
     at: datetime
     kind: str = Field(
         description="alert, event, note, change, created, alert_added, alert_removed, task_added, "
-        "task_changed, task_done, task_reopened, observable_added, observable_removed, attachment_added"
+        "task_changed, task_done, task_reopened, task_removed, observable_added, observable_removed, "
+        "attachment_added, attachment_removed"
     )
     actor: str | None = None
     text: str | None = None

@@ -156,6 +156,16 @@ def update_task(
     return IncidentRead.of(incident)
 
 
+@router.delete("/{incident_id}/tasks/{task_id}", response_model=IncidentRead)
+def remove_task(
+    incident_id: str, task_id: str, actor: Analyst, store: StoreDep, ip: ClientIp
+) -> IncidentRead:
+    """The task goes; the timeline says who removed which task (`task_removed`)."""
+    return IncidentRead.of(
+        casework.remove_task(store=store, incident_id=incident_id, task_id=task_id, actor=actor, ip=ip)
+    )
+
+
 @router.get("/{incident_id}/observables", response_model=list[ObservableRead])
 def list_observables(
     incident_id: str, _: Reader, store: StoreDep, settings: SettingsDep
@@ -250,3 +260,15 @@ async def attachment_content(
         filename=att.filename,
         headers={"X-Content-SHA256": att.sha256},
     )
+
+
+@router.delete("/{incident_id}/attachments/{attachment_id}", response_model=IncidentRead)
+def remove_attachment(
+    incident_id: str, attachment_id: str, actor: Analyst, store: StoreDep, ip: ClientIp
+) -> IncidentRead:
+    """The incident no longer lists the file (`attachment_removed` in the timeline); its bytes stay in
+    the content-addressed evidence folder, which other records may share."""
+    incident = casework.remove_attachment(
+        store=store, incident_id=incident_id, attachment_id=attachment_id, actor=actor, ip=ip
+    )
+    return IncidentRead.of(incident)

@@ -209,6 +209,13 @@ def task_change(
     return _back(incident_id, "tasks")
 
 
+@router.post("/incidents/{incident_id}/tasks/{task_id}/remove")
+def task_remove(request: Request, incident_id: str, task_id: str, actor: Analyst) -> Response:
+    store, ip = app_context(request).store, client_ip(request)
+    casework.remove_task(store=store, incident_id=incident_id, task_id=task_id, actor=actor, ip=ip)
+    return _back(incident_id, "tasks")
+
+
 @router.post("/incidents/{incident_id}/observables")
 def observable_add(
     request: Request,
@@ -242,4 +249,13 @@ def observable_remove(request: Request, incident_id: str, observable_id: str, ac
 @post_upload(router, "/incidents/{incident_id}/attachments")
 async def attachment_add(request: Request, incident_id: str, actor: Analyst, file: UploadFile) -> Response:
     await upload_attachment(request, incident_id, file, actor, client_ip(request))
+    return _back(incident_id, "attachments")
+
+
+@router.post("/incidents/{incident_id}/attachments/{attachment_id}/remove")
+def attachment_remove(request: Request, incident_id: str, attachment_id: str, actor: Analyst) -> Response:
+    store, ip = app_context(request).store, client_ip(request)
+    casework.remove_attachment(
+        store=store, incident_id=incident_id, attachment_id=attachment_id, actor=actor, ip=ip
+    )
     return _back(incident_id, "attachments")
