@@ -5,7 +5,7 @@ filter in the console, and the setting the SLAs come from."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +17,6 @@ from soc_core.alert import Alert
 from soc_core.store import Store
 from socpipe.app import create_app
 from tests.backends import app_context
-from tests.sla.conftest import NOW
 
 
 def _client(store: Store, **settings: Any) -> TestClient:
@@ -78,7 +77,8 @@ def test_the_breached_filter_selects_what_waits_past_its_sla(
     export = client.get("/api/v1/alerts/export.csv", params={"sla": "breached"})
     assert export.headers["x-total-count"] == "2"
     news = client.get(
-        "/api/v1/alerts/news", params={"sla": "breached", "since": (NOW - timedelta(days=1)).isoformat()}
+        "/api/v1/alerts/news",
+        params={"sla": "breached", "since": (datetime.now(UTC) - timedelta(days=1)).isoformat()},
     ).json()
     assert news["status_counts"]["new"] == 2
     assert client.get("/api/v1/alerts", params={"sla": "late"}).status_code == 422
