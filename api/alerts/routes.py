@@ -105,8 +105,9 @@ def export_alerts(request: Request, _: Reader, store: StoreDep) -> StreamingResp
     (`api.reports.csvfile`), at most `SOC_ALERT_EXPORT_MAX_ROWS`: `X-Total-Count` says how many
     matched, `X-Export-Rows` how many the file holds."""
     settings = request.app.state.ctx.settings
-    params = parse_search(request.query_params, settings.query_limits, policy_of(settings))
-    total, rows = export.export(store=store, params=params, limit=settings.alert_export_max_rows)
+    policy = policy_of(settings)
+    params = parse_search(request.query_params, settings.query_limits, policy)
+    total, rows = export.export(store=store, params=params, limit=settings.alert_export_max_rows, sla=policy)
     name = f"canh-bao-{datetime.now(VN_TZ):%Y%m%d-%H%M}.csv"
     return StreamingResponse(
         csv_stream(export.COLUMNS, rows),

@@ -4,6 +4,8 @@ filter in the console, and the setting the SLAs come from."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,6 +78,13 @@ def test_the_breached_filter_selects_what_waits_past_its_sla(
     assert {a["sla_overdue"] for g in grouped["items"] for a in g["alerts"]} == {True}
     export = client.get("/api/v1/alerts/export.csv", params={"sla": "breached"})
     assert export.headers["x-total-count"] == "2"
+    header, *rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert header[-3:] == ["sla_due_utc", "sla_breached", "sla_late_s"]
+    assert {r[0]: r[-2] for r in rows} == {
+        seeded["critical_overdue"].id: "true",
+        seeded["high_overdue"].id: "true",
+    }
+    assert all(float(r[-1]) >= 300 for r in rows)
     news = client.get(
         "/api/v1/alerts/news",
         params={"sla": "breached", "since": (datetime.now(UTC) - timedelta(days=1)).isoformat()},
