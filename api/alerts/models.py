@@ -213,8 +213,8 @@ class AlertDetail(BaseModel):
     )
     visit_id: str | None = Field(default=None, description="the inspection visit whose evidence raised it")
     rule_frequency: RuleFrequency
-    time_to_acknowledge_s: float | None
-    time_to_resolve_s: float | None
+    time_to_acknowledge_s: float | None = Field(description="from the alert's creation (`created_at`)")
+    time_to_resolve_s: float | None = Field(description="from the alert's creation (`created_at`)")
 
 
 class NewAlerts(BaseModel):

@@ -414,6 +414,8 @@ def detail(*, store: Store, alert_id: str, sla: SlaPolicy = DEFAULT_POLICY) -> A
         siblings=[doc(a) for a in group_members(store=store, alert=alert) if a.id != alert.id],
         visit_id=alert.visit_id,
         rule_frequency=rule_frequency(store=store, rule_id=alert.rule.id, unit_id=alert.soc.unit.id),
-        time_to_acknowledge_s=_seconds(alert.triage.acknowledged_at, alert.timestamp),
-        time_to_resolve_s=_seconds(alert.triage.resolved_at, alert.timestamp),
+        # from when the alert was raised, as the SLA, the early warning's link and the dossier count
+        # (an event replayed from last month is not a month-long wait)
+        time_to_acknowledge_s=_seconds(alert.triage.acknowledged_at, alert.created_at),
+        time_to_resolve_s=_seconds(alert.triage.resolved_at, alert.created_at),
     )

@@ -59,6 +59,9 @@ def test_alerts_say_when_they_are_due_and_how_late(
         assert items[no_sla]["sla_due_at"] is None and items[no_sla]["sla_breached"] is False
     detail = client.get(f"/api/v1/alerts/{seeded['high_overdue'].id}").json()
     assert detail["alert"]["sla_overdue"] is True
+    # the time to acknowledge runs from the alert's creation, as the SLA (its event is of 2025)
+    detail = client.get(f"/api/v1/alerts/{seeded['high_acked_late'].id}").json()
+    assert detail["time_to_acknowledge_s"] == pytest.approx(90 * 60, abs=1)
 
 
 def test_the_breached_filter_selects_what_waits_past_its_sla(
