@@ -1,7 +1,8 @@
 """Escalation: a high or critical alert nobody acknowledged within its SLA goes to the next contact.
 
 The SLA clock starts when the alert was raised (`Alert.created_at`) and runs per severity
-(`SOC_NOTIFY_SLA_CRITICAL_S`, `SOC_NOTIFY_SLA_HIGH_S`). When it runs out, `due(now)` asks whether
+(`SOC_NOTIFY_SLA_CRITICAL_S`, `SOC_NOTIFY_SLA_HIGH_S`); its due time is `soc_core.sla.due_at`, the
+one the queue's badge and the dossier's breach counts read. When it runs out, `due(now)` asks whether
 the alert has been acknowledged (the store's triage state, through the `acknowledged` callable:
 status past "new", or an acknowledgement time) and, if not, names the next contact of the chain
 (`SOC_NOTIFY_ESCALATION`); the following step is one more SLA later, until the chain ends. The
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from soc_core.alert import Alert
 from soc_core.metrics import EVENTS_DROPPED
 from soc_core.notify import Recipient
+from soc_core.sla import SlaPolicy, due_at
 
 Acknowledged = Callable[[str], bool]
 """Whether the alert with this id has been acknowledged (raises `StoreError` when it cannot tell)."""
@@ -48,6 +50,7 @@ class Escalator:
         max_tracked: int,
     ) -> None:
         self._sla = {severity: timedelta(seconds=s) for severity, s in sla_s.items()}
+        self._policy = SlaPolicy(dict(sla_s))
         self._chain = list(chain)
         self._acknowledged = acknowledged
         self._max_tracked = max_tracked
@@ -58,16 +61,17 @@ class Escalator:
 
         `resumed_at`: the alert was read back from the store after a restart; the steps its age says
         were sent before are taken as sent, and the one due now is sent (again, with the same key)."""
-        sla = self._sla.get(alert.severity.value)
-        if sla is None or not self._chain or alert.id in self._watched or alert.origin == "evidence":
+        first = due_at(alert, self._policy)
+        if first is None or not self._chain or alert.id in self._watched:
             return
+        sla = first - alert.created_at
         step = 0
         if resumed_at is not None:
             passed = int((resumed_at - alert.created_at) / sla)
             if passed > len(self._chain):
                 return  # its chain ended before the restart
             step = max(0, passed - 1)
-        self._watched[alert.id] = Watched(alert, alert.created_at + sla * (step + 1), step)
+        self._watched[alert.id] = Watched(alert, first + sla * step, step)
         if len(self._watched) > self._max_tracked:
             self._watched.popitem(last=False)
             EVENTS_DROPPED.labels("notify", "escalation_forgotten").inc()

@@ -3,18 +3,22 @@ in the queue's order, at most `SOC_ALERT_EXPORT_MAX_ROWS`.
 
 Times are given twice: `time_local` as `2026-12-05 21:45:00` in Asia/Ho_Chi_Minh (the console's
 zone, which spreadsheets read as a date) and `time_utc` in ISO 8601. Codes (severity, status) are
-the API's, so a sheet can be filtered and joined without translation.
+the API's, so a sheet can be filtered and joined without translation. The last columns are the
+acknowledgement SLA as of the export (`api.alerts.sla`): due time (UTC), breached, seconds late.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from api.alerts import service
 from api.alerts.models import AlertSearchParams
 from api.alerts.service import event_value
+from api.alerts.sla import DEFAULT_POLICY, sla_fields
 from soc_core.alert import Alert
+from soc_core.sla import SlaPolicy
 from soc_core.store import AlertStore
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -40,10 +44,14 @@ COLUMNS = (
     "tags",
     "incident_id",
     "count",
+    "sla_due_utc",
+    "sla_breached",
+    "sla_late_s",
 )
 
 
-def row(alert: Alert) -> list[object]:
+def row(alert: Alert, policy: SlaPolicy, now: datetime) -> list[object]:
+    sla = sla_fields(alert, policy, now)
     techniques = [str((t.technique or {}).get("id", "")) for t in alert.threat if t.technique]
     return [
         alert.id,
@@ -66,12 +74,18 @@ def row(alert: Alert) -> list[object]:
         " ".join(alert.triage.tags),
         alert.triage.incident_id,
         alert.count,
+        sla["sla_due_at"],
+        "true" if sla["sla_breached"] else "false" if sla["sla_due_at"] else None,
+        sla["sla_late_s"],
     ]
 
 
-def export(*, store: AlertStore, params: AlertSearchParams, limit: int) -> tuple[int, Iterator[list[object]]]:
+def export(
+    *, store: AlertStore, params: AlertSearchParams, limit: int, sla: SlaPolicy = DEFAULT_POLICY
+) -> tuple[int, Iterator[list[object]]]:
     """How many alerts the filters select, and the rows of the first `limit` of them, read page by
-    page (keyset) as the file is written."""
+    page (keyset) as the file is written; `sla`: the policy of the SLA columns."""
+    now = datetime.now(UTC)
     params = params.model_copy(update={"collapse": "none", "size": min(PAGE, limit), "cursor": None})
     first = service.search(store=store, params=params)
 
@@ -79,7 +93,7 @@ def export(*, store: AlertStore, params: AlertSearchParams, limit: int) -> tuple
         page, written = first, 0
         while True:
             for alert in page.items[: limit - written]:
-                yield row(alert)
+                yield row(alert, sla, now)
                 written += 1
             if written >= limit or not page.cursor:
                 return

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from api.alerts.pivots import Pivot
+from api.alerts.sla import DEFAULT_POLICY, overdue_query
 from api.paging import DEFAULT_SIZE, MAX_SIZE, ItemPage
 from api.times import Time
 from soc_core.alert import AlertStatus, Severity
 from soc_core.errors import QueryError
-from soc_core.kql import ALERT_FIELDS, DEFAULT_LIMITS, Node, parse_for
+from soc_core.kql import ALERT_FIELDS, DEFAULT_LIMITS, And, Node, parse_for
 from soc_core.store import FACETS, AlertSearch
 
 Sort = Literal["newest", "oldest", "severity"]
 OriginChoice = Literal["live", "evidence", "all"]
 Collapse = Literal["none", "group"]
+SlaChoice = Literal["breached"]
 
 OPEN_STATUSES = (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED, AlertStatus.IN_PROGRESS)
 CLOSED_STATUSES = (AlertStatus.RESOLVED, AlertStatus.FALSE_POSITIVE)
@@ -54,6 +56,11 @@ class AlertSearchParams(BaseModel):
     visit: str | None = Field(default=None, max_length=64, description="evidence of one inspection visit")
     group: str | None = Field(default=None, max_length=128, description="the members of one alert group")
     collapse: Collapse = Field(default="none", description="group: one row per alert group")
+    sla: SlaChoice | None = Field(
+        default=None,
+        description="breached: high and critical live alerts still unacknowledged past their SLA"
+        " (SOC_NOTIFY_SLA_HIGH_S, SOC_NOTIFY_SLA_CRITICAL_S)",
+    )
     sort: Sort = "newest"
     size: int = Field(default=DEFAULT_SIZE, ge=1, le=MAX_SIZE)
     cursor: str | None = Field(default=None, max_length=1024)
@@ -65,12 +72,18 @@ class AlertSearchParams(BaseModel):
         """`q` is read here, so a query that cannot be read is a 422 that says where and what was
         expected, before any store is asked; the validation context may carry `QueryLimits`."""
         text = self.q.strip() if self.q else ""
-        limits = (info.context or {}).get("query_limits") or DEFAULT_LIMITS
+        context = info.context or {}
+        limits = context.get("query_limits") or DEFAULT_LIMITS
         if text:
             try:
                 self._kql = parse_for(text, ALERT_FIELDS, limits)
             except QueryError as exc:
                 raise ValueError(f"q: {exc.explain()}") from None
+        if self.sla == "breached":
+            if self.origin == "evidence":
+                raise ValueError("sla: alerts from evidence files have no SLA; use origin=live or all")
+            overdue = overdue_query(context.get("sla_policy") or DEFAULT_POLICY, datetime.now(UTC))
+            self._kql = And((self._kql, overdue)) if self._kql is not None else overdue
         return self
 
     @model_validator(mode="after")
@@ -100,7 +113,9 @@ class AlertSearchParams(BaseModel):
             assignee=clean(self.assignee),
             incident_id=clean(self.incident),
             kql=self._kql,
-            origin=self.origin or ("all" if self.visit or self.group or self.incident else "live"),
+            origin="live"
+            if self.sla
+            else self.origin or ("all" if self.visit or self.group or self.incident else "live"),
             visit_id=clean(self.visit),
             group=clean(self.group),
             ascending=self.sort == "oldest",
@@ -198,8 +213,8 @@ class AlertDetail(BaseModel):
     )
     visit_id: str | None = Field(default=None, description="the inspection visit whose evidence raised it")
     rule_frequency: RuleFrequency
-    time_to_acknowledge_s: float | None
-    time_to_resolve_s: float | None
+    time_to_acknowledge_s: float | None = Field(description="from the alert's creation (`created_at`)")
+    time_to_resolve_s: float | None = Field(description="from the alert's creation (`created_at`)")
 
 
 class NewAlerts(BaseModel):

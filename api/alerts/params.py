@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from api.alerts.models import AlertSearchParams
 from api.times import check_day
 from soc_core.kql import QueryLimits
+from soc_core.sla import SlaPolicy
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 LIST_FIELDS = ("severity", "status")
@@ -38,9 +39,12 @@ def _day(value: str, *, end: bool) -> str:
     return (day + timedelta(days=1) if end else day).isoformat()
 
 
-def parse_search(query: Any, limits: QueryLimits | None = None) -> AlertSearchParams:
+def parse_search(
+    query: Any, limits: QueryLimits | None = None, sla: SlaPolicy | None = None
+) -> AlertSearchParams:
     """`query` is a Starlette QueryParams/FormData (multi-valued) or a plain mapping; `limits` bound
-    the KQL in `q` (`Settings.query_limits`; None: the defaults)."""
+    the KQL in `q` (`Settings.query_limits`; None: the defaults); `sla` is what `sla=breached` reads
+    (`api.alerts.sla.policy_of`; None: the default SLAs)."""
     data: dict[str, Any] = {}
     getlist = getattr(query, "getlist", None)
     keys = list(dict.fromkeys(query.keys())) if isinstance(query, Mapping) or getlist else []
@@ -58,7 +62,7 @@ def parse_search(query: Any, limits: QueryLimits | None = None) -> AlertSearchPa
             value = _day(value, end=key == "end")
         data[key] = value
     try:
-        return AlertSearchParams.model_validate(data, context={"query_limits": limits})
+        return AlertSearchParams.model_validate(data, context={"query_limits": limits, "sla_policy": sla})
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False)
         raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in errors]) from exc

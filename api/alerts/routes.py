@@ -6,7 +6,7 @@ Reading needs any signed-in role; changing needs analyst (or admin).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -26,6 +26,7 @@ from api.alerts.models import (
     TriageEdit,
 )
 from api.alerts.params import VN_TZ, parse_search
+from api.alerts.sla import alert_doc, policy_of
 from api.auth.csrf import csrf_protect
 from api.deps import Analyst, ClientIp, Reader, StoreDep
 from api.media import FILE, file_responses
@@ -46,16 +47,23 @@ def list_alerts(
     user, checklist, technique, assignee, incident, q, origin (live by default | evidence | all), visit,
     group; sort newest|oldest|severity; size, cursor (`api.paging`); facets=true adds the counts per
     value of each filter (counting alerts). collapse=group: one item per alert group (the alerts raised
-    on the same events), its members most severe first, `total` counting groups."""
-    params = parse_search(request.query_params, request.app.state.ctx.settings.query_limits)
+    on the same events), its members most severe first, `total` counting groups. sla=breached: high
+    and critical alerts still unacknowledged past their SLA; each alert says `sla_due_at`,
+    `sla_breached`, `sla_overdue` and `sla_late_s` (`api.alerts.sla`)."""
+    settings = request.app.state.ctx.settings
+    policy, now = policy_of(settings), datetime.now(UTC)
+    params = parse_search(request.query_params, settings.query_limits, policy)
     items: list[dict[str, object]]
     if params.collapse == "group":
         groups = service.search_groups(store=store, params=params)
-        items = [service.group_read(g).model_dump(mode="json") for g in groups.items]
+        items = [
+            service.group_read(g, lambda a: alert_doc(a, policy, now)).model_dump(mode="json")
+            for g in groups.items
+        ]
         cursor, total = groups.cursor, groups.total
     else:
         page = service.search(store=store, params=params)
-        items = [a.to_doc() for a in page.items]
+        items = [alert_doc(a, policy, now) for a in page.items]
         cursor, total = page.cursor, page.total
     facets = None
     if with_facets:
@@ -82,7 +90,7 @@ def new_alerts(
     stored after `since` (on events of the `SOC_QUEUE_NEW_LOOKBACK_H` hours before it), and per
     status how many match every other filter (the queue's tabs)."""
     settings = request.app.state.ctx.settings
-    params = parse_search(request.query_params, settings.query_limits)
+    params = parse_search(request.query_params, settings.query_limits, policy_of(settings))
     lookback = timedelta(hours=settings.queue_new_lookback_h)
     return service.news(store=store, params=params, since=since, lookback=lookback)
 
@@ -97,8 +105,9 @@ def export_alerts(request: Request, _: Reader, store: StoreDep) -> StreamingResp
     (`api.reports.csvfile`), at most `SOC_ALERT_EXPORT_MAX_ROWS`: `X-Total-Count` says how many
     matched, `X-Export-Rows` how many the file holds."""
     settings = request.app.state.ctx.settings
-    params = parse_search(request.query_params, settings.query_limits)
-    total, rows = export.export(store=store, params=params, limit=settings.alert_export_max_rows)
+    policy = policy_of(settings)
+    params = parse_search(request.query_params, settings.query_limits, policy)
+    total, rows = export.export(store=store, params=params, limit=settings.alert_export_max_rows, sla=policy)
     name = f"canh-bao-{datetime.now(VN_TZ):%Y%m%d-%H%M}.csv"
     return StreamingResponse(
         csv_stream(export.COLUMNS, rows),
@@ -112,15 +121,17 @@ def export_alerts(request: Request, _: Reader, store: StoreDep) -> StreamingResp
 
 
 @router.get("/{alert_id}", response_model=AlertDetail)
-def read_alert(alert_id: str, _: Reader, store: StoreDep) -> AlertDetail:
-    return service.detail(store=store, alert_id=alert_id)
+def read_alert(request: Request, alert_id: str, _: Reader, store: StoreDep) -> AlertDetail:
+    """The alert (with its `sla_*` fields), its event, related alerts and rule frequency."""
+    return service.detail(store=store, alert_id=alert_id, sla=policy_of(request.app.state.ctx.settings))
 
 
 @router.patch("/{alert_id}/triage")
 def update_alert(
-    alert_id: str, body: TriageEdit, actor: Analyst, store: StoreDep, ip: ClientIp
+    request: Request, alert_id: str, body: TriageEdit, actor: Analyst, store: StoreDep, ip: ClientIp
 ) -> dict[str, object]:
-    return service.update(store=store, alert_id=alert_id, change=body, actor=actor, ip=ip).to_doc()
+    alert = service.update(store=store, alert_id=alert_id, change=body, actor=actor, ip=ip)
+    return alert_doc(alert, policy_of(request.app.state.ctx.settings), datetime.now(UTC))
 
 
 @router.patch("/{alert_id}/group/triage", response_model=GroupTriageResult)

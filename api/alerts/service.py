@@ -27,6 +27,7 @@ from api.alerts.models import (
     TriageEdit,
 )
 from api.alerts.pivots import around, kql_phrase, pivots
+from api.alerts.sla import DEFAULT_POLICY, alert_doc
 from api.audit import service as audit
 from api.auth.deps import Principal
 from api.errors import InvalidChange, InvalidCursor, NotFound
@@ -35,6 +36,7 @@ from api.versioned import change_versioned
 from soc_core.alert import Alert, AlertStatus, Comment, Severity, Triage, TriageChange
 from soc_core.event import flatten
 from soc_core.kql import ALERT_FIELDS, And, parse_for
+from soc_core.sla import SlaPolicy
 from soc_core.store import (
     AlertGroup,
     AlertSearch,
@@ -89,13 +91,14 @@ def search_groups(*, store: AlertStore, params: AlertSearchParams) -> Page[Alert
     return store.search_alert_groups(query)
 
 
-def group_read(group: AlertGroup) -> GroupRead:
+def group_read(group: AlertGroup, doc: Callable[[Alert], dict[str, Any]] = Alert.to_doc) -> GroupRead:
+    """`doc`: how each member is answered (the API adds its SLA, `api.alerts.sla.alert_doc`)."""
     return GroupRead(
         group=group.key,
         size=group.size,
         severity=group.lead.severity,
         rules=[{"id": a.rule.id, "name": a.rule.name} for a in group.members],
-        alerts=[a.to_doc() for a in group.members],
+        alerts=[doc(a) for a in group.members],
     )
 
 
@@ -383,8 +386,14 @@ def event_of(*, store: EventStore, alert: Alert) -> dict[str, Any] | None:
     return alert.event or None
 
 
-def detail(*, store: Store, alert_id: str) -> AlertDetail:
+def detail(*, store: Store, alert_id: str, sla: SlaPolicy = DEFAULT_POLICY) -> AlertDetail:
+    """`sla`: the policy the alert documents' `sla_*` fields are computed with."""
     alert = get(store=store, alert_id=alert_id)
+    now = datetime.now(UTC)
+
+    def doc(a: Alert) -> dict[str, Any]:
+        return alert_doc(a, sla, now)
+
     event_doc = event_of(store=store, alert=alert)
     fields: list[tuple[str, str]] = []
     original: str | None = None
@@ -395,16 +404,18 @@ def detail(*, store: Store, alert_id: str) -> AlertDetail:
         original = str(original_value) if original_value is not None else None
         fields = sorted((k, v if isinstance(v, str) else orjson.dumps(v).decode()) for k, v in flat.items())
     return AlertDetail(
-        alert=alert.to_doc(),
+        alert=doc(alert),
         event=event_doc,
         event_fields=fields,
         original=original,
-        related=[a.to_doc() for a, _ in near],
+        related=[doc(a) for a, _ in near],
         related_by={a.id: why for a, why in near},
         pivots=pivots(alert, event_doc or {}),
-        siblings=[a.to_doc() for a in group_members(store=store, alert=alert) if a.id != alert.id],
+        siblings=[doc(a) for a in group_members(store=store, alert=alert) if a.id != alert.id],
         visit_id=alert.visit_id,
         rule_frequency=rule_frequency(store=store, rule_id=alert.rule.id, unit_id=alert.soc.unit.id),
-        time_to_acknowledge_s=_seconds(alert.triage.acknowledged_at, alert.timestamp),
-        time_to_resolve_s=_seconds(alert.triage.resolved_at, alert.timestamp),
+        # from when the alert was raised, as the SLA, the early warning's link and the dossier count
+        # (an event replayed from last month is not a month-long wait)
+        time_to_acknowledge_s=_seconds(alert.triage.acknowledged_at, alert.created_at),
+        time_to_resolve_s=_seconds(alert.triage.resolved_at, alert.created_at),
     )

@@ -3,8 +3,10 @@
 All of it lives in the incident document and changes through `service._change`: the same
 optimistic versioning, a timeline entry for each change (who, when, what) and an audit record, so
 neither store needed a new method. Attachments are kept like inspection evidence
-(`api.inspections.evidence.keep`: by SHA-256 under the data folder, read-only, the upload limit
-enforced while the body is read), and checked against their hash when handed out.
+(`api.inspections.evidence.receiving`: by SHA-256 under the data folder, read-only, the upload
+limit enforced while the body is read, filed only once the incident lists them), and checked
+against their hash when handed out. Tasks and attachments can be removed (in the timeline and
+the audit like every change).
 """
 
 from __future__ import annotations
@@ -232,33 +234,70 @@ def add_attachment(
     `limit`: most attachments on one incident (`SOC_INCIDENT_MAX_ITEMS`)."""
     get(store=store, incident_id=incident_id)  # 404 before the file is taken in
     name = Path(filename.replace("\\", "/")).name[:255] or "attachment"
-    kept = evidence.keep(source, data_dir, max_bytes)
     result: list[tuple[IncidentAttachment, bool]] = []
+    # the file is filed by its hash only once the incident lists it: a refusal (the incident at its
+    # limit, gone, or changing too fast) leaves no file behind that nothing names
+    with evidence.receiving(source, data_dir, max_bytes) as received:
+
+        def mutate(inc: Incident, now: datetime) -> list[IncidentEntry]:
+            same = next((a for a in inc.attachments if a.sha256 == received.sha256), None)
+            if same is not None:
+                result[:] = [(same, False)]
+                return []
+            if len(inc.attachments) >= limit:
+                raise InvalidChange(
+                    f"the incident has its most attachments (SOC_INCIDENT_MAX_ITEMS: {limit})", limit=limit
+                )
+            att = IncidentAttachment(
+                id=uuid.uuid4().hex[:12],
+                filename=name,
+                sha256=received.sha256,
+                size=received.size,
+                stored_as=received.stored_as,
+                uploaded_at=now,
+                uploaded_by=actor.username,
+            )
+            inc.attachments.append(att)
+            result[:] = [(att, True)]
+            return [_entry(actor.username, "attachment_added", now, text=name, new=received.sha256)]
+
+        incident, _ = _change(
+            store, incident_id, mutate, actor=actor, ip=ip, action="incident.attachment.add"
+        )
+        received.commit()
+    return incident, *result[0]
+
+
+def remove_task(
+    *, store: Store, incident_id: str, task_id: str, actor: Principal, ip: str | None = None
+) -> Incident:
+    """A task added by mistake goes; the timeline and the audit keep what it was."""
 
     def mutate(inc: Incident, now: datetime) -> list[IncidentEntry]:
-        same = next((a for a in inc.attachments if a.sha256 == kept.sha256), None)
-        if same is not None:
-            result[:] = [(same, False)]
-            return []
-        if len(inc.attachments) >= limit:
-            raise InvalidChange(
-                f"the incident has its most attachments (SOC_INCIDENT_MAX_ITEMS: {limit})", limit=limit
-            )
-        att = IncidentAttachment(
-            id=uuid.uuid4().hex[:12],
-            filename=name,
-            sha256=kept.sha256,
-            size=kept.size,
-            stored_as=kept.stored_as,
-            uploaded_at=now,
-            uploaded_by=actor.username,
-        )
-        inc.attachments.append(att)
-        result[:] = [(att, True)]
-        return [_entry(actor.username, "attachment_added", now, text=name, new=kept.sha256)]
+        task = _task(inc, task_id)
+        inc.tasks.remove(task)
+        return [_entry(actor.username, "task_removed", now, text=task.title, old=task.assignee)]
 
-    incident, _ = _change(store, incident_id, mutate, actor=actor, ip=ip, action="incident.attachment.add")
-    return incident, *result[0]
+    incident, _ = _change(store, incident_id, mutate, actor=actor, ip=ip, action="incident.task.remove")
+    return incident
+
+
+def remove_attachment(
+    *, store: Store, incident_id: str, attachment_id: str, actor: Principal, ip: str | None = None
+) -> Incident:
+    """The incident no longer lists the file; the bytes stay in the evidence folder, which is
+    content-addressed and shared (inspection evidence or another incident may hold the same file,
+    and evidence is never rewritten), and the timeline and the audit keep its name and hash."""
+
+    def mutate(inc: Incident, now: datetime) -> list[IncidentEntry]:
+        att = next((a for a in inc.attachments if a.id == attachment_id), None)
+        if att is None:
+            raise NotFound("no such attachment", incident_id=inc.id, attachment_id=attachment_id)
+        inc.attachments.remove(att)
+        return [_entry(actor.username, "attachment_removed", now, text=att.filename, old=att.sha256)]
+
+    incident, _ = _change(store, incident_id, mutate, actor=actor, ip=ip, action="incident.attachment.remove")
+    return incident
 
 
 def open_attachment(

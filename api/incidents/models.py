@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.incidents.sla import SlaSummary
 from soc_core.alert import Incident, IncidentStatus, IncidentTask, ObservableType, Severity
 
 
@@ -91,7 +92,8 @@ class TimelineItem(BaseModel):
     at: datetime
     kind: str = Field(
         description="alert, event, note, change, created, alert_added, alert_removed, task_added, "
-        "task_changed, task_done, task_reopened, observable_added, observable_removed, attachment_added"
+        "task_changed, task_done, task_reopened, task_removed, observable_added, observable_removed, "
+        "attachment_added, attachment_removed"
     )
     actor: str | None = None
     text: str | None = None
@@ -106,6 +108,9 @@ class IncidentRead(BaseModel):
     incident: dict[str, Any]
     time_to_acknowledge_s: float | None
     time_to_resolve_s: float | None
+    sla: SlaSummary | None = Field(
+        default=None, description="SLA breaches among its alerts (in the list and the detail)"
+    )
 
     @classmethod
     def of(cls, incident: Incident) -> IncidentRead:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
+from api.alerts.sla import policy_of
 from api.auth.csrf import csrf_protect
 from api.deps import Analyst, ClientIp, Reader, StoreDep, app_context
 from api.incidents import casework, service
@@ -24,6 +26,7 @@ from api.incidents.models import (
     TaskCreate,
     TaskUpdate,
 )
+from api.incidents.sla import per_incident
 from api.inspections.deps import post_upload
 from api.media import FILE, file_responses
 from api.paging import DEFAULT_SIZE, Cursor, ItemPage, Size, from_store
@@ -43,6 +46,7 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=
 
 @router.get("", response_model=ItemPage[IncidentRead])
 def list_incidents(
+    request: Request,
     _: Reader,
     store: StoreDep,
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
@@ -65,7 +69,9 @@ def list_incidents(
             cursor=cursor,
         ),
     )
-    return from_store(page, IncidentRead.of)
+    policy = policy_of(app_context(request).settings)
+    summaries = per_incident(store, page.items, policy, datetime.now(UTC))
+    return from_store(page, lambda inc: IncidentRead.of(inc).model_copy(update={"sla": summaries[inc.id]}))
 
 
 @router.post("", response_model=IncidentRead, status_code=201)
@@ -75,7 +81,12 @@ def create_incident(body: IncidentCreate, actor: Analyst, store: StoreDep, ip: C
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
 def read_incident(incident_id: str, _: Reader, store: StoreDep, settings: SettingsDep) -> IncidentDetail:
-    return service.detail(store=store, incident_id=incident_id, max_extracted=settings.incident_max_extracted)
+    return service.detail(
+        store=store,
+        incident_id=incident_id,
+        max_extracted=settings.incident_max_extracted,
+        sla=policy_of(settings),
+    )
 
 
 @router.patch("/{incident_id}", response_model=IncidentRead)
@@ -143,6 +154,16 @@ def update_task(
         store=store, incident_id=incident_id, task_id=task_id, change=body, actor=actor, ip=ip
     )
     return IncidentRead.of(incident)
+
+
+@router.delete("/{incident_id}/tasks/{task_id}", response_model=IncidentRead)
+def remove_task(
+    incident_id: str, task_id: str, actor: Analyst, store: StoreDep, ip: ClientIp
+) -> IncidentRead:
+    """The task goes; the timeline says who removed which task (`task_removed`)."""
+    return IncidentRead.of(
+        casework.remove_task(store=store, incident_id=incident_id, task_id=task_id, actor=actor, ip=ip)
+    )
 
 
 @router.get("/{incident_id}/observables", response_model=list[ObservableRead])
@@ -239,3 +260,15 @@ async def attachment_content(
         filename=att.filename,
         headers={"X-Content-SHA256": att.sha256},
     )
+
+
+@router.delete("/{incident_id}/attachments/{attachment_id}", response_model=IncidentRead)
+def remove_attachment(
+    incident_id: str, attachment_id: str, actor: Analyst, store: StoreDep, ip: ClientIp
+) -> IncidentRead:
+    """The incident no longer lists the file (`attachment_removed` in the timeline); its bytes stay in
+    the content-addressed evidence folder, which other records may share."""
+    incident = casework.remove_attachment(
+        store=store, incident_id=incident_id, attachment_id=attachment_id, actor=actor, ip=ip
+    )
+    return IncidentRead.of(incident)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from api.alerts import service as alerts
 from api.alerts.errors import Conflict
+from api.alerts.sla import DEFAULT_POLICY, alert_doc
 from api.audit import service as audit
 from api.auth.deps import Principal
 from api.errors import InvalidChange, NotFound
@@ -25,10 +26,12 @@ from api.incidents.models import (
     TaskRead,
     TimelineItem,
 )
+from api.incidents.sla import summarize
 from api.paging import check_store_cursor
 from api.versioned import change_versioned
 from soc_core.alert import Alert, Incident, IncidentEntry, IncidentStatus, Severity
 from soc_core.inspections import VN_TZ
+from soc_core.sla import SlaPolicy
 from soc_core.store import AlertSearch, AlertStore, IncidentQuery, IncidentStore, Page, Store
 
 MAX_TIMELINE_EVENTS = 100
@@ -245,9 +248,12 @@ def search(*, store: IncidentStore, query: IncidentQuery) -> Page[Incident]:
     return store.search_incidents(query)
 
 
-def detail(*, store: Store, incident_id: str, max_extracted: int) -> IncidentDetail:
+def detail(
+    *, store: Store, incident_id: str, max_extracted: int, sla: SlaPolicy = DEFAULT_POLICY
+) -> IncidentDetail:
     """The incident with its timeline (notes and changes, its alerts, and their triggering events),
-    its tasks and its observables (at most `max_extracted` from the events)."""
+    its tasks and its observables (at most `max_extracted` from the events), and the SLA breaches
+    among its alerts (`sla`: the policy, `SOC_NOTIFY_SLA_*`)."""
     incident = get(store=store, incident_id=incident_id)
     members = store.search_alert_queue(
         AlertSearch(ids=incident.alert_ids, origin="all", size=max(1, len(incident.alert_ids)))
@@ -292,13 +298,15 @@ def detail(*, store: Store, incident_id: str, max_extracted: int) -> IncidentDet
             )
     timeline.sort(key=lambda item: item.at)
     read = IncidentRead.of(incident)
-    today = datetime.now(VN_TZ).date()
+    now = datetime.now(UTC)
+    today = now.astimezone(VN_TZ).date()
     return IncidentDetail(
         incident=read.incident,
         time_to_acknowledge_s=read.time_to_acknowledge_s,
         time_to_resolve_s=read.time_to_resolve_s,
+        sla=summarize(members.items, sla, now),
         timeline=timeline,
-        alerts=[a.to_doc() for a in members.items],
+        alerts=[alert_doc(a, sla, now) for a in members.items],
         tasks=[
             TaskRead(**t.model_dump(), overdue=not t.done and t.due is not None and t.due < today)
             for t in incident.tasks

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive
 
+from api.alerts.sla import policy_of
 from api.auth.deps import Principal, Role, require_roles
 from api.deps import app_context as app_context
 from api.deps import client_ip as client_ip
@@ -79,6 +80,7 @@ async def load_dossier(
             principal=user,
             start=dossiers.parse_bound(start, end=False),
             end=dossiers.parse_bound(end, end=True),
+            sla=policy_of(app_context(request).settings),
         )
     )
     return result

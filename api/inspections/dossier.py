@@ -21,6 +21,7 @@ from typing import Any
 from babel.support import Translations
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.alerts.sla import DEFAULT_POLICY
 from api.auth.deps import Principal
 from api.coverage.view import build_report
 from api.errors import InvalidChange, NotFound
@@ -31,11 +32,12 @@ from api.inspections.jobs import REMINDER_RULE
 from api.inspections.labels import CHECKLIST, CHECKLIST_CODES
 from api.inspections.models import VN_TZ, EvidenceFile, vn_day_end, vn_day_start, vn_today
 from api.times import OUT_OF_RANGE, check_day, check_time
-from soc_core.alert import Alert, IncidentStatus, Severity
+from soc_core.alert import Alert, AlertStatus, IncidentStatus, Severity
 from soc_core.coverage import CoverageRepository, Gap
 from soc_core.event import Event
 from soc_core.inspections import InspectionRepository
 from soc_core.registry import ApprovalStatus, Registry
+from soc_core.sla import SlaPolicy, sla_state
 from soc_core.store import AlertSearch, AlertStore, IncidentQuery, IncidentStore, Store
 
 MAX_ALERTS = 20_000
@@ -170,6 +172,29 @@ class ChecklistRow(Section):
     examples: list[AlertBrief]
 
 
+class OverdueAlert(AlertBrief):
+    sla_due_at: datetime
+    late_s: float
+
+
+class AcknowledgementSection(Section):
+    """How the unit's live alerts were acknowledged (an early warning's link, or the SOC), how long it
+    took from the alert's creation, and the high and critical ones nobody acknowledged within their
+    SLA (`soc_core.sla`). Evidence-file alerts are left out: they are raised on the upload, long after
+    the fact, and wait on nobody."""
+
+    live: int
+    acknowledged: int
+    via_link: int = Field(description="acknowledged through an early warning's link (by the unit)")
+    tta_mean_s: float | None
+    tta_median_s: float | None
+    with_sla: int = Field(description="live high and critical alerts, each with an SLA")
+    in_time: int
+    late: int = Field(description="acknowledged after their SLA")
+    overdue_total: int = Field(description="not acknowledged, past their SLA, at the dossier's time")
+    overdue: list[OverdueAlert] = Field(description="those, the latest first (at most 50)")
+
+
 class AlertSection(Section):
     total: int
     live: int
@@ -180,6 +205,7 @@ class AlertSection(Section):
     by_rule: list[RuleCount]
     by_checklist: list[ChecklistRow]
     notable: list[AlertBrief]
+    acknowledgement: AcknowledgementSection
 
 
 class IncidentRow(Section):
@@ -323,7 +349,11 @@ def _event_brief(doc: dict[str, Any] | Event | None) -> EventBrief | None:
 
 
 def _alert_brief(alert: Alert) -> AlertBrief:
-    return AlertBrief(
+    return AlertBrief(**_brief_fields(alert))
+
+
+def _brief_fields(alert: Alert) -> dict[str, Any]:
+    return dict(
         id=alert.id,
         timestamp=alert.timestamp,
         severity=alert.severity.value,
@@ -367,10 +397,47 @@ def _alerts(
     return out, truncated
 
 
+LINK_ACTOR = "ack:"
+"""Who acknowledged through an early warning's link, in the alert's history (`api.notify.service`)."""
+
+
+def _acknowledgement(alerts: list[Alert], sla: SlaPolicy, now: datetime) -> AcknowledgementSection:
+    live = [a for a in alerts if not a.soc.evidence]
+    acked = [(a, at) for a in live if (at := a.triage.acknowledged_at) is not None]
+    tta = [max(0.0, (at - a.created_at).total_seconds()) for a, at in acked]
+    states = [(a, s) for a in live if (s := sla_state(a, sla, now)) is not None]
+    overdue = sorted(((a, s) for a, s in states if s.overdue), key=lambda p: p[0].created_at, reverse=True)
+    late = sum(1 for _, s in states if s.breached and not s.overdue)
+    return AcknowledgementSection(
+        live=len(live),
+        acknowledged=len(acked),
+        via_link=sum(1 for a, _ in acked if any(c.actor.startswith(LINK_ACTOR) for c in a.triage.history)),
+        tta_mean_s=_mean(tta),
+        tta_median_s=_median(tta),
+        with_sla=len(states),
+        in_time=sum(
+            1
+            for a, s in states
+            if not s.breached and (a.triage.acknowledged_at or a.triage.status is not AlertStatus.NEW)
+        ),
+        late=late,
+        overdue_total=len(overdue),
+        overdue=[
+            OverdueAlert(**_brief_fields(a), sla_due_at=s.due_at, late_s=round(s.late_s, 1))
+            for a, s in overdue[:MAX_NOTABLE]
+        ],
+    )
+
+
 def _alert_section(
-    alerts: list[Alert], truncated: bool, observed: dict[str, dict[str, list[str]]]
+    alerts: list[Alert],
+    truncated: bool,
+    observed: dict[str, dict[str, list[str]]],
+    sla: SlaPolicy,
+    now: datetime,
 ) -> AlertSection:
-    """`observed`: per language, what the registry shows for each checklist code."""
+    """`observed`: per language, what the registry shows for each checklist code; `sla` and `now`:
+    which alerts waited past their SLA."""
     by_rule: dict[str, RuleCount] = {}
     for a in alerts:
         row = by_rule.get(a.rule.id)
@@ -414,6 +481,7 @@ def _alert_section(
         by_rule=sorted(by_rule.values(), key=lambda r: (-r.count, r.name)),
         by_checklist=checklist_rows,
         notable=[_alert_brief(a) for a in notable[:MAX_NOTABLE]],
+        acknowledgement=_acknowledgement(alerts, sla, now),
     )
 
 
@@ -576,7 +644,9 @@ def build_dossier(
     start: datetime | None = None,
     end: datetime | None = None,
     now: datetime | None = None,
+    sla: SlaPolicy = DEFAULT_POLICY,
 ) -> UnitDossier:
+    """`sla`: the acknowledgement SLAs (`SOC_NOTIFY_SLA_*`) the alert section counts breaches by."""
     now = now or datetime.now(UTC)
     service.ensure_unit_visible(repo=repo, principal=principal, unit_id=unit_id)
     registry = store.load_registry()
@@ -728,7 +798,7 @@ def build_dossier(
             history=[{"at": at.isoformat(), "covered": c, "total": t} for at, c, t in history],
             gaps=gap_rows,
         ),
-        alerts=_alert_section(alerts, truncated, observations),
+        alerts=_alert_section(alerts, truncated, observations, sla, now),
         incidents=_incident_section(store, unit_id, start, end),
         findings=FindingSection(
             total=len(finding_rows),

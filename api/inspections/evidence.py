@@ -22,6 +22,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,10 +97,37 @@ class Kept:
     stored_as: str
 
 
-def keep(source: BinaryIO, data_dir: Path, max_bytes: int) -> Kept:
-    """Copy the upload to the evidence folder by content hash, refusing it past `max_bytes`.
+@dataclass
+class Received:
+    """An upload read into the evidence folder's temporary area, hashed, not yet filed by its hash:
+    a caller that may still refuse it (an incident at its attachment limit) records it first and
+    `commit`s after, so a refusal leaves nothing behind (`receiving` drops the temporary file)."""
 
-    Incident attachments are kept the same way (`api.incidents.casework`)."""
+    data_dir: Path
+    tmp: Path
+    sha256: str
+    size: int
+
+    @property
+    def stored_as(self) -> str:
+        return str(Path("evidence") / "sha256" / self.sha256[:2] / self.sha256)
+
+    def commit(self) -> Kept:
+        """File it by hash, read-only (the same bytes kept before: the temporary copy is dropped)."""
+        final = self.data_dir / self.stored_as
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            self.tmp.unlink()
+        else:
+            os.replace(self.tmp, final)
+            final.chmod(0o440)  # evidence is read, never rewritten
+        return Kept(sha256=self.sha256, size=self.size, stored_as=self.stored_as)
+
+
+@contextmanager
+def receiving(source: BinaryIO, data_dir: Path, max_bytes: int) -> Iterator[Received]:
+    """Read the upload to a temporary file, refusing it past `max_bytes` or empty; whatever was not
+    committed when the block ends (an error, a refusal) is removed."""
     folder = data_dir / "evidence"
     (folder / "tmp").mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -118,19 +146,18 @@ def keep(source: BinaryIO, data_dir: Path, max_bytes: int) -> Kept:
             os.fsync(out.fileno())
         if size == 0:
             raise EvidenceRejected("the file is empty")
-        sha = digest.hexdigest()
-        relative = Path("evidence") / "sha256" / sha[:2] / sha
-        final = data_dir / relative
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            tmp.unlink()
-        else:
-            os.replace(tmp, final)
-            final.chmod(0o440)  # evidence is read, never rewritten
-        return Kept(sha256=sha, size=size, stored_as=str(relative))
+        yield Received(data_dir=data_dir, tmp=tmp, sha256=digest.hexdigest(), size=size)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def keep(source: BinaryIO, data_dir: Path, max_bytes: int) -> Kept:
+    """Copy the upload to the evidence folder by content hash, refusing it past `max_bytes`.
+
+    Incident attachments use `receiving` and commit once the incident lists them."""
+    with receiving(source, data_dir, max_bytes) as received:
+        return received.commit()
 
 
 def _is_evtx(path: Path, filename: str, fmt: str | None) -> bool:

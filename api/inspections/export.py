@@ -320,6 +320,37 @@ def outline(d: UnitDossier) -> Outline:
             "Không có cảnh báo đáng chú ý.",
         )
     )
+    ack = a.acknowledgement
+    blocks.append(Para("4. Tiếp nhận cảnh báo và thời hạn tiếp nhận (SLA):"))
+    blocks.append(
+        Para(
+            f"Cảnh báo từ dữ liệu giám sát đã được tiếp nhận: {vn_num(ack.acknowledged)}/{vn_num(ack.live)} "
+            f"(qua đường dẫn trong cảnh báo sớm gửi đơn vị: {vn_num(ack.via_link)}). "
+            f"Thời gian tiếp nhận trung bình: {duration(ack.tta_mean_s, vi)} "
+            f"(trung vị {duration(ack.tta_median_s, vi)}). "
+            f"Cảnh báo mức Cao, Nghiêm trọng: {vn_num(ack.with_sla)}; "
+            f"tiếp nhận đúng hạn: {vn_num(ack.in_time)}; "
+            f"tiếp nhận quá hạn: {vn_num(ack.late)}; chưa tiếp nhận, đã quá hạn: {vn_num(ack.overdue_total)}."
+        )
+    )
+    blocks.append(
+        _grid(
+            ["Thời gian", "Mức độ", "Quy tắc", "Máy / tài khoản", "Hạn tiếp nhận", "Quá hạn"],
+            [
+                [
+                    vn_time(x.timestamp),
+                    label(labels.SEVERITY, x.severity, vi),
+                    x.rule_name,
+                    f"{x.host or '—'} / {x.user or '—'}",
+                    vn_time(x.sla_due_at),
+                    duration(x.late_s, vi),
+                ]
+                for x in ack.overdue
+            ],
+            [2.5, 1.8, 4.7, 3.0, 2.5, 2.5],
+            "Không có cảnh báo chưa tiếp nhận quá hạn.",
+        )
+    )
 
     # V. Checklist
     section("DẤU HIỆU THEO DANH MỤC KIỂM TRA (VN-01 ĐẾN VN-12)")

@@ -8,6 +8,7 @@ It shows live telemetry unless `origin` asks for inspection evidence (`visit` na
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,6 +21,7 @@ from api.alerts.errors import TriageError
 from api.alerts.models import ALL_FACETS, OPEN_STATUSES, AlertSearchParams, TriageEdit
 from api.alerts.params import parse_search
 from api.alerts.pivots import AROUND_MINUTES, MAX_AROUND_MINUTES, pivots
+from api.alerts.sla import policy_of
 from api.auth.deps import Principal
 from api.errors import InvalidChange
 from api.i18n import N_
@@ -37,7 +39,8 @@ from soc_console.pages.common import (
     url_with,
 )
 from soc_console.pages.forms import choice
-from soc_core.alert import AlertStatus, Incident, Severity
+from soc_core.alert import Alert, AlertStatus, Incident, Severity
+from soc_core.sla import SlaState, sla_state
 from soc_core.store import IncidentQuery, Page, Store
 
 router = APIRouter()
@@ -78,9 +81,16 @@ def _queue_params(request: Request) -> tuple[AlertSearchParams, dict[str, str], 
     severity = request.query_params.getlist("severity")
     if severity:
         query["severity"] = ",".join(severity)
-    params = parse_search(query, request.app.state.ctx.settings.query_limits)
+    settings = request.app.state.ctx.settings
+    params = parse_search(query, settings.query_limits, policy_of(settings))
     api_query = urlencode({k: v for k, v in query.items() if k not in ("cursor", "done", "collapse")})
     return params, raw, status_choice, api_query
+
+
+def _sla_of(request: Request) -> Callable[[Alert], SlaState | None]:
+    """Each row's SLA as of the page's time: the badge says how late (`soc_core.sla`)."""
+    policy, now = policy_of(app_context(request).settings), datetime.now(UTC)
+    return lambda alert: sla_state(alert, policy, now)
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -140,6 +150,7 @@ def alert_queue(request: Request, principal: Reader) -> HTMLResponse:
         open_incidents=_open_incidents(ctx.store),
         severities=list(Severity),
         statuses=list(AlertStatus),
+        sla_of=_sla_of(request),
         principal=principal,
     )
 
@@ -207,7 +218,8 @@ def alert_page(request: Request, alert_id: str, principal: Reader) -> HTMLRespon
         "alert.html",
         nav="alerts",
         alert=alert,
-        detail=alerts.detail(store=ctx.store, alert_id=alert_id),
+        detail=alerts.detail(store=ctx.store, alert_id=alert_id, sla=policy_of(ctx.settings)),
+        sla=_sla_of(request)(alert),
         incident=incident,
         open_incidents=_open_incidents(ctx.store),
         statuses=list(AlertStatus),

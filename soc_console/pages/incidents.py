@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
@@ -9,12 +10,14 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 
+from api.alerts.sla import policy_of
 from api.errors import InvalidChange
 from api.i18n import N_
 from api.incidents import casework
 from api.incidents import service as incidents
 from api.incidents.models import IncidentCreate, IncidentUpdate, ObservableCreate, TaskCreate, TaskUpdate
 from api.incidents.routes import upload_attachment
+from api.incidents.sla import per_incident
 from api.inspections.deps import post_upload
 from soc_console.pages.common import Analyst, Reader, app_context, client_ip, render, see_other, url_with
 from soc_console.pages.forms import choice
@@ -30,14 +33,14 @@ def incident_list(
 ) -> HTMLResponse:
     chosen = None if status in ("open", "all") else choice(IncidentStatus, status, field="status")
     statuses = ["new", "in_progress"] if status == "open" else [chosen.value] if chosen else []
-    page = incidents.search(
-        store=app_context(request).store, query=IncidentQuery(status=statuses, size=50, cursor=cursor)
-    )
+    ctx = app_context(request)
+    page = incidents.search(store=ctx.store, query=IncidentQuery(status=statuses, size=50, cursor=cursor))
     return render(
         request,
         "incidents.html",
         nav="incidents",
         page=page,
+        sla=per_incident(ctx.store, page.items, policy_of(ctx.settings), datetime.now(UTC)),
         status=status,
         statuses=list(IncidentStatus),
         next_url=url_with("/incidents", {"status": status}, cursor=page.cursor) if page.cursor else None,
@@ -76,7 +79,10 @@ def incident_page(request: Request, incident_id: str, principal: Reader) -> HTML
         nav="incidents",
         incident=incidents.get(store=ctx.store, incident_id=incident_id),
         detail=incidents.detail(
-            store=ctx.store, incident_id=incident_id, max_extracted=ctx.settings.incident_max_extracted
+            store=ctx.store,
+            incident_id=incident_id,
+            max_extracted=ctx.settings.incident_max_extracted,
+            sla=policy_of(ctx.settings),
         ),
         users=sorted(u.username for u in ctx.store.list_users() if u.active),
         observable_types=OBSERVABLE_TYPES,
@@ -203,6 +209,13 @@ def task_change(
     return _back(incident_id, "tasks")
 
 
+@router.post("/incidents/{incident_id}/tasks/{task_id}/remove")
+def task_remove(request: Request, incident_id: str, task_id: str, actor: Analyst) -> Response:
+    store, ip = app_context(request).store, client_ip(request)
+    casework.remove_task(store=store, incident_id=incident_id, task_id=task_id, actor=actor, ip=ip)
+    return _back(incident_id, "tasks")
+
+
 @router.post("/incidents/{incident_id}/observables")
 def observable_add(
     request: Request,
@@ -236,4 +249,13 @@ def observable_remove(request: Request, incident_id: str, observable_id: str, ac
 @post_upload(router, "/incidents/{incident_id}/attachments")
 async def attachment_add(request: Request, incident_id: str, actor: Analyst, file: UploadFile) -> Response:
     await upload_attachment(request, incident_id, file, actor, client_ip(request))
+    return _back(incident_id, "attachments")
+
+
+@router.post("/incidents/{incident_id}/attachments/{attachment_id}/remove")
+def attachment_remove(request: Request, incident_id: str, attachment_id: str, actor: Analyst) -> Response:
+    store, ip = app_context(request).store, client_ip(request)
+    casework.remove_attachment(
+        store=store, incident_id=incident_id, attachment_id=attachment_id, actor=actor, ip=ip
+    )
     return _back(incident_id, "attachments")

@@ -398,3 +398,83 @@ def test_limits_come_from_the_settings(store: Store, tmp_path: Path) -> None:
             assert c.post(base + path, headers=h, **first).status_code == 201, path  # type: ignore[arg-type]
             over = c.post(base + path, headers=h, **second)  # type: ignore[arg-type]
             assert over.status_code == 422 and "SOC_INCIDENT_MAX_ITEMS: 1" in over.json()["detail"], path
+
+
+def _kept_files(data: Path) -> list[str]:
+    """Every file under the evidence folder (kept by hash, or left in its temporary area)."""
+    return sorted(str(p.relative_to(data)) for p in (data / "evidence").rglob("*") if p.is_file())
+
+
+def test_a_refused_attachment_leaves_no_file(store: Store, tmp_path: Path) -> None:
+    store.put_alerts([A1])
+    store.refresh()
+    data = tmp_path / "data"
+    ctx = app_context(store, environment="test", data_dir=data, incident_max_items=1)
+    with TestClient(create_app(ctx), base_url="https://testserver") as c:
+        login(c, store, role=Role.ANALYST, username="an")
+        inc = _incident(c, [A1.id])
+        url, h = f"/api/v1/incidents/{inc}/attachments", _csrf(c)
+        first = c.post(url, files={"file": ("a.txt", b"first file")}, headers=h)
+        assert first.status_code == 201
+        kept = [first.json()["stored_as"]]
+        assert _kept_files(data) == kept
+        refused = c.post(url, files={"file": ("b.txt", b"second file")}, headers=h)
+        assert refused.status_code == 422  # past SOC_INCIDENT_MAX_ITEMS, after the body was read
+        assert _kept_files(data) == kept  # nothing names the refused bytes: nothing kept
+        same = c.post(url, files={"file": ("copy.txt", b"first file")}, headers=h)
+        assert same.status_code == 200 and _kept_files(data) == kept
+        gone = c.post("/api/v1/incidents/INC-nope/attachments", files={"file": ("c", b"c")}, headers=h)
+        assert gone.status_code == 404 and _kept_files(data) == kept
+
+
+def test_tasks_and_attachments_are_removed_audited_and_in_the_timeline(
+    client: TestClient, store: Store, tmp_path: Path
+) -> None:
+    inc = _incident(client, [A1.id])
+    h = _csrf(client)
+    base = f"/api/v1/incidents/{inc}"
+    keep = client.post(f"{base}/tasks", json={"title": "Giữ lại"}, headers=h).json()["incident"]["tasks"][0]
+    made = client.post(f"{base}/tasks", json={"title": "Nhập nhầm", "assignee": "an"}, headers=h)
+    task = made.json()["incident"]["tasks"][-1]
+    att = client.post(f"{base}/attachments", files={"file": ("nham.txt", b"wrong file")}, headers=h).json()
+
+    client.cookies.clear()
+    login(client, store, role=Role.POLICE, username="police")
+    ph = _csrf(client)
+    assert client.delete(f"{base}/tasks/{task['id']}", headers=ph).status_code == 403
+    assert client.delete(f"{base}/attachments/{att['id']}", headers=ph).status_code == 403
+    client.cookies.clear()
+    login(client, store, role=Role.ANALYST, username="an")
+    h = _csrf(client)
+
+    removed = client.delete(f"{base}/tasks/{task['id']}", headers=h)
+    assert removed.status_code == 200
+    assert [t["id"] for t in removed.json()["incident"]["tasks"]] == [keep["id"]]
+    assert client.delete(f"{base}/tasks/{task['id']}", headers=h).status_code == 404
+    removed = client.delete(f"{base}/attachments/{att['id']}", headers=h)
+    assert removed.status_code == 200 and removed.json()["incident"].get("attachments", []) == []
+    assert client.get(f"{base}/attachments/{att['id']}/content").status_code == 404
+    assert client.delete(f"{base}/attachments/{att['id']}", headers=h).status_code == 404
+    # the bytes stay in the content-addressed evidence folder (shared, never rewritten)
+    assert (tmp_path / "data" / att["stored_as"]).read_bytes() == b"wrong file"
+
+    timeline = client.get(base).json()["timeline"]
+    said = [(t["kind"], t["actor"], t["text"]) for t in timeline if t["kind"].endswith("_removed")]
+    assert said == [("task_removed", "an", "Nhập nhầm"), ("attachment_removed", "an", "nham.txt")]
+    store.refresh()
+    audit = store.search_audit(AuditQuery(target_id=inc, size=50)).items
+    actions = [e.action for e in audit]
+    assert "incident.task.remove" in actions and "incident.attachment.remove" in actions
+
+    # the console: a button per task and per attachment, the timeline in Vietnamese
+    again = client.post(f"{base}/tasks", json={"title": "Việc thừa"}, headers=h).json()["incident"]["tasks"]
+    extra = client.post(f"{base}/attachments", files={"file": ("thua.txt", b"extra")}, headers=h).json()
+    page = client.get(f"/incidents/{inc}").text
+    token = form_csrf(page)
+    assert f'action="/incidents/{inc}/tasks/{again[-1]["id"]}/remove"' in page
+    for path in (f"/tasks/{again[-1]['id']}/remove", f"/attachments/{extra['id']}/remove"):
+        resp = client.post(f"/incidents/{inc}{path}", data={"csrf_token": token}, follow_redirects=False)
+        assert resp.status_code == 303, resp.text
+    vi = client.get(f"/incidents/{inc}").text
+    assert "xóa việc" in vi and "gỡ tệp đính kèm" in vi and "Việc thừa" in vi
+    assert f"/attachments/{extra['id']}/remove" not in vi
