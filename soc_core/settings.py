@@ -320,6 +320,14 @@ class NotifySettings(BaseSettings):
         default=None,
         description="Key of the webhook HMAC-SHA256 signature header; unset: no webhook channel.",
     )
+    config_poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the notifier checks for a routing or guidance version saved in the console.",
+    )
+    config_history_listed: int = Field(
+        default=50, ge=1, le=1000, description="Versions of the routing rules or guidance the console lists."
+    )
 
     @property
     def sla_s(self) -> dict[str, float]:
