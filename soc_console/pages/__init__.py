@@ -14,6 +14,7 @@ from soc_console.pages import (
     exceptions,
     incidents,
     inspections,
+    notify_settings,
     overview,
     registry,
     rules,
@@ -35,6 +36,7 @@ for area in (
     registry,
     inspections,
     acknowledge,
+    notify_settings,
 ):
     router.include_router(area.router)
 router.include_router(saved_views.router)  # the saved-views box any page includes
