@@ -1,6 +1,6 @@
 """`POST /api/v1/notify/acknowledge`: the token of an early warning's link, no sign-in; and the
-routing rules and guidance an admin edits (`/api/v1/notify/config/{routing|guidance}`: read by any
-signed-in role, saved by an admin as a new version, audited; `api.notify.config`).
+routing rules and guidance an admin edits (`/api/v1/notify/config/{routing|guidance}`: read by the
+province-wide roles, saved by an admin as a new version, audited; `api.notify.config`).
 
 The token is the credential (signed, expiring, naming the alert and the recipient): a unit's
 contact has no console account. Like every unsafe request of the API it carries the CSRF token
@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from api.auth.csrf import csrf_protect
-from api.auth.deps import Principal, Role, require_roles
+from api.auth.deps import PROVINCE_WIDE, Principal, Role, require_roles
 from api.deps import ClientIp, StoreDep, app_context
 from api.notify import config, service
 from api.notify.models import Acknowledgement, AcknowledgeRequest, ConfigSave, ConfigVersionRead
@@ -42,7 +42,7 @@ def acknowledge(
     return service.acknowledge(store=store, secret=secret, token=body.token, now=datetime.now(UTC), ip=ip)
 
 
-Reader = Annotated[Principal, Depends(require_roles(*Role))]
+Reader = Annotated[Principal, Depends(require_roles(*PROVINCE_WIDE))]  # not inspectors: addresses
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 
 

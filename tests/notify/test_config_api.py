@@ -106,3 +106,5 @@ def test_only_an_admin_saves(client: TestClient, store: Store) -> None:
     )
     assert answer.status_code == 403
     assert client.get("/api/v1/notify/config/bogus").status_code == 422
+    login(client, store, role=Role.INSPECTOR, username="thanhtra")
+    assert client.get("/api/v1/notify/config/routing").status_code == 403  # the contacts' addresses
