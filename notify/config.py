@@ -91,7 +91,8 @@ def parse(kind: ConfigKind, text: str) -> Any:
     except ValidationError as exc:
         problems = [
             ConfigProblem(
-                ".".join(str(p) for p in e["loc"]) or None, f"{_where(kind, e['loc'], data)}: {e['msg']}"
+                ".".join(str(p) for p in e["loc"]) or None,
+                f"{_where(kind, e['loc'], data)}: {e['msg'].removeprefix('Value error, ')}",
             )
             for e in exc.errors()
         ]

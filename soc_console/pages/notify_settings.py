@@ -82,7 +82,8 @@ def notify_settings_page(
 async def notify_settings_save(request: Request, kind: str, user: Admin) -> Response:
     which = _kind(kind)
     form = await request.form()
-    text, reason = str(form.get("text") or ""), str(form.get("reason") or "")
+    text = str(form.get("text") or "").replace("\r\n", "\n")  # a text box sends CRLF
+    reason = str(form.get("reason") or "")
     try:
         base = int(str(form.get("base_version") or "0"))
     except ValueError:
@@ -109,7 +110,7 @@ def _save(request: Request, kind: ConfigKind, text: str, reason: str, base: int,
         audit_store=ctx.store,
         settings=ctx.settings.notify,
         kind=kind,
-        text=text.replace("\r\n", "\n"),
+        text=text,
         reason=reason,
         base_version=base,
         actor=user,

@@ -44,7 +44,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     ctx = app_context(store, environment="dev")
     ctx.registry.reload()
     with serving(ctx) as url:
-        yield {"url": url, "store": store, "secret": ctx.settings.secret_key.get_secret_value()}
+        yield {
+            "url": url,
+            "store": store,
+            "backend": ctx.backend,
+            "secret": ctx.settings.secret_key.get_secret_value(),
+        }
     store.close()
 
 
