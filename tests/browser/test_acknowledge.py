@@ -29,8 +29,7 @@ from tests.notify.conftest import make_alert, registry
 browser = console.browser  # the same browser fixtures, over this module's `live` server
 page = console.page
 RECIPIENT = "email:an.tv@sotttt.gov.vn"
-CREATED = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
-ALERT = make_alert(1, severity=Severity.HIGH, at=CREATED)
+ALERT = make_alert(1, severity=Severity.HIGH)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +38,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     store = SqliteStore(tmp_path_factory.mktemp("acknowledge") / "store.sqlite3")
     store.setup()
     store.save_registry(registry())
-    store.put_alerts([ALERT])
+    created = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)  # a link opened 20 min later
+    store.put_alerts([ALERT.model_copy(update={"timestamp": created, "created_at": created})])
     ensure_user(store, "an", Role.ANALYST)
     ctx = app_context(store, environment="dev")
     ctx.registry.reload()

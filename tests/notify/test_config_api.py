@@ -53,6 +53,7 @@ def test_an_admin_saves_versions_that_are_audited_and_kept(client: TestClient, s
     ]
     assert client.get("/api/v1/notify/config/routing/versions/1").json()["text"] == NEW_RULES
     assert client.get("/api/v1/notify/config/routing/versions/9").status_code == 404
+    store.refresh()
     [first, latest] = sorted(
         store.search_audit(AuditQuery(action="notify.config.save")).items, key=lambda e: e.details["version"]
     )
@@ -79,6 +80,7 @@ def test_a_bad_rule_is_a_422_naming_the_rule_and_field_and_nothing_is_saved(
         'rule "usb" (number 2), field "to"'
     )
     assert client.get("/api/v1/notify/config/routing").json()["version"] == 0
+    store.refresh()
     assert store.search_audit(AuditQuery(action="notify.config.save")).items == []
 
 
