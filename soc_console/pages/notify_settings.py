@@ -10,9 +10,9 @@ over a version someone saved meanwhile is refused. The notifiers pick a saved ve
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
@@ -79,13 +79,18 @@ def notify_settings_page(
 
 
 @router.post("/settings/notify/{kind}", response_class=HTMLResponse)
-async def notify_settings_save(request: Request, kind: str, user: Admin) -> Response:
+async def notify_settings_save(
+    request: Request,
+    kind: str,
+    user: Admin,
+    text: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    base_version: Annotated[str, Form()] = "0",
+) -> Response:
     which = _kind(kind)
-    form = await request.form()
-    text = str(form.get("text") or "").replace("\r\n", "\n")  # a text box sends CRLF
-    reason = str(form.get("reason") or "")
+    text = text.replace("\r\n", "\n")  # a text box sends CRLF
     try:
-        base = int(str(form.get("base_version") or "0"))
+        base = int(base_version)
     except ValueError:
         raise InvalidChange("base_version must be a number", field="base_version") from None
     try:
