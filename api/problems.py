@@ -41,6 +41,7 @@ from api.errors import InvalidChange, InvalidCursor, NotFound
 from api.inspections.errors import AccessDenied, EvidenceRejected, EvidenceTooLarge
 from api.registry.errors import RegistryInvalid
 from notify.ack import AckLinkInvalid
+from notify.config import NotifyConfigInvalid
 from soc_core.errors import BackPressure, SocError, StoreError
 
 PROBLEM_JSON = "application/problem+json"
@@ -74,6 +75,7 @@ STATUS: dict[type[SocError], int] = {
     InvalidChange: 422,
     EvidenceRejected: 422,
     RegistryInvalid: 422,
+    NotifyConfigInvalid: 422,
     TooManyAttempts: 429,
     StoreError: 503,
     BackPressure: 503,
@@ -146,6 +148,8 @@ def soc_error_response(request: Request, exc: SocError) -> Response:
     errors = None
     if isinstance(exc, RegistryInvalid):
         errors = [ProblemItem(location=None, message=p) for p in exc.problems]
+    if isinstance(exc, NotifyConfigInvalid):
+        errors = [ProblemItem(location=p.location, message=p.message) for p in exc.problems]
     return problem(status, exc.message, instance=request.url.path, errors=errors, headers=headers)
 
 

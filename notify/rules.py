@@ -54,7 +54,10 @@ class RoutingRule(BaseModel):
     @classmethod
     def _recipients(cls, value: list[str]) -> list[str]:
         for text in value:
-            Recipient.parse(text)  # ConfigError (a ValueError for pydantic) on a bad one
+            try:
+                Recipient.parse(text)
+            except ConfigError as exc:  # a ValueError, so pydantic says which rule and field
+                raise ValueError(str(exc)) from exc
         return value
 
     @field_validator("checklist")

@@ -1,8 +1,9 @@
 """`NotifyStage`: alerts in, messages out (routing, flood control, text, escalation watch).
 
-It only decides; `Dispatcher` delivers. Its state (groups told, digests held, SLA clocks) is in
-memory and bounded (`SOC_NOTIFY_MAX_TRACKED`): after a restart, a replayed alert may be told again
-(same message key, so receivers that honour it drop the repeat), and the SLA clocks are resumed
+It only decides; `Dispatcher` delivers. Its routing rules and guidance are the admin's stored
+versions, picked up live (`notify.config.LiveConfig`). Its state (groups told, digests held, SLA
+clocks) is bounded (`SOC_NOTIFY_MAX_TRACKED`); flood control's part is saved in the store after
+each batch (`notify.flood.FloodMemory`) and read back at start, and the SLA clocks are resumed
 from the store's unacknowledged high and critical alerts (`resume`).
 """
 
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from notify.ack import ack_url, sign_ack
+from notify.config import LiveConfig
 from notify.escalation import Acknowledged, Escalation, Escalator
 from notify.flood import Decision, Digest, DigestReason, FloodControl
 from notify.rules import RoutingRules
@@ -20,6 +22,7 @@ from notify.text import Guidance, Written, digest, early_warning
 from soc_core.alert import Alert, Severity
 from soc_core.event import utcnow
 from soc_core.notify import Message, Recipient, message_key
+from soc_core.notify_config import NotifyConfigStore
 from soc_core.registry import InformationSystem, Registry, Unit
 from soc_core.settings import NotifySettings
 
@@ -40,10 +43,17 @@ class NotifyStage:
         clock: Callable[[], datetime] = utcnow,
         rules: RoutingRules | None = None,
         guidance: Guidance | None = None,
+        config_store: NotifyConfigStore | None = None,
     ) -> None:
+        """`rules` and `guidance` (else the settings' files) are the seed; the admin's stored
+        versions in `config_store` replace them, checked every `config_poll_s`."""
         self.settings = settings
-        self.rules = rules if rules is not None else RoutingRules.load(settings.rules_file)
-        self.guidance = guidance if guidance is not None else Guidance.load(settings.guidance_file)
+        self.config = LiveConfig(
+            config_store,
+            seed_rules=rules if rules is not None else RoutingRules.load(settings.rules_file),
+            seed_guidance=guidance if guidance is not None else Guidance.load(settings.guidance_file),
+            poll_s=settings.config_poll_s,
+        )
         self.oncall = [Recipient.parse(text) for text in settings.oncall]
         self._secret = secret
         self._registry = registry
@@ -63,9 +73,18 @@ class NotifyStage:
             settings.max_tracked,
         )
 
+    @property
+    def rules(self) -> RoutingRules:
+        return self.config.rules
+
+    @property
+    def guidance(self) -> Guidance:
+        return self.config.guidance
+
     def offer(self, alerts: Sequence[Alert]) -> list[Message]:
         """The messages to send now about new alerts (held ones come later from `tick`)."""
         now = self._clock()
+        self.config.refresh(now)
         registry = self._registry()
         units = {u.id: u for u in registry.units}
         systems = {s.id: s for s in registry.systems}
@@ -94,6 +113,7 @@ class NotifyStage:
     def tick(self) -> list[Message]:
         """Digests and escalations that fell due by the clock (called between batches and when idle)."""
         now = self._clock()
+        self.config.refresh(now)
         out = [self._digest(d) for d in self.flood.due(now)]
         escalations = self.escalator.due(now)
         if escalations:

@@ -238,12 +238,13 @@ class NotifySettings(BaseSettings):
     )
     rules_file: Path | None = Field(
         default=None,
-        description="Routing rules (YAML); unset: high and critical alerts go to on-call "
-        "and the unit's contact.",
+        description="Routing rules (YAML), in force until an admin saves a version in the console; unset: "
+        "high and critical alerts go to on-call and the unit's contact.",
     )
     guidance_file: Path | None = Field(
         default=None,
-        description="What-to-do-now guidance per checklist code and rule family (YAML); unset: built-in.",
+        description="What-to-do-now guidance per checklist code and rule family (YAML), in force until an "
+        "admin saves a version in the console; unset: built-in.",
     )
     console_url: str = Field(
         default="http://127.0.0.1:8000",
@@ -278,7 +279,8 @@ class NotifySettings(BaseSettings):
     max_tracked: int = Field(
         default=100_000,
         ge=100,
-        description="Alert groups (and escalations) remembered; beyond, the oldest are forgotten (counted).",
+        description="Alert groups (and escalations) remembered, in memory and in the store; beyond, the "
+        "oldest are forgotten (counted).",
     )
     queue_size: int = Field(
         default=10_000,
@@ -319,6 +321,14 @@ class NotifySettings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None,
         description="Key of the webhook HMAC-SHA256 signature header; unset: no webhook channel.",
+    )
+    config_poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the notifier checks for a routing or guidance version saved in the console.",
+    )
+    config_history_listed: int = Field(
+        default=50, ge=1, le=1000, description="Versions of the routing rules or guidance the console lists."
     )
 
     @property

@@ -22,6 +22,7 @@ from soc_core.event import Event
 from soc_core.exceptions import ExceptionRepository
 from soc_core.inspections import InspectionRepository
 from soc_core.kql import Node
+from soc_core.notify_config import NotifyConfigStore, NotifyStateStore
 from soc_core.records import DeadLetter
 from soc_core.registry import Registry
 from soc_core.rule_state import RuleStateStore
@@ -521,3 +522,11 @@ class StoreBackend(Protocol):
     @property
     def rule_state(self) -> RuleStateStore:
         """Which rules are disabled (no I/O until first read)."""
+
+    @property
+    def notify_config(self) -> NotifyConfigStore:
+        """The notifier's routing rules and guidance, versioned."""
+
+    @property
+    def notify_state(self) -> NotifyStateStore:
+        """The notifier's flood-control memory (survives a restart)."""

@@ -140,7 +140,12 @@ def run(
     from socpipe.notify import start_embedded_notify
 
     handoff, _, _ = start_embedded_notify(
-        settings, registry=registry.current, store=store, deadletter=store.put_deadletters
+        settings,
+        registry=registry.current,
+        store=store,
+        deadletter=store.put_deadletters,
+        config_store=backend.notify_config,
+        state_store=backend.notify_state,
     )
     pipeline.alert_sink = handoff.offer  # early warnings in the background, never in the batch's way
     ctx = AppContext(
@@ -309,6 +314,8 @@ def worker(stage: Stage) -> None:
             store=backend.store,
             deadletter=deadletter,
             stop=stop_event,
+            config_store=backend.notify_config,
+            state_store=backend.notify_state,
         )
         handle, idle = notifier.handle, notifier.idle
         stopping.append(notifier.dispatcher.close)

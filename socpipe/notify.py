@@ -8,7 +8,9 @@
 
 The handler decides (`notify.NotifyStage`), then delivers (`notify.Dispatcher`, with retries); what
 cannot be delivered goes where the mode keeps dead letters. Digests and escalations fall due on the
-clock: they are checked after every batch and whenever the input is idle.
+clock: they are checked after every batch and whenever the input is idle. The routing rules and
+guidance an admin saves in the console are picked up live (`notify.config.LiveConfig`), and flood
+control's memory is saved to the store after each batch (`notify.flood.FloodMemory`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from itertools import count
 
 from notifiers import build_channels
 from notify.delivery import STAGE, Dispatcher
+from notify.flood import FloodMemory
 from notify.stage import NotifyStage
 from soc_core.alert import Alert, AlertStatus
 from soc_core.bus import Message
@@ -29,6 +32,7 @@ from soc_core.event import utcnow
 from soc_core.guards import ENVELOPE_DEPTH, check_depth
 from soc_core.metrics import EVENTS_DROPPED, EVENTS_RECEIVED
 from soc_core.notify import Message as Notification
+from soc_core.notify_config import NotifyConfigStore, NotifyStateStore
 from soc_core.records import DeadLetter
 from soc_core.registry import Registry
 from soc_core.settings import Settings
@@ -84,14 +88,20 @@ class NotifyWorker:
         deadletter: DeadLetterSink,
         max_depth: int,
         open_alerts: Callable[[datetime], list[Alert]] | None = None,
+        memory: FloodMemory | None = None,
     ):
         self.stage = stage
         self.dispatcher = dispatcher
         self._deadletter = deadletter
         self._max_depth = max_depth
         self._open_alerts = open_alerts
+        self._memory = memory
+        self._unloaded = memory is not None
 
     def _resume(self) -> None:
+        if self._memory is not None and self._unloaded:
+            self._memory.load()
+            self._unloaded = False
         if self._open_alerts is not None:
             alerts = self._open_alerts(self.stage.resume_since)
             self.stage.resume(alerts)
@@ -115,11 +125,20 @@ class NotifyWorker:
             EVENTS_DROPPED.labels(STAGE, "undecodable").inc(len(bad))
             self._deadletter(bad)
         self._deliver(self.stage.offer(alerts))  # first: a failing tick must not lose them on retry
+        self._save()
         self._deliver(self.stage.tick())
+        self._save()
 
     def idle(self) -> None:
         self._resume()
         self._deliver(self.stage.tick())
+        self._save()
+
+    def _save(self) -> None:
+        """Flood control's changes to the store, once delivered (a `StoreError` retries the batch:
+        its alerts are then repeats, not told twice, and the save is tried again)."""
+        if self._memory is not None:
+            self._memory.save()
 
     def _deliver(self, messages: list[Notification]) -> None:
         failed = self.dispatcher.deliver(messages)
@@ -187,8 +206,13 @@ def build_notify_worker(
     deadletter: DeadLetterSink,
     stop: threading.Event,
     clock: Callable[[], datetime] = utcnow,
+    config_store: NotifyConfigStore | None = None,
+    state_store: NotifyStateStore | None = None,
 ) -> NotifyWorker:
-    """The stage over the settings' rules and channels; retries pause on `stop` (cut short by it)."""
+    """The stage over the settings' rules and channels; retries pause on `stop` (cut short by it).
+
+    With `config_store` the admin's saved rules and guidance replace the files' while it runs; with
+    `state_store` flood control's memory survives a restart."""
     notify = settings.notify
     stage = NotifyStage(
         notify,
@@ -196,6 +220,7 @@ def build_notify_worker(
         registry=registry,
         acknowledged=store_acknowledged(store),
         clock=clock,
+        config_store=config_store,
     )
     dispatcher = Dispatcher(
         build_channels(notify),
@@ -212,16 +237,31 @@ def build_notify_worker(
         len(notify.escalation),
     )
     open_alerts = store_unacknowledged(store, notify.max_tracked)
-    return NotifyWorker(stage, dispatcher, deadletter, settings.record_depth, open_alerts)
+    memory = FloodMemory(state_store, stage.flood, notify.max_tracked) if state_store is not None else None
+    return NotifyWorker(stage, dispatcher, deadletter, settings.record_depth, open_alerts, memory)
 
 
 def start_embedded_notify(
-    settings: Settings, *, registry: Callable[[], Registry], store: AlertStore, deadletter: DeadLetterSink
+    settings: Settings,
+    *,
+    registry: Callable[[], Registry],
+    store: AlertStore,
+    deadletter: DeadLetterSink,
+    config_store: NotifyConfigStore | None = None,
+    state_store: NotifyStateStore | None = None,
 ) -> tuple[AlertHandoff, StageWorker, threading.Thread]:
     """The background notifier of embedded mode; the caller gives `AlertHandoff.offer` to the pipeline."""
     stop = threading.Event()
     handoff = AlertHandoff(settings.notify.queue_size, deadletter)
-    worker = build_notify_worker(settings, registry=registry, store=store, deadletter=deadletter, stop=stop)
+    worker = build_notify_worker(
+        settings,
+        registry=registry,
+        store=store,
+        deadletter=deadletter,
+        stop=stop,
+        config_store=config_store,
+        state_store=state_store,
+    )
     runner = StageWorker(
         STAGE, handoff, worker.handle, batch=100, stop=stop, idle=worker.idle, deadletter=deadletter
     )

@@ -1,10 +1,12 @@
-"""What the acknowledgement endpoint reads and answers."""
+"""What the acknowledgement and the notification-configuration endpoints read and answer."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from soc_core.notify_config import MAX_CONFIG_TEXT, MAX_REASON, ConfigKind
 
 
 class AcknowledgeRequest(BaseModel):
@@ -20,3 +22,28 @@ class Acknowledgement(BaseModel):
     acknowledged_by: str
     time_to_acknowledge_s: float = Field(description="from the alert's creation to its acknowledgement")
     already: bool = Field(description="it had been acknowledged before this request")
+
+
+class ConfigVersionRead(BaseModel):
+    """One version of the routing rules or the guidance; version 0 is the seed file (never saved)."""
+
+    kind: ConfigKind
+    version: int = Field(
+        description="0: the seed (SOC_NOTIFY_RULES_FILE / SOC_NOTIFY_GUIDANCE_FILE or built-in)"
+    )
+    text: str = Field(description="the YAML")
+    author: str | None = Field(description="who saved it; null for the seed")
+    reason: str | None
+    created_at: datetime | None
+
+
+class ConfigSave(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(max_length=MAX_CONFIG_TEXT, description="the whole YAML text")
+    reason: str = Field(
+        min_length=1, max_length=MAX_REASON, description="why (kept with the version and audited)"
+    )
+    base_version: int = Field(
+        ge=0, description="the version this text was edited from: a save over a newer one is a 409"
+    )

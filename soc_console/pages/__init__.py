@@ -14,6 +14,7 @@ from soc_console.pages import (
     exceptions,
     incidents,
     inspections,
+    notify_settings,
     overview,
     registry,
     reports,
@@ -37,6 +38,7 @@ for area in (
     inspections,
     reports,
     acknowledge,
+    notify_settings,
 ):
     router.include_router(area.router)
 router.include_router(saved_views.router)  # the saved-views box any page includes

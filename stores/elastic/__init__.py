@@ -10,6 +10,7 @@ from soc_core.settings import DEFAULT_ES_READ_RETRY_S
 from stores.elastic.coverage import ElasticCoverageRepository
 from stores.elastic.exceptions import ElasticExceptionRepository
 from stores.elastic.inspections import ElasticInspectionRepository
+from stores.elastic.notify_config import ElasticNotifyConfigStore, ElasticNotifyStateStore
 from stores.elastic.rule_state import ElasticRuleStateStore
 from stores.elastic.saved_views import ElasticSavedViewStore
 from stores.elastic.store import ElasticStore, connect
@@ -65,3 +66,11 @@ class ElasticBackend:
     @cached_property
     def rule_state(self) -> ElasticRuleStateStore:
         return ElasticRuleStateStore(self.client, prefix=self.prefix)
+
+    @cached_property
+    def notify_config(self) -> ElasticNotifyConfigStore:
+        return ElasticNotifyConfigStore(self.client, self.prefix)  # sets up on first use
+
+    @cached_property
+    def notify_state(self) -> ElasticNotifyStateStore:
+        return ElasticNotifyStateStore(self.client, self.prefix)  # sets up on first use

@@ -8,6 +8,7 @@ from pathlib import Path
 from stores.sqlite.coverage import SqliteCoverageRepository
 from stores.sqlite.exceptions import SqliteExceptionRepository
 from stores.sqlite.inspections import SqliteInspectionRepository
+from stores.sqlite.notify_config import SqliteNotifyConfigStore, SqliteNotifyStateStore
 from stores.sqlite.rule_state import JsonRuleStateStore
 from stores.sqlite.saved_views import SqliteSavedViewStore
 from stores.sqlite.store import SqliteStore
@@ -60,3 +61,15 @@ class SqliteBackend:
     @cached_property
     def rule_state(self) -> JsonRuleStateStore:
         return JsonRuleStateStore(self.rule_state_path)
+
+    @cached_property
+    def notify_config(self) -> SqliteNotifyConfigStore:
+        repo = SqliteNotifyConfigStore(self.path)
+        repo.setup()
+        return repo
+
+    @cached_property
+    def notify_state(self) -> SqliteNotifyStateStore:
+        repo = SqliteNotifyStateStore(self.path)
+        repo.setup()
+        return repo

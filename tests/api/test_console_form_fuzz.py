@@ -35,6 +35,7 @@ AREAS = [
         "incidents",
         "audit",
         "coverage",
+        "notify_settings",
         "registry",
         "inspections",
         "reports",
@@ -114,6 +115,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
             "finding_id": finding["id"],
             "unit_id": "so-khcn",
             "rule_id": rule,
+            "kind": "routing",
         }
         yield client, ids
 
