@@ -8,19 +8,21 @@ the columns we filter on beside them; paging is keyset (`@timestamp`, id), like 
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import orjson
 
 from soc_core.alert import Alert, AlertRepeat, Incident, Triage, alert_group
-from soc_core.errors import StoreError
+from soc_core.errors import QueryTimeout, StoreError
 from soc_core.event import Event
 from soc_core.kql import ALERT_FIELDS, EVENT_FIELDS
 from soc_core.records import DeadLetter
@@ -228,9 +230,35 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return str(ts), str(doc_id)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# How many SQLite virtual-machine steps pass between two looks at a search's deadline: about a
+# millisecond of work, so a stopped search overruns its limit by that, and the look costs nothing.
+PROGRESS_STEPS = 5_000
+
+
+def time_limited(method: Callable[P, R]) -> Callable[P, R]:
+    """A search an analyst's query drives (a `SqliteStore` method): stopped past the store's
+    `query_timeout_s`."""
+
+    @functools.wraps(method)
+    def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = args[0]
+        assert isinstance(store, SqliteStore)
+        with store._time_limit():
+            return method(*args, **kwargs)
+
+    return limited
+
+
 class SqliteStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, query_timeout_s: float | None = None) -> None:
+        """`query_timeout_s`: the longest a search (`time_limited`) runs before `QueryTimeout`;
+        None: no limit (tools, the pipeline's own reads)."""
         self.path = path
+        self.query_timeout_s = query_timeout_s
+        self._deadline: float | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -257,8 +285,35 @@ class SqliteStore:
         with self._lock:
             try:
                 return list(self._conn.execute(sql, params).fetchall())
+            except sqlite3.OperationalError as exc:
+                if self._deadline is not None and time.monotonic() >= self._deadline:
+                    raise QueryTimeout(
+                        f"the search ran longer than {self.query_timeout_s:g} s and was stopped:"
+                        " narrow the time range or the query",
+                        timeout_s=self.query_timeout_s,
+                    ) from exc
+                raise StoreError(f"sqlite query failed: {exc}", path=str(self.path)) from exc
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite query failed: {exc}", path=str(self.path)) from exc
+
+    @contextmanager
+    def _time_limit(self) -> Iterator[None]:
+        """Hold the connection for one search and have SQLite interrupt it past the deadline (a
+        progress handler: the statement fails with "interrupted", which `_query` names). Nested
+        searches keep the outer deadline; the handler is gone once the search is over, so writes
+        and the pipeline's reads are never cut short."""
+        if self.query_timeout_s is None or self._deadline is not None:
+            yield
+            return
+        with self._lock:
+            deadline = time.monotonic() + self.query_timeout_s
+            self._deadline = deadline
+            self._conn.set_progress_handler(lambda: time.monotonic() >= deadline, PROGRESS_STEPS)
+            try:
+                yield
+            finally:
+                self._conn.set_progress_handler(None, 0)
+                self._deadline = None
 
     def setup(self) -> None:
         with self._lock:
@@ -448,6 +503,7 @@ class SqliteStore:
             out.append((f"{col} < ?", _iso(end)))
         return out
 
+    @time_limited
     def search_events(self, query: EventQuery) -> Page[Event]:
         docs, total, cursor = self._page(
             "events",
@@ -459,6 +515,7 @@ class SqliteStore:
         )
         return Page([Event.from_json(d) for d in docs], total, cursor)
 
+    @time_limited
     def event_histogram(self, query: EventQuery, interval_s: int, offset_s: int = 0) -> list[HistogramBucket]:
         check_histogram(interval_s, query.start, query.end)
         return self._histogram(
@@ -714,6 +771,7 @@ class SqliteStore:
                 params.append(value)
         return where, params
 
+    @time_limited
     def search_alert_queue(self, query: AlertSearch) -> Page[Alert]:
         if query.ids is not None and not query.ids:
             return Page([], 0, None)
@@ -735,6 +793,7 @@ class SqliteStore:
         cursor = encode_cursor(rows[-1][0], rows[-1][1]) if rows and len(rows) == query.size else None
         return Page([Alert.from_json(r[2]) for r in rows], total, cursor)
 
+    @time_limited
     def alert_histogram(
         self, query: AlertSearch, interval_s: int, offset_s: int = 0
     ) -> list[HistogramBucket]:
@@ -745,6 +804,7 @@ class SqliteStore:
             "alerts", self._alert_search_filters(query), interval_s, offset_s, (query.start, query.end)
         )
 
+    @time_limited
     def search_alert_groups(self, query: AlertSearch) -> Page[AlertGroup]:
         """The page's group keys first (the key starts with the time, so key order is time order),
         then their members; the cursor is the last group's (time, key), Elasticsearch's shape."""
@@ -805,6 +865,7 @@ class SqliteStore:
         )
         return [Alert.from_json(r[0]) for r in rows]
 
+    @time_limited
     def alert_facets(
         self, query: AlertSearch, facets: Sequence[str], size: int = 10
     ) -> dict[str, list[FacetBucket]]:
