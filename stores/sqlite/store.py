@@ -565,16 +565,26 @@ class SqliteStore:
         rows not in time order) then sorts only the rows of its own times by (time, id) where it
         looked each match's id up in the table (3 s). After a cursor the bound is the size-th
         newest before the cursor's time, never newer than the page's last. `+` keeps the time
-        index out of it: the bound narrows the matches, it does not choose how they are found."""
+        index out of it: the bound narrows the matches, it does not choose how they are found.
+        Only where the plan sorts every match: not where an index gives them in time order
+        (`event.code:4625`: by code then time), nor where FTS5 finds them (free text, a field's
+        words: each would be looked up for its time once more, for a sort that costs little
+        beside that)."""
         where, params = self._flatten(filters)
+        if any(EVENT_TARGET.fts in clause for clause in where):
+            return []
+        cond = " WHERE " + " AND ".join(where) if where else ""
+        plan = self._query(
+            f"EXPLAIN QUERY PLAN SELECT rowid FROM events{cond} ORDER BY ts DESC, id DESC LIMIT ?",
+            [*params, size],
+        )
+        if not any(str(row[-1]) == "USE TEMP B-TREE FOR ORDER BY" for row in plan):
+            return []
         if cursor:
-            where.append("ts < ?")
+            cond += (" AND" if where else " WHERE") + " ts < ?"
             params.append(decode_cursor(cursor)[0])
         rows = self._query(
-            "SELECT ts FROM events"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY ts DESC LIMIT 1 OFFSET ?",
-            [*params, size - 1],
+            f"SELECT ts FROM events{cond} ORDER BY ts DESC LIMIT 1 OFFSET ?", [*params, size - 1]
         )
         return [("+ts >= ?", rows[0][0])] if rows else []
 
