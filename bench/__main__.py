@@ -174,7 +174,9 @@ def summary() -> str:
             f"load average {explorer.get('load_average_after', '?')} on the 2-core machine; "
             f"target p95 < {explorer['target_p95_ms']} ms per request.",
             "",
-            "| query | e.g. | matches (median) | page p50 / p95 ms (CPU p95) | histogram | sample (500) |",
+            "| query | e.g. | matches (median) | page p50 / p95 ms"
+            + (" (CPU p95)" if store == "sqlite" else "")
+            + " | histogram | sample (500) |",
             "| --- | --- | ---: | ---: | ---: | ---: |",
         ]
         for name, r in explorer["queries"].items():
