@@ -11,7 +11,8 @@
     ├── BusError               Kafka (or the in-process bus) refused or failed
     │   └── BackPressure       downstream is unavailable; retry after `retry_after` seconds
     ├── StoreError             the store refused or failed a write or query
-    └── QueryError             a search query cannot be read or answered (carries its position)
+    ├── QueryError             a search query cannot be read or answered (carries its position)
+    └── QueryTimeout           a search ran past its time limit (400: narrow the range or the query)
 
 Per-record failures never propagate out of a stage: they become dead letters, counted.
 """
@@ -107,3 +108,8 @@ class QueryError(SocError):
     def explain(self) -> str:
         """For the analyst who typed it: `line 1, column 20: the query ends too early: expected ...`."""
         return f"line {self.line}, column {self.column}: {self.message}"
+
+
+class QueryTimeout(SocError):
+    """A search ran past the store's time limit (`SOC_QUERY_TIMEOUT_S`) and was stopped: the
+    analyst's to narrow (400), rather than a request that holds the store for minutes."""

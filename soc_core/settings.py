@@ -512,6 +512,13 @@ class Settings(BaseSettings):
         description="Most events one explorer export (CSV, NDJSON) writes; it streams, so memory stays "
         "flat, and says in its headers when the query matched more.",
     )
+    query_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest one search request (events, alerts: a page, its histogram or facets) may "
+        "run in the embedded SQLite store; longer: stopped, a 400 problem asking to narrow the time "
+        "range or the query.",
+    )
     incident_max_items: int = Field(
         default=200,
         ge=1,

@@ -31,7 +31,11 @@ def build_backend(settings: Settings) -> StoreBackend:
     Nothing is opened here; each adapter opens on first use (`soc_core.store.StoreBackend`).
     """
     if settings.mode is Mode.EMBEDDED:
-        return SqliteBackend(settings.sqlite_path, rule_state_path=settings.data_dir / "rule-state.json")
+        return SqliteBackend(
+            settings.sqlite_path,
+            rule_state_path=settings.data_dir / "rule-state.json",
+            query_timeout_s=settings.query_timeout_s,
+        )
     stores = settings.stores
     return ElasticBackend.connect(
         stores.es_url, prefix=stores.index_prefix, read_retry_s=stores.es_read_retry_s

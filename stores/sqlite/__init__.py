@@ -17,8 +17,11 @@ from stores.sqlite.store import SqliteStore
 class SqliteBackend:
     """Opens each adapter on first use, over the same database file."""
 
-    def __init__(self, path: Path, *, rule_state_path: Path | None = None) -> None:
+    def __init__(
+        self, path: Path, *, rule_state_path: Path | None = None, query_timeout_s: float | None = None
+    ) -> None:
         self.path = path
+        self.query_timeout_s = query_timeout_s
         self.rule_state_path = rule_state_path or path.with_name("rule-state.json")
 
     @classmethod
@@ -30,7 +33,7 @@ class SqliteBackend:
 
     @cached_property
     def store(self) -> SqliteStore:
-        store = SqliteStore(self.path)
+        store = SqliteStore(self.path, query_timeout_s=self.query_timeout_s)
         store.setup()
         return store
 

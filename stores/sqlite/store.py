@@ -8,19 +8,21 @@ the columns we filter on beside them; paging is keyset (`@timestamp`, id), like 
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import orjson
 
 from soc_core.alert import Alert, AlertRepeat, Incident, Triage, alert_group
-from soc_core.errors import StoreError
+from soc_core.errors import QueryTimeout, StoreError
 from soc_core.event import Event
 from soc_core.kql import ALERT_FIELDS, EVENT_FIELDS
 from soc_core.records import DeadLetter
@@ -105,6 +107,12 @@ EVENT_GENERATED_COLUMNS = {
     "event_action": "$.event.action",
     "process_name": "$.process.name",
 }
+# Number fields the explorer filters by range (ports): their number, NULL when the document holds
+# anything else (a string, a list), as `json_each` compares only numbers with a number.
+EVENT_NUMBER_COLUMNS = {
+    "source_port": "$.source.port",
+    "destination_port": "$.destination.port",
+}
 EVENT_TARGET = Target(
     EVENT_FIELDS,
     "events",
@@ -117,12 +125,16 @@ EVENT_TARGET = Target(
         "soc.unit.id": "unit_id",
         "soc.system.id": "system_id",
         **{path[2:]: column for column, path in EVENT_GENERATED_COLUMNS.items()},
+        **{path[2:]: column for column, path in EVENT_NUMBER_COLUMNS.items()},
     },
     indexes={
         "host_name": "events_host_ts",
         "source_id": "events_source",
         "unit_id": "events_unit",
-        **{column: f"events_{column}_ts" for column in ("system_id", *EVENT_GENERATED_COLUMNS)},
+        **{
+            column: f"events_{column}_ts"
+            for column in ("system_id", *EVENT_GENERATED_COLUMNS, *EVENT_NUMBER_COLUMNS)
+        },
     },
 )
 ALERT_TARGET = Target(
@@ -130,6 +142,7 @@ ALERT_TARGET = Target(
     "alerts",
     "alerts_fts",
     time_columns={"@timestamp": "ts"},
+    julian_columns={"created_at": "created_jd"},
     columns={
         "severity": "severity",
         "triage.status": "status",
@@ -147,6 +160,7 @@ ALERT_TARGET = Target(
         "host_name": "alerts_host_ts",
         "user_name": "alerts_user_ts",
         "system_id": "alerts_system_ts",
+        "created_jd": "alerts_created",
     },
 )
 
@@ -186,9 +200,14 @@ ALERT_GENERATED_COLUMNS = {
     "visit_id": "$.soc.evidence.visit_id",
 }
 # Computed columns that are not one JSON path: whether an alert came from an evidence file.
-ALERT_COMPUTED_COLUMNS = {
-    "origin": "CASE WHEN json_type(CAST(doc AS TEXT), '$.soc.evidence') IS NULL"
-    " THEN 'live' ELSE 'evidence' END",
+ALERT_COMPUTED_COLUMNS = {  # column -> (type, expression)
+    "origin": (
+        "TEXT",
+        "CASE WHEN json_type(CAST(doc AS TEXT), '$.soc.evidence') IS NULL THEN 'live' ELSE 'evidence' END",
+    ),
+    # when the alert was stored, as a number (its text may end in `Z` or `+00:00`, with or without
+    # a fraction, which do not sort as text): the queue's new-alerts poll asks `created_at > since`
+    "created_jd": ("REAL", "julianday(json_extract(CAST(doc AS TEXT), '$.created_at'))"),
 }
 ORIGIN_FILTER = {"live": ("origin = ?", "live"), "evidence": ("origin = ?", "evidence")}
 
@@ -228,14 +247,46 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return str(ts), str(doc_id)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# How many SQLite virtual-machine steps pass between two looks at a search's deadline: about a
+# millisecond of work, so a stopped search overruns its limit by that, and the look costs nothing.
+PROGRESS_STEPS = 5_000
+PAGE_CACHE_KIB = 65_536
+
+
+def time_limited(method: Callable[P, R]) -> Callable[P, R]:
+    """A search an analyst's query drives (a `SqliteStore` method): stopped past the store's
+    `query_timeout_s`."""
+
+    @functools.wraps(method)
+    def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = args[0]
+        assert isinstance(store, SqliteStore)
+        with store._time_limit():
+            return method(*args, **kwargs)
+
+    return limited
+
+
 class SqliteStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, query_timeout_s: float | None = None) -> None:
+        """`query_timeout_s`: the longest a search (`time_limited`) runs before `QueryTimeout`;
+        None: no limit (tools, the pipeline's own reads)."""
         self.path = path
+        self.query_timeout_s = query_timeout_s
+        self._deadline: float | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=10000")
+        # a search's sorts and its sets of row ids (`rowid IN (...)`: 400,000 of them for
+        # `source.ip:10.0.0.0/8`) in memory, not in a temporary file, and a page cache that holds
+        # the column indexes' hot pages (the default, 2 MB, rereads them for every query)
+        self._conn.execute("PRAGMA temp_store=MEMORY")
+        self._conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         register_functions(self._conn)
         self._lock = threading.RLock()
 
@@ -257,8 +308,35 @@ class SqliteStore:
         with self._lock:
             try:
                 return list(self._conn.execute(sql, params).fetchall())
+            except sqlite3.OperationalError as exc:
+                if self._deadline is not None and time.monotonic() >= self._deadline:
+                    raise QueryTimeout(
+                        f"the search ran longer than {self.query_timeout_s:g} s and was stopped:"
+                        " narrow the time range or the query",
+                        timeout_s=self.query_timeout_s,
+                    ) from exc
+                raise StoreError(f"sqlite query failed: {exc}", path=str(self.path)) from exc
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite query failed: {exc}", path=str(self.path)) from exc
+
+    @contextmanager
+    def _time_limit(self) -> Iterator[None]:
+        """Hold the connection for one search and have SQLite interrupt it past the deadline (a
+        progress handler: the statement fails with "interrupted", which `_query` names). Nested
+        searches keep the outer deadline; the handler is gone once the search is over, so writes
+        and the pipeline's reads are never cut short."""
+        if self.query_timeout_s is None or self._deadline is not None:
+            yield
+            return
+        with self._lock:
+            deadline = time.monotonic() + self.query_timeout_s
+            self._deadline = deadline
+            self._conn.set_progress_handler(lambda: time.monotonic() >= deadline, PROGRESS_STEPS)
+            try:
+                yield
+            finally:
+                self._conn.set_progress_handler(None, 0)
+                self._deadline = None
 
     def setup(self) -> None:
         with self._lock:
@@ -272,9 +350,16 @@ class SqliteStore:
         with self._lock:
             have = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         with self._lock:
-            self._add_generated("events", EVENT_GENERATED_COLUMNS)
+            have = self._add_generated("events", EVENT_GENERATED_COLUMNS)
+            for column, path in EVENT_NUMBER_COLUMNS.items():
+                if column not in have:
+                    value = f"json_extract(CAST(doc AS TEXT), '{path}')"
+                    self._conn.execute(
+                        f"ALTER TABLE events ADD COLUMN {column} NUMERIC GENERATED ALWAYS AS"
+                        f" (CASE WHEN typeof({value}) IN ('integer', 'real') THEN {value} END) VIRTUAL"
+                    )
             self._conn.execute("CREATE INDEX IF NOT EXISTS events_host_ts ON events(host_name, ts)")
-            for column in ("system_id", *EVENT_GENERATED_COLUMNS):
+            for column in ("system_id", *EVENT_GENERATED_COLUMNS, *EVENT_NUMBER_COLUMNS):
                 self._conn.execute(f"CREATE INDEX IF NOT EXISTS events_{column}_ts ON events({column}, ts)")
         for table in FTS_TABLES:
             with self._tx() as conn:
@@ -404,11 +489,20 @@ class SqliteStore:
 
     @staticmethod
     def _page_sql(
-        table: str, ts_col: str, filters: list[tuple[str, Any]], size: int, cursor: str | None
+        table: str,
+        ts_col: str,
+        filters: list[tuple[str, Any]],
+        size: int,
+        cursor: str | None,
+        bound: Sequence[tuple[str, Any]] = (),
     ) -> tuple[str, str, list[Any], list[Any]]:
+        """The page's query and the count's; `bound` narrows the page's alone."""
         where, params = SqliteStore._flatten(filters)
         count_sql = f"SELECT COUNT(*) FROM {table}" + (" WHERE " + " AND ".join(where) if where else "")
         count_params = list(params)
+        more, more_params = SqliteStore._flatten(list(bound))
+        where.extend(more)
+        params.extend(more_params)
         if cursor:
             ts, doc_id = decode_cursor(cursor)
             where.append(f"({ts_col} < ? OR ({ts_col} = ? AND id < ?))")
@@ -432,8 +526,9 @@ class SqliteStore:
         cursor: str | None,
         *,
         count_total: bool = True,
+        bound: Sequence[tuple[str, Any]] = (),
     ) -> tuple[list[bytes], int, str | None]:
-        sql, count_sql, params, count_params = self._page_sql(table, ts_col, filters, size, cursor)
+        sql, count_sql, params, count_params = self._page_sql(table, ts_col, filters, size, cursor, bound)
         rows = self._query(sql, params)
         total = int(self._query(count_sql, count_params)[0][0]) if count_total else len(rows)
         next_cursor = encode_cursor(rows[-1][0], rows[-1][1]) if len(rows) == size else None
@@ -448,17 +543,52 @@ class SqliteStore:
             out.append((f"{col} < ?", _iso(end)))
         return out
 
+    @time_limited
     def search_events(self, query: EventQuery) -> Page[Event]:
+        filters = self._event_filters(query)
         docs, total, cursor = self._page(
             "events",
             "ts",
-            self._event_filters(query),
+            filters,
             query.size,
             query.cursor,
             count_total=query.count_total,
+            bound=self._page_bound(filters, query.size, query.cursor),
         )
         return Page([Event.from_json(d) for d in docs], total, cursor)
 
+    def _page_bound(
+        self, filters: list[tuple[str, Any]], size: int, cursor: str | None
+    ) -> list[tuple[str, Any]]:
+        """`+ts >= <the size-th newest match's time>`, read first from the time alone: a page of
+        matches a column's range finds (`destination.port < 3390`, a network, a wildcard: 200,000
+        rows not in time order) then sorts only the rows of its own times by (time, id) where it
+        looked each match's id up in the table (3 s). After a cursor the bound is the size-th
+        newest before the cursor's time, never newer than the page's last. `+` keeps the time
+        index out of it: the bound narrows the matches, it does not choose how they are found.
+        Only where the plan sorts every match: not where an index gives them in time order
+        (`event.code:4625`: by code then time), nor where FTS5 finds them (free text, a field's
+        words: each would be looked up for its time once more, for a sort that costs little
+        beside that)."""
+        where, params = self._flatten(filters)
+        if any(EVENT_TARGET.fts in clause for clause in where):
+            return []
+        cond = " WHERE " + " AND ".join(where) if where else ""
+        plan = self._query(
+            f"EXPLAIN QUERY PLAN SELECT rowid FROM events{cond} ORDER BY ts DESC, id DESC LIMIT ?",
+            [*params, size],
+        )
+        if not any(str(row[-1]) == "USE TEMP B-TREE FOR ORDER BY" for row in plan):
+            return []
+        if cursor:
+            cond += (" AND" if where else " WHERE") + " ts < ?"
+            params.append(decode_cursor(cursor)[0])
+        rows = self._query(
+            f"SELECT ts FROM events{cond} ORDER BY ts DESC LIMIT 1 OFFSET ?", [*params, size - 1]
+        )
+        return [("+ts >= ?", rows[0][0])] if rows else []
+
+    @time_limited
     def event_histogram(self, query: EventQuery, interval_s: int, offset_s: int = 0) -> list[HistogramBucket]:
         check_histogram(interval_s, query.start, query.end)
         return self._histogram(
@@ -601,10 +731,10 @@ class SqliteStore:
     def _setup_triage(self) -> None:
         with self._lock:
             have = self._add_generated("alerts", ALERT_GENERATED_COLUMNS)
-            for col, expr in ALERT_COMPUTED_COLUMNS.items():
+            for col, (kind, expr) in ALERT_COMPUTED_COLUMNS.items():
                 if col not in have:
                     self._conn.execute(
-                        f"ALTER TABLE alerts ADD COLUMN {col} TEXT GENERATED ALWAYS AS ({expr}) VIRTUAL"
+                        f"ALTER TABLE alerts ADD COLUMN {col} {kind} GENERATED ALWAYS AS ({expr}) VIRTUAL"
                     )
             self._conn.executescript(
                 TRIAGE_SCHEMA + "CREATE INDEX IF NOT EXISTS alerts_system_ts ON alerts(system_id, ts);"
@@ -622,6 +752,11 @@ class SqliteStore:
                 "CREATE INDEX IF NOT EXISTS alerts_origin_ts ON alerts(origin, ts);"
                 "CREATE INDEX IF NOT EXISTS alerts_visit ON alerts(visit_id);"
                 "CREATE INDEX IF NOT EXISTS alerts_group ON alerts(group_key);"
+                # the queue's poll (issue 15): alerts stored since the page was shown, and one
+                # unit's queue in time order (without it, a unit's filter read every alert of the
+                # severities asked from its document)
+                "CREATE INDEX IF NOT EXISTS alerts_created ON alerts(created_jd);"
+                "CREATE INDEX IF NOT EXISTS alerts_unit_ts ON alerts(unit_id, ts DESC, id DESC);"
             )
         self._backfill_groups()
 
@@ -714,6 +849,7 @@ class SqliteStore:
                 params.append(value)
         return where, params
 
+    @time_limited
     def search_alert_queue(self, query: AlertSearch) -> Page[Alert]:
         if query.ids is not None and not query.ids:
             return Page([], 0, None)
@@ -735,6 +871,7 @@ class SqliteStore:
         cursor = encode_cursor(rows[-1][0], rows[-1][1]) if rows and len(rows) == query.size else None
         return Page([Alert.from_json(r[2]) for r in rows], total, cursor)
 
+    @time_limited
     def alert_histogram(
         self, query: AlertSearch, interval_s: int, offset_s: int = 0
     ) -> list[HistogramBucket]:
@@ -745,6 +882,7 @@ class SqliteStore:
             "alerts", self._alert_search_filters(query), interval_s, offset_s, (query.start, query.end)
         )
 
+    @time_limited
     def search_alert_groups(self, query: AlertSearch) -> Page[AlertGroup]:
         """The page's group keys first (the key starts with the time, so key order is time order),
         then their members; the cursor is the last group's (time, key), Elasticsearch's shape."""
@@ -805,6 +943,7 @@ class SqliteStore:
         )
         return [Alert.from_json(r[0]) for r in rows]
 
+    @time_limited
     def alert_facets(
         self, query: AlertSearch, facets: Sequence[str], size: int = 10
     ) -> dict[str, list[FacetBucket]]:
