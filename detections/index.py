@@ -102,7 +102,6 @@ class Bucket:
             return self.rules  # a few rules cost less to evaluate than to prefilter
         mask = self.unfiltered
         flat = view.flat
-        low = view.low
         for name, automaton, memo in self.automata:
             value = flat.get(name)
             if value is None:
@@ -114,7 +113,7 @@ class Bucket:
                 for item in value:
                     mask |= _scan(automaton, memo, item)
                 continue
-            for text in low[name]:
+            for text in view.low_strings(name):
                 for _end, found in automaton.iter(text):
                     mask |= found
         rules = self.rules
