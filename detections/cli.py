@@ -48,8 +48,8 @@ from detections.correlation.engine import CorrelationEngine
 from detections.engine import DetectionEngine
 from detections.stage import DetectStage
 from soc_core.alert import Alert, AlertRepeat
-from soc_core.event import Event
-from soc_core.records import RawRecord, record_id
+from soc_core.event import Event, utcnow
+from soc_core.records import record_id
 from soc_core.settings import DetectionSettings
 
 PACKAGED_RULES = Path(__file__).parent / "rules"
@@ -65,18 +65,18 @@ def default_rule_folders(sigma_dir: Path | None) -> list[Path]:
 
 
 def _records(
-    path: Path, fmt: str | None, counters: Counter[str], reasons: Counter[str], unit: str | None = None
-) -> Iterator[RawRecord]:
+    path: Path, fmt: str | None, counters: Counter[str], reasons: Counter[str]
+) -> Iterator[tuple[str, str, str | None]]:
+    """The file's records as (record id, payload, format): a `RawRecord`'s fields, without the model
+    (the stage takes them as they are, see `NormalizeStage.normalize`)."""
     source = f"cli:{path.name}"
     if path.suffix.lower() == ".evtx":
         from normalizers.evtx_file import ReadStats, iter_records  # imported on use
 
         read = ReadStats()
+        evtx_format = fmt or "evtx_json"
         for n, payload in enumerate(iter_records(path, read)):
-            rid = record_id(source, payload, shipper_id=f"{path}:{n}")
-            yield RawRecord(
-                id=rid, source_id=source, unit_id=unit, format=fmt or "evtx_json", payload=payload
-            )
+            yield record_id(source, payload, shipper_id=f"{path}:{n}"), payload, evtx_format
         if read.errors:  # unreadable records are dead letters too, counted with their reasons
             counters["records"] += read.errors
             counters["dead_letters"] += read.errors
@@ -89,8 +89,7 @@ def _records(
 
     with path.open(encoding="utf-8", errors="replace") as handle:
         for n, (payload, _, framed) in enumerate(frame(handle, fmt), 1):
-            rid = record_id(source, payload, shipper_id=f"{path}:{n}")
-            yield RawRecord(id=rid, source_id=source, unit_id=unit, format=framed, payload=payload)
+            yield record_id(source, payload, shipper_id=f"{path}:{n}"), payload, framed
 
 
 def fold_repeats(decided: list[Alert | AlertRepeat]) -> list[Alert]:
@@ -227,9 +226,17 @@ def _detect(
     started = time.perf_counter()
     cpu_started = time.process_time()
     for path in files:
-        for record in _records(path, fmt, counters, reasons, unit):
+        source = f"cli:{path.name}"
+        for rid, payload, record_format in _records(path, fmt, counters, reasons):
             counters["records"] += 1
-            result = normalize(record)
+            result = normalize.normalize(
+                payload,
+                record_id=rid,
+                source_id=source,
+                format_name=record_format,
+                received_at=utcnow(),
+                unit_id=unit,
+            )
             if not isinstance(result, Event):
                 counters["dead_letters"] += 1
                 reasons[result.reason[:120]] += 1

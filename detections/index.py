@@ -102,21 +102,18 @@ class Bucket:
             return self.rules  # a few rules cost less to evaluate than to prefilter
         mask = self.unfiltered
         flat = view.flat
-        low = view.low
         for name, automaton, memo in self.automata:
             value = flat.get(name)
             if value is None:
                 continue
-            if type(value) is str:  # the common case, inlined: this runs for every field of every event
-                known = memo.masks.get(value)
-                if known is None:
-                    known = 0
-                    for _end, found in automaton.iter(value.lower()):
-                        known |= found
-                    memo.add(value, known)
-                mask |= known
+            if type(value) is str:  # the common case: this runs for every field of every event
+                mask |= _scan(automaton, memo, value)
                 continue
-            for text in low[name]:
+            if type(value) is list and _all_strings(value):  # an ECS array (`event.category`)
+                for item in value:
+                    mask |= _scan(automaton, memo, item)
+                continue
+            for text in view.low_strings(name):
                 for _end, found in automaton.iter(text):
                     mask |= found
         rules = self.rules
@@ -129,6 +126,25 @@ class Bucket:
 
     def all_rules(self) -> Iterable[int]:
         return iter(self.rules)
+
+
+def _scan(automaton: Any, memo: ScanMemo, value: str) -> int:
+    """The mask of the literals found in `value` (lower-cased), remembered in `memo`: the elements
+    of an array repeat as single values do (every Sysmon process event says `["process"]`)."""
+    known = memo.masks.get(value)
+    if known is None:
+        known = 0
+        for _end, found in automaton.iter(value.lower()):
+            known |= found
+        memo.add(value, known)
+    return known
+
+
+def _all_strings(items: list[Any]) -> bool:
+    for item in items:  # noqa: SIM110  (a loop compiles to C; all() over a generator does not)
+        if type(item) is not str:
+            return False
+    return True
 
 
 #: Routing-value tuples whose buckets are remembered (then forgotten all at once): far more than

@@ -148,52 +148,41 @@ def dispatch_keys(value: Any) -> tuple[str, ...]:
     return ()
 
 
-class _RawStrings(dict[str, tuple[str, ...]]):
-    """field -> string forms, computed on first access (a dict lookup afterwards: C speed)."""
-
-    __slots__ = ("flat",)
-
-    def __init__(self, flat: dict[str, Any]) -> None:
-        super().__init__()
-        self.flat = flat
-
-    def __missing__(self, field: str) -> tuple[str, ...]:
-        value = self.flat.get(field)
-        got = (value,) if isinstance(value, str) else strings_of(value)
-        self[field] = got
-        return got
-
-
-class _LowStrings(dict[str, tuple[str, ...]]):
-    """field -> lower-cased string forms, computed on first access."""
-
-    __slots__ = ("raw",)
-
-    def __init__(self, raw: _RawStrings) -> None:
-        super().__init__()
-        self.raw = raw
-
-    def __missing__(self, field: str) -> tuple[str, ...]:
-        raw = self.raw[field]
-        got = (raw[0].lower(),) if len(raw) == 1 else tuple(s.lower() for s in raw)
-        self[field] = got
-        return got
-
-
 class EventView:
     """A flat event plus memoised string forms; built once per event, shared by all rules.
 
-    `view.low[field]` / `view.raw[field]` are dicts that fill themselves, so a rule reading a
-    field pays one dict lookup, and only the first reader of a field pays for `lower()`.
+    `view.raw_strings(field)` / `view.low_strings(field)` give a field's string forms (lower-cased
+    for the second), computed on first use and remembered in the plain dicts `raw` / `low`, so a
+    rule reading a field pays one dict lookup, and only the first reader of a field pays for
+    `lower()`. (Plain dicts and compiled methods: dict subclasses with `__missing__`, as these
+    were, cost a Python-level dispatch on every read.)
     """
 
     __slots__ = ("_routes", "flat", "low", "raw")
 
     def __init__(self, flat: dict[str, Any]) -> None:
         self.flat = flat
-        self.raw = _RawStrings(flat)
-        self.low = _LowStrings(self.raw)
+        self.raw: dict[str, tuple[str, ...]] = {}
+        self.low: dict[str, tuple[str, ...]] = {}
         self._routes: dict[tuple[str, ...], list[tuple[str, ...]]] | None = None
+
+    def raw_strings(self, field: str) -> tuple[str, ...]:
+        """The string forms of the field's value (one per array element; none when absent)."""
+        got = self.raw.get(field)
+        if got is None:
+            value = self.flat.get(field)
+            got = (value,) if isinstance(value, str) else strings_of(value)
+            self.raw[field] = got
+        return got
+
+    def low_strings(self, field: str) -> tuple[str, ...]:
+        """`raw_strings`, lower-cased."""
+        got = self.low.get(field)
+        if got is None:
+            raw = self.raw_strings(field)
+            got = (raw[0].lower(),) if len(raw) == 1 else tuple([s.lower() for s in raw])
+            self.low[field] = got
+        return got
 
     def route_keys(self, signature: tuple[str, ...]) -> list[tuple[str, ...]]:
         """The dispatch keys of the event for these routing fields, as the index computes them."""
@@ -409,7 +398,7 @@ class StrAny(FieldNode):
         self._automaton = _needles(self.contains) if len(self.contains) >= AUTOMATON_MIN else None
 
     def match(self, view: EventView) -> bool:
-        values = view.raw[self.field] if self.cased else view.low[self.field]
+        values = view.raw_strings(self.field) if self.cased else view.low_strings(self.field)
         if not values:
             return False
         eq = self.eq
@@ -456,9 +445,10 @@ class Regex(FieldNode):
     def match(self, view: EventView) -> bool:
         if self._min_line >= 0:  # what RE2 would answer (`.` is any character but a newline)
             size = self._min_line
-            return any(len(line) >= size for value in view.raw[self.field] for line in value.split("\n"))
+            values = view.raw_strings(self.field)
+            return any(len(line) >= size for value in values for line in value.split("\n"))
         test = self._regex.Match
-        for value in view.raw[self.field]:  # noqa: SIM110
+        for value in view.raw_strings(self.field):  # noqa: SIM110
             if test(value.encode()):
                 return True
         return False
@@ -481,7 +471,7 @@ class BoolEq(FieldNode):
 
     def match(self, view: EventView) -> bool:
         want = "true" if self.value else "false"
-        return want in view.low[self.field]
+        return want in view.low_strings(self.field)
 
 
 def _present(value: Any) -> bool:
@@ -549,7 +539,7 @@ class Cidr(FieldNode):
 
     def match(self, view: EventView) -> bool:
         network = self._network
-        for text in view.raw[self.field]:
+        for text in view.raw_strings(self.field):
             if len(text) > 64:
                 continue
             try:
@@ -574,8 +564,8 @@ class FieldRef(FieldNode):
     def match(self, view: EventView) -> bool:
         # starts_with/ends_with mirror pySigma: `fieldref|startswith` sets starts_with (the value
         # starts with the referenced one), `contains` sets both.
-        for value in view.low[self.field]:
-            for ref in view.low[self.other]:
+        for value in view.low_strings(self.field):
+            for ref in view.low_strings(self.other):
                 if self.starts_with and self.ends_with:
                     ok = ref in value
                 elif self.starts_with:

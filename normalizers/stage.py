@@ -14,6 +14,7 @@ may be, is a dead letter here rather than a failure of whichever stage first tri
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,8 @@ from soc_core.records import DeadLetter, RawRecord
 from soc_core.registry import SourceContext
 
 SourceLookup = Callable[[str], SourceContext | None]
+#: Who a record came from: source id, unit id, system id, evidence (`RawRecord`'s fields).
+Attribution = tuple[str, str | None, str | None, dict[str, Any] | None]
 
 
 def _no_registry(source_id: str) -> SourceContext | None:
@@ -59,26 +62,55 @@ class NormalizeStage:
         return zone
 
     def __call__(self, record: RawRecord) -> Event | DeadLetter:
-        ctx = self._lookup(record.source_id)
-        format_name = record.format or (ctx.format if ctx else None)
+        return self.normalize(
+            record.payload,
+            record_id=record.id,
+            source_id=record.source_id,
+            format_name=record.format,
+            received_at=record.received_at,
+            unit_id=record.unit_id,
+            system_id=record.system_id,
+            evidence=record.evidence,
+        )
+
+    def normalize(
+        self,
+        payload: str,
+        *,
+        record_id: str,
+        source_id: str,
+        format_name: str | None,
+        received_at: datetime,
+        unit_id: str | None = None,
+        system_id: str | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> Event | DeadLetter:
+        """`stage(record)` from the record's fields, for a caller that holds them already: the
+        offline command reads its records itself, and validating a `RawRecord` per record (what
+        comes from outside must be) was a twentieth of its time."""
+        ctx = self._lookup(source_id)
+        format_name = format_name or (ctx.format if ctx else None)
         try:
-            self._guard(record.payload)
-            normalizer = self._choose(format_name, record.payload)
+            self._guard(payload)
+            normalizer = self._choose(format_name, payload)
             parse_ctx = ParseContext(
-                received_at=record.received_at,
+                received_at=received_at,
                 timezone=self._zone(ctx.timezone) if ctx else VIETNAM,
-                source_id=record.source_id,
+                source_id=source_id,
             )
-            doc = normalizer.parse(record.payload, parse_ctx)
-            return self._finish(doc, record, ctx, normalizer)
+            doc = normalizer.parse(payload, parse_ctx)
+            attribution = (source_id, unit_id, system_id, evidence)
+            return self._finish(doc, record_id, payload, received_at, attribution, ctx, normalizer)
         except (NormalizeError, ConfigError, RecordRefused) as exc:
-            return self._dead(record, format_name, str(exc))
+            return self._dead(record_id, source_id, payload, format_name, str(exc))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            return self._dead(record, format_name, f"invalid ECS field {where}: {first['msg']}")
+            reason = f"invalid ECS field {where}: {first['msg']}"
+            return self._dead(record_id, source_id, payload, format_name, reason)
         except Exception as exc:  # a parser bug must not stop the stream: dead-letter it, named
-            return self._dead(record, format_name, f"parser error {type(exc).__name__}: {exc}")
+            reason = f"parser error {type(exc).__name__}: {exc}"
+            return self._dead(record_id, source_id, payload, format_name, reason)
 
     def metric_labels(self, source_id: str, format_name: str | None) -> tuple[str, str]:
         """The `source` and `format` labels of a record's outcome metrics: a source the registry
@@ -105,53 +137,63 @@ class NormalizeStage:
             raise NormalizeError("no format declared for the source and none recognised the record")
         return sniffed
 
-    def _soc_for(self, record: RawRecord, ctx: SourceContext | None, fmt: str) -> dict[str, Any]:
+    def _soc_for(self, attribution: Attribution, ctx: SourceContext | None, fmt: str) -> dict[str, Any]:
         """The provincial context of a source as its document: built once per source and format,
         not per event (a model and its dump per record were a tenth of the stage's time). The
         dict is shared by the source's events, never changed; evidence is per record."""
-        key = (record.source_id, record.unit_id, record.system_id, fmt, ctx)
+        source_id, unit_id, system_id, evidence = attribution
+        key = (source_id, unit_id, system_id, fmt, ctx)
         soc = self._soc.get(key)
         if soc is None:
             if len(self._soc) > 10_000:  # registry reloads make new keys; keep the cache bounded
                 self._soc.clear()
             soc = self._soc[key] = Soc(
                 unit=SocUnit(
-                    id=record.unit_id or (ctx.unit_id if ctx else None), name=ctx.unit_name if ctx else None
+                    id=unit_id or (ctx.unit_id if ctx else None), name=ctx.unit_name if ctx else None
                 ),
                 system=SocSystem(
-                    id=record.system_id or (ctx.system_id if ctx else None),
+                    id=system_id or (ctx.system_id if ctx else None),
                     name=ctx.system_name if ctx else None,
                     level=ctx.system_level if ctx else None,
                 ),
-                source=SocSource(id=record.source_id, format=fmt),
+                source=SocSource(id=source_id, format=fmt),
             ).to_doc()
-        if record.evidence is not None:
-            return {**soc, "evidence": Soc(evidence=record.evidence).to_doc()["evidence"]}
+        if evidence is not None:
+            return {**soc, "evidence": Soc(evidence=evidence).to_doc()["evidence"]}
         return soc
 
     def _finish(
-        self, doc: dict[str, Any], record: RawRecord, ctx: SourceContext | None, normalizer: Normalizer
+        self,
+        doc: dict[str, Any],
+        record_id: str,
+        payload: str,
+        received_at: datetime,
+        attribution: Attribution,
+        ctx: SourceContext | None,
+        normalizer: Normalizer,
     ) -> Event:
         """Identity, attribution and the original record; validation unless the parser's output is typed."""
         meta = doc.get("event")
         meta = dict(meta) if isinstance(meta, dict) else {}
-        meta["id"] = record.id
-        meta.setdefault("original", record.payload)
+        meta["id"] = record_id
+        meta.setdefault("original", payload)
         meta["ingested"] = utcnow()
-        meta.setdefault("created", record.received_at)
+        meta.setdefault("created", received_at)
         doc["event"] = meta
         if not normalizer.typed_output:
             doc = validate_ecs(doc)
-        doc["soc"] = self._soc_for(record, ctx, normalizer.name)
+        doc["soc"] = self._soc_for(attribution, ctx, normalizer.name)
         return Event(doc)
 
     @staticmethod
-    def _dead(record: RawRecord, format_name: str | None, reason: str) -> DeadLetter:
+    def _dead(
+        record_id: str, source_id: str, payload: str, format_name: str | None, reason: str
+    ) -> DeadLetter:
         return DeadLetter(
-            id=record.id,
-            source_id=record.source_id,
+            id=record_id,
+            source_id=source_id,
             stage="normalize",
             format_tried=format_name,
             reason=reason,
-            raw=record.payload,
+            raw=payload,
         )

@@ -219,8 +219,7 @@ def unnamed_values(data: dict[str, str]) -> list[str]:
     every shape the same list. A manifest that itself names its fields `param1..N` (System 7036,
     7040) cannot be told apart in Winlogbeat's shape, so its values are listed too.
     """
-    keys = "\x00".join(data)
-    if not keys.startswith("param") and "\x00param" not in keys:  # most events: no Python loop
+    if not _has_param_key(data):  # most events
         return []
     found: list[tuple[int, str]] = []
     for key, value in data.items():
@@ -229,6 +228,13 @@ def unnamed_values(data: dict[str, str]) -> list[str]:
             found.append((int(number), value))
     found.sort()
     return [value for _, value in found]
+
+
+def _has_param_key(data: dict[str, str]) -> bool:
+    for key in data:  # noqa: SIM110  (a loop compiles to C; any() over a generator does not)
+        if key.startswith("param"):
+            return True
+    return False
 
 
 def merge_user_data(data: dict[str, str], user: dict[str, str] | None) -> None:
@@ -464,11 +470,21 @@ def keyword_mask(value: object) -> int | None:
     return None
 
 
+#: The names `KEYWORD_NAMES` gives each value of the mask's byte they occupy (bits 48 to 55), so
+#: that an event's names are one lookup, not eight operations on a 64-bit (boxed) int.
+_KEYWORD_BYTE_SHIFT: Final = 48
+_NAMES_BY_BYTE: Final[tuple[tuple[str, ...], ...]] = tuple(
+    tuple(name for bit, name in KEYWORD_NAMES if (byte << _KEYWORD_BYTE_SHIFT) & bit) for byte in range(256)
+)
+if any(bit >> _KEYWORD_BYTE_SHIFT not in range(1, 256) for bit, _ in KEYWORD_NAMES):
+    raise ImportError("KEYWORD_NAMES has a bit outside the byte _NAMES_BY_BYTE covers")
+
+
 def keyword_names(mask: int | None) -> list[str] | None:
     if not mask:
         return None
-    names = [name for bit, name in KEYWORD_NAMES if mask & bit]
-    return names or None
+    names = _NAMES_BY_BYTE[(mask >> _KEYWORD_BYTE_SHIFT) & 0xFF]
+    return list(names) if names else None
 
 
 def split_command_line(cmd: str) -> list[str]:

@@ -102,6 +102,9 @@ def build(target: Target) -> None:
     target.clean()
     os.chdir(ROOT)  # mypyc names modules by their path relative to the working directory
     paths = [str(p.relative_to(ROOT)) for p in target.sources()]
+    # The digests of the sources as mypyc reads them: a source edited during the (minute-long)
+    # compile must make the build stale, not be recorded as built.
+    built = {p.name: digest(p) for p in target.sources()}
     started = time.monotonic()
     print(f"compiling {len(paths)} {target.package} modules with mypyc...", flush=True)
     work = BUILD_DIR / target.package
@@ -110,7 +113,6 @@ def build(target: Target) -> None:
         ext_modules=mypycify(paths, opt_level="3", group_name=target.group, target_dir=str(work / "c")),
         script_args=["--quiet", "build_ext", "--inplace", "--build-temp", str(work / "obj")],
     )
-    built = {p.name: digest(p) for p in target.sources()}
     target.manifest.write_text(json.dumps(built, indent=1, sort_keys=True) + "\n")
     elapsed = time.monotonic() - started
     print(

@@ -360,6 +360,12 @@ class CorrelationEngine:
 
     def _expire(self, out: Output, inclusive: bool) -> None:
         limit = self.watermark
+        if limit == -math.inf and not inclusive:
+            # No window closes before the first watermark (a deadline is a time, or -inf for a
+            # state without a window, which only an inclusive advance closes). Offline, with the
+            # whole input as lateness, that is every offer until the flush: not a walk over every
+            # correlation's windows per event that hits one.
+            return
         for cid, order in self._order.items():
             c = self._by_id[cid]
             groups = self._groups[cid]

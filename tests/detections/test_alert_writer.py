@@ -40,8 +40,11 @@ def test_writer_bytes_equal_the_models_on_the_evtx_corpus(tmp_path: Path) -> Non
     counters: Counter[str] = Counter()
     alerts = 0
     for path in paths:
-        for record in _records(path, None, counters, Counter()):
-            event = normalize(record)
+        source = f"cli:{path.name}"
+        for rid, payload, fmt in _records(path, None, counters, Counter()):
+            event = normalize.normalize(
+                payload, record_id=rid, source_id=source, format_name=fmt, received_at=CREATED
+            )
             assert isinstance(event, Event), event
             written, _ = stage.evaluate_json(event, created_at=CREATED)
             assert written == model_bytes(stage, event), (path.name, event.id)

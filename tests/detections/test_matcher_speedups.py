@@ -10,6 +10,7 @@ import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detections.engine import DetectionEngine
 from detections.index import SCAN_MEMO_CHARS, ScanMemo
 from detections.loader import RuleFile, load_file
 from detections.matchers import EventView, Regex, re2_compile, re2_tester
@@ -26,7 +27,7 @@ LINES = st.text(alphabet=st.sampled_from(["a", "é", " ", "\n", "\r", "\t", "\u4
 def test_long_line_regexes_agree_with_re2(pattern: str, values: list[str]) -> None:
     node = Regex(field="f", pattern=pattern)
     view = EventView({"f": values[0] if len(values) == 1 else values})
-    expected = any(re2_compile(pattern).search(v) is not None for v in view.raw["f"])
+    expected = any(re2_compile(pattern).search(v) is not None for v in view.raw_strings("f"))
     assert node.match(view) is expected
 
 
@@ -130,8 +131,8 @@ def test_scan_memo_stays_within_its_character_budget() -> None:
     assert memo.masks == {} and memo.chars == 0
 
 
-def test_prefilter_answers_are_the_same_from_the_memo(make_engine: EngineFactory) -> None:
-    """A value seen before takes its literal mask from the memo: the same rules fire, twice over."""
+def _needle_engine(make_engine: EngineFactory) -> DetectionEngine:
+    """Six process-creation rules, rule n looking for `needle<n>` in the command line."""
     rules = [
         proc_rule(
             f"selection:\n    CommandLine|contains: 'needle{n}'\ncondition: selection",
@@ -139,7 +140,12 @@ def test_prefilter_answers_are_the_same_from_the_memo(make_engine: EngineFactory
         )
         for n in range(6)
     ]
-    engine = make_engine(*rules)
+    return make_engine(*rules)
+
+
+def test_prefilter_answers_are_the_same_from_the_memo(make_engine: EngineFactory) -> None:
+    """A value seen before takes its literal mask from the memo: the same rules fire, twice over."""
+    engine = _needle_engine(make_engine)
     event = {
         "winlog.channel": "Microsoft-Windows-Sysmon/Operational",
         "event.code": "1",
@@ -148,3 +154,24 @@ def test_prefilter_answers_are_the_same_from_the_memo(make_engine: EngineFactory
     first = sorted(m.rule.id for m in engine.match(dict(event)))
     again = sorted(m.rule.id for m in engine.match(dict(event)))
     assert first == again == ["00000000-0000-4000-8000-000000000003", "00000000-0000-4000-8000-000000000005"]
+
+
+def test_prefilter_remembers_the_elements_of_an_array_value(make_engine: EngineFactory) -> None:
+    """An ECS array's elements are answered from the memo as single values are (every Sysmon
+    process event says `event.category: ["process"]`): scanned once, and the same rules fire."""
+    engine = _needle_engine(make_engine)
+    event = {
+        "winlog.channel": "Microsoft-Windows-Sysmon/Operational",
+        "event.code": "1",
+        "winlog.event_data.CommandLine": ["cmd /c NEEDLE3", "needle5 too", "nothing"],
+    }
+    first = sorted(m.rule.id for m in engine.match(dict(event)))
+    again = sorted(m.rule.id for m in engine.match(dict(event)))
+    assert first == again == ["00000000-0000-4000-8000-000000000003", "00000000-0000-4000-8000-000000000005"]
+    memos = [
+        memo
+        for table in engine._index._signatures.values()
+        for bucket in table.values()
+        for _, _, memo in bucket.automata
+    ]
+    assert any(memo.masks.get("cmd /c NEEDLE3") and "nothing" in memo.masks for memo in memos)

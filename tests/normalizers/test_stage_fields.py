@@ -1,0 +1,42 @@
+"""`NormalizeStage.normalize`: a record's fields in, the same result as the stage gives the record."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from normalizers.stage import NormalizeStage
+from soc_core.event import Event
+from soc_core.records import DeadLetter, RawRecord
+
+LINE = "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8"
+RECEIVED = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def _both(payload: str, fmt: str | None) -> tuple[Event | DeadLetter, Event | DeadLetter]:
+    stage = NormalizeStage()
+    record = RawRecord(
+        id="r1", source_id="src", unit_id="u1", format=fmt, received_at=RECEIVED, payload=payload
+    )
+    by_fields = stage.normalize(
+        payload, record_id="r1", source_id="src", format_name=fmt, received_at=RECEIVED, unit_id="u1"
+    )
+    return stage(record), by_fields
+
+
+def test_the_fields_of_a_record_normalize_as_the_record_does() -> None:
+    from_record, from_fields = _both(LINE, "linux_syslog")
+    assert isinstance(from_fields, Event)
+    assert isinstance(from_record, Event)
+    ingested = from_record.doc["event"]["ingested"]
+    from_fields.doc["event"]["ingested"] = ingested  # the one field that is the time of the call
+    assert from_fields.doc == from_record.doc
+    assert from_fields.doc["soc"]["unit"]["id"] == "u1"
+    assert from_fields.doc["event"]["created"] == RECEIVED
+
+
+def test_a_record_that_does_not_parse_is_the_same_dead_letter_from_its_fields() -> None:
+    from_record, from_fields = _both('{"Event": {"System": {}}}', "evtx_json")
+    assert isinstance(from_record, DeadLetter)
+    assert isinstance(from_fields, DeadLetter)
+    assert from_fields.model_dump(exclude={"at"}) == from_record.model_dump(exclude={"at"})
+    assert from_fields.raw == '{"Event": {"System": {}}}' and "EventID" in from_fields.reason
