@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -357,13 +357,21 @@ def worker(stage: Stage) -> None:
 @app.command()
 def scheduler() -> None:
     """Distributed mode: periodic jobs (APScheduler): the coverage snapshot and silence alerts,
-    inspection reminders, and the weekly and monthly reports."""
+    inspection reminders, the weekly and monthly reports, and retention of expired indices."""
     setup_logging()
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from socpipe.jobs import ReportJob, add_coverage_job, add_reminder_job, add_report_job, report_dispatcher
+    from socpipe.jobs import (
+        ReportJob,
+        add_coverage_job,
+        add_reminder_job,
+        add_report_job,
+        add_retention_job,
+        report_dispatcher,
+    )
     from socpipe.ops import start_ops
     from socpipe.runtime import build_backend
+    from stores.elastic import ElasticBackend
 
     settings = Settings.load(mode=Mode.DISTRIBUTED)
     backend = build_backend(settings)
@@ -373,6 +381,13 @@ def scheduler() -> None:
     add_report_job(
         sched, ReportJob(backend, settings, report_dispatcher(settings)), first_run=datetime.now(UTC)
     )
+    if isinstance(backend, ElasticBackend):  # always, in distributed mode
+        add_retention_job(
+            sched,
+            backend.retention(settings.stores.retention_days),
+            interval_s=settings.stores.retention_check_interval_s,
+            first_run=datetime.now(UTC) + timedelta(minutes=1),
+        )
     start_ops(settings, backend.store.health, "scheduler")
 
     def stop(signum: int, frame: Any) -> None:

@@ -23,6 +23,7 @@ from notifiers import build_channels
 from notify.delivery import Dispatcher
 from soc_core.settings import Settings
 from soc_core.store import StoreBackend
+from stores.elastic.retention import ElasticRetention
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,22 @@ def add_report_job(sched: BaseScheduler, job: ReportJob, *, first_run: datetime)
         "interval",
         seconds=job.settings.check_interval_s,
         id="periodic-reports",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=first_run,
+    )
+
+
+def add_retention_job(
+    sched: BaseScheduler, retention: ElasticRetention, *, interval_s: float, first_run: datetime
+) -> None:
+    """Every `SOC_RETENTION_CHECK_INTERVAL_S`: expired indices deleted, or handed to ILM where the
+    cluster has it (`stores.elastic.retention`)."""
+    sched.add_job(
+        lambda: retention.run(datetime.now(UTC)),
+        "interval",
+        seconds=interval_s,
+        id="retention",
         max_instances=1,
         coalesce=True,
         next_run_time=first_run,
