@@ -3,13 +3,16 @@ expires the configured days after the end of the day or month in its name."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from soc_core.errors import StoreError
 from soc_core.store import AuditQuery
+from socpipe.jobs import add_retention_job
 from stores.elastic import ElasticBackend
 from stores.elastic.retention import ElasticRetention, period_end
 from stores.elastic.store import ElasticStore
@@ -106,3 +109,18 @@ def test_period_ends() -> None:
 def test_an_unknown_kind_is_refused(backend: ElasticBackend) -> None:
     with pytest.raises(StoreError):
         ElasticRetention(backend.client, "x-", {"logs": 1}, audit=lambda entries: None)
+
+
+def test_the_scheduler_job_deletes(backend: ElasticBackend, prefix: str) -> None:
+    """The job as `socpipe scheduler` registers it, on the real clock: last year's day goes."""
+    sched = BackgroundScheduler(timezone="UTC")
+    add_retention_job(sched, backend.retention({"events": 30}), interval_s=3600, first_run=datetime.now(UTC))
+    sched.start()
+    try:
+        deadline = time.monotonic() + 30
+        while "events-2025.12.04" in indices(backend, prefix) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        sched.shutdown(wait=True)
+    assert "events-2025.12.04" not in indices(backend, prefix)
+    assert {"registry", "events-copy"} <= indices(backend, prefix)
