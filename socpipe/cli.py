@@ -371,7 +371,6 @@ def scheduler() -> None:
     )
     from socpipe.ops import start_ops
     from socpipe.runtime import build_backend
-    from stores.elastic import ElasticBackend
 
     settings = Settings.load(mode=Mode.DISTRIBUTED)
     backend = build_backend(settings)
@@ -381,13 +380,12 @@ def scheduler() -> None:
     add_report_job(
         sched, ReportJob(backend, settings, report_dispatcher(settings)), first_run=datetime.now(UTC)
     )
-    if isinstance(backend, ElasticBackend):  # always, in distributed mode
-        add_retention_job(
-            sched,
-            backend.retention(settings.stores.retention_days),
-            interval_s=settings.stores.retention_check_interval_s,
-            first_run=datetime.now(UTC) + timedelta(minutes=1),
-        )
+    add_retention_job(
+        sched,
+        backend.retention(settings.stores.retention_days),
+        interval_s=settings.stores.retention_check_interval_s,
+        first_run=datetime.now(UTC) + timedelta(minutes=1),
+    )
     start_ops(settings, backend.store.health, "scheduler")
 
     def stop(signum: int, frame: Any) -> None:

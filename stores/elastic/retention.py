@@ -1,4 +1,4 @@
-"""Retention of the time-series indices: each kind is kept a number of days after its period ended.
+"""Retention of the time-series indices in Elasticsearch (`soc_core.retention` says the rule).
 
 Events go to daily indices, alerts, dead letters and audit to monthly ones, named by the time of what
 they hold (`<prefix>events-2026.12.05`, `<prefix>alerts-2026.12`), not by when they were created: an
@@ -14,40 +14,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from soc_core.errors import StoreError
+from soc_core.retention import PERIODS, RetentionResult, cutoff, next_period, retention_audit
 from soc_core.store import AuditEntry
 
 log = logging.getLogger(__name__)
 
-#: Index kind -> the date format of its period in the index name.
-PERIODS: dict[str, str] = {"events": "%Y.%m.%d", "alerts": "%Y.%m", "deadletters": "%Y.%m", "audit": "%Y.%m"}
-
-ACTOR = "system:retention"
+#: Period -> its date format in an index name (`ElasticStore.event_index`, `alert_index`, ...).
+NAME_FORMATS = {"day": "%Y.%m.%d", "month": "%Y.%m"}
 
 
-def period_end(suffix: str, fmt: str) -> datetime | None:
+def period_end(suffix: str, period: str) -> datetime | None:
     """The end of the day or month named by `suffix` (UTC), or None when it is not such a name."""
     try:
-        start = datetime.strptime(suffix, fmt).replace(tzinfo=UTC)
+        start = datetime.strptime(suffix, NAME_FORMATS[period]).replace(tzinfo=UTC)
     except ValueError:
         return None
-    if fmt == "%Y.%m.%d":
-        return start + timedelta(days=1)
-    return (start + timedelta(days=32)).replace(day=1)
-
-
-@dataclass
-class RetentionResult:
-    """What one run did: indices deleted, indices handed to ILM, names it could not read."""
-
-    deleted: list[str] = field(default_factory=list)
-    handed_to_ilm: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
+    return next_period(start, period)
 
 
 class ElasticRetention:
@@ -119,13 +106,16 @@ class ElasticRetention:
         return out
 
     def _delete_expired(self, kind: str, days: int, result: RetentionResult, now: datetime) -> None:
+        expired_before = cutoff(kind, days, now)
         for name, end in self._indices(kind, result):
-            if end + timedelta(days=days) > now:
+            if end > expired_before:
                 continue
             self.es.indices.delete(index=name)
             log.info("retention: deleted %s (%s kept %d days after %s)", name, kind, days, end.date())
             result.deleted.append(name)
-            self._audit("retention.delete", name, kind, days, end, now)
+            self.audit(
+                [retention_audit("retention.delete", "index", name, kind, days, now, end=end.isoformat())]
+            )
 
     def _hand_to_ilm(self, kind: str, days: int, result: RetentionResult, now: datetime) -> None:
         policy = self.policy_name(kind)
@@ -150,20 +140,6 @@ class ElasticRetention:
             )
             log.info("retention: %s handed to %s (deleted %d days after %s)", name, policy, days, end)
             result.handed_to_ilm.append(name)
-            self._audit("retention.ilm", name, kind, days, end, now)
-
-    def _audit(self, action: str, name: str, kind: str, days: int, end: datetime, now: datetime) -> None:
-        """One entry per index and action (its id is derived from both, so a retried run adds none)."""
-        self.audit(
-            [
-                AuditEntry(
-                    id=f"{action}-{name}",
-                    at=now,
-                    actor=ACTOR,
-                    action=action,
-                    target_type="index",
-                    target_id=name,
-                    details={"kind": kind, "days": days, "period_end": end.isoformat()},
-                )
-            ]
-        )
+            self.audit(
+                [retention_audit("retention.ilm", "index", name, kind, days, now, end=end.isoformat())]
+            )

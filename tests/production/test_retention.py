@@ -100,10 +100,10 @@ def test_the_local_cluster_without_ilm_is_detected(backend: ElasticBackend) -> N
 
 
 def test_period_ends() -> None:
-    assert period_end("2026.12.31", "%Y.%m.%d") == datetime(2027, 1, 1, tzinfo=UTC)
-    assert period_end("2026.12", "%Y.%m") == datetime(2027, 1, 1, tzinfo=UTC)
-    assert period_end("2026.02", "%Y.%m") == datetime(2026, 3, 1, tzinfo=UTC)
-    assert period_end("copy", "%Y.%m") is None
+    assert period_end("2026.12.31", "day") == datetime(2027, 1, 1, tzinfo=UTC)
+    assert period_end("2026.12", "month") == datetime(2027, 1, 1, tzinfo=UTC)
+    assert period_end("2026.02", "month") == datetime(2026, 3, 1, tzinfo=UTC)
+    assert period_end("copy", "month") is None
 
 
 def test_an_unknown_kind_is_refused(backend: ElasticBackend) -> None:
