@@ -441,9 +441,10 @@ class StoreSettings(BaseSettings):
         default=730, ge=0, description="Days monthly alert indices are kept after their month; 0: forever."
     )
     retention_deadletters_days: int = Field(
-        default=90,
+        default=365,
         ge=0,
-        description="Days monthly dead-letter indices are kept after their month; 0: forever.",
+        description="Days monthly dead-letter indices are kept after their month (the only copy of "
+        "those logs, so as long as events); 0: forever.",
     )
     retention_audit_days: int = Field(
         default=730, ge=0, description="Days monthly audit indices are kept after their month; 0: forever."
