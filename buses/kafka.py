@@ -9,6 +9,10 @@ kafka-python checksums every record batch it builds or fetches (CRC-32C). It doe
 when the `crc32c` package is installed (a dependency of socpipe for that reason); in its pure
 Python fallback the checksum cost more than everything else a receiver does, so its absence is
 logged when the producer starts.
+
+Durability is set per deployment: the topics we create get `replication` copies and
+`min.insync.replicas`, and the producer is idempotent, so a send retried after a lost acknowledgement
+is written once (docs/production.md gives a cluster's values).
 """
 
 from __future__ import annotations
@@ -45,8 +49,14 @@ class KafkaBus:
         publish_timeout_s: float = 10.0,
         client_id: str = "socpipe",
         health_topic: str = "soc.raw",
+        replication: int = 1,
+        min_insync_replicas: int = 1,
+        idempotence: bool = True,
     ) -> None:
         self._health_topic = health_topic
+        self._replication = replication
+        self._min_insync = min_insync_replicas
+        self._idempotence = idempotence
         self._bootstrap = bootstrap
         self._timeout = publish_timeout_s
         self._client_id = client_id
@@ -64,6 +74,7 @@ class KafkaBus:
                     bootstrap_servers=self._bootstrap,
                     client_id=self._client_id,
                     acks="all",
+                    enable_idempotence=self._idempotence,
                     linger_ms=2,
                     batch_size=512 * 1024,
                     retries=5,
@@ -110,24 +121,41 @@ class KafkaBus:
         )
 
     def ensure_topics(self, names: Sequence[str], partitions: int, *, compacted: bool = False) -> None:
-        """Create topics with the wanted partition count (idempotent); `compacted`: keep the latest
-        record per key (a changelog), deleting keys whose latest record is a tombstone."""
+        """Create topics with the wanted partition count, the bus's replication and
+        `min.insync.replicas` (idempotent: existing topics are left as they are); `compacted`: keep
+        the latest record per key (a changelog), deleting keys whose latest record is a tombstone.
+        A replication above the brokers there are is refused by Kafka and raised, never lowered."""
         admin = KafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
-        configs = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+        configs = {
+            "max.message.bytes": str(MAX_MESSAGE_BYTES),
+            "min.insync.replicas": str(self._min_insync),
+        }
         if compacted:
             configs["cleanup.policy"] = "compact"
         try:
             existing = set(admin.list_topics())
             wanted = [
-                NewTopic(name=n, num_partitions=partitions, replication_factor=1, topic_configs=dict(configs))
+                NewTopic(
+                    name=n,
+                    num_partitions=partitions,
+                    replication_factor=self._replication,
+                    topic_configs=dict(configs),
+                )
                 for n in names
                 if n not in existing
             ]
             if wanted:
+                # another process creating the same topic at once is not an error; any other
+                # per-topic refusal (e.g. InvalidReplicationFactor) is raised by create_topics
                 with contextlib.suppress(TopicAlreadyExistsError):
                     admin.create_topics(wanted)
         except KafkaError as exc:
-            raise BusError(f"cannot create topics: {exc}", bootstrap=self._bootstrap) from exc
+            raise BusError(
+                f"cannot create topics: {exc}",
+                bootstrap=self._bootstrap,
+                replication=str(self._replication),
+                min_insync_replicas=str(self._min_insync),
+            ) from exc
         finally:
             admin.close()
 

@@ -401,6 +401,79 @@ class StoreSettings(BaseSettings):
         description="How long a read waits out Elasticsearch's 429/503 (shards not allocated yet, "
         "overload), asking again with backoff; 0: not at all.",
     )
+    # Durability (issue 17): single-node defaults; docs/production.md gives a cluster's values.
+    topic_replication: int = Field(
+        default=1,
+        ge=1,
+        description="Copies of each partition of the topics we create (at most the brokers); 3 on a "
+        "cluster (docs/production.md).",
+    )
+    topic_min_insync_replicas: int = Field(
+        default=1,
+        ge=1,
+        description="Copies that must have a record before Kafka acknowledges it (`min.insync.replicas` "
+        "of our topics; producers send with acks=all); at most `SOC_TOPIC_REPLICATION`, 2 on a cluster.",
+    )
+    kafka_idempotence: bool = Field(
+        default=True,
+        description="Idempotent producer: a send retried after a lost acknowledgement is not written "
+        "twice (needs brokers >= 0.11, which every supported Kafka is).",
+    )
+    es_shards: int = Field(
+        default=1,
+        ge=1,
+        description="Primary shards of each new events/alerts/dead-letter/audit index; others have one.",
+    )
+    es_replicas: int = Field(
+        default=0,
+        ge=0,
+        description="Replica copies of every index we create (0 on one node, 1 with 2+ nodes); existing "
+        "indices keep theirs (docs/production.md).",
+    )
+    # Retention (issue 17): days after an index's period (day or month) ended; 0 keeps forever.
+    retention_events_days: int = Field(
+        default=365,
+        ge=0,
+        description="Days daily event indices are kept after their day (docs/production.md says why); "
+        "0: forever.",
+    )
+    retention_alerts_days: int = Field(
+        default=730, ge=0, description="Days monthly alert indices are kept after their month; 0: forever."
+    )
+    retention_deadletters_days: int = Field(
+        default=365,
+        ge=0,
+        description="Days monthly dead-letter indices are kept after their month (the only copy of "
+        "those logs, so as long as events); 0: forever.",
+    )
+    retention_audit_days: int = Field(
+        default=730, ge=0, description="Days monthly audit indices are kept after their month; 0: forever."
+    )
+    retention_check_interval_s: float = Field(
+        default=3600.0,
+        ge=60,
+        description="How often the scheduler deletes expired indices (or hands them to ILM).",
+    )
+
+    @model_validator(mode="after")
+    def _insync_within_replication(self) -> StoreSettings:
+        if self.topic_min_insync_replicas > self.topic_replication:
+            raise ConfigError(
+                "SOC_TOPIC_MIN_INSYNC_REPLICAS cannot exceed SOC_TOPIC_REPLICATION: no write would succeed",
+                min_insync=str(self.topic_min_insync_replicas),
+                replication=str(self.topic_replication),
+            )
+        return self
+
+    @property
+    def retention_days(self) -> dict[str, int]:
+        """Index kind -> days kept after its period ended (0: forever)."""
+        return {
+            "events": self.retention_events_days,
+            "alerts": self.retention_alerts_days,
+            "deadletters": self.retention_deadletters_days,
+            "audit": self.retention_audit_days,
+        }
 
     # Topic names, with the test-isolation prefix.
     @property

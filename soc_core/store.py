@@ -8,10 +8,10 @@ Adapters: `stores.elastic.store.ElasticStore` (distributed) and `stores.sqlite.s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +27,9 @@ from soc_core.records import DeadLetter
 from soc_core.registry import Registry
 from soc_core.rule_state import RuleStateStore
 from soc_core.saved_views import SavedViewStore
+
+if TYPE_CHECKING:  # soc_core.retention builds audit entries of this module
+    from soc_core.retention import Retention
 
 T = TypeVar("T")
 
@@ -530,3 +533,6 @@ class StoreBackend(Protocol):
     @property
     def notify_state(self) -> NotifyStateStore:
         """The notifier's flood-control memory (survives a restart)."""
+
+    def retention(self, days: Mapping[str, int]) -> Retention:
+        """Deletes what is older than `days` per kind (events, alerts, deadletters, audit)."""

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -357,11 +357,18 @@ def worker(stage: Stage) -> None:
 @app.command()
 def scheduler() -> None:
     """Distributed mode: periodic jobs (APScheduler): the coverage snapshot and silence alerts,
-    inspection reminders, and the weekly and monthly reports."""
+    inspection reminders, the weekly and monthly reports, and retention of expired indices."""
     setup_logging()
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from socpipe.jobs import ReportJob, add_coverage_job, add_reminder_job, add_report_job, report_dispatcher
+    from socpipe.jobs import (
+        ReportJob,
+        add_coverage_job,
+        add_reminder_job,
+        add_report_job,
+        add_retention_job,
+        report_dispatcher,
+    )
     from socpipe.ops import start_ops
     from socpipe.runtime import build_backend
 
@@ -372,6 +379,12 @@ def scheduler() -> None:
     add_reminder_job(sched, backend)
     add_report_job(
         sched, ReportJob(backend, settings, report_dispatcher(settings)), first_run=datetime.now(UTC)
+    )
+    add_retention_job(
+        sched,
+        backend.retention(settings.stores.retention_days),
+        interval_s=settings.stores.retention_check_interval_s,
+        first_run=datetime.now(UTC) + timedelta(minutes=1),
     )
     start_ops(settings, backend.store.health, "scheduler")
 

@@ -21,6 +21,7 @@ from api.periodic.archive import ReportArchive
 from detections.state import RuleWatcher
 from notifiers import build_channels
 from notify.delivery import Dispatcher
+from soc_core.retention import Retention
 from soc_core.settings import Settings
 from soc_core.store import StoreBackend
 
@@ -122,6 +123,22 @@ def add_report_job(sched: BaseScheduler, job: ReportJob, *, first_run: datetime)
     )
 
 
+def add_retention_job(
+    sched: BaseScheduler, retention: Retention, *, interval_s: float, first_run: datetime
+) -> None:
+    """Every `SOC_RETENTION_CHECK_INTERVAL_S`: expired records deleted (SQLite rows, Elasticsearch
+    indices), or indices handed to ILM where the cluster has it (`soc_core.retention`)."""
+    sched.add_job(
+        lambda: retention.run(datetime.now(UTC)),
+        "interval",
+        seconds=interval_s,
+        id="retention",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=first_run,
+    )
+
+
 def start_embedded_jobs(
     backend: StoreBackend,
     rule_watcher: RuleWatcher,
@@ -137,6 +154,12 @@ def start_embedded_jobs(
     if settings is not None:
         job = ReportJob(backend, settings, report_dispatcher(settings))
         add_report_job(sched, job, first_run=datetime.now(UTC) + timedelta(seconds=30))
+        add_retention_job(
+            sched,
+            backend.retention(settings.stores.retention_days),
+            interval_s=settings.stores.retention_check_interval_s,
+            first_run=datetime.now(UTC) + timedelta(minutes=1),
+        )
     # rate-limited inside: state every 5 s, rule files every 30 s
     sched.add_job(rule_watcher.tick, "interval", seconds=1, id="rules", max_instances=1, coalesce=True)
     if correlation_idle is not None:

@@ -38,7 +38,11 @@ def build_backend(settings: Settings) -> StoreBackend:
         )
     stores = settings.stores
     return ElasticBackend.connect(
-        stores.es_url, prefix=stores.index_prefix, read_retry_s=stores.es_read_retry_s
+        stores.es_url,
+        prefix=stores.index_prefix,
+        read_retry_s=stores.es_read_retry_s,
+        shards=stores.es_shards,
+        replicas=stores.es_replicas,
     )
 
 
@@ -125,6 +129,9 @@ def build_kafka(settings: Settings) -> KafkaBus:
         settings.stores.kafka_bootstrap,
         publish_timeout_s=settings.stores.publish_timeout_s,
         health_topic=settings.stores.topic_raw,
+        replication=settings.stores.topic_replication,
+        min_insync_replicas=settings.stores.topic_min_insync_replicas,
+        idempotence=settings.stores.kafka_idempotence,
     )
     return bus
 

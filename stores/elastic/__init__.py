@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 
 from elasticsearch import Elasticsearch
@@ -11,6 +12,7 @@ from stores.elastic.coverage import ElasticCoverageRepository
 from stores.elastic.exceptions import ElasticExceptionRepository
 from stores.elastic.inspections import ElasticInspectionRepository
 from stores.elastic.notify_config import ElasticNotifyConfigStore, ElasticNotifyStateStore
+from stores.elastic.retention import ElasticRetention
 from stores.elastic.rule_state import ElasticRuleStateStore
 from stores.elastic.saved_views import ElasticSavedViewStore
 from stores.elastic.store import ElasticStore, connect
@@ -19,16 +21,25 @@ from stores.elastic.store import ElasticStore, connect
 class ElasticBackend:
     """Opens each adapter on first use; they share one client (its connection pool and retries)."""
 
-    def __init__(self, client: Elasticsearch, *, prefix: str) -> None:
+    def __init__(self, client: Elasticsearch, *, prefix: str, shards: int = 1, replicas: int = 0) -> None:
         self.client = client
         self.prefix = prefix
+        self.shards = shards
+        self.replicas = replicas
 
     @classmethod
     def connect(
-        cls, url: str, *, prefix: str, read_retry_s: float = DEFAULT_ES_READ_RETRY_S
+        cls,
+        url: str,
+        *,
+        prefix: str,
+        read_retry_s: float = DEFAULT_ES_READ_RETRY_S,
+        shards: int = 1,
+        replicas: int = 0,
     ) -> ElasticBackend:
-        """A client for `url`; no request is made until an adapter is used."""
-        return cls(connect(url, read_retry_s=read_retry_s), prefix=prefix)
+        """A client for `url`; no request is made until an adapter is used. `shards` and `replicas`
+        apply to the indices created from now on (`SOC_ES_SHARDS`, `SOC_ES_REPLICAS`)."""
+        return cls(connect(url, read_retry_s=read_retry_s), prefix=prefix, shards=shards, replicas=replicas)
 
     @classmethod
     def over(cls, store: ElasticStore) -> ElasticBackend:
@@ -39,19 +50,23 @@ class ElasticBackend:
 
     @cached_property
     def store(self) -> ElasticStore:
-        store = ElasticStore(self.client, prefix=self.prefix)
+        store = ElasticStore(self.client, prefix=self.prefix, shards=self.shards, replicas=self.replicas)
         store.setup()
         return store
 
+    def retention(self, days: Mapping[str, int]) -> ElasticRetention:
+        """Retention of the time-series indices, `days` per kind (`stores.elastic.retention`)."""
+        return ElasticRetention(self.client, self.prefix, days, audit=self.store.append_audit)
+
     @cached_property
     def coverage(self) -> ElasticCoverageRepository:
-        repo = ElasticCoverageRepository(self.client, self.prefix)
+        repo = ElasticCoverageRepository(self.client, self.prefix, replicas=self.replicas)
         repo.setup()
         return repo
 
     @cached_property
     def inspections(self) -> ElasticInspectionRepository:
-        repo = ElasticInspectionRepository(self.client, self.prefix)
+        repo = ElasticInspectionRepository(self.client, self.prefix, replicas=self.replicas)
         repo.setup()
         return repo
 

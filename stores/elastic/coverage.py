@@ -42,9 +42,10 @@ GAP_MAPPING: dict[str, Any] = {
 
 
 class ElasticCoverageRepository:
-    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+    def __init__(self, es: Elasticsearch, prefix: str, *, replicas: int = 0) -> None:
         self.es = es
         self.prefix = prefix
+        self.replicas = replicas
         self.snapshots = f"{prefix}coverage-snapshots"
         self.gap_index = f"{prefix}coverage-gaps"
 
@@ -55,7 +56,7 @@ class ElasticCoverageRepository:
                     self.es.indices.create(
                         index=index,
                         mappings=mapping,
-                        settings={"number_of_shards": 1, "number_of_replicas": 0},
+                        settings={"number_of_shards": 1, "number_of_replicas": self.replicas},
                     )
             except ApiError as exc:
                 if "resource_already_exists" not in str(exc):

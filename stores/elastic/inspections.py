@@ -33,9 +33,10 @@ MAPPING: dict[str, Any] = {
 
 
 class ElasticInspectionRepository(InspectionRecords):
-    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+    def __init__(self, es: Elasticsearch, prefix: str, *, replicas: int = 0) -> None:
         self.es = es
         self.prefix = prefix
+        self.replicas = replicas
         self.index = f"{prefix}inspections"
 
     def setup(self) -> None:
@@ -44,7 +45,7 @@ class ElasticInspectionRepository(InspectionRecords):
                 self.es.indices.create(
                     index=self.index,
                     mappings=MAPPING,
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
+                    settings={"number_of_shards": 1, "number_of_replicas": self.replicas},
                 )
         except ApiError as exc:
             if "resource_already_exists" not in str(exc):

@@ -290,12 +290,19 @@ def origin_filter(origin: str) -> list[dict[str, Any]]:
     return []
 
 
-INDEX_SETTINGS: dict[str, Any] = {
-    "number_of_shards": 1,
-    "number_of_replicas": 0,
-    "refresh_interval": "1s",
-    "mapping": {"ignore_malformed": True, "total_fields": {"limit": 2000}},
-}
+def index_settings(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+    """Settings of our indices: `shards` primaries (the time-series kinds may have more; the single
+    indices have one) and `replicas` copies of each (`SOC_ES_SHARDS`, `SOC_ES_REPLICAS`)."""
+    return {
+        "number_of_shards": shards,
+        "number_of_replicas": replicas,
+        "refresh_interval": "1s",
+        "mapping": {"ignore_malformed": True, "total_fields": {"limit": 2000}},
+    }
+
+
+#: A single node's settings (tests that build an index the way the store does).
+INDEX_SETTINGS: dict[str, Any] = index_settings()
 
 
 class _Retryable(Exception):
@@ -321,8 +328,12 @@ def connect(
 
 
 class ElasticStore:
-    def __init__(self, es: Elasticsearch | str, *, prefix: str = "soc-") -> None:
+    def __init__(
+        self, es: Elasticsearch | str, *, prefix: str = "soc-", shards: int = 1, replicas: int = 0
+    ) -> None:
         self.prefix = prefix
+        self.series_settings = index_settings(shards, replicas)
+        self.single_settings = index_settings(1, replicas)
         self.es = connect(es) if isinstance(es, str) else es
 
     # -- names ----------------------------------------------------------------------------------
@@ -354,12 +365,12 @@ class ElasticStore:
                 self.es.indices.put_index_template(
                     name=f"{self.prefix}{name}",
                     index_patterns=[f"{self.prefix}{name}-*"],
-                    template={"settings": INDEX_SETTINGS, "mappings": mapping},
+                    template={"settings": self.series_settings, "mappings": mapping},
                     priority=200,
                 )
             if not self.es.indices.exists(index=self.registry_index):
                 self.es.indices.create(
-                    index=self.registry_index, settings=INDEX_SETTINGS, mappings=REGISTRY_MAPPING
+                    index=self.registry_index, settings=self.single_settings, mappings=REGISTRY_MAPPING
                 )
         except ApiError as exc:
             if "resource_already_exists" not in str(exc):
@@ -767,7 +778,7 @@ class ElasticStore:
         try:
             for index, mapping in indices.items():
                 if not self.es.indices.exists(index=index):
-                    self.es.indices.create(index=index, settings=INDEX_SETTINGS, mappings=mapping)
+                    self.es.indices.create(index=index, settings=self.single_settings, mappings=mapping)
             added = {name: ALERT_MAPPING["properties"][name] for name in ALERT_ADDED_FIELDS}
             existing = self.es.indices.get_alias(
                 index=f"{self.prefix}alerts-*", ignore_unavailable=True, allow_no_indices=True

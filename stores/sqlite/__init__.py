@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from stores.sqlite.coverage import SqliteCoverageRepository
 from stores.sqlite.exceptions import SqliteExceptionRepository
 from stores.sqlite.inspections import SqliteInspectionRepository
 from stores.sqlite.notify_config import SqliteNotifyConfigStore, SqliteNotifyStateStore
+from stores.sqlite.retention import SqliteRetention
 from stores.sqlite.rule_state import JsonRuleStateStore
 from stores.sqlite.saved_views import SqliteSavedViewStore
 from stores.sqlite.store import SqliteStore
@@ -36,6 +38,10 @@ class SqliteBackend:
         store = SqliteStore(self.path, query_timeout_s=self.query_timeout_s)
         store.setup()
         return store
+
+    def retention(self, days: Mapping[str, int]) -> SqliteRetention:
+        """Retention of events, alerts, dead letters and audit rows, `days` per kind."""
+        return SqliteRetention(self.store, days)
 
     @cached_property
     def coverage(self) -> SqliteCoverageRepository:

@@ -228,6 +228,10 @@ SQLITE_MULTI_FACETS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Tables retention deletes from (`stores.sqlite.retention`), with their time column.
+RETENTION_COLUMNS = {"events": "ts", "alerts": "ts", "deadletters": "at", "audit": "at"}
+
+
 def _iso(value: datetime | None) -> str | None:
     """UTC ISO text that sorts lexically in time order."""
     if value is None:
@@ -476,6 +480,22 @@ class SqliteStore:
             " ON CONFLICT(id) DO NOTHING",
             rows,
         )
+
+    def delete_before(self, table: str, before: datetime, *, batch: int = 5000) -> int:
+        """Delete the rows of `table` older than `before`, `batch` rows per transaction, so writers
+        wait for one batch at most; the FTS delete triggers keep free text in step. Returns the count."""
+        column = RETENTION_COLUMNS[table]
+        sql = (
+            f"DELETE FROM {table} WHERE rowid IN "
+            f"(SELECT rowid FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)"
+        )
+        deleted = 0
+        while True:
+            with self._tx() as conn:
+                n = conn.execute(sql, (_iso(before), batch)).rowcount
+            deleted += n
+            if n < batch:
+                return deleted
 
     # -- reads ----------------------------------------------------------------------------------
 
