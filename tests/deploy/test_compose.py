@@ -84,9 +84,16 @@ def test_three_broker_profile_is_one_kraft_cluster_replicated_three_times() -> N
         assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3"
         assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
         assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2"
-        # socpipe's topics have one replica yet: a cluster-wide min.insync.replicas above 1 would
-        # refuse every acks=all write to them
-        assert env.get("KAFKA_MIN_INSYNC_REPLICAS", "1") == "1"
+        # socpipe creates its own topics with SOC_TOPIC_REPLICATION: the same 3 copies, 2 in sync
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+    socpipe = {
+        n: s["environment"]
+        for n, s in project["services"].items()
+        if "SOC_MODE" in (s.get("environment") or {})
+    }
+    assert socpipe, "no socpipe service"
+    for name, env in socpipe.items():
+        assert (env["SOC_TOPIC_REPLICATION"], env["SOC_TOPIC_MIN_INSYNC_REPLICAS"]) == ("3", "2"), name
     volumes = {s["volumes"][0]["source"] for n, s in project["services"].items() if n in kafka}
     assert len(volumes) == 3, "each broker keeps its own log"
 

@@ -349,7 +349,13 @@ def test_production_survives_a_lost_node() -> None:
     (pool,) = kinds("production", "KafkaNodePool").values()
     assert pool["spec"]["replicas"] == 3 and set(pool["spec"]["roles"]) == {"controller", "broker"}
     assert kafka["offsets.topic.replication.factor"] == 3 and kafka["transaction.state.log.min.isr"] == 2
-    assert "min.insync.replicas" not in kafka, "socpipe's soc.raw.<source> topics have one replica"
+    assert kafka["min.insync.replicas"] == 2
+    env = settings_env("production")
+    assert (env["SOC_TOPIC_REPLICATION"], env["SOC_TOPIC_MIN_INSYNC_REPLICAS"], env["SOC_ES_REPLICAS"]) == (
+        "3",
+        "2",
+        "1",
+    )
     for topic in kinds("production", "KafkaTopic").values():
         assert topic["spec"]["replicas"] == 3 and topic["spec"]["config"]["min.insync.replicas"] == 2
     (node_set,) = one("production", "Elasticsearch")["spec"]["nodeSets"]
