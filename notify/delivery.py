@@ -56,7 +56,7 @@ class Dispatcher:
         self.channels = dict(channels)
         self._attempts = attempts
         self._max_s = max_s
-        self._backoff = wait_exponential_jitter(initial=initial_s, max=max_s, jitter=initial_s)
+        self._backoff = wait_exponential_jitter(multiplier=initial_s, max=max_s, jitter=initial_s)
         self._sleep = sleep
 
     def _wait(self, state: RetryCallState) -> float:
