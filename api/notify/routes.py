@@ -61,7 +61,9 @@ SettingsDep = Annotated[NotifySettings, Depends(_settings)]
 
 @router.get("/contacts", response_model=ContactsRead)
 def contacts(_: Reader, repo: RepoDep, settings: SettingsDep) -> ContactsRead:
-    """The on-call list and the escalation chain in force (part of the routing configuration)."""
+    """The on-call list and the escalation chain in force (part of the routing configuration); a
+    422 problem naming the place when the stored routing version no longer parses (the notifiers
+    then keep the version before it)."""
     return config.contacts(repo=repo, settings=settings)
 
 
