@@ -194,3 +194,15 @@ def test_who_is_on_duty_is_saved_audited_and_shown(client: TestClient, store: St
     assert "Trực ban" in page and "theo thiết lập SOC_NOTIFY_ONCALL" in page
     assert "theo thiết lập SOC_NOTIFY_ESCALATION" in page and "1. <code" in page
     assert "Trực ban" not in client.get("/settings/notify?kind=guidance").text
+
+
+def test_a_stored_routing_that_no_longer_parses_is_a_problem_not_a_crash(
+    client: TestClient, store: Store, clock: Clock
+) -> None:
+    repo = backend_of(store).notify_config
+    _save(repo, 1, "oncall: [fax:1]\n", clock)  # bypasses the API, as an old release's text would
+    login(client, store, role=Role.ADMIN, username="quantri")
+    answer = client.get("/api/v1/notify/contacts")
+    assert answer.status_code == 422 and answer.json()["errors"][0]["location"] == "oncall.0"
+    page = client.get("/settings/notify")
+    assert page.status_code == 200 and 'id="notify-contacts"' not in page.text and "fax:1" in page.text
