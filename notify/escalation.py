@@ -4,8 +4,13 @@ The SLA clock starts when the alert was raised (`Alert.created_at`) and runs per
 (`SOC_NOTIFY_SLA_CRITICAL_S`, `SOC_NOTIFY_SLA_HIGH_S`); its due time is `soc_core.sla.due_at`, the
 one the queue's badge and the dossier's breach counts read. When it runs out, `due(now)` asks whether
 the alert has been acknowledged (the store's triage state, through the `acknowledged` callable:
-status past "new", or an acknowledgement time) and, if not, names the next contact of the chain
-(`SOC_NOTIFY_ESCALATION`); the following step is one more SLA later, until the chain ends. The
+status past "new", or an acknowledgement time) and, if not, names the next contact of the chain;
+the following step is one more SLA later, until the chain ends. The chain is the one in force
+when a step falls due (the admin's routing version, else `SOC_NOTIFY_ESCALATION`; the stage sets
+`chain` when a new version is picked up): steps already sent stay sent, the next one goes to the
+contact at that position of the new chain, and an alert whose next step is past the chain's end
+stops being watched. Every alert with an SLA is watched, even while the chain is empty, so a chain
+saved within its SLA still escalates it. The
 clock is passed in, so tests advance time instead of sleeping. After a restart the clocks are
 resumed from the store's unacknowledged alerts (`watch(..., resumed_at=now)`).
 """
@@ -62,7 +67,7 @@ class Escalator:
         `resumed_at`: the alert was read back from the store after a restart; the steps its age says
         were sent before are taken as sent, and the one due now is sent (again, with the same key)."""
         first = due_at(alert, self._policy)
-        if first is None or not self._chain or alert.id in self._watched:
+        if first is None or alert.id in self._watched:
             return
         sla = first - alert.created_at
         step = 0
@@ -77,6 +82,14 @@ class Escalator:
             EVENTS_DROPPED.labels("notify", "escalation_forgotten").inc()
 
     @property
+    def chain(self) -> list[Recipient]:
+        return list(self._chain)
+
+    @chain.setter
+    def chain(self, chain: Sequence[Recipient]) -> None:
+        self._chain = list(chain)
+
+    @property
     def horizon(self) -> timedelta:
         """How long after its creation an alert can still be escalated (the whole chain)."""
         return max(self._sla.values(), default=timedelta(0)) * len(self._chain)
@@ -88,7 +101,14 @@ class Escalator:
     def due(self, now: datetime) -> list[Escalation]:
         """Escalations whose SLA ran out by `now`; acknowledged alerts stop being watched."""
         out: list[Escalation] = []
-        due = [(alert_id, w) for alert_id, w in self._watched.items() if now >= w.deadline]
+        due = []
+        for alert_id, w in list(self._watched.items()):
+            if now < w.deadline:
+                continue
+            if w.step >= len(self._chain):
+                del self._watched[alert_id]  # nobody (more) to tell: no need to ask the store
+            else:
+                due.append((alert_id, w))
         # asked first: when the store cannot answer (StoreError), nothing has changed yet, and the
         # caller's retry finds the same escalations due
         acknowledged = {alert_id for alert_id, _ in due if self._acknowledged(alert_id)}

@@ -4,9 +4,14 @@ A rule selects alerts by severity, rule id, checklist code, unit, system and age
 event is older than `max_age_s` is history being replayed or back-filled, not news), and names
 who hears of them: the SOC on-call, the owner unit's security contact (from the registry:
 `Unit.security_email`, `Unit.security_telegram`), and any extra recipients. Every rule that
-matches adds its recipients. Rules come from a YAML file (`SOC_NOTIFY_RULES_FILE`), so the SOC
-edits them without a release; `RoutingRules` is also the model an admin API will store.
+matches adds its recipients. The same text names the on-call list and the escalation chain
+(top-level `oncall:` and `escalation:`), so who is on duty is edited, versioned and audited with
+the rules; a text without them leaves the settings' lists (`SOC_NOTIFY_ONCALL`,
+`SOC_NOTIFY_ESCALATION`) in force. An admin edits the text in the console (`notify.config`); the
+seed is `SOC_NOTIFY_RULES_FILE`.
 
+    oncall: ["telegram:-1001234567"]
+    escalation: ["email:truong-ca@soc.gov.vn", "email:lanh-dao@soc.gov.vn"]
     rules:
       - name: high-and-critical
         min_severity: high
@@ -19,17 +24,37 @@ edits them without a release; `RoutingRules` is also the model an admin API will
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from soc_core.alert import Alert, Severity
 from soc_core.errors import ConfigError
 from soc_core.notify import Recipient
 from soc_core.registry import Unit
+
+
+def _recipient(text: str) -> str:
+    """A recipient (`email:...`, `telegram:...`, `webhook:...`); said as a ValueError so pydantic
+    names where it stands (the rule and field, or the list and entry)."""
+    try:
+        Recipient.parse(text)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from exc
+    return text
+
+
+def _recipients(value: list[str]) -> list[str]:
+    for text in value:
+        _recipient(text)
+    return value
+
+
+RecipientText = Annotated[str, AfterValidator(_recipient)]
 
 
 class RoutingRule(BaseModel):
@@ -50,15 +75,7 @@ class RoutingRule(BaseModel):
     unit_contact: bool = False
     to: list[str] = Field(default_factory=list)
 
-    @field_validator("to")
-    @classmethod
-    def _recipients(cls, value: list[str]) -> list[str]:
-        for text in value:
-            try:
-                Recipient.parse(text)
-            except ConfigError as exc:  # a ValueError, so pydantic says which rule and field
-                raise ValueError(str(exc)) from exc
-        return value
+    _to = field_validator("to")(_recipients)
 
     @field_validator("checklist")
     @classmethod
@@ -100,9 +117,24 @@ def unit_recipients(unit: Unit | None) -> list[Recipient]:
     return out
 
 
+def contacts(stated: list[str] | None, default: Sequence[Recipient]) -> list[Recipient]:
+    """The recipients a routing text names, or `default` (the settings' list) when it names none."""
+    if stated is None:
+        return list(default)
+    return [Recipient.parse(text) for text in stated]
+
+
 class RoutingRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    oncall: list[RecipientText] | None = Field(
+        default=None, description="the SOC on-call; unset: SOC_NOTIFY_ONCALL; []: nobody"
+    )
+    escalation: list[RecipientText] | None = Field(
+        default=None,
+        description="who an unacknowledged high/critical alert goes to next, in order, one step per SLA; "
+        "unset: SOC_NOTIFY_ESCALATION; []: no escalation",
+    )
     rules: list[RoutingRule] = Field(default_factory=lambda: list(DEFAULT_RULES))
 
     def route(

@@ -46,15 +46,17 @@ class NotifyStage:
         config_store: NotifyConfigStore | None = None,
     ) -> None:
         """`rules` and `guidance` (else the settings' files) are the seed; the admin's stored
-        versions in `config_store` replace them, checked every `config_poll_s`."""
+        versions in `config_store` replace them, checked every `config_poll_s`. The on-call list and
+        the escalation chain come with the rules (the settings' ones while the rules name none)."""
         self.settings = settings
         self.config = LiveConfig(
             config_store,
             seed_rules=rules if rules is not None else RoutingRules.load(settings.rules_file),
             seed_guidance=guidance if guidance is not None else Guidance.load(settings.guidance_file),
             poll_s=settings.config_poll_s,
+            oncall=[Recipient.parse(text) for text in settings.oncall],
+            escalation=[Recipient.parse(text) for text in settings.escalation],
         )
-        self.oncall = [Recipient.parse(text) for text in settings.oncall]
         self._secret = secret
         self._registry = registry
         self._clock = clock
@@ -66,16 +68,20 @@ class NotifyStage:
             quiet_max=Severity(settings.quiet_max_severity),
             max_tracked=settings.max_tracked,
         )
-        self.escalator = Escalator(
-            settings.sla_s,
-            [Recipient.parse(text) for text in settings.escalation],
-            acknowledged,
-            settings.max_tracked,
-        )
+        self.escalator = Escalator(settings.sla_s, self.config.escalation, acknowledged, settings.max_tracked)
+
+    def _refresh(self, now: datetime) -> None:
+        """The admin's newest versions, when the poll interval has passed; the chain follows."""
+        if self.config.refresh(now):
+            self.escalator.chain = self.config.escalation
 
     @property
     def rules(self) -> RoutingRules:
         return self.config.rules
+
+    @property
+    def oncall(self) -> list[Recipient]:
+        return self.config.oncall
 
     @property
     def guidance(self) -> Guidance:
@@ -84,7 +90,7 @@ class NotifyStage:
     def offer(self, alerts: Sequence[Alert]) -> list[Message]:
         """The messages to send now about new alerts (held ones come later from `tick`)."""
         now = self._clock()
-        self.config.refresh(now)
+        self._refresh(now)
         registry = self._registry()
         units = {u.id: u for u in registry.units}
         systems = {s.id: s for s in registry.systems}
@@ -102,18 +108,22 @@ class NotifyStage:
     def resume(self, open_alerts: Sequence[Alert]) -> None:
         """After a restart: the SLA clocks of alerts still unacknowledged (read from the store)."""
         now = self._clock()
+        self._refresh(now)
         for alert in open_alerts:
             self.escalator.watch(alert, resumed_at=now)
 
     @property
     def resume_since(self) -> datetime:
-        """The oldest creation time an alert can have and still be escalated."""
-        return self._clock() - self.escalator.horizon
+        """The oldest creation time an alert can have and still be escalated (by the chain in force:
+        the stored routing version is read first)."""
+        now = self._clock()
+        self._refresh(now)
+        return now - self.escalator.horizon
 
     def tick(self) -> list[Message]:
         """Digests and escalations that fell due by the clock (called between batches and when idle)."""
         now = self._clock()
-        self.config.refresh(now)
+        self._refresh(now)
         out = [self._digest(d) for d in self.flood.due(now)]
         escalations = self.escalator.due(now)
         if escalations:

@@ -229,12 +229,14 @@ class NotifySettings(BaseSettings):
     oncall: list[str] = Field(
         default_factory=list,
         description="SOC on-call recipients (JSON list of `email:...`, `telegram:<chat id>`, "
-        "`webhook:<URL>`); empty: on-call gets nothing.",
+        "`webhook:<URL>`) while the routing text an admin saves names no `oncall:` list; empty: "
+        "on-call gets nothing.",
     )
     escalation: list[str] = Field(
         default_factory=list,
         description="Who an unacknowledged high/critical alert goes to next, in order, one step per "
-        "SLA (JSON list of recipients); empty: no escalation.",
+        "SLA (JSON list of recipients) while the routing text an admin saves names no `escalation:` "
+        "list; empty: no escalation.",
     )
     rules_file: Path | None = Field(
         default=None,

@@ -234,7 +234,7 @@ def build_notify_worker(
         sorted(dispatcher.channels) or "none",
         len(stage.rules.rules),
         len(stage.oncall),
-        len(notify.escalation),
+        len(stage.escalator.chain),
     )
     open_alerts = store_unacknowledged(store, notify.max_tracked)
     memory = FloodMemory(state_store, stage.flood, notify.max_tracked) if state_store is not None else None

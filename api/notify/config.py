@@ -4,8 +4,10 @@ A save names the version it was edited from (`base_version`): the new text becom
 only if that is still the current one, so two admins editing at once cannot undo each other (the
 second gets a 409 and reloads). The text is parsed first (`notify.config.parse`): a text with a
 problem is refused with every problem named (a 422 problem, or the form's errors) and nothing is
-stored. Each save writes an audit entry with the versions, the reason and the changed lines. The
-running notifiers pick the new version up within `SOC_NOTIFY_CONFIG_POLL_S`.
+stored. Each save writes an audit entry with the versions, the reason and the changed lines (and,
+for the routing, the on-call list and escalation chain before and after when they change: who is
+on duty is the first thing an auditor asks). The running notifiers pick the new version up within
+`SOC_NOTIFY_CONFIG_POLL_S`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from api.alerts.errors import Conflict
 from api.audit import service as audit
 from api.auth.models import Principal
 from api.errors import InvalidChange, NotFound
-from api.notify.models import ConfigVersionRead
-from notify.config import parse, seed_text
+from api.notify.models import ConfigVersionRead, ContactsRead, ListName
+from notify.config import NotifyConfigInvalid, parse, seed_text
+from notify.rules import RoutingRules
 from soc_core.notify_config import ConfigKind, ConfigVersionTaken, NotifyConfigStore, NotifyConfigVersion
 from soc_core.settings import NotifySettings
 from soc_core.store import AuditStore
@@ -66,6 +69,41 @@ def version(
     return _read(found)
 
 
+def _lists(settings: NotifySettings, text: str) -> tuple[dict[str, list[str]], list[ListName]]:
+    """The on-call list and escalation chain a routing text puts in force, and which of them it
+    leaves to the settings."""
+    rules: RoutingRules = parse(ConfigKind.ROUTING, text)
+    stated: dict[ListName, list[str] | None] = {"oncall": rules.oncall, "escalation": rules.escalation}
+    defaults = {"oncall": list(settings.oncall), "escalation": list(settings.escalation)}
+    return (
+        {k: defaults[k] if v is None else list(v) for k, v in stated.items()},
+        [k for k, v in stated.items() if v is None],
+    )
+
+
+def contacts(*, repo: NotifyConfigStore, settings: NotifySettings) -> ContactsRead:
+    """Who is on duty by the routing version in force (a stored text that no longer parses raises
+    `NotifyConfigInvalid`, as saving it would)."""
+    routing = current(repo=repo, settings=settings, kind=ConfigKind.ROUTING)
+    found, defaulted = _lists(settings, routing.text)
+    return ContactsRead(
+        version=routing.version,
+        oncall=found["oncall"],
+        escalation=found["escalation"],
+        from_settings=defaulted,
+    )
+
+
+def _contacts_changed(settings: NotifySettings, before: str, after: str) -> dict[str, dict[str, list[str]]]:
+    """`{"oncall": {"before": [...], "after": [...]}}` for each list the save changes."""
+    try:
+        old, _ = _lists(settings, before)
+    except NotifyConfigInvalid:
+        old = {}  # the version replaced no longer parses: every list is news
+    new, _ = _lists(settings, after)
+    return {k: {"before": old.get(k, []), "after": v} for k, v in new.items() if old.get(k) != v}
+
+
 def save(
     *,
     repo: NotifyConfigStore,
@@ -111,6 +149,14 @@ def save(
             lineterm="",
         )
     )
+    details: dict[str, object] = {
+        "version": saved.version,
+        "previous_version": before.version,
+        "reason": saved.reason,
+        "diff": diff[:DIFF_KEPT],
+    }
+    if kind is ConfigKind.ROUTING:
+        details.update(_contacts_changed(settings, before.text, text))
     audit.record(
         store=audit_store,
         actor=actor.username,
@@ -118,12 +164,7 @@ def save(
         target_type="notify_config",
         target_id=kind.value,
         ip=ip,
-        details={
-            "version": saved.version,
-            "previous_version": before.version,
-            "reason": saved.reason,
-            "diff": diff[:DIFF_KEPT],
-        },
+        details=details,
         at=saved.created_at,
     )
     return _read(saved)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,4 +47,18 @@ class ConfigSave(BaseModel):
     )
     base_version: int = Field(
         ge=0, description="the version this text was edited from: a save over a newer one is a 409"
+    )
+
+
+ListName = Literal["oncall", "escalation"]
+
+
+class ContactsRead(BaseModel):
+    """Who is on duty by the routing version in force: the on-call list and the escalation chain."""
+
+    version: int = Field(description="the routing version they come from (0: the seed)")
+    oncall: list[str] = Field(description="told by every rule with `oncall: true`")
+    escalation: list[str] = Field(description="in order, one step per SLA")
+    from_settings: list[ListName] = Field(
+        description="the lists the routing text does not name: SOC_NOTIFY_ONCALL / SOC_NOTIFY_ESCALATION"
     )

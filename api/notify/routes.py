@@ -1,6 +1,7 @@
 """`POST /api/v1/notify/acknowledge`: the token of an early warning's link, no sign-in; and the
 routing rules and guidance an admin edits (`/api/v1/notify/config/{routing|guidance}`: read by the
-province-wide roles, saved by an admin as a new version, audited; `api.notify.config`).
+province-wide roles, saved by an admin as a new version, audited; `api.notify.config`), with the
+on-call list and escalation chain they put in force (`/api/v1/notify/contacts`).
 
 The token is the credential (signed, expiring, naming the alert and the recipient): a unit's
 contact has no console account. Like every unsafe request of the API it carries the CSRF token
@@ -19,7 +20,7 @@ from api.auth.csrf import csrf_protect
 from api.auth.deps import PROVINCE_WIDE, Principal, Role, require_roles
 from api.deps import ClientIp, StoreDep, app_context
 from api.notify import config, service
-from api.notify.models import Acknowledgement, AcknowledgeRequest, ConfigSave, ConfigVersionRead
+from api.notify.models import Acknowledgement, AcknowledgeRequest, ConfigSave, ConfigVersionRead, ContactsRead
 from soc_core.notify_config import ConfigKind, NotifyConfigStore
 from soc_core.settings import NotifySettings
 
@@ -56,6 +57,14 @@ def _settings(request: Request) -> NotifySettings:
 
 RepoDep = Annotated[NotifyConfigStore, Depends(_repo)]
 SettingsDep = Annotated[NotifySettings, Depends(_settings)]
+
+
+@router.get("/contacts", response_model=ContactsRead)
+def contacts(_: Reader, repo: RepoDep, settings: SettingsDep) -> ContactsRead:
+    """The on-call list and the escalation chain in force (part of the routing configuration); a
+    422 problem naming the place when the stored routing version no longer parses (the notifiers
+    then keep the version before it)."""
+    return config.contacts(repo=repo, settings=settings)
 
 
 @router.get("/config/{kind}", response_model=ConfigVersionRead)

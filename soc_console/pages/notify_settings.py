@@ -1,11 +1,12 @@
 """The early warnings' routing rules and response guidance, edited by an admin (issue 16).
 
 One page per kind (`/settings/notify?kind=routing|guidance`): the YAML in force in a text box, who
-saved it, when and why, and the previous versions (any of them opens in the box, so going back is
-saving an old text again). Saving goes through `api.notify.config` like the JSON API: a text with
-a problem is shown again with each problem named by rule and field and nothing is saved; a save
-over a version someone saved meanwhile is refused. The notifiers pick a saved version up within
-`SOC_NOTIFY_CONFIG_POLL_S`.
+saved it, when and why, who is on duty by the routing in force (the on-call list and the
+escalation chain, which the routing text names), and the previous versions (any of them opens
+in the box, so going back is saving an old text again). Saving goes through `api.notify.config`
+like the JSON API: a text with a problem is shown again with each problem named by rule and field
+and nothing is saved; a save over a version someone saved meanwhile is refused. The notifiers
+pick a saved version up within `SOC_NOTIFY_CONFIG_POLL_S`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from api.auth.deps import Principal
 from api.errors import InvalidChange
 from api.i18n import N_
 from api.notify import config
+from api.notify.models import ContactsRead
 from notify.config import ConfigProblem, NotifyConfigInvalid
 from soc_console.pages.common import Admin, app_context, client_ip, render, see_other
 from soc_console.pages.forms import choice
-from soc_core.notify_config import ConfigKind
+from soc_core.notify_config import ConfigKind, NotifyConfigStore
+from soc_core.settings import NotifySettings
 
 router = APIRouter()
 
@@ -63,8 +66,18 @@ def _page(
         "saved": saved,
         "versions": config.history(repo=repo, settings=settings, kind=kind),
         "poll_s": settings.config_poll_s,
+        "contacts": _contacts(repo, settings) if kind is ConfigKind.ROUTING else None,
     }
     return render(request, "notify_settings.html", nav="notify", status_code=status_code, **values)
+
+
+def _contacts(repo: NotifyConfigStore, settings: NotifySettings) -> ContactsRead | None:
+    """Who is on duty; None when the stored version no longer parses (the notifiers keep the one
+    before it, and say so in their log)."""
+    try:
+        return config.contacts(repo=repo, settings=settings)
+    except NotifyConfigInvalid:
+        return None
 
 
 def _kind(value: str) -> ConfigKind:
