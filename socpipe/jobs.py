@@ -74,6 +74,9 @@ class ReportJob:
 
     def run(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
+        unreadable = self.archive.scan().unreadable
+        if unreadable:  # skipped by the listing, kept as dead letters (one per file and content)
+            self.backend.store.put_deadletters([reports.unreadable_deadletter(u) for u in unreadable])
         reports.generate_due(
             store=self.backend.store,
             coverage=self.backend.coverage,
