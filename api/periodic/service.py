@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from api.audit import service as audit
 from api.errors import InvalidChange
+from api.inspections.errors import EvidenceRejected
 from api.periodic import document
 from api.periodic.archive import MEDIA, ReportArchive, Resend, StoredReport, UnreadableRecord
 from api.periodic.content import build_periodic
@@ -166,14 +168,31 @@ def report_mail(report: StoredReport, recipient: str, pdf: bytes) -> Message:
     )
 
 
-def pending_mail(archive: ReportArchive) -> list[tuple[StoredReport, list[Message]]]:
+@dataclass(frozen=True)
+class Pending:
+    """A report's mail still to send; `problem` says why it cannot be sent (its PDF is missing or
+    no longer matches its hash): each message then fails with that reason, the others still go."""
+
+    report: StoredReport
+    messages: list[Message]
+    problem: str | None = None
+
+
+def pending_mail(archive: ReportArchive) -> list[Pending]:
     """Every report with recipients still to be mailed, with their messages."""
     out = []
     for report in archive.list():
-        if report.undelivered:
+        if not report.undelivered:
+            continue
+        try:
             path, _file = archive.open(report.id, "pdf")
             pdf = Path(path).read_bytes()
-            out.append((report, [report_mail(report, r, pdf) for r in report.undelivered]))
+        except (EvidenceRejected, OSError) as exc:
+            problem = f"the report's PDF cannot be attached: {exc}"
+            log.warning("report %s not mailed: %s", report.id, problem)
+            out.append(Pending(report, [report_mail(report, r, b"") for r in report.undelivered], problem))
+            continue
+        out.append(Pending(report, [report_mail(report, r, pdf) for r in report.undelivered]))
     return out
 
 

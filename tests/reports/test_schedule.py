@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from api.audit import service as audit
 from api.auth.deps import Role
 from api.auth.testing import form_csrf
+from api.periodic import service as reports
 from soc_core.settings import NotifySettings, ReportSettings, Settings
 from soc_core.store import AuditQuery, DeadLetterQuery, Store
 from socpipe.jobs import ReportJob, add_report_job, report_dispatcher
@@ -202,3 +203,30 @@ def test_an_admin_resends_what_failed_and_the_next_run_mails_it(
     shown = admin.get(form.headers["location"]).text
     assert "Báo cáo sẽ được gửi lại ở lần chạy tới của bộ lập lịch (trong vòng 5 phút)" in shown
     assert "admin yêu cầu gửi lại" in shown
+
+
+def test_a_report_whose_pdf_is_damaged_fails_its_mail_not_the_others(
+    scenario: Scenario, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    store = scenario.store
+    quiet = _settings(tmp_path, ["tieuban@ninhbinh.gov.vn"], smtp)
+    job = ReportJob(backend_of(store), quiet, report_dispatcher(quiet))
+    reports.generate_due(  # made, not yet mailed
+        store=store,
+        coverage=job.backend.coverage,
+        inspections=job.backend.inspections,
+        archive=job.archive,
+        recipients=["tieuban@ninhbinh.gov.vn"],
+        place=None,
+        now=datetime.now(UTC),
+    )
+    weekly, monthly = (next(r for r in job.archive.list() if r.kind == k) for k in ("weekly", "monthly"))
+    (quiet.data_dir / weekly.files["pdf"].stored_as).write_bytes(b"%PDF-1.7 overwritten")
+    job.run(datetime.now(UTC))
+    assert [m["Subject"] for m in smtp.mailbox.mails] == [f"[SOC] {monthly.title}"]
+    weekly = job.archive.get(weekly.id)
+    assert "PDF cannot be attached" in weekly.failed["tieuban@ninhbinh.gov.vn"]
+    assert "no longer matches its SHA-256" in weekly.failed["tieuban@ninhbinh.gov.vn"]
+    store.refresh()
+    [letter] = store.list_deadletters(DeadLetterQuery(stage="notify", size=10)).items
+    assert "PDF cannot be attached" in letter.reason and weekly.id in letter.raw
