@@ -76,3 +76,9 @@ CORRELATION_BUFFERED_HITS = Gauge(
     "Rule hits this process buffers until the watermark passes them",
     ["correlation"],
 )
+
+REPORT_RECORDS_UNREADABLE = Gauge(
+    "soc_report_records_unreadable",
+    "Periodic report records under <data_dir>/reports/ that could not be read at the last listing "
+    "(skipped from the list, named in the log)",
+)

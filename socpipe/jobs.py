@@ -20,7 +20,9 @@ from api.periodic import service as reports
 from api.periodic.archive import ReportArchive
 from detections.state import RuleWatcher
 from notifiers import build_channels
-from notify.delivery import Dispatcher
+from notify.delivery import STAGE as NOTIFY_STAGE
+from notify.delivery import Dispatcher, notify_deadletter
+from soc_core.metrics import EVENTS_DROPPED
 from soc_core.retention import Retention
 from soc_core.settings import Settings
 from soc_core.store import StoreBackend
@@ -75,6 +77,9 @@ class ReportJob:
 
     def run(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
+        unreadable = self.archive.scan().unreadable
+        if unreadable:  # skipped by the listing, kept as dead letters (one per file and content)
+            self.backend.store.put_deadletters([reports.unreadable_deadletter(u) for u in unreadable])
         reports.generate_due(
             store=self.backend.store,
             coverage=self.backend.coverage,
@@ -84,8 +89,13 @@ class ReportJob:
             place=self.settings.place,
             now=now,
         )
-        for report, messages in reports.pending_mail(self.archive):
-            failed = self.dispatcher.deliver(messages)
+        for pending in reports.pending_mail(self.archive):
+            report, messages = pending.report, pending.messages
+            if pending.problem is None:
+                failed = self.dispatcher.deliver(messages)
+            else:  # nothing to attach: each recipient fails with the reason, until an admin resends
+                failed = [notify_deadletter(m, pending.problem) for m in messages]
+                EVENTS_DROPPED.labels(NOTIFY_STAGE, "undeliverable").inc(len(failed))
             if failed:
                 self.backend.store.put_deadletters(failed)
             by_key = {f"notify-{m.key}": m.recipient.address for m in messages}

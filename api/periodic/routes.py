@@ -4,6 +4,10 @@
     GET   /api/v1/reports/{id}              one report with its figures
     GET   /api/v1/reports/{id}.pdf|.docx    the file as generated (checked against its SHA-256; audited)
     POST  /api/v1/reports                   generate now (admins): {"kind", "first"?}; 201
+    POST  /api/v1/reports/{id}/resend       mail again where it failed (admins), at the scheduler's next run
+
+The list's `unreadable` counts the records under `<data_dir>/reports/` that could not be read
+(skipped, logged, dead letters of stage "reports").
 
 The console's reports page (`soc_console.pages.reports`) calls the same functions.
 """
@@ -17,7 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit import service as audit
 from api.auth.csrf import csrf_protect
@@ -41,6 +45,10 @@ class GenerateRequest(BaseModel):
     kind: ReportKind
     first: Day | None = None
     """Any day of the period; unset: the last week or month that has ended."""
+
+
+class ReportPage(ItemPage[ReportSummary]):
+    unreadable: int = Field(description="report records that could not be read, left out of the list")
 
 
 def archive_of(request: Request) -> ReportArchive:
@@ -90,27 +98,51 @@ def download(request: Request, actor: Principal, report_id: str, fmt: Format) ->
     )
 
 
-@router.get("", response_model=ItemPage[ReportSummary])
+def resend(request: Request, actor: Principal, report_id: str) -> StoredReport:
+    """An admin's resend: the failed addresses wait again for the scheduler, which mails them."""
+    return service.request_resend(
+        store=app_context(request).store,
+        archive=archive_of(request),
+        report_id=report_id,
+        actor=actor.username,
+        ip=client_ip(request),
+    )
+
+
+@router.get("", response_model=ReportPage)
 async def list_reports(
     request: Request,
     _: Reader,
     kind: ReportKind | None = None,
     size: Size = DEFAULT_SIZE,
     cursor: Cursor = None,
-) -> ItemPage[ReportSummary]:
+) -> ReportPage:
     archive = archive_of(request)
 
-    def work() -> ItemPage[ReportSummary]:
-        found = [brief(r) for r in archive.list() if kind is None or r.kind == kind]
-        return page_of(found, key=lambda r: (-r.generated_at.timestamp(), r.id), size=size, cursor=cursor)
+    def work() -> ReportPage:
+        listing = archive.scan()
+        found = [brief(r) for r in listing.reports if kind is None or r.kind == kind]
+        page = page_of(found, key=lambda r: (-r.generated_at.timestamp(), r.id), size=size, cursor=cursor)
+        return ReportPage(
+            items=page.items,
+            next_cursor=page.next_cursor,
+            total=page.total,
+            unreadable=len(listing.unreadable),
+        )
 
-    result: ItemPage[ReportSummary] = await run_in_threadpool(work)
+    result: ReportPage = await run_in_threadpool(work)
     return result
 
 
 @router.post("", response_model=StoredReport, status_code=201)
 async def generate(request: Request, body: GenerateRequest, actor: Admin) -> StoredReport:
     result: StoredReport = await run_in_threadpool(generate_now, request, actor, body.kind, body.first)
+    return result
+
+
+@router.post("/{report_id}/resend", response_model=StoredReport)
+async def resend_report(request: Request, report_id: str, actor: Admin) -> StoredReport:
+    result: StoredReport = await run_in_threadpool(resend, request, actor, report_id)
     return result
 
 

@@ -6,30 +6,38 @@ that carries each one to the configured list.
 scheduler that was down at the turn of the week catches up on its next run, and a restart never
 makes a second one. `report_mail` is the message one recipient gets, the PDF attached; the
 composition root delivers it (`socpipe.jobs`), since the API reaches no channel adapter.
+For the same reason an admin's resend (`request_resend`) only puts the addresses the mail could
+not reach back among those still to be mailed: the scheduler's next run sends them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from api.audit import service as audit
 from api.errors import InvalidChange
+from api.inspections.errors import EvidenceRejected
 from api.periodic import document
-from api.periodic.archive import MEDIA, ReportArchive, StoredReport
+from api.periodic.archive import MEDIA, ReportArchive, Resend, StoredReport, UnreadableRecord
 from api.periodic.content import build_periodic
 from api.periodic.periods import KINDS, ReportKind, last_complete, period_of
 from soc_core.coverage import CoverageRepository
 from soc_core.inspections import InspectionRepository, vn_today
 from soc_core.notify import Attachment, Message, Recipient, message_key
+from soc_core.records import DeadLetter
 from soc_core.store import Store
 
 log = logging.getLogger(__name__)
 
 SCHEDULER_ACTOR = "socpipe-reports"
 """Who the audit log names for a scheduled report."""
+RECORD_STAGE = "reports"
+"""The dead letters' stage of report records that cannot be read."""
 SCHEDULER_SIGNER = "Hệ thống giám sát (lập tự động)"
 """Whom the signature block of a scheduled report names: a person signs the printed copy."""
 
@@ -146,8 +154,11 @@ def report_mail(report: StoredReport, recipient: str, pdf: bytes) -> Message:
         ]
     )
     pdf_file = report.files["pdf"]
+    tries = report.tries_before(recipient)
+    # a resend is a new mail: its own Message-ID, its own dead letter if it fails again
+    parts = (report.id, f"resend-{tries}") if tries else (report.id,)
     return Message(
-        key=message_key("report", to, report.id),
+        key=message_key("report", to, *parts),
         kind="report",
         recipient=to,
         subject=f"[SOC] {report.title}",
@@ -157,14 +168,31 @@ def report_mail(report: StoredReport, recipient: str, pdf: bytes) -> Message:
     )
 
 
-def pending_mail(archive: ReportArchive) -> list[tuple[StoredReport, list[Message]]]:
+@dataclass(frozen=True)
+class Pending:
+    """A report's mail still to send; `problem` says why it cannot be sent (its PDF is missing or
+    no longer matches its hash): each message then fails with that reason, the others still go."""
+
+    report: StoredReport
+    messages: list[Message]
+    problem: str | None = None
+
+
+def pending_mail(archive: ReportArchive) -> list[Pending]:
     """Every report with recipients still to be mailed, with their messages."""
     out = []
     for report in archive.list():
-        if report.undelivered:
+        if not report.undelivered:
+            continue
+        try:
             path, _file = archive.open(report.id, "pdf")
             pdf = Path(path).read_bytes()
-            out.append((report, [report_mail(report, r, pdf) for r in report.undelivered]))
+        except (EvidenceRejected, OSError) as exc:
+            problem = f"the report's PDF cannot be attached: {exc}"
+            log.warning("report %s not mailed: %s", report.id, problem)
+            out.append(Pending(report, [report_mail(report, r, b"") for r in report.undelivered], problem))
+            continue
+        out.append(Pending(report, [report_mail(report, r, pdf) for r in report.undelivered]))
     return out
 
 
@@ -178,16 +206,63 @@ def record_delivery(
     at: datetime,
 ) -> StoredReport:
     """Mark the `tried` recipients delivered, except those in `failed` (address: reason), and audit it."""
-    report = archive.get(report_id)
-    for address in tried:
-        if address in failed:
-            report.failed[address] = failed[address]
-        else:
-            report.delivered[address] = at
-    archive.save(report)
+
+    def mark(report: StoredReport) -> None:
+        for address in tried:
+            if address in failed:
+                report.failed[address] = failed[address]
+            else:
+                report.delivered[address] = at
+
+    report = archive.update(report_id, mark)
     details = {"delivered": [a for a in tried if a not in failed], "failed": failed}
     _audit(store, SCHEDULER_ACTOR, "report.mail", report_id, details, at, None)
     return report
+
+
+def request_resend(
+    *,
+    store: Store,
+    archive: ReportArchive,
+    report_id: str,
+    actor: str,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> StoredReport:
+    """An admin's resend: every address the report could not reach is to be mailed again, by the
+    scheduler's next run (the API sends no mail). The previous failures stay in the record and the
+    audit log."""
+    now = now or datetime.now(UTC)
+    asked: list[Resend] = []
+
+    def reopen(report: StoredReport) -> None:
+        if not report.failed:
+            raise InvalidChange("no recipient of this report is waiting for a resend", report_id=report_id)
+        resend = Resend(at=now, by=actor, addresses=sorted(report.failed), reasons=dict(report.failed))
+        report.failed.clear()
+        report.resends.append(resend)
+        asked.append(resend)
+
+    report = archive.update(report_id, reopen)
+    details = {"addresses": asked[0].addresses, "previous_failures": asked[0].reasons}
+    _audit(store, actor, "report.resend", report_id, details, now, ip)
+    log.info("report resend asked: id=%s by=%s to=%s", report_id, actor, ",".join(asked[0].addresses))
+    return report
+
+
+def unreadable_deadletter(record: UnreadableRecord) -> DeadLetter:
+    """The dead letter of a report record the listing skipped: the same file with the same content
+    always gives the same letter (id from name and content, time from the file's), so a scheduler
+    that finds it on every run records it once."""
+    digest = hashlib.blake2b(f"{record.name}\x00{record.raw}".encode(), digest_size=12).hexdigest()
+    return DeadLetter(
+        id=f"report-record-{digest}",
+        stage=RECORD_STAGE,
+        format_tried="report-record",
+        reason=f"{record.name}: {record.reason}",
+        raw=record.raw,
+        at=record.modified or datetime.now(UTC),
+    )
 
 
 def _audit(

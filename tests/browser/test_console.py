@@ -235,13 +235,13 @@ def page(browser: Any, live: dict[str, Any]) -> Iterator[Any]:
     context.close()
 
 
-def _login(page: Any, live: dict[str, Any], username: str = "an") -> None:
-    page.goto(f"{live['url']}/alerts")
+def _login(page: Any, live: dict[str, Any], username: str = "an", path: str = "/alerts") -> None:
+    page.goto(f"{live['url']}{path}")
     page.wait_for_url("**/login?next=*")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", TEST_PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url("**/alerts")
+    page.wait_for_url(f"**{path}")
 
 
 def _shot(page: Any, name: str) -> None:

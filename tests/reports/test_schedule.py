@@ -14,12 +14,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pypdf import PdfReader
 
 from api.audit import service as audit
+from api.auth.deps import Role
+from api.auth.testing import form_csrf
+from api.periodic import service as reports
 from soc_core.settings import NotifySettings, ReportSettings, Settings
 from soc_core.store import AuditQuery, DeadLetterQuery, Store
 from socpipe.jobs import ReportJob, add_report_job, report_dispatcher
 from tests.backends import backend_of
+from tests.inspections.conftest import ClientFor, csrf
 from tests.inspections.scenario import Scenario
-from tests.notify.servers import SMTP_PASSWORD, SMTP_USER, SmtpServer
+from tests.notify.servers import SMTP_PASSWORD, SMTP_USER, SmtpServer, free_port
 
 #: Wednesday 10 June 2026, 09:00 in Vietnam.
 WEDNESDAY = datetime(2026, 6, 10, 2, 0, tzinfo=UTC)
@@ -143,3 +147,86 @@ def test_reports_are_mailed_with_the_pdf_once_and_refusals_are_dead_letters(
 def test_recipients_must_be_email_addresses(bad: str) -> None:
     with pytest.raises(Exception, match="SOC_REPORT_RECIPIENTS"):
         ReportSettings(recipients=[bad])
+
+
+def test_an_admin_resends_what_failed_and_the_next_run_mails_it(
+    scenario: Scenario, smtp: SmtpServer, client_for: ClientFor, tmp_path: Path
+) -> None:
+    store = scenario.store
+    settings = _settings(tmp_path, ["tieuban@ninhbinh.gov.vn", "cu@nowhere.vn"], smtp)
+    down = settings.model_copy(
+        update={"notify": settings.notify.model_copy(update={"smtp_port": free_port()})}
+    )
+    ReportJob(backend_of(store), down, report_dispatcher(down)).run(datetime.now(UTC))  # server unreachable
+    job = ReportJob(backend_of(store), settings, report_dispatcher(settings))
+    reports = {r.kind: r for r in job.archive.list()}
+    weekly, monthly = reports["weekly"], reports["monthly"]
+    assert sorted(weekly.failed) == ["cu@nowhere.vn", "tieuban@ninhbinh.gov.vn"] and not weekly.delivered
+
+    police, admin = client_for("pa05", Role.POLICE), client_for("admin", Role.ADMIN)
+    assert police.post(f"/api/v1/reports/{weekly.id}/resend", headers=csrf(police)).status_code == 403
+    resent = admin.post(f"/api/v1/reports/{weekly.id}/resend", headers=csrf(admin))
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["failed"] == {} and resent.json()["resends"][0]["by"] == "admin"
+    assert resent.json()["resends"][0]["addresses"] == ["cu@nowhere.vn", "tieuban@ninhbinh.gov.vn"]
+    again = admin.post(f"/api/v1/reports/{weekly.id}/resend", headers=csrf(admin))
+    assert again.status_code == 422 and "waiting for a resend" in again.json()["detail"]
+    page = admin.get("/reports").text
+    assert page.count("đang chờ: gửi ở lần chạy tới") == 2  # the weekly's two addresses
+    assert (
+        f'action="/reports/{monthly.id}/resend"' in page
+        and f'action="/reports/{weekly.id}/resend"' not in page
+    )
+    assert 'class="inline-form resend-report"' not in police.get("/reports").text
+
+    job.run(datetime.now(UTC))  # the scheduler's next run
+    assert [e.rcpt_tos for e in smtp.mailbox.envelopes] == [["tieuban@ninhbinh.gov.vn"]]  # not the monthly
+    [attachment] = list(smtp.mailbox.mails[0].iter_attachments())
+    assert attachment.get_content() == job.archive.open(weekly.id, "pdf")[0].read_bytes()
+    weekly = job.archive.get(weekly.id)
+    assert list(weekly.delivered) == ["tieuban@ninhbinh.gov.vn"] and "550" in weekly.failed["cu@nowhere.vn"]
+    assert sorted(job.archive.get(monthly.id).failed) == ["cu@nowhere.vn", "tieuban@ninhbinh.gov.vn"]
+    store.refresh()
+    letters = store.list_deadletters(DeadLetterQuery(stage="notify", size=20)).items
+    refused = [d for d in letters if "cu@nowhere.vn" in d.reason]
+    assert (
+        len(letters) == 5 and len({d.id for d in refused}) == 3
+    )  # the resend's failure is a letter of its own
+    [entry] = audit.search(store=store, query=AuditQuery(action="report.resend", size=10)).items
+    assert entry.actor == "admin" and entry.target_id == weekly.id
+    assert sorted(entry.details["previous_failures"]) == ["cu@nowhere.vn", "tieuban@ninhbinh.gov.vn"]
+
+    form = admin.post(
+        f"/reports/{monthly.id}/resend", data={"csrf_token": form_csrf(page)}, follow_redirects=False
+    )
+    assert form.status_code == 303 and form.headers["location"] == f"/reports?resent={monthly.id}"
+    shown = admin.get(form.headers["location"]).text
+    assert "Báo cáo sẽ được gửi lại ở lần chạy tới của bộ lập lịch (trong vòng 5 phút)" in shown
+    assert "admin yêu cầu gửi lại" in shown
+
+
+def test_a_report_whose_pdf_is_damaged_fails_its_mail_not_the_others(
+    scenario: Scenario, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    store = scenario.store
+    quiet = _settings(tmp_path, ["tieuban@ninhbinh.gov.vn"], smtp)
+    job = ReportJob(backend_of(store), quiet, report_dispatcher(quiet))
+    reports.generate_due(  # made, not yet mailed
+        store=store,
+        coverage=job.backend.coverage,
+        inspections=job.backend.inspections,
+        archive=job.archive,
+        recipients=["tieuban@ninhbinh.gov.vn"],
+        place=None,
+        now=datetime.now(UTC),
+    )
+    weekly, monthly = (next(r for r in job.archive.list() if r.kind == k) for k in ("weekly", "monthly"))
+    (quiet.data_dir / weekly.files["pdf"].stored_as).write_bytes(b"%PDF-1.7 overwritten")
+    job.run(datetime.now(UTC))
+    assert [m["Subject"] for m in smtp.mailbox.mails] == [f"[SOC] {monthly.title}"]
+    weekly = job.archive.get(weekly.id)
+    assert "PDF cannot be attached" in weekly.failed["tieuban@ninhbinh.gov.vn"]
+    assert "no longer matches its SHA-256" in weekly.failed["tieuban@ninhbinh.gov.vn"]
+    store.refresh()
+    [letter] = store.list_deadletters(DeadLetterQuery(stage="notify", size=10)).items
+    assert "PDF cannot be attached" in letter.reason and weekly.id in letter.raw
