@@ -108,7 +108,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, prefix: str) -> Iterat
     yield s
     if isinstance(s, ElasticStore):
         s.es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)
-        s.es.indices.delete_index_template(name=f"{prefix}*", ignore=[404])
+        s.es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}*")
     s.close()
 
 
