@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, ClassVar
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
@@ -24,3 +25,22 @@ def create_index(es: Elasticsearch, index: str, mappings: dict[str, Any]) -> Non
             raise StoreError(f"cannot create {index}: {exc}") from exc
     except TransportError as exc:
         raise StoreError(f"cannot create {index}: {exc}") from exc
+
+
+class SmallIndex:
+    """An adapter over one small index (`<prefix><SUFFIX>`), created on its first use by any thread."""
+
+    MAPPING: ClassVar[dict[str, Any]]
+    SUFFIX: ClassVar[str]
+
+    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+        self.es = es
+        self.index = f"{prefix}{self.SUFFIX}"
+        self._ready = False
+        self._setup_lock = threading.Lock()
+
+    def setup(self) -> None:
+        with self._setup_lock:
+            if not self._ready:
+                create_index(self.es, self.index, self.MAPPING)
+                self._ready = True

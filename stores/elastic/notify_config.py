@@ -12,7 +12,6 @@ Indices are created on first use, so a process starts while the cluster is still
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -23,7 +22,7 @@ from elasticsearch import ApiError, ConflictError, Elasticsearch, TransportError
 from soc_core.errors import StoreError
 from soc_core.notify_config import ConfigKind, ConfigVersionTaken, NotifyConfigVersion, ToldMark
 from stores.coverage_records import iso
-from stores.elastic.indices import create_index
+from stores.elastic.indices import SmallIndex
 
 CONFIG_MAPPING: dict[str, Any] = {
     "dynamic": False,
@@ -52,23 +51,8 @@ STATE_MAPPING: dict[str, Any] = {
 PAGE = 5_000
 
 
-class _Indexed:
+class _Indexed(SmallIndex):
     """One index created on first use; every failure is a `StoreError` naming it."""
-
-    MAPPING: dict[str, Any]
-    SUFFIX: str
-
-    def __init__(self, es: Elasticsearch, prefix: str) -> None:
-        self.es = es
-        self.index = f"{prefix}{self.SUFFIX}"
-        self._ready = False
-        self._setup_lock = threading.Lock()
-
-    def setup(self) -> None:
-        with self._setup_lock:
-            if not self._ready:
-                create_index(self.es, self.index, self.MAPPING)
-                self._ready = True
 
     def _call(self, what: str, request: Callable[[], Any], *, missing: Any = None) -> Any:
         self.setup()

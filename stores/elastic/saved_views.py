@@ -7,16 +7,15 @@ starts while the cluster is still coming up.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from elasticsearch import ApiError, ConflictError, Elasticsearch, TransportError
+from elasticsearch import ApiError, ConflictError, TransportError
 
 from soc_core.errors import StoreError
 from soc_core.saved_views import SavedView, ViewKind
 from stores.coverage_records import iso
-from stores.elastic.indices import create_index
+from stores.elastic.indices import SmallIndex
 
 MAPPING: dict[str, Any] = {
     "dynamic": False,
@@ -35,18 +34,9 @@ LISTED = 10_000
 user far fewer, `SOC_SAVED_VIEWS_PER_USER`)."""
 
 
-class ElasticSavedViewStore:
-    def __init__(self, es: Elasticsearch, prefix: str) -> None:
-        self.es = es
-        self.index = f"{prefix}saved-views"
-        self._ready = False
-        self._setup_lock = threading.Lock()
-
-    def setup(self) -> None:
-        with self._setup_lock:
-            if not self._ready:
-                create_index(self.es, self.index, MAPPING)
-                self._ready = True
+class ElasticSavedViewStore(SmallIndex):
+    MAPPING = MAPPING
+    SUFFIX = "saved-views"
 
     def _call(self, what: str, view_id: str, request: Callable[[], Any], *, missing: Any = None) -> Any:
         """One request about one view: `missing` when the view is not there (404), else its answer;
