@@ -170,6 +170,18 @@ def test_guidance_prefers_checklist_then_family_then_default() -> None:
     assert g.for_alert(make_alert()) == [g.default]
 
 
+def test_every_attack_tactic_has_guidance_in_vietnamese() -> None:
+    """A unit told of any tactic in the maintained ATT&CK data reads what to do for that tactic,
+    not only the general advice (issue 16: guidance per common rule family)."""
+    from detections.attack import packaged
+
+    families = Guidance.load().families
+    tactics = {tactic_id for tactic_id, _name in packaged().tactics.values()}
+    assert tactics - set(families) == set()
+    for tactic_id in tactics:
+        assert families[tactic_id].why and len(families[tactic_id].do) >= 2, tactic_id
+
+
 def test_resumed_clocks_continue_where_the_alerts_age_says() -> None:
     chain = [Recipient("email", "a@x.vn"), Recipient("email", "b@x.vn"), Recipient("email", "c@x.vn")]
     esc = Escalator({"high": 3600}, chain, lambda a: False, 1000)
