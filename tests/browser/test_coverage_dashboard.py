@@ -23,21 +23,19 @@ from tests.backends import app_context, backend_of
 from tests.browser.live import CHROMIUM, need_chromium, serving
 from tests.browser.test_console import ARGS, SHOTS, foreign_ui_text
 
-NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 
-
-def _history(store: SqliteStore) -> None:
+def _history(store: SqliteStore, now: datetime) -> None:
     registry, _ = demo_registry()
     store.save_registry(registry)
     repo = backend_of(store).coverage
     job = CoverageJob(store, repo)
-    start = NOW - timedelta(hours=3)
+    start = now - timedelta(hours=3)
     live = [s.id for s in registry.sources if s.id not in SILENT_SOURCES]
     events = []
     for i, source_id in enumerate(live):
         first = start + timedelta(minutes=7 * i)
         t, n = first, 0
-        while t <= NOW:
+        while t <= now:
             events.append(
                 Event.from_doc(
                     {
@@ -51,14 +49,14 @@ def _history(store: SqliteStore) -> None:
             t, n = t + timedelta(minutes=5), n + 1
     events.sort(key=lambda e: e.timestamp)
     t, sent = start, 0
-    while t <= NOW:  # the clock advances: each snapshot sees only what had arrived by then
+    while t <= now:  # the clock advances: each snapshot sees only what had arrived by then
         due = [e for e in events[sent:] if e.timestamp <= t]
         store.put_events(due)
         sent += len(due)
         job.run(now=t)
         t += timedelta(minutes=10)
     store.put_events(events[sent:])
-    job.run(now=NOW)
+    job.run(now=now)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +64,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     need_chromium()
     store = SqliteStore(tmp_path_factory.mktemp("coverage") / "store.sqlite3")
     store.setup()
-    _history(store)
+    # now, not when the module was imported: a long suite reaches this test many minutes after
+    # collection, and sources silent for that long would no longer count as monitored
+    _history(store, datetime.now(UTC).replace(second=0, microsecond=0))
     ensure_user(store, "congan", Role.POLICE)
     with serving(app_context(store, environment="dev")) as url:
         yield url

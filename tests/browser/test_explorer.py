@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +24,7 @@ from stores.sqlite.store import SqliteStore
 from tests.backends import app_context
 from tests.browser import test_console as console
 from tests.browser.live import need_chromium, serving
-from tests.browser.test_console import INJECTED, NOW, _login, _shot, foreign_ui_texts
+from tests.browser.test_console import INJECTED, _login, _shot, foreign_ui_texts
 
 browser = console.browser  # the same browser fixtures, over this module's `live` server
 page = console.page
@@ -33,8 +33,8 @@ HOSTILE_MESSAGE = "<script>alert('msg')</script>\x1b[2J\u202egnp.exe"
 FORMULA = '=HYPERLINK("http://evil.example","bấm vào đây")'
 
 
-def _events() -> list[Event]:
-    """45 logins over the last 3 hours on three hosts, one carrying hostile content."""
+def _events(now: datetime) -> list[Event]:
+    """45 logins over the 3 hours before `now` on three hosts, one carrying hostile content."""
     events = []
     for n in range(45):
         host = ("web01", "ketoan-pc2", "motcua-pc03")[n % 3]
@@ -42,7 +42,7 @@ def _events() -> list[Event]:
         events.append(
             Event.from_doc(
                 {
-                    "@timestamp": (NOW - timedelta(minutes=4 * n + 1)).isoformat(),
+                    "@timestamp": (now - timedelta(minutes=4 * n + 1)).isoformat(),
                     "message": (
                         f"Đăng nhập thất bại cho {'admin' if failed else 'vanthu'} từ 203.0.113.{n % 7}"
                     ),
@@ -63,7 +63,7 @@ def _events() -> list[Event]:
     events.append(
         Event.from_doc(
             {
-                "@timestamp": (NOW - timedelta(minutes=2)).isoformat(),
+                "@timestamp": (now - timedelta(minutes=2)).isoformat(),
                 "message": HOSTILE_MESSAGE,
                 "event": {"id": "ev-explorer-hostile", "original": "<img src=x onerror=\"alert('orig')\">"},
                 "host": {"name": "<img src=x onerror=alert('host')>"},
@@ -80,10 +80,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     need_chromium()
     store = SqliteStore(tmp_path_factory.mktemp("explorer") / "store.sqlite3")
     store.setup()
-    store.put_events(_events())
+    # now, not when the module was imported: a long suite runs this many minutes after collection,
+    # and the relative ranges below ("the last hour") would lose the oldest events
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    store.put_events(_events(now))
     ensure_user(store, "an", Role.ANALYST)
     with serving(app_context(store, environment="dev")) as url:
-        yield {"url": url, "store": store}
+        yield {"url": url, "store": store, "now": now}
     store.close()
 
 
@@ -145,7 +148,7 @@ def test_an_analyst_queries_filters_expands_and_exports(
     page.wait_for_url("**start=now-1h**")
     assert _rows(page).count() == 5  # minutes 1, 13, 25, 37, 49 ago: 49 is out
     page.click("#range-picker summary")
-    local = (NOW + timedelta(hours=7)).replace(tzinfo=None)
+    local = (live["now"] + timedelta(hours=7)).replace(tzinfo=None)
     page.fill("#range-start", (local - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"))
     page.fill("#range-end", local.strftime("%Y-%m-%dT%H:%M"))
     page.click("#absolute-range button")
