@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,7 +23,7 @@ from stores.sqlite.store import SqliteStore
 from tests.backends import app_context
 from tests.browser import test_console as console
 from tests.browser.live import need_chromium, serving
-from tests.browser.test_console import NOW, _login
+from tests.browser.test_console import _login
 from tests.browser.test_explorer import _events
 from tests.conftest import make_alert
 
@@ -35,10 +35,10 @@ page = console.page
 FORMULA_USER = "=cmd|' /C calc'!A0"
 
 
-def _formula_login() -> Event:
+def _formula_login(now: datetime) -> Event:
     return Event.from_doc(
         {
-            "@timestamp": (NOW - timedelta(minutes=11)).isoformat(),
+            "@timestamp": (now - timedelta(minutes=11)).isoformat(),
             "message": f"Đăng nhập thất bại cho {FORMULA_USER} từ 198.51.100.9",
             "event": {"id": "ev-investigation-formula", "action": "logon-failed", "outcome": "failure"},
             "host": {"name": "ketoan-pc2"},
@@ -54,7 +54,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     need_chromium()
     store = SqliteStore(tmp_path_factory.mktemp("investigation") / "store.sqlite3")
     store.setup()
-    events = [*_events(), _formula_login()]
+    now = datetime.now(UTC).replace(second=0, microsecond=0)  # when the data is written, not imported
+    events = [*_events(now), _formula_login(now)]
     store.put_events(events)
     # the alert: admin's failed login on ketoan-pc2, 17 minutes ago (ev-explorer-004)
     event = next(e for e in events if e.id == "ev-explorer-004")
