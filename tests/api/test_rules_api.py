@@ -576,7 +576,7 @@ def _sshd_burst(engine: DetectionEngine) -> LiveCorrelation:
     """The pack's brute-force sample through normalize, detect and an in-process correlation engine."""
     live = LiveCorrelation(lambda: engine.correlations, disabled=lambda: engine.disabled, lateness_s=60)
     stage, normalize = DetectStage(engine), NormalizeStage()
-    for line in (PACK / "corr_sshd_brute_force.fire.log").read_text(encoding="utf-8").splitlines():
+    for line in (PACK / "correlation_sshd_brute_force.fire.log").read_text(encoding="utf-8").splitlines():
         event = normalize(RawRecord(id=record_id("t", line), source_id="t", format=None, payload=line))
         assert isinstance(event, Event), event
         live(stage.evaluate(event)[1])
@@ -622,7 +622,7 @@ def test_a_correlation_detail_has_its_engine_statistics_and_rules_name_their_rea
 ) -> None:
     login(client, store, role=Role.VIEWER)
     detail = client.get(f"/api/v1/rules/{BRUTE_FORCE}").json()
-    assert detail["kind"] == "correlation" and detail["path"].endswith("corr_sshd_brute_force.yml")
+    assert detail["kind"] == "correlation" and detail["path"].endswith("correlation_sshd_brute_force.yml")
     assert detail["correlation_engine"] is None  # no correlation engine in this process (yet)
     live = _sshd_burst(engine)
     client.app.state.ctx.correlation_stats = live.stats  # type: ignore[attr-defined]
@@ -667,7 +667,7 @@ def test_disabling_a_correlation_is_shared_audited_and_stops_every_correlation_e
     assert _ids(client.get("/api/v1/rules", params={"state": "disabled"}).json()) == [BRUTE_FORCE]
     entries = store.search_audit(AuditQuery(target_id=BRUTE_FORCE)).items
     assert [(e.action, e.actor, e.details["title"]) for e in entries] == [
-        ("rule.disable", "lan", "SSH Brute Force from One Source against One Server")
+        ("rule.disable", "lan", "SSH Brute Force from One Source Against One Server")
     ]
     again = client.post(f"/api/v1/rules/{BRUTE_FORCE}/enable", json=WHY, headers=_csrf(client)).json()
     assert again["changed"] is True and again["rule"]["state"] == "enabled"
@@ -682,7 +682,7 @@ def test_a_quarantined_correlation_is_a_correlation_that_cannot_be_enabled(
     folder = tmp_path / "rules"
     shutil.copytree(PACK, folder)
     unknown = "0badc0de-0000-4000-8000-00000000c0de"
-    (folder / "corr_unknown.yml").write_text(
+    (folder / "correlation_unknown.yml").write_text(
         f"title: Reads nothing loaded\nid: {unknown}\nlevel: low\ncorrelation:\n"
         "    type: event_count\n    rules: [no_such_rule]\n    group-by: [host.name]\n"
         "    timespan: 5m\n    condition:\n        gte: 2\n",

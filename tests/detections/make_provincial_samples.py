@@ -2,14 +2,14 @@
 
     .venv/bin/python tests/detections/make_provincial_samples.py     # then review the diff
 
-Each correlation rule `corr_<x>.yml` in detections/rules/provincial gets raw log files beside it,
+Each correlation rule `correlation_<x>.yml` in detections/rules/provincial gets raw log files beside it,
 in the formats the province's sources send (rsyslog file format for sshd, NXLog JSON for the
 Windows Security log, combined access logs, FortiGate key=value, Winlogbeat JSON for Defender,
 Kaspersky Security Center CEF):
 
-    corr_<x>.fire[-<case>].log       must raise the alerts listed in the manifest
-    corr_<x>.nofire-<case>.log       must raise no alert of that rule (and whatever else listed)
-    corr_<x>.samples.json            the manifest: per file, the expected alert count of every
+    correlation_<x>.fire[-<case>].log       must raise the alerts listed in the manifest
+    correlation_<x>.nofire-<case>.log       must raise no alert of that rule (and whatever else listed)
+    correlation_<x>.samples.json            the manifest: per file, the expected alert count of every
                                      correlation rule of the pack (by `name`), the unit to stamp
                                      (`socpipe detect --unit`) and why the case fires or not
 
@@ -751,7 +751,7 @@ def sshd_cases() -> dict[str, dict[str, Any]]:
         )
 
     return {
-        "corr_sshd_brute_force": {
+        "correlation_sshd_brute_force": {
             "fire": (
                 chrono(burst + background),
                 {"vn_sshd_brute_force": 1},
@@ -799,12 +799,12 @@ def sshd_cases() -> dict[str, dict[str, Any]]:
                 "12 failures from one address split over two servers, 6 each",
             ),
         },
-        "corr_sshd_distributed_brute_force": distributed_cases(
+        "correlation_sshd_distributed_brute_force": distributed_cases(
             lambda t, ip, user, host: ssh_failed(t, host, ip, user, pid=37000 + int(ip.rsplit(".", 1)[1])),
             ("root", [SSH_HOST, "portal-app02"], "vn_sshd_distributed_brute_force", "vn_sshd_brute_force"),
             background,
         ),
-        "corr_sshd_password_spraying": {
+        "correlation_sshd_password_spraying": {
             "fire": (
                 chrono(spray(9), background),
                 {"vn_sshd_password_spraying": 1},
@@ -848,10 +848,10 @@ def sshd_cases() -> dict[str, dict[str, Any]]:
             ),
         },
         # A building block raises nothing itself: its samples show it through the rule that uses it.
-        "corr_sshd_failure_burst": burst_block_cases(
+        "correlation_sshd_failure_burst": burst_block_cases(
             ssh_burst, lambda t: ssh_accepted(t, SSH_HOST, ATTACKER, "root"), "vn_sshd_login_after_failures"
         ),
-        "corr_sshd_login_after_failures": {
+        "correlation_sshd_login_after_failures": {
             "fire": (
                 chrono(
                     ssh_burst(6, timedelta(seconds=20))
@@ -923,7 +923,7 @@ def windows_cases() -> dict[str, dict[str, Any]]:
         lambda i, t: win_failed(t, WIN_HOST, ATTACKER, WIN_USERS[i], unknown_user=i % 4 == 3),
     )
     return {
-        "corr_win_brute_force": {
+        "correlation_win_brute_force": {
             "fire": (
                 chrono(rdp_burst, staff),
                 {"vn_win_brute_force": 1},
@@ -957,12 +957,12 @@ def windows_cases() -> dict[str, dict[str, Any]]:
                 "12 failures from one address over two computers, 6 each",
             ),
         },
-        "corr_win_distributed_brute_force": distributed_cases(
+        "correlation_win_distributed_brute_force": distributed_cases(
             lambda t, ip, user, host: win_failed(t, host, ip, user),
             ("administrator", [WIN_HOST, WIN_HOST2], "vn_win_distributed_brute_force", "vn_win_brute_force"),
             staff,
         ),
-        "corr_win_password_spraying": {
+        "correlation_win_password_spraying": {
             "fire": (
                 chrono(spray, staff),
                 {"vn_win_password_spraying": 1},
@@ -1000,12 +1000,12 @@ def windows_cases() -> dict[str, dict[str, Any]]:
             ),
         },
         # A building block raises nothing itself: its samples show it through the rule that uses it.
-        "corr_win_failure_burst": burst_block_cases(
+        "correlation_win_failure_burst": burst_block_cases(
             win_burst,
             lambda t: win_logon(t, WIN_HOST, ATTACKER2, "administrator"),
             "vn_win_logon_after_failures",
         ),
-        "corr_win_logon_after_failures": {
+        "correlation_win_logon_after_failures": {
             "fire": (
                 chrono(rdp_burst[:6], win_logon(at(3), WIN_HOST, ATTACKER2, "administrator"), staff),
                 {"vn_win_logon_after_failures": 1},
@@ -1075,7 +1075,7 @@ def web_cases() -> dict[str, dict[str, Any]]:
         lambda i, t: web(t, "171.244.50.9", "GET", "/quantri/", 401, 381, agent="Hydra"),
     )
     return {
-        "corr_web_vn11_admin_brute_force": {
+        "correlation_web_vn11_admin_brute_force": {
             "fire": (
                 chrono(wp_attempts(PORTAL_IP, 12, 10) + admin_session),
                 {"vn_web_admin_brute_force": 1},
@@ -1114,7 +1114,7 @@ def web_cases() -> dict[str, dict[str, Any]]:
                 "12 attempts one every 40 s: at most 8 within any 5 minutes",
             ),
         },
-        "corr_web_vn11_admin_login_after_brute_force": {
+        "correlation_web_vn11_admin_login_after_brute_force": {
             "fire": (
                 chrono(wp_attempts(PORTAL_IP, 12, 10) + success + admin_session),
                 {"vn_web_admin_brute_force": 1, "vn_web_admin_login_after_brute_force": 1},
@@ -1170,7 +1170,7 @@ def firewall_cases() -> dict[str, dict[str, Any]]:
         lambda i, t: fgt(t, INFECTED, f"10.20.{2 + i // 12}.{10 + i}", 445, sport=49700 + i, inside=True),
     )
     return {
-        "corr_fw_port_scan": {
+        "correlation_fw_port_scan": {
             "fire": (
                 chrono(scan + web_users),
                 {"vn_fw_port_scan": 1},
@@ -1223,7 +1223,7 @@ def firewall_cases() -> dict[str, dict[str, Any]]:
                 "are only raised for internal sources",
             ),
         },
-        "corr_fw_internal_host_sweep": {
+        "correlation_fw_internal_host_sweep": {
             "fire": (
                 chrono(sweep + web_users),
                 {"vn_fw_internal_host_sweep": 1},
@@ -1288,7 +1288,7 @@ def av_cases() -> dict[str, dict[str, Any]]:
         *(heartbeat(at(-28 + 3 * i), f"PC-SYT-{10 + i:02d}", f"10.40.1.{60 + i}", GROUP) for i in range(4))
     )
     return {
-        "corr_av_detections_several_hosts_unit": {
+        "correlation_av_detections_several_hosts_unit": {
             "fire": (
                 chrono(
                     beats,
@@ -1325,7 +1325,7 @@ def write_cases() -> list[Path]:
                 name = f"{rule}.{case}.log"
                 (PACK / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
                 entry: dict[str, Any] = {"expect": expect, "why": why}
-                if rule.startswith("corr_av_"):
+                if rule.startswith("correlation_av_"):
                     entry["unit"] = AV_UNIT
                 manifest[name] = entry
                 written.append(PACK / name)
@@ -1418,11 +1418,11 @@ def base_cases() -> dict[str, tuple[Lines, Lines]]:
             + web(at(1), PORTAL_ADMIN, "GET", "/wp-admin/edit.php", 200)
             + web(at(1), "203.113.135.20", "GET", "/tin-tuc/thong-bao.html", 403, 312),
         ),
-        "fw_denied_connection": (
+        "net_firewall_denied_connection": (
             fgt(at(1), SCANNER, PUBLIC_WEB, 3389) + fgt(at(1), INFECTED, "10.20.2.10", 445, inside=True),
             [*fgt(at(1), "113.161.20.30", PUBLIC_WEB, 443, action="close"), FGT_UTM_VIRUS],
         ),
-        "fw_denied_connection_internal_source": (
+        "net_firewall_denied_connection_internal_source": (
             fgt(at(1), INFECTED, "10.20.2.10", 445, inside=True)
             + fgt(at(1), "192.168.10.5", "10.20.2.10", 3389, inside=True),
             fgt(at(1), SCANNER, PUBLIC_WEB, 3389)

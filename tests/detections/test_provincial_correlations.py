@@ -1,6 +1,6 @@
 """The provincial correlation rules on their raw-log samples, through the offline `socpipe detect`.
 
-Each `corr_<x>.samples.json` beside a correlation rule lists its sample files (raw logs in the
+Each `correlation_<x>.samples.json` beside a correlation rule lists its sample files (raw logs in the
 formats the province's sources send, built by tests/detections/make_provincial_samples.py) and,
 per file, how many alerts every correlation rule of the pack must raise on it (rules not listed:
 none). The samples are run exactly as an analyst would: `socpipe detect --rules
@@ -77,7 +77,7 @@ def test_sample(file: str, case: dict[str, Any], cache_dir: Path) -> None:
 
 def test_correlation_alert_ids_are_deterministic(cache_dir: Path) -> None:
     """The same sample run twice gives the same alert ids (one id per rule, group and window)."""
-    file = "corr_sshd_login_after_failures.fire-after-brute-force.log"
+    file = "correlation_sshd_login_after_failures.fire-after-brute-force.log"
     first = [a["id"] for a in detect(file, None, cache_dir) if a["rule"]["id"] in CORRELATIONS]
     second = [a["id"] for a in detect(file, None, cache_dir) if a["rule"]["id"] in CORRELATIONS]
     assert len(first) == 2 and first == second
@@ -88,7 +88,7 @@ def test_late_lines_within_the_live_lateness(lateness: str, alerts: int, cache_d
     """The burst whose first 3 attempts a relay delivers up to 50 s late: with the live pipeline's
     60 s event-time lateness they still count (12 failures, one alert); with none they are dropped
     as late and the 9 left are under the threshold."""
-    file = "corr_sshd_brute_force.fire-out-of-order.log"
+    file = "correlation_sshd_brute_force.fire-out-of-order.log"
     raised = detect(file, None, cache_dir, "--correlation-lateness", lateness)
     assert [CORRELATIONS.get(a["rule"]["id"]) for a in raised].count("vn_sshd_brute_force") == alerts
 
@@ -112,7 +112,8 @@ def test_av_outbreak_counts_hosts_per_unit(units: dict[str, str], alerts: int) -
     normalize, detect = NormalizeStage(), DetectStage(engine)
     correlate = CorrelationEngine(engine.correlations, lateness_s=math.inf)
     outbreak = NAMES["vn_av_detections_several_hosts_unit"]
-    lines = (PACK / "corr_av_detections_several_hosts_unit.fire.log").read_text(encoding="utf-8").splitlines()
+    sample = PACK / "correlation_av_detections_several_hosts_unit.fire.log"
+    lines = sample.read_text(encoding="utf-8").splitlines()
     out: list[Alert | AlertRepeat] = []
     for n, line in enumerate(lines):
         host = normalize(RawRecord(id=str(n), source_id="sample", payload=line))
