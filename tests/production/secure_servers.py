@@ -1,0 +1,35 @@
+"""Kafka and Elasticsearch with security on (`SOCPIPE_SECURE=1 deploy/local/servers.sh`), private to
+the test session: their own state folder and free ports, stopped and removed at the end.
+
+Kafka listens with SASL_SSL (SCRAM-SHA-512) and, two ports up, with TLS and a required client
+certificate; Elasticsearch has security on (a file-realm user with a socpipe role) and TLS on HTTP.
+`servers.sh env` gives the SOC_* settings that reach them; `settings` holds those of security.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.chaos.servers import PrivateServers
+from tests.servers import SCRIPT, Servers
+
+
+class SecureServers(PrivateServers):
+    def __init__(self) -> None:
+        super().__init__()
+        self.env["SOCPIPE_SECURE"] = "1"
+        self.values: dict[str, str] = {}
+
+    def start(self, which: str = "all") -> None:
+        super().start(which)
+        out = subprocess.run(
+            ["bash", str(SCRIPT), "env"], env=self.env, capture_output=True, text=True, check=True
+        ).stdout
+        self.values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        self.servers = Servers(self.values["SOC_KAFKA_BOOTSTRAP"], self.values["SOC_ES_URL"])
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """The security settings (SOC_*), without the addresses."""
+        addresses = ("SOC_KAFKA_BOOTSTRAP", "SOC_ES_URL")
+        return {k: v for k, v in self.values.items() if k.startswith("SOC_") and k not in addresses}
