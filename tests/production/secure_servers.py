@@ -8,15 +8,31 @@ certificate; Elasticsearch has security on (a file-realm user with a socpipe rol
 
 from __future__ import annotations
 
+import socket
 import subprocess
 
-from tests.chaos.servers import PrivateServers
+from tests.chaos.servers import PrivateServers, _free_port_pair
 from tests.servers import SCRIPT, Servers
+
+
+def _kafka_ports() -> int:
+    """A port p with p (SASL_SSL), p + 1 (controller) and p + 2 (mutual TLS) free."""
+    for _ in range(50):
+        port = _free_port_pair(2)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no three free ports in a row for Kafka")
 
 
 class SecureServers(PrivateServers):
     def __init__(self) -> None:
         super().__init__()
+        self.kafka_port = _kafka_ports()
+        self.env["SOC_KAFKA_PORT"] = str(self.kafka_port)
         self.env["SOCPIPE_SECURE"] = "1"
         self.values: dict[str, str] = {}
 
