@@ -12,8 +12,10 @@
 # SOCPIPE_SECURE=1 (any command): the secured pair, on their own ports and state dir by default
 # (29092/29200, /tmp/socpipe-secure) so they never touch the plaintext servers: Kafka with a
 # SASL_SSL (SCRAM-SHA-512) listener and a mutual-TLS listener (port + 2), Elasticsearch with
-# security on (file-realm user) and TLS on HTTP.  Certificates (one local CA) and the password are
-# made with openssl under $STATE/tls on first start; `env` prints the SOC_* settings to use them.
+# security on (a file-realm user with a socpipe role) and TLS on HTTP and transport.  Certificates
+# (one local CA) and the password are made with openssl under $STATE/tls on first start; `env`
+# prints the SOC_* settings to use them.  For tests and development: the password is also passed
+# once on the command line of kafka-storage (--add-scram) and elasticsearch-users.
 set -euo pipefail
 umask 022 # cached files must stay readable by the unprivileged ES user
 
@@ -320,10 +322,12 @@ kafka_healthy() {
   local security='{}'
   [ "$SECURE" = 1 ] && security=$(kafka_client_json)
   if [ "$PY" != none ]; then
-    "$PY" - "127.0.0.1:$KAFKA_PORT" "$security" >/dev/null 2>&1 <<'EOF'
-import json, sys
+    # the client settings (a password in secure mode) go through the environment, not argv
+    SOCPIPE_KAFKA_CLIENT=$security "$PY" - "127.0.0.1:$KAFKA_PORT" >/dev/null 2>&1 <<'EOF'
+import json, os, sys
 from kafka import KafkaAdminClient
-c = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000, **json.loads(sys.argv[2]))
+options = json.loads(os.environ["SOCPIPE_KAFKA_CLIENT"])
+c = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000, **options)
 try:
     assert c.describe_cluster()["brokers"]
 finally:
