@@ -57,13 +57,15 @@ def refused(bus: KafkaBus, topic: str) -> None:
 
 def test_half_set_credentials_are_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="SASL_USERNAME"):
-        StoreSettings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="socpipe")
+        StoreSettings(
+            kafka_security_protocol="SASL_SSL", kafka_sasl_username="socpipe", kafka_sasl_password=None
+        )
     with pytest.raises(ConfigError, match="go together"):
         StoreSettings(kafka_security_protocol="SSL", kafka_ssl_certfile=tmp_path / "c.pem")
     with pytest.raises(ConfigError, match="not both"):
         StoreSettings(es_api_key=SecretStr("k"), es_username="u", es_password=SecretStr("p"))
     with pytest.raises(ConfigError, match="not https"):
-        StoreSettings(es_ca_certs=tmp_path / "ca.crt")
+        StoreSettings(es_url="http://127.0.0.1:9200", es_ca_certs=tmp_path / "ca.crt")
     with pytest.raises(ConfigError, match="readable file") as err:
         StoreSettings(es_url="https://es:9200", es_ca_certs=tmp_path / "missing.crt")
     assert err.value.context["path"] == str(tmp_path / "missing.crt")
