@@ -11,7 +11,7 @@
 #
 # SOCPIPE_SECURE=1 (any command): the secured pair, on their own ports and state dir by default
 # (29092/29200, /tmp/socpipe-secure) so they never touch the plaintext servers: Kafka with a
-# SASL_SSL (SCRAM-SHA-512) listener and a mutual-TLS listener (port + 2), Elasticsearch with
+# SASL_SSL (SCRAM-SHA-512) listener and a mutual-TLS listener (port + 2) and ACLs, Elasticsearch with
 # security on (a file-realm user with a socpipe role) and TLS on HTTP and transport.  Certificates
 # (one local CA) and the password are made with openssl under $STATE/tls on first start; `env`
 # prints the SOC_* settings to use them.  For tests and development: the password is also passed
@@ -385,18 +385,22 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 EOF
     return
   fi
-  # No plaintext listener for clients: SASL_SSL (SCRAM users made by `format --add-scram`) and
-  # SSL with a client certificate required.  The broker talks to itself over the mutual-TLS
-  # listener with its own certificate; the controller listener stays plaintext on loopback.
+  # No plaintext listener: SASL_SSL (SCRAM users made by `format --add-scram`) and SSL with a
+  # client certificate required; the broker reaches itself and its controller over mutual TLS with
+  # its own certificate, the only super user.  Authorization is on: a user may do only what its
+  # ACLs allow (kafka_grant gives socpipe's; the user `outsider` has none).
   cat <<EOF
 listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,SSL://127.0.0.1:$KAFKA_MTLS_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,SSL://127.0.0.1:$KAFKA_MTLS_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=SSL
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL,SSL:SSL
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.ssl.ssl.client.auth=required
+listener.name.controller.ssl.client.auth=required
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:CN=127.0.0.1
 ssl.keystore.type=PEM
 ssl.keystore.location=$TLS/server.pem
 ssl.truststore.type=PEM
@@ -414,6 +418,35 @@ random_cluster_id() { # 16 random bytes, base64url, like Uuid.randomUuid()
 
 wait_kafka() {
   wait_healthy kafka "$(kafka_marker)" kafka_healthy "$KDIR/logs/server.log" "$KDIR/logs/stdout.log"
+  if [ "$SECURE" = 1 ]; then kafka_grant; fi
+}
+
+# socpipe's ACLs (the SCRAM user and the client certificate's CN): every topic and group, and on
+# the cluster what creating topics and idempotent producing ask.  Granted by the broker's own
+# identity over the mutual-TLS listener; granting again is a no-op.
+kafka_grant() {
+  pick_python
+  [ "$PY" != none ] || die "secure mode grants Kafka ACLs with kafka-python: set SOCPIPE_PYTHON"
+  local admin
+  admin=$(printf '{"security_protocol":"SSL","ssl_cafile":"%s","ssl_certfile":"%s","ssl_keyfile":"%s"}' \
+    "$TLS/ca.crt" "$TLS/server.crt" "$TLS/server.key")
+  SOCPIPE_KAFKA_CLIENT=$admin "$PY" - "127.0.0.1:$KAFKA_MTLS_PORT" "$SECURE_USER" >"$KDIR/logs/acl.log" 2>&1 <<'EOF' ||
+import json, os, sys
+from kafka import KafkaAdminClient
+from kafka.admin import ACL, ACLOperation as Op, ACLPermissionType, ACLResourcePatternType, ResourcePattern, ResourceType as R
+admin = KafkaAdminClient(bootstrap_servers=sys.argv[1], **json.loads(os.environ["SOCPIPE_KAFKA_CLIENT"]))
+grants = [(R.TOPIC, "*", Op.ALL), (R.GROUP, "*", Op.ALL), (R.CLUSTER, "kafka-cluster", Op.DESCRIBE),
+          (R.CLUSTER, "kafka-cluster", Op.CREATE), (R.CLUSTER, "kafka-cluster", Op.IDEMPOTENT_WRITE)]
+acls = [ACL(principal=p, host="*", operation=op, permission_type=ACLPermissionType.ALLOW,
+            resource_pattern=ResourcePattern(r, name, ACLResourcePatternType.LITERAL))
+        for p in (f"User:{sys.argv[2]}", f"User:CN={sys.argv[2]}") for r, name, op in grants]
+try:
+    result = admin.create_acls(acls)
+    assert not result["failed"], result["failed"]
+finally:
+    admin.close()
+EOF
+    { tail_logs "$KDIR/logs/acl.log"; die "cannot grant socpipe's Kafka ACLs"; }
 }
 
 launch_kafka() { # no-op if already running; wait_kafka does the health check
@@ -487,7 +520,8 @@ EOF
     storage_tool=org.apache.kafka.tools.StorageTool
   if [ ! -f "$KDIR/data/meta.properties" ]; then
     local scram=()
-    [ "$SECURE" = 1 ] && scram=(--add-scram "SCRAM-SHA-512=[name=$SECURE_USER,password=$(secure_password)]")
+    [ "$SECURE" = 1 ] && scram=(--add-scram "SCRAM-SHA-512=[name=$SECURE_USER,password=$(secure_password)]"
+      --add-scram "SCRAM-SHA-512=[name=outsider,password=$(secure_password)]")
     "$java" "${jopts[@]}" -cp "$KAFKA_HOME/lib/*" "$storage_tool" format \
       -t "$(random_cluster_id)" -c "$KDIR/server.properties" "${scram[@]}" >"$KDIR/logs/format.log" 2>&1 ||
       { tail_logs "$KDIR/logs/format.log"; die "kafka storage format failed"; }
@@ -682,6 +716,8 @@ cmd_env() {
   echo "SOCPIPE_KAFKA_MTLS_BOOTSTRAP=127.0.0.1:$KAFKA_MTLS_PORT"
   echo "SOCPIPE_TLS_CLIENT_CERT=$TLS/client.crt"
   echo "SOCPIPE_TLS_CLIENT_KEY=$TLS/client.key"
+  # a SCRAM user (same password) without any ACL: authenticated, authorized for nothing
+  echo "SOCPIPE_KAFKA_OUTSIDER=outsider"
 }
 
 case ${1:-} in

@@ -2,7 +2,8 @@
 the test session: their own state folder and free ports, stopped and removed at the end.
 
 Kafka listens with SASL_SSL (SCRAM-SHA-512) and, two ports up, with TLS and a required client
-certificate; Elasticsearch has security on (a file-realm user with a socpipe role) and TLS on HTTP.
+certificate, with authorization on (ACLs for socpipe, none for the SCRAM user `outsider`);
+Elasticsearch has security on (a file-realm user with a socpipe role) and TLS on HTTP and transport.
 `servers.sh env` gives the SOC_* settings that reach them; `settings` holds those of security.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 
 from tests.chaos.servers import PrivateServers, _free_port_pair
 from tests.servers import SCRIPT, Servers
@@ -34,6 +36,7 @@ class SecureServers(PrivateServers):
         self.kafka_port = _kafka_ports()
         self.env["SOC_KAFKA_PORT"] = str(self.kafka_port)
         self.env["SOCPIPE_SECURE"] = "1"
+        self.env.setdefault("SOCPIPE_PYTHON", sys.executable)  # kafka-python grants socpipe's ACLs
         self.values: dict[str, str] = {}
 
     def start(self, which: str = "all") -> None:

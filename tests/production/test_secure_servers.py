@@ -4,6 +4,7 @@ with a user and TLS, reached through the SOC_* settings by the same wiring every
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from elasticsearch import ConnectionError as EsConnectionError
 from pydantic import SecretStr
 
 from buses.kafka import KafkaBus, KafkaSecurity
-from soc_core.errors import BackPressure, ConfigError
+from soc_core.errors import BackPressure, BusError, ConfigError
 from soc_core.settings import Settings, StoreSettings
 from socpipe.runtime import build_backend, build_kafka, es_auth, kafka_security
 from stores.elastic import ElasticBackend
@@ -102,11 +103,13 @@ def test_kafka_over_sasl_ssl_with_scram(
     secure_servers: SecureServers, monkeypatch: pytest.MonkeyPatch, prefix: str
 ) -> None:
     """The settings' client creates a topic, publishes and reads back; a client without them, or
-    with a wrong password, is not let in (the intake's 503)."""
+    with a wrong password, is not let in (the intake's 503); a user without ACLs is let in but may
+    neither create a topic nor publish."""
     settings = secure_settings(secure_servers, monkeypatch, prefix)
     topic = f"{prefix}secure"
     assert round_trip(build_kafka(settings), topic) == [b"over TLS"]
     bootstrap = settings.stores.kafka_bootstrap
+    password = secure_servers.values["SOC_KAFKA_SASL_PASSWORD"]
     wrong = KafkaSecurity(
         protocol="SASL_SSL",
         username=settings.stores.kafka_sasl_username,
@@ -115,6 +118,12 @@ def test_kafka_over_sasl_ssl_with_scram(
     )
     for security in (None, wrong):
         refused(KafkaBus(bootstrap, publish_timeout_s=3, security=security), topic)
+    outsider = KafkaBus(
+        bootstrap, publish_timeout_s=3, security=replace(wrong, username="outsider", password=password)
+    )
+    with pytest.raises(BusError, match="TopicAuthorizationFailed"):
+        outsider.ensure_topics([f"{prefix}outsider"], 1)
+    refused(outsider, topic)
 
 
 def test_kafka_over_mutual_tls(secure_servers: SecureServers, prefix: str) -> None:
