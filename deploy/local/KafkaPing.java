@@ -1,9 +1,6 @@
 // Kafka health check used by servers.sh when kafka-python is not importable.
-// Run as a single-file program (Java 11+): java -cp 'kafka/lib/*' KafkaPing.java HOST:PORT [CLIENT.properties]
-// (the optional properties file: security settings of a SASL_SSL listener, servers.sh secure mode).
+// Run as a single-file program (Java 11+): java -cp 'kafka/lib/*' KafkaPing.java HOST:PORT
 // Exit 0 once the broker answers a metadata request (describeCluster) with >= 1 node.
-import java.io.FileReader;
-import java.io.Reader;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
@@ -12,11 +9,6 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 public class KafkaPing {
     public static void main(String[] args) throws Exception {
         Properties p = new Properties();
-        if (args.length > 1) {
-            try (Reader r = new FileReader(args[1])) {
-                p.load(r);
-            }
-        }
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "5000");

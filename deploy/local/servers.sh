@@ -138,20 +138,10 @@ ensure_tls() {
 
 secure_password() { cat "$TLS/password"; }
 
-# kafka-python settings (JSON) for the health check, and a Java client properties file.
+# kafka-python settings (JSON) for the health check (secure mode needs kafka-python: kafka_grant).
 kafka_client_json() {
   printf '{"security_protocol":"SASL_SSL","sasl_mechanism":"SCRAM-SHA-512","sasl_plain_username":"%s","sasl_plain_password":"%s","ssl_cafile":"%s"}' \
     "$SECURE_USER" "$(secure_password)" "$TLS/ca.crt"
-}
-
-kafka_client_properties() {
-  cat <<EOF
-security.protocol=SASL_SSL
-sasl.mechanism=SCRAM-SHA-512
-sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$SECURE_USER" password="$(secure_password)";
-ssl.truststore.type=PEM
-ssl.truststore.location=$TLS/ca.crt
-EOF
 }
 
 # ---------------------------------------------------------------- fetch
@@ -333,9 +323,6 @@ try:
 finally:
     c.close()
 EOF
-  elif [ "$SECURE" = 1 ]; then
-    kafka_client_properties >"$KDIR/client.properties"
-    "$JAVA_HOME/bin/java" -cp "$KAFKA_HOME/lib/*" "$HERE/KafkaPing.java" "127.0.0.1:$KAFKA_PORT" "$KDIR/client.properties" >/dev/null 2>&1
   else
     "$JAVA_HOME/bin/java" -cp "$KAFKA_HOME/lib/*" "$HERE/KafkaPing.java" "127.0.0.1:$KAFKA_PORT" >/dev/null 2>&1
   fi
@@ -457,6 +444,8 @@ launch_kafka() { # no-op if already running; wait_kafka does the health check
   [ "$KEEP_DATA" = 1 ] || rm -rf "$KDIR"
   mkdir -p "$KDIR/data" "$KDIR/logs"
   if [ "$SECURE" = 1 ]; then
+    pick_python
+    [ "$PY" != none ] || die "secure mode checks and grants Kafka with kafka-python: set SOCPIPE_PYTHON"
     ensure_tls
     port_busy "$KAFKA_MTLS_PORT" && die "port $KAFKA_MTLS_PORT is in use (set SOC_KAFKA_MTLS_PORT)"
   fi
