@@ -10,6 +10,9 @@ when the `crc32c` package is installed (a dependency of socpipe for that reason)
 Python fallback the checksum cost more than everything else a receiver does, so its absence is
 logged when the producer starts.
 
+Security is set per deployment too: `KafkaSecurity` (SASL_SSL with SCRAM, or SSL with a client
+certificate) goes to every client this adapter makes: producer, consumers, admin and readers.
+
 Durability is set per deployment: the topics we create get `replication` copies and
 `min.insync.replicas`, and the producer is idempotent, so a send retried after a lost acknowledgement
 is written once (docs/production.md gives a cluster's values).
@@ -21,6 +24,8 @@ import contextlib
 import importlib.util
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -41,6 +46,38 @@ def native_crc32c() -> bool:
     return importlib.util.find_spec("crc32c") is not None
 
 
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How clients authenticate and encrypt (`SOC_KAFKA_SECURITY_PROTOCOL` and its companions);
+    the default is the local servers' plaintext."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    username: str = ""
+    password: str = ""
+    cafile: Path | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    key_password: str | None = None
+
+    def client_options(self) -> dict[str, Any]:
+        """kafka-python's keyword arguments; host names are checked against the brokers'
+        certificates (kafka-python's default, kept)."""
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.protocol.startswith("SASL_"):
+            options |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.username,
+                "sasl_plain_password": self.password,
+            }
+        if self.protocol.endswith("SSL"):
+            files = {"ssl_cafile": self.cafile, "ssl_certfile": self.certfile, "ssl_keyfile": self.keyfile}
+            options |= {k: str(v) for k, v in files.items() if v is not None}
+            if self.key_password is not None:
+                options["ssl_password"] = self.key_password
+        return options
+
+
 class KafkaBus:
     def __init__(
         self,
@@ -52,7 +89,9 @@ class KafkaBus:
         replication: int = 1,
         min_insync_replicas: int = 1,
         idempotence: bool = True,
+        security: KafkaSecurity | None = None,
     ) -> None:
+        self._security = (security or KafkaSecurity()).client_options()
         self._health_topic = health_topic
         self._replication = replication
         self._min_insync = min_insync_replicas
@@ -85,6 +124,7 @@ class KafkaBus:
                     # every intake request would wait that long for its 503
                     bootstrap_timeout_ms=int(self._timeout * 1000),
                     compression_type=None,
+                    **self._security,
                 )
             except KafkaError as exc:
                 raise BackPressure(f"Kafka unavailable: {exc}", bootstrap=self._bootstrap) from exc
@@ -118,6 +158,7 @@ class KafkaBus:
             client_id=self._client_id,
             on_assign=on_assign,
             on_revoke=on_revoke,
+            security=self._security,
         )
 
     def ensure_topics(self, names: Sequence[str], partitions: int, *, compacted: bool = False) -> None:
@@ -125,7 +166,9 @@ class KafkaBus:
         `min.insync.replicas` (idempotent: existing topics are left as they are); `compacted`: keep
         the latest record per key (a changelog), deleting keys whose latest record is a tombstone.
         A replication above the brokers there are is refused by Kafka and raised, never lowered."""
-        admin = KafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        admin = KafkaAdminClient(
+            bootstrap_servers=self._bootstrap, client_id=self._client_id, **self._security
+        )
         configs = {
             "max.message.bytes": str(MAX_MESSAGE_BYTES),
             "min.insync.replicas": str(self._min_insync),
@@ -170,6 +213,7 @@ class KafkaBus:
                 enable_auto_commit=False,
                 max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
                 fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+                **self._security,
             )
         except KafkaError as exc:
             raise BusError(f"cannot read {topic}/{partition}: {exc}", topic=topic) from exc
@@ -227,6 +271,7 @@ class KafkaBusConsumer:
         client_id: str,
         on_assign: PartitionsCallback | None = None,
         on_revoke: PartitionsCallback | None = None,
+        security: dict[str, Any] | None = None,
     ) -> None:
         self._group = group
         self._lag: dict[Any, int] = {}  # TopicPartition -> records behind, after the last poll
@@ -239,6 +284,7 @@ class KafkaBusConsumer:
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
             fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
             metadata_max_age_ms=5000,  # discover new soc.raw.<source> topics quickly
+            **(security or {}),
         )
         listener = _Listener(on_assign, on_revoke)
         if isinstance(topics, str):

@@ -456,6 +456,69 @@ class StoreSettings(BaseSettings):
         ge=60,
         description="How often the scheduler deletes expired indices (or hands them to ILM).",
     )
+    # Security to the servers (issue 17): plaintext by default (the local servers); docs/production.md.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="How every Kafka client (intake, workers, API, scheduler) talks to the brokers: "
+        "SASL_SSL with SCRAM on a cluster, SSL for mutual TLS (client certificate).",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str = Field(default="", description="Kafka SASL user (SASL_* protocols).")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="Kafka SASL password.")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM bundle of the CAs that signed the brokers' certificates (SSL, SASL_SSL); "
+        "unset: the system's.",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="PEM client certificate for mutual TLS (with SOC_KAFKA_SSL_KEYFILE)."
+    )
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="PEM private key of that certificate.")
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of an encrypted SOC_KAFKA_SSL_KEYFILE."
+    )
+    es_api_key: SecretStr | None = Field(
+        default=None,
+        description="Elasticsearch API key (the encoded form ES returns); or SOC_ES_USERNAME/PASSWORD.",
+    )
+    es_username: str = Field(default="", description="Elasticsearch user (basic authentication).")
+    es_password: SecretStr | None = Field(default=None, description="Elasticsearch password.")
+    es_ca_certs: Path | None = Field(
+        default=None,
+        description="PEM bundle of the CAs that signed Elasticsearch's HTTP certificate (an https "
+        "SOC_ES_URL); unset: the system's.",
+    )
+
+    @model_validator(mode="after")
+    def _security(self) -> StoreSettings:
+        """Refuse half-set credentials at start rather than failing on the first connection."""
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ConfigError(
+                "SOC_KAFKA_SECURITY_PROTOCOL=SASL_* needs SOC_KAFKA_SASL_USERNAME and "
+                "SOC_KAFKA_SASL_PASSWORD",
+                protocol=self.kafka_security_protocol,
+            )
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ConfigError("SOC_KAFKA_SSL_CERTFILE and SOC_KAFKA_SSL_KEYFILE go together")
+        if self.es_api_key is not None and (self.es_username or self.es_password is not None):
+            raise ConfigError("set SOC_ES_API_KEY or SOC_ES_USERNAME/SOC_ES_PASSWORD, not both")
+        if bool(self.es_username) != (self.es_password is not None):
+            raise ConfigError("SOC_ES_USERNAME and SOC_ES_PASSWORD go together")
+        if self.es_ca_certs is not None and not self.es_url.startswith("https://"):
+            raise ConfigError("SOC_ES_CA_CERTS is set but SOC_ES_URL is not https", url=self.es_url)
+        files = {
+            "SOC_KAFKA_SSL_CAFILE": self.kafka_ssl_cafile,
+            "SOC_KAFKA_SSL_CERTFILE": self.kafka_ssl_certfile,
+            "SOC_KAFKA_SSL_KEYFILE": self.kafka_ssl_keyfile,
+            "SOC_ES_CA_CERTS": self.es_ca_certs,
+        }
+        for name, path in files.items():
+            if path is not None and not path.is_file():
+                raise ConfigError(f"{name} is not a readable file", path=str(path))
+        return self
 
     @model_validator(mode="after")
     def _insync_within_replication(self) -> StoreSettings:

@@ -7,14 +7,17 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from buses.kafka import KafkaBus
+from pydantic import SecretStr
+
+from buses.kafka import KafkaBus, KafkaSecurity
 from normalizers.stage import NormalizeStage
 from soc_core.pipeline import EmbeddedPipeline
 from soc_core.records import RawRecord, encode_raw_batches
 from soc_core.registry_cache import RegistryCache
-from soc_core.settings import Mode, Settings
+from soc_core.settings import Mode, Settings, StoreSettings
 from soc_core.store import StoreBackend
 from stores.elastic import ElasticBackend
+from stores.elastic.store import EsAuth
 from stores.sqlite import SqliteBackend
 
 if TYPE_CHECKING:
@@ -43,6 +46,35 @@ def build_backend(settings: Settings) -> StoreBackend:
         read_retry_s=stores.es_read_retry_s,
         shards=stores.es_shards,
         replicas=stores.es_replicas,
+        auth=es_auth(stores),
+    )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
+
+
+def es_auth(stores: StoreSettings) -> EsAuth:
+    """Elasticsearch's credentials and CA from the settings (the same for every process)."""
+    return EsAuth(
+        api_key=_secret(stores.es_api_key),
+        username=stores.es_username,
+        password=_secret(stores.es_password) or "",
+        ca_certs=stores.es_ca_certs,
+    )
+
+
+def kafka_security(stores: StoreSettings) -> KafkaSecurity:
+    """Kafka's protocol, SASL user and TLS files from the settings (the same for every process)."""
+    return KafkaSecurity(
+        protocol=stores.kafka_security_protocol,
+        sasl_mechanism=stores.kafka_sasl_mechanism,
+        username=stores.kafka_sasl_username,
+        password=_secret(stores.kafka_sasl_password) or "",
+        cafile=stores.kafka_ssl_cafile,
+        certfile=stores.kafka_ssl_certfile,
+        keyfile=stores.kafka_ssl_keyfile,
+        key_password=_secret(stores.kafka_ssl_key_password),
     )
 
 
@@ -132,6 +164,7 @@ def build_kafka(settings: Settings) -> KafkaBus:
         replication=settings.stores.topic_replication,
         min_insync_replicas=settings.stores.topic_min_insync_replicas,
         idempotence=settings.stores.kafka_idempotence,
+        security=kafka_security(settings.stores),
     )
     return bus
 

@@ -8,6 +8,14 @@
 #   servers.sh stop  [kafka|elasticsearch|all]  SIGTERM, then SIGKILL after a timeout
 #   servers.sh status                         exit 0 if all running and healthy, else 3
 #   servers.sh env                            print SOC_KAFKA_BOOTSTRAP=... / SOC_ES_URL=...
+#
+# SOCPIPE_SECURE=1 (any command): the secured pair, on their own ports and state dir by default
+# (29092/29200, /tmp/socpipe-secure) so they never touch the plaintext servers: Kafka with a
+# SASL_SSL (SCRAM-SHA-512) listener and a mutual-TLS listener (port + 2) and ACLs, Elasticsearch with
+# security on (a file-realm user with a socpipe role) and TLS on HTTP and transport.  Certificates
+# (one local CA) and the password are made with openssl under $STATE/tls on first start; `env`
+# prints the SOC_* settings to use them.  For tests and development: the password is also passed
+# once on the command line of kafka-storage (--add-scram) and elasticsearch-users.
 set -euo pipefail
 umask 022 # cached files must stay readable by the unprivileged ES user
 
@@ -15,10 +23,19 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
 CACHE=${SOCPIPE_CACHE:-$HOME/.cache/socpipe}
-STATE=${SOCPIPE_STATE:-/tmp/socpipe-servers}
-KAFKA_PORT=${SOC_KAFKA_PORT:-19092}
+SECURE=${SOCPIPE_SECURE:-0}
+if [ "$SECURE" = 1 ]; then
+  STATE=${SOCPIPE_STATE:-/tmp/socpipe-secure}
+  KAFKA_PORT=${SOC_KAFKA_PORT:-29092}
+  ES_PORT=${SOC_ES_PORT:-29200}
+else
+  STATE=${SOCPIPE_STATE:-/tmp/socpipe-servers}
+  KAFKA_PORT=${SOC_KAFKA_PORT:-19092}
+  ES_PORT=${SOC_ES_PORT:-19200}
+fi
 KAFKA_CONTROLLER_PORT=${SOC_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
-ES_PORT=${SOC_ES_PORT:-19200}
+KAFKA_MTLS_PORT=${SOC_KAFKA_MTLS_PORT:-$((KAFKA_PORT + 2))} # secure mode only
+SECURE_USER=${SOCPIPE_SECURE_USER:-socpipe}                # SCRAM and Elasticsearch user
 ES_TRANSPORT_PORT=${SOC_ES_TRANSPORT_PORT:-$((ES_PORT + 100))}
 KAFKA_VERSION=${SOCPIPE_KAFKA_VERSION:-4.3.1}
 ES_VERSION=${SOCPIPE_ES_VERSION:-8.19.21}
@@ -34,6 +51,7 @@ KAFKA_HOME=$CACHE/kafka-$KAFKA_VERSION   # pom.xml + lib/*.jar
 ES_HOME=$CACHE/elasticsearch-$ES_VERSION # unzipped integ-test-zip
 KDIR=$STATE/kafka
 EDIR=$STATE/elasticsearch
+TLS=$STATE/tls # secure mode: ca.crt, server.{crt,key}, client.{crt,key}, password
 
 say() { echo "servers.sh: $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
@@ -85,6 +103,45 @@ ensure_tools() {
   fi
   export JAVA_HOME=$jdk
   TOOLS_OK=1
+}
+
+# ---------------------------------------------------------------- secure mode
+
+# One local CA signs the servers' certificate (SAN 127.0.0.1 and localhost, so clients verify the
+# host name) and a client certificate (CN=$SECURE_USER) for mutual TLS.  Kept across restarts (the
+# clients' CA file stays valid); keys are PKCS#8 PEM, which Kafka's PEM key store reads as is.
+ensure_tls() {
+  [ -f "$TLS/.complete" ] && return 0
+  command -v openssl >/dev/null || die "secure mode needs openssl"
+  rm -rf "$TLS" && mkdir -p "$TLS" && chmod 755 "$TLS"
+  local log=$STATE/openssl.log
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=socpipe local CA" \
+      -keyout "$TLS/ca.key" -out "$TLS/ca.crt" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+    local who cn ext
+    for who in server client; do
+      cn=127.0.0.1 ext=$'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth'
+      [ $who = client ] && cn=$SECURE_USER ext="extendedKeyUsage=clientAuth"
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=$cn" -keyout "$TLS/$who.key" -out "$TLS/$who.csr"
+      openssl x509 -req -in "$TLS/$who.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" -CAcreateserial \
+        -days 825 -out "$TLS/$who.crt" -extfile <(echo "$ext")
+      cat "$TLS/$who.key" "$TLS/$who.crt" >"$TLS/$who.pem" # Kafka's PEM key store: key + chain
+    done
+  } >"$log" 2>&1 || { tail_logs "$log"; die "openssl failed"; }
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TLS/password"
+  rm -f "$TLS"/*.csr "$TLS"/*.srl "$log"
+  # Keys and the password stay the owner's; the ES user reads its own copy in its config dir.
+  chmod 600 "$TLS"/*.key "$TLS"/*.pem "$TLS/password"
+  touch "$TLS/.complete"
+}
+
+secure_password() { cat "$TLS/password"; }
+
+# kafka-python settings (JSON) for the health check (secure mode needs kafka-python: kafka_grant).
+kafka_client_json() {
+  printf '{"security_protocol":"SASL_SSL","sasl_mechanism":"SCRAM-SHA-512","sasl_plain_username":"%s","sasl_plain_password":"%s","ssl_cafile":"%s"}' \
+    "$SECURE_USER" "$(secure_password)" "$TLS/ca.crt"
 }
 
 # ---------------------------------------------------------------- fetch
@@ -252,11 +309,15 @@ pick_python() { # first interpreter that can import kafka-python, else "none"
 kafka_healthy() {
   port_busy "$KAFKA_PORT" || return 1
   pick_python
+  local security='{}'
+  [ "$SECURE" = 1 ] && security=$(kafka_client_json)
   if [ "$PY" != none ]; then
-    "$PY" - "127.0.0.1:$KAFKA_PORT" >/dev/null 2>&1 <<'EOF'
-import sys
+    # the client settings (a password in secure mode) go through the environment, not argv
+    SOCPIPE_KAFKA_CLIENT=$security "$PY" - "127.0.0.1:$KAFKA_PORT" >/dev/null 2>&1 <<'EOF'
+import json, os, sys
 from kafka import KafkaAdminClient
-c = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000)
+options = json.loads(os.environ["SOCPIPE_KAFKA_CLIENT"])
+c = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000, **options)
 try:
     assert c.describe_cluster()["brokers"]
 finally:
@@ -268,7 +329,13 @@ EOF
 }
 
 es_healthy() {
-  curl -fsS -m 10 "http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null 2>&1
+  local path="_cluster/health?wait_for_status=yellow&timeout=5s"
+  if [ "$SECURE" = 1 ]; then # the password goes through a config on stdin, not the command line
+    printf 'user = "%s:%s"\n' "$SECURE_USER" "$(secure_password)" |
+      curl -fsS -m 10 -K - --cacert "$TLS/ca.crt" "https://127.0.0.1:$ES_PORT/$path" >/dev/null 2>&1
+  else
+    curl -fsS -m 10 "http://127.0.0.1:$ES_PORT/$path" >/dev/null 2>&1
+  fi
 }
 
 wait_healthy() { # wait_healthy NAME MARKER CHECKFN LOGS...
@@ -294,6 +361,40 @@ wait_healthy() { # wait_healthy NAME MARKER CHECKFN LOGS...
 
 # ---------------------------------------------------------------- kafka
 
+kafka_listeners() {
+  if [ "$SECURE" != 1 ]; then
+    cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+EOF
+    return
+  fi
+  # No plaintext listener: SASL_SSL (SCRAM users made by `format --add-scram`) and SSL with a
+  # client certificate required; the broker reaches itself and its controller over mutual TLS with
+  # its own certificate, the only super user.  Authorization is on: a user may do only what its
+  # ACLs allow (kafka_grant gives socpipe's; the user `outsider` has none).
+  cat <<EOF
+listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,SSL://127.0.0.1:$KAFKA_MTLS_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,SSL://127.0.0.1:$KAFKA_MTLS_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SSL
+listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL,SSL:SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.ssl.ssl.client.auth=required
+listener.name.controller.ssl.client.auth=required
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:CN=127.0.0.1
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS/server.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS/ca.crt
+EOF
+}
+
 random_cluster_id() { # 16 random bytes, base64url, like Uuid.randomUuid()
   local id
   while :; do
@@ -304,6 +405,35 @@ random_cluster_id() { # 16 random bytes, base64url, like Uuid.randomUuid()
 
 wait_kafka() {
   wait_healthy kafka "$(kafka_marker)" kafka_healthy "$KDIR/logs/server.log" "$KDIR/logs/stdout.log"
+  if [ "$SECURE" = 1 ]; then kafka_grant; fi
+}
+
+# socpipe's ACLs (the SCRAM user and the client certificate's CN): every topic and group, and on
+# the cluster what creating topics and idempotent producing ask.  Granted by the broker's own
+# identity over the mutual-TLS listener; granting again is a no-op.
+kafka_grant() {
+  pick_python
+  [ "$PY" != none ] || die "secure mode grants Kafka ACLs with kafka-python: set SOCPIPE_PYTHON"
+  local admin
+  admin=$(printf '{"security_protocol":"SSL","ssl_cafile":"%s","ssl_certfile":"%s","ssl_keyfile":"%s"}' \
+    "$TLS/ca.crt" "$TLS/server.crt" "$TLS/server.key")
+  SOCPIPE_KAFKA_CLIENT=$admin "$PY" - "127.0.0.1:$KAFKA_MTLS_PORT" "$SECURE_USER" >"$KDIR/logs/acl.log" 2>&1 <<'EOF' ||
+import json, os, sys
+from kafka import KafkaAdminClient
+from kafka.admin import ACL, ACLOperation as Op, ACLPermissionType, ACLResourcePatternType, ResourcePattern, ResourceType as R
+admin = KafkaAdminClient(bootstrap_servers=sys.argv[1], **json.loads(os.environ["SOCPIPE_KAFKA_CLIENT"]))
+grants = [(R.TOPIC, "*", Op.ALL), (R.GROUP, "*", Op.ALL), (R.CLUSTER, "kafka-cluster", Op.DESCRIBE),
+          (R.CLUSTER, "kafka-cluster", Op.CREATE), (R.CLUSTER, "kafka-cluster", Op.IDEMPOTENT_WRITE)]
+acls = [ACL(principal=p, host="*", operation=op, permission_type=ACLPermissionType.ALLOW,
+            resource_pattern=ResourcePattern(r, name, ACLResourcePatternType.LITERAL))
+        for p in (f"User:{sys.argv[2]}", f"User:CN={sys.argv[2]}") for r, name, op in grants]
+try:
+    result = admin.create_acls(acls)
+    assert not result["failed"], result["failed"]
+finally:
+    admin.close()
+EOF
+    { tail_logs "$KDIR/logs/acl.log"; die "cannot grant socpipe's Kafka ACLs"; }
 }
 
 launch_kafka() { # no-op if already running; wait_kafka does the health check
@@ -313,17 +443,19 @@ launch_kafka() { # no-op if already running; wait_kafka does the health check
   port_busy "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT is in use (set SOC_KAFKA_CONTROLLER_PORT)"
   [ "$KEEP_DATA" = 1 ] || rm -rf "$KDIR"
   mkdir -p "$KDIR/data" "$KDIR/logs"
+  if [ "$SECURE" = 1 ]; then
+    pick_python
+    [ "$PY" != none ] || die "secure mode checks and grants Kafka with kafka-python: set SOCPIPE_PYTHON"
+    ensure_tls
+    port_busy "$KAFKA_MTLS_PORT" && die "port $KAFKA_MTLS_PORT is in use (set SOC_KAFKA_MTLS_PORT)"
+  fi
 
   # Single combined broker+controller; everything replicated once; groups join at once.
   cat >"$KDIR/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+$(kafka_listeners)
 log.dirs=$KDIR/data
 num.partitions=3
 default.replication.factor=1
@@ -376,8 +508,11 @@ EOF
   unzip -l "$KAFKA_HOME/lib/kafka_2.13-$KAFKA_VERSION.jar" 2>/dev/null | grep 'kafka/tools/StorageTool.class' >/dev/null ||
     storage_tool=org.apache.kafka.tools.StorageTool
   if [ ! -f "$KDIR/data/meta.properties" ]; then
+    local scram=()
+    [ "$SECURE" = 1 ] && scram=(--add-scram "SCRAM-SHA-512=[name=$SECURE_USER,password=$(secure_password)]"
+      --add-scram "SCRAM-SHA-512=[name=outsider,password=$(secure_password)]")
     "$java" "${jopts[@]}" -cp "$KAFKA_HOME/lib/*" "$storage_tool" format \
-      -t "$(random_cluster_id)" -c "$KDIR/server.properties" >"$KDIR/logs/format.log" 2>&1 ||
+      -t "$(random_cluster_id)" -c "$KDIR/server.properties" "${scram[@]}" >"$KDIR/logs/format.log" 2>&1 ||
       { tail_logs "$KDIR/logs/format.log"; die "kafka storage format failed"; }
   fi
   cd "$KDIR"
@@ -439,7 +574,20 @@ launch_elasticsearch() { # no-op if already running; wait_elasticsearch does the
     echo "cluster.routing.allocation.disk.threshold_enabled: false"
     echo "action.destructive_requires_name: false"
     # Settings below only exist when their module ships in this distribution.
-    if es_has_module x-pack-security; then echo "xpack.security.enabled: false"; fi
+    if [ "$SECURE" = 1 ]; then
+      # The integ-test-zip ships x-pack-security: file-realm users and roles, TLS on HTTP and on
+      # the transport.  It lacks the analysis-common module that the .security index's mapping
+      # needs, so API keys and native users cannot be created here (docs/production.md).
+      echo "xpack.security.enabled: true"
+      local layer
+      for layer in http transport; do
+        echo "xpack.security.$layer.ssl.enabled: true"
+        echo "xpack.security.$layer.ssl.key: tls/server.key"
+        echo "xpack.security.$layer.ssl.certificate: tls/server.crt"
+        echo "xpack.security.$layer.ssl.certificate_authorities: [tls/ca.crt]"
+      done
+      echo "xpack.security.transport.ssl.verification_mode: full"
+    elif es_has_module x-pack-security; then echo "xpack.security.enabled: false"; fi
     if es_has_module x-pack-ml; then echo "xpack.ml.enabled: false"; fi
     if es_has_module ingest-geoip; then echo "ingest.geoip.downloader.enabled: false"; fi # no internet
   } >"$EDIR/config/elasticsearch.yml"
@@ -450,8 +598,27 @@ launch_elasticsearch() { # no-op if already running; wait_elasticsearch does the
 -XX:HeapDumpPath=$EDIR/data
 -XX:ErrorFile=$EDIR/logs/hs_err_pid%p.log
 EOF
-  if [ "$(id -u)" = 0 ]; then chown -R "$ES_USER:" "$EDIR"; fi
   local home; home=$(es_runtime_home)
+  if [ "$SECURE" = 1 ]; then
+    es_has_module x-pack-security || die "this Elasticsearch distribution has no x-pack-security module"
+    ensure_tls
+    mkdir -p "$EDIR/config/tls"
+    cp "$TLS/ca.crt" "$TLS/server.crt" "$TLS/server.key" "$EDIR/config/tls/"
+    # A file-realm user with what socpipe needs and no more: its indices (any prefix here, since
+    # the tests make their own; `soc-*` in production), their templates, ILM, cluster health.
+    # Not a superuser: it cannot manage security.  The password is hashed by ES's own tool.
+    cat >>"$EDIR/config/roles.yml" <<EOF
+socpipe:
+  cluster: [monitor, manage_index_templates, manage_ilm]
+  indices:
+    - names: ["*"]
+      privileges: [all]
+EOF
+    env -i PATH=/usr/bin:/bin HOME="$EDIR" ES_JAVA_HOME="$JAVA_HOME" ES_PATH_CONF="$EDIR/config" \
+      "$home/bin/elasticsearch-users" useradd "$SECURE_USER" -p "$(secure_password)" -r socpipe \
+      >"$EDIR/logs/users.log" 2>&1 || { tail_logs "$EDIR/logs/users.log"; die "elasticsearch-users failed"; }
+  fi
+  if [ "$(id -u)" = 0 ]; then chown -R "$ES_USER:" "$EDIR"; fi
   # -d: the launcher exits once the server JVM is up; -p: server pid file.
   # env -i: a clean, reproducible environment (no stray JAVA_TOOL_OPTIONS etc.).
   local cmd=(env -i PATH=/usr/bin:/bin HOME="$EDIR" LANG=C.UTF-8 ES_JAVA_HOME="$JAVA_HOME"
@@ -513,14 +680,33 @@ cmd_status() {
   else echo "kafka: running (pid ${pids% }) 127.0.0.1:$KAFKA_PORT NOT healthy"; rc=3; fi
   pids=$(pids_with "$(es_marker)" | tr '\n' ' ')
   if [ -z "$pids" ]; then echo "elasticsearch: stopped"; rc=3
-  elif es_healthy; then echo "elasticsearch: running (pid ${pids% }) http://127.0.0.1:$ES_PORT healthy"
-  else echo "elasticsearch: running (pid ${pids% }) http://127.0.0.1:$ES_PORT NOT healthy"; rc=3; fi
+  elif es_healthy; then echo "elasticsearch: running (pid ${pids% }) 127.0.0.1:$ES_PORT healthy"
+  else echo "elasticsearch: running (pid ${pids% }) 127.0.0.1:$ES_PORT NOT healthy"; rc=3; fi
   return $rc
 }
 
 cmd_env() {
   echo "SOC_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
-  echo "SOC_ES_URL=http://127.0.0.1:$ES_PORT"
+  if [ "$SECURE" != 1 ]; then
+    echo "SOC_ES_URL=http://127.0.0.1:$ES_PORT"
+    return
+  fi
+  [ -f "$TLS/.complete" ] || die "no certificates yet under $TLS: run SOCPIPE_SECURE=1 $0 start first"
+  echo "SOC_KAFKA_SECURITY_PROTOCOL=SASL_SSL"
+  echo "SOC_KAFKA_SASL_MECHANISM=SCRAM-SHA-512"
+  echo "SOC_KAFKA_SASL_USERNAME=$SECURE_USER"
+  echo "SOC_KAFKA_SASL_PASSWORD=$(secure_password)"
+  echo "SOC_KAFKA_SSL_CAFILE=$TLS/ca.crt"
+  echo "SOC_ES_URL=https://127.0.0.1:$ES_PORT"
+  echo "SOC_ES_USERNAME=$SECURE_USER"
+  echo "SOC_ES_PASSWORD=$(secure_password)"
+  echo "SOC_ES_CA_CERTS=$TLS/ca.crt"
+  # mutual TLS instead of SCRAM: SOC_KAFKA_SECURITY_PROTOCOL=SSL with these
+  echo "SOCPIPE_KAFKA_MTLS_BOOTSTRAP=127.0.0.1:$KAFKA_MTLS_PORT"
+  echo "SOCPIPE_TLS_CLIENT_CERT=$TLS/client.crt"
+  echo "SOCPIPE_TLS_CLIENT_KEY=$TLS/client.key"
+  # a SCRAM user (same password) without any ACL: authenticated, authorized for nothing
+  echo "SOCPIPE_KAFKA_OUTSIDER=outsider"
 }
 
 case ${1:-} in

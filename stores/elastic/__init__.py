@@ -15,7 +15,7 @@ from stores.elastic.notify_config import ElasticNotifyConfigStore, ElasticNotify
 from stores.elastic.retention import ElasticRetention
 from stores.elastic.rule_state import ElasticRuleStateStore
 from stores.elastic.saved_views import ElasticSavedViewStore
-from stores.elastic.store import ElasticStore, connect
+from stores.elastic.store import ElasticStore, EsAuth, connect
 
 
 class ElasticBackend:
@@ -36,10 +36,13 @@ class ElasticBackend:
         read_retry_s: float = DEFAULT_ES_READ_RETRY_S,
         shards: int = 1,
         replicas: int = 0,
+        auth: EsAuth | None = None,
     ) -> ElasticBackend:
-        """A client for `url`; no request is made until an adapter is used. `shards` and `replicas`
-        apply to the indices created from now on (`SOC_ES_SHARDS`, `SOC_ES_REPLICAS`)."""
-        return cls(connect(url, read_retry_s=read_retry_s), prefix=prefix, shards=shards, replicas=replicas)
+        """A client for `url` (with `auth` on a secured cluster); no request is made until an adapter
+        is used. `shards` and `replicas` apply to the indices created from now on (`SOC_ES_SHARDS`,
+        `SOC_ES_REPLICAS`)."""
+        client = connect(url, read_retry_s=read_retry_s, auth=auth)
+        return cls(client, prefix=prefix, shards=shards, replicas=replicas)
 
     @classmethod
     def over(cls, store: ElasticStore) -> ElasticBackend:

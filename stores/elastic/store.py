@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -313,8 +315,35 @@ def _utc(ts: datetime) -> datetime:
     return ts.astimezone(UTC)
 
 
+@dataclass(frozen=True)
+class EsAuth:
+    """Credentials and trust for a secured cluster (`SOC_ES_API_KEY` or `SOC_ES_USERNAME`/`_PASSWORD`,
+    `SOC_ES_CA_CERTS`); the default is the local server's plain HTTP."""
+
+    api_key: str | None = None
+    username: str = ""
+    password: str = ""
+    ca_certs: Path | None = None
+
+    def client_options(self) -> dict[str, Any]:
+        """elasticsearch-py's keyword arguments; certificates and host names are verified (the
+        client's default, kept)."""
+        options: dict[str, Any] = {}
+        if self.api_key is not None:
+            options["api_key"] = self.api_key
+        elif self.username:
+            options["basic_auth"] = (self.username, self.password)
+        if self.ca_certs is not None:
+            options["ca_certs"] = str(self.ca_certs)
+        return options
+
+
 def connect(
-    url: str, *, request_timeout: float = 30.0, read_retry_s: float = DEFAULT_ES_READ_RETRY_S
+    url: str,
+    *,
+    request_timeout: float = 30.0,
+    read_retry_s: float = DEFAULT_ES_READ_RETRY_S,
+    auth: EsAuth | None = None,
 ) -> Elasticsearch:
     """The client every adapter of the backend shares: retries on timeouts, three at most, and reads
     wait out 429/503 answers for up to `read_retry_s` (`stores.elastic.retry`)."""
@@ -324,6 +353,7 @@ def connect(
         retry_on_timeout=True,
         max_retries=3,
         transport_class=retrying_transport(read_retry_s),
+        **(auth or EsAuth()).client_options(),
     )
 
 

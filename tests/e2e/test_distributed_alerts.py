@@ -13,7 +13,7 @@ import orjson
 
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.store import AlertQuery, EventQuery
-from stores.elastic.store import ElasticStore
+from stores.elastic.store import ElasticStore, EsAuth, connect
 from tests.e2e.procs import SocProcess, process_env
 from tests.servers import Servers
 
@@ -42,15 +42,19 @@ def _netsh(n: int, at: datetime) -> bytes:
     )
 
 
-def distributed_env(servers: Servers, prefix: str, tmp_path: Path) -> tuple[dict[str, str], ElasticStore]:
-    """The environment of every process, and the store with the unit, system and Winlogbeat source."""
+def distributed_env(
+    servers: Servers, prefix: str, tmp_path: Path, *, auth: EsAuth | None = None, **settings: str
+) -> tuple[dict[str, str], ElasticStore]:
+    """The environment of every process (plus `settings`, e.g. security), and the store (reached
+    with `auth`) with the unit, system and Winlogbeat source."""
     env = process_env(
         servers,
         prefix,
         SOC_RULE_DIRS=orjson.dumps([str(PACK)]).decode(),
         SOC_DATA_DIR=str(tmp_path),
+        **settings,
     )
-    store = ElasticStore(servers.es_url, prefix=prefix)
+    store = ElasticStore(connect(servers.es_url, auth=auth), prefix=prefix)
     store.setup()
     store.save_registry(
         Registry(
@@ -86,6 +90,12 @@ def test_winlogbeat_records_become_one_suppressed_alert_in_elasticsearch(
     servers: Servers, prefix: str, tmp_path: Path
 ) -> None:
     env, store = distributed_env(servers, prefix, tmp_path)
+    records_become_one_alert(env, store, prefix)
+
+
+def records_become_one_alert(env: dict[str, str], store: ElasticStore, prefix: str) -> None:
+    """The API, the three workers and the scheduler as processes of `env`; three posted records end
+    as three events and one alert with count 3 in `store` (the test's indices are deleted after)."""
     procs = [SocProcess(["api"], env, "api").start()]
     try:
         for stage in ("normalize", "detect", "index"):
