@@ -3,7 +3,7 @@ set of filtered queries, p50/p95 per query and per request.
 
     .venv/bin/python bench/bench_explorer.py sqlite [--events 1000000] [--runs 20] [--db FILE]
     .venv/bin/python bench/bench_explorer.py elastic [--events 10000000] [--es-url URL]
-        [--load-only | --query-only | --drop]
+        [--load-only | --query-only | --drop] [--warmup N]
 
 A screen is three requests, each timed on its own (the explorer sends them separately):
 
@@ -364,6 +364,12 @@ def main() -> None:
     parser.add_argument("--query-only", action="store_true")
     parser.add_argument("--drop", action="store_true", help="delete the Elasticsearch bench indices")
     parser.add_argument("--only", nargs="*", help="query names to run")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=0,
+        help="runs of every query first, not recorded (a server just started reads from disk)",
+    )
     parser.add_argument("--give-up-ms", type=float, default=5000, help="stop a query after 3 runs this slow")
     parser.add_argument(
         "--without-columns",
@@ -414,6 +420,9 @@ def main() -> None:
                 "docs": stats["_all"]["primaries"]["docs"]["count"],
                 "store_mb": round(stats["_all"]["primaries"]["store"]["size_in_bytes"] / 1e6),
             }
+        if args.warmup:
+            measure(store, queries, args.warmup, args.give_up_ms)
+            print(f"warmed up: {args.warmup} runs of every query, not recorded", flush=True)
         results = measure(store, queries, args.runs, args.give_up_ms)
     out = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -421,6 +430,7 @@ def main() -> None:
         "events": count,
         "range": [START.isoformat(), END.isoformat()],
         "runs": args.runs,
+        "warmup_runs": args.warmup,
         **load,
         **size,
         "load_average_after": [round(x, 1) for x in os.getloadavg()],
