@@ -457,7 +457,8 @@ def test_the_elasticsearch_role_is_socpipes_indices_only(overlay: str) -> None:
     assert local is not None, "servers.sh no longer writes the socpipe role this test compares with"
     assert set(role["cluster"]) == {p.strip() for p in local.group(1).split(",")}
     assert not {"all", "manage", "manage_security"} & set(role["cluster"])
-    prefix = Settings.load(mode=Mode.DISTRIBUTED).stores.index_prefix
+    default = Settings.load(mode=Mode.DISTRIBUTED).stores.index_prefix
+    prefix = settings_env(overlay).get("SOC_INDEX_PREFIX", default)
     for grant in role["indices"]:
         for pattern in grant["names"]:
             assert pattern.startswith(prefix) and pattern != "*", pattern
