@@ -599,3 +599,28 @@ def test_production_survives_a_lost_node() -> None:
     assert api["replicas"] >= 2
     assert one("production", "PodDisruptionBudget")["spec"]["minAvailable"] == 1
     assert one("production", "PersistentVolumeClaim")["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+EXAMPLES = K8S / "examples"
+
+
+def test_the_shipper_user_example_is_valid_and_may_only_write_its_topic(tmp_path: Path) -> None:
+    """The KafkaUser docs/deploy.md gives shippers: valid against Strimzi's schema, for the
+    overlays' Kafka cluster, and allowed to write its source's topic and nothing else (not another
+    source's topic, not socpipe's own topics, no reading)."""
+    text = (EXAMPLES / "shipper-user.yaml").read_text()
+    version = schemas()["kubernetes-validate"]["kubernetes"][-1]
+    code, report, stderr = kubeconform(text, version, tmp_path)
+    assert code == 0 and report["summary"]["valid"] == 1, report["resources"] or stderr
+    user = yaml.safe_load(text)
+    kafka = one(OVERLAYS[0], "Kafka")
+    assert user["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+    assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+    acls = user["spec"]["authorization"]["acls"]
+    stores = Settings.load(mode=Mode.DISTRIBUTED).stores
+    own = f"{stores.topic_raw}.{user['metadata']['name']}"
+    assert _acl_allows(acls, "topic", own, "Write") and _acl_allows(acls, "topic", own, "Describe")
+    for topic in (f"{stores.topic_raw}.another-source", stores.topic_raw, stores.topic_events):
+        assert not _acl_allows(acls, "topic", topic, "Write"), topic
+    assert not _acl_allows(acls, "topic", own, "Read")
+    assert not any(acl["resource"]["type"] in ("group", "cluster") for acl in acls)
