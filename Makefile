@@ -17,9 +17,12 @@ NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildc
 # Installs exactly requirements.lock (every package pinned, hash-checked), then the project itself
 # without dependencies; deploy/lockcheck.py stops here if pyproject.toml declares something the lock
 # lacks or the installed versions are not the locked ones (`make lock` re-locks).
-LOCK    = requirements.lock
-UV_LOCK = $(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-          --generate-hashes --quiet --custom-compile-command 'make lock'
+LOCK       = requirements.lock
+PROD_LOCK  = requirements-prod.lock
+BUILD_LOCK = deploy/native/requirements-build.lock
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+             --generate-hashes --quiet --custom-compile-command 'make lock'
+UV_LOCK    = $(UV_COMPILE) --extra dev
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,9 +32,13 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 ## lock: re-resolve requirements.lock after a change of pyproject.toml's dependencies (keeps the
-## other pins; `make lock UPGRADE=1` moves every package to its newest allowed version)
+## other pins; `make lock UPGRADE=1` moves every package to its newest allowed version), and from
+## it, at the same versions, the image's locks: requirements-prod.lock (the product only) and
+## deploy/native/requirements-build.lock (the product and mypyc's build tools)
 lock: $(STAMP)
 	$(UV_LOCK) $(if $(UPGRADE),--upgrade) -o $(LOCK)
+	$(UV_COMPILE) --constraint $(LOCK) -o $(PROD_LOCK)
+	$(BIN)/python deploy/lockcheck.py --build-tools | $(UV_COMPILE) - --constraint $(LOCK) -o $(BUILD_LOCK)
 	$(BIN)/python deploy/lockcheck.py
 
 $(NATIVE) &: $(STAMP) $(NATIVE_SOURCES) deploy/native/build.py

@@ -1,5 +1,6 @@
 """deploy/Dockerfile and .dockerignore (issue 17): multi-stage, non-root, no compiler in the image,
-hadolint clean. No Docker engine here: the file is checked, the image is not built."""
+every package from a lock with hashes, hadolint clean. No Docker engine here: the file is checked,
+the image is not built."""
 
 from __future__ import annotations
 
@@ -85,7 +86,47 @@ def test_dockerignore_keeps_out_what_the_image_must_not_carry() -> None:
     assert include is not None
     packages = {name.strip(' "*') for name in include.group(1).split(",")}
     assert packages <= allowed, f"packages the image would lack: {packages - allowed}"
-    assert {"pyproject.toml", "README.md", "deploy/native"} <= allowed
-    assert not allowed & {"tests", "bench", ".venv", ".socpipe", ".git", "deploy"}
+    assert {
+        "pyproject.toml",
+        "README.md",
+        "deploy/native",
+        "requirements-prod.lock",
+        "deploy/lockcheck.py",
+    } <= allowed
+    assert not allowed & {"tests", "bench", ".venv", ".socpipe", ".git", "deploy", "requirements.lock"}
     for leftover in ("**/*.so", "**/_native.json", "**/__pycache__"):
         assert leftover in lines, leftover
+
+
+def _pip_commands(stage: Stage) -> list[list[str]]:
+    """Every `pip ...` command in the stage's RUN instructions, as words."""
+    commands = []
+    for op, rest in stage.instructions:
+        if op == "RUN":
+            for part in re.split(r"&&|\|", rest):
+                words = part.split()
+                if "pip" in words:  # `pip install ...`, `xargs pip uninstall ...`
+                    commands.append(words[words.index("pip") + 1 :])
+    return commands
+
+
+def test_every_package_comes_from_a_lock_with_hashes() -> None:
+    """The build stage installs the build lock with --require-hashes (so every package, and its
+    dependencies, are pinned and hash-checked), socpipe itself without dependencies, nothing named
+    on the command line; then uninstalls what only the build needed and checks the environment
+    against the product's lock before the final stage copies it."""
+    parsed = stages(DOCKERFILE.read_text())
+    commands = [c for stage in parsed for c in _pip_commands(stage)]
+    installs = [c for c in commands if c[0] == "install"]
+    assert installs == [
+        ["install", "--no-cache-dir", "--require-hashes", "-r", "deploy/native/requirements-build.lock"],
+        ["install", "--no-cache-dir", "--no-deps", "--no-build-isolation", "-e", "."],
+    ], installs
+    build = " ".join(rest for stage in parsed[:-1] for op, rest in stage.instructions if op == "RUN")
+    assert "deploy/lockcheck.py --build-only | xargs pip uninstall --yes" in build
+    check = 'deploy/lockcheck.py --lock requirements-prod.lock --extras "" --installed'
+    assert check in build and build.index("build.py") < build.index("--build-only") < build.index(check)
+    final = parsed[-1]
+    assert not _pip_commands(final), "the final stage installs nothing: it copies the checked environment"
+    for lock in ("requirements-prod.lock", "deploy/native/requirements-build.lock"):
+        assert (ROOT / lock).is_file(), f"{lock}: run `make lock`"

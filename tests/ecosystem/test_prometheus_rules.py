@@ -66,6 +66,7 @@ def test_the_rules_cover_the_pipelines_failures() -> None:
         "SocpipeDeadLettersRising",
         "SocpipeIntakeSilent",
         "SocpipeCoverageBelowTarget",
+        "SocpipeReportRecordsUnreadable",
     } <= names
     for rule in alerting_rules():
         assert rule["labels"]["severity"] in {"warning", "critical"}
