@@ -92,6 +92,26 @@ def test_ecs_version_and_host_os_type_are_set() -> None:
     assert firewalls and all("os" not in d.get("host", {}) for d in firewalls)
 
 
+def test_an_ecs_payload_keeps_its_own_version_and_os() -> None:
+    """Filebeat/Elastic Agent documents say which ECS version they follow; the stage adds only
+    what is missing (the OS family next to a payload's other `host.os` fields)."""
+    from tests.normalizers.test_golden import normalize
+
+    doc = normalize(
+        '{"@timestamp": "2026-01-01T00:00:00Z", "ecs": {"version": "8.11.0"}, "message": "x",'
+        ' "host": {"os": {"type": "macos", "name": "Sonoma"}}}',
+        "ecs",
+    )
+    assert doc["ecs"] == {"version": "8.11.0"} and doc["host"]["os"] == {"type": "macos", "name": "Sonoma"}
+    windows = normalize(
+        '{"@timestamp": "2026-01-01T00:00:00Z", "host": {"name": "pc01"},'
+        ' "winlog": {"channel": "Security", "event_id": 4624, "event_data": {}}, "event": {"code": "4624"}}',
+        "winlogbeat",
+    )
+    assert windows["ecs"] == {"version": ECS_VERSION}
+    assert windows["host"]["os"]["type"] == "windows"
+
+
 def test_the_ecs_types_where_ecs_gives_them() -> None:
     """ECS's own types, not keyword everywhere: wildcard with a `.text` for command lines and URLs."""
     for name in ("process.command_line", "process.parent.command_line", "url.original"):
