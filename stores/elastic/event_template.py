@@ -50,7 +50,7 @@ LEGACY_SEARCH_FIELDS: dict[str, Any] = {
 EVENT_RENAMED = {"message": "message.keyword"}
 
 
-def _nest(flat: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def nest(flat: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """`{"process.pid": spec}` -> `{"process": {"properties": {"pid": spec}}}`."""
     root: dict[str, Any] = {}
     for name, spec in flat.items():
@@ -93,7 +93,7 @@ def event_mapping(missing: Iterable[str] = ()) -> dict[str, Any]:
         "dynamic": False,
         "_source": {"excludes": [SEARCH_FIELD]},
         "_meta": {"ecs_version": ECS_VERSION, "fallbacks": sorted(gone)},
-        "properties": {**SEARCH_FIELDS, **_nest(flat)},
+        "properties": {**SEARCH_FIELDS, **nest(flat)},
     }
 
 

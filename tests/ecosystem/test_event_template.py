@@ -18,6 +18,7 @@ import pytest
 from soc_core.ecs_fields import ECS_VERSION, EVENT_FIELD_MAPPINGS
 from soc_core.event import Event
 from soc_core.kql import EVENT_FIELDS, parse_for
+from soc_core.kql.text import search_text
 from soc_core.store import EventQuery
 from stores.elastic.event_template import (
     FALLBACKS,
@@ -110,6 +111,17 @@ def test_an_ecs_payload_keeps_its_own_version_and_os() -> None:
     )
     assert windows["ecs"] == {"version": ECS_VERSION}
     assert windows["host"]["os"]["type"] == "windows"
+
+
+def test_the_ecs_version_is_not_free_text() -> None:
+    """Every event has `ecs.version`; its words (9, 4, 0) must not make free text for a digit
+    match every event. The OS family is the host's: "windows" finds Windows events."""
+    doc = dict(golden_events())["winlogbeat-sysmon_1_certutil_download"]
+    words = search_text(doc).split()
+    assert "windows" in words
+    assert ECS_VERSION not in search_text(doc) and search_text(
+        {**doc, "ecs": {"version": "x7x"}}
+    ) == search_text(doc)
 
 
 def test_the_ecs_types_where_ecs_gives_them() -> None:
