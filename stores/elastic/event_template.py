@@ -7,8 +7,8 @@ indexed, not kept in `_source`).
 
 ECS types some clusters lack: `wildcard` and `match_only_text` come from modules (x-pack-wildcard,
 mapper-extras) that a default distribution has and a minimal one (the integ-test-zip the tests run)
-does not. `setup` asks the cluster which types it accepts (`supported_types`) and maps the missing
-ones to the closest core type (`FALLBACKS`): a `wildcard` becomes a keyword that keeps values up to
+does not. `setup` asks the cluster which types it lacks (`missing_types`) and maps those
+to the closest core type (`FALLBACKS`): a `wildcard` becomes a keyword that keeps values up to
 8,191 characters (Lucene's term limit in UTF-8 bytes, divided by 4) and still has its `.text`
 multi-field, so a command line longer than that is found by its words.
 """
