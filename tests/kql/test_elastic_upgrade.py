@@ -10,8 +10,9 @@ import pytest
 
 from soc_core.kql import ALERT_FIELDS, EVENT_FIELDS, parse_for
 from soc_core.store import AlertSearch, EventQuery
+from stores.elastic.event_template import event_mapping_for
 from stores.elastic.kql import SEARCH_FIELD
-from stores.elastic.store import ALERT_MAPPING, EVENT_MAPPING, INDEX_SETTINGS, ElasticStore
+from stores.elastic.store import ALERT_MAPPING, INDEX_SETTINGS, ElasticStore
 from tests.conftest import make_event
 from tests.contract.test_store_triage_contract import triage_alert
 from tests.servers import Servers
@@ -33,7 +34,7 @@ def old_store(servers: Servers, prefix: str) -> Iterator[ElasticStore]:
     store = ElasticStore(servers.es_url, prefix=prefix)
     event, alert = make_event(1, message="Đã xóa nhật ký"), triage_alert(1, rule_name="Xóa nhật ký")
     for index, mapping in (
-        (store.event_index(event.timestamp), EVENT_MAPPING),
+        (store.event_index(event.timestamp), event_mapping_for(store.es)),
         (store.alert_index(alert.timestamp), ALERT_MAPPING),
     ):
         store.es.indices.create(index=index, settings=INDEX_SETTINGS, mappings=before_issue_15(mapping))
