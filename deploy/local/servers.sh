@@ -767,19 +767,24 @@ cmd_start() {
 }
 
 cmd_stop() {
-  local u pids
+  local u pids marker
+  local -A running=()
   with_lock
   # SIGTERM to every node first: the last broker of a cluster stopped alone would wait for a
   # controller quorum that is gone (and be SIGKILLed after the timeout).
   for u in $(units "$@"); do
     select_node "${u#*:}"
     pids=$(pids_with "$(marker_of "${u%:*}")")
+    [ -n "$pids" ] || continue
+    running[$u]=1
     # shellcheck disable=SC2086
-    [ -z "$pids" ] || kill -TERM $pids 2>/dev/null || true
+    kill -TERM $pids 2>/dev/null || true
   done
-  for u in $(units "$@"); do
+  for u in "${!running[@]}"; do
     select_node "${u#*:}"
-    stop_marker "$(node_name "${u%:*}")" "$(marker_of "${u%:*}")"
+    marker=$(marker_of "${u%:*}")
+    if [ -n "$(pids_with "$marker")" ]; then stop_marker "$(node_name "${u%:*}")" "$marker"
+    else say "$(node_name "${u%:*}") stopped"; fi
   done
 }
 
