@@ -307,11 +307,10 @@ pids_with() { # pids_with 'A|B' -> pids whose argv contains both A and B
   done
 }
 
-stop_marker() { # stop_marker NAME MARKER
+stop_marker() { # stop_marker NAME MARKER: of a server that was running (it may be gone already)
   local pids; pids=$(pids_with "$2")
-  [ -n "$pids" ] || return 0
   # shellcheck disable=SC2086
-  kill -TERM $pids 2>/dev/null || true
+  [ -z "$pids" ] || kill -TERM $pids 2>/dev/null || true
   local deadline=$((SECONDS + STOP_TIMEOUT))
   while [ -n "$(pids_with "$2")" ] && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
   pids=$(pids_with "$2")
@@ -767,7 +766,7 @@ cmd_start() {
 }
 
 cmd_stop() {
-  local u pids marker
+  local u pids
   local -A running=()
   with_lock
   # SIGTERM to every node first: the last broker of a cluster stopped alone would wait for a
@@ -782,9 +781,7 @@ cmd_stop() {
   done
   for u in "${!running[@]}"; do
     select_node "${u#*:}"
-    marker=$(marker_of "${u%:*}")
-    if [ -n "$(pids_with "$marker")" ]; then stop_marker "$(node_name "${u%:*}")" "$marker"
-    else say "$(node_name "${u%:*}") stopped"; fi
+    stop_marker "$(node_name "${u%:*}")" "$(marker_of "${u%:*}")"
   done
 }
 
