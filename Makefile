@@ -123,9 +123,9 @@ deploy-tools: $(DEPLOY_TOOLS)
 test: $(STAMP) $(NATIVE) system-deps check servers $(DEPLOY_TOOLS)
 	$(BIN)/pytest --durations=40
 
-## test-fast: the quick loop while working: no servers, no browser, no kill tests (a few minutes)
+## test-fast: the quick loop while working: no servers, no browser, no kill tests, no cluster (a few minutes)
 test-fast: $(STAMP) $(NATIVE)
-	$(BIN)/pytest -m "not servers and not browser and not chaos"
+	$(BIN)/pytest -m "not servers and not browser and not chaos and not cluster"
 
 bench: $(STAMP) $(NATIVE)
 	$(BIN)/python -m bench

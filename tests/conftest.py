@@ -51,26 +51,32 @@ def _api_errors_are_problems(monkeypatch: pytest.MonkeyPatch) -> None:
 _SERVER_PARAMS = {("store", "elasticsearch"), ("bus", "kafka")}
 _BROWSER_TESTS = Path(__file__).parent / "browser"
 _CHAOS_TESTS = Path(__file__).parent / "chaos"
+_CLUSTER_TESTS = Path(__file__).parent / "cluster"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark what needs the servers or the browser, so `-m "not servers and not browser and not chaos"`
-    (`make test-fast`) is the quick loop while working. Derived, not hand-kept: a test needs the
-    servers when it asks for the `servers`, `private_servers` or `secure_servers` fixture (directly
-    or through another fixture) or for the Elasticsearch/Kafka variant of `store`/`bus`; every test
-    under tests/chaos is `chaos` (faults injected: kills, stopped servers, poison records)."""
+    """Mark what needs the servers or the browser, so `-m "not servers and not browser and not chaos
+    and not cluster"` (`make test-fast`) is the quick loop while working. Derived, not hand-kept: a
+    test needs the servers when it asks for the `servers`, `private_servers`, `secure_servers` or
+    `cluster_servers` fixture (directly or through another fixture) or for the Elasticsearch/Kafka
+    variant of `store`/`bus`; every test under tests/chaos is `chaos` (faults injected: kills,
+    stopped servers, poison records); every test under tests/cluster is `cluster` (its own
+    five-JVM cluster) and `chaos` (it kills a broker and a node)."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         names = getattr(item, "fixturenames", ())
         server_variant = any(
             isinstance(value, str) and (name, value) in _SERVER_PARAMS for name, value in params.items()
         )
-        if {"servers", "private_servers", "secure_servers"} & set(names) or server_variant:
+        if {"servers", "private_servers", "secure_servers", "cluster_servers"} & set(names) or server_variant:
             item.add_marker(pytest.mark.servers)
         parents = Path(str(item.path)).parents
         if _BROWSER_TESTS in parents:
             item.add_marker(pytest.mark.browser)
         if _CHAOS_TESTS in parents:
+            item.add_marker(pytest.mark.chaos)
+        if _CLUSTER_TESTS in parents:
+            item.add_marker(pytest.mark.cluster)
             item.add_marker(pytest.mark.chaos)
 
 

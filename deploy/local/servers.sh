@@ -16,6 +16,14 @@
 # (one local CA) and the password are made with openssl under $STATE/tls on first start; `env`
 # prints the SOC_* settings to use them.  For tests and development: the password is also passed
 # once on the command line of kafka-storage (--add-scram) and elasticsearch-users.
+#
+# SOCPIPE_CLUSTER=1 (any command): a real cluster, on its own ports and state dir by default
+# (/tmp/socpipe-cluster): three KRaft Kafka nodes, each broker and controller (node i: broker port
+# SOC_KAFKA_PORT + 2(i-1), default 39092/39094/39096, controller port + 1), and a two-node
+# Elasticsearch (node 1 master-eligible and data on SOC_ES_PORT, default 39200; node 2 data only on
+# 39201).  Targets name one node too (kafka-2, elasticsearch-2); `kill TARGET` SIGKILLs it (fault
+# tests), `start TARGET...` brings it back with its data.  `env` prints the production profile
+# (replication 3, min.insync 2, one index replica).  docs/production.md says what this proves.
 set -euo pipefail
 umask 022 # cached files must stay readable by the unprivileged ES user
 
@@ -24,7 +32,15 @@ REPO=$(cd "$HERE/../.." && pwd)
 
 CACHE=${SOCPIPE_CACHE:-$HOME/.cache/socpipe}
 SECURE=${SOCPIPE_SECURE:-0}
-if [ "$SECURE" = 1 ]; then
+CLUSTER=${SOCPIPE_CLUSTER:-0}
+if [ "$SECURE" = 1 ] && [ "$CLUSTER" = 1 ]; then
+  echo "servers.sh: ERROR: SOCPIPE_SECURE and SOCPIPE_CLUSTER are separate modes, not both" >&2; exit 2
+fi
+if [ "$CLUSTER" = 1 ]; then
+  STATE=${SOCPIPE_STATE:-/tmp/socpipe-cluster}
+  KAFKA_PORT=${SOC_KAFKA_PORT:-39092}
+  ES_PORT=${SOC_ES_PORT:-39200}
+elif [ "$SECURE" = 1 ]; then
   STATE=${SOCPIPE_STATE:-/tmp/socpipe-secure}
   KAFKA_PORT=${SOC_KAFKA_PORT:-29092}
   ES_PORT=${SOC_ES_PORT:-29200}
@@ -45,12 +61,23 @@ KEEP_DATA=${SOCPIPE_KEEP_DATA:-0}
 ES_USER=${SOCPIPE_ES_USER:-socpipe} # only used when running as root
 KAFKA_HEAP=${SOCPIPE_KAFKA_HEAP:--Xms256m -Xmx512m}
 ES_HEAP=${SOCPIPE_ES_HEAP:--Xms512m -Xmx1g}
+if [ "$CLUSTER" = 1 ]; then # five JVMs on a small machine: smaller heaps unless told otherwise
+  KAFKA_HEAP=${SOCPIPE_KAFKA_HEAP:--Xms128m -Xmx384m}
+  ES_HEAP=${SOCPIPE_ES_HEAP:--Xms256m -Xmx512m}
+  KAFKA_NODES=3 ES_NODES=2
+else
+  KAFKA_NODES=1 ES_NODES=1
+fi
+# Node 1's ports and folders are the ones above; select_node moves them to another node's.
+BASE_KAFKA_PORT=$KAFKA_PORT BASE_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT
+BASE_ES_PORT=$ES_PORT BASE_ES_TRANSPORT_PORT=$ES_TRANSPORT_PORT
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 
 KAFKA_HOME=$CACHE/kafka-$KAFKA_VERSION   # pom.xml + lib/*.jar
 ES_HOME=$CACHE/elasticsearch-$ES_VERSION # unzipped integ-test-zip
 KDIR=$STATE/kafka
 EDIR=$STATE/elasticsearch
+NODE=1 # the node the functions below act on (select_node)
 TLS=$STATE/tls # secure mode: ca.crt, server.{crt,key}, client.{crt,key}, password
 
 say() { echo "servers.sh: $*" >&2; }
@@ -235,6 +262,34 @@ cmd_fetch() {
   fetch_done
 }
 
+# ---------------------------------------------------------------- nodes
+
+# Cluster mode: point the ports and folders at node $1 (node 1 keeps the base ones, so one-node
+# modes are unchanged); kafka node i = broker port + 2(i-1) and its controller one above.
+select_node() {
+  NODE=$1
+  [ "$CLUSTER" = 1 ] || return 0
+  KAFKA_PORT=$((BASE_KAFKA_PORT + 2 * (NODE - 1)))
+  KAFKA_CONTROLLER_PORT=$((BASE_KAFKA_CONTROLLER_PORT + 2 * (NODE - 1)))
+  ES_PORT=$((BASE_ES_PORT + NODE - 1))
+  ES_TRANSPORT_PORT=$((BASE_ES_TRANSPORT_PORT + NODE - 1))
+  KDIR=$STATE/kafka-$NODE
+  EDIR=$STATE/elasticsearch-$NODE
+}
+
+node_name() { # node_name KIND -> "kafka" in one-node modes, "kafka-2" in a cluster
+  if [ "$CLUSTER" = 1 ]; then echo "$1-$NODE"; else echo "$1"; fi
+}
+
+node_list() { # node_list FORMAT COUNT BASE STEP -> FORMAT(i, port) for each node, comma-separated
+  local i out=
+  for ((i = 1; i <= $2; i++)); do
+    # shellcheck disable=SC2059 # the format is ours
+    out+=${out:+,}$(printf "$1" "$i" "$(($3 + $4 * (i - 1)))")
+  done
+  echo "$out"
+}
+
 # ---------------------------------------------------------------- processes
 
 # Servers are found by their command line (a path unique to this state dir plus the
@@ -252,11 +307,10 @@ pids_with() { # pids_with 'A|B' -> pids whose argv contains both A and B
   done
 }
 
-stop_marker() { # stop_marker NAME MARKER
+stop_marker() { # stop_marker NAME MARKER: of a server that was running (it may be gone already)
   local pids; pids=$(pids_with "$2")
-  [ -n "$pids" ] || return 0
   # shellcheck disable=SC2086
-  kill -TERM $pids 2>/dev/null || true
+  [ -z "$pids" ] || kill -TERM $pids 2>/dev/null || true
   local deadline=$((SECONDS + STOP_TIMEOUT))
   while [ -n "$(pids_with "$2")" ] && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
   pids=$(pids_with "$2")
@@ -312,24 +366,26 @@ kafka_healthy() {
   local security='{}'
   [ "$SECURE" = 1 ] && security=$(kafka_client_json)
   if [ "$PY" != none ]; then
-    # the client settings (a password in secure mode) go through the environment, not argv
-    SOCPIPE_KAFKA_CLIENT=$security "$PY" - "127.0.0.1:$KAFKA_PORT" >/dev/null 2>&1 <<'EOF'
+    # the client settings (a password in secure mode) go through the environment, not argv;
+    # a cluster's node is healthy once it sees every broker (after a restart: it has rejoined)
+    SOCPIPE_KAFKA_CLIENT=$security "$PY" - "127.0.0.1:$KAFKA_PORT" "$KAFKA_NODES" >/dev/null 2>&1 <<'EOF'
 import json, os, sys
 from kafka import KafkaAdminClient
 options = json.loads(os.environ["SOCPIPE_KAFKA_CLIENT"])
 c = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000, **options)
 try:
-    assert c.describe_cluster()["brokers"]
+    assert len(c.describe_cluster()["brokers"]) >= int(sys.argv[2])
 finally:
     c.close()
 EOF
-  else
+  else # (a cluster: this broker answers; the number of brokers is not checked)
     "$JAVA_HOME/bin/java" -cp "$KAFKA_HOME/lib/*" "$HERE/KafkaPing.java" "127.0.0.1:$KAFKA_PORT" >/dev/null 2>&1
   fi
 }
 
 es_healthy() {
   local path="_cluster/health?wait_for_status=yellow&timeout=5s"
+  [ "$CLUSTER" = 1 ] && path+="&wait_for_nodes=$ES_NODES" # every node has joined
   if [ "$SECURE" = 1 ]; then # the password goes through a config on stdin, not the command line
     printf 'user = "%s:%s"\n' "$SECURE_USER" "$(secure_password)" |
       curl -fsS -m 10 -K - --cacert "$TLS/ca.crt" "https://127.0.0.1:$ES_PORT/$path" >/dev/null 2>&1
@@ -340,8 +396,7 @@ es_healthy() {
 
 wait_healthy() { # wait_healthy NAME MARKER CHECKFN LOGS...
   local name=$1 marker=$2 check=$3; shift 3
-  local launched_var=${name^^}_LAUNCHED
-  local launched=${!launched_var:-}
+  local launched=${LAUNCHED[$name]:-}
   local deadline=$((SECONDS + START_TIMEOUT))
   while [ $SECONDS -lt $deadline ]; do
     if "$check"; then
@@ -403,8 +458,15 @@ random_cluster_id() { # 16 random bytes, base64url, like Uuid.randomUuid()
   done
 }
 
+# Every node of a cluster is formatted with the same id (kept in the state dir, new with fresh data).
+kafka_cluster_id() {
+  [ "$CLUSTER" = 1 ] || { random_cluster_id; return; }
+  [ -s "$STATE/kafka-cluster-id" ] || random_cluster_id >"$STATE/kafka-cluster-id"
+  cat "$STATE/kafka-cluster-id"
+}
+
 wait_kafka() {
-  wait_healthy kafka "$(kafka_marker)" kafka_healthy "$KDIR/logs/server.log" "$KDIR/logs/stdout.log"
+  wait_healthy "$(node_name kafka)" "$(kafka_marker)" kafka_healthy "$KDIR/logs/server.log" "$KDIR/logs/stdout.log"
   if [ "$SECURE" = 1 ]; then kafka_grant; fi
 }
 
@@ -441,7 +503,7 @@ launch_kafka() { # no-op if already running; wait_kafka does the health check
   fetch_kafka
   port_busy "$KAFKA_PORT" && die "port $KAFKA_PORT is in use by another process (set SOC_KAFKA_PORT)"
   port_busy "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT is in use (set SOC_KAFKA_CONTROLLER_PORT)"
-  [ "$KEEP_DATA" = 1 ] || rm -rf "$KDIR"
+  [ "$KEEP_DATA" = 1 ] || [ "$FRESH_KAFKA" != 1 ] || rm -rf "$KDIR"
   mkdir -p "$KDIR/data" "$KDIR/logs"
   if [ "$SECURE" = 1 ]; then
     pick_python
@@ -450,23 +512,27 @@ launch_kafka() { # no-op if already running; wait_kafka does the health check
     port_busy "$KAFKA_MTLS_PORT" && die "port $KAFKA_MTLS_PORT is in use (set SOC_KAFKA_MTLS_PORT)"
   fi
 
-  # Single combined broker+controller; everything replicated once; groups join at once.
+  # Combined broker+controller nodes (one, or three voters in a cluster: a quorum survives one
+  # lost node with half the JVMs of separate controllers); everything replicated once on one node,
+  # three times with two in sync on a cluster (Kafka's own topics too); groups join at once.
+  local replicas=1 insync=1
+  [ "$CLUSTER" = 1 ] && replicas=3 insync=2
   cat >"$KDIR/server.properties" <<EOF
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+node.id=$NODE
+controller.quorum.voters=$(node_list '%s@127.0.0.1:%s' "$KAFKA_NODES" "$BASE_KAFKA_CONTROLLER_PORT" 2)
 $(kafka_listeners)
 log.dirs=$KDIR/data
 num.partitions=3
-default.replication.factor=1
-min.insync.replicas=1
+default.replication.factor=$replicas
+min.insync.replicas=$insync
 auto.create.topics.enable=true
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor=$replicas
 offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$insync
+share.coordinator.state.topic.replication.factor=$replicas
+share.coordinator.state.topic.min.isr=$insync
 group.initial.rebalance.delay.ms=0
 log.retention.hours=24
 EOF
@@ -512,12 +578,12 @@ EOF
     [ "$SECURE" = 1 ] && scram=(--add-scram "SCRAM-SHA-512=[name=$SECURE_USER,password=$(secure_password)]"
       --add-scram "SCRAM-SHA-512=[name=outsider,password=$(secure_password)]")
     "$java" "${jopts[@]}" -cp "$KAFKA_HOME/lib/*" "$storage_tool" format \
-      -t "$(random_cluster_id)" -c "$KDIR/server.properties" "${scram[@]}" >"$KDIR/logs/format.log" 2>&1 ||
+      -t "$(kafka_cluster_id)" -c "$KDIR/server.properties" "${scram[@]}" >"$KDIR/logs/format.log" 2>&1 ||
       { tail_logs "$KDIR/logs/format.log"; die "kafka storage format failed"; }
   fi
   cd "$KDIR"
   launch "$KDIR/logs/stdout.log" "$java" "${jopts[@]}" -cp "$KAFKA_HOME/lib/*" kafka.Kafka "$KDIR/server.properties"
-  KAFKA_LAUNCHED=$LAUNCH_PID
+  LAUNCHED[$(node_name kafka)]=$LAUNCH_PID
 }
 
 # ---------------------------------------------------------------- elasticsearch
@@ -547,7 +613,7 @@ es_runtime_home() {
 es_has_module() { [ -d "$ES_HOME/modules/$1" ]; }
 
 wait_elasticsearch() {
-  wait_healthy elasticsearch "$(es_marker)" es_healthy "$EDIR/logs/socpipe-local.log" "$EDIR/logs/launcher.log"
+  wait_healthy "$(node_name elasticsearch)" "$(es_marker)" es_healthy "$EDIR/logs/socpipe-local.log" "$EDIR/logs/launcher.log"
 }
 
 launch_elasticsearch() { # no-op if already running; wait_elasticsearch does the health check
@@ -558,19 +624,33 @@ launch_elasticsearch() { # no-op if already running; wait_elasticsearch does the
   ensure_es_user
   mkdir -p "$STATE"
   chmod 755 "$STATE"
-  [ "$KEEP_DATA" = 1 ] || rm -rf "$EDIR"
+  [ "$KEEP_DATA" = 1 ] || [ "$FRESH_ELASTICSEARCH" != 1 ] || rm -rf "$EDIR"
   mkdir -p "$EDIR/data" "$EDIR/logs" "$EDIR/tmp"
   # Config lives in the state dir: ES writes its keystore there and the cache stays read-only.
   rm -rf "$EDIR/config" && cp -r "$ES_HOME/config" "$EDIR/config"
   {
-    echo "cluster.name: socpipe-local"
-    echo "node.name: socpipe"
+    if [ "$CLUSTER" = 1 ]; then
+      # Node 1 alone is master-eligible: of two master-eligible nodes only one votes (a quorum
+      # cannot survive either's loss), so the data node is the one a fault may take away.
+      echo "cluster.name: socpipe-cluster"
+      echo "node.name: socpipe-$NODE"
+      echo "discovery.seed_hosts: [$(node_list '127.0.0.1:%.0s%s' "$ES_NODES" "$BASE_ES_TRANSPORT_PORT" 1)]"
+      if [ "$NODE" = 1 ]; then
+        echo "node.roles: [master, data, ingest]"
+        echo "cluster.initial_master_nodes: [socpipe-1]"
+      else
+        echo "node.roles: [data, ingest]"
+      fi
+    else
+      echo "cluster.name: socpipe-local"
+      echo "node.name: socpipe"
+    fi
     echo "path.data: $EDIR/data"
     echo "path.logs: $EDIR/logs"
     echo "network.host: 127.0.0.1"
     echo "http.port: $ES_PORT"
     echo "transport.port: $ES_TRANSPORT_PORT"
-    echo "discovery.type: single-node"
+    [ "$CLUSTER" = 1 ] || echo "discovery.type: single-node"
     echo "cluster.routing.allocation.disk.threshold_enabled: false"
     echo "action.destructive_requires_name: false"
     # Settings below only exist when their module ships in this distribution.
@@ -627,7 +707,7 @@ EOF
   [ "$(id -u)" = 0 ] && cmd=(runuser -u "$ES_USER" -- "${cmd[@]}")
   cd "$EDIR" # relative paths in ES's default jvm.options (gc.log, replay files) land here
   launch "$EDIR/logs/launcher.log" "${cmd[@]}"
-  ELASTICSEARCH_LAUNCHED=$LAUNCH_PID
+  LAUNCHED[$(node_name elasticsearch)]=$LAUNCH_PID
 }
 
 # ---------------------------------------------------------------- commands
@@ -638,54 +718,120 @@ with_lock() { # one start/stop at a time per state dir
   flock 9
 }
 
-targets() {
-  case ${1:-all} in
-    all) echo kafka elasticsearch ;;
-    kafka | elasticsearch) echo "$1" ;;
-    es) echo elasticsearch ;;
-    *) die "unknown server '$1' (kafka|elasticsearch|all)" ;;
-  esac
-}
-
-# pid of the wrapper each launch_X started this run (read by wait_healthy via ${NAME}_LAUNCHED)
-# shellcheck disable=SC2034
-KAFKA_LAUNCHED='' ELASTICSEARCH_LAUNCHED=''
-cmd_start() {
-  local t s; t=$(targets "${1:-all}")
-  ensure_tools
-  with_lock
-  T0=$SECONDS
-  for s in $t; do "launch_$s"; done # both JVMs boot in parallel
-  fetch_done
-  for s in $t; do "wait_$s"; done
-}
-
-cmd_stop() {
-  local t; t=$(targets "${1:-all}")
-  with_lock
-  for s in $t; do
-    case $s in
-      kafka) stop_marker kafka "$(kafka_marker)" ;;
-      elasticsearch) stop_marker elasticsearch "$(es_marker)" ;;
+units() { # units TARGET... -> kind:node per line (all, kafka, elasticsearch|es, kafka-N, elasticsearch-N)
+  local t n
+  [ $# -gt 0 ] || set -- all
+  for t in "$@"; do
+    case $t in
+      all) units kafka elasticsearch ;;
+      kafka) for ((n = 1; n <= KAFKA_NODES; n++)); do echo "kafka:$n"; done ;;
+      elasticsearch | es) for ((n = 1; n <= ES_NODES; n++)); do echo "elasticsearch:$n"; done ;;
+      kafka-[1-9]) [ "${t#*-}" -le "$KAFKA_NODES" ] || die "no $t: $KAFKA_NODES Kafka node(s)"; echo "kafka:${t#*-}" ;;
+      elasticsearch-[1-9] | es-[1-9])
+        [ "${t#*-}" -le "$ES_NODES" ] || die "no $t: $ES_NODES Elasticsearch node(s)"; echo "elasticsearch:${t#*-}" ;;
+      *) die "unknown server '$t' (all|kafka|elasticsearch, or kafka-N|elasticsearch-N)" ;;
     esac
   done
 }
 
+marker_of() { # marker_of KIND (of the selected node)
+  case $1 in kafka) kafka_marker ;; elasticsearch) es_marker ;; esac
+}
+
+# A kind's data is fresh (deleted at launch unless SOCPIPE_KEEP_DATA=1) when all its nodes are
+# started and none is running: one node started alone in a cluster is a restart and rejoins with
+# its data.
+fresh() { # fresh KIND UNITS -> 0/1
+  local n
+  for ((n = 1; n <= $([ "$1" = kafka ] && echo "$KAFKA_NODES" || echo "$ES_NODES"); n++)); do
+    grep -qx "$1:$n" <<<"$2" || { echo 0; return; }
+    select_node "$n"
+    [ -z "$(pids_with "$(marker_of "$1")")" ] || { echo 0; return; }
+  done
+  echo 1
+}
+
+# pid of the wrapper each launch_X started this run, by node name (read by wait_healthy)
+declare -A LAUNCHED=()
+cmd_start() {
+  local all u; all=$(units "$@")
+  ensure_tools
+  with_lock
+  T0=$SECONDS
+  FRESH_KAFKA=$(fresh kafka "$all") FRESH_ELASTICSEARCH=$(fresh elasticsearch "$all")
+  if [ "$FRESH_KAFKA" = 1 ] && [ "$KEEP_DATA" != 1 ]; then rm -f "$STATE/kafka-cluster-id"; fi
+  for u in $all; do select_node "${u#*:}"; "launch_${u%:*}"; done # the JVMs boot in parallel
+  fetch_done
+  for u in $all; do select_node "${u#*:}"; "wait_${u%:*}"; done
+}
+
+cmd_stop() {
+  local u pids
+  local -A running=()
+  with_lock
+  # SIGTERM to every node first: the last broker of a cluster stopped alone would wait for a
+  # controller quorum that is gone (and be SIGKILLed after the timeout).
+  for u in $(units "$@"); do
+    select_node "${u#*:}"
+    pids=$(pids_with "$(marker_of "${u%:*}")")
+    [ -n "$pids" ] || continue
+    running[$u]=1
+    # shellcheck disable=SC2086
+    kill -TERM $pids 2>/dev/null || true
+  done
+  for u in "${!running[@]}"; do
+    select_node "${u#*:}"
+    stop_marker "$(node_name "${u%:*}")" "$(marker_of "${u%:*}")"
+  done
+}
+
+# SIGKILL, no shutdown at all (the fault tests' lost node); `start` brings it back with its data.
+cmd_kill() {
+  local u name pids deadline
+  with_lock
+  for u in $(units "$@"); do
+    select_node "${u#*:}"
+    name=$(node_name "${u%:*}")
+    pids=$(pids_with "$(marker_of "${u%:*}")")
+    [ -n "$pids" ] || die "$name is not running"
+    # shellcheck disable=SC2086
+    kill -KILL $pids
+    deadline=$((SECONDS + STOP_TIMEOUT))
+    while [ -n "$(pids_with "$(marker_of "${u%:*}")")" ]; do
+      [ $SECONDS -lt $deadline ] || die "$name still there after SIGKILL"
+      sleep 0.2
+    done
+    say "$name killed"
+  done
+}
+
 cmd_status() {
-  local rc=0 pids
+  local rc=0 pids u kind name port check
   JAVA_HOME=$(find_java || true) # for the Java fallback of kafka_healthy
-  pids=$(pids_with "$(kafka_marker)" | tr '\n' ' ')
-  if [ -z "$pids" ]; then echo "kafka: stopped"; rc=3
-  elif kafka_healthy; then echo "kafka: running (pid ${pids% }) 127.0.0.1:$KAFKA_PORT healthy"
-  else echo "kafka: running (pid ${pids% }) 127.0.0.1:$KAFKA_PORT NOT healthy"; rc=3; fi
-  pids=$(pids_with "$(es_marker)" | tr '\n' ' ')
-  if [ -z "$pids" ]; then echo "elasticsearch: stopped"; rc=3
-  elif es_healthy; then echo "elasticsearch: running (pid ${pids% }) 127.0.0.1:$ES_PORT healthy"
-  else echo "elasticsearch: running (pid ${pids% }) 127.0.0.1:$ES_PORT NOT healthy"; rc=3; fi
+  for u in $(units all); do
+    kind=${u%:*}
+    select_node "${u#*:}"
+    name=$(node_name "$kind")
+    port=$ES_PORT check=es_healthy
+    [ "$kind" = kafka ] && port=$KAFKA_PORT check=kafka_healthy
+    pids=$(pids_with "$(marker_of "$kind")" | tr '\n' ' ')
+    if [ -z "$pids" ]; then echo "$name: stopped"; rc=3
+    elif "$check"; then echo "$name: running (pid ${pids% }) 127.0.0.1:$port healthy"
+    else echo "$name: running (pid ${pids% }) 127.0.0.1:$port NOT healthy"; rc=3; fi
+  done
   return $rc
 }
 
 cmd_env() {
+  if [ "$CLUSTER" = 1 ]; then # every broker; the master node (clients keep it: it is never killed)
+    echo "SOC_KAFKA_BOOTSTRAP=$(node_list '127.0.0.1:%.0s%s' "$KAFKA_NODES" "$BASE_KAFKA_PORT" 2)"
+    echo "SOC_ES_URL=http://127.0.0.1:$ES_PORT"
+    echo "SOC_TOPIC_REPLICATION=3"
+    echo "SOC_TOPIC_MIN_INSYNC_REPLICAS=2"
+    echo "SOC_ES_REPLICAS=1"
+    echo "SOCPIPE_ES_NODES=$(node_list 'http://127.0.0.1:%.0s%s' "$ES_NODES" "$BASE_ES_PORT" 1)"
+    return
+  fi
   echo "SOC_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
   if [ "$SECURE" != 1 ]; then
     echo "SOC_ES_URL=http://127.0.0.1:$ES_PORT"
@@ -711,9 +857,10 @@ cmd_env() {
 
 case ${1:-} in
   fetch) cmd_fetch ;;
-  start) cmd_start "${2:-all}" ;;
-  stop) cmd_stop "${2:-all}" ;;
+  start) cmd_start "${@:2}" ;;
+  stop) cmd_stop "${@:2}" ;;
+  kill) [ $# -ge 2 ] || die "kill what? (kafka-N, elasticsearch-N, ...)"; cmd_kill "${@:2}" ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 fetch | start [kafka|elasticsearch|all] | stop [kafka|elasticsearch|all] | status | env" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch | start|stop|kill [all|kafka|elasticsearch|kafka-N|elasticsearch-N]... | status | env" >&2; exit 2 ;;
 esac
