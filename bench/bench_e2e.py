@@ -22,7 +22,8 @@ Per replica count it reports:
   post -> the alert is searchable (polled every 0.1 s);
 - with `--profile`: py-spy (sampling, 50 Hz, idle threads too) on every worker and the API during
   the sustained phase; per stage, the innermost functions and the project's functions with the
-  most samples (where the wall time goes, waiting included).
+  most samples (where the wall time goes, waiting included). py-spy takes CPU of its own (about
+  5% of a core per process here): take the figures from a run without it.
 
 In the same run, after the first replica count, Elasticsearch alone bulk-indexes the same
 documents (read back from the pipeline's index) into a fresh index of the same template, with the
@@ -91,6 +92,14 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids() -> dict[str, int]:
+    """Kafka's and Elasticsearch's process ids, from `servers.sh status` ("kafka: running (pid N)")."""
+    out = subprocess.run(
+        ["bash", str(ROOT / "deploy/local/servers.sh"), "status"], capture_output=True, text=True, check=False
+    ).stdout
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(kafka|elasticsearch): running \(pid (\d+)\)", out, re.M)}
 
 
 def load() -> list[float]:
@@ -253,10 +262,13 @@ class Stack:
         return f"http://127.0.0.1:{self.env['SOC_HTTP_PORT']}"
 
     def cpu(self) -> dict[str, float]:
-        return {
+        """CPU seconds so far per process kind: ours, and the servers' (shared with whatever else
+        uses them: on a busy machine an upper bound of what this run cost them)."""
+        ours = {
             name: sum(cpu_seconds(p.proc.pid) for p in group if p.proc is not None)
             for name, group in self.procs.items()
         }
+        return {**ours, **{name: cpu_seconds(pid) for name, pid in server_pids().items()}}
 
     def pids(self) -> dict[str, list[int]]:
         return {n: [p.proc.pid for p in g if p.proc is not None] for n, g in self.procs.items()}
@@ -397,9 +409,12 @@ class Profiler:
 
 def sustained(stack: Stack, corpus: Corpus, events: int, profile_dir: Path | None) -> dict[str, Any]:
     """Post `events` records as fast as the intake takes them; time until all are searchable."""
-    warm = corpus.bodies(POST_BATCH * len(stack.sources))  # one batch per source: every partition warm
+    # Warm-up: the whole corpus once, so every partition is assigned and the detect stage's
+    # suppression knows every (rule, host) of the corpus, as a long-running worker does: the first
+    # sight of a key asks Elasticsearch for its open alert (one search per new key; docs/scaling.md).
+    warm = corpus.bodies(len(corpus.records))
     post_all(stack.url, warm)
-    stack.wait_events(len(warm) * POST_BATCH, 300)
+    stack.wait_events(len(corpus.records), 900)
     bodies = corpus.bodies(events)
     base = stack.events_searchable()
     profiler = Profiler(stack, profile_dir) if profile_dir is not None else None
@@ -536,6 +551,7 @@ def elasticsearch_alone(
             raise RuntimeError(f"bulk errors: {[i for i in resp['items'] if 'error' in i['create']][:3]}")
 
     try:
+        servers_cpu = {name: cpu_seconds(pid) for name, pid in server_pids().items()}
         started = time.monotonic()
         with ThreadPoolExecutor(clients) as pool:
             list(pool.map(send, chunks))
@@ -545,6 +561,7 @@ def elasticsearch_alone(
                 break
             time.sleep(0.05)
         elapsed = time.monotonic() - started
+        es_cpu = cpu_seconds(server_pids()["elasticsearch"]) - servers_cpu["elasticsearch"]
     finally:
         store.es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)
         store.close()
@@ -554,6 +571,7 @@ def elasticsearch_alone(
         "bulk_size": POST_BATCH,
         "seconds": round(elapsed, 2),
         "events_per_s": round(len(docs) / elapsed),
+        "elasticsearch_cpu_ms_per_event": round(1000 * es_cpu / len(docs), 3),
         "load_average": {"before": load_before, "after": load()},
     }
 
@@ -571,11 +589,17 @@ def main() -> None:
     parser.add_argument("--es-clients", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="py-spy on every process (sustained phase)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "socpipe-bench-e2e",
+        help="the processes' SOC_DATA_DIR (its compiled-rule cache is reused)",
+    )
     args = parser.parse_args()
 
     servers = start_servers()
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
-    data_dir = work / "data"  # shared: the compiled-rule cache is warm from the second process on
+    data_dir = args.data_dir  # kept between runs: the compiled-rule cache (SigmaHQ compiles in ~10 s)
     sources = [f"bench-evtx-{i}" for i in range(args.sources)]
     corpus = Corpus(evtx_records(), sources)
     results: list[dict[str, Any]] = []

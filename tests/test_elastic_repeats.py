@@ -1,7 +1,8 @@
 """Suppressed repeats reach Elasticsearch in a constant number of requests per batch (issue 17): one
 request per repeat made the index worker wait on Elasticsearch for most of its time
 (bench/bench_e2e.py). The folding itself is the store contract's
-(tests/contract/test_store_contract.py); here, the requests and the race with triage."""
+(tests/contract/test_store_contract.py); here, the requests and the race with triage; and the
+bulk bodies, encoded by orjson."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from soc_core.alert import Alert, AlertRepeat
 from soc_core.errors import StoreError
-from stores.elastic.store import ElasticStore
+from stores.elastic.store import ElasticStore, OrjsonNdjsonSerializer
 from tests.contract.test_store_contract import _alert
 from tests.counting import count_calls
 from tests.servers import Servers
@@ -93,3 +94,19 @@ def test_a_repeat_of_an_alert_not_stored_fails_the_batch(es_store: ElasticStore)
     es_store.refresh()
     got = es_store.get_alert(alert.id)
     assert got is not None and got.count == 1  # nothing written: the batch is retried whole
+
+
+def test_bulk_bodies_are_encoded_by_orjson_as_the_standard_library_would(es_store: ElasticStore) -> None:
+    """The client the store builds encodes bulk bodies (sent as the compatibility mimetype) with
+    orjson, to the same documents; a bulk of them round-trips."""
+    from elasticsearch.serializer import NdjsonSerializer
+
+    serializers = es_store.es.transport.serializers
+    ours = serializers.get_serializer("application/vnd.elasticsearch+x-ndjson; compatible-with=8")
+    assert isinstance(ours, OrjsonNdjsonSerializer)
+    alert = _alert(1)
+    ops: list[Any] = [{"create": {"_index": "x", "_id": alert.id}}, alert.to_doc()]
+    assert ours.loads(ours.dumps(ops)) == NdjsonSerializer().loads(NdjsonSerializer().dumps(ops))
+    assert es_store.put_alerts([alert]).created == 1
+    es_store.refresh()
+    assert es_store.get_alert(alert.id) == alert
