@@ -102,6 +102,14 @@ def server_pids() -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(kafka|elasticsearch): running \(pid (\d+)\)", out, re.M)}
 
 
+def metric(text: str, series: str) -> float:
+    """One series' value in a Prometheus text exposition (0 when absent)."""
+    for row in text.splitlines():
+        if row.startswith(series + " "):
+            return float(row.split()[-1])
+    return 0.0
+
+
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -270,6 +278,19 @@ class Stack:
         }
         return {**ours, **{name: cpu_seconds(pid) for name, pid in server_pids().items()}}
 
+    def batches(self) -> dict[str, tuple[float, float]]:
+        """Per stage, batches handled and records taken in so far (all replicas, from /metrics)."""
+        out: dict[str, tuple[float, float]] = {}
+        for stage in STAGES:
+            batches = received = 0.0
+            for proc in self.procs[stage]:
+                assert proc.ops_url is not None
+                text = httpx.get(f"{proc.ops_url}/metrics", timeout=10).text
+                batches += metric(text, f'soc_stage_batch_seconds_count{{stage="{stage}"}}')
+                received += metric(text, f'soc_stage_events_received_total{{stage="{stage}"}}')
+            out[stage] = (batches, received)
+        return out
+
     def pids(self) -> dict[str, list[int]]:
         return {n: [p.proc.pid for p in g if p.proc is not None] for n, g in self.procs.items()}
 
@@ -419,13 +440,13 @@ def sustained(stack: Stack, corpus: Corpus, events: int, profile_dir: Path | Non
     bodies = corpus.bodies(events)
     base = stack.events_searchable()
     profiler = Profiler(stack, profile_dir) if profile_dir is not None else None
-    load_before, cpu_before = load(), stack.cpu()
+    load_before, cpu_before, batches_before = load(), stack.cpu(), stack.batches()
     started = time.monotonic()
     post_all(stack.url, bodies)
     posted = time.monotonic() - started
     done = stack.wait_events(base + events, 900)
     elapsed = done - started
-    cpu_after, load_after = stack.cpu(), load()
+    cpu_after, load_after, batches_after = stack.cpu(), load(), stack.batches()
     profiles = profiler.stop() if profiler is not None else None
     cpu = {name: round(cpu_after[name] - cpu_before[name], 2) for name in cpu_after}
     out: dict[str, Any] = {
@@ -436,6 +457,13 @@ def sustained(stack: Stack, corpus: Corpus, events: int, profile_dir: Path | Non
         "cpu_seconds": cpu,
         "cpu_ms_per_event": {name: round(1000 * s / events, 3) for name, s in cpu.items()},
         "load_average": {"before": load_before, "after": load_after},
+        # records per batch (the index stage counts events and alerts): what each bulk carries
+        "mean_batch": {
+            stage: round(
+                (batches_after[stage][1] - batches_before[stage][1]) / max(1.0, n - batches_before[stage][0])
+            )
+            for stage, (n, _) in batches_after.items()
+        },
     }
     if profiles is not None:
         out["profile_top_own_time"] = profiles
@@ -532,7 +560,7 @@ def indexed_documents(stack: Stack, limit: int) -> list[tuple[str, str, dict[str
 
 
 def elasticsearch_alone(
-    servers: Servers, docs: list[tuple[str, str, dict[str, Any]]], clients: int
+    servers: Servers, docs: list[tuple[str, str, dict[str, Any]]], clients: int, bulk: int = POST_BATCH
 ) -> dict[str, Any]:
     """Bulk-create `docs` into a fresh prefix (the store's templates), `clients` threads of 500 per
     request as the index worker sends them; timed until all are searchable."""
@@ -540,7 +568,7 @@ def elasticsearch_alone(
     store = ElasticStore(servers.es_url, prefix=prefix)
     store.setup()
     old = docs[0][0].split("events-", 1)[0]
-    chunks = [docs[i : i + POST_BATCH] for i in range(0, len(docs), POST_BATCH)]
+    chunks = [docs[i : i + bulk] for i in range(0, len(docs), bulk)]
     load_before = load()
 
     def send(chunk: list[tuple[str, str, dict[str, Any]]]) -> None:
@@ -563,16 +591,20 @@ def elasticsearch_alone(
             time.sleep(0.05)
         elapsed = time.monotonic() - started
         es_cpu = cpu_seconds(server_pids()["elasticsearch"]) - servers_cpu["elasticsearch"]
+        store.es.indices.refresh(index=f"{prefix}events-*")
+        stats = store.es.indices.stats(index=f"{prefix}events-*", metric="store")
+        stored = stats["_all"]["primaries"]["store"]["size_in_bytes"]  # before merges: an upper bound
     finally:
         store.es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)
         store.close()
     return {
         "documents": len(docs),
         "clients": clients,
-        "bulk_size": POST_BATCH,
+        "bulk_size": bulk,
         "seconds": round(elapsed, 2),
         "events_per_s": round(len(docs) / elapsed),
         "elasticsearch_cpu_ms_per_event": round(1000 * es_cpu / len(docs), 3),
+        "stored_bytes_per_event": round(stored / len(docs)),
         "load_average": {"before": load_before, "after": load()},
     }
 
@@ -620,6 +652,11 @@ def main() -> None:
                 docs = indexed_documents(stack, args.events)
                 es_alone = elasticsearch_alone(servers, docs, args.es_clients)
                 print(f"Elasticsearch alone: {es_alone['events_per_s']:,} events/s", flush=True)
+                # the same with the bulks the index worker sent (its mean batch): what small bulks cost
+                small = max(1, run["sustained"]["mean_batch"]["index"])
+                es_alone["at_the_index_workers_bulk_size"] = elasticsearch_alone(
+                    servers, docs, args.es_clients, small
+                )
             results.append(run)
         finally:
             stack.stop()
