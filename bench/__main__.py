@@ -3,6 +3,7 @@
     python -m bench                     # normalize, detect, detect CLI, correlation, ingest (+ Kafka),
                                         # intake limits
     python -m bench --with-alerts       # also the 1,000,000-alert queue benchmark (about 5 minutes)
+    python -m bench --with-e2e          # also the end-to-end benchmark (about 10 minutes)
     python -m bench --summary-only      # just rewrite SUMMARY.md from the existing results
 
 Benchmarks run one at a time: on two cores, two benchmarks at once would measure each other.
@@ -126,6 +127,32 @@ def summary() -> str:
                 f"{ing.get('target_events_per_s', 20000):,} |"
             )
         lines.append("")
+    e2e = _load("e2e")
+    if e2e:
+        es = e2e["elasticsearch_alone"]
+        lines += [
+            "## End to end: intake to searchable in Elasticsearch (bench_e2e.py, issue 17)",
+            "",
+            f"Measured {e2e.get('at', '?')}: `{e2e.get('command', '')}`; {e2e['corpus']['records']:,} "
+            f"EVTX records replayed over {e2e['corpus']['sources']} sources, default rules. Elasticsearch "
+            f"alone bulk-indexes the same documents at {es['events_per_s']:,} events/s "
+            f"({es['clients']} clients). Targets: ≥ 60% of that, p99 < 5 s at half load.",
+            "",
+            "| replicas per stage | events/s | of Elasticsearch's | alert p50 / p99 at half load "
+            "| CPU ms per event (api / normalize / detect / index) | load average |",
+            "| ---: | ---: | ---: | ---: | --- | ---: |",
+        ]
+        for run in e2e["runs"]:
+            sus, lat = run["sustained"], run["half_load"]["latency_s"]
+            cpu = " / ".join(
+                str(sus["cpu_ms_per_event"].get(k, "?")) for k in ("api", "normalize", "detect", "index")
+            )
+            lines.append(
+                f"| {run['replicas_per_stage']} | {sus['events_per_s']:,} | "
+                f"{run['ratio_to_elasticsearch']:.0%} | {lat['p50']} s / {lat['p99']} s | {cpu} | "
+                f"{sus['load_average']['after'][0]} |"
+            )
+        lines.append("")
     lim = _load("intake_limits")
     if lim:
         attack = lim["attack"]
@@ -194,6 +221,7 @@ def summary() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Run the benchmarks and summarise them.")
     parser.add_argument("--with-alerts", action="store_true", help="also the 1M-alert queue benchmark")
+    parser.add_argument("--with-e2e", action="store_true", help="also the end-to-end benchmark (~10 min)")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
     if not args.summary_only:
@@ -207,7 +235,9 @@ def main() -> int:
         ]
         if args.with_alerts:
             scripts.append("bench_alerts.py")
-        if any(s in scripts for s in ("bench_ingest.py", "bench_alerts.py")):
+        if args.with_e2e:
+            scripts.append("bench_e2e.py")
+        if any(s in scripts for s in ("bench_ingest.py", "bench_alerts.py", "bench_e2e.py")):
             subprocess.run(["bash", str(ROOT / "deploy/local/servers.sh"), "start", "all"], check=True)
         for script in scripts:
             print(f"== {script}", flush=True)
