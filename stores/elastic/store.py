@@ -52,6 +52,16 @@ from soc_core.store import (
     check_histogram,
     group_runs,
 )
+from stores.elastic.alert_document import (
+    ALERT_RENAMED,
+    ECS_MARK,
+    LEGACY_ADDITIONS,
+    alert_mapping,
+    document_for,
+    from_document,
+    is_ecs_index,
+    to_document,
+)
 from stores.elastic.kql import SEARCH_FIELD, compile_query
 from stores.elastic.retry import retrying_transport
 
@@ -140,61 +150,8 @@ EVENT_MAPPING: dict[str, Any] = {
     },
 }
 
-# Alerts: the keyword fields people type in the search box also feed one analysed `all_text` field
-# (`copy_to`, not kept in `_source`), so free text finds "mimikatz" in "Mimikatz Use" without wildcards.
-KW_TEXT: dict[str, Any] = {**KW, "copy_to": "all_text"}
-
-ALERT_MAPPING: dict[str, Any] = {
-    "dynamic": False,
-    "_source": {"excludes": [SEARCH_FIELD]},
-    "properties": {
-        "all_text": {"type": "text"},
-        SEARCH_FIELD: EVENT_SEARCH_FIELDS[SEARCH_FIELD],
-        "id": KW_TEXT,
-        "@timestamp": DATE,
-        "kind": KW,
-        "severity": KW,
-        "checklist": KW_TEXT,
-        "host_name": KW_TEXT,
-        "user_name": KW_TEXT,
-        "event_ids": KW,
-        "matched": KW,
-        "count": LONG,
-        "first_seen": DATE,
-        "last_seen": DATE,
-        "created_at": DATE,
-        "group": KW,
-        "rule": _obj(
-            id=KW,
-            name=KW_TEXT,
-            author=KW,
-            level=KW,
-            tags=KW_TEXT,
-            ruleset=KW,
-            reference=STORED_ONLY,
-            description={"type": "text", "copy_to": "all_text"},
-        ),
-        "threat": _obj(framework=KW, tactic=_obj(id=KW, name=KW), technique=_obj(id=KW_TEXT, name=KW_TEXT)),
-        "soc": _obj(
-            unit=_obj(id=KW, name=KW_TEXT),
-            system=_obj(id=KW, name=KW_TEXT, level=LONG),
-            source=_obj(id=KW, format=KW),
-            evidence={"type": "flattened"},
-        ),
-        "event": {"type": "object", "enabled": False},
-        "triage": _obj(
-            status=KW,
-            assignee=KW,
-            tags=KW_TEXT,
-            updated_at=DATE,
-            acknowledged_at=DATE,
-            resolved_at=DATE,
-            incident_id=KW,
-            history={"type": "object", "enabled": False},
-            comments={"type": "object", "enabled": False},
-        ),
-    },
-}
+# Alerts: ECS documents over the event mapping (stores/elastic/alert_document.py says the shape).
+ALERT_MAPPING: dict[str, Any] = alert_mapping(EVENT_MAPPING)
 
 DEADLETTER_MAPPING: dict[str, Any] = {
     "dynamic": False,
@@ -269,15 +226,12 @@ ES_FACETS: dict[str, str] = {
     "rule": "rule.id",
     "unit": "soc.unit.id",
     "system": "soc.system.id",
-    "host": "host_name",
-    "user": "user_name",
+    "host": "host.name",
+    "user": "user.name",
     "checklist": "checklist",
     "technique": "threat.technique.id",
     "assignee": "triage.assignee",
 }
-
-# Alert fields added after the first alert indices were created: `setup()` adds them to older indices.
-ALERT_ADDED_FIELDS = ("triage", "group", SEARCH_FIELD)
 
 #: Above this many groups the collapsed queue's total is approximate (cardinality's exact range).
 GROUP_COUNT_PRECISION = 40_000
@@ -372,6 +326,11 @@ class ElasticStore:
         return f"{self.prefix}events-{_utc(ts):%Y.%m.%d}"
 
     def alert_index(self, ts: datetime) -> str:
+        """Where an alert is written: the ECS-shaped index of its month."""
+        return f"{self.prefix}alerts-{ECS_MARK}{_utc(ts):%Y.%m}"
+
+    def legacy_alert_index(self, ts: datetime) -> str:
+        """Where an alert of that month was written before issue 18 (the old shape)."""
         return f"{self.prefix}alerts-{_utc(ts):%Y.%m}"
 
     def deadletter_index(self, ts: datetime) -> str:
@@ -392,9 +351,11 @@ class ElasticStore:
         }
         try:
             for name, mapping in templates.items():
+                # alerts: only the ECS-shaped indices; the old ones keep their own mapping
+                mark = ECS_MARK if name == "alerts" else ""
                 self.es.indices.put_index_template(
                     name=f"{self.prefix}{name}",
-                    index_patterns=[f"{self.prefix}{name}-*"],
+                    index_patterns=[f"{self.prefix}{name}-{mark}*"],
                     template={"settings": self.series_settings, "mappings": mapping},
                     priority=200,
                 )
@@ -482,24 +443,14 @@ class ElasticStore:
         )
 
     def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult:
-        return self._bulk_create(
-            (self.alert_index(a.timestamp), a.id, _searchable(a.to_doc())) for a in alerts
-        )
+        return self._bulk_create((self.alert_index(a.timestamp), a.id, to_document(a)) for a in alerts)
 
     def record_repeats(self, repeats: Sequence[AlertRepeat]) -> int:
         """Read-modify-write with optimistic concurrency (no painless in this Elasticsearch build)."""
         changed = 0
         for repeat in repeats:
-            index = self.alert_index(repeat.first_seen)
             for _attempt in range(5):
-                try:
-                    hit = self.es.get(index=index, id=repeat.alert_id)  # real-time: no refresh needed
-                except ApiError as exc:
-                    if exc.status_code == 404:
-                        raise StoreError(
-                            "repeat of an alert that is not stored", alert_id=repeat.alert_id
-                        ) from exc
-                    raise StoreError(f"alert read failed: {exc}", alert_id=repeat.alert_id) from exc
+                hit = self._get_repeated(repeat)
                 alert = _alert(hit["_source"])
                 updated = repeat.apply(alert)
                 if updated == alert:
@@ -508,7 +459,7 @@ class ElasticStore:
                     self.es.index(
                         index=hit["_index"],
                         id=repeat.alert_id,
-                        document=_searchable(updated.to_doc()),
+                        document=document_for(hit["_index"], self.prefix, updated),
                         if_seq_no=hit["_seq_no"],
                         if_primary_term=hit["_primary_term"],
                     )
@@ -521,6 +472,18 @@ class ElasticStore:
             else:
                 raise StoreError("alert kept changing while recording a repeat", alert_id=repeat.alert_id)
         return changed
+
+    def _get_repeated(self, repeat: AlertRepeat) -> dict[str, Any]:
+        """The repeated alert by a real-time GET (no refresh needed): in its month's ECS index, or,
+        raised before issue 18, in the old one."""
+        ecs, legacy = self.alert_index(repeat.first_seen), self.legacy_alert_index(repeat.first_seen)
+        for index in (ecs, legacy):
+            try:
+                return dict(self.es.get(index=index, id=repeat.alert_id))
+            except ApiError as exc:
+                if exc.status_code != 404:
+                    raise StoreError(f"alert read failed: {exc}", alert_id=repeat.alert_id) from exc
+        raise StoreError("repeat of an alert that is not stored", alert_id=repeat.alert_id)
 
     def put_deadletters(self, letters: Sequence[DeadLetter]) -> WriteResult:
         return self._bulk_create(
@@ -671,7 +634,7 @@ class ElasticStore:
                 ("triage.status", query.status),
                 ("rule.id", query.rule_id),
                 ("soc.unit.id", query.unit_id),
-                ("host_name", query.host_name),
+                ("host.name", query.host_name),
             ]
         )
         filters.extend(origin_filter(query.origin))
@@ -809,14 +772,13 @@ class ElasticStore:
             for index, mapping in indices.items():
                 if not self.es.indices.exists(index=index):
                     self.es.indices.create(index=index, settings=self.single_settings, mappings=mapping)
-            added = {name: ALERT_MAPPING["properties"][name] for name in ALERT_ADDED_FIELDS}
             existing = self.es.indices.get_alias(
                 index=f"{self.prefix}alerts-*", ignore_unavailable=True, allow_no_indices=True
             )
-            if existing:
-                self.es.indices.put_mapping(
-                    index=f"{self.prefix}alerts-*", properties=added, allow_no_indices=True
-                )
+            legacy = sorted(name for name in existing if not is_ecs_index(name, self.prefix))
+            if legacy:
+                # old-shape alert indices: later fields, and the ECS names as aliases of the old
+                self.es.indices.put_mapping(index=",".join(legacy), properties=LEGACY_ADDITIONS)
             # event indices from before issue 15 gain the search fields (their `_source` cannot
             # change: events written to them keep `search_text` there, and reads drop it)
             if self.es.indices.get_alias(
@@ -841,7 +803,7 @@ class ElasticStore:
                 self.es.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
                 resp = self.es.search(
                     index=pattern,
-                    query={"bool": {"must_not": [{"exists": {"field": "group"}}]}},
+                    query={"bool": {"must_not": [{"exists": {"field": "soc.alert.group"}}]}},
                     size=batch,
                     source_excludes=[SEARCH_FIELD],
                     ignore_unavailable=True,
@@ -874,14 +836,14 @@ class ElasticStore:
                 ("rule.id", query.rule_id),
                 ("soc.unit.id", query.unit_id),
                 ("soc.system.id", query.system_id),
-                ("host_name", query.host_name),
-                ("user_name", query.user_name),
+                ("host.name", query.host_name),
+                ("user.name", query.user_name),
                 ("checklist", query.checklist),
                 ("threat.technique.id", query.technique),
                 ("triage.assignee", query.assignee),
                 ("triage.incident_id", query.incident_id),
                 ("soc.evidence.visit_id", query.visit_id),
-                ("group", query.group),
+                ("soc.alert.group", query.group),
             ]
         )
         filters.extend(origin_filter(query.origin))
@@ -892,7 +854,7 @@ class ElasticStore:
         if query.ids is not None:
             filters.append({"ids": {"values": list(query.ids)}})
         if query.kql is not None:
-            filters.append(compile_query(query.kql, ALERT_FIELDS))
+            filters.append(compile_query(query.kql, ALERT_FIELDS, ALERT_RENAMED))
         boolean: dict[str, Any] = {"filter": filters}
         if query.text:
             boolean["must"] = [
@@ -974,7 +936,9 @@ class ElasticStore:
             "size": 0,
             "query": filters,
             "aggs": {
-                "groups": {"cardinality": {"field": "group", "precision_threshold": GROUP_COUNT_PRECISION}}
+                "groups": {
+                    "cardinality": {"field": "soc.alert.group", "precision_threshold": GROUP_COUNT_PRECISION}
+                }
             },
         }
         read_alerts: list[tuple[Alert, Any]] = []
@@ -983,7 +947,7 @@ class ElasticStore:
             read: dict[str, Any] = {
                 "size": chunk,
                 "query": filters,
-                "sort": [{"@timestamp": order}, {"group": order}, {"id": order}],
+                "sort": [{"@timestamp": order}, {"soc.alert.group": order}, {"id": order}],
                 "track_total_hits": False,
                 **({"search_after": after} if after else {}),
             }
@@ -1018,7 +982,7 @@ class ElasticStore:
         return out
 
     def open_alert_candidates(self, query: OpenAlertQuery) -> list[Alert]:
-        """Host keys are lowercased; a case-insensitive term finds them in `host_name` (or, for alerts
+        """Host keys are lowercased; a case-insensitive term finds them in `host.name` (or, for alerts
         without a host, in the source id); the caller checks the exact key on what comes back."""
         filters = self._range("@timestamp", query.start, query.end) + origin_filter("live")
         if query.rule_id is not None:
@@ -1029,7 +993,7 @@ class ElasticStore:
                 {
                     "bool": {
                         "should": [
-                            {"term": {"host_name": {"value": host_key, "case_insensitive": True}}},
+                            {"term": {"host.name": {"value": host_key, "case_insensitive": True}}},
                             {"term": {"soc.source.id": {"value": host_key, "case_insensitive": True}}},
                         ],
                         "minimum_should_match": 1,
@@ -1037,7 +1001,7 @@ class ElasticStore:
                 }
             )
         elif host_key is not None:
-            filters.append({"bool": {"must_not": [{"exists": {"field": "host_name"}}]}})
+            filters.append({"bool": {"must_not": [{"exists": {"field": "host.name"}}]}})
         try:
             resp = self.es.search(
                 index=f"{self.prefix}alerts-*",
@@ -1116,7 +1080,7 @@ class ElasticStore:
             self.es.index(
                 index=index,
                 id=alert_id,
-                document=_searchable(alert.to_doc()),
+                document=document_for(index, self.prefix, alert),
                 if_seq_no=int(seq_no),
                 if_primary_term=int(term),
                 refresh="wait_for",
@@ -1353,9 +1317,8 @@ def _searchable(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _alert(doc: dict[str, Any]) -> Alert:
-    """An alert read back (`_event`'s reason: older indices keep `search_text` in `_source`)."""
-    doc.pop(SEARCH_FIELD, None)
-    return Alert.model_validate(doc)
+    """An alert read back, in the shape its index holds (`alert_document.from_document`)."""
+    return from_document(doc)
 
 
 def _event(doc: dict[str, Any]) -> Event:
