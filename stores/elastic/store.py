@@ -343,9 +343,10 @@ class ElasticStore:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def setup(self) -> None:
+        events = EVENT_MAPPING
         templates = {
-            "events": EVENT_MAPPING,
-            "alerts": ALERT_MAPPING,
+            "events": events,
+            "alerts": alert_mapping(events),  # over the events' own: the triggering event's fields
             "deadletters": DEADLETTER_MAPPING,
             "audit": AUDIT_MAPPING,
         }

@@ -3,8 +3,10 @@ old shape and the old indices, are still read, found by the same queries, triage
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,8 @@ from stores.elastic.store import ElasticStore
 from tests.ecosystem.test_alert_document import make_alert, source_event
 from tests.servers import Servers
 
-#: The ECS type of each ECS field an alert document holds (ECS reference 8.x, `ecs_flat.yml`).
+#: The ECS type of each ECS field an alert's own part holds (checked against the ECS 9.4.0 reference,
+#: `ecs_flat`, which `test_the_ecs_reference_agrees` reads when it has been fetched).
 #: `rule.reference` is a keyword kept but not indexed (a list of links, never searched).
 ECS_TYPES = {
     "@timestamp": "date",
@@ -42,6 +45,10 @@ ECS_TYPES = {
     "threat.technique.id": "keyword",
     "threat.technique.name": "keyword",
 }
+#: The ECS reference as `deploy/ecs/reference.py` fetches it (events side of issue 18), if present.
+REFERENCES = sorted(
+    (Path(__file__).resolve().parents[2] / ".socpipe" / "tools" / "ecs").glob("ecs_flat-*.json")
+)
 #: Where the cluster lacks an ECS type (this integ-test build has no `match_only_text`), what stands in.
 FALLBACK = {"match_only_text": {"text"}}
 
@@ -99,6 +106,18 @@ def test_an_alert_the_product_indexes_is_an_ecs_document(store: ElasticStore) ->
         hits = store.es.search(index=index, query={"term": {field: value}})["hits"]["hits"]
         assert [h["_id"] for h in hits] == [alert.id], field
     assert store.get_alert(alert.id) == alert
+    if REFERENCES:  # every field of the document the ECS reference knows has its ECS type
+        reference = json.loads(REFERENCES[-1].read_text())
+        for field, _ in _leaves(raw):
+            if field in reference:
+                ecs_type = reference[field]["type"]
+                assert mapped.get(field) in {ecs_type} | FALLBACK.get(ecs_type, set()), field
+
+
+@pytest.mark.skipif(not REFERENCES, reason="the ECS reference is not fetched (deploy/ecs/reference.py)")
+def test_the_ecs_reference_agrees() -> None:
+    reference = json.loads(REFERENCES[-1].read_text())
+    assert {f: reference[f]["type"] for f in ECS_TYPES} == ECS_TYPES
 
 
 def test_old_kql_names_find_ecs_alerts(store: ElasticStore) -> None:
