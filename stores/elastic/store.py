@@ -319,6 +319,7 @@ class ElasticStore:
         self.series_settings = index_settings(shards, replicas)
         self.single_settings = index_settings(1, replicas)
         self.es = connect(es) if isinstance(es, str) else es
+        self._legacy_alert_indices: frozenset[str] | None = None  # asked once: none are created now
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -444,7 +445,37 @@ class ElasticStore:
         )
 
     def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult:
-        return self._bulk_create((self.alert_index(a.timestamp), a.id, to_document(a)) for a in alerts)
+        """Alerts a replay raises again that were stored before issue 18, in an old-shape index of
+        their month, are duplicates there: a create in the ECS index would not see them."""
+        stored = self._stored_in_legacy(alerts)
+        result = self._bulk_create(
+            (self.alert_index(a.timestamp), a.id, to_document(a)) for a in alerts if a.id not in stored
+        )
+        result.duplicates += sum(1 for a in alerts if a.id in stored)
+        return result
+
+    def _stored_in_legacy(self, alerts: Sequence[Alert]) -> set[str]:
+        if self._legacy_alert_indices is None:
+            try:
+                names = self.es.indices.get_alias(
+                    index=f"{self.prefix}alerts-*", ignore_unavailable=True, allow_no_indices=True
+                )
+            except (ApiError, TransportError) as exc:
+                raise StoreError(f"alert index listing failed: {exc}", prefix=self.prefix) from exc
+            self._legacy_alert_indices = frozenset(n for n in names if not is_ecs_index(n, self.prefix))
+        by_index: dict[str, list[str]] = {}
+        for alert in alerts:
+            index = self.legacy_alert_index(alert.timestamp)
+            if index in self._legacy_alert_indices:
+                by_index.setdefault(index, []).append(alert.id)
+        found: set[str] = set()
+        for index, ids in by_index.items():
+            try:
+                resp = self.es.mget(index=index, ids=ids, source=False)
+            except (ApiError, TransportError) as exc:
+                raise StoreError(f"alert lookup failed: {exc}", index=index) from exc
+            found.update(d["_id"] for d in resp["docs"] if d.get("found"))
+        return found
 
     def record_repeats(self, repeats: Sequence[AlertRepeat]) -> int:
         """Read-modify-write with optimistic concurrency (no painless in this Elasticsearch build)."""

@@ -194,3 +194,16 @@ def test_a_new_alert_is_repeated_in_its_ecs_index(store: ElasticStore) -> None:
     assert store.record_repeats([repeat]) == 1
     raw = store.es.get(index=store.alert_index(alert.timestamp), id=alert.id)["_source"]
     assert raw["count"] == 2 and raw["event"]["kind"] == "alert"
+
+
+def test_a_replayed_alert_stored_in_the_old_shape_is_a_duplicate(store: ElasticStore) -> None:
+    """A detect replay across the upgrade raises an alert the old index holds: not a second one."""
+    old = _old_alert(store, 3)
+    fresh = ElasticStore(store.es, prefix=store.prefix)  # a worker started after the upgrade
+    fresh.setup()
+    new = make_alert(source_event())
+    result = fresh.put_alerts([old, new])
+    assert (result.created, result.duplicates) == (1, 1)
+    fresh.refresh()
+    assert {a.id for a in fresh.search_alert_queue(AlertSearch()).items} == {old.id, new.id}
+    assert fresh.search_alert_queue(AlertSearch()).total == 2
