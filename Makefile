@@ -12,7 +12,7 @@ NATIVE  = normalizers/_native.json detections/_native.json soc_core/_native.json
 NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py)) \
                  detections/matchers.py detections/index.py soc_core/flat.py
 
-.PHONY: run test test-fast check lint typecheck layers lock lock-check sigma-check servers stop-servers bench system-deps native clean-native clean deploy-tools
+.PHONY: run test test-fast check lint typecheck layers lock lock-check sigma-check ecs-check servers stop-servers bench system-deps native clean-native clean deploy-tools
 
 # Installs exactly requirements.lock (every package pinned, hash-checked), then the project itself
 # without dependencies; deploy/lockcheck.py stops here if pyproject.toml declares something the lock
@@ -64,8 +64,9 @@ servers: system-deps
 stop-servers:
 	bash deploy/local/servers.sh stop all
 
-## check: lint, type-check, the layering contracts, the lock and `sigma check` (also part of `make test`)
-check: lint typecheck layers lock-check sigma-check
+## check: lint, type-check, the layering contracts, the lock, `sigma check` and the ECS field
+## catalogue (also part of `make test`)
+check: lint typecheck layers lock-check sigma-check ecs-check
 
 ## lock-check: requirements.lock agrees with pyproject.toml and with the installed packages
 lock-check: $(STAMP)
@@ -76,6 +77,11 @@ lock-check: $(STAMP)
 sigma-check: $(STAMP)
 	$(BIN)/python deploy/sigma/check.py --validation-config deploy/sigma/validation.yml \
 	  --fail-on-issues detections/rules/provincial
+
+## ecs-check: soc_core/ecs_fields.json is what deploy/ecs/generate.py makes from deploy/ecs/fields.yml
+## and the pinned ECS reference (npm @elastic/ecs, fetched once into .socpipe/tools/ecs; needs npm, node)
+ecs-check: $(STAMP)
+	$(BIN)/python deploy/ecs/generate.py --check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

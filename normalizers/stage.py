@@ -22,12 +22,25 @@ from pydantic import ValidationError
 
 from normalizers import registry
 from normalizers.base import VIETNAM, Normalizer, ParseContext
+from soc_core.ecs_fields import ECS_VERSION
 from soc_core.errors import ConfigError, NormalizeError, RecordRefused
 from soc_core.event import Event, Soc, SocSource, SocSystem, SocUnit, utcnow, validate_ecs
 from soc_core.guards import DEFAULT_MAX_DEPTH, check_depth, check_size, looks_like_json
 from soc_core.metrics import UNKNOWN_SOURCE
 from soc_core.records import DeadLetter, RawRecord
 from soc_core.registry import SourceContext
+
+#: The operating-system family (ECS `host.os.type`) of the hosts each format's records come from;
+#: formats of network devices and cross-platform servers (CEF, FortiGate, ASA, web, BIND) name none.
+OS_TYPES: dict[str, str] = {
+    "winlogbeat": "windows",
+    "evtx_json": "windows",
+    "nxlog_windows": "windows",
+    "iis_w3c": "windows",
+    "auditd": "linux",
+    "journald": "linux",
+    "linux_syslog": "linux",
+}
 
 SourceLookup = Callable[[str], SourceContext | None]
 #: Who a record came from: source id, unit id, system id, evidence (`RawRecord`'s fields).
@@ -180,6 +193,16 @@ class NormalizeStage:
         meta["ingested"] = utcnow()
         meta.setdefault("created", received_at)
         doc["event"] = meta
+        # ECS's required `ecs.version`, and the host's OS family Kibana's Security app filters by;
+        # an ECS payload's own values are kept
+        doc.setdefault("ecs", {"version": ECS_VERSION})
+        os_type = OS_TYPES.get(normalizer.name)
+        if os_type is not None:
+            host = doc.get("host")
+            host = dict(host) if isinstance(host, dict) else {}
+            os_doc = host.get("os")
+            host["os"] = {"type": os_type, **(os_doc if isinstance(os_doc, dict) else {})}
+            doc["host"] = host
         if not normalizer.typed_output:
             doc = validate_ecs(doc)
         doc["soc"] = self._soc_for(attribution, ctx, normalizer.name)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from soc_core.ecs_fields import EVENT_FIELD_MAPPINGS
 from soc_core.errors import QueryError
 from soc_core.kql.ast import And, Exists, Glob, Match, MatchAll, Node, Not, Or, Range, Text, Wildcard
 
@@ -72,73 +73,36 @@ SOC_KEYWORDS = [
     *_under("soc.source", "id", "format"),
 ]
 
-EVENT_FIELDS = Schema(
-    {
-        **_kinds(Kind.DATE, "@timestamp", "event.created", "event.ingested"),
-        **_kinds(
-            Kind.NUMBER,
-            "event.severity",
-            "source.port",
-            "destination.port",
-            "process.pid",
-            "process.parent.pid",
-            "http.response.status_code",
-            "soc.system.level",
-        ),
-        **_kinds(Kind.IP, "host.ip", "source.ip", "destination.ip"),
-        **_kinds(
-            Kind.KEYWORD,
-            "message",
-            "tags",
-            *_under(
-                "event",
-                "id",
-                "kind",
-                "category",
-                "type",
-                "outcome",
-                "action",
-                "code",
-                "provider",
-                "dataset",
-                "module",
-            ),
-            "host.name",
-            "host.hostname",
-            "user.name",
-            "user.domain",
-            "user.id",
-            "source.domain",
-            "source.address",
-            "destination.domain",
-            "destination.address",
-            *_under("process", "name", "executable", "command_line", "working_directory"),
-            *_under("process.parent", "name", "executable", "command_line"),
-            *_under("process.hash", "md5", "sha1", "sha256"),
-            "file.path",
-            "file.name",
-            "file.extension",
-            "registry.path",
-            "registry.key",
-            "registry.value",
-            "network.transport",
-            "network.direction",
-            "network.protocol",
-            "dns.question.name",
-            "dns.question.type",
-            *_under("url", "original", "path", "query", "domain"),
-            "http.request.method",
-            "user_agent.original",
-            "observer.vendor",
-            "observer.product",
-            "observer.hostname",
-            "rule.name",
-            *_under("winlog", "channel", "provider_name", "event_id", "computer_name", "record_id"),
-            *SOC_KEYWORDS,
-        ),
-    },
-    frozenset({"labels", "winlog.event_data", "soc.evidence"}),
-)
+#: ECS mapping type -> the kind of value KQL reads. `boolean` is not searchable by field (SQLite
+#: keeps JSON `true` as 1, Elasticsearch answers "true": the two would disagree); `object` types
+#: are containers, not values.
+ECS_KINDS: dict[str, Kind] = {
+    "keyword": Kind.KEYWORD,
+    "wildcard": Kind.KEYWORD,
+    "constant_keyword": Kind.KEYWORD,
+    "match_only_text": Kind.KEYWORD,
+    "text": Kind.KEYWORD,
+    "long": Kind.NUMBER,
+    "float": Kind.NUMBER,
+    "scaled_float": Kind.NUMBER,
+    "date": Kind.DATE,
+    "ip": Kind.IP,
+}
+
+
+def _event_schema() -> Schema:
+    """Every event field the store indexes (`soc_core.ecs_fields`, generated from ECS), by kind."""
+    fields: dict[str, Kind] = {}
+    flattened: set[str] = set()
+    for name, spec in EVENT_FIELD_MAPPINGS.items():
+        if spec["type"] == "flattened":
+            flattened.add(name)
+        elif spec.get("index") is not False and spec["type"] in ECS_KINDS:
+            fields[name] = ECS_KINDS[spec["type"]]
+    return Schema(fields, frozenset(flattened))
+
+
+EVENT_FIELDS = _event_schema()
 
 ALERT_FIELDS = Schema(
     {

@@ -62,6 +62,13 @@ from stores.elastic.alert_document import (
     is_ecs_index,
     to_document,
 )
+from stores.elastic.event_template import (  # noqa: F401  (EVENT_MAPPING: moved, still importable)
+    EVENT_MAPPING,
+    EVENT_RENAMED,
+    LEGACY_SEARCH_FIELDS,
+    SEARCH_FIELDS,
+    event_mapping_for,
+)
 from stores.elastic.kql import SEARCH_FIELD, compile_query
 from stores.elastic.retry import retrying_transport
 
@@ -82,73 +89,6 @@ SOC_MAPPING = _obj(
     source=_obj(id=KW, format=KW),
     evidence={"type": "flattened"},
 )
-
-# Free text (issue 15): `search_text` holds the document's folded words (`soc_core.kql.text`),
-# computed when the event is written and analysed by whitespace only, so SQLite's FTS5 and this
-# index cut the same words; it is indexed, not kept in `_source`. `message.keyword` answers
-# `message:value` exactly, like every other field (KQL field values are exact, wildcards aside).
-EVENT_SEARCH_FIELDS: dict[str, Any] = {
-    SEARCH_FIELD: {"type": "text", "analyzer": "whitespace", "norms": False},
-    "message": {"type": "text", "fields": {"keyword": KW}},
-}
-
-EVENT_MAPPING: dict[str, Any] = {
-    "dynamic": False,
-    "_source": {"excludes": [SEARCH_FIELD]},
-    "properties": {
-        "@timestamp": DATE,
-        **EVENT_SEARCH_FIELDS,
-        "tags": KW,
-        "labels": {"type": "flattened"},
-        "event": _obj(
-            id=KW,
-            kind=KW,
-            category=KW,
-            type=KW,
-            outcome=KW,
-            action=KW,
-            code=KW,
-            provider=KW,
-            dataset=KW,
-            module=KW,
-            severity=LONG,
-            original=STORED_ONLY,
-            created=DATE,
-            ingested=DATE,
-        ),
-        "host": _obj(name=KW, hostname=KW, ip=IP),
-        "user": _obj(name=KW, domain=KW, id=KW),
-        "source": _obj(ip=IP, port=LONG, domain=KW, address=KW),
-        "destination": _obj(ip=IP, port=LONG, domain=KW, address=KW),
-        "process": _obj(
-            pid=LONG,
-            name=KW,
-            executable=KW,
-            command_line=KW,
-            working_directory=KW,
-            parent=_obj(pid=LONG, name=KW, executable=KW, command_line=KW),
-            hash=_obj(md5=KW, sha1=KW, sha256=KW),
-        ),
-        "file": _obj(path=KW, name=KW, extension=KW),
-        "registry": _obj(path=KW, key=KW, value=KW),
-        "network": _obj(transport=KW, direction=KW, protocol=KW),
-        "dns": _obj(question=_obj(name=KW, type=KW)),
-        "url": _obj(original=KW, path=KW, query=KW, domain=KW),
-        "http": _obj(request=_obj(method=KW), response=_obj(status_code=LONG)),
-        "user_agent": _obj(original=KW),
-        "observer": _obj(vendor=KW, product=KW, hostname=KW),
-        "rule": _obj(name=KW),
-        "winlog": _obj(
-            channel=KW,
-            provider_name=KW,
-            event_id=KW,
-            computer_name=KW,
-            record_id=KW,
-            event_data={"type": "flattened", "ignore_above": 8191},
-        ),
-        "soc": SOC_MAPPING,
-    },
-}
 
 # Alerts: ECS documents over the event mapping (stores/elastic/alert_document.py says the shape).
 ALERT_MAPPING: dict[str, Any] = alert_mapping(EVENT_MAPPING)
@@ -344,14 +284,15 @@ class ElasticStore:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def setup(self) -> None:
-        events = EVENT_MAPPING
-        templates = {
-            "events": events,
-            "alerts": alert_mapping(events),  # over the events' own: the triggering event's fields
-            "deadletters": DEADLETTER_MAPPING,
-            "audit": AUDIT_MAPPING,
-        }
         try:
+            # ECS types this cluster lacks (wildcard, match_only_text) fall back to core ones
+            events = event_mapping_for(self.es)
+            templates = {
+                "events": events,
+                "alerts": alert_mapping(events),  # over the events' own: the triggering event's fields
+                "deadletters": DEADLETTER_MAPPING,
+                "audit": AUDIT_MAPPING,
+            }
             for name, mapping in templates.items():
                 # alerts: only the ECS-shaped indices; the old ones keep their own mapping
                 mark = ECS_MARK if name == "alerts" else ""
@@ -813,11 +754,14 @@ class ElasticStore:
                 self.es.indices.put_mapping(index=",".join(legacy), properties=LEGACY_ADDITIONS)
             # event indices from before issue 15 gain the search fields (their `_source` cannot
             # change: events written to them keep `search_text` there, and reads drop it)
-            if self.es.indices.get_alias(
-                index=f"{self.prefix}events-*", ignore_unavailable=True, allow_no_indices=True
-            ):
+            # (only those: a newer index maps `message` as ECS's match_only_text, not as text)
+            found = self.es.options(ignore_status=404).indices.get_field_mapping(
+                index=f"{self.prefix}events-*", fields=SEARCH_FIELD, allow_no_indices=True
+            )
+            stale = sorted(name for name, body in found.body.items() if not body.get("mappings"))
+            for start in range(0, len(stale), 50):
                 self.es.indices.put_mapping(
-                    index=f"{self.prefix}events-*", properties=EVENT_SEARCH_FIELDS, allow_no_indices=True
+                    index=",".join(stale[start : start + 50]), properties=LEGACY_SEARCH_FIELDS
                 )
         except ApiError as exc:
             if "resource_already_exists" not in str(exc):
@@ -1336,10 +1280,6 @@ class ElasticStore:
             f"{self.prefix}audit-*", "at", "id", filters, query.size, query.cursor
         )
         return Page([AuditEntry.model_validate(d) for d in docs], total, cursor)
-
-
-#: KQL fields answered by another indexed field (`message` is analysed text; its keyword is exact).
-EVENT_RENAMED = {"message": "message.keyword"}
 
 
 def _searchable(doc: dict[str, Any]) -> dict[str, Any]:

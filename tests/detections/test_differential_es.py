@@ -66,7 +66,7 @@ from detections.matchers import KEYWORD_FIELDS
 from detections.pipelines import has_security_variant, security_pipeline, socpipe_pipeline
 from soc_core.event import Event
 from soc_core.records import RawRecord, record_id
-from stores.elastic.store import EVENT_MAPPING
+from stores.elastic.event_template import event_mapping_for
 from tests.detections.conftest import SIGMA, sigma_corpus
 from tests.servers import Servers
 
@@ -851,7 +851,7 @@ def _report(
                 "default_field": list(KEYWORD_FIELDS),
             },
             "production": {
-                "today": "winlog.event_data is one `flattened` field (stores.elastic.store.EVENT_MAPPING)",
+                "today": "winlog.event_data is one `flattened` field (stores.elastic.event_template)",
                 "finding": (
                     "the backend's term and wildcard queries work on flattened subfields, but "
                     "case-sensitively (flattened takes no normalizer): Sigma queries miss values in "
@@ -886,7 +886,7 @@ def test_production_flattened_event_data_is_case_sensitive(servers: Servers, pre
     """The backend's wildcards work on `flattened` subfields, but without a normalizer they are
     case-sensitive, which Sigma is not: why the differential index maps EventData field by field.
 
-    Pins the finding against `stores.elastic.store.EVENT_MAPPING`: if production adopts keyword
+    Pins the finding against `stores.elastic.event_template`: if production adopts keyword
     subfields with a lowercase normalizer, flip the second assertion.
     """
     rule = SigmaCollection.from_yaml(
@@ -910,7 +910,7 @@ detection:
     es = Elasticsearch(servers.es_url)
     production, ours = f"{prefix}flattened", f"{prefix}keyword"
     try:
-        es.indices.create(index=production, mappings=EVENT_MAPPING)
+        es.indices.create(index=production, mappings=event_mapping_for(es))
         create_index(
             es,
             ours,

@@ -13,8 +13,9 @@ from soc_core.alert import AlertStatus
 from soc_core.kql import ALERT_FIELDS, EVENT_FIELDS, parse_for
 from soc_core.store import AlertSearch, EventQuery
 from stores.elastic.alert_document import LEGACY_ALERT_MAPPING
+from stores.elastic.event_template import event_mapping_for
 from stores.elastic.kql import SEARCH_FIELD
-from stores.elastic.store import EVENT_MAPPING, INDEX_SETTINGS, ElasticStore
+from stores.elastic.store import INDEX_SETTINGS, ElasticStore
 from tests.conftest import make_event
 from tests.contract.test_store_triage_contract import triage_alert
 from tests.servers import Servers
@@ -37,7 +38,7 @@ def old_store(servers: Servers, prefix: str) -> Iterator[ElasticStore]:
     event, alert = make_event(1, message="Đã xóa nhật ký"), triage_alert(1, rule_name="Xóa nhật ký")
     old_alerts = store.legacy_alert_index(alert.timestamp)  # alerts: the shape before issue 18 too
     for index, mapping in (
-        (store.event_index(event.timestamp), EVENT_MAPPING),
+        (store.event_index(event.timestamp), event_mapping_for(store.es)),
         (old_alerts, LEGACY_ALERT_MAPPING),
     ):
         store.es.indices.create(index=index, settings=INDEX_SETTINGS, mappings=before_issue_15(mapping))
