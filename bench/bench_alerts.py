@@ -42,8 +42,9 @@ sys.path.insert(0, str(ROOT))
 
 from api.auth.deps import Role  # noqa: E402
 from api.auth.service import create_api_token  # noqa: E402
-from soc_core.alert import alert_group, alert_id  # noqa: E402
+from soc_core.alert import Alert, alert_group, alert_id  # noqa: E402
 from socpipe.app import create_app  # noqa: E402
+from stores.elastic.alert_document import to_document  # noqa: E402
 from stores.elastic.store import ElasticStore, connect  # noqa: E402
 from tests.backends import app_context  # noqa: E402
 from tests.servers import start_servers  # noqa: E402
@@ -128,16 +129,16 @@ def load(store: ElasticStore, count: int, *, chunk: int = 5000) -> float:
     span = 60 * 86400
     t0 = time.perf_counter()
     # Create the monthly indices first so bulk loading can run without refreshes.
-    for month in ("2025.06", "2025.07", "2025.08"):
-        store.es.indices.create(index=f"{store.prefix}alerts-{month}")
+    for month in (6, 7, 8):
+        store.es.indices.create(index=store.alert_index(datetime(2025, month, 1, tzinfo=UTC)))
     store.es.indices.put_settings(index=f"{store.prefix}alerts-*", settings={"refresh_interval": "-1"})
     body: list[bytes] = []
     doc: dict[str, Any] | None = None
     for n in range(count):
         doc_id, doc = gen_alert(n, rng, start, span, doc if n % 5 == 1 else None)
-        index = f"{store.prefix}alerts-{doc['@timestamp'][:7].replace('-', '.')}"
-        body.append(orjson.dumps({"create": {"_index": index, "_id": doc_id}}))
-        body.append(orjson.dumps(doc))
+        alert = Alert.model_validate(doc)  # stored as the product stores it: an ECS document
+        body.append(orjson.dumps({"create": {"_index": store.alert_index(alert.timestamp), "_id": doc_id}}))
+        body.append(orjson.dumps(to_document(alert)))
         if len(body) >= 2 * chunk:
             _bulk(store, body)
             body = []

@@ -11,6 +11,7 @@ from elasticsearch import ApiError, Elasticsearch
 from soc_core.alert import Alert
 from soc_core.errors import StoreError
 from soc_core.event import Event
+from stores.elastic.alert_document import from_document
 from stores.elastic.kql import SEARCH_FIELD
 from stores.inspection_records import MAX_DOCS, InspectionRecords
 
@@ -155,7 +156,7 @@ class ElasticInspectionRepository(InspectionRecords):
             except ApiError as exc:
                 raise StoreError(f"evidence alert search failed: {exc}", unit_id=unit_id) from exc
             hits = resp["hits"]["hits"]
-            out.extend(Alert.model_validate(h["_source"]) for h in hits)
+            out.extend(from_document(h["_source"]) for h in hits)
             if not hits:
                 break
             search_after = hits[-1]["sort"]

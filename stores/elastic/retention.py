@@ -21,6 +21,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from soc_core.errors import StoreError
 from soc_core.retention import PERIODS, RetentionResult, cutoff, next_period, retention_audit
 from soc_core.store import AuditEntry
+from stores.elastic.alert_document import ECS_MARK
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ class ElasticRetention:
         names = self.es.indices.get_alias(index=f"{head}*", allow_no_indices=True, ignore_unavailable=True)
         out = []
         for name in sorted(names):
-            end = period_end(name[len(head) :], PERIODS[kind])
+            # a shape mark may come first: `alerts-ecs-2026.12` (alerts as ECS documents)
+            end = period_end(name[len(head) :].removeprefix(ECS_MARK), PERIODS[kind])
             if end is None:
                 log.warning("retention: %s is not a %s index of a period, left alone", name, kind)
                 result.unreadable.append(name)

@@ -53,6 +53,16 @@ from soc_core.store import (
     check_histogram,
     group_runs,
 )
+from stores.elastic.alert_document import (
+    ALERT_RENAMED,
+    ECS_MARK,
+    LEGACY_ADDITIONS,
+    alert_mapping,
+    document_for,
+    from_document,
+    is_ecs_index,
+    to_document,
+)
 from stores.elastic.event_template import (  # noqa: F401  (EVENT_MAPPING: moved, still importable)
     EVENT_MAPPING,
     EVENT_RENAMED,
@@ -81,61 +91,8 @@ SOC_MAPPING = _obj(
     evidence={"type": "flattened"},
 )
 
-# Alerts: the keyword fields people type in the search box also feed one analysed `all_text` field
-# (`copy_to`, not kept in `_source`), so free text finds "mimikatz" in "Mimikatz Use" without wildcards.
-KW_TEXT: dict[str, Any] = {**KW, "copy_to": "all_text"}
-
-ALERT_MAPPING: dict[str, Any] = {
-    "dynamic": False,
-    "_source": {"excludes": [SEARCH_FIELD]},
-    "properties": {
-        "all_text": {"type": "text"},
-        SEARCH_FIELD: SEARCH_FIELDS[SEARCH_FIELD],
-        "id": KW_TEXT,
-        "@timestamp": DATE,
-        "kind": KW,
-        "severity": KW,
-        "checklist": KW_TEXT,
-        "host_name": KW_TEXT,
-        "user_name": KW_TEXT,
-        "event_ids": KW,
-        "matched": KW,
-        "count": LONG,
-        "first_seen": DATE,
-        "last_seen": DATE,
-        "created_at": DATE,
-        "group": KW,
-        "rule": _obj(
-            id=KW,
-            name=KW_TEXT,
-            author=KW,
-            level=KW,
-            tags=KW_TEXT,
-            ruleset=KW,
-            reference=STORED_ONLY,
-            description={"type": "text", "copy_to": "all_text"},
-        ),
-        "threat": _obj(framework=KW, tactic=_obj(id=KW, name=KW), technique=_obj(id=KW_TEXT, name=KW_TEXT)),
-        "soc": _obj(
-            unit=_obj(id=KW, name=KW_TEXT),
-            system=_obj(id=KW, name=KW_TEXT, level=LONG),
-            source=_obj(id=KW, format=KW),
-            evidence={"type": "flattened"},
-        ),
-        "event": {"type": "object", "enabled": False},
-        "triage": _obj(
-            status=KW,
-            assignee=KW,
-            tags=KW_TEXT,
-            updated_at=DATE,
-            acknowledged_at=DATE,
-            resolved_at=DATE,
-            incident_id=KW,
-            history={"type": "object", "enabled": False},
-            comments={"type": "object", "enabled": False},
-        ),
-    },
-}
+# Alerts: ECS documents over the event mapping (stores/elastic/alert_document.py says the shape).
+ALERT_MAPPING: dict[str, Any] = alert_mapping(EVENT_MAPPING)
 
 DEADLETTER_MAPPING: dict[str, Any] = {
     "dynamic": False,
@@ -210,15 +167,12 @@ ES_FACETS: dict[str, str] = {
     "rule": "rule.id",
     "unit": "soc.unit.id",
     "system": "soc.system.id",
-    "host": "host_name",
-    "user": "user_name",
+    "host": "host.name",
+    "user": "user.name",
     "checklist": "checklist",
     "technique": "threat.technique.id",
     "assignee": "triage.assignee",
 }
-
-# Alert fields added after the first alert indices were created: `setup()` adds them to older indices.
-ALERT_ADDED_FIELDS = ("triage", "group", SEARCH_FIELD)
 
 #: Above this many groups the collapsed queue's total is approximate (cardinality's exact range).
 GROUP_COUNT_PRECISION = 40_000
@@ -315,6 +269,7 @@ class ElasticStore:
         self.series_settings = index_settings(shards, replicas)
         self.single_settings = index_settings(1, replicas)
         self.es = connect(es) if isinstance(es, str) else es
+        self._legacy_alert_indices: frozenset[str] | None = None  # asked once: none are created now
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -322,6 +277,11 @@ class ElasticStore:
         return f"{self.prefix}events-{_utc(ts):%Y.%m.%d}"
 
     def alert_index(self, ts: datetime) -> str:
+        """Where an alert is written: the ECS-shaped index of its month."""
+        return f"{self.prefix}alerts-{ECS_MARK}{_utc(ts):%Y.%m}"
+
+    def legacy_alert_index(self, ts: datetime) -> str:
+        """Where an alert of that month was written before issue 18 (the old shape)."""
         return f"{self.prefix}alerts-{_utc(ts):%Y.%m}"
 
     def deadletter_index(self, ts: datetime) -> str:
@@ -336,16 +296,19 @@ class ElasticStore:
     def setup(self) -> None:
         try:
             # ECS types this cluster lacks (wildcard, match_only_text) fall back to core ones
+            events = event_mapping_for(self.es)
             templates = {
-                "events": event_mapping_for(self.es),
-                "alerts": ALERT_MAPPING,
+                "events": events,
+                "alerts": alert_mapping(events),  # over the events' own: the triggering event's fields
                 "deadletters": DEADLETTER_MAPPING,
                 "audit": AUDIT_MAPPING,
             }
             for name, mapping in templates.items():
+                # alerts: only the ECS-shaped indices; the old ones keep their own mapping
+                mark = ECS_MARK if name == "alerts" else ""
                 self.es.indices.put_index_template(
                     name=f"{self.prefix}{name}",
-                    index_patterns=[f"{self.prefix}{name}-*"],
+                    index_patterns=[f"{self.prefix}{name}-{mark}*"],
                     template={"settings": self.series_settings, "mappings": mapping},
                     priority=200,
                 )
@@ -433,9 +396,37 @@ class ElasticStore:
         )
 
     def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult:
-        return self._bulk_create(
-            (self.alert_index(a.timestamp), a.id, _searchable(a.to_doc())) for a in alerts
+        """Alerts a replay raises again that were stored before issue 18, in an old-shape index of
+        their month, are duplicates there: a create in the ECS index would not see them."""
+        stored = self._stored_in_legacy(alerts)
+        result = self._bulk_create(
+            (self.alert_index(a.timestamp), a.id, to_document(a)) for a in alerts if a.id not in stored
         )
+        result.duplicates += sum(1 for a in alerts if a.id in stored)
+        return result
+
+    def _stored_in_legacy(self, alerts: Sequence[Alert]) -> set[str]:
+        if self._legacy_alert_indices is None:
+            try:
+                names = self.es.indices.get_alias(
+                    index=f"{self.prefix}alerts-*", ignore_unavailable=True, allow_no_indices=True
+                )
+            except (ApiError, TransportError) as exc:
+                raise StoreError(f"alert index listing failed: {exc}", prefix=self.prefix) from exc
+            self._legacy_alert_indices = frozenset(n for n in names if not is_ecs_index(n, self.prefix))
+        by_index: dict[str, list[str]] = {}
+        for alert in alerts:
+            index = self.legacy_alert_index(alert.timestamp)
+            if index in self._legacy_alert_indices:
+                by_index.setdefault(index, []).append(alert.id)
+        found: set[str] = set()
+        for index, ids in by_index.items():
+            try:
+                resp = self.es.mget(index=index, ids=ids, source=False)
+            except (ApiError, TransportError) as exc:
+                raise StoreError(f"alert lookup failed: {exc}", index=index) from exc
+            found.update(d["_id"] for d in resp["docs"] if d.get("found"))
+        return found
 
     def record_repeats(self, repeats: Sequence[AlertRepeat]) -> int:
         """Read-modify-write with optimistic concurrency (no painless in this Elasticsearch build), a
@@ -475,16 +466,18 @@ class ElasticStore:
     ) -> tuple[dict[tuple[str, str], int], list[Any]]:
         """Read the alerts of `pending` at once; the bulk operations that write the changed ones
         (conditional on the version read) and how many repeats changed each."""
-        try:
-            resp = self.es.mget(docs=[{"_index": index, "_id": alert_id} for index, alert_id in pending])
-        except (ApiError, TransportError) as exc:  # real-time reads: no refresh needed
-            raise StoreError(f"alert read failed: {exc}", prefix=self.prefix) from exc
+        hits = self._read_alerts([key for key in pending])
+        missing = [n for n, hit in enumerate(hits) if not hit.get("found")]
+        if missing:  # raised before issue 18: in the old-shape index of its month
+            groups = list(pending.values())
+            older = self._read_alerts(
+                [(self.legacy_alert_index(groups[n][0].first_seen), hits[n]["_id"]) for n in missing]
+            )
+            for n, hit in zip(missing, older, strict=True):
+                hits[n] = hit
         folded: dict[tuple[str, str], int] = {}
         ops: list[Any] = []
-        for (key, group), hit in zip(pending.items(), resp["docs"], strict=True):
-            error = hit.get("error")
-            if error and error.get("type") != "index_not_found_exception":
-                raise StoreError(f"alert read failed: {error}", alert_id=key[1])
+        for (key, group), hit in zip(pending.items(), hits, strict=True):
             if not hit.get("found"):
                 raise StoreError("repeat of an alert that is not stored", alert_id=key[1])
             alert = updated = _alert(hit["_source"])
@@ -505,8 +498,23 @@ class ElasticStore:
                         }
                     }
                 )
-                ops.append(_searchable(updated.to_doc()))
+                ops.append(document_for(hit["_index"], self.prefix, updated))
         return folded, ops
+
+    def _read_alerts(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Real-time reads (no refresh needed) of (index, id) pairs in one mget; a missing index is
+        a missing alert."""
+        try:
+            resp = self.es.mget(docs=[{"_index": index, "_id": alert_id} for index, alert_id in keys])
+        except (ApiError, TransportError) as exc:
+            raise StoreError(f"alert read failed: {exc}", prefix=self.prefix) from exc
+        docs: list[dict[str, Any]] = []
+        for (_index, alert_id), hit in zip(keys, resp["docs"], strict=True):
+            error = hit.get("error")
+            if error and error.get("type") != "index_not_found_exception":
+                raise StoreError(f"alert read failed: {error}", alert_id=alert_id)
+            docs.append({"_id": alert_id, **hit})
+        return docs
 
     def put_deadletters(self, letters: Sequence[DeadLetter]) -> WriteResult:
         return self._bulk_create(
@@ -657,7 +665,7 @@ class ElasticStore:
                 ("triage.status", query.status),
                 ("rule.id", query.rule_id),
                 ("soc.unit.id", query.unit_id),
-                ("host_name", query.host_name),
+                ("host.name", query.host_name),
             ]
         )
         filters.extend(origin_filter(query.origin))
@@ -795,14 +803,13 @@ class ElasticStore:
             for index, mapping in indices.items():
                 if not self.es.indices.exists(index=index):
                     self.es.indices.create(index=index, settings=self.single_settings, mappings=mapping)
-            added = {name: ALERT_MAPPING["properties"][name] for name in ALERT_ADDED_FIELDS}
             existing = self.es.indices.get_alias(
                 index=f"{self.prefix}alerts-*", ignore_unavailable=True, allow_no_indices=True
             )
-            if existing:
-                self.es.indices.put_mapping(
-                    index=f"{self.prefix}alerts-*", properties=added, allow_no_indices=True
-                )
+            legacy = sorted(name for name in existing if not is_ecs_index(name, self.prefix))
+            if legacy:
+                # old-shape alert indices: later fields, and the ECS names as aliases of the old
+                self.es.indices.put_mapping(index=",".join(legacy), properties=LEGACY_ADDITIONS)
             # event indices from before issue 15 gain the search fields (their `_source` cannot
             # change: events written to them keep `search_text` there, and reads drop it)
             # (only those: a newer index maps `message` as ECS's match_only_text, not as text)
@@ -830,7 +837,7 @@ class ElasticStore:
                 self.es.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
                 resp = self.es.search(
                     index=pattern,
-                    query={"bool": {"must_not": [{"exists": {"field": "group"}}]}},
+                    query={"bool": {"must_not": [{"exists": {"field": "soc.alert.group"}}]}},
                     size=batch,
                     source_excludes=[SEARCH_FIELD],
                     ignore_unavailable=True,
@@ -863,14 +870,14 @@ class ElasticStore:
                 ("rule.id", query.rule_id),
                 ("soc.unit.id", query.unit_id),
                 ("soc.system.id", query.system_id),
-                ("host_name", query.host_name),
-                ("user_name", query.user_name),
+                ("host.name", query.host_name),
+                ("user.name", query.user_name),
                 ("checklist", query.checklist),
                 ("threat.technique.id", query.technique),
                 ("triage.assignee", query.assignee),
                 ("triage.incident_id", query.incident_id),
                 ("soc.evidence.visit_id", query.visit_id),
-                ("group", query.group),
+                ("soc.alert.group", query.group),
             ]
         )
         filters.extend(origin_filter(query.origin))
@@ -881,7 +888,7 @@ class ElasticStore:
         if query.ids is not None:
             filters.append({"ids": {"values": list(query.ids)}})
         if query.kql is not None:
-            filters.append(compile_query(query.kql, ALERT_FIELDS))
+            filters.append(compile_query(query.kql, ALERT_FIELDS, ALERT_RENAMED))
         boolean: dict[str, Any] = {"filter": filters}
         if query.text:
             boolean["must"] = [
@@ -963,7 +970,9 @@ class ElasticStore:
             "size": 0,
             "query": filters,
             "aggs": {
-                "groups": {"cardinality": {"field": "group", "precision_threshold": GROUP_COUNT_PRECISION}}
+                "groups": {
+                    "cardinality": {"field": "soc.alert.group", "precision_threshold": GROUP_COUNT_PRECISION}
+                }
             },
         }
         read_alerts: list[tuple[Alert, Any]] = []
@@ -972,7 +981,7 @@ class ElasticStore:
             read: dict[str, Any] = {
                 "size": chunk,
                 "query": filters,
-                "sort": [{"@timestamp": order}, {"group": order}, {"id": order}],
+                "sort": [{"@timestamp": order}, {"soc.alert.group": order}, {"id": order}],
                 "track_total_hits": False,
                 **({"search_after": after} if after else {}),
             }
@@ -1007,7 +1016,7 @@ class ElasticStore:
         return out
 
     def open_alert_candidates(self, query: OpenAlertQuery) -> list[Alert]:
-        """Host keys are lowercased; a case-insensitive term finds them in `host_name` (or, for alerts
+        """Host keys are lowercased; a case-insensitive term finds them in `host.name` (or, for alerts
         without a host, in the source id); the caller checks the exact key on what comes back."""
         filters = self._range("@timestamp", query.start, query.end) + origin_filter("live")
         if query.rule_id is not None:
@@ -1018,7 +1027,7 @@ class ElasticStore:
                 {
                     "bool": {
                         "should": [
-                            {"term": {"host_name": {"value": host_key, "case_insensitive": True}}},
+                            {"term": {"host.name": {"value": host_key, "case_insensitive": True}}},
                             {"term": {"soc.source.id": {"value": host_key, "case_insensitive": True}}},
                         ],
                         "minimum_should_match": 1,
@@ -1026,7 +1035,7 @@ class ElasticStore:
                 }
             )
         elif host_key is not None:
-            filters.append({"bool": {"must_not": [{"exists": {"field": "host_name"}}]}})
+            filters.append({"bool": {"must_not": [{"exists": {"field": "host.name"}}]}})
         try:
             resp = self.es.search(
                 index=f"{self.prefix}alerts-*",
@@ -1105,7 +1114,7 @@ class ElasticStore:
             self.es.index(
                 index=index,
                 id=alert_id,
-                document=_searchable(alert.to_doc()),
+                document=document_for(index, self.prefix, alert),
                 if_seq_no=int(seq_no),
                 if_primary_term=int(term),
                 refresh="wait_for",
@@ -1338,9 +1347,8 @@ def _searchable(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _alert(doc: dict[str, Any]) -> Alert:
-    """An alert read back (`_event`'s reason: older indices keep `search_text` in `_source`)."""
-    doc.pop(SEARCH_FIELD, None)
-    return Alert.model_validate(doc)
+    """An alert read back, in the shape its index holds (`alert_document.from_document`)."""
+    return from_document(doc)
 
 
 def _event(doc: dict[str, Any]) -> Event:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from soc_core.event import Soc, SocSource, SocUnit
 from soc_core.kql import ALERT_FIELDS, parse_for
 from soc_core.open_alerts import StoreOpenAlerts
 from soc_core.store import MAX_GROUP_MEMBERS, AlertQuery, AlertSearch, Store
+from stores.elastic.alert_document import LEGACY_ALERT_MAPPING
 from stores.elastic.store import ElasticStore
 from stores.sqlite.store import SqliteStore
 from tests.contract.test_store_triage_contract import T0, triage_alert
@@ -137,10 +139,15 @@ def test_alerts_stored_before_groups_get_theirs(store: Store) -> None:
         with store._tx() as conn:
             conn.execute("UPDATE alerts SET doc = CAST(json_remove(CAST(doc AS TEXT), '$.group') AS BLOB)")
     else:
-        assert isinstance(store, ElasticStore)
+        assert isinstance(store, ElasticStore)  # then alerts had the old shape, in the old indices
+        store.es.delete(index=store.alert_index(alert.timestamp), id=alert.id, refresh=True)
+        mapping = copy.deepcopy(LEGACY_ALERT_MAPPING)
+        mapping["properties"].pop("group")
+        old_index = store.legacy_alert_index(alert.timestamp)
+        store.es.indices.create(index=old_index, mappings=mapping)
         doc = alert.to_doc()
         doc.pop("group")
-        store.es.index(index=store.alert_index(alert.timestamp), id=alert.id, document=doc, refresh=True)
+        store.es.index(index=old_index, id=alert.id, document=doc, refresh=True)
     store.setup()
     store.refresh()
     again = store.get_alert(alert.id)

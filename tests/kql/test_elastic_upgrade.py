@@ -1,5 +1,6 @@
-"""Elasticsearch indices created before the query language gain its fields at start: events and
-alerts written to them afterwards are found by free text and read back without `search_text`."""
+"""Elasticsearch indices created before the query language gain its fields at start: events
+written to them afterwards, and alerts rewritten there (triage), are found by free text and read
+back without `search_text`."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from soc_core.alert import AlertStatus
 from soc_core.kql import ALERT_FIELDS, EVENT_FIELDS, parse_for
 from soc_core.store import AlertSearch, EventQuery
+from stores.elastic.alert_document import LEGACY_ALERT_MAPPING
 from stores.elastic.event_template import event_mapping_for
 from stores.elastic.kql import SEARCH_FIELD
-from stores.elastic.store import ALERT_MAPPING, INDEX_SETTINGS, ElasticStore
+from stores.elastic.store import INDEX_SETTINGS, ElasticStore
 from tests.conftest import make_event
 from tests.contract.test_store_triage_contract import triage_alert
 from tests.servers import Servers
@@ -33,14 +36,19 @@ def before_issue_15(mapping: dict[str, object]) -> dict[str, object]:
 def old_store(servers: Servers, prefix: str) -> Iterator[ElasticStore]:
     store = ElasticStore(servers.es_url, prefix=prefix)
     event, alert = make_event(1, message="Đã xóa nhật ký"), triage_alert(1, rule_name="Xóa nhật ký")
+    old_alerts = store.legacy_alert_index(alert.timestamp)  # alerts: the shape before issue 18 too
     for index, mapping in (
         (store.event_index(event.timestamp), event_mapping_for(store.es)),
-        (store.alert_index(alert.timestamp), ALERT_MAPPING),
+        (old_alerts, LEGACY_ALERT_MAPPING),
     ):
         store.es.indices.create(index=index, settings=INDEX_SETTINGS, mappings=before_issue_15(mapping))
+    store.es.index(index=old_alerts, id=alert.id, document=alert.to_doc(), refresh=True)
     store.setup()
     store.put_events([event])
-    store.put_alerts([alert])
+    found = store.get_alert_versioned(alert.id)
+    assert found is not None and found[1].startswith(old_alerts)
+    triage = found[0].triage.model_copy(update={"status": AlertStatus.ACKNOWLEDGED})
+    assert store.update_alert_triage(alert.id, triage, version=found[1])
     store.refresh()
     yield store
     store.es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)

@@ -21,11 +21,13 @@ from tests.servers import Servers
 NOW = datetime(2026, 12, 5, 0, 0, tzinfo=UTC)
 DAYS = {"events": 365, "alerts": 730, "deadletters": 90, "audit": 0}
 
-EXPIRED = ["events-2025.12.04", "alerts-2024.11", "deadletters-2026.08"]
+# alerts: the ECS-shaped indices (issue 18) and the older ones, named by the same months
+EXPIRED = ["events-2025.12.04", "alerts-2024.11", "alerts-ecs-2024.11", "deadletters-2026.08"]
 KEPT = [
     "events-2025.12.05",  # its day ended 2025-12-06: 365 days later is tomorrow
     "events-2026.12.05",
     "alerts-2024.12",
+    "alerts-ecs-2024.12",
     "deadletters-2026.09",
     "audit-2020.01",  # 0 days: kept forever
     "events-copy",  # not a day: left alone, reported
