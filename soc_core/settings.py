@@ -370,6 +370,10 @@ class ReportSettings(BaseSettings):
 #: `StoreSettings.es_read_retry_s`'s default, also the adapter's when it is built without settings.
 DEFAULT_ES_READ_RETRY_S = 10.0
 
+#: `StoreSettings.es_refresh_interval`'s default (Elasticsearch's own), also the adapters' without
+#: settings.
+DEFAULT_ES_REFRESH_INTERVAL = "1s"
+
 
 class StoreSettings(BaseSettings):
     """Kafka and Elasticsearch (distributed mode): addresses, names, batch sizes."""
@@ -425,6 +429,13 @@ class StoreSettings(BaseSettings):
         default=1,
         ge=1,
         description="Primary shards of each new events/alerts/dead-letter/audit index; others have one.",
+    )
+    es_refresh_interval: str = Field(
+        default=DEFAULT_ES_REFRESH_INTERVAL,
+        pattern=r"^[1-9][0-9]*(ms|s|m)$",
+        description="How often new documents become searchable in every index we create "
+        "(`index.refresh_interval`, e.g. 500ms, 1s, 30s); a write read back at once (`wait_for`) waits "
+        "for it. Existing indices keep theirs; never -1 (those writes would wait forever).",
     )
     es_replicas: int = Field(
         default=0,

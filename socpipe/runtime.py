@@ -46,6 +46,7 @@ def build_backend(settings: Settings) -> StoreBackend:
         read_retry_s=stores.es_read_retry_s,
         shards=stores.es_shards,
         replicas=stores.es_replicas,
+        refresh_interval=stores.es_refresh_interval,
         auth=es_auth(stores),
     )
 

@@ -18,7 +18,7 @@ from soc_core.store import Store
 from stores.elastic.store import ElasticStore
 from stores.sqlite.store import SqliteStore
 from tests.problems import problem
-from tests.servers import Servers, in_ci, start_servers
+from tests.servers import ES_REFRESH_INTERVAL, Servers, in_ci, start_servers
 
 _servers: Servers | None = None
 _servers_error: str | None = None
@@ -109,7 +109,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, prefix: str) -> Iterat
         s = SqliteStore(tmp_path / "store.sqlite3")
     else:
         servers: Servers = request.getfixturevalue("servers")
-        s = ElasticStore(servers.es_url, prefix=prefix)
+        s = ElasticStore(servers.es_url, prefix=prefix, refresh_interval=ES_REFRESH_INTERVAL)
     s.setup()
     yield s
     if isinstance(s, ElasticStore):

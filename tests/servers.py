@@ -15,6 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "deploy" / "local" / "servers.sh"
 
 
+#: The refresh interval of every index the tests create (`SOC_ES_REFRESH_INTERVAL`; the product's
+#: default is Elasticsearch's 1 s). Writes read back at once (`refresh="wait_for"`: users, incidents,
+#: registry, alert triage...) wait for the next refresh: at 1 s a scenario of a dozen such writes waits
+#: ~10 s. What the tests prove does not change: a write is still searchable only after a refresh.
+ES_REFRESH_INTERVAL = "100ms"
+
+
 @dataclass(frozen=True)
 class Servers:
     kafka_bootstrap: str

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch
-
 from soc_core.coverage import CoverageSnapshot, Gap
 from soc_core.errors import StoreError
 from stores.coverage_records import (
@@ -18,6 +16,7 @@ from stores.coverage_records import (
     parse,
     snapshot_record,
 )
+from stores.elastic.indices import ReplicatedIndices
 
 SNAPSHOT_MAPPING: dict[str, Any] = {
     "dynamic": False,
@@ -41,26 +40,18 @@ GAP_MAPPING: dict[str, Any] = {
 }
 
 
-class ElasticCoverageRepository:
-    def __init__(self, es: Elasticsearch, prefix: str, *, replicas: int = 0) -> None:
-        self.es = es
-        self.prefix = prefix
-        self.replicas = replicas
-        self.snapshots = f"{prefix}coverage-snapshots"
-        self.gap_index = f"{prefix}coverage-gaps"
+class ElasticCoverageRepository(ReplicatedIndices):
+    @property
+    def snapshots(self) -> str:
+        return f"{self.prefix}coverage-snapshots"
+
+    @property
+    def gap_index(self) -> str:
+        return f"{self.prefix}coverage-gaps"
 
     def setup(self) -> None:
         for index, mapping in ((self.snapshots, SNAPSHOT_MAPPING), (self.gap_index, GAP_MAPPING)):
-            try:
-                if not self.es.indices.exists(index=index):
-                    self.es.indices.create(
-                        index=index,
-                        mappings=mapping,
-                        settings={"number_of_shards": 1, "number_of_replicas": self.replicas},
-                    )
-            except ApiError as exc:
-                if "resource_already_exists" not in str(exc):
-                    raise StoreError(f"cannot create {index}: {exc}") from exc
+            self._create(index, mapping)
 
     def save_snapshot(self, snapshot: CoverageSnapshot) -> None:
         record = snapshot_record(snapshot)

@@ -21,6 +21,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_attempt, 
 
 from soc_core.errors import StoreError
 from soc_core.exceptions import AnalystException
+from soc_core.settings import DEFAULT_ES_REFRESH_INTERVAL
 from stores.coverage_records import iso
 from stores.elastic.indices import create_index
 
@@ -41,9 +42,12 @@ COUNT_ATTEMPTS = 10
 
 
 class ElasticExceptionRepository:
-    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+    def __init__(
+        self, es: Elasticsearch, prefix: str, *, refresh_interval: str = DEFAULT_ES_REFRESH_INTERVAL
+    ) -> None:
         self.es = es
         self.index = f"{prefix}exceptions"
+        self.refresh_interval = refresh_interval
         self._ready = False
         self._setup_lock = threading.Lock()
 
@@ -58,7 +62,7 @@ class ElasticExceptionRepository:
             self.setup()
 
     def _create_index(self) -> None:
-        create_index(self.es, self.index, MAPPING)
+        create_index(self.es, self.index, MAPPING, refresh_interval=self.refresh_interval)
 
     def create(self, exception: AnalystException) -> None:
         self._ensure()

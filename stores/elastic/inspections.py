@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError
 
 from soc_core.alert import Alert
 from soc_core.errors import StoreError
 from soc_core.event import Event
 from stores.elastic.alert_document import from_document
+from stores.elastic.indices import ReplicatedIndices
 from stores.elastic.kql import SEARCH_FIELD
 from stores.inspection_records import MAX_DOCS, InspectionRecords
 
@@ -33,24 +34,13 @@ MAPPING: dict[str, Any] = {
 }
 
 
-class ElasticInspectionRepository(InspectionRecords):
-    def __init__(self, es: Elasticsearch, prefix: str, *, replicas: int = 0) -> None:
-        self.es = es
-        self.prefix = prefix
-        self.replicas = replicas
-        self.index = f"{prefix}inspections"
+class ElasticInspectionRepository(ReplicatedIndices, InspectionRecords):
+    @property
+    def index(self) -> str:
+        return f"{self.prefix}inspections"
 
     def setup(self) -> None:
-        try:
-            if not self.es.indices.exists(index=self.index):
-                self.es.indices.create(
-                    index=self.index,
-                    mappings=MAPPING,
-                    settings={"number_of_shards": 1, "number_of_replicas": self.replicas},
-                )
-        except ApiError as exc:
-            if "resource_already_exists" not in str(exc):
-                raise StoreError(f"cannot create {self.index}: {exc}") from exc
+        self._create(self.index, MAPPING)
 
     def _put(self, kind: str, doc_id: str, keys: dict[str, str | None], doc: bytes, *, create: bool) -> bool:
         body = {"kind": kind, "id": doc_id, **keys, "doc": doc.decode()}

@@ -21,6 +21,7 @@ from elasticsearch import ApiError, ConflictError, Elasticsearch, TransportError
 
 from soc_core.errors import StoreError
 from soc_core.notify_config import ConfigKind, ConfigVersionTaken, NotifyConfigVersion, ToldMark
+from soc_core.settings import DEFAULT_ES_REFRESH_INTERVAL
 from stores.coverage_records import iso
 from stores.elastic.indices import SmallIndex
 
@@ -134,9 +135,11 @@ class ElasticNotifyStateStore(_Indexed):
     MAPPING = TOLD_MAPPING
     SUFFIX = "notify-told"
 
-    def __init__(self, es: Elasticsearch, prefix: str) -> None:
-        super().__init__(es, prefix)
-        self._state = _StateIndex(es, prefix)
+    def __init__(
+        self, es: Elasticsearch, prefix: str, *, refresh_interval: str = DEFAULT_ES_REFRESH_INTERVAL
+    ) -> None:
+        super().__init__(es, prefix, refresh_interval=refresh_interval)
+        self._state = _StateIndex(es, prefix, refresh_interval=refresh_interval)
 
     def setup(self) -> None:
         super().setup()

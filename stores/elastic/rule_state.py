@@ -12,6 +12,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from soc_core.errors import StoreError
 from soc_core.rule_state import RuleState
+from soc_core.settings import DEFAULT_ES_REFRESH_INTERVAL
 
 RULE_STATE_MAPPING: dict[str, Any] = {
     "dynamic": False,
@@ -29,9 +30,12 @@ class ElasticRuleStateStore:
     DOC_ID = "rule-state"
     MAX_ATTEMPTS = 10
 
-    def __init__(self, es: Elasticsearch, *, prefix: str = "") -> None:
+    def __init__(
+        self, es: Elasticsearch, *, prefix: str = "", refresh_interval: str = DEFAULT_ES_REFRESH_INTERVAL
+    ) -> None:
         self.es = es
         self.index = f"{prefix}rule-state"
+        self.refresh_interval = refresh_interval
         self._ready = False
         self._setup_lock = threading.Lock()
 
@@ -45,7 +49,11 @@ class ElasticRuleStateStore:
                     self.es.indices.create(
                         index=self.index,
                         mappings=RULE_STATE_MAPPING,
-                        settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"},
+                        settings={
+                            "number_of_shards": 1,
+                            "auto_expand_replicas": "0-1",
+                            "refresh_interval": self.refresh_interval,
+                        },
                     )
             except ApiError as exc:
                 if exc.error != "resource_already_exists_exception":

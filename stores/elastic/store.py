@@ -30,7 +30,7 @@ from soc_core.kql import ALERT_FIELDS, EVENT_FIELDS
 from soc_core.kql.text import search_text
 from soc_core.records import DeadLetter
 from soc_core.registry import REGISTRY_KINDS, Registry
-from soc_core.settings import DEFAULT_ES_READ_RETRY_S
+from soc_core.settings import DEFAULT_ES_READ_RETRY_S, DEFAULT_ES_REFRESH_INTERVAL
 from soc_core.store import (
     MAX_GROUP_MEMBERS,
     AlertGroup,
@@ -187,13 +187,16 @@ def origin_filter(origin: str) -> list[dict[str, Any]]:
     return []
 
 
-def index_settings(shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+def index_settings(
+    shards: int = 1, replicas: int = 0, refresh_interval: str = DEFAULT_ES_REFRESH_INTERVAL
+) -> dict[str, Any]:
     """Settings of our indices: `shards` primaries (the time-series kinds may have more; the single
-    indices have one) and `replicas` copies of each (`SOC_ES_SHARDS`, `SOC_ES_REPLICAS`)."""
+    indices have one), `replicas` copies of each and their refresh interval (`SOC_ES_SHARDS`,
+    `SOC_ES_REPLICAS`, `SOC_ES_REFRESH_INTERVAL`)."""
     return {
         "number_of_shards": shards,
         "number_of_replicas": replicas,
-        "refresh_interval": "1s",
+        "refresh_interval": refresh_interval,
         "mapping": {"ignore_malformed": True, "total_fields": {"limit": 2000}},
     }
 
@@ -263,11 +266,18 @@ def connect(
 
 class ElasticStore:
     def __init__(
-        self, es: Elasticsearch | str, *, prefix: str = "soc-", shards: int = 1, replicas: int = 0
+        self,
+        es: Elasticsearch | str,
+        *,
+        prefix: str = "soc-",
+        shards: int = 1,
+        replicas: int = 0,
+        refresh_interval: str = DEFAULT_ES_REFRESH_INTERVAL,
     ) -> None:
         self.prefix = prefix
-        self.series_settings = index_settings(shards, replicas)
-        self.single_settings = index_settings(1, replicas)
+        self.refresh_interval = refresh_interval
+        self.series_settings = index_settings(shards, replicas, refresh_interval)
+        self.single_settings = index_settings(1, replicas, refresh_interval)
         self.es = connect(es) if isinstance(es, str) else es
         self._legacy_alert_indices: frozenset[str] | None = None  # asked once: none are created now
 

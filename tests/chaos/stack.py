@@ -30,7 +30,7 @@ from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from stores.elastic.store import ElasticStore
 from tests.detections.correlation.conftest import BASE_RULES, FAILED, SUCCESS, correlation
 from tests.e2e.procs import SocProcess, process_env
-from tests.servers import Servers
+from tests.servers import ES_REFRESH_INTERVAL, Servers
 
 SOURCE = "chaos-ecs"
 TOKEN = "chaos-token"
@@ -220,7 +220,7 @@ def make_stack(servers: Servers, prefix: str, tmp: Path, **settings: str) -> Sta
         SOC_REGISTRY_REFRESH_S="2",
         **settings,
     )
-    store = ElasticStore(servers.es_url, prefix=prefix)
+    store = ElasticStore(servers.es_url, prefix=prefix, refresh_interval=ES_REFRESH_INTERVAL)
     store.setup()
     store.save_registry(
         Registry(

@@ -29,7 +29,7 @@ from stores.elastic.store import ElasticStore
 from stores.sqlite.store import SqliteStore
 from tests.backends import backend_of
 from tests.detections.test_stage import NETSH_RULE, PACK, netsh_event
-from tests.servers import Servers
+from tests.servers import ES_REFRESH_INTERVAL, Servers
 
 
 def settings_for(tmp_path: Path, **stores: str) -> Settings:
@@ -138,7 +138,7 @@ def test_distributed_restart_continues_the_series(servers: Servers, prefix: str,
         topic_prefix=prefix,
         index_prefix=prefix,
     )
-    store = ElasticStore(servers.es_url, prefix=prefix)
+    store = ElasticStore(servers.es_url, prefix=prefix, refresh_interval=ES_REFRESH_INTERVAL)
     store.setup()
     backend = backend_of(store)
     bus = KafkaBus(servers.kafka_bootstrap)

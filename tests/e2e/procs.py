@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import Servers
+from tests.servers import ES_REFRESH_INTERVAL, Servers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,13 +28,15 @@ def free_port() -> int:
 
 def process_env(servers: Servers, prefix: str, **settings: str) -> dict[str, str]:
     """The environment of one test's distributed processes: its servers, its own topics and indices
-    (`prefix`), a free HTTP port, plus `settings` (SOC_* names)."""
+    (`prefix`, refreshed as often as the tests' stores), a free HTTP port, plus `settings` (SOC_*
+    names)."""
     return {
         "SOC_MODE": "distributed",
         "SOC_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
         "SOC_ES_URL": servers.es_url,
         "SOC_TOPIC_PREFIX": prefix,
         "SOC_INDEX_PREFIX": prefix,
+        "SOC_ES_REFRESH_INTERVAL": ES_REFRESH_INTERVAL,
         "SOC_HTTP_PORT": str(free_port()),
         **settings,
     }

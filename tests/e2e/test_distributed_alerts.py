@@ -15,7 +15,7 @@ from soc_core.registry import InformationSystem, LogSource, Registry, Unit
 from soc_core.store import AlertQuery, EventQuery
 from stores.elastic.store import ElasticStore, EsAuth, connect
 from tests.e2e.procs import SocProcess, process_env
-from tests.servers import Servers
+from tests.servers import ES_REFRESH_INTERVAL, Servers
 
 PACK = Path(__file__).resolve().parents[2] / "detections" / "rules" / "provincial"
 TOKEN = "e2e-winlogbeat-token"
@@ -54,7 +54,9 @@ def distributed_env(
         SOC_DATA_DIR=str(tmp_path),
         **settings,
     )
-    store = ElasticStore(connect(servers.es_url, auth=auth), prefix=prefix)
+    store = ElasticStore(
+        connect(servers.es_url, auth=auth), prefix=prefix, refresh_interval=ES_REFRESH_INTERVAL
+    )
     store.setup()
     store.save_registry(
         Registry(

@@ -17,7 +17,7 @@ from soc_core.store import AlertQuery
 from stores.elastic.store import ElasticStore
 from tests.detections.correlation.conftest import BASE_RULES, correlation, win
 from tests.e2e.procs import SocProcess, process_env
-from tests.servers import Servers
+from tests.servers import ES_REFRESH_INTERVAL, Servers
 
 pytestmark = [pytest.mark.servers, pytest.mark.chaos]
 
@@ -83,7 +83,7 @@ def test_sigkill_of_the_correlate_worker_mid_window(servers: Servers, prefix: st
     )
     stores = StoreSettings(topic_prefix=prefix, kafka_bootstrap=servers.kafka_bootstrap)
     bus = KafkaBus(servers.kafka_bootstrap)
-    store = ElasticStore(servers.es_url, prefix=prefix)
+    store = ElasticStore(servers.es_url, prefix=prefix, refresh_interval=ES_REFRESH_INTERVAL)
     store.setup()
     first, second = _events(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3))
     procs: list[SocProcess] = []

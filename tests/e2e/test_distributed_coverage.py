@@ -19,13 +19,13 @@ from soc_core.store import AlertQuery, EventQuery
 from stores.elastic.store import ElasticStore
 from tests.backends import backend_of
 from tests.e2e.procs import SocProcess, process_env
-from tests.servers import Servers
+from tests.servers import ES_REFRESH_INTERVAL, Servers
 
 
 @pytest.fixture
 def stack(servers: Servers, prefix: str) -> Iterator[tuple[str, ElasticStore]]:
     env = process_env(servers, prefix)
-    store = ElasticStore(servers.es_url, prefix=prefix)
+    store = ElasticStore(servers.es_url, prefix=prefix, refresh_interval=ES_REFRESH_INTERVAL)
     store.setup()
     store.save_registry(
         Registry(

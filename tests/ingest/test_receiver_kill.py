@@ -16,7 +16,7 @@ from soc_core.records import record_id
 from stores.elastic.store import ElasticStore
 from tests.e2e.procs import SocProcess, process_env
 from tests.ingest.helpers import consume_raw, save_registry, source
-from tests.servers import Servers
+from tests.servers import ES_REFRESH_INTERVAL, Servers
 
 pytestmark = [pytest.mark.servers, pytest.mark.chaos]
 TOKEN = "kill-test-token"
@@ -26,7 +26,7 @@ BATCH = 500
 
 @pytest.fixture
 def env(servers: Servers, prefix: str) -> Iterator[dict[str, str]]:
-    store = ElasticStore(servers.es_url, prefix=prefix)
+    store = ElasticStore(servers.es_url, prefix=prefix, refresh_interval=ES_REFRESH_INTERVAL)
     store.setup()
     save_registry(store, [source("load-ecs", format="ecs", token=TOKEN)])
     yield process_env(servers, prefix)

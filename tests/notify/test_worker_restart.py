@@ -19,7 +19,7 @@ from stores.elastic.store import ElasticStore
 from tests.e2e.procs import SocProcess, process_env
 from tests.notify.conftest import make_alert
 from tests.notify.servers import HttpStub
-from tests.servers import Servers
+from tests.servers import ES_REFRESH_INTERVAL, Servers
 
 WINDOW_S = 45
 """The digest window: long enough for the worker to restart and take one more alert before it ends."""
@@ -39,7 +39,7 @@ def test_flood_memory_and_routing_edits_in_a_running_worker(
         SOC_NOTIFY_CONFIG_POLL_S="1",
         SOC_NOTIFY_RETRY_INITIAL_S="0",
     )
-    store = ElasticStore(servers.es_url, prefix=prefix)
+    store = ElasticStore(servers.es_url, prefix=prefix, refresh_interval=ES_REFRESH_INTERVAL)
     store.setup()
     topic = StoreSettings(topic_prefix=prefix).topic_alerts
     bus = KafkaBus(servers.kafka_bootstrap)
