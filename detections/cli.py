@@ -66,9 +66,11 @@ def default_rule_folders(sigma_dir: Path | None) -> list[Path]:
 
 def _records(
     path: Path, fmt: str | None, counters: Counter[str], reasons: Counter[str]
-) -> Iterator[tuple[str, str, str | None]]:
-    """The file's records as (record id, payload, format): a `RawRecord`'s fields, without the model
-    (the stage takes them as they are, see `NormalizeStage.normalize`)."""
+) -> Iterator[tuple[str, str, str | None, bool]]:
+    """The file's records as (record id, payload, format, nesting bounded): a `RawRecord`'s fields,
+    without the model (the stage takes them as they are, see `NormalizeStage.normalize`). An `.evtx`
+    file's records are JSON the `evtx` package rendered, read by a normalizer that keeps none of
+    their structure (`nesting_bounded`: the depth guard is not needed for them)."""
     source = f"cli:{path.name}"
     if path.suffix.lower() == ".evtx":
         from normalizers.evtx_file import ReadStats, iter_records  # imported on use
@@ -76,7 +78,7 @@ def _records(
         read = ReadStats()
         evtx_format = fmt or "evtx_json"
         for n, payload in enumerate(iter_records(path, read)):
-            yield record_id(source, payload, shipper_id=f"{path}:{n}"), payload, evtx_format
+            yield record_id(source, payload, shipper_id=f"{path}:{n}"), payload, evtx_format, True
         if read.errors:  # unreadable records are dead letters too, counted with their reasons
             counters["records"] += read.errors
             counters["dead_letters"] += read.errors
@@ -89,7 +91,7 @@ def _records(
 
     with path.open(encoding="utf-8", errors="replace") as handle:
         for n, (payload, _, framed) in enumerate(frame(handle, fmt), 1):
-            yield record_id(source, payload, shipper_id=f"{path}:{n}"), payload, framed
+            yield record_id(source, payload, shipper_id=f"{path}:{n}"), payload, framed, False
 
 
 def fold_repeats(decided: list[Alert | AlertRepeat]) -> list[Alert]:
@@ -227,7 +229,7 @@ def _detect(
     cpu_started = time.process_time()
     for path in files:
         source = f"cli:{path.name}"
-        for rid, payload, record_format in _records(path, fmt, counters, reasons):
+        for rid, payload, record_format, bounded in _records(path, fmt, counters, reasons):
             counters["records"] += 1
             result = normalize.normalize(
                 payload,
@@ -236,6 +238,7 @@ def _detect(
                 format_name=record_format,
                 received_at=utcnow(),
                 unit_id=unit,
+                nesting_bounded=bounded,
             )
             if not isinstance(result, Event):
                 counters["dead_letters"] += 1

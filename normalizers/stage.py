@@ -97,15 +97,29 @@ class NormalizeStage:
         unit_id: str | None = None,
         system_id: str | None = None,
         evidence: dict[str, Any] | None = None,
+        nesting_bounded: bool = False,
     ) -> Event | DeadLetter:
         """`stage(record)` from the record's fields, for a caller that holds them already: the
         offline command reads its records itself, and validating a `RawRecord` per record (what
-        comes from outside must be) was a twentieth of its time."""
+        comes from outside must be) was a twentieth of its time.
+
+        `nesting_bounded`: the caller vouches that the payload's nesting cannot reach the document
+        (the offline command's `.evtx` records, JSON the `evtx` package rendered): the depth guard
+        is then skipped when the chosen normalizer has `typed_output`, whose documents have a fixed
+        depth whatever the payload's (values become strings; orjson refuses over 1,024 levels, a
+        parse error, still a dead letter). A format that passes payload structure on (`ecs`) is
+        checked all the same. The guard scanned every such record (a Windows event has more
+        brackets than the limit) for a twenty-eighth of `socpipe detect`'s time."""
         ctx = self._lookup(source_id)
         format_name = format_name or (ctx.format if ctx else None)
         try:
-            self._guard(payload)
+            if self._max_bytes is not None:
+                check_size(payload, self._max_bytes)
+            if not nesting_bounded:
+                self._check_depth(payload)
             normalizer = self._choose(format_name, payload)
+            if nesting_bounded and not normalizer.typed_output:
+                self._check_depth(payload)
             parse_ctx = ParseContext(
                 received_at=received_at,
                 timezone=self._zone(ctx.timezone) if ctx else VIETNAM,
@@ -135,9 +149,7 @@ class NormalizeStage:
             return source, ""
         return source, format_name if format_name in registry.FORMATS else UNKNOWN_SOURCE
 
-    def _guard(self, payload: str) -> None:
-        if self._max_bytes is not None:
-            check_size(payload, self._max_bytes)
+    def _check_depth(self, payload: str) -> None:
         if looks_like_json(payload):
             check_depth(payload, self._max_depth)
 

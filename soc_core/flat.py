@@ -17,37 +17,57 @@ import orjson
 
 JSON_OPTIONS = orjson.OPT_UTC_Z
 
-#: Dotted names already built, per prefix: `_NAMES["host."]["name"] == "host.name"`. Events repeat
-#: their field names, and a name looked up here costs less than one built and hashed per event.
+#: Dotted names already built, as a tree of the nested objects' places: `_ROOT.children["host"]`
+#: is `host.`, whose `names["name"] == "host.name"`. Events repeat their field names, and a name
+#: looked up here costs less than one built and hashed per event; holding a nested object's place
+#: (rather than looking its prefix up by string, twice per nested object) saves the rest.
 #: Bounded, since field names come from payloads (at most a few MB): names of up to `MAX_KEY`
-#: characters, `MAX_NAMES_PER_PREFIX` per prefix, `MAX_PREFIXES` prefixes; others are built as needed.
-_NAMES: dict[str, dict[str, str]] = {}
+#: characters, `MAX_NAMES_PER_PREFIX` per place, `MAX_PREFIXES` places; others are built as needed.
 MAX_PREFIXES = 256
 MAX_NAMES_PER_PREFIX = 512
 MAX_KEY = 64
-_CHILDREN: dict[str, str] = {}
 
 
-def _child(name: str) -> str:
-    """The prefix of a nested object's names (`host.`), the same string object every event."""
-    prefix = _CHILDREN.get(name)
-    if prefix is None:
-        prefix = name + "."
-        if len(_CHILDREN) < MAX_PREFIXES and len(name) <= MAX_KEY * 4:
-            _CHILDREN[name] = prefix
-    return prefix
+class Place:
+    """One nested object's place among the dotted names: its prefix (`host.`), the dotted names
+    of its keys built so far, and the places of the objects nested in it."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.names: dict[str, str] = {}
+        self.children: dict[str, Place] = {}
 
 
-def _names(prefix: str) -> dict[str, str] | None:
-    names = _NAMES.get(prefix)
-    if names is None and len(_NAMES) < MAX_PREFIXES and len(prefix) <= MAX_KEY * 4:
-        names = _NAMES[prefix] = {}
-    return names
+_ROOT = Place("")
+_place_count = 1
+
+
+def place(prefix: str) -> Place | None:
+    """The remembered place of the dotted `prefix` (`winlog.event_data.`), if there is one."""
+    found: Place | None = _ROOT
+    for part in prefix.split(".")[:-1] if prefix else []:
+        found = found.children.get(part) if found is not None else None
+    return found
+
+
+def _child(parent: Place | None, key: str, name: str) -> Place | None:
+    global _place_count
+    if parent is None:
+        return None
+    found = parent.children.get(key)
+    if found is None and _place_count < MAX_PREFIXES and len(key) <= MAX_KEY:
+        found = parent.children[key] = Place(name + ".")
+        _place_count += 1
+    return found
 
 
 def flatten_into(doc: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
     """Add `doc`'s leaves to `out` under dotted keys (`prefix` + `host.name`); lists stay values."""
-    names = _names(prefix)
+    _flatten(doc, _ROOT if not prefix else place(prefix), prefix, out)
+
+
+def _flatten(doc: dict[str, Any], at: Place | None, prefix: str, out: dict[str, Any]) -> None:
+    names = at.names if at is not None else None
     for key, value in doc.items():
         name: str | None = names.get(key) if names is not None else None
         if name is None:
@@ -58,7 +78,8 @@ def flatten_into(doc: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
         if kind is str or kind is int or kind is bool or value is None:  # JSON gives these back as is
             out[name] = value
         elif kind is dict:
-            flatten_into(value, _child(name), out)
+            inner = _child(at, key, name)
+            _flatten(value, inner, inner.prefix if inner is not None else name + ".", out)
         elif kind is datetime:  # a JSON string with nothing to escape: the dump without its quotes
             out[name] = orjson.dumps(value, option=JSON_OPTIONS)[1:-1].decode()
         elif kind is list and _all_strings(value):
@@ -66,7 +87,8 @@ def flatten_into(doc: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
         else:  # floats (NaN), tuples, lists of other things, models: as JSON would give them back
             value = orjson.loads(orjson.dumps(value, option=JSON_OPTIONS))
             if type(value) is dict:
-                flatten_into(value, _child(name), out)
+                inner = _child(at, key, name)
+                _flatten(value, inner, inner.prefix if inner is not None else name + ".", out)
             else:
                 out[name] = value
 

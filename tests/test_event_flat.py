@@ -65,4 +65,6 @@ def test_long_and_many_field_names_flatten_the_same() -> None:
     doc: dict[str, Any] = {"winlog": {"event_data": {long_key: "v", **many}}, long_key: {"x": 1}}
     for _ in range(2):  # the second time from whatever the first one remembered
         assert Event(doc).flat() == flatten(doc)
-    assert long_key not in flat._NAMES.get("winlog.event_data.", {})
+    known = flat.place("winlog.event_data.")
+    assert known is not None and long_key not in known.names
+    assert flat.place(long_key + ".") is None  # nor its place

@@ -41,9 +41,14 @@ def test_writer_bytes_equal_the_models_on_the_evtx_corpus(tmp_path: Path) -> Non
     alerts = 0
     for path in paths:
         source = f"cli:{path.name}"
-        for rid, payload, fmt in _records(path, None, counters, Counter()):
+        for rid, payload, fmt, bounded in _records(path, None, counters, Counter()):
             event = normalize.normalize(
-                payload, record_id=rid, source_id=source, format_name=fmt, received_at=CREATED
+                payload,
+                record_id=rid,
+                source_id=source,
+                format_name=fmt,
+                received_at=CREATED,
+                nesting_bounded=bounded,
             )
             assert isinstance(event, Event), event
             written, _ = stage.evaluate_json(event, created_at=CREATED)
