@@ -104,17 +104,24 @@ def prefix() -> str:
 
 @pytest.fixture(params=["sqlite", "elasticsearch"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, prefix: str) -> Iterator[Store]:
-    s: Store
-    if request.param == "sqlite":
-        s = SqliteStore(tmp_path / "store.sqlite3")
-    else:
-        servers: Servers = request.getfixturevalue("servers")
-        s = ElasticStore(servers.es_url, prefix=prefix, refresh_interval=ES_REFRESH_INTERVAL)
+    if request.param == "elasticsearch":
+        yield request.getfixturevalue("elastic_store")
+        return
+    s = SqliteStore(tmp_path / "store.sqlite3")
     s.setup()
     yield s
-    if isinstance(s, ElasticStore):
-        s.es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)
-        s.es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}*")
+    s.close()
+
+
+@pytest.fixture
+def elastic_store(servers: Servers, prefix: str) -> Iterator[ElasticStore]:
+    """The Elasticsearch store alone, on the shared server under the test's own prefix (its indices
+    and templates deleted after the test)."""
+    s = ElasticStore(servers.es_url, prefix=prefix, refresh_interval=ES_REFRESH_INTERVAL)
+    s.setup()
+    yield s
+    s.es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)
+    s.es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}*")
     s.close()
 
 

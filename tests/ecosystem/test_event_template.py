@@ -174,16 +174,6 @@ def test_the_committed_catalogue_is_what_the_generator_writes() -> None:
 # -- on the real Elasticsearch ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def es_store(servers: Servers, prefix: str) -> Iterator[ElasticStore]:
-    store = ElasticStore(servers.es_url, prefix=prefix)
-    store.setup()
-    yield store
-    store.es.indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)
-    store.es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}*")
-    store.close()
-
-
 def _field_query(field: str, value: Any, spec: dict[str, Any]) -> dict[str, Any]:
     """The query that must find `value` in `field`, by how the index maps the field."""
     if flattened_root(field) is not None:
@@ -228,9 +218,9 @@ def test_every_golden_field_is_searchable_on_elasticsearch(
 ) -> None:
     """Each value of each field of each golden event is found by a query on that field alone, in
     the index the product's template made (its real mapping: ECS types or this cluster's fallbacks)."""
-    es_store, docs = golden_store
-    pattern = f"{es_store.prefix}events-*"
-    mappings = es_store.es.indices.get_mapping(index=pattern).body
+    elastic_store, docs = golden_store
+    pattern = f"{elastic_store.prefix}events-*"
+    mappings = elastic_store.es.indices.get_mapping(index=pattern).body
     properties = next(iter(mappings.values()))["mappings"]["properties"]
 
     def spec_of(field: str) -> dict[str, Any]:
@@ -251,7 +241,7 @@ def test_every_golden_field_is_searchable_on_elasticsearch(
             query = _field_query(field, value, spec_of(flattened_root(field) or field))
             key = f"{n}:{field}"
             clauses[key] = (_named(query, key), value)
-        hits = es_store.es.search(
+        hits = elastic_store.es.search(
             index=pattern,
             query={
                 "bool": {"filter": [{"ids": {"values": [name]}}], "should": [c for c, _ in clauses.values()]}
@@ -283,7 +273,7 @@ def test_the_fields_are_searchable_through_kql(
 ) -> None:
     """Every field KQL names (not the flattened vendor keys) finds its first golden value through the
     product's query path (soc_core.kql -> stores.elastic.kql)."""
-    es_store, docs = golden_store
+    elastic_store, docs = golden_store
     first: dict[str, tuple[str, Any]] = {}
     for name, doc in docs.items():
         for field, value in leaves(doc):
@@ -299,44 +289,44 @@ def test_the_fields_are_searchable_through_kql(
         else:
             literal = str(value)
         query = EventQuery(kql=parse_for(f"{field}:{literal}", EVENT_FIELDS), size=200)
-        if name not in {e.id for e in es_store.search_events(query).items}:
+        if name not in {e.id for e in elastic_store.search_events(query).items}:
             missed.append((field, str(value)[:80]))
     assert missed == []
 
 
-def test_long_command_lines_are_indexed(es_store: ElasticStore) -> None:
+def test_long_command_lines_are_indexed(elastic_store: ElasticStore) -> None:
     """Before: keyword with ignore_above 4096, so a longer command line was in `_source` only."""
     tail = " ".join(f"arg{n}" for n in range(1200))  # ~8,000 characters with the head
     head = "powershell.exe -nop -w hidden -enc "
     middle = make_event(1, process={"command_line": head + tail[:4500], "pid": 1})
     huge = make_event(2, process={"command_line": head + tail + " " + tail + " Invoke-Mimikatz", "pid": 2})
-    es_store.put_events([middle, huge])
-    es_store.refresh()
+    elastic_store.put_events([middle, huge])
+    elastic_store.refresh()
 
     def ids(kql: str) -> set[str]:
-        return {e.id for e in es_store.search_events(EventQuery(kql=parse_for(kql, EVENT_FIELDS))).items}
+        return {e.id for e in elastic_store.search_events(EventQuery(kql=parse_for(kql, EVENT_FIELDS))).items}
 
     assert len(middle.doc["process"]["command_line"]) > 4096
     assert ids(f'process.command_line:"{head + tail[:4500]}"') == {middle.id}
     assert ids("process.command_line:*arg500*") == {huge.id, middle.id} - (
-        set() if "wildcard" not in missing_types(es_store.es) else {huge.id}  # keyword: up to 8,191
+        set() if "wildcard" not in missing_types(elastic_store.es) else {huge.id}  # keyword: up to 8,191
     )
-    found = es_store.es.search(
-        index=f"{es_store.prefix}events-*",
+    found = elastic_store.es.search(
+        index=f"{elastic_store.prefix}events-*",
         query={"match_phrase": {"process.command_line.text": "arg1199 Invoke-Mimikatz"}},
     )
     assert [h["_id"] for h in found["hits"]["hits"]] == [huge.id]
 
 
-def test_setup_maps_ecs_types_or_their_fallbacks(es_store: ElasticStore) -> None:
+def test_setup_maps_ecs_types_or_their_fallbacks(elastic_store: ElasticStore) -> None:
     """The index has, for every field, ECS's type, or its fallback exactly where the cluster lacks it."""
     event = make_event(1)
-    es_store.put_events([event])
-    missing = missing_types(es_store.es)
-    index = es_store.event_index(event.timestamp)
-    got = es_store.es.indices.get_field_mapping(index=index, fields="*").body[index]["mappings"]
+    elastic_store.put_events([event])
+    missing = missing_types(elastic_store.es)
+    index = elastic_store.event_index(event.timestamp)
+    got = elastic_store.es.indices.get_field_mapping(index=index, fields="*").body[index]["mappings"]
     for name, spec in EVENT_FIELD_MAPPINGS.items():
         want = FALLBACKS[spec["type"]]["type"] if spec["type"] in missing else spec["type"]
         assert got[name]["mapping"][name.rsplit(".", 1)[-1]]["type"] == want, name
-    meta = es_store.es.indices.get_mapping(index=index).body[index]["mappings"]["_meta"]
+    meta = elastic_store.es.indices.get_mapping(index=index).body[index]["mappings"]["_meta"]
     assert meta == {"ecs_version": ECS_VERSION, "fallbacks": sorted(missing)}
