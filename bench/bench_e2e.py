@@ -65,8 +65,10 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from soc_core.kql.text import search_text  # noqa: E402
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit  # noqa: E402
 from soc_core.store import AlertQuery  # noqa: E402
+from stores.elastic.kql import SEARCH_FIELD  # noqa: E402
 from stores.elastic.store import ElasticStore  # noqa: E402
 from tests.e2e.procs import SocProcess, process_env  # noqa: E402
 from tests.servers import Servers, start_servers  # noqa: E402
@@ -542,7 +544,9 @@ def half_load_latency(
 
 
 def indexed_documents(stack: Stack, limit: int) -> list[tuple[str, str, dict[str, Any]]]:
-    """The pipeline's event documents as it indexed them: (index, id, source), search_after paging."""
+    """The pipeline's event documents as the index worker sent them: (index, id, source), search_after
+    paging, with the free-text field the store adds and `_source` leaves out put back (without it,
+    Elasticsearch alone would skip analysing every document's words, and compare too well)."""
     assert stack.store is not None
     stack.store.refresh()
     out: list[tuple[str, str, dict[str, Any]]] = []
@@ -554,7 +558,9 @@ def indexed_documents(stack: Stack, limit: int) -> list[tuple[str, str, dict[str
         hits = resp["hits"]["hits"]
         if not hits:
             break
-        out += [(h["_index"], h["_id"], h["_source"]) for h in hits]
+        out += [
+            (h["_index"], h["_id"], {**h["_source"], SEARCH_FIELD: search_text(h["_source"])}) for h in hits
+        ]
         after = hits[-1]["sort"]
     return out[:limit]
 
