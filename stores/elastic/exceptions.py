@@ -11,19 +11,17 @@ detect) while Elasticsearch is away; its watcher retries the exceptions later.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch import ApiError, TransportError
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
 from soc_core.errors import StoreError
 from soc_core.exceptions import AnalystException
-from soc_core.settings import DEFAULT_ES_REFRESH_INTERVAL
 from stores.coverage_records import iso
-from stores.elastic.indices import create_index
+from stores.elastic.indices import SmallIndex
 
 MAPPING: dict[str, Any] = {
     "dynamic": False,  # `fields` keys are event field names: stored, never mapped
@@ -41,28 +39,13 @@ COUNT_ATTEMPTS = 10
 """Compare-and-set tries of one count update before the flush fails (and is retried later)."""
 
 
-class ElasticExceptionRepository:
-    def __init__(
-        self, es: Elasticsearch, prefix: str, *, refresh_interval: str = DEFAULT_ES_REFRESH_INTERVAL
-    ) -> None:
-        self.es = es
-        self.index = f"{prefix}exceptions"
-        self.refresh_interval = refresh_interval
-        self._ready = False
-        self._setup_lock = threading.Lock()
-
-    def setup(self) -> None:
-        with self._setup_lock:
-            if not self._ready:
-                self._create_index()
-                self._ready = True
+class ElasticExceptionRepository(SmallIndex):
+    MAPPING = MAPPING
+    SUFFIX = "exceptions"
 
     def _ensure(self) -> None:
         if not self._ready:
             self.setup()
-
-    def _create_index(self) -> None:
-        create_index(self.es, self.index, MAPPING, refresh_interval=self.refresh_interval)
 
     def create(self, exception: AnalystException) -> None:
         self._ensure()
