@@ -67,6 +67,7 @@ sys.path.insert(0, str(ROOT))
 
 from soc_core.kql.text import search_text  # noqa: E402
 from soc_core.registry import InformationSystem, LogSource, Registry, Unit  # noqa: E402
+from soc_core.settings import DEFAULT_ES_REFRESH_INTERVAL  # noqa: E402
 from soc_core.store import AlertQuery  # noqa: E402
 from stores.elastic.kql import SEARCH_FIELD  # noqa: E402
 from stores.elastic.store import ElasticStore  # noqa: E402
@@ -110,6 +111,90 @@ def metric(text: str, series: str) -> float:
         if row.startswith(series + " "):
             return float(row.split()[-1])
     return 0.0
+
+
+#: Elasticsearch's counters per index kind (`events`, `alerts`, ...): where its work goes.
+ES_COUNTERS = {
+    "indexing": ("index_total", "index_time_in_millis", "delete_total"),
+    "get": ("total", "time_in_millis"),
+    "search": ("query_total", "query_time_in_millis", "fetch_total", "fetch_time_in_millis"),
+    "refresh": ("total", "total_time_in_millis", "external_total"),
+    "merges": ("total", "total_time_in_millis", "total_docs"),
+    "flush": ("total", "total_time_in_millis"),
+}
+THREAD_POOLS = ("write", "search", "get", "refresh", "management", "system_write")
+
+
+def es_activity(store: ElasticStore, prefix: str) -> dict[str, dict[str, float]]:
+    """Elasticsearch's own counters so far for `prefix`'s indices, summed per index kind (the name
+    after the prefix up to its date), and its thread pools' completed tasks (node-wide)."""
+    metrics = [m.rstrip("s") if m == "merges" else m for m in ES_COUNTERS]  # the section of metric "merge"
+    stats = store.es.indices.stats(index=f"{prefix}*", metric=metrics, level="indices")
+    out: dict[str, dict[str, float]] = {}
+    for name, index in stats.get("indices", {}).items():
+        kind = re.sub(r"-\d{4}[.-].*$", "", name[len(prefix) :])
+        into = out.setdefault(kind, {})
+        for section, keys in ES_COUNTERS.items():
+            for key in keys:
+                value = index["primaries"].get(section, {}).get(key, 0)
+                into[f"{section}.{key}"] = into.get(f"{section}.{key}", 0) + value
+    pools = store.es.nodes.stats(metric="thread_pool")["nodes"]
+    out["thread_pool_completed"] = {
+        pool: sum(node["thread_pool"].get(pool, {}).get("completed", 0) for node in pools.values())
+        for pool in THREAD_POOLS
+    }
+    return out
+
+
+def activity_delta(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], events: int
+) -> dict[str, dict[str, float]]:
+    """`after - before` per kind and counter, with the per-event rate of each (zeros left out)."""
+    out: dict[str, dict[str, float]] = {}
+    for kind, counters in after.items():
+        for key, value in counters.items():
+            delta = value - before.get(kind, {}).get(key, 0)
+            if delta:
+                out.setdefault(kind, {})[key] = delta
+                out[kind][key + "_per_event"] = round(delta / events, 4)
+    return out
+
+
+class CpuBudget:
+    """Elasticsearch held to a fixed CPU budget (Linux cgroup CPU quota; root), in both phases.
+
+    On a deployment Elasticsearch has nodes of its own and the workers scale out on others
+    (docs/scaling.md), so the issue's ratio asks how much of Elasticsearch's capacity the pipeline
+    turns into searchable events. On this machine everything shares two cores: with `--es-cpus` the
+    ratio measures that (Elasticsearch's budget the same in the pipeline and alone, the rest of the
+    machine for the API, the workers, Kafka and this client) rather than the sum of every process's
+    CPU against Elasticsearch's alone."""
+
+    V1 = Path("/sys/fs/cgroup/cpu")
+    V2 = Path("/sys/fs/cgroup")
+    PERIOD_US = 100_000
+
+    def __init__(self, cpus: float, pid: int) -> None:
+        self.cpus, self.pid = cpus, pid
+        quota = int(cpus * self.PERIOD_US)
+        if (self.V1 / "cpu.cfs_quota_us").exists():
+            self.group = self.V1 / "socpipe-bench-es"
+            self.group.mkdir(exist_ok=True)
+            (self.group / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+            (self.group / "cpu.cfs_quota_us").write_text(str(quota))
+            self.root = self.V1
+        elif (self.V2 / "cgroup.controllers").exists():
+            self.group = self.V2 / "socpipe-bench-es"
+            self.group.mkdir(exist_ok=True)
+            (self.group / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
+            self.root = self.V2
+        else:
+            raise SystemExit("--es-cpus needs a cgroup CPU controller (Linux, root)")
+        (self.group / "cgroup.procs").write_text(str(pid))  # every thread of the process
+
+    def release(self) -> None:
+        (self.root / "cgroup.procs").write_text(str(self.pid))
+        self.group.rmdir()
 
 
 def load() -> list[float]:
@@ -240,6 +325,7 @@ class Stack:
     sources: list[str]
     data_dir: Path
     logs: Path
+    settings: dict[str, str] = field(default_factory=dict)
     prefix: str = field(default_factory=lambda: f"bench-e2e-{uuid.uuid4().hex[:8]}-")
     procs: dict[str, list[SocProcess]] = field(default_factory=dict)
     store: ElasticStore | None = None
@@ -248,7 +334,16 @@ class Stack:
         self.store = ElasticStore(self.servers.es_url, prefix=self.prefix)
         self.store.setup()
         self.store.save_registry(registry(self.sources))
-        env = process_env(self.servers, self.prefix, SOC_DATA_DIR=str(self.data_dir), SOC_LOG_LEVEL="WARNING")
+        env = process_env(
+            self.servers,
+            self.prefix,
+            SOC_DATA_DIR=str(self.data_dir),
+            SOC_LOG_LEVEL="WARNING",
+            # the product's default, not the tests' short interval: ten refreshes a second cost
+            # Elasticsearch more than the indexing itself, and Elasticsearch alone runs with it
+            SOC_ES_REFRESH_INTERVAL=DEFAULT_ES_REFRESH_INTERVAL,
+            **self.settings,
+        )
         self.env = env
         self.procs["api"] = [SocProcess(["api"], env, "api", log_path=self.logs / f"{self.prefix}api.log")]
         for stage in STAGES:
@@ -442,13 +537,16 @@ def sustained(stack: Stack, corpus: Corpus, events: int, profile_dir: Path | Non
     bodies = corpus.bodies(events)
     base = stack.events_searchable()
     profiler = Profiler(stack, profile_dir) if profile_dir is not None else None
+    assert stack.store is not None
     load_before, cpu_before, batches_before = load(), stack.cpu(), stack.batches()
+    es_before = es_activity(stack.store, stack.prefix)
     started = time.monotonic()
     post_all(stack.url, bodies)
     posted = time.monotonic() - started
     done = stack.wait_events(base + events, 900)
     elapsed = done - started
     cpu_after, load_after, batches_after = stack.cpu(), load(), stack.batches()
+    es_after = es_activity(stack.store, stack.prefix)
     profiles = profiler.stop() if profiler is not None else None
     cpu = {name: round(cpu_after[name] - cpu_before[name], 2) for name in cpu_after}
     out: dict[str, Any] = {
@@ -467,6 +565,8 @@ def sustained(stack: Stack, corpus: Corpus, events: int, profile_dir: Path | Non
             for stage, (n, _) in batches_after.items()
         },
     }
+    # what Elasticsearch did for the pipeline, per index kind (its CPU per event above is the sum)
+    out["elasticsearch_activity"] = activity_delta(es_before, es_after, events)
     if profiles is not None:
         out["profile_top_own_time"] = profiles
     return out
@@ -586,6 +686,7 @@ def elasticsearch_alone(
             raise RuntimeError(f"bulk errors: {[i for i in resp['items'] if 'error' in i['create']][:3]}")
 
     try:
+        activity_before = es_activity(store, prefix)
         servers_cpu = {name: cpu_seconds(pid) for name, pid in server_pids().items()}
         started = time.monotonic()
         with ThreadPoolExecutor(clients) as pool:
@@ -597,6 +698,7 @@ def elasticsearch_alone(
             time.sleep(0.05)
         elapsed = time.monotonic() - started
         es_cpu = cpu_seconds(server_pids()["elasticsearch"]) - servers_cpu["elasticsearch"]
+        activity = activity_delta(activity_before, es_activity(store, prefix), len(docs))
         store.es.indices.refresh(index=f"{prefix}events-*")
         stats = store.es.indices.stats(index=f"{prefix}events-*", metric="store")
         stored = stats["_all"]["primaries"]["store"]["size_in_bytes"]  # before merges: an upper bound
@@ -611,6 +713,7 @@ def elasticsearch_alone(
         "events_per_s": round(len(docs) / elapsed),
         "elasticsearch_cpu_ms_per_event": round(1000 * es_cpu / len(docs), 3),
         "stored_bytes_per_event": round(stored / len(docs)),
+        "elasticsearch_activity": activity,
         "load_average": {"before": load_before, "after": load()},
     }
 
@@ -629,14 +732,39 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="py-spy on every process (sustained phase)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
+        "--es-cpus",
+        type=float,
+        help="hold Elasticsearch to this many CPUs in both phases (cgroup quota, root; see CpuBudget)",
+    )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="SOC_NAME=VALUE",
+        help="a setting for every process of the pipeline (repeatable), e.g. SOC_CONSUMER_BATCH=2000",
+    )
+    parser.add_argument(
         "--data-dir",
         type=Path,
         default=Path(tempfile.gettempdir()) / "socpipe-bench-e2e",
         help="the processes' SOC_DATA_DIR (its compiled-rule cache is reused)",
     )
     args = parser.parse_args()
+    settings = dict(item.split("=", 1) for item in args.setting)
+    if bad := [name for name in settings if not name.startswith("SOC_")]:
+        parser.error(f"--setting takes SOC_* names: {bad}")
 
     servers = start_servers()
+    budget = CpuBudget(args.es_cpus, server_pids()["elasticsearch"]) if args.es_cpus else None
+    try:
+        run_all(args, servers, settings)
+    finally:
+        if budget is not None:
+            budget.release()
+
+
+def run_all(args: argparse.Namespace, servers: Servers, settings: dict[str, str]) -> None:
+    """Every replica count, Elasticsearch alone after the first, the results file and the table."""
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     data_dir = args.data_dir  # kept between runs: the compiled-rule cache (SigmaHQ compiles in ~10 s)
     sources = [f"bench-evtx-{i}" for i in range(args.sources)]
@@ -644,7 +772,7 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     es_alone: dict[str, Any] | None = None
     for replicas in args.replicas:
-        stack = Stack(servers, replicas, sources, data_dir, work)
+        stack = Stack(servers, replicas, sources, data_dir, work, settings)
         try:
             stack.start()
             run: dict[str, Any] = {"replicas_per_stage": replicas}
@@ -685,6 +813,8 @@ def main() -> None:
             "sources": len(sources),
         },
         "rules": "default: provincial pack + SigmaHQ corpus",
+        "settings": settings,
+        "elasticsearch_cpus": args.es_cpus,
         "targets": {"ratio_to_elasticsearch": TARGET_RATIO, "p99_alert_latency_half_load_s": TARGET_P99_S},
         "elasticsearch_alone": es_alone,
         "runs": results,
