@@ -51,17 +51,29 @@ def _leaf_words(text: str) -> str:
 def leaves(doc: dict[str, Any]) -> list[str]:
     """The document's string and number values in document order, `event.original` and
     `ecs.version` left out (the schema's version is in every event: its words 9, 4 and 0 would
-    make free text for a digit match everything).
+    make free text for a digit match everything) — an event's, and an alert's triggering event's
+    (`{"rule": ..., "event": {<event document>}}`), whose raw record was more than half of an
+    alert's words and of the cost of indexing it.
 
     A walk that dispatches on the exact type first (the common case) and copies nothing: this
     runs for every event written, and the stack-and-isinstance walk was a third of `search_text`.
     """
     out: list[str] = []
+    inner = doc.get("event")
+    if type(inner) is dict and type(inner.get("event")) is dict:  # an alert: its event below it
+        doc = {**doc, "event": _without_raw(inner)}
+    else:
+        doc = _without_raw(doc)
+    _walk(doc.values(), out)
+    return out
+
+
+def _without_raw(doc: dict[str, Any]) -> dict[str, Any]:
+    """An event document without `event.original` and `ecs` (shallow copies, only when needed)."""
     event = doc.get("event")
     if isinstance(event, dict) and "original" in event:
         doc = {**doc, "event": {k: v for k, v in event.items() if k != "original"}}
-    _walk((v for k, v in doc.items() if k != "ecs") if "ecs" in doc else doc.values(), out)
-    return out
+    return {k: v for k, v in doc.items() if k != "ecs"} if "ecs" in doc else doc
 
 
 def _walk(values: Iterable[Any], out: list[str]) -> None:

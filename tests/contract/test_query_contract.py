@@ -293,6 +293,22 @@ def test_every_alert_query_finds_the_same_alerts_on_both_stores(alerts: Store) -
     assert wrong == {}
 
 
+def test_an_alerts_free_text_leaves_out_its_events_raw_record_and_schema_version(store: Store) -> None:
+    """As for events: the raw record repeats the normalised fields (and was more than half of an
+    alert's words), and the schema version's digits would make free text for `9` match every alert."""
+    event = {
+        "@timestamp": "2025-07-01T23:07:00+00:00",
+        "event": {"code": "4688", "original": "<Event>zzrawonly netsh</Event>"},
+        "ecs": {"version": "9.4.0"},
+        "process": {"name": "netsh.exe"},
+    }
+    store.put_alerts([triage_alert(7, event=event)])
+    store.refresh()
+    assert _alert_numbers(store, "netsh") == {7}  # the event's fields are searched
+    assert _alert_numbers(store, "zzrawonly") == set()
+    assert _alert_numbers(store, "9") == set()
+
+
 def test_a_triage_change_is_searchable_at_once(alerts: Store) -> None:
     """The words follow the document: SQLite's FTS triggers, Elasticsearch's re-indexed alert."""
     target = triage_alert(1).id
