@@ -78,7 +78,7 @@ class FieldScan:
 
     def __init__(self, name: str, words: dict[str, tuple[int, ...]]) -> None:
         self.name = name
-        self.words: list[tuple[str, tuple[int, ...]]] = sorted(words.items())
+        self.words: list[tuple[str, tuple[int, ...]]] = list(words.items())
         #: Every literal is ASCII: a value's ASCII letters are all its lower-casing can change
         #: for them (see `_fold`).
         self.ascii = all(word.isascii() for word in words)
@@ -159,7 +159,8 @@ class Bucket:
         self.literals.append(literals)
 
     def build(self) -> None:
-        words: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+        # The rules come in ascending order, each once (`add`): so do the lists of each literal.
+        words: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         self.small = len(self.rules) <= SMALL
         self.unfiltered = []
         for index, literals in zip(self.rules, self.literals, strict=True):
@@ -167,9 +168,9 @@ class Bucket:
                 self.unfiltered.append(index)
                 continue
             for name, literal in literals:
-                words[name][literal].add(index)
+                words[name][literal].append(index)
         self.scans = [
-            FieldScan(name, {word: tuple(sorted(rules)) for word, rules in words[name].items()})
+            FieldScan(name, {word: tuple(rules) for word, rules in words[name].items()})
             for name in sorted(words)
         ]
 
