@@ -7,11 +7,11 @@ Two stages, both built from facts the compiler extracted (`CompiledRule.dispatch
    some rule uses, so a Sysmon event id 1 meets the ~1,400 process-creation rules and nothing else.
    A rule with several variants (`CompiledRule.routes()`: Sysmon 1 and Security 4688) is filed
    under each variant's keys, with that variant's literals.
-2. Prefilter. Inside a bucket, one Aho-Corasick automaton per field holds the rules' necessary
-   literals, each mapped to a bitmask of the bucket's rules. Scanning the event's (lower-cased)
-   values ORs the masks of the literals found; only those rules, plus the few that have no usable
-   literal ("unfiltered"), are evaluated. A missed literal proves the rule cannot match, so the
-   prefilter never changes results, only cost.
+2. Prefilter. Inside a bucket, one scan per field holds the rules' necessary literals, each
+   mapped to the rules that need it (an Aho-Corasick automaton, or `in` for a few literals).
+   Scanning the event's (lower-cased) values joins the rules of the literals found; only those
+   rules, plus the few that have no usable literal ("unfiltered"), are evaluated. A missed
+   literal proves the rule cannot match, so the prefilter never changes results, only cost.
 """
 
 from __future__ import annotations
@@ -36,37 +36,117 @@ SMALL = 3
 #: them all at once). Events repeat their values (an image path, a parent command line, a service
 #: name): on the EVTX-ATTACK-SAMPLES corpus three scans in four are of a value the automaton has
 #: seen before. Bounded in characters, not entries, since the memo keeps the values alive: at most
-#: this many per automaton (the whole SigmaHQ corpus builds about 230 of them).
+#: this many per field scan (the whole SigmaHQ corpus builds about 470 of them).
 SCAN_MEMO_CHARS = 1 << 17
+
+#: A field with at most this many literals in a bucket is searched with `in`, one literal at a
+#: time, not with an automaton: CPython's substring search skips through a long value (a whole
+#: EVTX record in `event.original`, scanned for one literal on every Sysmon process event) several
+#: characters per step, where pyahocorasick steps through every character at about fifty
+#: instructions each.
+FEW_LITERALS = 4
+
+#: No rules: what a scan finds in most values.
+NOTHING: tuple[int, ...] = ()
 
 
 class ScanMemo:
-    """One automaton's answers for the values it has scanned: value -> mask of the literals found."""
+    """One field scan's answers for the values it has scanned: value -> the rules whose literal
+    occurs in it (ascending rule indices)."""
 
-    __slots__ = ("chars", "masks")
+    __slots__ = ("answers", "chars")
 
     def __init__(self) -> None:
-        self.masks: dict[str, int] = {}
+        self.answers: dict[str, tuple[int, ...]] = {}
         self.chars = 0
 
-    def add(self, value: str, mask: int) -> None:
+    def add(self, value: str, rules: tuple[int, ...]) -> None:
         if self.chars + len(value) > SCAN_MEMO_CHARS:
-            self.masks.clear()
+            self.answers.clear()
             self.chars = 0
             if len(value) > SCAN_MEMO_CHARS:
                 return
-        self.masks[value] = mask
+        self.answers[value] = rules
         self.chars += len(value)
+
+
+class FieldScan:
+    """The prefilter of one field in one bucket: its literals (lower-cased), each with the rules
+    (ascending indices) that need it, searched with an automaton or, when few, with `in`."""
+
+    __slots__ = ("ascii", "automaton", "memo", "name", "words")
+
+    def __init__(self, name: str, words: dict[str, tuple[int, ...]]) -> None:
+        self.name = name
+        self.words: list[tuple[str, tuple[int, ...]]] = list(words.items())
+        #: Every literal is ASCII: a value's ASCII letters are all its lower-casing can change
+        #: for them (see `_fold`).
+        self.ascii = all(word.isascii() for word in words)
+        self.automaton: Any = None
+        if len(words) > FEW_LITERALS:
+            self.automaton = ahocorasick.Automaton()
+            for word, rules in self.words:
+                self.automaton.add_word(word, rules)
+            self.automaton.make_automaton()
+        self.memo = ScanMemo()
+
+    def scan(self, value: str) -> tuple[int, ...]:
+        """The rules whose literal occurs in `value` (lower-cased), remembered in the memo: the
+        elements of an array repeat as single values do (every Sysmon process event says
+        `["process"]`)."""
+        known = self.memo.answers.get(value)
+        if known is None:
+            known = self.search(_fold(value) if self.ascii else value.lower())
+            self.memo.add(value, known)
+        return known
+
+    def search(self, text: str) -> tuple[int, ...]:
+        """The rules whose literal occurs in `text` (already lower-cased)."""
+        first = NOTHING
+        more: set[int] | None = None
+        automaton = self.automaton
+        if automaton is None:
+            for word, rules in self.words:
+                if word in text:
+                    if not first:
+                        first = rules
+                    else:
+                        if more is None:
+                            more = set(first)
+                        more.update(rules)
+        else:
+            for _end, rules in automaton.iter(text):
+                if not first:
+                    first = rules
+                elif rules is not first:
+                    if more is None:
+                        more = set(first)
+                    more.update(rules)
+        return first if more is None else tuple(sorted(more))
+
+
+def _fold(value: str) -> str:
+    """`value.lower()` as far as ASCII literals can tell: the same ASCII characters at the same
+    places. A value of Latin-1 characters (a Sysmon record says `Microsoft®`) is lowered as
+    bytes, ASCII letters only: no Latin-1 character lower-cases to or from ASCII, and
+    `str.lower` on a non-ASCII value costs several times as much. Other values (where U+0130
+    or the Kelvin sign lower-case to ASCII letters) are lowered in full."""
+    if not value.isascii():
+        try:
+            return value.encode("latin-1").lower().decode("latin-1")
+        except UnicodeEncodeError:
+            pass
+    return value.lower()
 
 
 @dataclass(slots=True)
 class Bucket:
-    """The rules filed under one dispatch key, with their per-field literal automata."""
+    """The rules filed under one dispatch key, with their per-field literal scans."""
 
     rules: list[int] = field(default_factory=list)
     literals: list[frozenset[tuple[str, str]] | None] = field(default_factory=list)
-    automata: list[tuple[str, Any, ScanMemo]] = field(default_factory=list)
-    unfiltered: int = 0
+    scans: list[FieldScan] = field(default_factory=list)
+    unfiltered: list[int] = field(default_factory=list)
     small: bool = False
 
     def add(self, index: int, literals: frozenset[tuple[str, str]] | None) -> None:
@@ -79,65 +159,60 @@ class Bucket:
         self.literals.append(literals)
 
     def build(self) -> None:
-        words: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        # The rules come in ascending order, each once (`add`): so do the lists of each literal.
+        words: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         self.small = len(self.rules) <= SMALL
-        self.unfiltered = 0
-        for pos, literals in enumerate(self.literals):
+        self.unfiltered = []
+        for index, literals in zip(self.rules, self.literals, strict=True):
             if literals is None:
-                self.unfiltered |= 1 << pos
+                self.unfiltered.append(index)
                 continue
             for name, literal in literals:
-                words[name][literal] |= 1 << pos
-        self.automata = []
-        for name in sorted(words):
-            automaton = ahocorasick.Automaton()
-            for literal, mask in words[name].items():
-                automaton.add_word(literal, mask)
-            automaton.make_automaton()
-            self.automata.append((name, automaton, ScanMemo()))
+                words[name][literal].append(index)
+        self.scans = [
+            FieldScan(name, {word: tuple(rules) for word, rules in words[name].items()})
+            for name in sorted(words)
+        ]
 
     def candidates(self, view: EventView) -> list[int]:
-        """Indices of the rules whose literal occurred, or that have none."""
+        """Indices of the rules whose literal occurred, or that have none (ascending; callers
+        must not change the list)."""
         if self.small:
             return self.rules  # a few rules cost less to evaluate than to prefilter
-        mask = self.unfiltered
+        found: list[int] | None = None
         flat = view.flat
-        for name, automaton, memo in self.automata:
-            value = flat.get(name)
+        for scan in self.scans:
+            value = flat.get(scan.name)
             if value is None:
                 continue
             if type(value) is str:  # the common case: this runs for every field of every event
-                mask |= _scan(automaton, memo, value)
+                hits = scan.scan(value)
+                if hits:
+                    found = _join(found, hits)
                 continue
             if type(value) is list and _all_strings(value):  # an ECS array (`event.category`)
                 for item in value:
-                    mask |= _scan(automaton, memo, item)
+                    found = _join(found, scan.scan(item))
                 continue
-            for text in view.low_strings(name):
-                for _end, found in automaton.iter(text):
-                    mask |= found
-        rules = self.rules
-        out: list[int] = []
-        while mask:
-            bit = mask & -mask
-            out.append(rules[bit.bit_length() - 1])
-            mask ^= bit
-        return out
+            for text in view.low_strings(scan.name):
+                found = _join(found, scan.search(text))
+        if found is None:
+            return self.unfiltered
+        found.extend(self.unfiltered)
+        return sorted(set(found))
 
     def all_rules(self) -> Iterable[int]:
         return iter(self.rules)
 
 
-def _scan(automaton: Any, memo: ScanMemo, value: str) -> int:
-    """The mask of the literals found in `value` (lower-cased), remembered in `memo`: the elements
-    of an array repeat as single values do (every Sysmon process event says `["process"]`)."""
-    known = memo.masks.get(value)
-    if known is None:
-        known = 0
-        for _end, found in automaton.iter(value.lower()):
-            known |= found
-        memo.add(value, known)
-    return known
+def _join(found: list[int] | None, hits: tuple[int, ...]) -> list[int] | None:
+    """`found` with `hits` added (a new list the first time: `hits` belongs to a memo)."""
+    if not hits:
+        return found
+    if found is None:
+        return list(hits)
+    found.extend(hits)
+    return found
 
 
 def _all_strings(items: list[Any]) -> bool:
@@ -263,4 +338,4 @@ def evaluate(
     return out
 
 
-__all__ = ["Bucket", "RuleIndex", "ScanMemo", "dispatch_keys", "evaluate"]
+__all__ = ["Bucket", "FieldScan", "RuleIndex", "ScanMemo", "dispatch_keys", "evaluate"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from detections.correlation.hits import event_document
 from detections.correlation.model import Correlation
 from detections.correlation.windows import Fire, Repeat
 from detections.loader import RuleInfo
@@ -41,7 +42,7 @@ def build_alert(c: Correlation, group: str, fire: Fire) -> Alert:
             "host_name": context.get("host_name"),
             "user_name": context.get("user_name"),
             "event_ids": list(fire.event_ids),
-            "event": context.get("event") or {},
+            "event": event_document(context),
             "matched": list(fire.rules),
             "count": fire.count,
             "first_seen": start,

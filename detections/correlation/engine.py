@@ -49,7 +49,7 @@ from typing import Any
 import orjson
 
 from detections.correlation.alerts import build_alert, build_repeat, correlation_alert_id
-from detections.correlation.hits import RuleHit, chained_hits
+from detections.correlation.hits import RuleHit, chained_hits, context_json
 from detections.correlation.model import Correlation
 from detections.correlation.resolve import Resolution
 from detections.correlation.windows import ClosingWindow, Fire, Repeat, SlidingWindow
@@ -99,7 +99,7 @@ class GroupState:
         return self.window is None and not self.pending
 
     def to_json(self, c: Correlation) -> bytes:
-        return orjson.dumps(
+        return context_json(  # pending hits hold their contexts
             {
                 "w": self.window.to_dict(c) if self.window is not None else None,
                 "p": [h.to_dict() | {"o": h.offset} for h in self.pending],

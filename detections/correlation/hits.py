@@ -94,22 +94,75 @@ class RuleHit:
         )
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict())
+        return context_json(self.to_dict())
 
     @classmethod
     def from_json(cls, data: bytes, offset: int = -1) -> RuleHit:
         return cls.from_dict(orjson.loads(data), offset)
 
 
+class EventJSON:
+    """An event document in a hit's context as its JSON text, read only if it is needed: a
+    correlation alert shows it, but most hits never make one, and parsing every hitting event's
+    document cost about as much as its rule matching. JSON writers of a context write the text as
+    it is (`context_json`); `event_document` reads it."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EventJSON) and other.data == self.data
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, like the dict it stands for
+
+    def __repr__(self) -> str:
+        return f"EventJSON({len(self.data)} bytes)"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, EventJSON):
+        return orjson.Fragment(value.data)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def context_json(value: Any) -> bytes:
+    """`orjson.dumps` of a hit's context (or of a document holding one): an `EventJSON` is written
+    as its text, which is exactly what `orjson.dumps(orjson.loads(text))` writes for the event
+    JSON that `Event.to_json` makes."""
+    return orjson.dumps(value, default=_json_default)
+
+
+def event_document(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The event document of a hit's context, as JSON reads it (empty when there is none)."""
+    event = context.get("event")
+    if isinstance(event, EventJSON):
+        doc: dict[str, Any] = orjson.loads(event.data)
+        return doc
+    return event or {}
+
+
 def event_context(event: Event, event_json: bytes | None = None) -> dict[str, Any]:
-    """What a correlation alert shows of the event that fired it. `event_json`: `event.to_json()`,
-    when the caller has it (the detect stage serialises an event once for all its rules)."""
-    doc: dict[str, Any] = orjson.loads(event_json) if event_json is not None else event.to_doc()
+    """What a correlation alert shows of the event that fired it, with JSON values only (it
+    travels on `soc.rulehits`). `event_json`: `event.to_json()`, when the caller has it (the detect
+    stage serialises an event once for all its rules); then the document stays that text until
+    someone reads it (`EventJSON`, `event_document`)."""
+    if event_json is None:
+        doc = event.to_doc()
+        return {
+            "soc": doc.get("soc") or {},
+            "host_name": (event.host or {}).get("name"),
+            "user_name": (event.user or {}).get("name"),
+            "event": doc,
+        }
+    soc = event.doc.get("soc")
     return {
-        "soc": doc.get("soc") or {},
+        # As the document's JSON has it (`Event.to_json`'s options), read back: a few values.
+        "soc": orjson.loads(orjson.dumps(soc, option=orjson.OPT_UTC_Z)) if soc else {},
         "host_name": (event.host or {}).get("name"),
         "user_name": (event.user or {}).get("name"),
-        "event": doc,
+        "event": EventJSON(event_json),
     }
 
 

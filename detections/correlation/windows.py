@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from detections.correlation.hits import RuleHit, Scalar
+from detections.correlation.hits import RuleHit, Scalar, context_json
 from detections.correlation.model import AGGREGATE_TYPES, Correlation, CorrelationType, evaluate
 
 #: Event ids an alert lists (its count goes on beyond).
@@ -291,7 +291,7 @@ class ClosingWindow:
         if hit.rule_id not in self.rules:
             self.rules.append(hit.rule_id)
         if not self.context:
-            self.context = orjson.dumps(hit.context).decode()
+            self.context = context_json(hit.context).decode()
         if c.type is CorrelationType.VALUE_COUNT:
             if hit.value is not None:
                 if self.distinct is None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detections.engine import DetectionEngine
-from detections.index import SCAN_MEMO_CHARS, ScanMemo
+from detections.index import FEW_LITERALS, SCAN_MEMO_CHARS, FieldScan, ScanMemo
 from detections.loader import RuleFile, load_file
 from detections.matchers import EventView, Regex, re2_compile, re2_tester
 from tests.detections.conftest import EngineFactory, proc_rule
@@ -117,18 +117,48 @@ def test_re2_tester_refuses_what_re2_refuses() -> None:
         re2_tester("(?<=a)b")
 
 
+#: Letters whose lower case is or holds an ASCII letter (U+0130, the Kelvin sign), Latin-1 letters
+#: that lower-case to Latin-1 (Sysmon's `Microsoft®`), CJK, and the literals' own letters.
+SCAN_TEXT = st.text(
+    alphabet=st.sampled_from(
+        ["a", "A", "k", "K", "i", "I", "\u0130", "\u212a", "\u0307", "®", "É", "é", "\u4e00", " "]
+    ),
+    max_size=30,
+)
+SCAN_WORDS = st.lists(
+    st.text(alphabet=st.sampled_from(["a", "k", "i", "\u0307", "é", " "]), min_size=1, max_size=3),
+    min_size=1,
+    max_size=FEW_LITERALS + 3,
+    unique=True,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(words=SCAN_WORDS, values=st.lists(SCAN_TEXT, min_size=1, max_size=4))
+def test_field_scan_finds_the_literals_of_the_lower_cased_value(words: list[str], values: list[str]) -> None:
+    """A field scan (with `in` for a few literals, an automaton for more; Latin-1 values lowered as
+    bytes when every literal is ASCII) answers the rules of exactly the literals that occur in
+    `value.lower()`, and the same again from its memo."""
+    scan = FieldScan("f", {word: (n, 100 + n) for n, word in enumerate(words)})
+    for value in [*values, *values]:
+        expected = sorted(
+            {rule for n, word in enumerate(words) if word in value.lower() for rule in (n, 100 + n)}
+        )
+        assert list(scan.scan(value)) == expected
+
+
 def test_scan_memo_stays_within_its_character_budget() -> None:
     """The prefilter's memo keeps the values it answered for alive, so it is bounded in characters:
     past the budget it starts over, and a value longer than the whole budget is never kept."""
     memo = ScanMemo()
     budget = SCAN_MEMO_CHARS
-    memo.add("a" * (budget - 10), 1)
-    memo.add("b" * 10, 2)
-    assert memo.chars == budget and set(memo.masks.values()) == {1, 2}
-    memo.add("c", 4)  # one character over: forget everything, keep the newcomer
-    assert memo.masks == {"c": 4} and memo.chars == 1
-    memo.add("d" * (budget + 1), 8)
-    assert memo.masks == {} and memo.chars == 0
+    memo.add("a" * (budget - 10), (1,))
+    memo.add("b" * 10, (2,))
+    assert memo.chars == budget and set(memo.answers.values()) == {(1,), (2,)}
+    memo.add("c", (4,))  # one character over: forget everything, keep the newcomer
+    assert memo.answers == {"c": (4,)} and memo.chars == 1
+    memo.add("d" * (budget + 1), (8,))
+    assert memo.answers == {} and memo.chars == 0
 
 
 def _needle_engine(make_engine: EngineFactory) -> DetectionEngine:
@@ -169,9 +199,9 @@ def test_prefilter_remembers_the_elements_of_an_array_value(make_engine: EngineF
     again = sorted(m.rule.id for m in engine.match(dict(event)))
     assert first == again == ["00000000-0000-4000-8000-000000000003", "00000000-0000-4000-8000-000000000005"]
     memos = [
-        memo
+        scan.memo.answers
         for table in engine._index._signatures.values()
         for bucket in table.values()
-        for _, _, memo in bucket.automata
+        for scan in bucket.scans
     ]
-    assert any(memo.masks.get("cmd /c NEEDLE3") and "nothing" in memo.masks for memo in memos)
+    assert any(memo.get("cmd /c NEEDLE3") and "nothing" in memo for memo in memos)

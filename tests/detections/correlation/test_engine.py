@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from prometheus_client import REGISTRY
 
 from detections.correlation.engine import CorrelationEngine, LiveCorrelation
-from detections.correlation.hits import RuleHit
-from tests.detections.correlation.conftest import BASE_RULES, Run, correlation, win
+from detections.correlation.hits import (
+    EventJSON,
+    RuleHit,
+    context_json,
+    event_context,
+    event_document,
+    hits_for_event,
+)
+from tests.detections.correlation.conftest import BASE_RULES, FAILED, Run, correlation, win
 
 CID = "00000000-0000-4000-8000-00000000c001"
 BRUTE_FORCE = correlation(
@@ -153,3 +161,18 @@ def test_retired_groups_are_kept_until_their_offsets_are_committed(make_engine: 
     assert engine.counters["replayed"] == 1
     assert engine.forget_retired(0) == []
     assert engine.forget_retired(1) == [(CID, '["a"]')]
+
+
+def test_a_hits_event_document_stays_json_text_and_reads_as_before(make_engine: Any) -> None:
+    """A hit from the detect stage keeps its event as the JSON text the stage made: written as it
+    is (on `soc.rulehits`, into a closing window), read only for an alert, and either way the same
+    document as a parsed copy gives."""
+    rules = make_engine(*BASE_RULES, BRUTE_FORCE)
+    event = win(4625, 0, IpAddress="10.0.0.9", TargetUserName="bob")
+    text = event.to_json()
+    [hit] = hits_for_event(event, event.flat(), FAILED, rules.correlations.readers[FAILED], text)
+    parsed = event_context(event)  # the document as a dict (no JSON text at hand)
+    assert isinstance(hit.context["event"], EventJSON)
+    assert event_document(hit.context) == orjson.loads(text) == parsed["event"]
+    assert context_json(hit.context) == orjson.dumps(parsed)
+    assert RuleHit.from_json(hit.to_json()).context == parsed
