@@ -239,6 +239,7 @@ def _detect(
                 received_at=utcnow(),
                 unit_id=unit,
                 nesting_bounded=bounded,
+                deferred=True,  # the flat view first; the document only for the events that alert
             )
             if not isinstance(result, Event):
                 counters["dead_letters"] += 1

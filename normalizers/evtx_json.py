@@ -202,7 +202,11 @@ class EvtxJson:
     typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> Doc:
-        return to_ecs(to_win_event(load_json(raw[1:] if raw[:1] == "\ufeff" else raw)))
+        return to_ecs(self.win_event(raw))
+
+    def win_event(self, raw: str) -> WinEvent:
+        """The record's canonical Windows event (`parse` without the ECS mapping)."""
+        return to_win_event(load_json(raw[1:] if raw[:1] == "\ufeff" else raw))
 
     def sniff(self, raw: str) -> bool:
         head = raw[:256]

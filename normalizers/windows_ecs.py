@@ -53,6 +53,7 @@ import orjson
 
 from normalizers._text_common import add_related
 from soc_core.errors import NormalizeError
+from soc_core.flat import flatten_at, flatten_under, json_time, make_place
 
 Doc = dict[str, Any]
 
@@ -1644,9 +1645,41 @@ def route_for(channel: str | None, provider: str | None) -> Route:
 # --------------------------------------------------------------------------------------------
 
 
-def to_ecs(ev: WinEvent) -> Doc:
-    """The ECS document for one Windows event (no `event.original`/ids: the stage adds those)."""
-    route = route_for(ev.channel, ev.provider)
+#: `winlog`'s System fields and `winlog.user`'s, in the document's order: their names in the
+#: document (`to_ecs`) and in the flat view (`to_flat`), which write them by the same code.
+_SYSTEM_NAMES: Final = (
+    "channel", "provider_name", "provider_guid", "record_id", "computer_name", "version", "level",
+    "task", "opcode",
+)  # fmt: skip
+_SYSTEM_DOTTED: Final = tuple("winlog." + name for name in _SYSTEM_NAMES)
+_USER_NAMES: Final = ("identifier", "name", "domain", "type")
+_USER_DOTTED: Final = tuple("winlog.user." + name for name in _USER_NAMES)
+
+
+def _put_system(ev: WinEvent, out: Doc, names: tuple[str, ...]) -> None:
+    """The System fields a Windows event has, under `names` (`_SYSTEM_NAMES` or `_SYSTEM_DOTTED`)."""
+    values = (
+        ev.channel, ev.provider, ev.provider_guid, ev.record_id, ev.computer, ev.version, ev.level,
+        ev.task, ev.opcode,
+    )  # fmt: skip
+    _put_present(out, names, values)
+
+
+def _put_user(ev: WinEvent, sid: str, out: Doc, names: tuple[str, ...]) -> None:
+    """`winlog.user` of an event with a user SID, under `names` (`_USER_NAMES` or `_USER_DOTTED`)."""
+    _put_present(out, names, (sid, ev.user_name, ev.user_domain, ev.user_type))
+
+
+def _put_present(out: Doc, names: tuple[str, ...], values: tuple[object, ...]) -> None:
+    """`out[name] = value` for the values that are set (Winlogbeat omits empty and zero values)."""
+    for index in range(len(names)):
+        value = values[index]
+        if value:
+            out[names[index]] = value
+
+
+def _event_meta(ev: WinEvent, route: Route) -> Doc:
+    """`event.*` of a Windows event (the channel's categorization; `to_ecs` and `to_flat`)."""
     spec = route.specs.get(ev.event_id) or route.default
     event: Doc = {"kind": "event", "code": ev.event_id, "module": route.module, "dataset": route.dataset}
     if ev.provider:
@@ -1668,26 +1701,16 @@ def to_ecs(ev: WinEvent) -> Doc:
             event["outcome"] = "failure"
         elif "Audit Success" in keywords:
             event["outcome"] = "success"
+    return event
 
+
+def to_ecs(ev: WinEvent) -> Doc:
+    """The ECS document for one Windows event (no `event.original`/ids: the stage adds those)."""
+    route = route_for(ev.channel, ev.provider)
+    event = _event_meta(ev, route)
+    keywords = ev.keywords
     winlog: Doc = {"event_id": ev.event_id}
-    if ev.channel:
-        winlog["channel"] = ev.channel
-    if ev.provider:
-        winlog["provider_name"] = ev.provider
-    if ev.provider_guid:
-        winlog["provider_guid"] = ev.provider_guid
-    if ev.record_id:
-        winlog["record_id"] = ev.record_id
-    if ev.computer:
-        winlog["computer_name"] = ev.computer
-    if ev.version:  # Winlogbeat omits zero values: version 0, pid 0
-        winlog["version"] = ev.version
-    if ev.level:
-        winlog["level"] = ev.level
-    if ev.task:
-        winlog["task"] = ev.task
-    if ev.opcode:
-        winlog["opcode"] = ev.opcode
+    _put_system(ev, winlog, _SYSTEM_NAMES)
     if keywords:
         winlog["keywords"] = keywords
     if ev.pid:
@@ -1696,13 +1719,8 @@ def to_ecs(ev: WinEvent) -> Doc:
             process["thread"] = {"id": ev.thread_id}
         winlog["process"] = process
     if ev.user_sid:
-        wuser: Doc = {"identifier": ev.user_sid}
-        if ev.user_name:
-            wuser["name"] = ev.user_name
-        if ev.user_domain:
-            wuser["domain"] = ev.user_domain
-        if ev.user_type:
-            wuser["type"] = ev.user_type
+        wuser: Doc = {}
+        _put_user(ev, ev.user_sid, wuser, _USER_NAMES)
         winlog["user"] = wuser
     if ev.activity_id:
         winlog["activity_id"] = ev.activity_id
@@ -1722,3 +1740,70 @@ def to_ecs(ev: WinEvent) -> Doc:
         doc["message"] = ev.message
     route.mapper(doc, ed, ev)
     return doc
+
+
+# Places of the flat view's event-data names, held (see `soc_core.flat.make_place`).
+_ROOT_PLACE: Final = make_place("")
+_WINLOG_PLACE: Final = make_place("winlog.")
+_EVENT_DATA_PLACE: Final = make_place("winlog.event_data.")
+_USER_DATA_PLACE: Final = make_place("winlog.user_data.")
+
+
+def to_flat(
+    ev: WinEvent, out: Doc, on_event: Callable[[Doc], None] | None = None, os_type: str | None = None
+) -> None:
+    """`to_ecs(ev)`'s dotted view (`Event.flat()` of its document), written into `out` without the
+    nested document: `socpipe detect` reads the flat view of every event and the document only of
+    those that alert, and building, copying and walking the document was a fifth of its time.
+
+    Keys and values are those of the document's flat view, in its order (tested on every event of
+    the EVTX corpus and the golden files): `on_event(out)` writes the caller's `event.*` fields
+    (the stage's identity) where the document has them, after the event's own, and `os_type` is
+    the stage's `host.os.type` (written here when the event names its computer). The channel's
+    mapper runs as for `to_ecs`, on a scratch document of what it reads and writes."""
+    route = route_for(ev.channel, ev.provider)
+    event = _event_meta(ev, route)
+    winlog: Doc = {}  # what the mapper adds to `winlog` (`logon`)
+    scratch: Doc = {"event": event, "winlog": winlog}
+    ed = ev.event_data
+    route.mapper(scratch, ed, ev)
+    del scratch["event"]
+    del scratch["winlog"]
+    out["@timestamp"] = json_time(ev.time)
+    flatten_under(event, "event", out)
+    if on_event is not None:
+        on_event(out)
+    out["winlog.event_id"] = ev.event_id
+    _put_system(ev, out, _SYSTEM_DOTTED)
+    keywords = ev.keywords
+    if keywords:
+        out["winlog.keywords"] = list(keywords)  # names, strings: as the flat view copies them
+    if ev.pid:
+        out["winlog.process.pid"] = ev.pid
+        if ev.thread_id:
+            out["winlog.process.thread.id"] = ev.thread_id
+    if ev.user_sid:
+        _put_user(ev, ev.user_sid, out, _USER_DOTTED)
+    if ev.activity_id:
+        out["winlog.activity_id"] = ev.activity_id
+    if ev.related_activity_id:
+        out["winlog.related_activity_id"] = ev.related_activity_id
+    if ed:
+        flatten_at(ed, _EVENT_DATA_PLACE, "winlog.event_data.", out)
+        if "Data" not in ed:
+            unnamed = unnamed_values(ed)
+            if unnamed:
+                out["winlog.event_data.Data"] = unnamed
+    if ev.user_data:
+        flatten_at(ev.user_data, _USER_DATA_PLACE, "winlog.user_data.", out)
+    if winlog:
+        flatten_at(winlog, _WINLOG_PLACE, "winlog.", out)
+    if ev.computer:
+        host = _host(ev.computer)
+        out["host.name"] = host["name"]
+        out["host.hostname"] = host["hostname"]
+        if os_type is not None:
+            out["host.os.type"] = os_type
+    if ev.message:
+        out["message"] = ev.message
+    flatten_at(scratch, _ROOT_PLACE, "", out)
