@@ -100,7 +100,7 @@ def event_data(node: object) -> dict[str, str]:
             if key == "Data" or key == "#text":
                 position = _add_data(out, value, position)
                 continue
-            if key == "#attributes" or key[:1] == "@":
+            if key == "#attributes" or key.startswith("@"):
                 continue  # EventData's own attributes (e.g. Name="EVENT_...")
             position += 1
             put_text(out, key, value)
@@ -119,7 +119,7 @@ def user_data(node: object) -> dict[str, str] | None:
         pairs: dict[str, str] = {}
         if isinstance(inner, dict):
             for key, value in inner.items():
-                if key == "#attributes" or key[:1] == "@":
+                if key == "#attributes" or key.startswith("@"):
                     continue
                 item = data_text(value)
                 if item is not None:

@@ -204,9 +204,13 @@ def nonempty(value: object) -> str | None:
 
 def put_text(out: dict[str, str], key: str, value: object) -> None:
     """`out[key] = data_text(value)`; a clean string (the common case, as Winlogbeat and evtx send
-    them) is stored as it is."""
-    if type(value) is str and (not value or ("\r" not in value and value[-1] != "\n")):
-        out[key] = value
+    them) is stored as it is, and an int (the `evtx` package's numbers) as its decimal string."""
+    if type(value) is str:
+        if "\r" not in value and not value.endswith("\n"):
+            out[key] = value
+            return
+    elif type(value) is int:  # not a bool (`type` is exact): `text` gives these `str(value)`
+        out[key] = str(value)
         return
     item = data_text(value)
     if item is not None:
