@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from normalizers import registry
 from normalizers.base import VIETNAM, Normalizer, ParseContext
 from normalizers.evtx_json import EvtxJson
-from normalizers.windows_ecs import WinEvent, to_ecs, to_flat
+from normalizers.windows_ecs import WinEvent, compose, to_flat
 from soc_core.ecs_fields import ECS_VERSION
 from soc_core.errors import ConfigError, NormalizeError, RecordRefused
 from soc_core.event import DeferredEvent, Event, Soc, SocSource, SocSystem, SocUnit, utcnow, validate_ecs
@@ -262,12 +262,13 @@ class NormalizeStage:
             out["event.ingested"] = json_time(ingested)
             out["event.created"] = json_time(received_at)
 
+        flat: dict[str, Any] = {}
+        mapped = to_flat(win, flat, stamp, os_type)
+
         def build() -> dict[str, Any]:
-            doc = to_ecs(win)
+            doc = compose(win, mapped)  # `to_ecs(win)`, its mapping already made for the view
             return self._finish(doc, identity, attribution, ctx, normalizer, ingested).doc
 
-        flat: dict[str, Any] = {}
-        to_flat(win, flat, stamp, os_type)
         flat["ecs.version"] = ECS_VERSION
         if os_type is not None and not win.computer:  # `_finish` adds `host` after `ecs`
             flat["host.os.type"] = os_type

@@ -1708,10 +1708,35 @@ def _event_meta(ev: WinEvent, route: Route) -> Doc:
     return event
 
 
-def to_ecs(ev: WinEvent) -> Doc:
-    """The ECS document for one Windows event (no `event.original`/ids: the stage adds those)."""
+#: A Windows event's channel mapping (`map_event`): its `event.*`, what the channel's mapper adds to
+#: `winlog`, and the mapper's other fields (`process`, `user`, ...), each in the mapper's order.
+Mapped = tuple[Doc, Doc, Doc]
+
+
+def map_event(ev: WinEvent) -> Mapped:
+    """The channel's mapping of `ev`, apart from the fields every Windows event has (`compose`).
+
+    The mapper reads and writes only its own fields, `event` and `winlog.logon`, so it runs on a
+    scratch document of those; `compose` puts the pieces where the mapper would have put them."""
     route = route_for(ev.channel, ev.provider)
     event = _event_meta(ev, route)
+    winlog: Doc = {}
+    scratch: Doc = {"event": event, "winlog": winlog}
+    route.mapper(scratch, ev.event_data, ev)
+    del scratch["event"]
+    del scratch["winlog"]
+    return event, winlog, scratch
+
+
+def to_ecs(ev: WinEvent) -> Doc:
+    """The ECS document for one Windows event (no `event.original`/ids: the stage adds those)."""
+    return compose(ev, map_event(ev))
+
+
+def compose(ev: WinEvent, mapped: Mapped) -> Doc:
+    """The ECS document of `ev` from its channel mapping (`map_event`; its dicts become the
+    document's)."""
+    event, extra, fields = mapped
     keywords = ev.keywords
     winlog: Doc = {"event_id": ev.event_id}
     _put_system(ev, winlog, _SYSTEM_NAMES)
@@ -1736,13 +1761,16 @@ def to_ecs(ev: WinEvent) -> Doc:
         winlog["event_data"] = {**ed, "Data": unnamed} if unnamed else ed
     if ev.user_data:
         winlog["user_data"] = ev.user_data
+    if extra:
+        winlog.update(extra)
 
     doc: Doc = {"@timestamp": ev.time, "event": event, "winlog": winlog}
     if ev.computer:
         doc["host"] = _host(ev.computer)
     if ev.message:
         doc["message"] = ev.message
-    route.mapper(doc, ed, ev)
+    if fields:
+        doc.update(fields)
     return doc
 
 
@@ -1755,7 +1783,7 @@ _USER_DATA_PLACE: Final = make_place("winlog.user_data.")
 
 def to_flat(
     ev: WinEvent, out: Doc, on_event: Callable[[Doc], None] | None = None, os_type: str | None = None
-) -> None:
+) -> Mapped:
     """`to_ecs(ev)`'s dotted view (`Event.flat()` of its document), written into `out` without the
     nested document: `socpipe detect` reads the flat view of every event and the document only of
     those that alert, and building, copying and walking the document was a fifth of its time.
@@ -1763,16 +1791,12 @@ def to_flat(
     Keys and values are those of the document's flat view, in its order (tested on every event of
     the EVTX corpus and the golden files): `on_event(out)` writes the caller's `event.*` fields
     (the stage's identity) where the document has them, after the event's own, and `os_type` is
-    the stage's `host.os.type` (written here when the event names its computer). The channel's
-    mapper runs as for `to_ecs`, on a scratch document of what it reads and writes."""
-    route = route_for(ev.channel, ev.provider)
-    event = _event_meta(ev, route)
-    winlog: Doc = {}  # what the mapper adds to `winlog` (`logon`)
-    scratch: Doc = {"event": event, "winlog": winlog}
+    the stage's `host.os.type` (written here when the event names its computer). Returns the
+    channel mapping, for `compose(ev, mapped)` to build `to_ecs(ev)` from if it is needed (the
+    view copies what it takes, so the mapping stays the document's own)."""
+    mapped = map_event(ev)
+    event, winlog, fields = mapped
     ed = ev.event_data
-    route.mapper(scratch, ed, ev)
-    del scratch["event"]
-    del scratch["winlog"]
     out["@timestamp"] = json_time(ev.time)
     flatten_under(event, "event", out)
     if on_event is not None:
@@ -1810,4 +1834,5 @@ def to_flat(
             out["host.os.type"] = os_type
     if ev.message:
         out["message"] = ev.message
-    flatten_at(scratch, _ROOT_PLACE, "", out)
+    flatten_at(fields, _ROOT_PLACE, "", out)
+    return mapped

@@ -17,7 +17,7 @@ from detections.cli import _records
 from normalizers import evtx_json, nxlog_windows, winlogbeat
 from normalizers.base import ParseContext
 from normalizers.stage import NormalizeStage
-from normalizers.windows_ecs import WinEvent, load_json, to_ecs, to_flat
+from normalizers.windows_ecs import WinEvent, compose, load_json, to_ecs, to_flat
 from soc_core.event import DeferredEvent, Event
 from soc_core.records import DeadLetter
 from tests.normalizers.test_windows_evtx_samples import _files
@@ -85,8 +85,11 @@ def win_events(fmt: str, raw: str) -> tuple[WinEvent, WinEvent]:
 def test_to_flat_is_the_flat_view_of_to_ecs_on_the_golden_files(fmt: str, raw: Path) -> None:
     first, second = win_events(fmt, read_raw(raw))
     flat: dict[str, Any] = {}
-    to_flat(first, flat)
-    assert items(flat) == items(Event(to_ecs(second)).flat())
+    mapped = to_flat(first, flat)
+    document = to_ecs(second)
+    assert items(flat) == items(Event(document).flat())
+    composed = Event(compose(first, mapped))  # the document from the mapping the view was made of
+    assert composed.to_json() == Event(document).to_json()
     assert items(flat) == items(Event(to_ecs(first)).flat())  # mapping it for the view changed nothing
 
 
