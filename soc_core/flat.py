@@ -11,11 +11,12 @@ at a time.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
-JSON_OPTIONS = orjson.OPT_UTC_Z
+JSON_OPTIONS: Final = orjson.OPT_UTC_Z
+_dumps: Final = orjson.dumps  # held: compiled, a module attribute is looked up at every call
 
 #: Dotted names already built, as a tree of the nested objects' places: `_ROOT.children["host"]`
 #: is `host.`, whose `names["name"] == "host.name"`. Events repeat their field names, and a name
@@ -90,7 +91,7 @@ def flatten_under(doc: dict[str, Any], key: str, out: dict[str, Any]) -> None:
 
 def json_time(value: datetime) -> str:
     """A time as the flat view holds it: its JSON string (RFC 3339, `Z` for UTC), unquoted."""
-    return orjson.dumps(value, option=JSON_OPTIONS)[1:-1].decode()
+    return _dumps(value, option=JSON_OPTIONS)[1:-1].decode()
 
 
 def _flatten(doc: dict[str, Any], at: Place | None, prefix: str, out: dict[str, Any]) -> None:
