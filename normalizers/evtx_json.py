@@ -96,7 +96,11 @@ def event_data(node: object) -> dict[str, str]:
     out: dict[str, str] = {}
     if isinstance(node, dict):
         position = 0
-        for key, value in node.items():
+        for item in node.items():
+            # JSON object keys are strings: typed so, the comparisons below compile to C (an
+            # untyped key was a Python method call and three rich comparisons per field)
+            key: str = item[0]
+            value = item[1]
             if key == "Data" or key == "#text":
                 position = _add_data(out, value, position)
                 continue
