@@ -847,10 +847,16 @@ def _set_executable(target: Doc, path: str | None) -> None:
 def _set_command_line(target: Doc, cmd: str | None) -> None:
     if cmd:
         target["command_line"] = cmd
-        args = split_command_line(cmd)
+        args = _command_args(cmd) if len(cmd) <= MAX_REMEMBERED else tuple(split_command_line(cmd))
         if args:
-            target["args"] = args
+            target["args"] = list(args)  # each document owns its list
             target["args_count"] = len(args)
+
+
+@lru_cache(maxsize=4096)
+def _command_args(cmd: str) -> tuple[str, ...]:
+    """`split_command_line(cmd)`, remembered: the same command lines come back (a parent's above all)."""
+    return tuple(split_command_line(cmd))
 
 
 def _set_file_path(doc: Doc, path: str | None) -> None:
@@ -894,11 +900,28 @@ def _set_ip(doc: Doc, side: str, address: str | None, port: str | None = None) -
         target["port"] = number
 
 
+#: Values longer than this are not remembered (`_hash_pairs`, `_command_args`): payload text.
+MAX_REMEMBERED: Final = 512
+
+
 def _hashes(value: str | None) -> dict[str, str]:
-    """`SHA1=..,MD5=..,SHA256=..,IMPHASH=..` -> lower-case names and values; all-zero skipped."""
-    out: dict[str, str] = {}
+    """`SHA1=..,MD5=..,SHA256=..,IMPHASH=..` -> lower-case names and values; all-zero skipped.
+    A new dict (the caller takes `imphash` out of it); the parse is remembered: one image's
+    hashes come back with each of its events."""
     if not value:
-        return out
+        return {}
+    if len(value) > MAX_REMEMBERED:
+        return _parse_hashes(value)
+    return dict(_hash_pairs(value))
+
+
+@lru_cache(maxsize=4096)
+def _hash_pairs(value: str) -> tuple[tuple[str, str], ...]:
+    return tuple(_parse_hashes(value).items())
+
+
+def _parse_hashes(value: str) -> dict[str, str]:
+    out: dict[str, str] = {}
     for item in value.split(","):
         name, sep, digest = item.partition("=")
         if not sep:
