@@ -5,7 +5,9 @@ records, one per line (any registered format: given with `--format` or sniffed p
 ECS JSON lines, or `.evtx` files (read by `normalizers.evtx_file.iter_records` into the
 `evtx_json` shape). `--unit` attributes the records to a registry unit (`soc.unit.id`), as ingest
 does for a registered source, so rules that group by unit (correlations) see it. Records go
-through the same `NormalizeStage` and `DetectStage` as the pipeline; alerts are written
+through the same `NormalizeStage` and `DetectStage` as the pipeline (with `deferred`: an evtx
+record's flat view is written directly and its ECS document built only if an alert or a
+correlation hit needs it, the same bytes; see `NormalizeStage.normalize`); alerts are written
 unsuppressed, one JSON document per line, to stdout. Records that do not normalize, and EVTX
 records the reader cannot decode, are dead letters counted on stderr with their reasons. The
 last stderr line gives the counts and the time after start-up (`seconds` wall, `cpu_seconds`,
@@ -239,6 +241,7 @@ def _detect(
                 received_at=utcnow(),
                 unit_id=unit,
                 nesting_bounded=bounded,
+                deferred=True,  # the flat view first; the document only for the events that alert
             )
             if not isinstance(result, Event):
                 counters["dead_letters"] += 1

@@ -96,11 +96,15 @@ def event_data(node: object) -> dict[str, str]:
     out: dict[str, str] = {}
     if isinstance(node, dict):
         position = 0
-        for key, value in node.items():
+        for item in node.items():
+            # JSON object keys are strings: typed so, the comparisons below compile to C (an
+            # untyped key was a Python method call and three rich comparisons per field)
+            key: str = item[0]
+            value = item[1]
             if key == "Data" or key == "#text":
                 position = _add_data(out, value, position)
                 continue
-            if key == "#attributes" or key[:1] == "@":
+            if key == "#attributes" or key.startswith("@"):
                 continue  # EventData's own attributes (e.g. Name="EVENT_...")
             position += 1
             put_text(out, key, value)
@@ -119,7 +123,7 @@ def user_data(node: object) -> dict[str, str] | None:
         pairs: dict[str, str] = {}
         if isinstance(inner, dict):
             for key, value in inner.items():
-                if key == "#attributes" or key[:1] == "@":
+                if key == "#attributes" or key.startswith("@"):
                     continue
                 item = data_text(value)
                 if item is not None:
@@ -202,7 +206,11 @@ class EvtxJson:
     typed_output = True  # documents built from typed values: see Normalizer.typed_output
 
     def parse(self, raw: str, ctx: ParseContext) -> Doc:
-        return to_ecs(to_win_event(load_json(raw[1:] if raw[:1] == "\ufeff" else raw)))
+        return to_ecs(self.win_event(raw))
+
+    def win_event(self, raw: str) -> WinEvent:
+        """The record's canonical Windows event (`parse` without the ECS mapping)."""
+        return to_win_event(load_json(raw[1:] if raw[:1] == "\ufeff" else raw))
 
     def sniff(self, raw: str) -> bool:
         head = raw[:256]

@@ -14,7 +14,7 @@ may be, is a dead letter here rather than a failure of whichever stage first tri
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,9 +22,12 @@ from pydantic import ValidationError
 
 from normalizers import registry
 from normalizers.base import VIETNAM, Normalizer, ParseContext
+from normalizers.evtx_json import EvtxJson
+from normalizers.windows_ecs import WinEvent, compose, to_flat
 from soc_core.ecs_fields import ECS_VERSION
 from soc_core.errors import ConfigError, NormalizeError, RecordRefused
-from soc_core.event import Event, Soc, SocSource, SocSystem, SocUnit, utcnow, validate_ecs
+from soc_core.event import DeferredEvent, Event, Soc, SocSource, SocSystem, SocUnit, utcnow, validate_ecs
+from soc_core.flat import flatten_into, json_time
 from soc_core.guards import DEFAULT_MAX_DEPTH, check_depth, check_size, looks_like_json
 from soc_core.metrics import UNKNOWN_SOURCE
 from soc_core.records import DeadLetter, RawRecord
@@ -45,6 +48,8 @@ OS_TYPES: dict[str, str] = {
 SourceLookup = Callable[[str], SourceContext | None]
 #: Who a record came from: source id, unit id, system id, evidence (`RawRecord`'s fields).
 Attribution = tuple[str, str | None, str | None, dict[str, Any] | None]
+#: The record itself: its id, its payload, when it was received.
+Identity = tuple[str, str, datetime]
 
 
 def _no_registry(source_id: str) -> SourceContext | None:
@@ -67,6 +72,8 @@ class NormalizeStage:
         self._max_bytes = max_bytes
         self._zones: dict[str, ZoneInfo] = {}
         self._soc: dict[tuple[str, str | None, str | None, str, SourceContext | None], dict[str, Any]] = {}
+        #: `soc` documents' flat views by the document's id (the document held: the id stays its own)
+        self._soc_views: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def _zone(self, name: str) -> ZoneInfo:
         zone = self._zones.get(name)
@@ -98,6 +105,7 @@ class NormalizeStage:
         system_id: str | None = None,
         evidence: dict[str, Any] | None = None,
         nesting_bounded: bool = False,
+        deferred: bool = False,
     ) -> Event | DeadLetter:
         """`stage(record)` from the record's fields, for a caller that holds them already: the
         offline command reads its records itself, and validating a `RawRecord` per record (what
@@ -109,7 +117,14 @@ class NormalizeStage:
         depth whatever the payload's (values become strings; orjson refuses over 1,024 levels, a
         parse error, still a dead letter). A format that passes payload structure on (`ecs`) is
         checked all the same. The guard scanned every such record (a Windows event has more
-        brackets than the limit) for a twenty-eighth of `socpipe detect`'s time."""
+        brackets than the limit) for a twenty-eighth of `socpipe detect`'s time.
+
+        `deferred`: the caller reads the event's flat view first and its document perhaps never
+        (the offline command: only events that alert or feed a correlation need it). An evtx-JSON
+        record without evidence then gives a `DeferredEvent`: its flat view written directly
+        (`windows_ecs.to_flat`), its document built on first use by this very path, the same
+        bytes. Every failure of the record happens here all the same (the mapping runs for the
+        flat view), so a record is a dead letter or an event exactly as without `deferred`."""
         ctx = self._lookup(source_id)
         format_name = format_name or (ctx.format if ctx else None)
         try:
@@ -120,14 +135,18 @@ class NormalizeStage:
             normalizer = self._choose(format_name, payload)
             if nesting_bounded and not normalizer.typed_output:
                 self._check_depth(payload)
+            identity = (record_id, payload, received_at)
+            attribution = (source_id, unit_id, system_id, evidence)
+            if deferred and evidence is None and type(normalizer) is EvtxJson:
+                win = normalizer.win_event(payload)  # the one evtx-JSON parse, without the context
+                return self._deferred(win, identity, attribution, ctx, normalizer)
             parse_ctx = ParseContext(
                 received_at=received_at,
                 timezone=self._zone(ctx.timezone) if ctx else VIETNAM,
                 source_id=source_id,
             )
             doc = normalizer.parse(payload, parse_ctx)
-            attribution = (source_id, unit_id, system_id, evidence)
-            return self._finish(doc, record_id, payload, received_at, attribution, ctx, normalizer)
+            return self._finish(doc, identity, attribution, ctx, normalizer)
         except (NormalizeError, ConfigError, RecordRefused) as exc:
             return self._dead(record_id, source_id, payload, format_name, str(exc))
         except ValidationError as exc:
@@ -190,19 +209,20 @@ class NormalizeStage:
     def _finish(
         self,
         doc: dict[str, Any],
-        record_id: str,
-        payload: str,
-        received_at: datetime,
+        identity: Identity,
         attribution: Attribution,
         ctx: SourceContext | None,
         normalizer: Normalizer,
+        ingested: datetime | None = None,
     ) -> Event:
-        """Identity, attribution and the original record; validation unless the parser's output is typed."""
+        """Identity, attribution and the original record; validation unless the parser's output is
+        typed. `ingested`: `event.ingested` (default: now)."""
+        record_id, payload, received_at = identity
         meta = doc.get("event")
         meta = dict(meta) if isinstance(meta, dict) else {}
         meta["id"] = record_id
         meta.setdefault("original", payload)
-        meta["ingested"] = utcnow()
+        meta["ingested"] = ingested if ingested is not None else utcnow()
         meta.setdefault("created", received_at)
         doc["event"] = meta
         # ECS's required `ecs.version`, and the host's OS family Kibana's Security app filters by;
@@ -219,6 +239,54 @@ class NormalizeStage:
             doc = validate_ecs(doc)
         doc["soc"] = self._soc_for(attribution, ctx, normalizer.name)
         return Event(doc)
+
+    def _deferred(
+        self,
+        win: WinEvent,
+        identity: Identity,
+        attribution: Attribution,
+        ctx: SourceContext | None,
+        normalizer: Normalizer,
+    ) -> Event:
+        """`_finish(to_ecs(win), ...)` as a `DeferredEvent`: the flat view of that document now,
+        the document on first use. What `_finish` adds is written into the view where the
+        document has it (Windows mappers set no `event.id`/`original`/`ingested`/`created`, no
+        `ecs`, no `host`: the view mirrors the document's `setdefault`s as plain writes)."""
+        record_id, payload, received_at = identity
+        ingested = datetime.now(UTC)  # `utcnow()`, without a call into an interpreted module
+        os_type = OS_TYPES.get(normalizer.name)
+
+        def stamp(out: dict[str, Any]) -> None:
+            out["event.id"] = record_id
+            out["event.original"] = payload
+            out["event.ingested"] = json_time(ingested)
+            out["event.created"] = json_time(received_at)
+
+        flat: dict[str, Any] = {}
+        mapped = to_flat(win, flat, stamp, os_type)
+
+        def build() -> dict[str, Any]:
+            doc = compose(win, mapped)  # `to_ecs(win)`, its mapping already made for the view
+            return self._finish(doc, identity, attribution, ctx, normalizer, ingested).doc
+
+        flat["ecs.version"] = ECS_VERSION
+        if os_type is not None and not win.computer:  # `_finish` adds `host` after `ecs`
+            flat["host.os.type"] = os_type
+        flat.update(self._soc_flat(attribution, ctx, normalizer.name))
+        return DeferredEvent(flat, build)
+
+    def _soc_flat(self, attribution: Attribution, ctx: SourceContext | None, fmt: str) -> dict[str, Any]:
+        """The flat view of a source's `soc` document (no evidence), built once like the document."""
+        soc = self._soc_for(attribution, ctx, fmt)
+        key = id(soc)
+        found = self._soc_views.get(key)
+        if found is None or found[0] is not soc:
+            if len(self._soc_views) > 10_000:
+                self._soc_views.clear()
+            view: dict[str, Any] = {}
+            flatten_into(soc, "soc.", view)
+            found = self._soc_views[key] = (soc, view)
+        return found[1]
 
     @staticmethod
     def _dead(

@@ -28,7 +28,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired, cast
 
@@ -301,6 +301,47 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event(id={self.event.get('id')!r}, @timestamp={self.doc.get('@timestamp')!r})"
+
+
+class DeferredEvent(Event):
+    """An event given by its flat view, its document built on first use (`build()`).
+
+    `socpipe detect` reads the flat view of every event and the document only of the ones that
+    alert or feed a correlation (about one in six): its normalizer writes the flat view directly
+    (`normalizers.windows_ecs.to_flat`) and hands over how to build the document, which is then
+    exactly the one the normal path builds. `flat()` gives that view once (the caller owns it, as
+    `Event.flat()`'s); asked again, it flattens the document."""
+
+    __slots__ = ("_build", "_doc", "_flat")
+
+    def __init__(self, flat: dict[str, Any], build: Callable[[], dict[str, Any]]) -> None:
+        self._soc = None
+        self._flat: dict[str, Any] | None = flat
+        self._build: Callable[[], dict[str, Any]] | None = build
+        self._doc: dict[str, Any] | None = None
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        doc = self._doc
+        if doc is None:
+            build = self._build
+            assert build is not None  # set until the document is built
+            doc = self._doc = build()
+            self._build = None
+        return doc
+
+    @doc.setter
+    def doc(self, value: dict[str, Any]) -> None:
+        self._doc = value
+        self._build = None
+        self._flat = None  # the view of the document it replaces
+
+    def flat(self) -> dict[str, Any]:
+        flat = self._flat
+        if flat is None:
+            return super().flat()
+        self._flat = None
+        return flat
 
 
 def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:

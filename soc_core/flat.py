@@ -11,11 +11,12 @@ at a time.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
-JSON_OPTIONS = orjson.OPT_UTC_Z
+JSON_OPTIONS: Final = orjson.OPT_UTC_Z
+_dumps: Final = orjson.dumps  # held: compiled, a module attribute is looked up at every call
 
 #: Dotted names already built, as a tree of the nested objects' places: `_ROOT.children["host"]`
 #: is `host.`, whose `names["name"] == "host.name"`. Events repeat their field names, and a name
@@ -66,6 +67,33 @@ def flatten_into(doc: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
     _flatten(doc, _ROOT if not prefix else place(prefix), prefix, out)
 
 
+def make_place(prefix: str) -> Place | None:
+    """The place of the dotted `prefix` (`winlog.event_data.`), made if new (None past the bound):
+    for a writer of the flat view that holds its places (`normalizers.windows_ecs.to_flat`)."""
+    found: Place | None = _ROOT
+    name = ""
+    for part in prefix.split(".")[:-1]:
+        name = name + "." + part if name else part
+        found = _child(found, part, name)
+    return found
+
+
+def flatten_at(doc: dict[str, Any], at: Place | None, prefix: str, out: dict[str, Any]) -> None:
+    """`flatten_into(doc, prefix, out)` with the place of `prefix` already at hand (`make_place`)."""
+    _flatten(doc, at, prefix, out)
+
+
+def flatten_under(doc: dict[str, Any], key: str, out: dict[str, Any]) -> None:
+    """`flatten_into(doc, key + ".", out)` for a top-level key (`event`): its place by one lookup."""
+    inner = _child(_ROOT, key, key)
+    _flatten(doc, inner, inner.prefix if inner is not None else key + ".", out)
+
+
+def json_time(value: datetime) -> str:
+    """A time as the flat view holds it: its JSON string (RFC 3339, `Z` for UTC), unquoted."""
+    return _dumps(value, option=JSON_OPTIONS)[1:-1].decode()
+
+
 def _flatten(doc: dict[str, Any], at: Place | None, prefix: str, out: dict[str, Any]) -> None:
     names = at.names if at is not None else None
     for key, value in doc.items():
@@ -81,7 +109,7 @@ def _flatten(doc: dict[str, Any], at: Place | None, prefix: str, out: dict[str, 
             inner = _child(at, key, name)
             _flatten(value, inner, inner.prefix if inner is not None else name + ".", out)
         elif kind is datetime:  # a JSON string with nothing to escape: the dump without its quotes
-            out[name] = orjson.dumps(value, option=JSON_OPTIONS)[1:-1].decode()
+            out[name] = json_time(value)
         elif kind is list and _all_strings(value):
             out[name] = list(value)
         else:  # floats (NaN), tuples, lists of other things, models: as JSON would give them back
