@@ -136,21 +136,24 @@ def summary() -> str:
             f"Measured {e2e.get('at', '?')}: `{e2e.get('command', '')}`; {e2e['corpus']['records']:,} "
             f"EVTX records replayed over {e2e['corpus']['sources']} sources, default rules. Elasticsearch "
             f"alone bulk-indexes the same documents at {es['events_per_s']:,} events/s "
-            f"({es['clients']} clients). Targets: ≥ 60% of that, p99 < 5 s at half load.",
+            f"({es['clients']} clients, {es.get('bulk_size', 500)} a bulk, "
+            f"{es.get('elasticsearch_cpu_ms_per_event', '?')} ms of its CPU per event). "
+            "Targets: ≥ 60% of that, p99 < 5 s at half load.",
             "",
             "| replicas per stage | events/s | of Elasticsearch's | alert p50 / p99 at half load "
-            "| CPU ms per event (api / normalize / detect / index) | load average |",
-            "| ---: | ---: | ---: | ---: | --- | ---: |",
+            "| CPU ms per event (api / normalize / detect / index) | Kafka / Elasticsearch | load average |",
+            "| ---: | ---: | ---: | ---: | --- | --- | ---: |",
         ]
         for run in e2e["runs"]:
             sus, lat = run["sustained"], run["half_load"]["latency_s"]
             cpu = " / ".join(
                 str(sus["cpu_ms_per_event"].get(k, "?")) for k in ("api", "normalize", "detect", "index")
             )
+            servers = " / ".join(str(sus["cpu_ms_per_event"].get(k, "?")) for k in ("kafka", "elasticsearch"))
             lines.append(
                 f"| {run['replicas_per_stage']} | {sus['events_per_s']:,} | "
                 f"{run['ratio_to_elasticsearch']:.0%} | {lat['p50']} s / {lat['p99']} s | {cpu} | "
-                f"{sus['load_average']['after'][0]} |"
+                f"{servers} | {sus['load_average']['after'][0]} |"
             )
         lines.append("")
     lim = _load("intake_limits")

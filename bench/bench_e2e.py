@@ -168,7 +168,9 @@ class CpuBudget:
     turns into searchable events. On this machine everything shares two cores: with `--es-cpus` the
     ratio measures that (Elasticsearch's budget the same in the pipeline and alone, the rest of the
     machine for the API, the workers, Kafka and this client) rather than the sum of every process's
-    CPU against Elasticsearch's alone."""
+    CPU against Elasticsearch's alone. An imitation only, and a pessimistic one: once its quota is
+    spent Elasticsearch stalls for the rest of the period, which the pipeline's smaller requests
+    (real-time gets, alert bulks, `_count` polls) feel more than bulk indexing (docs/scaling.md)."""
 
     V1 = Path("/sys/fs/cgroup/cpu")
     V2 = Path("/sys/fs/cgroup")
