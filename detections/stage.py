@@ -54,6 +54,7 @@ from soc_core.alert import (
     alert_group,
     alert_id,
 )
+from soc_core.errors import BusError, StoreError
 from soc_core.event import Event, Soc, utcnow
 from soc_core.open_alerts import OpenAlertLookup
 
@@ -330,8 +331,37 @@ class SuppressingDetect:
         return self.stage.engine
 
     def __call__(self, event: Event) -> list[Alert | AlertRepeat]:
+        return self._suppress(*self.stage.evaluate(event))
+
+    def detect_many(self, events: Sequence[Event]) -> list[list[Alert | AlertRepeat] | Exception]:
+        """`self(event)` for each event, with the store asked once for the batch's new (rule, host)
+        keys (`Suppressor.prefetch`) instead of once per key. An event the stage fails on gives its
+        exception in its place (the caller dead-letters it); the store or bus failing raises."""
+        evaluated: list[tuple[list[Alert], list[RuleHit]] | Exception] = []
+        for event in events:
+            try:
+                evaluated.append(self.stage.evaluate(event))
+            except (BusError, StoreError):
+                raise
+            except Exception as exc:
+                evaluated.append(exc)
+        self.stage.suppressor.prefetch([a for e in evaluated if not isinstance(e, Exception) for a in e[0]])
+        out: list[list[Alert | AlertRepeat] | Exception] = []
+        for outcome in evaluated:
+            if isinstance(outcome, Exception):
+                out.append(outcome)
+                continue
+            try:
+                out.append(self._suppress(*outcome))
+            except (BusError, StoreError):
+                raise
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    def _suppress(self, alerts: list[Alert], hits: list[RuleHit]) -> list[Alert | AlertRepeat]:
+        """An event's alerts through suppression, and its correlation hits through `correlate`."""
         out: list[Alert | AlertRepeat] = []
-        alerts, hits = self.stage.evaluate(event)
         for outcome in (self.stage.suppressor.offer(alert) for alert in alerts):
             if isinstance(outcome, NewAlert):
                 out.append(outcome.alert)

@@ -18,7 +18,8 @@ Example::
 Restarts. The open groups live in memory, so a restarted detect stage would open a new alert for
 the next repeat of a series. Given a `soc_core.open_alerts.OpenAlertLookup`, the suppressor seeds
 groups from the store instead: `seed_recent()` on start (the live alerts of the last window), and
-lazily on the first sight of a (rule, host) key it holds no group for (`lookup.find`). A seeded group
+lazily on the first sight of a (rule, host) key it holds no group for (`lookup.find`; for a
+whole batch's new keys at once, `prefetch` and `lookup.find_many`). A seeded group
 carries the stored alert's id, first/last seen, count and event ids, so a replay of events already
 counted (the uncommitted tail of a Kafka partition) still counts once, up to the event ids the
 store keeps per alert (`AlertRepeat.apply`, 100). In distributed mode the store lags the detect
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -85,6 +86,9 @@ class Suppressor:
         self.max_groups = max_groups
         self.lookup = lookup
         self._groups: OrderedDict[tuple[str, str], _Group] = OrderedDict()
+        #: Keys `prefetch` asked the store about and found no alert for: their next offer opens a
+        #: group without asking again (once; then the group exists).
+        self._absent: set[tuple[str, str]] = set()
         self.counters: Counter[str] = Counter()
 
     key = staticmethod(repeat_key)
@@ -134,6 +138,31 @@ class Suppressor:
         self._open(key, found)
         return self._groups[key]
 
+    def prefetch(self, alerts: Sequence[Alert]) -> int:
+        """Look up at once every key of `alerts` (a batch's, in order) this suppressor holds no group
+        for: one request for the batch (`OpenAlertLookup.find_many`) where `offer` would ask one
+        per key, which after a restart is every key. Each key is looked up at its first alert's
+        time, as `offer` would; raises `StoreError` like `offer`. Returns the keys looked up."""
+        if self.lookup is None or self.window == timedelta(0):
+            return 0
+        self._absent.clear()
+        wanted: dict[tuple[str, str], datetime] = {}
+        for alert in alerts:
+            key = self.key(alert)
+            if key not in self._groups and key not in wanted:
+                wanted[key] = alert.timestamp
+        if not wanted:
+            return 0
+        self.counters["lookups"] += len(wanted)
+        found = self.lookup.find_many([(rule, host, at) for (rule, host), at in wanted.items()], self.window)
+        for key, seed in zip(wanted, found, strict=True):
+            if seed is None:
+                self._absent.add(key)
+            else:
+                self.counters["seeded"] += 1
+                self._open(key, seed)
+        return len(wanted)
+
     def offer(self, alert: Alert) -> NewAlert | AlertUpdate:
         if self.window == timedelta(0):
             return NewAlert(alert)
@@ -142,7 +171,10 @@ class Suppressor:
         event_id = alert.event_ids[0] if alert.event_ids else None
         group = self._groups.get(key)
         if group is None:
-            group = self._seeded(key, at)
+            if key in self._absent:  # prefetched: the store has no alert for it
+                self._absent.discard(key)
+            else:
+                group = self._seeded(key, at)
         if group is not None and alert.id == group.alert_id:
             return NewAlert(alert)  # the group's own first event again (a replay): same create
         if group is not None and abs(at - group.first_seen) < self.window:

@@ -15,7 +15,7 @@ it over the mode's store. Only live alerts seed: an evidence file's alerts never
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -60,6 +60,11 @@ class OpenAlertLookup(Protocol):
         """The stored live alert of this rule and host whose series an alert at `at` continues:
         created less than `window` from `at` (the latest one not after `at`, else the earliest)."""
 
+    def find_many(
+        self, keys: Sequence[tuple[str, str, datetime]], window: timedelta
+    ) -> list[OpenAlert | None]:
+        """`find` of each (rule id, host key, at), in order, at once: a batch's new keys."""
+
     def recent(self, since: datetime, limit: int) -> list[OpenAlert]:
         """Live alerts created since `since`, newest first, at most `limit`: the groups to open on start."""
 
@@ -72,25 +77,41 @@ class StoreOpenAlerts:
         self._store = store
 
     def find(self, rule_id: str, host_key: str, at: datetime, window: timedelta) -> OpenAlert | None:
-        found = self._store().open_alert_candidates(
-            OpenAlertQuery(
-                start=at - window + timedelta(microseconds=1),
-                end=at + window,
-                rule_id=rule_id,
-                host_key=host_key,
-                limit=CANDIDATES,
-            )
-        )
-        candidates = [OpenAlert.of(a) for a in found if repeat_key(a) == (rule_id, host_key)]
-        candidates = [c for c in candidates if abs(at - c.first_seen) < window]
-        if not candidates:
-            return None
-        before = [c for c in candidates if c.first_seen <= at]
-        if before:
-            return max(before, key=lambda c: (c.first_seen, c.alert_id))
-        return min(candidates, key=lambda c: (c.first_seen, c.alert_id))
+        found = self._store().open_alert_candidates(_query(rule_id, host_key, at, window))
+        return _series(found, rule_id, host_key, at, window)
+
+    def find_many(
+        self, keys: Sequence[tuple[str, str, datetime]], window: timedelta
+    ) -> list[OpenAlert | None]:
+        answers = self._store().open_alert_candidates_many([_query(*key, window) for key in keys])
+        return [_series(found, *key, window) for found, key in zip(answers, keys, strict=True)]
 
     def recent(self, since: datetime, limit: int) -> list[OpenAlert]:
         far = datetime.max.replace(tzinfo=since.tzinfo)
         query = OpenAlertQuery(start=since, end=far, limit=limit)
         return [OpenAlert.of(a) for a in self._store().open_alert_candidates(query)]
+
+
+def _query(rule_id: str, host_key: str, at: datetime, window: timedelta) -> OpenAlertQuery:
+    """The stored alerts a series at `at` could continue: created less than `window` from `at`."""
+    return OpenAlertQuery(
+        start=at - window + timedelta(microseconds=1),
+        end=at + window,
+        rule_id=rule_id,
+        host_key=host_key,
+        limit=CANDIDATES,
+    )
+
+
+def _series(
+    found: Sequence[Alert], rule_id: str, host_key: str, at: datetime, window: timedelta
+) -> OpenAlert | None:
+    """Of the candidates, the alert whose series `at` continues (see `OpenAlertLookup.find`)."""
+    candidates = [OpenAlert.of(a) for a in found if repeat_key(a) == (rule_id, host_key)]
+    candidates = [c for c in candidates if abs(at - c.first_seen) < window]
+    if not candidates:
+        return None
+    before = [c for c in candidates if c.first_seen <= at]
+    if before:
+        return max(before, key=lambda c: (c.first_seen, c.alert_id))
+    return min(candidates, key=lambda c: (c.first_seen, c.alert_id))

@@ -37,6 +37,14 @@ Detect = Callable[[Event], list[Alert | AlertRepeat]]
 
 
 @runtime_checkable
+class DetectsBatches(Protocol):
+    """A detect stage that decides a batch at once (suppression asks the store once for the batch's
+    new keys): each event's outcomes, or the exception the stage raised on it."""
+
+    def detect_many(self, events: Sequence[Event]) -> list[list[Alert | AlertRepeat] | Exception]: ...
+
+
+@runtime_checkable
 class LabelsOutcomes(Protocol):
     """A normalize stage that knows the registry and the formats names the labels of its outcome
     metrics, so that an id nobody registered cannot create a Prometheus series."""
@@ -90,15 +98,14 @@ def detect_batch(
     EVENTS_RECEIVED.labels("detect").inc(len(events))
     alerts: list[Alert] = []
     repeats: list[AlertRepeat] = []
-    for event in events:
-        try:
-            outcomes = detect(event)
-        except (BusError, StoreError):
-            raise
-        except Exception as exc:
+    decided = (
+        detect.detect_many(events) if isinstance(detect, DetectsBatches) else map(_detect_one(detect), events)
+    )
+    for event, outcomes in zip(events, decided, strict=True):
+        if isinstance(outcomes, Exception):
             if failed is None:
-                raise
-            failed.append(failed_event(event, "detect", exc))
+                raise outcomes
+            failed.append(failed_event(event, "detect", outcomes))
             continue
         for outcome in outcomes:
             if isinstance(outcome, Alert):
@@ -114,6 +121,21 @@ def detect_batch(
     if repeats:
         EVENTS_DROPPED.labels("detect", "suppressed_repeat").inc(len(repeats))
     return alerts, repeats
+
+
+def _detect_one(detect: Detect) -> Callable[[Event], list[Alert | AlertRepeat] | Exception]:
+    """`detect` with the stage's failure on one event returned in its place (a store or bus
+    failure raises: not the event's fault)."""
+
+    def one(event: Event) -> list[Alert | AlertRepeat] | Exception:
+        try:
+            return detect(event)
+        except (BusError, StoreError):
+            raise
+        except Exception as exc:
+            return exc
+
+    return one
 
 
 def failed_event(event: Event, stage: str, exc: Exception) -> DeadLetter:

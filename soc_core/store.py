@@ -396,6 +396,11 @@ class AlertStore(Protocol):
     def open_alert_candidates(self, query: OpenAlertQuery) -> list[Alert]:
         """The live alerts `query` selects, newest first (suppression seeds its open groups from them)."""
 
+    def open_alert_candidates_many(self, queries: Sequence[OpenAlertQuery]) -> list[list[Alert]]:
+        """`open_alert_candidates` of each query, in order, in as few round trips as the store
+        allows (Elasticsearch: one multi-search): a detect worker asks for every new (rule, host)
+        of a batch at once, after a restart thousands."""
+
     def get_alert_versioned(self, alert_id: str) -> tuple[Alert, str] | None:
         """The alert and an opaque version for `update_alert_triage`'s optimistic concurrency."""
 

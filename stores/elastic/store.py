@@ -1028,6 +1028,40 @@ class ElasticStore:
     def open_alert_candidates(self, query: OpenAlertQuery) -> list[Alert]:
         """Host keys are lowercased; a case-insensitive term finds them in `host.name` (or, for alerts
         without a host, in the source id); the caller checks the exact key on what comes back."""
+        try:
+            resp = self.es.search(
+                index=f"{self.prefix}alerts-*",
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                **self._open_alert_search(query),
+            )
+        except (ApiError, TransportError) as exc:
+            raise StoreError(f"open alert lookup failed: {exc}", prefix=self.prefix) from exc
+        return [_alert(h["_source"]) for h in resp["hits"]["hits"]]
+
+    #: Searches per multi-search request (a batch's new keys; more after a restart).
+    MSEARCH_CHUNK = 200
+
+    def open_alert_candidates_many(self, queries: Sequence[OpenAlertQuery]) -> list[list[Alert]]:
+        """One `_msearch` per `MSEARCH_CHUNK` queries instead of a search each."""
+        header = {"index": f"{self.prefix}alerts-*", "ignore_unavailable": True, "allow_no_indices": True}
+        out: list[list[Alert]] = []
+        for start in range(0, len(queries), self.MSEARCH_CHUNK):
+            searches: list[dict[str, Any]] = []
+            for query in queries[start : start + self.MSEARCH_CHUNK]:
+                searches += [header, self._open_alert_search(query)]
+            try:
+                resp = self.es.msearch(searches=searches)
+            except (ApiError, TransportError) as exc:
+                raise StoreError(f"open alert lookups failed: {exc}", prefix=self.prefix) from exc
+            for answer in resp["responses"]:
+                if "error" in answer:
+                    raise StoreError(f"open alert lookup failed: {answer['error']}", prefix=self.prefix)
+                out.append([_alert(h["_source"]) for h in answer["hits"]["hits"]])
+        return out
+
+    def _open_alert_search(self, query: OpenAlertQuery) -> dict[str, Any]:
+        """The search body of one open-alert lookup (query, size, sort)."""
         filters = self._range("@timestamp", query.start, query.end) + origin_filter("live")
         if query.rule_id is not None:
             filters.append({"term": {"rule.id": query.rule_id}})
@@ -1046,18 +1080,11 @@ class ElasticStore:
             )
         elif host_key is not None:
             filters.append({"bool": {"must_not": [{"exists": {"field": "host.name"}}]}})
-        try:
-            resp = self.es.search(
-                index=f"{self.prefix}alerts-*",
-                query={"bool": {"filter": filters}},
-                size=query.limit,
-                sort=[{"@timestamp": "desc"}, {"id": "desc"}],
-                ignore_unavailable=True,
-                allow_no_indices=True,
-            )
-        except (ApiError, TransportError) as exc:
-            raise StoreError(f"open alert lookup failed: {exc}", prefix=self.prefix) from exc
-        return [_alert(h["_source"]) for h in resp["hits"]["hits"]]
+        return {
+            "query": {"bool": {"filter": filters}},
+            "size": query.limit,
+            "sort": [{"@timestamp": "desc"}, {"id": "desc"}],
+        }
 
     def alert_facets(
         self, query: AlertSearch, facets: Sequence[str], size: int = 10

@@ -128,6 +128,23 @@ def test_open_alert_candidates_find_a_series(store: Store) -> None:
     assert lookup.find("r-a", "web01", T0 + timedelta(minutes=11), window) is None  # outside the window
     assert lookup.find("r-a", "fw-1", T0 + timedelta(minutes=6), window) is not None  # by log source
     assert lookup.find("r-c", "web01", T0 + timedelta(minutes=6), window) is None
+    asked = [
+        ("r-a", "web01", T0 + timedelta(minutes=6)),
+        ("r-a", "web01", T0 + timedelta(minutes=11)),
+        ("r-a", "fw-1", T0 + timedelta(minutes=6)),
+        ("r-c", "web01", T0 + timedelta(minutes=6)),
+        ("r-b", "web01", T0),
+    ]
+    # at once (Elasticsearch: one multi-search), the same answers as one by one
+    assert lookup.find_many(asked, window) == [lookup.find(*key, window) for key in asked]
+    assert [o.alert_id if o else None for o in lookup.find_many(asked, window)] == [
+        first.id,
+        None,
+        no_host.id,
+        None,
+        other_rule.id,
+    ]
+    assert lookup.find_many([], window) == []
     recent = lookup.recent(T0 + timedelta(minutes=2), 10)
     assert [o.alert_id for o in recent] == [no_host.id, other_host.id, other_rule.id]  # newest first, live
 

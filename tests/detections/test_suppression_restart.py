@@ -8,8 +8,9 @@ alert counting every repeat once, replays included.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from detections.stage import DetectStage, SuppressingDetect
 from soc_core.alert import Alert
 from soc_core.bus import Message
 from soc_core.event import Event
-from soc_core.open_alerts import StoreOpenAlerts
+from soc_core.open_alerts import OpenAlert, StoreOpenAlerts
 from soc_core.pipeline import BatchOutcome, detect_batch, store_outcome
 from soc_core.settings import Mode, Settings
 from soc_core.store import AlertSearch, Store
@@ -105,6 +106,52 @@ def test_a_stage_seeded_on_start_needs_no_lookup_per_key(
     assert stage.suppressor.counters["lookups"] == 0
     (alert,) = netsh_alerts(sqlite)
     assert alert.count == 2
+
+
+class CountingLookup:
+    """The store's lookup, counting how it is asked."""
+
+    def __init__(self, inner: StoreOpenAlerts) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+        self.keys = 0
+
+    def find(self, rule_id: str, host_key: str, at: datetime, window: timedelta) -> OpenAlert | None:
+        self.calls["find"] += 1
+        return self.inner.find(rule_id, host_key, at, window)
+
+    def find_many(
+        self, keys: Sequence[tuple[str, str, datetime]], window: timedelta
+    ) -> list[OpenAlert | None]:
+        self.calls["find_many"] += 1
+        self.keys += len(keys)
+        return self.inner.find_many(keys, window)
+
+    def recent(self, since: datetime, limit: int) -> list[OpenAlert]:
+        return self.inner.recent(since, limit)
+
+
+def test_a_restarted_stage_asks_the_store_once_a_batch_for_its_new_keys(
+    sqlite: SqliteStore, pack_engine: DetectStage
+) -> None:
+    """After a restart every (rule, host) is new: one request for the batch, not one per key, and
+    the same series as one lookup per key would continue."""
+    hosts = ["ws-1", "ws-2", "ws-3"]
+    first = SuppressingDetect(DetectStage(pack_engine.engine, lookup=StoreOpenAlerts(lambda: sqlite)))
+    embedded_run(first, sqlite, [netsh_event(f"ev-{h}-1", 0, host=h) for h in hosts])
+
+    lookup = CountingLookup(StoreOpenAlerts(lambda: sqlite))
+    restarted = SuppressingDetect(DetectStage(pack_engine.engine, lookup=lookup))
+    batch = [netsh_event(f"ev-{h}-{n}", n, host=h) for n in (2, 3) for h in hosts]
+    embedded_run(restarted, sqlite, [*batch, netsh_event("ev-new", 3, host="ws-new")])
+    assert lookup.calls == {"find_many": 1} and lookup.keys == 4  # three series and one new host
+    counts = {a.host_name: (a.count, a.event_ids) for a in netsh_alerts(sqlite)}
+    assert counts == {
+        **{h: (3, [f"ev-{h}-1", f"ev-{h}-2", f"ev-{h}-3"]) for h in hosts},
+        "ws-new": (1, ["ev-new"]),
+    }
+    embedded_run(restarted, sqlite, [netsh_event("ev-new-2", 4, host="ws-new")])  # known now: no lookup
+    assert lookup.calls == {"find_many": 1}
 
 
 def test_seeding_on_start_tolerates_a_store_that_is_down(pack_engine: DetectStage, tmp_path: Path) -> None:
