@@ -646,24 +646,32 @@ def half_load_latency(
 
 
 def indexed_documents(stack: Stack, limit: int) -> list[tuple[str, str, dict[str, Any]]]:
-    """The pipeline's event documents as the index worker sent them: (index, id, source), search_after
-    paging, with the free-text field the store adds and `_source` leaves out put back (without it,
+    """The pipeline's event documents as the index worker sent them: (index, id, source), paged in a
+    point in time (plain `_doc` paging saw a document twice when a merge reordered segments between
+    pages), with the free-text field the store adds and `_source` leaves out put back (without it,
     Elasticsearch alone would skip analysing every document's words, and compare too well)."""
     assert stack.store is not None
+    es = stack.store.es
     stack.store.refresh()
+    pit = es.open_point_in_time(index=f"{stack.prefix}events-*", keep_alive="2m")["id"]
     out: list[tuple[str, str, dict[str, Any]]] = []
     after: list[Any] | None = None
-    while len(out) < limit:
-        resp = stack.store.es.search(
-            index=f"{stack.prefix}events-*", size=5000, sort=["_doc"], search_after=after
-        )
-        hits = resp["hits"]["hits"]
-        if not hits:
-            break
-        out += [
-            (h["_index"], h["_id"], {**h["_source"], SEARCH_FIELD: search_text(h["_source"])}) for h in hits
-        ]
-        after = hits[-1]["sort"]
+    try:
+        while len(out) < limit:
+            resp = es.search(
+                pit={"id": pit, "keep_alive": "2m"}, size=5000, sort=["_shard_doc"], search_after=after
+            )
+            pit = resp.get("pit_id", pit)
+            hits = resp["hits"]["hits"]
+            if not hits:
+                break
+            out += [
+                (h["_index"], h["_id"], {**h["_source"], SEARCH_FIELD: search_text(h["_source"])})
+                for h in hits
+            ]
+            after = hits[-1]["sort"]
+    finally:
+        es.close_point_in_time(id=pit)
     return out[:limit]
 
 
