@@ -184,6 +184,30 @@ class Soc(BaseModel):
 _EMPTY_SOC = Soc()
 _JSON_OPTIONS = orjson.OPT_UTC_Z
 
+#: `soc` parts already validated, by their JSON: every event of a source carries the same one, and
+#: validating it again (model and dump) was a tenth of the detect worker's CPU. Bounded: cleared
+#: when full (sources number in the hundreds; an evidence file's events share theirs too).
+_SOCS_SEEN: dict[bytes, tuple[Soc, dict[str, Any]]] = {}
+SOCS_REMEMBERED = 4096
+
+
+def _validated_soc(data: Any) -> tuple[Soc, dict[str, Any]]:
+    """The `Soc` model of a document's `soc` part and its dump. The dump is shared by the events
+    that carry the same `soc` (as the normalize stage shares it): it is never changed in place."""
+    try:
+        key = orjson.dumps(data) if type(data) is dict else None
+    except TypeError:  # a value JSON cannot hold: validation says what is wrong with it
+        key = None
+    if key is not None and (seen := _SOCS_SEEN.get(key)) is not None:
+        return seen
+    soc = Soc.model_validate(data)
+    found = soc, soc.to_doc()
+    if key is not None:
+        if len(_SOCS_SEEN) >= SOCS_REMEMBERED:
+            _SOCS_SEEN.clear()
+        _SOCS_SEEN[key] = found
+    return found
+
 
 class Event:
     """One security event: its ECS document, with typed access to the fields every stage reads.
@@ -202,8 +226,7 @@ class Event:
     def from_doc(cls, data: Mapping[str, Any]) -> Event:
         """Validate a document from outside (store, topic, API); raises `pydantic.ValidationError`."""
         doc = validate_ecs(data)
-        soc = Soc.model_validate(data.get("soc") or {})
-        doc["soc"] = soc.to_doc()
+        soc, doc["soc"] = _validated_soc(data.get("soc") or {})
         event = cls(doc)
         event._soc = soc
         return event
@@ -264,6 +287,12 @@ class Event:
         """`soc.source.id`, read without building the `Soc` model (workers key messages by it)."""
         soc = self.doc.get("soc")
         return soc.get("source", {}).get("id") if soc else None
+
+    @property
+    def source_format(self) -> str | None:
+        """`soc.source.format`, read without building the `Soc` model (counted for every event)."""
+        soc = self.doc.get("soc")
+        return soc.get("source", {}).get("format") if soc else None
 
     @property
     def soc(self) -> Soc:

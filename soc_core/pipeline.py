@@ -74,7 +74,7 @@ def normalize_batch(normalize: Normalize, records: Sequence[RawRecord]) -> Batch
         result = normalize(record)
         if isinstance(result, Event):
             out.events.append(result)
-            outcomes[record.source_id, result.soc.source.format, "ok"] += 1
+            outcomes[record.source_id, result.source_format, "ok"] += 1
         else:
             out.deadletters.append(result)
             outcomes[record.source_id, result.format_tried, "deadletter"] += 1
