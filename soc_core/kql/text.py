@@ -11,8 +11,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
+
+import orjson
 
 # Letters without a decomposition that asciifolding still folds (Vietnamese đ, Nordic ø, ...).
 _EXTRA_FOLD = str.maketrans(
@@ -97,6 +100,8 @@ def _walk(values: Iterable[Any], out: list[str]) -> None:
             _walk(value, out)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             out.append(str(value))
+        elif isinstance(value, datetime):  # an event's times, as its JSON gives them (`Event.to_json`)
+            out.append(orjson.dumps(value, option=orjson.OPT_UTC_Z)[1:-1].decode())
 
 
 def leaf_words(leaf: str) -> str:
@@ -105,6 +110,7 @@ def leaf_words(leaf: str) -> str:
 
 
 def search_text(doc: dict[str, Any]) -> str:
-    """Every word of a JSON document's values, space-separated: what free text searches."""
+    """Every word of a JSON document's values, space-separated: what free text searches. An
+    `Event.doc` gives the words of its JSON (its times as `Event.to_json` writes them)."""
     parts = [leaf_words(leaf) for leaf in leaves(doc)]
     return " ".join(p for p in parts if p)
