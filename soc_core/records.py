@@ -116,7 +116,7 @@ def encode_raw_batches(records: list[RawRecord], max_bytes: int = RAW_BATCH_BYTE
     try:
         whole = orjson.dumps([r.__dict__ for r in records], option=orjson.OPT_UTC_Z)
     except orjson.JSONEncodeError:  # evidence orjson cannot encode: record by record, via pydantic
-        return _pack([r.to_json() for r in records], max_bytes)
+        return pack_arrays([r.to_json() for r in records], max_bytes)
     if len(whole) <= max_bytes or len(records) == 1:
         return [whole]
     step = -(-len(records) // (len(whole) // max_bytes + 1))
@@ -125,7 +125,7 @@ def encode_raw_batches(records: list[RawRecord], max_bytes: int = RAW_BATCH_BYTE
     ]
 
 
-def _pack(encoded: list[bytes], max_bytes: int) -> list[bytes]:
+def pack_arrays(encoded: list[bytes], max_bytes: int) -> list[bytes]:
     """Encoded records into JSON arrays of at most `max_bytes` (a larger record stands alone)."""
     batches: list[bytes] = []
     current: list[bytes] = []
@@ -143,7 +143,11 @@ def _pack(encoded: list[bytes], max_bytes: int) -> list[bytes]:
 
 def decode_raw_message(value: bytes) -> list[RawRecord]:
     """A raw-topic message from our receivers: one RawRecord object, or a JSON array of them."""
-    data = orjson.loads(value)
+    return raw_records_of(orjson.loads(value))
+
+
+def raw_records_of(data: Any) -> list[RawRecord]:
+    """The records of a parsed raw-topic message (`decode_raw_message`); raises `ValidationError`."""
     if isinstance(data, list):
         return [RawRecord.model_validate(item) for item in data]
     return [RawRecord.model_validate(data)]

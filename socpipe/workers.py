@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -40,7 +41,7 @@ from soc_core.alert import Alert, AlertRepeat
 from soc_core.bus import Bus, Consumer, Message
 from soc_core.errors import BusError, RecordRefused, SocError, StoreError
 from soc_core.event import Event
-from soc_core.guards import ENVELOPE_DEPTH, check_depth, check_size
+from soc_core.guards import ENVELOPE_DEPTH, check_size, loads_checked
 from soc_core.metrics import BATCH_SECONDS, EVENTS_DROPPED, STAGE_ERRORS
 from soc_core.pipeline import (
     BatchOutcome,
@@ -51,9 +52,10 @@ from soc_core.pipeline import (
     normalize_batch,
     store_outcome,
 )
-from soc_core.records import DeadLetter, RawRecord, decode_raw_message, record_id
+from soc_core.records import DeadLetter, RawRecord, raw_records_of, record_id
 from soc_core.settings import Settings
 from soc_core.store import Store
+from socpipe.event_messages import element_deadletter, encode_event_messages, event_document, event_documents
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +87,33 @@ def publish_deadletters(bus: Bus, topic: str) -> DeadLetterSink:
     return sink
 
 
-def decode_checked(message: Message, max_depth: int) -> object:
-    """A message between stages, parsed once its nesting is known to be writable again."""
-    check_depth(message.value, max_depth + ENVELOPE_DEPTH)
-    return orjson.loads(message.value)
+def decode_checked(message: Message, max_depth: int) -> dict[str, Any]:
+    """A message between stages (a JSON object), parsed, and refused when it nests too deep to be
+    written again."""
+    doc = loads_checked(message.value, max_depth + ENVELOPE_DEPTH)
+    if not isinstance(doc, dict):
+        raise ValueError(f"a JSON object expected, got {type(doc).__name__}")
+    return doc
+
+
+def decode_events(
+    messages: Sequence[Message], max_depth: int, stage: str, failed: list[DeadLetter]
+) -> list[Event]:
+    """The events of `soc.events` messages (`socpipe.event_messages`), validated one by one: a
+    message that cannot be read, or one element that is not an event, is a dead letter in `failed`."""
+    events: list[Event] = []
+    for m in messages:
+        try:
+            items = event_documents(m, max_depth)
+        except UNDECODABLE as exc:
+            failed.append(undecodable(m, stage, exc))
+            continue
+        for position, item in enumerate(items):
+            try:
+                events.append(Event.from_doc(event_document(item)))
+            except UNDECODABLE as exc:
+                failed.append(element_deadletter(m, position, item, stage, exc))
+    return events
 
 
 class StageWorker:
@@ -214,13 +239,13 @@ def normalize_handler(settings: Settings, bus: Bus, normalize: Normalize) -> Han
                 bad.append(undecodable(m, "normalize", exc))
         outcome = normalize_batch(normalize, records)
         outcome.deadletters.extend(bad)
-        events: list[tuple[bytes | None, bytes]] = []
+        events: list[tuple[str | None, bytes]] = []
         for e in outcome.events:
             try:
-                events.append((e.source_id.encode() if e.source_id else None, e.to_json()))
+                events.append((e.source_id, e.to_json()))
             except orjson.JSONEncodeError as exc:  # the stage's guards should make this impossible
                 outcome.deadletters.append(failed_event(e, "normalize", exc))
-        bus.publish(settings.stores.topic_events, events)
+        bus.publish(settings.stores.topic_events, encode_event_messages(events))
         deadletters(outcome.deadletters)
 
     return handle
@@ -232,8 +257,7 @@ def _raw_records(message: Message, settings: Settings) -> list[RawRecord]:
     ACLs decide who writes). Anything may write to these topics, so a message is checked before it
     is parsed; the stage checks each record's payload."""
     if message.topic.endswith("soc.raw"):
-        check_depth(message.value, settings.record_depth + ENVELOPE_DEPTH)
-        return decode_raw_message(message.value)
+        return raw_records_of(loads_checked(message.value, settings.record_depth + ENVELOPE_DEPTH))
     check_size(message.value, settings.ingest.max_record_bytes)
     source_id = message.topic.rsplit("soc.raw.", 1)[1]
     payload = message.value.decode("utf-8")
@@ -273,22 +297,17 @@ def detect_handler(
     hits: HitBuffer | None = None,
 ) -> Handler:
     deadletters = publish_deadletters(bus, settings.stores.topic_deadletter)
-    max_depth = settings.record_depth + ENVELOPE_DEPTH
+    max_depth = settings.record_depth
 
     def handle(messages: Sequence[Message]) -> None:
         if tick is not None:
             tick()  # shared rule state and changed rule files, applied between batches (never raises)
         if hits is not None:
             hits.drain()  # a retried batch detects again: its hits are found again
-        events: list[Event] = []
         failed: list[DeadLetter] = []
-        for m in messages:
-            try:
-                check_depth(m.value, max_depth)
-                events.append(Event.from_json(m.value))
-            except UNDECODABLE as exc:
-                failed.append(undecodable(m, "detect", exc))
-                EVENTS_DROPPED.labels("detect", "undecodable").inc()
+        events = decode_events(messages, max_depth, "detect", failed)
+        if failed:
+            EVENTS_DROPPED.labels("detect", "undecodable").inc(len(failed))
         alerts, repeats = detect_batch(detect, events, failed)
         deadletters(failed)
         # Keyed by alert id: an alert and its repeats share a partition, so they are indexed in order.
@@ -312,14 +331,14 @@ def index_handler(settings: Settings, store: Store) -> Handler:
 
     def handle(messages: Sequence[Message]) -> None:
         outcome = BatchOutcome()
+        events = [m for m in messages if m.topic == settings.stores.topic_events]
+        outcome.events = decode_events(events, max_depth, "index", outcome.deadletters)
         for m in messages:
+            if m.topic == settings.stores.topic_events:
+                continue
             try:
                 doc = decode_checked(m, max_depth)
-                if not isinstance(doc, dict):
-                    raise ValueError(f"a JSON object expected, got {type(doc).__name__}")
-                if m.topic == settings.stores.topic_events:
-                    outcome.events.append(Event.from_doc(doc))
-                elif m.topic == settings.stores.topic_alerts:
+                if m.topic == settings.stores.topic_alerts:
                     if "repeat" in doc:
                         outcome.repeats.append(AlertRepeat.model_validate(doc["repeat"]))
                     else:

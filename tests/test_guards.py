@@ -7,7 +7,7 @@ import pytest
 
 from normalizers.stage import NormalizeStage
 from soc_core.errors import RecordRefused
-from soc_core.guards import check_depth, check_size, json_depth
+from soc_core.guards import check_depth, check_size, json_depth, loads_checked, nesting_depth
 from soc_core.records import DEADLETTER_RAW_CHARS, DeadLetter, RawRecord
 
 
@@ -36,6 +36,24 @@ def test_a_record_deeper_than_the_limit_is_refused_with_its_depth() -> None:
     check_depth('{"m":"' + "{" * 500 + '"}', 64)  # many brackets, all in a string
     with pytest.raises(RecordRefused, match="nested 65 levels deep, more than the 64 allowed"):
         check_depth(nested(65), 64)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{}", "[]", "1", '"{["', '{"a":[1,{"b":2}]}', '[[[],[[[]]]],{"x":{"y":[{}]}}]', nested(300)],
+)
+def test_the_nesting_of_a_parsed_value_is_the_depth_of_its_text(text: str) -> None:
+    assert nesting_depth(orjson.loads(text), 1000) == json_depth(text)
+
+
+def test_a_parsed_message_deeper_than_the_limit_is_refused_and_a_wide_one_is_not() -> None:
+    wide = orjson.dumps([{"payload": "{[" * 500, "evidence": {"a": [1, 2]}} for _ in range(100)])
+    assert loads_checked(wide, 8)[0]["evidence"] == {"a": [1, 2]}
+    assert loads_checked(nested(64), 64) == orjson.loads(nested(64))
+    with pytest.raises(RecordRefused, match="nested 65 or more levels deep, more than the 64 allowed"):
+        loads_checked(nested(70).encode(), 64)  # the walk stops at the first level over the limit
+    with pytest.raises(ValueError):
+        loads_checked(b"not json {", 8)
 
 
 def test_size_counts_utf8_bytes() -> None:
