@@ -10,7 +10,7 @@ DEBIAN_PACKAGES = $(shell grep -v '^\#' deploy/local/debian-packages.txt)
 # index, the event flattener); rebuilt when any of them changes.
 NATIVE  = normalizers/_native.json detections/_native.json soc_core/_native.json
 NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py)) \
-                 detections/matchers.py detections/index.py soc_core/flat.py
+                 detections/matchers.py detections/index.py soc_core/flat.py soc_core/guards.py
 
 .PHONY: run test test-fast check lint typecheck layers lock lock-check sigma-check ecs-check servers stop-servers bench system-deps native clean-native clean deploy-tools
 

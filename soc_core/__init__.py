@@ -11,7 +11,7 @@
 
 Adapters live in `stores/` and `buses/`; `socpipe/` picks them.
 
-`flat` (the dotted view of an event) may run compiled by mypyc (`make native`); importing the
+`flat` (the dotted view of an event) and `guards` may run compiled by mypyc (`make native`); importing the
 package refuses a build made from other source (`native`).
 """
 

@@ -6,7 +6,9 @@ Two packages have modules compiled (`TARGETS`):
   about 45,000 events/s on one core against a target of 50,000; compiled, about twice as fast;
 - the detection matcher nodes and dispatch index (`detections/matchers.py`, `detections/index.py`)
   and the dotted view of an event they read (`soc_core/flat.py`): every event meets them
-  (`bench/bench_detect_cli.py`).
+  (`bench/bench_detect_cli.py`);
+- the nesting guard every message between stages passes (`soc_core/guards.py`: a walk over each
+  parsed message's objects and arrays, a twentieth of the detect and index workers as Python).
 
 mypyc (part of mypy, which already type-checks this code strictly) turns the type-annotated
 modules into C extensions that sit beside their sources (`<package>/*.so`); Python imports those
@@ -87,7 +89,7 @@ TARGETS = (
     # Not compiled: the package marker (it checks the build) and the typer CLI (not on the hot path).
     Target("normalizers", excluded=frozenset({"__init__.py", "cli.py"})),
     Target("detections", modules=("matchers.py", "index.py")),
-    Target("soc_core", modules=("flat.py",)),
+    Target("soc_core", modules=("flat.py", "guards.py")),
 )
 
 
