@@ -370,6 +370,9 @@ class ReportSettings(BaseSettings):
 #: `StoreSettings.es_read_retry_s`'s default, also the adapter's when it is built without settings.
 DEFAULT_ES_READ_RETRY_S = 10.0
 
+#: `StoreSettings.es_bulk_requests`'s default (also the store's without settings).
+DEFAULT_ES_BULK_REQUESTS = 2
+
 #: `StoreSettings.es_refresh_interval`'s default (Elasticsearch's own), also the adapters' without
 #: settings.
 DEFAULT_ES_REFRESH_INTERVAL = "1s"
@@ -441,6 +444,14 @@ class StoreSettings(BaseSettings):
         description="How often new documents become searchable in every index we create "
         "(`index.refresh_interval`, e.g. 500ms, 1s, 30s); a write read back at once (`wait_for`) waits "
         "for it. Existing indices keep theirs; never -1 (those writes would wait forever).",
+    )
+    es_bulk_requests: int = Field(
+        default=DEFAULT_ES_BULK_REQUESTS,
+        ge=1,
+        le=16,
+        description="Bulk requests a batch of writes is sent as, at once (at least 250 documents each): "
+        "Elasticsearch indexes a request's documents for a shard on one write thread, so one request "
+        "a batch leaves its other threads idle while the index worker waits.",
     )
     es_replicas: int = Field(
         default=0,

@@ -48,6 +48,7 @@ def build_backend(settings: Settings) -> StoreBackend:
         replicas=stores.es_replicas,
         refresh_interval=stores.es_refresh_interval,
         auth=es_auth(stores),
+        bulk_requests=stores.es_bulk_requests,
     )
 
 

@@ -8,7 +8,7 @@ from functools import cached_property
 
 from elasticsearch import Elasticsearch
 
-from soc_core.settings import DEFAULT_ES_READ_RETRY_S, DEFAULT_ES_REFRESH_INTERVAL
+from soc_core.settings import DEFAULT_ES_BULK_REQUESTS, DEFAULT_ES_READ_RETRY_S, DEFAULT_ES_REFRESH_INTERVAL
 from stores.elastic.coverage import ElasticCoverageRepository
 from stores.elastic.exceptions import ElasticExceptionRepository
 from stores.elastic.inspections import ElasticInspectionRepository
@@ -29,6 +29,7 @@ class ElasticBackend:
     shards: int = 1
     replicas: int = 0
     refresh_interval: str = DEFAULT_ES_REFRESH_INTERVAL
+    bulk_requests: int = DEFAULT_ES_BULK_REQUESTS
 
     @classmethod
     def connect(
@@ -41,12 +42,21 @@ class ElasticBackend:
         replicas: int = 0,
         refresh_interval: str = DEFAULT_ES_REFRESH_INTERVAL,
         auth: EsAuth | None = None,
+        bulk_requests: int = DEFAULT_ES_BULK_REQUESTS,
     ) -> ElasticBackend:
         """A client for `url` (with `auth` on a secured cluster); no request is made until an adapter
         is used. `shards`, `replicas` and `refresh_interval` apply to the indices created from now on
-        (`SOC_ES_SHARDS`, `SOC_ES_REPLICAS`, `SOC_ES_REFRESH_INTERVAL`)."""
+        (`SOC_ES_SHARDS`, `SOC_ES_REPLICAS`, `SOC_ES_REFRESH_INTERVAL`); `bulk_requests`: how many
+        requests a batch of writes goes out as (`SOC_ES_BULK_REQUESTS`)."""
         client = connect(url, read_retry_s=read_retry_s, auth=auth)
-        return cls(client, prefix=prefix, shards=shards, replicas=replicas, refresh_interval=refresh_interval)
+        return cls(
+            client,
+            prefix=prefix,
+            shards=shards,
+            replicas=replicas,
+            refresh_interval=refresh_interval,
+            bulk_requests=bulk_requests,
+        )
 
     @classmethod
     def over(cls, store: ElasticStore) -> ElasticBackend:
@@ -64,6 +74,7 @@ class ElasticBackend:
             shards=self.shards,
             replicas=self.replicas,
             refresh_interval=self.refresh_interval,
+            bulk_requests=self.bulk_requests,
         )
         store.setup()
         return store

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from soc_core.kql import ALERT_FIELDS, EVENT_FIELDS
 from soc_core.kql.text import search_text
 from soc_core.records import DeadLetter
 from soc_core.registry import REGISTRY_KINDS, Registry
-from soc_core.settings import DEFAULT_ES_READ_RETRY_S, DEFAULT_ES_REFRESH_INTERVAL
+from soc_core.settings import DEFAULT_ES_BULK_REQUESTS, DEFAULT_ES_READ_RETRY_S, DEFAULT_ES_REFRESH_INTERVAL
 from soc_core.store import (
     MAX_GROUP_MEMBERS,
     AlertGroup,
@@ -205,6 +206,10 @@ def index_settings(
 INDEX_SETTINGS: dict[str, Any] = index_settings()
 
 
+#: A batch is not split into bulk requests of fewer items than this (the requests' own cost).
+BULK_MIN_ITEMS = 250
+
+
 class _Retryable(Exception):
     """Some bulk items were rejected with 429 (or the cluster was briefly unavailable)."""
 
@@ -285,8 +290,11 @@ class ElasticStore:
         shards: int = 1,
         replicas: int = 0,
         refresh_interval: str = DEFAULT_ES_REFRESH_INTERVAL,
+        bulk_requests: int = DEFAULT_ES_BULK_REQUESTS,
     ) -> None:
         self.prefix = prefix
+        self.bulk_requests = bulk_requests
+        self._pool: ThreadPoolExecutor | None = None  # the bulk requests' threads, made on first need
         self.refresh_interval = refresh_interval
         self.series_settings = index_settings(shards, replicas, refresh_interval)
         self.single_settings = index_settings(1, replicas, refresh_interval)
@@ -354,6 +362,8 @@ class ElasticStore:
         return {"elasticsearch": f"ok ({health['status']})"}
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
         self.es.close()
 
     def refresh(self) -> None:
@@ -362,7 +372,12 @@ class ElasticStore:
     # -- writes ---------------------------------------------------------------------------------
 
     def _bulk_create(self, docs: Iterable[tuple[str, str, dict[str, Any] | bytes]]) -> WriteResult:
-        """Create each (index, id, document) that is not there yet; a document may be its JSON."""
+        """Create each (index, id, document) that is not there yet; a document may be its JSON.
+
+        A batch goes out as up to `bulk_requests` requests at once: Elasticsearch indexes one
+        request's items for a shard on one write thread, so a whole batch in one request kept the
+        index worker waiting on one thread while the others idled (`bench/bench_e2e.py`).
+        """
         pending = list(docs)
         result = WriteResult()
         if not pending:
@@ -376,33 +391,22 @@ class ElasticStore:
         )
         def attempt() -> None:
             nonlocal pending
-            ops: list[Any] = []
-            for index, doc_id, doc in pending:
-                ops.append({"create": {"_index": index, "_id": doc_id}})
-                ops.append(doc)
-            try:
-                resp = self.es.bulk(operations=ops, refresh=False)
-            except TransportError as exc:
-                raise _Retryable(str(exc)) from exc
-            except ApiError as exc:
-                if exc.status_code in (429, 503):
-                    raise _Retryable(str(exc)) from exc
-                raise StoreError(f"bulk request refused: {exc}") from exc
-            retry_later = []
-            for item, entry in zip(resp["items"], pending, strict=True):
-                outcome = item["create"]
-                status = outcome.get("status", 500)
-                if status in (200, 201):
-                    result.created += 1
-                elif status == 409:
-                    result.duplicates += 1
-                elif status in (429, 503) or _is_block(outcome):
-                    retry_later.append(entry)
-                elif 400 <= status < 500:
-                    error = outcome.get("error", {})
-                    result.failed.append((entry[1], f"{error.get('type')}: {error.get('reason')}"))
+            chunks = self._bulk_chunks(pending)
+            if len(chunks) == 1:
+                answers = [self._send_bulk(chunks[0])]
+            else:
+                answers = list(self._bulk_pool().map(self._send_bulk, chunks))
+            retry_later: list[tuple[str, str, dict[str, Any] | bytes]] = []
+            refused: StoreError | None = None
+            for chunk, answer in zip(chunks, answers, strict=True):
+                if isinstance(answer, _Retryable):
+                    retry_later.extend(chunk)
+                elif isinstance(answer, StoreError):
+                    refused = answer
                 else:
-                    retry_later.append(entry)
+                    retry_later.extend(_account(answer, chunk, result))
+            if refused is not None:
+                raise refused
             pending = retry_later
             if pending:
                 raise _Retryable(f"{len(pending)} bulk items to retry")
@@ -412,6 +416,36 @@ class ElasticStore:
         except _Retryable as exc:
             raise StoreError(f"Elasticsearch kept refusing writes: {exc}", prefix=self.prefix) from exc
         return result
+
+    def _bulk_chunks(
+        self, pending: list[tuple[str, str, dict[str, Any] | bytes]]
+    ) -> list[list[tuple[str, str, dict[str, Any] | bytes]]]:
+        """`pending` in up to `bulk_requests` slices of at least `BULK_MIN_ITEMS` (small batches go whole)."""
+        count = max(1, min(self.bulk_requests, len(pending) // BULK_MIN_ITEMS))
+        step = -(-len(pending) // count)
+        return [pending[i : i + step] for i in range(0, len(pending), step)]
+
+    def _bulk_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.bulk_requests, thread_name_prefix="es-bulk")
+        return self._pool
+
+    def _send_bulk(
+        self, chunk: list[tuple[str, str, dict[str, Any] | bytes]]
+    ) -> dict[str, Any] | _Retryable | StoreError:
+        """One bulk request; what went wrong is returned, so the other requests' answers still count."""
+        ops: list[Any] = []
+        for index, doc_id, doc in chunk:
+            ops.append({"create": {"_index": index, "_id": doc_id}})
+            ops.append(doc)
+        try:
+            return dict(self.es.bulk(operations=ops, refresh=False))
+        except TransportError as exc:
+            return _Retryable(str(exc))
+        except ApiError as exc:
+            if exc.status_code in (429, 503):
+                return _Retryable(str(exc))
+            return StoreError(f"bulk request refused: {exc}")
 
     def put_events(self, events: Sequence[Event]) -> WriteResult:
         return self._bulk_create((self.event_index(e.timestamp), e.id, _searchable_json(e)) for e in events)
@@ -1428,6 +1462,28 @@ def _unb64(cursor: str) -> Any:
         return orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError) as exc:
         raise StoreError("invalid paging cursor", cursor=cursor) from exc
+
+
+def _account(
+    resp: dict[str, Any], chunk: list[tuple[str, str, dict[str, Any] | bytes]], result: WriteResult
+) -> list[tuple[str, str, dict[str, Any] | bytes]]:
+    """Count one bulk answer's items into `result`; the entries to send again."""
+    retry_later = []
+    for item, entry in zip(resp["items"], chunk, strict=True):
+        outcome = item["create"]
+        status = outcome.get("status", 500)
+        if status in (200, 201):
+            result.created += 1
+        elif status == 409:
+            result.duplicates += 1
+        elif status in (429, 503) or _is_block(outcome):
+            retry_later.append(entry)
+        elif 400 <= status < 500:
+            error = outcome.get("error", {})
+            result.failed.append((entry[1], f"{error.get('type')}: {error.get('reason')}"))
+        else:
+            retry_later.append(entry)
+    return retry_later
 
 
 def _is_block(outcome: dict[str, Any]) -> bool:
