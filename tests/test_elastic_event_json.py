@@ -12,7 +12,7 @@ import pytest
 from soc_core.event import Event
 from soc_core.kql.text import search_text
 from stores.elastic.kql import SEARCH_FIELD
-from stores.elastic.store import _searchable_json
+from stores.elastic.store import ElasticStore, _searchable_json
 from tests.conftest import make_event
 
 ICT = timezone(timedelta(hours=7))
@@ -54,3 +54,17 @@ def test_a_document_that_brings_its_own_words_gets_them_replaced() -> None:
     event = Event({**make_event(6).doc, SEARCH_FIELD: "stale words"})
     body = _searchable_json(event)
     assert isinstance(body, dict) and body == _the_slow_way(event)
+
+
+@pytest.mark.parametrize(
+    ("moment", "day"),
+    [
+        (datetime(2025, 7, 1, 23, 30, tzinfo=UTC), "2025.07.01"),
+        (datetime(2025, 7, 2, 6, 30, tzinfo=ICT), "2025.07.01"),  # 23:30 UTC the day before
+        (datetime(2025, 7, 2, 7, 0, tzinfo=ICT), "2025.07.02"),
+        (datetime(2025, 7, 1, 20, 0, tzinfo=timezone(timedelta(hours=-5))), "2025.07.02"),
+    ],
+)
+def test_an_event_goes_to_the_index_of_its_utc_day(moment: datetime, day: str) -> None:
+    store = ElasticStore("http://127.0.0.1:9", prefix="p-")  # no request is made
+    assert store.event_index(moment) == store.event_index(moment) == f"p-events-{day}"

@@ -15,7 +15,7 @@ import base64
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +295,7 @@ class ElasticStore:
         self.prefix = prefix
         self.bulk_requests = bulk_requests
         self._pool: ThreadPoolExecutor | None = None  # the bulk requests' threads, made on first need
+        self._event_indices: dict[date, str] = {}
         self.refresh_interval = refresh_interval
         self.series_settings = index_settings(shards, replicas, refresh_interval)
         self.single_settings = index_settings(1, replicas, refresh_interval)
@@ -304,7 +305,14 @@ class ElasticStore:
     # -- names ----------------------------------------------------------------------------------
 
     def event_index(self, ts: datetime) -> str:
-        return f"{self.prefix}events-{_utc(ts):%Y.%m.%d}"
+        """The daily index of an event's UTC day (named once a day: this is asked for every event)."""
+        day = (ts.astimezone(UTC) if ts.utcoffset() else ts).date()
+        name = self._event_indices.get(day)
+        if name is None:
+            if len(self._event_indices) >= 1024:  # a replay of years of events
+                self._event_indices.clear()
+            name = self._event_indices[day] = f"{self.prefix}events-{day:%Y.%m.%d}"
+        return name
 
     def alert_index(self, ts: datetime) -> str:
         """Where an alert is written: the ECS-shaped index of its month."""
