@@ -404,7 +404,11 @@ class StoreSettings(BaseSettings):
         ),
     )
     es_url: str = Field(
-        default="http://127.0.0.1:19200", description="Elasticsearch; the port deploy/local/servers.sh uses."
+        default="http://127.0.0.1:19200",
+        pattern=r"^\s*https?://[^,\s]+(\s*,\s*https?://[^,\s]+)*\s*$",
+        description="Elasticsearch (the port deploy/local/servers.sh uses); a cluster's nodes comma-"
+        "separated: requests go round-robin and a node that stops answering is set aside while the "
+        "others serve.",
     )
     index_prefix: str = Field(
         default="soc-", description="Put before every index name; lets tests share one cluster."
@@ -518,6 +522,11 @@ class StoreSettings(BaseSettings):
         "SOC_ES_URL); unset: the system's.",
     )
 
+    @property
+    def es_urls(self) -> list[str]:
+        """`es_url`'s nodes, one URL each."""
+        return [url.strip() for url in self.es_url.split(",")]
+
     @model_validator(mode="after")
     def _security(self) -> StoreSettings:
         """Refuse half-set credentials at start rather than failing on the first connection."""
@@ -534,7 +543,7 @@ class StoreSettings(BaseSettings):
             raise ConfigError("set SOC_ES_API_KEY or SOC_ES_USERNAME/SOC_ES_PASSWORD, not both")
         if bool(self.es_username) != (self.es_password is not None):
             raise ConfigError("SOC_ES_USERNAME and SOC_ES_PASSWORD go together")
-        if self.es_ca_certs is not None and not self.es_url.startswith("https://"):
+        if self.es_ca_certs is not None and not all(u.startswith("https://") for u in self.es_urls):
             raise ConfigError("SOC_ES_CA_CERTS is set but SOC_ES_URL is not https", url=self.es_url)
         files = {
             "SOC_KAFKA_SSL_CAFILE": self.kafka_ssl_cafile,

@@ -41,7 +41,7 @@ def build_backend(settings: Settings) -> StoreBackend:
         )
     stores = settings.stores
     return ElasticBackend.connect(
-        stores.es_url,
+        stores.es_urls,
         prefix=stores.index_prefix,
         read_retry_s=stores.es_read_retry_s,
         shards=stores.es_shards,

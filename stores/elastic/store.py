@@ -259,16 +259,18 @@ class OrjsonReadingSerializer(JsonSerializer):
 
 
 def connect(
-    url: str,
+    url: str | Sequence[str],
     *,
     request_timeout: float = 30.0,
     read_retry_s: float = DEFAULT_ES_READ_RETRY_S,
     auth: EsAuth | None = None,
 ) -> Elasticsearch:
     """The client every adapter of the backend shares: retries on timeouts, three at most, and reads
-    wait out 429/503 answers for up to `read_retry_s` (`stores.elastic.retry`)."""
+    wait out 429/503 answers for up to `read_retry_s` (`stores.elastic.retry`). Given a cluster's
+    nodes (`url` a list), requests go round-robin; a node that fails to answer is set aside for a
+    while and the request is sent to another."""
     return Elasticsearch(
-        url,
+        url if isinstance(url, str) else list(url),
         request_timeout=request_timeout,
         retry_on_timeout=True,
         max_retries=3,
