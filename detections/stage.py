@@ -42,7 +42,7 @@ from detections.attack import catalog
 from detections.correlation.hits import RuleHit, hits_for_event
 from detections.engine import DetectionEngine, RuleMatch
 from detections.loader import RuleInfo
-from detections.suppression import AlertUpdate, NewAlert, Suppressor
+from detections.suppression import AlertUpdate, NewAlert, Offer, Suppressor
 from detections.tags import checklist_codes, threat_fields
 from soc_core.alert import (
     Alert,
@@ -96,9 +96,14 @@ class DetectStage:
 
     def evaluate(self, event: Event) -> tuple[list[Alert], list[RuleHit]]:
         """All alerts for one event before suppression, and the hits for correlation rules."""
+        drafts, hits = self.draft(event)
+        return [d.build() for d in drafts], hits
+
+    def draft(self, event: Event) -> tuple[list[AlertDraft], list[RuleHit]]:
+        """`evaluate` with each alert not built yet: suppression decides on the drafts, and only
+        new alerts are built (a repeat needs the open alert's id, not a model of its own)."""
         decided, hits, event_json = self._decide(event)
-        alerts = [self.build_alert(match, event, codes, event_json) for match, codes in decided]
-        return alerts, hits
+        return [AlertDraft(match, event, codes, event_json) for match, codes in decided], hits
 
     def evaluate_json(
         self, event: Event, *, created_at: datetime | None = None
@@ -189,6 +194,28 @@ class DetectStage:
                 "group": alert_group(moment, [event_id]),
             }
         )
+
+
+class AlertDraft:
+    """One rule's alert on one event, decided but not built (`DetectStage.build_alert` on demand)."""
+
+    __slots__ = ("codes", "event", "event_json", "match", "offer")
+
+    def __init__(self, match: RuleMatch, event: Event, codes: list[str], event_json: bytes | None) -> None:
+        self.match, self.event, self.codes, self.event_json = match, event, codes, event_json
+        rule_id = match.rule.id
+        host = (event.host or {}).get("name")
+        self.offer = Offer(  # what `Offer.of(self.build())` gives, without building the alert
+            alert_id=alert_id(rule_id, event.id),
+            key=(rule_id, (host or event.source_id or "").lower()),
+            at=event.timestamp,
+            event_id=event.id,
+            rule_id=rule_id,
+            host_name=host,
+        )
+
+    def build(self) -> Alert:
+        return DetectStage.build_alert(self.match, self.event, self.codes, self.event_json)
 
 
 def _fresh_soc(soc: Soc) -> Soc:
@@ -331,21 +358,22 @@ class SuppressingDetect:
         return self.stage.engine
 
     def __call__(self, event: Event) -> list[Alert | AlertRepeat]:
-        return self._suppress(*self.stage.evaluate(event))
+        return self._suppress(*self.stage.draft(event))
 
     def detect_many(self, events: Sequence[Event]) -> list[list[Alert | AlertRepeat] | Exception]:
         """`self(event)` for each event, with the store asked once for the batch's new (rule, host)
         keys (`Suppressor.prefetch`) instead of once per key. An event the stage fails on gives its
         exception in its place (the caller dead-letters it); the store or bus failing raises."""
-        evaluated: list[tuple[list[Alert], list[RuleHit]] | Exception] = []
+        evaluated: list[tuple[list[AlertDraft], list[RuleHit]] | Exception] = []
         for event in events:
             try:
-                evaluated.append(self.stage.evaluate(event))
+                evaluated.append(self.stage.draft(event))
             except (BusError, StoreError):
                 raise
             except Exception as exc:
                 evaluated.append(exc)
-        self.stage.suppressor.prefetch([a for e in evaluated if not isinstance(e, Exception) for a in e[0]])
+        suppressor = self.stage.suppressor
+        suppressor.prefetch_offers([d.offer for e in evaluated if not isinstance(e, Exception) for d in e[0]])
         out: list[list[Alert | AlertRepeat] | Exception] = []
         for outcome in evaluated:
             if isinstance(outcome, Exception):
@@ -359,20 +387,27 @@ class SuppressingDetect:
                 out.append(exc)
         return out
 
-    def _suppress(self, alerts: list[Alert], hits: list[RuleHit]) -> list[Alert | AlertRepeat]:
-        """An event's alerts through suppression, and its correlation hits through `correlate`."""
+    def _suppress(self, drafts: list[AlertDraft], hits: list[RuleHit]) -> list[Alert | AlertRepeat]:
+        """An event's alerts through suppression (only the new ones built), and its correlation hits
+        through `correlate`."""
         out: list[Alert | AlertRepeat] = []
-        for outcome in (self.stage.suppressor.offer(alert) for alert in alerts):
-            if isinstance(outcome, NewAlert):
-                out.append(outcome.alert)
+        suppressor = self.stage.suppressor
+        for draft in drafts:
+            update = suppressor.decide(draft.offer)
+            if update is None:
+                try:
+                    out.append(draft.build())
+                except Exception:
+                    suppressor.withdraw(draft.offer)
+                    raise
             else:
                 out.append(
                     AlertRepeat(
-                        alert_id=outcome.alert_id,
-                        first_seen=outcome.first_seen,
-                        count=outcome.count,
-                        last_seen=outcome.last_seen,
-                        event_id=outcome.event_id,
+                        alert_id=update.alert_id,
+                        first_seen=update.first_seen,
+                        count=update.count,
+                        last_seen=update.last_seen,
+                        event_id=update.event_id,
                     )
                 )
         if hits and self.correlate is not None:

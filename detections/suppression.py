@@ -62,6 +62,30 @@ class AlertUpdate:
     event_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """What suppression decides an alert by, known before the alert is built (the detect stage
+    builds only the alerts that are new: two in three of this corpus's are repeats)."""
+
+    alert_id: str
+    key: tuple[str, str]
+    at: datetime
+    event_id: str | None
+    rule_id: str
+    host_name: str | None
+
+    @classmethod
+    def of(cls, alert: Alert) -> Offer:
+        return cls(
+            alert_id=alert.id,
+            key=repeat_key(alert),
+            at=alert.timestamp,
+            event_id=alert.event_ids[0] if alert.event_ids else None,
+            rule_id=alert.rule.id,
+            host_name=alert.host_name,
+        )
+
+
 @dataclass(slots=True)
 class _Group:
     alert_id: str
@@ -143,14 +167,18 @@ class Suppressor:
         for: one request for the batch (`OpenAlertLookup.find_many`) where `offer` would ask one
         per key, which after a restart is every key. Each key is looked up at its first alert's
         time, as `offer` would; raises `StoreError` like `offer`. Returns the keys looked up."""
+        return self.prefetch_offers([Offer.of(alert) for alert in alerts])
+
+    def prefetch_offers(self, offers: Sequence[Offer]) -> int:
+        """`prefetch` for alerts not built yet."""
         if self.lookup is None or self.window == timedelta(0):
             return 0
         self._absent.clear()
         wanted: dict[tuple[str, str], datetime] = {}
-        for alert in alerts:
-            key = self.key(alert)
+        for offer in offers:
+            key = offer.key
             if key not in self._groups and key not in wanted:
-                wanted[key] = alert.timestamp
+                wanted[key] = offer.at
         if not wanted:
             return 0
         self.counters["lookups"] += len(wanted)
@@ -164,19 +192,23 @@ class Suppressor:
         return len(wanted)
 
     def offer(self, alert: Alert) -> NewAlert | AlertUpdate:
+        update = self.decide(Offer.of(alert))
+        return NewAlert(alert) if update is None else update
+
+    def decide(self, offer: Offer) -> AlertUpdate | None:
+        """The update of the open alert `offer` repeats, or None: the alert is new (or the group's
+        own first one again, a replay), to be created."""
         if self.window == timedelta(0):
-            return NewAlert(alert)
-        key = self.key(alert)
-        at = alert.timestamp
-        event_id = alert.event_ids[0] if alert.event_ids else None
+            return None
+        key, at, event_id = offer.key, offer.at, offer.event_id
         group = self._groups.get(key)
         if group is None:
             if key in self._absent:  # prefetched: the store has no alert for it
                 self._absent.discard(key)
             else:
                 group = self._seeded(key, at)
-        if group is not None and alert.id == group.alert_id:
-            return NewAlert(alert)  # the group's own first event again (a replay): same create
+        if group is not None and offer.alert_id == group.alert_id:
+            return None  # the group's own first event again (a replay): same create
         if group is not None and abs(at - group.first_seen) < self.window:
             if event_id is None or event_id not in group.events:  # a replayed event counts once
                 group.count += 1
@@ -185,15 +217,22 @@ class Suppressor:
                     group.events.add(event_id)
             return AlertUpdate(
                 alert_id=group.alert_id,
-                rule_id=alert.rule.id,
-                host_name=alert.host_name,
+                rule_id=offer.rule_id,
+                host_name=offer.host_name,
                 count=group.count,
                 first_seen=group.first_seen,
                 last_seen=group.last_seen,
                 event_id=event_id,
             )
-        self._open(key, OpenAlert(alert.id, key[0], key[1], at, at, 1, (event_id,) if event_id else ()))
-        return NewAlert(alert)
+        self._open(key, OpenAlert(offer.alert_id, key[0], key[1], at, at, 1, (event_id,) if event_id else ()))
+        return None
+
+    def withdraw(self, offer: Offer) -> None:
+        """Forget the group `decide` just opened for `offer`, whose alert could not be built after all
+        (its repeats must not fold into an alert that was never stored)."""
+        group = self._groups.get(offer.key)
+        if group is not None and group.alert_id == offer.alert_id and group.count == 1:
+            del self._groups[offer.key]
 
     def __len__(self) -> int:
         return len(self._groups)
