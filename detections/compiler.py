@@ -713,3 +713,31 @@ def _better(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]]) -> boo
 
 def extract_literals(condition: Node, dispatch_fields: set[str]) -> frozenset[tuple[str, str]] | None:
     return _atoms(condition, dispatch_fields)
+
+
+def regex_atoms(node: Node) -> frozenset[tuple[str, str]] | None:
+    """A necessary disjunction of (field, pattern) atoms: the rule can only match an event on which
+    one of these `Regex` nodes matches; None if there is none. For the rules without a literal
+    (`extract_literals` gives None): the index runs their regexes as one RE2 set per field instead
+    of evaluating each rule. Over every variant of a `Variants` node, so it holds wherever the rule
+    is filed."""
+    if isinstance(node, Selection):
+        return regex_atoms(node.node)
+    if isinstance(node, Regex):
+        return frozenset({(node.field, node.pattern)}) if node.in_re2() else None
+    if isinstance(node, Or | Variants):
+        union: set[tuple[str, str]] = set()
+        for child in node.children if isinstance(node, Or) else [body for _, body in node.table]:
+            got = regex_atoms(child)
+            if got is None:
+                return None
+            union |= got
+        return frozenset(union)
+    if isinstance(node, And):
+        best: frozenset[tuple[str, str]] | None = None
+        for child in node.children:
+            got = regex_atoms(child)
+            if got is not None and (best is None or len(got) < len(best)):
+                best = got
+        return best
+    return None

@@ -61,6 +61,27 @@ def re2_tester(pattern: str, *, whole: bool = False) -> Any:
     return tester
 
 
+def re2_set(patterns: Sequence[str]) -> Any:
+    """`tester.Match(utf8_bytes)` lists the indices of the `patterns` RE2 finds in the text: what
+    `re2_tester(pattern).Match` answers for each of them, in one call and one pass over the text
+    (the prefilter of the rules whose only necessary conditions are regexes, `detections.index`).
+    RE2's set API answers no match when its DFA runs out of memory, so the set gets the memory
+    budget of one tester per pattern (allocated only as the DFA grows). Raises `re2.error` as
+    `re2_tester` does."""
+    options = re2.Options()
+    for name in re2.Options.NAMES:
+        setattr(options, name, getattr(_RE2_OPTIONS, name))
+    options.max_mem = _RE2_OPTIONS.max_mem * max(1, len(patterns))
+    tester = _re2.Set(_re2.RE2.Anchor.UNANCHORED, options)
+    for n, pattern in enumerate(patterns):
+        re2_compile(pattern)
+        if tester.Add(pattern.encode()) != n:
+            raise re2.error(f"RE2 set did not take the pattern: {pattern!r}")
+    if not tester.Compile():
+        raise re2.error(f"RE2 set did not compile: {list(patterns)!r}")
+    return tester
+
+
 def _as_str(value: Any) -> str | None:
     """The string form a Sigma string is compared with (None: not comparable)."""
     if isinstance(value, str):
@@ -441,6 +462,10 @@ class Regex(FieldNode):
         self._regex = re2_tester(self.pattern)
         long_line = _LONG_LINE.fullmatch(self.pattern)
         self._min_line = int(long_line.group(1)) if long_line else -1
+
+    def in_re2(self) -> bool:
+        """Whether `match` asks RE2 (a long-line pattern is answered without it)."""
+        return self._min_line < 0
 
     def match(self, view: EventView) -> bool:
         if self._min_line >= 0:  # what RE2 would answer (`.` is any character but a newline)
