@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,21 @@ from detections.index import FEW_LITERALS, SCAN_MEMO_CHARS, FieldScan, RegexScan
 from detections.loader import RuleFile, load_file
 from detections.matchers import (
     And,
+    Cidr,
+    Compare,
+    CompareOp,
     EventView,
     Not,
+    NumEq,
     Or,
     Regex,
     Selection,
     StrAny,
+    number_of,
     re2_compile,
     re2_set,
     re2_tester,
+    scalars_of,
 )
 from tests.detections.conftest import EngineFactory, proc_rule
 
@@ -321,3 +328,70 @@ def test_regex_only_rules_are_evaluated_only_when_their_regex_is_found(regex_eng
     evaluated = sorted(rule_id[-1] for rule_id in after if after[rule_id] != before.get(rule_id, 0))
     assert [m.rule.id[-1] for m in fired] == ["1"]
     assert evaluated == ["1"]
+
+
+def _in_network(cidr: str, texts: tuple[str, ...]) -> bool:
+    """What a `Cidr` node answers, by `ipaddress` itself: some string parses as an address (scope
+    and brackets dropped, an IPv4-mapped IPv6 address as its IPv4 one) that the network holds."""
+    network = ipaddress.ip_network(cidr, strict=False)
+    for text in texts:
+        if len(text) > 64:
+            continue
+        try:
+            address = ipaddress.ip_address(text.split("%", 1)[0].strip("[]"))
+        except ValueError:
+            continue
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if address.version == network.version and address in network:
+            return True
+    return False
+
+
+ADDRESSES = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=4).map(lambda a: f"::ffff:{a}"),
+    st.ip_addresses(v=6).map(lambda a: f"[{a}]%eth0"),
+    st.sampled_from(["", "-", "10.0.0", "fe80::1%12", "999.1.1.1", "1" * 70]),
+)
+NETWORKS = st.sampled_from(
+    [
+        *("10.0.0.0/8", "172.16.0.0/12", "0.0.0.0/32", "255.255.255.255/32", "0.0.0.0/0", "10.1.2.3/8"),
+        *("::1/128", "fe80::/10", "fc00::/7", "::/0", "::ffff:0:0/96", "2001:db8::/32"),
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(cidr=NETWORKS, values=st.lists(ADDRESSES, max_size=3))
+def test_cidr_on_the_views_parsed_addresses_answers_as_ipaddress(cidr: str, values: list[str]) -> None:
+    """A `Cidr` node reads the addresses its event view parsed once, as integers: the same answer
+    as `ipaddress`'s `address in network` on each string, for any network and any text."""
+    view = EventView({"f": values[0] if len(values) == 1 else values})
+    assert Cidr(field="f", cidr=cidr).match(view) is _in_network(cidr, view.raw_strings("f"))
+    assert Cidr(field="f", cidr=cidr).match(view) is _in_network(cidr, view.raw_strings("f"))  # memo
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    number=st.sampled_from([0, 3, 443, -1, 2.5, 10**20]),
+    value=st.one_of(
+        st.sampled_from(["443", " 3 ", "0x1bb", "2.5", "nan", "inf", "", "x", "1e400", True, None]),
+        st.integers(-5, 500),
+        st.floats(allow_nan=True),
+        st.lists(st.sampled_from(["443", 3, "abc", 2.5]), max_size=3),
+    ),
+)
+def test_numeric_nodes_on_the_views_numbers_answer_as_number_of(number: float, value: Any) -> None:
+    """`NumEq` and `Compare` read the numbers the view reads once per field: the same answers as
+    `number_of` on each scalar of the value."""
+    view = EventView({"f": value})
+    numbers = [n for n in (number_of(v) for v in scalars_of(value)) if n is not None]
+    assert NumEq(field="f", number=number).match(view) is any(n == number for n in numbers)
+    assert Compare(field="f", op=CompareOp.LT, number=number).match(view) is any(n < number for n in numbers)
+    assert Compare(field="f", op=CompareOp.GTE, number=number).match(view) is any(
+        n >= number for n in numbers
+    )
+    assert Compare(field="f", op=CompareOp.NEQ, number=number).match(view) is any(
+        n != number for n in numbers
+    )
