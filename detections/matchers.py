@@ -151,6 +151,20 @@ def scalars_of(value: Any) -> list[Any]:
     return [] if value is None else [value]
 
 
+def ip_address_of(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address `text` names (a scope or brackets dropped; an IPv4-mapped IPv6 address as
+    its IPv4 one), or None."""
+    if len(text) > 64:
+        return None
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def dispatch_keys(value: Any) -> tuple[str, ...]:
     """The keys an event value is looked up under: the compiler's normalisation of equality values."""
     if isinstance(value, str):
@@ -234,15 +248,9 @@ class EventView:
         if got is None:
             got = []
             for text in self.raw_strings(field):
-                if len(text) > 64:
-                    continue
-                try:
-                    address = ipaddress.ip_address(text.split("%", 1)[0].strip("[]"))
-                except ValueError:
-                    continue
-                if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-                    address = address.ipv4_mapped
-                got.append((address.version, int(address)))
+                address = ip_address_of(text)
+                if address is not None:
+                    got.append((address.version, int(address)))
             known[field] = got
         return got
 

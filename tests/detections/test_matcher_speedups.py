@@ -27,6 +27,7 @@ from detections.matchers import (
     Regex,
     Selection,
     StrAny,
+    ip_address_of,
     number_of,
     re2_compile,
     re2_set,
@@ -331,21 +332,11 @@ def test_regex_only_rules_are_evaluated_only_when_their_regex_is_found(regex_eng
 
 
 def _in_network(cidr: str, texts: tuple[str, ...]) -> bool:
-    """What a `Cidr` node answers, by `ipaddress` itself: some string parses as an address (scope
-    and brackets dropped, an IPv4-mapped IPv6 address as its IPv4 one) that the network holds."""
+    """What a `Cidr` node answers, by `ipaddress` itself: some string names an address
+    (`ip_address_of`) that the network holds."""
     network = ipaddress.ip_network(cidr, strict=False)
-    for text in texts:
-        if len(text) > 64:
-            continue
-        try:
-            address = ipaddress.ip_address(text.split("%", 1)[0].strip("[]"))
-        except ValueError:
-            continue
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if address.version == network.version and address in network:
-            return True
-    return False
+    addresses = [ip_address_of(text) for text in texts]
+    return any(a is not None and a.version == network.version and a in network for a in addresses)
 
 
 ADDRESSES = st.one_of(
