@@ -75,12 +75,13 @@ def _records(
     their structure (`nesting_bounded`: the depth guard is not needed for them)."""
     source = f"cli:{path.name}"
     if path.suffix.lower() == ".evtx":
-        from normalizers.evtx_file import ReadStats, iter_records  # imported on use
+        from normalizers.evtx_file import ReadStats, iter_identified  # imported on use
 
         read = ReadStats()
         evtx_format = fmt or "evtx_json"
-        for n, payload in enumerate(iter_records(path, read)):
-            yield record_id(source, payload, shipper_id=f"{path}:{n}"), payload, evtx_format, True
+        # each record's id is `record_id(source, payload, shipper_id=f"{path}:{n}")`
+        for rid, payload in iter_identified(path, source, read):
+            yield rid, payload, evtx_format, True
         if read.errors:  # unreadable records are dead letters too, counted with their reasons
             counters["records"] += read.errors
             counters["dead_letters"] += read.errors

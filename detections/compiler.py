@@ -23,7 +23,7 @@ import itertools
 import re
 import re._constants as _sre_constants
 import re._parser as _sre_parser
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -659,10 +659,40 @@ def _literal_of(pattern_parts: Iterable[str]) -> str:
     return max(pattern_parts, key=lambda p: len(p.encode("utf-8", "surrogatepass")), default="")
 
 
-def _atoms(node: Node, skip: set[str]) -> frozenset[tuple[str, str]] | None:
-    """A necessary disjunction of (field, literal) atoms for `node`, or None if there is none."""
+Atoms = frozenset[tuple[str, str]]
+
+
+def _disjunction(
+    node: Node, leaf: Callable[[Node], Atoms | None], better: Callable[[Atoms, Atoms], bool]
+) -> Atoms | None:
+    """A necessary disjunction of atoms for `node`, or None if there is none: `leaf(node)` for a
+    field test, the union over an OR (each child must have one), the `better` of an AND's."""
     if isinstance(node, Selection):
-        return _atoms(node.node, skip)
+        return _disjunction(node.node, leaf, better)
+    if isinstance(node, Or):
+        union: set[tuple[str, str]] = set()
+        for child in node.children:
+            got = _disjunction(child, leaf, better)
+            if got is None:
+                return None
+            union |= got
+        return frozenset(union)
+    if isinstance(node, And):
+        best: Atoms | None = None
+        for child in node.children:
+            got = _disjunction(child, leaf, better)
+            if got is not None and (best is None or better(got, best)):
+                best = got
+        return best
+    return leaf(node)
+
+
+def _atoms(node: Node, skip: set[str]) -> Atoms | None:
+    """A necessary disjunction of (field, literal) atoms for `node`, or None if there is none."""
+    return _disjunction(node, lambda leaf: _literal_atoms(leaf, skip), _better)
+
+
+def _literal_atoms(node: Node, skip: set[str]) -> Atoms | None:
     if isinstance(node, StrAny):
         if node.field in skip:
             return None
@@ -684,21 +714,6 @@ def _atoms(node: Node, skip: set[str]) -> frozenset[tuple[str, str]] | None:
             return None
         lit = _literal_of(regex_literals(node.pattern)).lower()
         return frozenset({(node.field, lit)}) if _selective(lit) else None
-    if isinstance(node, Or):
-        union: set[tuple[str, str]] = set()
-        for child in node.children:
-            got = _atoms(child, skip)
-            if got is None:
-                return None
-            union |= got
-        return frozenset(union)
-    if isinstance(node, And):
-        best: frozenset[tuple[str, str]] | None = None
-        for child in node.children:
-            got = _atoms(child, skip)
-            if got is not None and (best is None or _better(got, best)):
-                best = got
-        return best
     return None
 
 
@@ -713,3 +728,30 @@ def _better(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]]) -> boo
 
 def extract_literals(condition: Node, dispatch_fields: set[str]) -> frozenset[tuple[str, str]] | None:
     return _atoms(condition, dispatch_fields)
+
+
+def regex_atoms(node: Node) -> Atoms | None:
+    """A necessary disjunction of (field, pattern) atoms: the rule can only match an event on which
+    one of these `Regex` nodes matches; None if there is none. For the rules without a literal
+    (`extract_literals` gives None): the index runs their regexes as one RE2 set per field instead
+    of evaluating each rule. Over every variant of a `Variants` node, so it holds wherever the rule
+    is filed."""
+    if not isinstance(node, Variants):
+        return _disjunction(node, _regex_atom, _fewer)
+    union: set[tuple[str, str]] = set()
+    for _, body in node.table:
+        got = _disjunction(body, _regex_atom, _fewer)
+        if got is None:
+            return None
+        union |= got
+    return frozenset(union)
+
+
+def _regex_atom(node: Node) -> Atoms | None:
+    if isinstance(node, Regex) and node.in_re2():
+        return frozenset({(node.field, node.pattern)})
+    return None
+
+
+def _fewer(a: Atoms, b: Atoms) -> bool:
+    return len(a) < len(b)

@@ -12,6 +12,10 @@ Two stages, both built from facts the compiler extracted (`CompiledRule.dispatch
    Scanning the event's (lower-cased) values joins the rules of the literals found; only those
    rules, plus the few that have no usable literal ("unfiltered"), are evaluated. A missed
    literal proves the rule cannot match, so the prefilter never changes results, only cost.
+   Rules without a literal whose conditions need one of a few regexes (`compiler.regex_atoms`)
+   are filtered the same way, by one RE2 set per field holding those regexes: one call per
+   value instead of one per regex and rule (each call into RE2 costs a few thousand instructions
+   of binding before any matching).
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from typing import Any
 
 import ahocorasick
 
-from detections.compiler import CompiledRule
-from detections.matchers import EventView, Node, dispatch_keys
+from detections.compiler import CompiledRule, regex_atoms
+from detections.matchers import EventView, Node, dispatch_keys, re2_set
 
 #: Buckets of at most this many rules skip the prefilter. (A module constant: mypyc would take a
 #: class variable for a dataclass field.)
@@ -125,6 +129,45 @@ class FieldScan:
         return first if more is None else tuple(sorted(more))
 
 
+class RegexScan:
+    """The regex prefilter of one field in one bucket: the necessary regexes of the bucket's rules
+    that have no literal, in one RE2 set asked once per value (and remembered, as `FieldScan`
+    does), each regex with the rules (ascending indices) that need it."""
+
+    __slots__ = ("everything", "memo", "name", "rules", "tester")
+
+    def __init__(self, name: str, patterns: dict[str, tuple[int, ...]]) -> None:
+        self.name = name
+        items = list(patterns.items())
+        self.tester: Any = re2_set([pattern for pattern, _ in items])
+        self.rules: list[tuple[int, ...]] = [rules for _, rules in items]
+        self.everything: tuple[int, ...] = tuple(sorted({rule for _, rules in items for rule in rules}))
+        self.memo = ScanMemo()
+
+    def scan(self, value: str) -> tuple[int, ...]:
+        """The rules one of whose regexes RE2 finds in `value` (as the rules' `Regex` nodes ask)."""
+        known = self.memo.answers.get(value)
+        if known is None:
+            known = self.search(value)
+            self.memo.add(value, known)
+        return known
+
+    def search(self, value: str) -> tuple[int, ...]:
+        try:
+            text = value.encode()
+        except UnicodeEncodeError:  # a lone surrogate: each rule meets it (and fails) on its own
+            return self.everything
+        found: list[int] = self.tester.Match(text)
+        if not found:
+            return NOTHING
+        if len(found) == 1:
+            return self.rules[found[0]]
+        more: set[int] = set()
+        for n in found:
+            more.update(self.rules[n])
+        return tuple(sorted(more))
+
+
 def _fold(value: str) -> str:
     """`value.lower()` as far as ASCII literals can tell: the same ASCII characters at the same
     places. A value of Latin-1 characters (a Sysmon record says `Microsoft®`) is lowered as
@@ -146,6 +189,7 @@ class Bucket:
     rules: list[int] = field(default_factory=list)
     literals: list[frozenset[tuple[str, str]] | None] = field(default_factory=list)
     scans: list[FieldScan] = field(default_factory=list)
+    regex_scans: list[RegexScan] = field(default_factory=list)
     unfiltered: list[int] = field(default_factory=list)
     small: bool = False
 
@@ -158,20 +202,32 @@ class Bucket:
         self.rules.append(index)
         self.literals.append(literals)
 
-    def build(self) -> None:
+    def build(self, regexes: dict[int, frozenset[tuple[str, str]]]) -> None:
+        """`regexes`: the necessary regexes of the rules that have them (`compiler.regex_atoms`),
+        used for those filed here without a literal."""
         # The rules come in ascending order, each once (`add`): so do the lists of each literal.
         words: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        patterns: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         self.small = len(self.rules) <= SMALL
         self.unfiltered = []
         for index, literals in zip(self.rules, self.literals, strict=True):
             if literals is None:
-                self.unfiltered.append(index)
+                atoms = regexes.get(index)
+                if atoms is None:
+                    self.unfiltered.append(index)
+                    continue
+                for name, pattern in atoms:
+                    patterns[name][pattern].append(index)
                 continue
             for name, literal in literals:
                 words[name][literal].append(index)
         self.scans = [
             FieldScan(name, {word: tuple(rules) for word, rules in words[name].items()})
             for name in sorted(words)
+        ]
+        self.regex_scans = [
+            RegexScan(name, {pattern: tuple(rules) for pattern, rules in sorted(patterns[name].items())})
+            for name in sorted(patterns)
         ]
 
     def candidates(self, view: EventView) -> list[int]:
@@ -196,6 +252,9 @@ class Bucket:
                 continue
             for text in view.low_strings(scan.name):
                 found = _join(found, scan.search(text))
+        for regex_scan in self.regex_scans:
+            for text in view.raw_strings(regex_scan.name):
+                found = _join(found, regex_scan.scan(text))
         if found is None:
             return self.unfiltered
         found.extend(self.unfiltered)
@@ -233,10 +292,16 @@ class RuleIndex:
     def __init__(self, compiled: Sequence[CompiledRule], routed: Sequence[bool]) -> None:
         self._signatures: dict[tuple[str, ...], dict[tuple[str, ...], Bucket]] = {}
         self._always = Bucket()
+        regexes: dict[int, frozenset[tuple[str, str]]] = {}
         for index, (rule, is_routed) in enumerate(zip(compiled, routed, strict=True)):
             if not is_routed:
                 continue
-            for route in rule.routes():
+            routes = rule.routes()
+            if any(route.literals is None for route in routes):
+                atoms = regex_atoms(rule.condition)
+                if atoms is not None:
+                    regexes[index] = atoms
+            for route in routes:
                 if not route.dispatch:
                     self._always.add(index, route.literals)
                     continue
@@ -246,8 +311,8 @@ class RuleIndex:
                     table.setdefault(key, Bucket()).add(index, route.literals)
         for table in self._signatures.values():
             for bucket in table.values():
-                bucket.build()
-        self._always.build()
+                bucket.build(regexes)
+        self._always.build(regexes)
         self.bucket_count = sum(len(t) for t in self._signatures.values()) + 1
         self._fields = tuple(sorted({name for signature in self._signatures for name in signature}))
         self._memo: dict[tuple[Any, ...], list[Bucket]] = {}
@@ -338,4 +403,4 @@ def evaluate(
     return out
 
 
-__all__ = ["Bucket", "FieldScan", "RuleIndex", "ScanMemo", "dispatch_keys", "evaluate"]
+__all__ = ["Bucket", "FieldScan", "RegexScan", "RuleIndex", "ScanMemo", "dispatch_keys", "evaluate"]

@@ -61,6 +61,27 @@ def re2_tester(pattern: str, *, whole: bool = False) -> Any:
     return tester
 
 
+def re2_set(patterns: Sequence[str]) -> Any:
+    """`tester.Match(utf8_bytes)` lists the indices of the `patterns` RE2 finds in the text: what
+    `re2_tester(pattern).Match` answers for each of them, in one call and one pass over the text
+    (the prefilter of the rules whose only necessary conditions are regexes, `detections.index`).
+    RE2's set API answers no match when its DFA runs out of memory, so the set gets the memory
+    budget of one tester per pattern (allocated only as the DFA grows). Raises `re2.error` as
+    `re2_tester` does."""
+    options = re2.Options()
+    for name in re2.Options.NAMES:
+        setattr(options, name, getattr(_RE2_OPTIONS, name))
+    options.max_mem = _RE2_OPTIONS.max_mem * max(1, len(patterns))
+    tester = _re2.Set(_re2.RE2.Anchor.UNANCHORED, options)
+    for n, pattern in enumerate(patterns):
+        re2_compile(pattern)
+        if tester.Add(pattern.encode()) != n:
+            raise re2.error(f"RE2 set did not take the pattern: {pattern!r}")
+    if not tester.Compile():
+        raise re2.error(f"RE2 set did not compile: {list(patterns)!r}")
+    return tester
+
+
 def _as_str(value: Any) -> str | None:
     """The string form a Sigma string is compared with (None: not comparable)."""
     if isinstance(value, str):
@@ -130,6 +151,20 @@ def scalars_of(value: Any) -> list[Any]:
     return [] if value is None else [value]
 
 
+def ip_address_of(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address `text` names (a scope or brackets dropped; an IPv4-mapped IPv6 address as
+    its IPv4 one), or None."""
+    if len(text) > 64:
+        return None
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def dispatch_keys(value: Any) -> tuple[str, ...]:
     """The keys an event value is looked up under: the compiler's normalisation of equality values."""
     if isinstance(value, str):
@@ -158,13 +193,15 @@ class EventView:
     were, cost a Python-level dispatch on every read.)
     """
 
-    __slots__ = ("_routes", "flat", "low", "raw")
+    __slots__ = ("_addresses", "_numbers", "_routes", "flat", "low", "raw")
 
     def __init__(self, flat: dict[str, Any]) -> None:
         self.flat = flat
         self.raw: dict[str, tuple[str, ...]] = {}
         self.low: dict[str, tuple[str, ...]] = {}
         self._routes: dict[tuple[str, ...], list[tuple[str, ...]]] | None = None
+        self._numbers: dict[str, list[float | int]] | None = None
+        self._addresses: dict[str, list[tuple[int, int]]] | None = None
 
     def raw_strings(self, field: str) -> tuple[str, ...]:
         """The string forms of the field's value (one per array element; none when absent)."""
@@ -182,6 +219,39 @@ class EventView:
             raw = self.raw_strings(field)
             got = (raw[0].lower(),) if len(raw) == 1 else tuple([s.lower() for s in raw])
             self.low[field] = got
+        return got
+
+    def numbers(self, field: str) -> list[float | int]:
+        """The numeric readings (`number_of`) of the field's scalars, those that have one: read
+        once per event for all the rules' numeric nodes (a rule's port list is dozens of them)."""
+        known = self._numbers
+        if known is None:
+            known = self._numbers = {}
+        got = known.get(field)
+        if got is None:
+            got = []
+            for value in scalars_of(self.flat.get(field)):
+                number = number_of(value)
+                if number is not None:
+                    got.append(number)
+            known[field] = got
+        return got
+
+    def addresses(self, field: str) -> list[tuple[int, int]]:
+        """The IP addresses among the field's strings, as (version, integer), an IPv4-mapped IPv6
+        address as its IPv4 one: parsed once per event for all the rules' `Cidr` nodes (the
+        `ipaddress` parse, in Python, cost more than the rest of such a rule)."""
+        known = self._addresses
+        if known is None:
+            known = self._addresses = {}
+        got = known.get(field)
+        if got is None:
+            got = []
+            for text in self.raw_strings(field):
+                address = ip_address_of(text)
+                if address is not None:
+                    got.append((address.version, int(address)))
+            known[field] = got
         return got
 
     def route_keys(self, signature: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -442,6 +512,10 @@ class Regex(FieldNode):
         long_line = _LONG_LINE.fullmatch(self.pattern)
         self._min_line = int(long_line.group(1)) if long_line else -1
 
+    def in_re2(self) -> bool:
+        """Whether `match` asks RE2 (a long-line pattern is answered without it)."""
+        return self._min_line < 0
+
     def match(self, view: EventView) -> bool:
         if self._min_line >= 0:  # what RE2 would answer (`.` is any character but a newline)
             size = self._min_line
@@ -459,8 +533,9 @@ class NumEq(FieldNode):
     number: int | float
 
     def match(self, view: EventView) -> bool:
-        for value in scalars_of(view.flat.get(self.field)):  # noqa: SIM110
-            if number_of(value) == self.number:
+        number = self.number
+        for value in view.numbers(self.field):  # noqa: SIM110
+            if value == number:
                 return True
         return False
 
@@ -514,10 +589,7 @@ class Compare(FieldNode):
     def match(self, view: EventView) -> bool:
         op = self.op
         ref = self.number
-        for value in scalars_of(view.flat.get(self.field)):
-            n = number_of(value)
-            if n is None:
-                continue
+        for n in view.numbers(self.field):
             if (
                 (op is CompareOp.LT and n < ref)
                 or (op is CompareOp.LTE and n <= ref)
@@ -532,23 +604,23 @@ class Compare(FieldNode):
 @dataclass(slots=True, eq=False)
 class Cidr(FieldNode):
     cidr: str
-    _network: ipaddress.IPv4Network | ipaddress.IPv6Network = dataclasses.field(init=False, repr=False)
+    _version: int = dataclasses.field(init=False, repr=False)
+    _mask: int = dataclasses.field(init=False, repr=False)
+    _base: int = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._network = ipaddress.ip_network(self.cidr, strict=False)
+        network = ipaddress.ip_network(self.cidr, strict=False)
+        # `address in network` as `ipaddress` computes it, on the integers `view.addresses` gives
+        self._version = network.version
+        self._mask = int(network.netmask)
+        self._base = int(network.network_address)
 
     def match(self, view: EventView) -> bool:
-        network = self._network
-        for text in view.raw_strings(self.field):
-            if len(text) > 64:
-                continue
-            try:
-                address = ipaddress.ip_address(text.split("%", 1)[0].strip("[]"))
-            except ValueError:
-                continue
-            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-                address = address.ipv4_mapped
-            if address.version == network.version and address in network:
+        version = self._version
+        mask = self._mask
+        base = self._base
+        for address_version, address in view.addresses(self.field):
+            if address_version == version and address & mask == base:
                 return True
         return False
 

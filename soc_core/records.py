@@ -32,6 +32,14 @@ def record_id(source_id: str, payload: bytes | str, shipper_id: str | None = Non
     return hashlib.blake2b(source_id.encode() + b"\x00" + body, digest_size=16).hexdigest()
 
 
+def record_id_hasher(source_id: str, shipper_prefix: str) -> hashlib.blake2b:
+    """`record_id`'s hash fed up to `shipper_prefix` (the same bytes): the id of a record whose
+    shipper id is `shipper_prefix + suffix`, `record_id(source_id, _, shipper_prefix + suffix)`,
+    is also `h = hasher.copy(); h.update(suffix.encode()); h.hexdigest()`, which a reader of many
+    records with one prefix (a file's path, then the record's number) uses to hash it once."""
+    return hashlib.blake2b(source_id.encode() + b"\x00id:" + shipper_prefix.encode(), digest_size=16)
+
+
 class RawRecord(BaseModel):
     """One record as a receiver accepted it, with its attribution."""
 

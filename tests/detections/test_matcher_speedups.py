@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,29 @@ import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detections.compiler import regex_atoms
 from detections.engine import DetectionEngine
-from detections.index import FEW_LITERALS, SCAN_MEMO_CHARS, FieldScan, ScanMemo
+from detections.index import FEW_LITERALS, SCAN_MEMO_CHARS, FieldScan, RegexScan, ScanMemo
 from detections.loader import RuleFile, load_file
-from detections.matchers import EventView, Regex, re2_compile, re2_tester
+from detections.matchers import (
+    And,
+    Cidr,
+    Compare,
+    CompareOp,
+    EventView,
+    Not,
+    NumEq,
+    Or,
+    Regex,
+    Selection,
+    StrAny,
+    ip_address_of,
+    number_of,
+    re2_compile,
+    re2_set,
+    re2_tester,
+    scalars_of,
+)
 from tests.detections.conftest import EngineFactory, proc_rule
 
 LINES = st.text(alphabet=st.sampled_from(["a", "é", " ", "\n", "\r", "\t", "\u4e00"]), max_size=40)
@@ -205,3 +225,164 @@ def test_prefilter_remembers_the_elements_of_an_array_value(make_engine: EngineF
         for scan in bucket.scans
     ]
     assert any(memo.get("cmd /c NEEDLE3") and "nothing" in memo for memo in memos)
+
+
+REGEXES = ["a", "^a", "a$", "(?i)é+", "b.a", r"\w+`(?:\w+|-|.)`[\w+|\s]", "(a|b)(c)?", "^$", "[^a]", r"\d{2}"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(patterns=st.lists(st.sampled_from(REGEXES), min_size=1, max_size=6, unique=True), text=TEXTS)
+def test_re2_set_answers_each_regex_as_its_own_tester(patterns: list[str], text: str) -> None:
+    """One RE2 set of several regexes lists exactly the ones their own testers find in the text."""
+    found = re2_set(patterns).Match(text.encode())
+    assert sorted(found) == [n for n, p in enumerate(patterns) if re2_tester(p).Match(text.encode())]
+
+
+def test_re2_set_refuses_what_re2_refuses() -> None:
+    with pytest.raises(re2.error):
+        re2_set(["a", "(?<=a)b"])
+
+
+def test_regex_atoms_are_the_regexes_a_match_needs() -> None:
+    """The regexes one of which must match for the node to match; None when a branch needs none
+    (a string, a long-line pattern answered without RE2)."""
+    one, two, other = Regex("f", "x\\d"), Regex("f", "y+z"), Regex("g", "q.q")
+    literal = StrAny("f", cased=False, contains=("abc",))
+    assert regex_atoms(Selection("s", Or((one, two)))) == frozenset({("f", "x\\d"), ("f", "y+z")})
+    assert regex_atoms(And((Selection("s", Or((one, two))), other))) == frozenset({("g", "q.q")})
+    with_filter = And((Selection("s", one), Not(Selection("filter", other))))
+    assert regex_atoms(with_filter) == frozenset({("f", "x\\d")})
+    assert regex_atoms(Or((one, literal))) is None
+    assert regex_atoms(Not(one)) is None
+    assert regex_atoms(Regex("f", ".{1000,}")) is None
+
+
+def test_regex_scan_answers_the_rules_of_the_regexes_found() -> None:
+    scan = RegexScan("f", {"a+b": (1, 4), "c\\d": (2,), "^z": (4, 7)})
+    assert scan.scan("xxaab c1") == (1, 2, 4)
+    assert scan.scan("zc") == (4, 7)
+    assert scan.scan("nothing") == ()
+    assert scan.scan("xxaab c1") == (1, 2, 4)  # from the memo
+    assert scan.scan("\ud800 lone surrogate") == (1, 2, 4, 7)  # not for RE2: every rule decides
+
+
+REGEX_RULES = [
+    "selection:\n    CommandLine|re: '\\s[a-f0-9]{8}\\s'\ncondition: selection",
+    "selection:\n    CommandLine|re:\n        - 'x\\dy'\n        - 'q\\d\\dq'\ncondition: selection",
+    "selection:\n    CommandLine|re: '^\\d+$'\nfilter:\n    Image|endswith: '\\a.exe'\n"
+    "condition: selection and not filter",
+    "selection:\n    CommandLine|re: '(?i)^CMD'\n    ParentImage|re: 'p\\.exe$'\ncondition: selection",
+    "selection:\n    CommandLine|contains: 'needle'\ncondition: selection",
+]
+
+COMMAND_LINES = st.text(
+    alphabet=st.sampled_from([*"xyq12 abcmdCMD", "\ud800"]),
+    max_size=14,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    command_line=COMMAND_LINES,
+    image=st.sampled_from(["c:\\a.exe", "c:\\b.exe"]),
+    parent=st.sampled_from(["c:\\p.exe", "c:\\q.exe"]),
+)
+def test_regex_prefilter_never_changes_what_fires(
+    regex_engine: DetectionEngine, command_line: str, image: str, parent: str
+) -> None:
+    """The regex-only rules, filtered by their bucket's RE2 set, fire exactly when the full
+    evaluation of every rule (`explain`, no prefilter) says they match."""
+    event = {
+        "winlog.channel": "Microsoft-Windows-Sysmon/Operational",
+        "event.code": "1",
+        "winlog.event_data.CommandLine": command_line,
+        "winlog.event_data.Image": image,
+        "winlog.event_data.ParentImage": parent,
+    }
+    fired = sorted(m.rule.id for m in regex_engine.match(dict(event)))
+    expected = sorted(r.rule.id for r in regex_engine.explain(dict(event)).matched)
+    assert fired == expected
+
+
+@pytest.fixture(scope="module")
+def regex_engine(tmp_path_factory: pytest.TempPathFactory) -> DetectionEngine:
+    folder = tmp_path_factory.mktemp("regex-rules")
+    for n, detection in enumerate(REGEX_RULES):
+        text = proc_rule(detection, rule_id=f"00000000-0000-4000-8000-{n:012d}")
+        (folder / f"rule{n}.yml").write_text(text, encoding="utf-8")
+    return DetectionEngine.from_folders([folder])
+
+
+def test_regex_only_rules_are_evaluated_only_when_their_regex_is_found(regex_engine: DetectionEngine) -> None:
+    """Rules without a literal but with necessary regexes are not evaluated on an event where RE2
+    finds none of them (one set call per value instead of one call per regex and rule)."""
+    base = {
+        "winlog.channel": "Microsoft-Windows-Sysmon/Operational",
+        "event.code": "1",
+        "winlog.event_data.Image": "c:\\b.exe",
+        "winlog.event_data.ParentImage": "c:\\q.exe",
+    }
+    before = {s.rule_id: s.evaluations for s in regex_engine.stats()}
+    assert regex_engine.match(base | {"winlog.event_data.CommandLine": "nothing to see"}) == []
+    fired = regex_engine.match(base | {"winlog.event_data.CommandLine": "run q12q now"})
+    after = {s.rule_id: s.evaluations for s in regex_engine.stats()}
+    evaluated = sorted(rule_id[-1] for rule_id in after if after[rule_id] != before.get(rule_id, 0))
+    assert [m.rule.id[-1] for m in fired] == ["1"]
+    assert evaluated == ["1"]
+
+
+def _in_network(cidr: str, texts: tuple[str, ...]) -> bool:
+    """What a `Cidr` node answers, by `ipaddress` itself: some string names an address
+    (`ip_address_of`) that the network holds."""
+    network = ipaddress.ip_network(cidr, strict=False)
+    addresses = [ip_address_of(text) for text in texts]
+    return any(a is not None and a.version == network.version and a in network for a in addresses)
+
+
+ADDRESSES = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=4).map(lambda a: f"::ffff:{a}"),
+    st.ip_addresses(v=6).map(lambda a: f"[{a}]%eth0"),
+    st.sampled_from(["", "-", "10.0.0", "fe80::1%12", "999.1.1.1", "1" * 70]),
+)
+NETWORKS = st.sampled_from(
+    [
+        *("10.0.0.0/8", "172.16.0.0/12", "0.0.0.0/32", "255.255.255.255/32", "0.0.0.0/0", "10.1.2.3/8"),
+        *("::1/128", "fe80::/10", "fc00::/7", "::/0", "::ffff:0:0/96", "2001:db8::/32"),
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(cidr=NETWORKS, values=st.lists(ADDRESSES, max_size=3))
+def test_cidr_on_the_views_parsed_addresses_answers_as_ipaddress(cidr: str, values: list[str]) -> None:
+    """A `Cidr` node reads the addresses its event view parsed once, as integers: the same answer
+    as `ipaddress`'s `address in network` on each string, for any network and any text."""
+    view = EventView({"f": values[0] if len(values) == 1 else values})
+    assert Cidr(field="f", cidr=cidr).match(view) is _in_network(cidr, view.raw_strings("f"))
+    assert Cidr(field="f", cidr=cidr).match(view) is _in_network(cidr, view.raw_strings("f"))  # memo
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    number=st.sampled_from([0, 3, 443, -1, 2.5, 10**20]),
+    value=st.one_of(
+        st.sampled_from(["443", " 3 ", "0x1bb", "2.5", "nan", "inf", "", "x", "1e400", True, None]),
+        st.integers(-5, 500),
+        st.floats(allow_nan=True),
+        st.lists(st.sampled_from(["443", 3, "abc", 2.5]), max_size=3),
+    ),
+)
+def test_numeric_nodes_on_the_views_numbers_answer_as_number_of(number: float, value: Any) -> None:
+    """`NumEq` and `Compare` read the numbers the view reads once per field: the same answers as
+    `number_of` on each scalar of the value."""
+    view = EventView({"f": value})
+    numbers = [n for n in (number_of(v) for v in scalars_of(value)) if n is not None]
+    assert NumEq(field="f", number=number).match(view) is any(n == number for n in numbers)
+    assert Compare(field="f", op=CompareOp.LT, number=number).match(view) is any(n < number for n in numbers)
+    assert Compare(field="f", op=CompareOp.GTE, number=number).match(view) is any(
+        n >= number for n in numbers
+    )
+    assert Compare(field="f", op=CompareOp.NEQ, number=number).match(view) is any(
+        n != number for n in numbers
+    )

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from normalizers.evtx_file import ReadStats, iter_records
+from normalizers.evtx_file import ReadStats, iter_identified, iter_records
 from normalizers.stage import NormalizeStage
 from soc_core.event import Event
 from soc_core.records import DeadLetter, RawRecord, record_id
@@ -125,3 +125,18 @@ def test_a_file_that_is_not_evtx_is_reported(tmp_path: Path) -> None:
     missing = ReadStats()
     assert list(iter_records(tmp_path / "absent.evtx", missing)) == []
     assert missing.file_error
+
+
+def test_identified_records_carry_the_ids_of_their_shipper_ids() -> None:
+    """`iter_identified` hashes a file's path once: each record's id is still `record_id` of its
+    shipper id `<path>:<n>` (what `socpipe detect` gives the records of an `.evtx` file)."""
+    files = _files()
+    for path in (files[0], files[len(files) // 2], files[-1]):
+        stats = ReadStats()
+        identified = list(iter_identified(path, f"cli:{path.name}", stats))
+        payloads = list(iter_records(path))
+        assert [payload for _, payload in identified] == payloads and stats.records == len(payloads)
+        source = f"cli:{path.name}"
+        assert [rid for rid, _ in identified] == [
+            record_id(source, payload, shipper_id=f"{path}:{n}") for n, payload in enumerate(payloads)
+        ]
