@@ -401,15 +401,7 @@ class SuppressingDetect:
                     suppressor.withdraw(draft.offer)
                     raise
             else:
-                out.append(
-                    AlertRepeat(
-                        alert_id=update.alert_id,
-                        first_seen=update.first_seen,
-                        count=update.count,
-                        last_seen=update.last_seen,
-                        event_id=update.event_id,
-                    )
-                )
+                out.append(update.as_repeat())
         if hits and self.correlate is not None:
             out += self.correlate(hits)
         return out

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from soc_core.alert import Alert, repeat_key
+from soc_core.alert import Alert, AlertRepeat, repeat_key
 from soc_core.errors import StoreError
 from soc_core.open_alerts import OpenAlert, OpenAlertLookup
 
@@ -60,6 +60,16 @@ class AlertUpdate:
     first_seen: datetime
     last_seen: datetime
     event_id: str | None
+
+    def as_repeat(self) -> AlertRepeat:
+        """What the stages publish and the stores fold into the open alert."""
+        return AlertRepeat(
+            alert_id=self.alert_id,
+            first_seen=self.first_seen,
+            count=self.count,
+            last_seen=self.last_seen,
+            event_id=self.event_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)

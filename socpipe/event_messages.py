@@ -10,7 +10,8 @@ source's events stay in order on one partition.
 
 Readers take either shape: an array, or one event object (what a tool writing to the topic by hand
 sends, and what the topic held before). One element that is not an event is a dead letter of its
-own, with its position in the message; the rest of the message is processed.
+own, with its position in the message (`socpipe.workers.undecodable`); the rest of the message is
+processed.
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from soc_core.bus import KeyValue, Message
 from soc_core.guards import ENVELOPE_DEPTH, loads_checked
-from soc_core.records import DeadLetter, pack_arrays
+from soc_core.records import pack_arrays
 
 #: Bytes of events one message carries at most (an event larger than this travels alone).
 EVENT_BATCH_BYTES = 1024 * 1024
@@ -54,19 +53,3 @@ def event_document(item: Any) -> dict[str, Any]:
     if type(item) is not dict:
         raise ValueError(f"an event (a JSON object) expected, got {type(item).__name__}")
     return item
-
-
-def element_deadletter(message: Message, position: int, item: Any, stage: str, exc: Exception) -> DeadLetter:
-    """The dead letter of one element of an events message, where it was and why it was refused."""
-    where = f"{message.topic}/{message.partition}@{message.offset}#{position}"
-    try:
-        raw = orjson.dumps(item).decode()
-    except TypeError:  # orjson.JSONEncodeError: beyond what can be written again; keep the message
-        raw = message.value.decode("utf-8", "replace")
-    return DeadLetter(
-        id=f"{stage}-{where}",
-        stage=stage,
-        reason=f"undecodable event at {where}: {exc}"[:2000],
-        raw=raw,
-        source_id=message.key.decode("utf-8", "replace") if message.key else None,
-    )

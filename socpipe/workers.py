@@ -23,6 +23,7 @@ keyed by "<correlation id>|<group key>", for the correlate worker (`socpipe.corr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import signal
@@ -55,7 +56,7 @@ from soc_core.pipeline import (
 from soc_core.records import DeadLetter, RawRecord, raw_records_of, record_id
 from soc_core.settings import Settings
 from soc_core.store import Store
-from socpipe.event_messages import element_deadletter, encode_event_messages, event_document, event_documents
+from socpipe.event_messages import encode_event_messages, event_document, event_documents
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,28 @@ DeadLetterSink = Callable[[Sequence[DeadLetter]], object]
 UNDECODABLE = (ValidationError, ValueError, RecordRefused)
 
 
-def undecodable(message: Message, stage: str, exc: Exception, *, what: str = "undecodable") -> DeadLetter:
-    raw = message.value.decode("utf-8", "replace")
+def undecodable(
+    message: Message,
+    stage: str,
+    exc: Exception,
+    *,
+    what: str = "undecodable",
+    position: int | None = None,
+    item: object = None,
+) -> DeadLetter:
+    """The dead letter of a message a stage could not take, or of its element at `position` (one
+    event of a `soc.events` array, `item`), saying where it was and why."""
     where = f"{message.topic}/{message.partition}@{message.offset}"
+    raw = message.value.decode("utf-8", "replace")
+    if position is not None:
+        where += f"#{position}"
+        # orjson.JSONEncodeError (a TypeError): beyond what can be written again; keep the message
+        with contextlib.suppress(TypeError):
+            raw = orjson.dumps(item).decode()
     return DeadLetter(
         id=f"{stage}-{where}",
         stage=stage,
-        reason=f"{what} record at {where}: {exc}"[:2000],
+        reason=f"{what} {'event' if position is not None else 'record'} at {where}: {exc}"[:2000],
         raw=raw,
         source_id=message.key.decode("utf-8", "replace") if message.key else None,
     )
@@ -112,7 +128,7 @@ def decode_events(
             try:
                 events.append(Event.from_doc(event_document(item)))
             except UNDECODABLE as exc:
-                failed.append(element_deadletter(m, position, item, stage, exc))
+                failed.append(undecodable(m, stage, exc, position=position, item=item))
     return events
 
 

@@ -42,15 +42,7 @@ def _reference(engine: DetectionEngine, events: list[Event]) -> list[list[Alert 
             if isinstance(outcome, NewAlert):
                 decided.append(outcome.alert)
             else:
-                decided.append(
-                    AlertRepeat(
-                        alert_id=outcome.alert_id,
-                        first_seen=outcome.first_seen,
-                        count=outcome.count,
-                        last_seen=outcome.last_seen,
-                        event_id=outcome.event_id,
-                    )
-                )
+                decided.append(outcome.as_repeat())
         out.append(decided)
     return out
 
