@@ -11,7 +11,8 @@ source's events stay in order on one partition.
 Readers take either shape: an array, or one event object (what a tool writing to the topic by hand
 sends, and what the topic held before). One element that is not an event is a dead letter of its
 own, with its position in the message (`socpipe.workers.undecodable`); the rest of the message is
-processed.
+processed. A message nested deeper than an event may be (which the normalize worker never writes:
+it refuses such records) is refused whole, as one dead letter.
 """
 
 from __future__ import annotations
