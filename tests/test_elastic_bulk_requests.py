@@ -9,8 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elastic_transport import ConnectionError as TransportConnectionError
+from elasticsearch import BadRequestError
 
+from soc_core.errors import StoreError
 from soc_core.settings import Mode, Settings, StoreSettings
 from soc_core.store import EventQuery
 from socpipe.runtime import build_backend
@@ -86,3 +89,19 @@ def test_the_setting_reaches_the_workers_store(servers: Servers, prefix: str) ->
     assert isinstance(backend, ElasticBackend) and backend.store.bulk_requests == 4
     backend.client.indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)
     backend.client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}*")
+
+
+def test_a_request_refused_outright_is_a_store_error_with_its_cause(
+    store: ElasticStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meta = ApiResponseMeta(
+        status=400, http_version="1.1", headers=HttpHeaders(), duration=0.0, node=NodeConfig("http", "h", 1)
+    )
+
+    def refusing(*, operations: list[Any], **kwargs: Any) -> Any:
+        raise BadRequestError("test: malformed bulk body", meta, {"error": "parse"})
+
+    monkeypatch.setattr(store.es, "bulk", refusing)
+    with pytest.raises(StoreError, match="bulk request refused") as caught:
+        store.put_events([make_event(n) for n in range(3 * BULK_MIN_ITEMS)])
+    assert isinstance(caught.value.__cause__, BadRequestError)

@@ -455,7 +455,11 @@ class ElasticStore:
         except ApiError as exc:
             if exc.status_code in (429, 503):
                 return _Retryable(str(exc))
-            return StoreError(f"bulk request refused: {exc}")
+            refused = StoreError(
+                f"bulk request refused: {exc}", prefix=self.prefix, status=str(exc.status_code)
+            )
+            refused.__cause__ = exc
+            return refused
 
     def put_events(self, events: Sequence[Event]) -> WriteResult:
         return self._bulk_create((self.event_index(e.timestamp), e.id, _searchable_json(e)) for e in events)
