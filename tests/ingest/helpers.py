@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 import uvicorn
 
@@ -215,6 +217,20 @@ def consume_raw(bootstrap: str, topic: str, expected: int, timeout_s: float = 60
     """Every RawRecord on a raw topic (messages carry batches of records), once `expected` arrived."""
     values = consume(bootstrap, topic, expected, timeout_s, weight=lambda v: len(decode_raw_message(v)))
     return [r for v in values for r in decode_raw_message(v)]
+
+
+def _events_in(value: bytes) -> list[dict[str, Any]]:
+    doc = orjson.loads(value)
+    return doc if isinstance(doc, list) else [doc]
+
+
+def consume_events(
+    bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0
+) -> list[dict[str, Any]]:
+    """Every event document on `soc.events` (a message holds an array of one source's events, or one
+    event: socpipe/event_messages.py), once `expected` arrived."""
+    values = consume(bootstrap, topic, expected, timeout_s, weight=lambda v: len(_events_in(v)))
+    return [e for v in values for e in _events_in(v)]
 
 
 def consume(

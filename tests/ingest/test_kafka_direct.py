@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.ingest.helpers import consume, normalize_worker, require_tool, source, sqlite_registry
+from tests.ingest.helpers import consume_events, normalize_worker, require_tool, source, sqlite_registry
 from tests.servers import Servers
 
 pytestmark = pytest.mark.servers
@@ -46,9 +46,7 @@ def test_kcat_to_the_source_topic_is_normalized_with_the_topic_as_identity(
                 timeout=120,
             )
             assert out.returncode == 0, out.stderr
-            events = [
-                orjson.loads(v) for v in consume(servers.kafka_bootstrap, settings.stores.topic_events, n, 90)
-            ]
+            events = consume_events(servers.kafka_bootstrap, settings.stores.topic_events, n, 90)
     finally:
         store.close()
     assert len({e["event"]["id"] for e in events}) == n

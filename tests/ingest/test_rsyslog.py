@@ -21,6 +21,7 @@ from soc_core.settings import IngestSettings, Mode, Settings, StoreSettings
 from socpipe.runtime import KafkaSubmit
 from tests.ingest.helpers import (
     consume,
+    consume_events,
     consume_raw,
     make_pki,
     normalize_worker,
@@ -210,11 +211,13 @@ def test_rsyslog_omkafka_to_the_source_topic_reaches_the_normalize_worker(
             raw = consume(servers.kafka_bootstrap, topic, N, timeout_s=90)
             assert len(raw) >= N, rsyslog.text()
             assert sorted(v.decode().rsplit(" - ", 1)[-1].strip() for v in raw) == sorted(lines)
-            events = consume(servers.kafka_bootstrap, settings.stores.topic_events, N, timeout_s=90)
-            letters = consume(
-                servers.kafka_bootstrap, settings.stores.topic_deadletter, N - len(events), timeout_s=10
+            normalized = consume_events(
+                servers.kafka_bootstrap, settings.stores.topic_events, N, timeout_s=90
             )
-            out = [orjson.loads(v) for v in events + letters]
+            dead = consume(
+                servers.kafka_bootstrap, settings.stores.topic_deadletter, N - len(normalized), timeout_s=10
+            )
+            out = normalized + [orjson.loads(v) for v in dead]
     finally:
         store.close()
     assert len(out) >= N
