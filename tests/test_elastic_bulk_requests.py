@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import BadRequestError
 
@@ -91,17 +90,9 @@ def test_the_setting_reaches_the_workers_store(servers: Servers, prefix: str) ->
     backend.client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}*")
 
 
-def test_a_request_refused_outright_is_a_store_error_with_its_cause(
-    store: ElasticStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    meta = ApiResponseMeta(
-        status=400, http_version="1.1", headers=HttpHeaders(), duration=0.0, node=NodeConfig("http", "h", 1)
-    )
-
-    def refusing(*, operations: list[Any], **kwargs: Any) -> Any:
-        raise BadRequestError("test: malformed bulk body", meta, {"error": "parse"})
-
-    monkeypatch.setattr(store.es, "bulk", refusing)
+def test_a_request_refused_outright_is_a_store_error_with_its_cause(store: ElasticStore) -> None:
+    """A body Elasticsearch cannot frame (a document line broken by a newline) is refused whole (400)."""
+    broken = b'{"message":\n"split"}'
     with pytest.raises(StoreError, match="bulk request refused") as caught:
-        store.put_events([make_event(n) for n in range(3 * BULK_MIN_ITEMS)])
+        store._bulk_create([(store.event_index(make_event(0).timestamp), "broken-1", broken)])
     assert isinstance(caught.value.__cause__, BadRequestError)
