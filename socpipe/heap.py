@@ -14,8 +14,10 @@ still frees frozen objects that become unreferenced; only cycles among them woul
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
+from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -30,3 +32,22 @@ def freeze_startup_heap() -> int:
     frozen = gc.get_freeze_count()
     log.debug("froze %d startup objects out of garbage collection", frozen)
     return frozen
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector held off while a worker handles one batch, and let run after it.
+
+    A batch's events are thousands of parsed JSON containers that live until the batch is done:
+    collections triggered in the middle of it walked them again and again (frozen heap or not),
+    about a tenth of the index and detect workers' CPU (a real handler on captured `soc.events`
+    messages, collector on and off). They are acyclic and freed by reference counting when the
+    batch ends; whatever cycles a batch leaves are collected after it, as before. A collector
+    already disabled by the caller is left so."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

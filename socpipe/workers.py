@@ -57,6 +57,7 @@ from soc_core.records import DeadLetter, RawRecord, raw_records_of, record_id
 from soc_core.settings import Settings
 from soc_core.store import Store
 from socpipe.event_messages import encode_event_messages, event_document, event_documents
+from socpipe.heap import collector_paused
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,8 @@ class StageWorker:
         """Handle `messages`; on an unexpected error, split them until the failing message is
         alone, and dead-letter it (see the module docstring)."""
         try:
-            self.handle(messages)
+            with collector_paused():  # only the handling: a retried failure's cycles are collected
+                self.handle(messages)
         except (BusError, StoreError):
             raise
         except Exception as exc:

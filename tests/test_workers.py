@@ -3,6 +3,7 @@ once it is handled, and leaves it uncommitted (to be replayed) when asked to sto
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Sequence
 
@@ -178,3 +179,45 @@ def test_a_failed_poll_is_retried_not_a_crash() -> None:
     assert stop.pauses == [0.5, 1.0, 2.0]
     assert handle.calls == 1 and worker.batches == 1
     assert _uncommitted(bus, "g6") == 0
+
+
+class CollectorWatchingStop(PausingStop):
+    """Also records whether the cyclic collector runs during each pause between tries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.collector_on: list[bool] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.collector_on.append(gc.isenabled())
+        return super().wait(timeout)
+
+
+def test_the_collector_is_held_off_during_a_batch_only_and_a_failure_leaves_it_on() -> None:
+    """The handler runs with the cyclic collector paused (collections in the middle of a batch
+    walked its live events again and again); it runs again between batches and after a failed
+    try, so a retried failure's exception cycles do not pile up; a collector the process had
+    disabled stays disabled."""
+    bus, stop = _bus(), CollectorWatchingStop()
+    seen: list[bool] = []
+
+    class Recording(Failing):
+        def __call__(self, messages: Sequence[Message]) -> None:
+            seen.append(gc.isenabled())
+            super().__call__(messages)
+
+    handle = Recording(stop, failures=1, error=StoreError("test: store down"))
+    assert gc.isenabled()
+    StageWorker("gc-test", bus.consumer([TOPIC], "g-gc"), handle, stop=stop).run()
+    assert seen == [False, False]  # the failed try and the one that succeeded
+    assert stop.collector_on == [True]  # the pause before the retry
+    assert gc.isenabled()
+
+    gc.disable()
+    try:
+        bus2, stop2 = _bus(), PausingStop()
+        handled = Failing(stop2, failures=0, error=ValueError())
+        StageWorker("gc-test-off", bus2.consumer([TOPIC], "g-gc2"), handled, stop=stop2).run()
+        assert handled.calls == 1 and not gc.isenabled()
+    finally:
+        gc.enable()
