@@ -199,6 +199,47 @@ class CpuBudget:
         self.group.rmdir()
 
 
+class CorePlan:
+    """Elasticsearch on cores of its own, everything else on the others, in both phases (CPU
+    affinity: `taskset -a` on every thread of the servers, this process's own for the API, the
+    workers and the client it starts).
+
+    What `CpuBudget` means to imitate (a deployment gives Elasticsearch nodes of its own, so the
+    ratio asks how much of its capacity the pipeline turns into searchable events), without the
+    quota's stalls: a core is the unit a node has, and nothing throttles a pinned thread. Kafka
+    goes with the pipeline (on a deployment it has nodes of its own too: a pessimistic choice)."""
+
+    def __init__(self, es_cores: set[int]) -> None:
+        machine = os.sched_getaffinity(0)
+        self.es_cores = es_cores
+        self.others = machine - es_cores
+        if not es_cores <= machine or not self.others:
+            raise SystemExit(
+                f"--es-cores {sorted(es_cores)}: cores of {sorted(machine)}, leaving one at least"
+            )
+        self.machine = machine
+        self.pids = server_pids()
+        self._pin(self.pids["elasticsearch"], es_cores)
+        self._pin(self.pids["kafka"], self.others)
+        os.sched_setaffinity(0, self.others)  # this process; what it starts afterwards inherits it
+
+    @staticmethod
+    def _pin(pid: int, cores: set[int]) -> None:
+        subprocess.run(
+            ["taskset", "-a", "-p", "-c", ",".join(map(str, sorted(cores))), str(pid)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def describe(self) -> dict[str, list[int]]:
+        return {"elasticsearch": sorted(self.es_cores), "pipeline_kafka_and_client": sorted(self.others)}
+
+    def release(self) -> None:
+        for pid in self.pids.values():
+            self._pin(pid, self.machine)
+        os.sched_setaffinity(0, self.machine)
+
+
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -747,6 +788,12 @@ def main() -> None:
         help="hold Elasticsearch to this many CPUs in both phases (cgroup quota, root; see CpuBudget)",
     )
     parser.add_argument(
+        "--es-cores",
+        type=lambda text: {int(c) for c in text.split(",")},
+        help="Elasticsearch on these CPUs (e.g. 0), the pipeline, Kafka and the client on the others, "
+        "in both phases (CPU affinity; see CorePlan)",
+    )
+    parser.add_argument(
         "--setting",
         action="append",
         default=[],
@@ -765,15 +812,22 @@ def main() -> None:
         parser.error(f"--setting takes SOC_* names: {bad}")
 
     servers = start_servers()
+    if args.es_cpus and args.es_cores:
+        parser.error("--es-cpus and --es-cores are two ways of the same thing: one of them")
     budget = CpuBudget(args.es_cpus, server_pids()["elasticsearch"]) if args.es_cpus else None
+    plan = CorePlan(args.es_cores) if args.es_cores else None
     try:
-        run_all(args, servers, settings)
+        run_all(args, servers, settings, plan)
     finally:
         if budget is not None:
             budget.release()
+        if plan is not None:
+            plan.release()
 
 
-def run_all(args: argparse.Namespace, servers: Servers, settings: dict[str, str]) -> None:
+def run_all(
+    args: argparse.Namespace, servers: Servers, settings: dict[str, str], plan: CorePlan | None = None
+) -> None:
     """Every replica count, Elasticsearch alone after the first, the results file and the table."""
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     data_dir = args.data_dir  # kept between runs: the compiled-rule cache (SigmaHQ compiles in ~10 s)
@@ -825,10 +879,16 @@ def run_all(args: argparse.Namespace, servers: Servers, settings: dict[str, str]
         "rules": "default: provincial pack + SigmaHQ corpus",
         "settings": settings,
         "elasticsearch_cpus": args.es_cpus,
+        "cores": plan.describe() if plan is not None else None,
         "targets": {"ratio_to_elasticsearch": TARGET_RATIO, "p99_alert_latency_half_load_s": TARGET_P99_S},
         "elasticsearch_alone": es_alone,
         "runs": results,
-        "note": "API, workers, Kafka, Elasticsearch and this client share the machine's cores",
+        "note": (
+            f"Elasticsearch on cores {plan.describe()['elasticsearch']}, the API, workers, Kafka and "
+            f"this client on {plan.describe()['pipeline_kafka_and_client']}, in both phases"
+            if plan is not None
+            else "API, workers, Kafka, Elasticsearch and this client share the machine's cores"
+        ),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(out, indent=2) + "\n")
