@@ -11,7 +11,8 @@ The schema is still declared once and enforced by pydantic, where data comes fro
 `Event.from_doc` / `Event.from_json` validate a document from a store, a Kafka topic, the API or
 an ECS payload against the TypedDicts below (typed ECS objects, any other ECS field kept
 verbatim; `event.category`/`type` and `host.ip` accept one string; numeric `event.code` becomes a
-string; a naive `@timestamp` is UTC) and raise `pydantic.ValidationError`. The normalize stage
+string; a naive `@timestamp` is UTC) and raise `pydantic.ValidationError` (the detect worker
+defers that to the events it alerts on: `UncheckedEvent`). The normalize stage
 validates parser output the same way (`validate_ecs`) unless the parser builds its documents from
 typed values only (see `normalizers.base.Normalizer.typed_output`).
 
@@ -371,6 +372,50 @@ class DeferredEvent(Event):
             return super().flat()
         self._flat = None
         return flat
+
+
+class UncheckedEvent(Event):
+    """An event as a topic delivered it, validated only when its document is read.
+
+    The detect worker matches every event of `soc.events` and alerts on about one in five: it
+    matches on the flat view of the document as it arrived (for what the normalize stage wrote,
+    the view of the validated document, value for value), and the document is validated as
+    `Event.from_doc` does only when the stage reads it, for the events that alert or feed a
+    correlation. One that fails raises `pydantic.ValidationError` there, which the stage makes
+    a dead letter; the index worker validates every event it stores, so a bad event that fires
+    nothing is a dead letter too, once. `arrived` is the document as it came (never changed)."""
+
+    __slots__ = ("_checked", "arrived")
+
+    def __init__(self, arrived: dict[str, Any]) -> None:
+        self._soc = None
+        self.arrived = arrived
+        self._checked: dict[str, Any] | None = None
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        doc = self._checked
+        if doc is None:
+            checked = Event.from_doc(self.arrived)
+            doc = self._checked = checked.doc
+            self._soc = checked._soc
+        return doc
+
+    @doc.setter
+    def doc(self, value: dict[str, Any]) -> None:
+        self._checked = value
+        self._soc = None
+
+    def flat(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        flatten_into(self.arrived if self._checked is None else self._checked, "", out)
+        return out
+
+    def arrived_id(self) -> str | None:
+        """The event id as it arrived, read without validating (for a dead letter's id)."""
+        meta = self.arrived.get("event")
+        found = meta.get("id") if isinstance(meta, dict) else None
+        return found if isinstance(found, str) else None
 
 
 def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+import orjson
+from pydantic import ValidationError
+
 from soc_core.alert import Alert, AlertRepeat
 from soc_core.errors import BusError, StoreError
-from soc_core.event import Event, utcnow
+from soc_core.event import Event, UncheckedEvent, utcnow
 from soc_core.metrics import (
     ALERTS_RAISED,
     DETECTION_LATENCY,
@@ -140,6 +143,8 @@ def _detect_one(detect: Detect) -> Callable[[Event], list[Alert | AlertRepeat] |
 
 def failed_event(event: Event, stage: str, exc: Exception) -> DeadLetter:
     """The dead letter of an event a stage failed on, with the exception as its reason (logged)."""
+    if isinstance(event, UncheckedEvent) and isinstance(exc, ValidationError):
+        return _invalid_event(event, stage, exc)
     log.error("stage %s failed on event %s", stage, event.event.get("id"), exc_info=exc)
     EVENTS_DROPPED.labels(stage, "failed").inc()
     try:
@@ -152,6 +157,23 @@ def failed_event(event: Event, stage: str, exc: Exception) -> DeadLetter:
         stage=stage,
         reason=f"{stage} failed: {type(exc).__name__}: {exc}"[:2000],
         raw=raw,
+    )
+
+
+def _invalid_event(event: UncheckedEvent, stage: str, exc: ValidationError) -> DeadLetter:
+    """The dead letter of an event from a topic that proved not to be one when a stage read it:
+    its document as it arrived, and why (counted as undecodable, like a message that does not
+    parse)."""
+    EVENTS_DROPPED.labels(stage, "undecodable").inc()
+    soc = event.arrived.get("soc")
+    source = soc.get("source") if isinstance(soc, dict) else None
+    source_id = source.get("id") if isinstance(source, dict) else None
+    return DeadLetter(
+        id=event.arrived_id() or "unknown",
+        source_id=source_id if isinstance(source_id, str) else None,
+        stage=stage,
+        reason=f"undecodable event: {exc}"[:2000],
+        raw=orjson.dumps(event.arrived).decode(),  # parsed JSON: it can be written again
     )
 
 

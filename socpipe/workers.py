@@ -41,7 +41,7 @@ from detections.correlation.hits import RuleHit
 from soc_core.alert import Alert, AlertRepeat
 from soc_core.bus import Bus, Consumer, Message
 from soc_core.errors import BusError, RecordRefused, SocError, StoreError
-from soc_core.event import Event
+from soc_core.event import Event, UncheckedEvent
 from soc_core.guards import ENVELOPE_DEPTH, check_size, loads_checked
 from soc_core.metrics import BATCH_SECONDS, EVENTS_DROPPED, STAGE_ERRORS
 from soc_core.pipeline import (
@@ -114,10 +114,12 @@ def decode_checked(message: Message, max_depth: int) -> dict[str, Any]:
 
 
 def decode_events(
-    messages: Sequence[Message], max_depth: int, stage: str, failed: list[DeadLetter]
+    messages: Sequence[Message], max_depth: int, stage: str, failed: list[DeadLetter], *, checked: bool = True
 ) -> list[Event]:
     """The events of `soc.events` messages (`socpipe.event_messages`), validated one by one: a
-    message that cannot be read, or one element that is not an event, is a dead letter in `failed`."""
+    message that cannot be read, or one element that is not an event, is a dead letter in `failed`.
+    `checked=False`: each element that is a JSON object is an `UncheckedEvent`, validated when its
+    document is read (the detect worker reads it for the events that alert)."""
     events: list[Event] = []
     for m in messages:
         try:
@@ -127,7 +129,8 @@ def decode_events(
             continue
         for position, item in enumerate(items):
             try:
-                events.append(Event.from_doc(event_document(item)))
+                doc = event_document(item)
+                events.append(Event.from_doc(doc) if checked else UncheckedEvent(doc))
             except UNDECODABLE as exc:
                 failed.append(undecodable(m, stage, exc, position=position, item=item))
     return events
@@ -323,7 +326,8 @@ def detect_handler(
         if hits is not None:
             hits.drain()  # a retried batch detects again: its hits are found again
         failed: list[DeadLetter] = []
-        events = decode_events(messages, max_depth, "detect", failed)
+        # matched as they arrived; only the events that alert are validated (`UncheckedEvent`)
+        events = decode_events(messages, max_depth, "detect", failed, checked=False)
         if failed:
             EVENTS_DROPPED.labels("detect", "undecodable").inc(len(failed))
         alerts, repeats = detect_batch(detect, events, failed)
