@@ -177,11 +177,15 @@ def _invalid_event(event: UncheckedEvent, stage: str, exc: ValidationError) -> D
     )
 
 
-def store_outcome(store: Store, outcome: BatchOutcome, stage: str = "index") -> WriteResult:
-    """Write dead letters, events and alerts; permanent write failures become dead letters too."""
+def store_outcome(
+    store: Store, outcome: BatchOutcome, stage: str = "index", *, events_written: WriteResult | None = None
+) -> WriteResult:
+    """Write dead letters, events and alerts; permanent write failures become dead letters too.
+    `events_written`: `outcome.events` were written already (streamed as they were decoded), with
+    this result."""
     EVENTS_RECEIVED.labels(stage).inc(len(outcome.events) + len(outcome.alerts))
     result = WriteResult()
-    result += store.put_events(outcome.events)
+    result += store.put_events(outcome.events) if events_written is None else events_written
     result += store.put_alerts(outcome.alerts)
     if outcome.repeats:
         store.record_repeats(outcome.repeats)

@@ -453,9 +453,10 @@ class StoreSettings(BaseSettings):
         default=DEFAULT_ES_BULK_REQUESTS,
         ge=1,
         le=16,
-        description="Bulk requests a batch of writes is sent as, at once (at least 250 documents each): "
-        "Elasticsearch indexes a request's documents for a shard on one write thread, so one request "
-        "a batch leaves its other threads idle while the index worker waits.",
+        description="Bulk requests in flight at once: a batch of writes streams out in requests of 500 "
+        "documents, each sent as soon as it is ready, so Elasticsearch indexes while the index worker "
+        "decodes the rest; it indexes a request's documents for a shard on one write thread, so "
+        "several at once keep its other threads busy.",
     )
     es_replicas: int = Field(
         default=0,

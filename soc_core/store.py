@@ -8,7 +8,7 @@ Adapters: `stores.elastic.store.ElasticStore` (distributed) and `stores.sqlite.s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -331,7 +331,8 @@ class EventStore(Protocol):
     def refresh(self) -> None:
         """Make recent writes visible to searches (a no-op where writes are immediately visible)."""
 
-    def put_events(self, events: Sequence[Event]) -> WriteResult: ...
+    def put_events(self, events: Iterable[Event]) -> WriteResult:
+        """Write `events` (taken once, in order: a store may start writing before the last is made)."""
 
     def put_deadletters(self, letters: Sequence[DeadLetter]) -> WriteResult: ...
 

@@ -29,7 +29,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 from typing import Any
 
@@ -353,8 +353,17 @@ def index_handler(settings: Settings, store: Store) -> Handler:
 
     def handle(messages: Sequence[Message]) -> None:
         outcome = BatchOutcome()
-        events = [m for m in messages if m.topic == settings.stores.topic_events]
-        outcome.events = decode_events(events, max_depth, "index", outcome.deadletters)
+        event_messages = [m for m in messages if m.topic == settings.stores.topic_events]
+
+        def decoded() -> Iterator[Event]:
+            """Each message's events as it is decoded: the store starts writing the first ones
+            while the rest are decoded (`ElasticStore._bulk_create`)."""
+            for m in event_messages:
+                events = decode_events([m], max_depth, "index", outcome.deadletters)
+                outcome.events.extend(events)
+                yield from events
+
+        written = store.put_events(decoded())
         for m in messages:
             if m.topic == settings.stores.topic_events:
                 continue
@@ -369,7 +378,7 @@ def index_handler(settings: Settings, store: Store) -> Handler:
                     outcome.deadletters.append(DeadLetter.model_validate(doc))
             except UNDECODABLE as exc:
                 outcome.deadletters.append(undecodable(m, "index", exc))
-        store_outcome(store, outcome, stage="index")
+        store_outcome(store, outcome, stage="index", events_written=written)
 
     return handle
 

@@ -47,7 +47,7 @@ class ElasticBackend:
         """A client for `url` (with `auth` on a secured cluster); no request is made until an adapter
         is used. `shards`, `replicas` and `refresh_interval` apply to the indices created from now on
         (`SOC_ES_SHARDS`, `SOC_ES_REPLICAS`, `SOC_ES_REFRESH_INTERVAL`); `bulk_requests`: how many
-        requests a batch of writes goes out as (`SOC_ES_BULK_REQUESTS`)."""
+        bulk requests a batch of writes keeps in flight (`SOC_ES_BULK_REQUESTS`)."""
         client = connect(url, read_retry_s=read_retry_s, auth=auth)
         return cls(
             client,

@@ -12,10 +12,12 @@
 from __future__ import annotations
 
 import base64
+from collections import deque
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +208,9 @@ def index_settings(
 INDEX_SETTINGS: dict[str, Any] = index_settings()
 
 
-#: A batch is not split into bulk requests of fewer items than this (the requests' own cost).
+#: Documents per bulk request as a batch streams out (what Elasticsearch alone is measured with in
+#: `bench/bench_e2e.py`); resent items are not split into requests of fewer than `BULK_MIN_ITEMS`.
+BULK_ITEMS = 500
 BULK_MIN_ITEMS = 250
 
 
@@ -384,14 +388,16 @@ class ElasticStore:
     def _bulk_create(self, docs: Iterable[tuple[str, str, dict[str, Any] | bytes]]) -> WriteResult:
         """Create each (index, id, document) that is not there yet; a document may be its JSON.
 
-        A batch goes out as up to `bulk_requests` requests at once: Elasticsearch indexes one
-        request's items for a shard on one write thread, so a whole batch in one request kept the
-        index worker waiting on one thread while the others idled (`bench/bench_e2e.py`).
-        """
-        pending = list(docs)
+        `docs` is taken as it comes, `BULK_ITEMS` at a time, each slice sent as soon as it is
+        ready with up to `bulk_requests` requests in flight: Elasticsearch indexes the first
+        documents of a batch while the rest are still being decoded and written out (the index
+        worker hands its events over as it decodes them), where a batch sent whole left it idle
+        for the worker's share of every batch; and it indexes one request's items for a shard on
+        one write thread, so several requests at once keep its other threads busy
+        (`bench/bench_e2e.py`). Items refused for now (429, unavailable) are sent again, with
+        backoff; a request refused outright is a `StoreError`."""
         result = WriteResult()
-        if not pending:
-            return result
+        pending: list[tuple[str, str, dict[str, Any] | bytes]] | None = None  # None: not sent yet
 
         @retry(
             retry=retry_if_exception_type(_Retryable),
@@ -401,22 +407,17 @@ class ElasticStore:
         )
         def attempt() -> None:
             nonlocal pending
-            chunks = self._bulk_chunks(pending)
-            if len(chunks) == 1:
-                answers = [self._send_bulk(chunks[0])]
-            else:
-                answers = list(self._bulk_pool().map(self._send_bulk, chunks))
             retry_later: list[tuple[str, str, dict[str, Any] | bytes]] = []
-            refused: StoreError | None = None
-            for chunk, answer in zip(chunks, answers, strict=True):
-                if isinstance(answer, _Retryable):
-                    retry_later.extend(chunk)
-                elif isinstance(answer, StoreError):
-                    refused = answer
-                else:
-                    retry_later.extend(_account(answer, chunk, result))
-            if refused is not None:
-                raise refused
+            if pending is None:
+                self._stream_bulk(docs, result, retry_later)
+            else:
+                chunks = self._bulk_chunks(pending)
+                answers = list(self._bulk_pool().map(self._send_bulk, chunks))
+                refused = None
+                for chunk, answer in zip(chunks, answers, strict=True):
+                    refused = _settle(answer, chunk, result, retry_later) or refused
+                if refused is not None:
+                    raise refused
             pending = retry_later
             if pending:
                 raise _Retryable(f"{len(pending)} bulk items to retry")
@@ -426,6 +427,32 @@ class ElasticStore:
         except _Retryable as exc:
             raise StoreError(f"Elasticsearch kept refusing writes: {exc}", prefix=self.prefix) from exc
         return result
+
+    def _stream_bulk(
+        self,
+        docs: Iterable[tuple[str, str, dict[str, Any] | bytes]],
+        result: WriteResult,
+        retry_later: list[tuple[str, str, dict[str, Any] | bytes]],
+    ) -> None:
+        """`docs` sent in slices of `BULK_ITEMS` as they come, `bulk_requests` at once; answers
+        counted into `result`, the items to send again into `retry_later`. A request refused
+        outright raises once every request in flight has answered, as does whatever went wrong
+        while `docs` were produced (every request sent is counted first)."""
+        refused: StoreError | None = None
+        in_flight: deque[tuple[list[tuple[str, str, dict[str, Any] | bytes]], Future[Any]]] = deque()
+        items = iter(docs)
+        try:
+            while chunk := list(islice(items, BULK_ITEMS)):
+                while len(in_flight) >= self.bulk_requests:
+                    sent, answer = in_flight.popleft()
+                    refused = _settle(answer.result(), sent, result, retry_later) or refused
+                in_flight.append((chunk, self._bulk_pool().submit(self._send_bulk, chunk)))
+        finally:
+            while in_flight:
+                sent, answer = in_flight.popleft()
+                refused = _settle(answer.result(), sent, result, retry_later) or refused
+        if refused is not None:
+            raise refused
 
     def _bulk_chunks(
         self, pending: list[tuple[str, str, dict[str, Any] | bytes]]
@@ -461,7 +488,8 @@ class ElasticStore:
             refused.__cause__ = exc
             return refused
 
-    def put_events(self, events: Sequence[Event]) -> WriteResult:
+    def put_events(self, events: Iterable[Event]) -> WriteResult:
+        """Streams: each slice of `events` goes out as soon as it is ready (`_bulk_create`)."""
         return self._bulk_create((self.event_index(e.timestamp), e.id, _searchable_json(e)) for e in events)
 
     def put_alerts(self, alerts: Sequence[Alert]) -> WriteResult:
@@ -1476,6 +1504,23 @@ def _unb64(cursor: str) -> Any:
         return orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError) as exc:
         raise StoreError("invalid paging cursor", cursor=cursor) from exc
+
+
+def _settle(
+    answer: dict[str, Any] | _Retryable | StoreError,
+    chunk: list[tuple[str, str, dict[str, Any] | bytes]],
+    result: WriteResult,
+    retry_later: list[tuple[str, str, dict[str, Any] | bytes]],
+) -> StoreError | None:
+    """One bulk request's answer counted into `result` (its items to resend into `retry_later`);
+    the error of a request refused outright."""
+    if isinstance(answer, _Retryable):
+        retry_later.extend(chunk)
+        return None
+    if isinstance(answer, StoreError):
+        return answer
+    retry_later.extend(_account(answer, chunk, result))
+    return None
 
 
 def _account(

@@ -13,7 +13,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -411,7 +411,7 @@ class SqliteStore:
                 conn.executemany(f"INSERT INTO {fts}(rowid, body) VALUES (?, ?)", words)
         return result
 
-    def put_events(self, events: Sequence[Event]) -> WriteResult:
+    def put_events(self, events: Iterable[Event]) -> WriteResult:
         rows = []
         for ev in events:
             host = ev.host
