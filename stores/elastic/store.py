@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 from collections import deque
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import islice
@@ -448,8 +448,8 @@ class ElasticStore:
                     refused = _settle(answer.result(), sent, result, retry_later) or refused
                 in_flight.append((chunk, self._bulk_pool().submit(self._send_bulk, chunk)))
         finally:
-            while in_flight:
-                sent, answer = in_flight.popleft()
+            wait([answer for _, answer in in_flight])  # every request sent answers before a raise
+            for sent, answer in in_flight:
                 refused = _settle(answer.result(), sent, result, retry_later) or refused
         if refused is not None:
             raise refused
