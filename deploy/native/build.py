@@ -4,8 +4,10 @@ Packages with modules compiled (`TARGETS`):
 
 - the normalizers (`bench/bench_normalize.py`): on CPython alone the Windows shapes parsed at
   about 45,000 events/s on one core against a target of 50,000; compiled, about twice as fast;
-- the detection matcher nodes and dispatch index (`detections/matchers.py`, `detections/index.py`)
-  and the dotted view of an event they read (`soc_core/flat.py`): every event meets them
+- the detection matcher nodes and dispatch index (`detections/matchers.py`, `detections/index.py`),
+  the engine and the detect stage around them (`detections/engine.py`, `detections/stage.py`: the
+  per-event glue and the offline alert writer, a tenth of `socpipe detect` as Python) and the
+  dotted view of an event they read (`soc_core/flat.py`): every event meets them
   (`bench/bench_detect_cli.py`);
 - the nesting guard every message between stages passes (`soc_core/guards.py`: a walk over each
   parsed message's objects and arrays, a twentieth of the detect and index workers as Python);
@@ -90,7 +92,7 @@ class Target:
 TARGETS = (
     # Not compiled: the package marker (it checks the build) and the typer CLI (not on the hot path).
     Target("normalizers", excluded=frozenset({"__init__.py", "cli.py"})),
-    Target("detections", modules=("matchers.py", "index.py")),
+    Target("detections", modules=("matchers.py", "index.py", "engine.py", "stage.py")),
     Target("soc_core", modules=("flat.py", "guards.py")),
     Target("soc_core/kql", modules=("text.py",)),
 )
