@@ -12,6 +12,7 @@ DEBIAN_PACKAGES = $(shell grep -v '^\#' deploy/local/debian-packages.txt)
 NATIVE  = normalizers/_native.json detections/_native.json soc_core/_native.json soc_core/kql/_native.json
 NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py)) \
                  detections/matchers.py detections/index.py detections/engine.py detections/stage.py \
+                 detections/offline.py \
                  soc_core/flat.py soc_core/guards.py \
                  soc_core/kql/text.py
 

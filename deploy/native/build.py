@@ -5,8 +5,9 @@ Packages with modules compiled (`TARGETS`):
 - the normalizers (`bench/bench_normalize.py`): on CPython alone the Windows shapes parsed at
   about 45,000 events/s on one core against a target of 50,000; compiled, about twice as fast;
 - the detection matcher nodes and dispatch index (`detections/matchers.py`, `detections/index.py`),
-  the engine and the detect stage around them (`detections/engine.py`, `detections/stage.py`: the
-  per-event glue and the offline alert writer, a tenth of `socpipe detect` as Python) and the
+  the engine, the detect stage and the offline command's loop around them (`detections/engine.py`,
+  `detections/stage.py`, `detections/offline.py`: the per-event glue and the offline alert writer,
+  a tenth of `socpipe detect` as Python) and the
   dotted view of an event they read (`soc_core/flat.py`): every event meets them
   (`bench/bench_detect_cli.py`);
 - the nesting guard every message between stages passes (`soc_core/guards.py`: a walk over each
@@ -92,7 +93,7 @@ class Target:
 TARGETS = (
     # Not compiled: the package marker (it checks the build) and the typer CLI (not on the hot path).
     Target("normalizers", excluded=frozenset({"__init__.py", "cli.py"})),
-    Target("detections", modules=("matchers.py", "index.py", "engine.py", "stage.py")),
+    Target("detections", modules=("matchers.py", "index.py", "engine.py", "stage.py", "offline.py")),
     Target("soc_core", modules=("flat.py", "guards.py")),
     Target("soc_core/kql", modules=("text.py",)),
 )
