@@ -27,7 +27,9 @@ ZONES = st.sampled_from([UTC, None, timezone(timedelta(hours=7)), timezone(timed
     zone=ZONES,
     whole_second=st.booleans(),
 )
-def test_group_time_text_is_the_isoformat_one(moment: datetime, zone: timezone | None, whole_second: bool) -> None:
+def test_group_time_text_is_the_isoformat_one(
+    moment: datetime, zone: timezone | None, whole_second: bool
+) -> None:
     if whole_second:
         moment = moment.replace(microsecond=0)  # orjson omits zero microseconds; the key does not
     timestamp = moment.replace(tzinfo=zone)
