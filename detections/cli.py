@@ -199,8 +199,9 @@ def _detect(
     write = out.buffer.write if isinstance(out, io.TextIOWrapper) else _text_writer(out)
     started = time.perf_counter()
     cpu_started = time.process_time()
+    reads = engine.read_fields()  # the flat views need no more (no reload during the run)
     for path in files:
-        detect_file(path, fmt, unit, normalize, detect, correlate, write, decided, counters, reasons)
+        detect_file(path, fmt, unit, normalize, detect, correlate, write, decided, counters, reasons, reads)
     decided += correlate.flush()
     for alert in fold_repeats(decided):
         counters["correlation_alerts"] += 1

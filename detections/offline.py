@@ -64,10 +64,12 @@ def detect_file(
     decided: list[Alert | AlertRepeat],
     counters: Counter[str],
     reasons: Counter[str],
+    reads: frozenset[str] | None = None,
 ) -> None:
     """One file through the stages: each event's alerts written (`Alert.to_json()`'s bytes, one a
     line), its correlation hits offered (what they decide is added to `decided`), dead letters
-    counted with their reasons."""
+    counted with their reasons. `reads`: the engine's `read_fields()`, for the stage's flat views
+    (see `NormalizeStage.normalize`)."""
     source = f"cli:{path.name}"
     read = events = 0  # counted here, added once (a Counter update per record cost more)
     for rid, payload, record_format, bounded in records(path, fmt, counters, reasons):
@@ -81,6 +83,7 @@ def detect_file(
             unit_id=unit,
             nesting_bounded=bounded,
             deferred=True,  # the flat view first; the document only for the events that alert
+            reads=reads,
         )
         if not isinstance(result, Event):
             counters["dead_letters"] += 1
