@@ -137,7 +137,8 @@ class NormalizeStage:
         engine's `read_fields()`); the event's times (`@timestamp`, `event.ingested`,
         `event.created`) are then left out of the view unless one of them is read. Rendering the
         three as text was about three percent of `socpipe detect`, and no rule reads them; the
-        document, when it is built, has them all."""
+        document, when it is built, has them all (`event.ingested` then the time it is built, as
+        `_finish` stamps it on the normal path)."""
         ctx = self._lookup(source_id)
         format_name = format_name or (ctx.format if ctx else None)
         try:
@@ -267,14 +268,16 @@ class NormalizeStage:
         document has it (Windows mappers set no `event.id`/`original`/`ingested`/`created`, no
         `ecs`, no `host`: the view mirrors the document's `setdefault`s as plain writes)."""
         record_id, payload, received_at = identity
-        ingested = datetime.now(UTC)  # `utcnow()`, without a call into an interpreted module
         os_type = OS_TYPES.get(normalizer.name)
         timestamp, with_ingested, with_created = self._view_times(reads)
+        # `utcnow()`, without a call into an interpreted module; when the view leaves it out, the
+        # document takes its own when it is built (`_finish`), as on the normal path
+        ingested = datetime.now(UTC) if with_ingested else None
 
         def stamp(out: dict[str, Any]) -> None:
             out["event.id"] = record_id
             out["event.original"] = payload
-            if with_ingested:
+            if ingested is not None:
                 out["event.ingested"] = json_time(ingested)
             if with_created:
                 out["event.created"] = json_time(received_at)
