@@ -6,11 +6,16 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 DEBIAN_PACKAGES = $(shell grep -v '^\#' deploy/local/debian-packages.txt)
-# The modules compiled by mypyc (deploy/native/build.py: the normalizers, the detection matchers and
-# index, the event flattener, the nesting guard, the free-text words); rebuilt when any changes.
-NATIVE  = normalizers/_native.json detections/_native.json soc_core/_native.json soc_core/kql/_native.json
+# The modules compiled by mypyc (deploy/native/build.py: the normalizers, the detection matchers,
+# index, engine and stage, the correlation engine, the event flattener, the nesting guard, the
+# free-text words); rebuilt when any changes.
+NATIVE  = normalizers/_native.json detections/_native.json detections/correlation/_native.json \
+          soc_core/_native.json soc_core/kql/_native.json
 NATIVE_SOURCES = $(filter-out normalizers/__init__.py normalizers/cli.py,$(wildcard normalizers/*.py)) \
-                 detections/matchers.py detections/index.py soc_core/flat.py soc_core/guards.py \
+                 detections/matchers.py detections/index.py detections/engine.py detections/stage.py \
+                 detections/offline.py detections/correlation/hits.py detections/correlation/windows.py \
+                 detections/correlation/engine.py \
+                 soc_core/flat.py soc_core/guards.py \
                  soc_core/kql/text.py
 
 .PHONY: run test test-fast check lint typecheck layers lock lock-check sigma-check ecs-check servers stop-servers bench system-deps native clean-native clean deploy-tools

@@ -1,7 +1,8 @@
 """Sigma rules -> alerts: loading, compiling, the matcher, the detect stage.
 
-The matcher nodes and the dispatch index (`detections.matchers`, `detections.index`, the
-per-event hot path) may run compiled by mypyc (`make native`, see `deploy/native/build.py`);
+The matcher nodes, the dispatch index, the engine and the detect stage (`detections.matchers`,
+`detections.index`, `detections.engine`, `detections.stage`: the per-event hot path) may run
+compiled by mypyc (`make native`, see `deploy/native/build.py`);
 importing the package refuses a build made from other source (`soc_core.native`). Without
 compiled modules the package is plain Python.
 """

@@ -5,7 +5,8 @@ records, one per line (any registered format: given with `--format` or sniffed p
 ECS JSON lines, or `.evtx` files (read by `normalizers.evtx_file.iter_records` into the
 `evtx_json` shape). `--unit` attributes the records to a registry unit (`soc.unit.id`), as ingest
 does for a registered source, so rules that group by unit (correlations) see it. Records go
-through the same `NormalizeStage` and `DetectStage` as the pipeline (with `deferred`: an evtx
+through the same `NormalizeStage` and `DetectStage` as the pipeline, a file at a time
+(`detections.offline.detect_file`, compiled with the stage; with `deferred`: an evtx
 record's flat view is written directly and its ECS document built only if an alert or a
 correlation hit needs it, the same bytes; see `NormalizeStage.normalize`); alerts are written
 unsuppressed, one JSON document per line, to stdout. Records that do not normalize, and EVTX
@@ -38,7 +39,7 @@ import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -48,10 +49,9 @@ from detections.attack import catalog
 from detections.cache import default_cache_dir
 from detections.correlation.engine import CorrelationEngine
 from detections.engine import DetectionEngine
+from detections.offline import detect_file
 from detections.stage import DetectStage
 from soc_core.alert import Alert, AlertRepeat
-from soc_core.event import Event, utcnow
-from soc_core.records import record_id
 from soc_core.settings import DetectionSettings
 
 PACKAGED_RULES = Path(__file__).parent / "rules"
@@ -64,37 +64,6 @@ def default_rule_folders(sigma_dir: Path | None) -> list[Path]:
     base = sigma_dir or Path(__file__).resolve().parents[2] / "shared/data/sigma"
     folders += [base / name for name in SIGMA_SETS if (base / name).is_dir()]
     return folders
-
-
-def _records(
-    path: Path, fmt: str | None, counters: Counter[str], reasons: Counter[str]
-) -> Iterator[tuple[str, str, str | None, bool]]:
-    """The file's records as (record id, payload, format, nesting bounded): a `RawRecord`'s fields,
-    without the model (the stage takes them as they are, see `NormalizeStage.normalize`). An `.evtx`
-    file's records are JSON the `evtx` package rendered, read by a normalizer that keeps none of
-    their structure (`nesting_bounded`: the depth guard is not needed for them)."""
-    source = f"cli:{path.name}"
-    if path.suffix.lower() == ".evtx":
-        from normalizers.evtx_file import ReadStats, iter_identified  # imported on use
-
-        read = ReadStats()
-        evtx_format = fmt or "evtx_json"
-        # each record's id is `record_id(source, payload, shipper_id=f"{path}:{n}")`
-        for rid, payload in iter_identified(path, source, read):
-            yield rid, payload, evtx_format, True
-        if read.errors:  # unreadable records are dead letters too, counted with their reasons
-            counters["records"] += read.errors
-            counters["dead_letters"] += read.errors
-            for reason in read.reasons:
-                reasons[f"{path.name}: {reason}"[:120]] += 1
-        return
-    # Framed as `socpipe normalize` frames a file: an auditd event's records become one record, and
-    # an IIS log's `#Fields:` header travels with each data line (its header lines are no records).
-    from normalizers.cli import frame
-
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for n, (payload, _, framed) in enumerate(frame(handle, fmt), 1):
-            yield record_id(source, payload, shipper_id=f"{path}:{n}"), payload, framed, False
 
 
 def fold_repeats(decided: list[Alert | AlertRepeat]) -> list[Alert]:
@@ -230,31 +199,9 @@ def _detect(
     write = out.buffer.write if isinstance(out, io.TextIOWrapper) else _text_writer(out)
     started = time.perf_counter()
     cpu_started = time.process_time()
+    reads = engine.read_fields()  # the flat views need no more (no reload during the run)
     for path in files:
-        source = f"cli:{path.name}"
-        for rid, payload, record_format, bounded in _records(path, fmt, counters, reasons):
-            counters["records"] += 1
-            result = normalize.normalize(
-                payload,
-                record_id=rid,
-                source_id=source,
-                format_name=record_format,
-                received_at=utcnow(),
-                unit_id=unit,
-                nesting_bounded=bounded,
-                deferred=True,  # the flat view first; the document only for the events that alert
-            )
-            if not isinstance(result, Event):
-                counters["dead_letters"] += 1
-                reasons[result.reason[:120]] += 1
-                continue
-            counters["events"] += 1
-            alerts, hits = detect.evaluate_json(result)
-            for line in alerts:
-                counters["alerts"] += 1
-                write(line + b"\n")
-            if hits:
-                decided += correlate.offer(hits)
+        detect_file(path, fmt, unit, normalize, detect, correlate, write, decided, counters, reasons, reads)
     decided += correlate.flush()
     for alert in fold_repeats(decided):
         counters["correlation_alerts"] += 1

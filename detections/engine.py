@@ -305,6 +305,24 @@ class DetectionEngine:
             except KeyError:
                 raise DetectionError("unknown rule id", rule_id=rule_id) from None
 
+    def read_fields(self) -> frozenset[str]:
+        """Every flat field matching may read with the current rule set: the rules' conditions,
+        the dispatch and the prefilter, the filters and exceptions, the correlations' group-by and
+        value fields. A reader of flat views may leave the others out of them (`socpipe detect`,
+        see `NormalizeStage.normalize`'s `reads`); asked again after a reload or new exceptions."""
+        with self._lock:
+            names = self._index.read_fields()
+            for condition in self._conditions:
+                names |= condition.fields()
+            for compiled_filter in self._file_filters + self._exceptions:
+                names |= compiled_filter.condition.fields()
+            for correlation in self.correlations.correlations:
+                for source in correlation.sources:
+                    for group in source.group_fields:
+                        names.update(group)
+                    names.update(source.value_fields)
+            return frozenset(names)
+
     def rule_fields(self, rule_id: str) -> set[str]:
         """The event fields a rule's condition reads (after the pipeline), e.g. to draft an exception."""
         with self._lock:

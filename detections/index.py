@@ -317,6 +317,15 @@ class RuleIndex:
         self._fields = tuple(sorted({name for signature in self._signatures for name in signature}))
         self._memo: dict[tuple[Any, ...], list[Bucket]] = {}
 
+    def read_fields(self) -> set[str]:
+        """The flat fields the index reads: the dispatch fields and every prefilter scan's."""
+        names = set(self._fields)
+        buckets = [self._always, *(b for table in self._signatures.values() for b in table.values())]
+        for bucket in buckets:
+            names.update([scan.name for scan in bucket.scans])
+            names.update([scan.name for scan in bucket.regex_scans])
+        return names
+
     def buckets(self, flat: dict[str, Any]) -> list[Bucket]:
         """The buckets an event belongs to (the always-bucket last).
 

@@ -146,8 +146,10 @@ class DetectStage:
             if event_json is None:
                 event_json = event.to_json()
             decided.append((match, codes))
-        self.counters["alerts"] += len(decided)
-        self.counters["rule_hits"] += len(hits)
+        if decided:  # a Counter reads a missing count as 0: no write for the events with none
+            self.counters["alerts"] += len(decided)
+        if hits:
+            self.counters["rule_hits"] += len(hits)
         return decided, hits, event_json
 
     def process(self, event: Event) -> list[NewAlert | AlertUpdate]:

@@ -1805,7 +1805,12 @@ _USER_DATA_PLACE: Final = make_place("winlog.user_data.")
 
 
 def to_flat(
-    ev: WinEvent, out: Doc, on_event: Callable[[Doc], None] | None = None, os_type: str | None = None
+    ev: WinEvent,
+    out: Doc,
+    on_event: Callable[[Doc], None] | None = None,
+    os_type: str | None = None,
+    *,
+    timestamp: bool = True,
 ) -> Mapped:
     """`to_ecs(ev)`'s dotted view (`Event.flat()` of its document), written into `out` without the
     nested document: `socpipe detect` reads the flat view of every event and the document only of
@@ -1816,11 +1821,13 @@ def to_flat(
     (the stage's identity) where the document has them, after the event's own, and `os_type` is
     the stage's `host.os.type` (written here when the event names its computer). Returns the
     channel mapping, for `compose(ev, mapped)` to build `to_ecs(ev)` from if it is needed (the
-    view copies what it takes, so the mapping stays the document's own)."""
+    view copies what it takes, so the mapping stays the document's own). `timestamp=False`
+    leaves `@timestamp` out (a reader that reads no time, see `NormalizeStage.normalize`)."""
     mapped = map_event(ev)
     event, winlog, fields = mapped
     ed = ev.event_data
-    out["@timestamp"] = json_time(ev.time)
+    if timestamp:
+        out["@timestamp"] = json_time(ev.time)
     flatten_under(event, "event", out)
     if on_event is not None:
         on_event(out)

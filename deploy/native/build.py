@@ -4,9 +4,14 @@ Packages with modules compiled (`TARGETS`):
 
 - the normalizers (`bench/bench_normalize.py`): on CPython alone the Windows shapes parsed at
   about 45,000 events/s on one core against a target of 50,000; compiled, about twice as fast;
-- the detection matcher nodes and dispatch index (`detections/matchers.py`, `detections/index.py`)
-  and the dotted view of an event they read (`soc_core/flat.py`): every event meets them
+- the detection matcher nodes and dispatch index (`detections/matchers.py`, `detections/index.py`),
+  the engine, the detect stage and the offline command's loop around them (`detections/engine.py`,
+  `detections/stage.py`, `detections/offline.py`: the per-event glue and the offline alert writer,
+  a tenth of `socpipe detect` as Python) and the
+  dotted view of an event they read (`soc_core/flat.py`): every event meets them
   (`bench/bench_detect_cli.py`);
+- the correlation engine's hits, windows and event-time ordering (`detections/correlation/`
+  `hits.py`, `windows.py`, `engine.py`): every rule hit a correlation reads;
 - the nesting guard every message between stages passes (`soc_core/guards.py`: a walk over each
   parsed message's objects and arrays, a twentieth of the detect and index workers as Python);
 - the free-text words of every document stored (`soc_core/kql/text.py`: a quarter of the index
@@ -90,7 +95,8 @@ class Target:
 TARGETS = (
     # Not compiled: the package marker (it checks the build) and the typer CLI (not on the hot path).
     Target("normalizers", excluded=frozenset({"__init__.py", "cli.py"})),
-    Target("detections", modules=("matchers.py", "index.py")),
+    Target("detections", modules=("matchers.py", "index.py", "engine.py", "stage.py", "offline.py")),
+    Target("detections/correlation", modules=("hits.py", "windows.py", "engine.py")),
     Target("soc_core", modules=("flat.py", "guards.py")),
     Target("soc_core/kql", modules=("text.py",)),
 )

@@ -43,7 +43,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import orjson
@@ -141,7 +141,7 @@ class CorrelationStats:
 
     def __add__(self, other: CorrelationStats) -> CorrelationStats:
         """Two engines' stats of one correlation (a worker runs one engine per partition)."""
-        names = [n for n in self.__slots__ if n != "correlation_id"]
+        names = [f.name for f in fields(self) if f.name != "correlation_id"]  # compiled: no __slots__
         return CorrelationStats(self.correlation_id, *(getattr(self, n) + getattr(other, n) for n in names))
 
 
@@ -488,7 +488,8 @@ class CorrelationEngine:
         returns the loaded correlations whose state changed. A correlation disabled here loses its
         groups and buffered hits: the hits it skips while disabled would make any kept window wrong."""
         wanted = frozenset(disabled)
-        changed = sorted((wanted ^ self._disabled) & self._by_id.keys())
+        # not `frozenset & dict.keys()`: that is a set at run time, which compiled code refuses
+        changed = sorted(cid for cid in wanted ^ self._disabled if cid in self._by_id)
         self._disabled = wanted
         for cid in changed:
             if cid in wanted:
@@ -497,7 +498,7 @@ class CorrelationEngine:
             log.info(
                 "correlation state applied changed=%d disabled=%d",
                 len(changed),
-                len(wanted & self._by_id.keys()),
+                sum(1 for cid in wanted if cid in self._by_id),
             )
             self._report()
         return changed

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from detections.cli import PACKAGED_RULES, _records
+from detections.cli import PACKAGED_RULES
 from detections.engine import DetectionEngine
+from detections.offline import records
 from detections.stage import DetectStage
 from normalizers.stage import NormalizeStage
 from soc_core.event import Event
@@ -41,7 +42,7 @@ def test_writer_bytes_equal_the_models_on_the_evtx_corpus(tmp_path: Path) -> Non
     alerts = 0
     for path in paths:
         source = f"cli:{path.name}"
-        for rid, payload, fmt, bounded in _records(path, None, counters, Counter()):
+        for rid, payload, fmt, bounded in records(path, None, counters, Counter()):
             event = normalize.normalize(
                 payload,
                 record_id=rid,

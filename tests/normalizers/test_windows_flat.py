@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from detections.cli import _records
+from detections.offline import records
 from normalizers import evtx_json, nxlog_windows, winlogbeat
 from normalizers.base import ParseContext
 from normalizers.stage import NormalizeStage
@@ -56,7 +56,7 @@ def test_flat_view_and_document_on_every_event_of_the_evtx_corpus() -> None:
     events = 0
     for path in _files():
         source = f"cli:{path.name}"
-        for rid, payload, fmt, bounded in _records(path, None, Counter(), Counter()):
+        for rid, payload, fmt, bounded in records(path, None, Counter(), Counter()):
             fields = {
                 "record_id": rid,
                 "source_id": source,

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from detections.correlation.engine import CorrelationEngine, LiveCorrelation
+from detections.correlation.engine import CorrelationEngine, CorrelationStats, LiveCorrelation
 from detections.correlation.hits import (
     EventJSON,
     RuleHit,
@@ -176,3 +176,24 @@ def test_a_hits_event_document_stays_json_text_and_reads_as_before(make_engine: 
     assert event_document(hit.context) == orjson.loads(text) == parsed["event"]
     assert context_json(hit.context) == orjson.dumps(parsed)
     assert RuleHit.from_json(hit.to_json()).context == parsed
+
+
+def test_the_stats_of_two_engines_add_up_field_by_field() -> None:
+    """A worker runs one engine per partition and reports their sum (the class may be compiled,
+    which has no `__slots__` to walk)."""
+    one = CorrelationStats(
+        "c", groups=1, buffered=2, hits=3, fired=4, alerts=5, repeats=6, late=7, overflow=8
+    )
+    two = CorrelationStats("c", groups=10, hits=30, skipped_disabled=9)
+    assert one + two == CorrelationStats(
+        "c",
+        groups=11,
+        buffered=2,
+        hits=33,
+        fired=4,
+        alerts=5,
+        repeats=6,
+        late=7,
+        overflow=8,
+        skipped_disabled=9,
+    )
