@@ -27,8 +27,15 @@ Per replica count it reports:
 
 In the same run, after the first replica count, Elasticsearch alone bulk-indexes the same
 documents (read back from the pipeline's index) into a fresh index of the same template, with the
-client the index worker uses (bulk `create`, 500 per request, `--es-clients` threads): the
-ratio pipeline / Elasticsearch is the issue's figure (target >= 60%, p99 < 5 s at half load).
+client the index worker uses (bulk `create`, 500 per request as the index worker sends them,
+`--es-clients` threads), `--es-alone-runs` times (its rate varies by up to a third between runs):
+the ratio pipeline / the fastest of them is the issue's figure (target >= 60%, p99 < 5 s at half
+load).
+
+With `--es-cores 0`, Elasticsearch runs on core 0 and everything else (Kafka, the API, the workers,
+this client) on the other cores, in both phases (`CorePlan`): on a deployment Elasticsearch has
+nodes of its own, and the ratio then asks how much of its capacity the pipeline turns into
+searchable events, rather than how the two share one machine's cores.
 
 Writes `bench/results/e2e.json` (`--output`) and prints a table; the load average is recorded
 before and after each phase. Indices and topics have their own prefix; indices are deleted after.
@@ -780,6 +787,12 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--probe-interval", type=float, default=0.25)
     parser.add_argument("--es-clients", type=int, default=2)
+    parser.add_argument(
+        "--es-alone-runs",
+        type=int,
+        default=3,
+        help="times Elasticsearch alone indexes the documents; the ratio is to the fastest",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy on every process (sustained phase)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
@@ -848,13 +861,13 @@ def run_all(
             print(f"replicas {replicas}: half load p99 {run['half_load']['latency_s']['p99']} s", flush=True)
             if es_alone is None:
                 docs = indexed_documents(stack, args.events)
-                es_alone = elasticsearch_alone(servers, docs, args.es_clients)
-                print(f"Elasticsearch alone: {es_alone['events_per_s']:,} events/s", flush=True)
-                # the same with the bulks the index worker sent (its mean batch): what small bulks cost
-                small = max(1, run["sustained"]["mean_batch"]["index"])
-                es_alone["at_the_index_workers_bulk_size"] = elasticsearch_alone(
-                    servers, docs, args.es_clients, small
-                )
+                # its rate varies by a third from one run to the next (merges, the JVM): the
+                # fastest of several is the ratio's denominator, the conservative choice
+                tries = [
+                    elasticsearch_alone(servers, docs, args.es_clients) for _ in range(args.es_alone_runs)
+                ]
+                print(f"Elasticsearch alone: {[t['events_per_s'] for t in tries]} events/s", flush=True)
+                es_alone = {**max(tries, key=lambda t: t["events_per_s"]), "runs": tries}
             results.append(run)
         finally:
             stack.stop()
