@@ -177,18 +177,26 @@ def _invalid_event(event: UncheckedEvent, stage: str, exc: ValidationError) -> D
     )
 
 
-def store_outcome(
-    store: Store, outcome: BatchOutcome, stage: str = "index", *, events_written: WriteResult | None = None
-) -> WriteResult:
-    """Write dead letters, events and alerts; permanent write failures become dead letters too.
-    `events_written`: `outcome.events` were written already (streamed as they were decoded), with
-    this result."""
-    EVENTS_RECEIVED.labels(stage).inc(len(outcome.events) + len(outcome.alerts))
+def store_outcome(store: Store, outcome: BatchOutcome, stage: str = "index") -> WriteResult:
+    """Write dead letters, events and alerts; permanent write failures become dead letters too."""
     result = WriteResult()
-    result += store.put_events(outcome.events) if events_written is None else events_written
-    result += store.put_alerts(outcome.alerts)
-    if outcome.repeats:
-        store.record_repeats(outcome.repeats)
+    result += store.put_events(outcome.events)
+    result += write_alerts(store, outcome.alerts, outcome.repeats)
+    return settle_outcome(store, outcome, result, stage)
+
+
+def write_alerts(store: Store, alerts: Sequence[Alert], repeats: Sequence[AlertRepeat]) -> WriteResult:
+    """A batch's new alerts, then its repeats folded into the alerts they repeat (this batch's too)."""
+    result = store.put_alerts(alerts)
+    if repeats:
+        store.record_repeats(repeats)
+    return result
+
+
+def settle_outcome(store: Store, outcome: BatchOutcome, result: WriteResult, stage: str) -> WriteResult:
+    """After a batch's events and alerts were written with `result`: what the store refused
+    becomes a dead letter, the dead letters are written, and the batch is counted."""
+    EVENTS_RECEIVED.labels(stage).inc(len(outcome.events) + len(outcome.alerts))
     deadletters = list(outcome.deadletters)
     if result.failed:
         by_id = {e.id: e for e in outcome.events}

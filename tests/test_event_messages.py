@@ -3,6 +3,7 @@ array or one event, and refuse one bad element without losing the rest of its me
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import orjson
@@ -14,7 +15,8 @@ from soc_core.store import DeadLetterQuery, EventQuery, Store
 from socpipe import event_messages
 from socpipe.event_messages import encode_event_messages
 from socpipe.workers import index_handler
-from tests.conftest import make_event
+from stores.elastic.store import ElasticStore
+from tests.conftest import make_alert, make_event
 
 
 def _event(n: int, source: str = "src-a") -> bytes:
@@ -67,3 +69,39 @@ def test_the_index_worker_takes_arrays_and_single_events_and_dead_letters_one_ba
     assert reasons[2].startswith("undecodable record at") and "soc.events/0@2" in reasons[2]
     assert {d.raw for d in letters} >= {orjson.dumps(no_time).decode(), "5", "[not json"}
     assert all(d.source_id == "src-a" for d in letters)
+
+
+def test_the_index_worker_writes_alerts_while_its_events_stream(
+    elastic_store: ElasticStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's alerts (and repeats) go to the store from another thread while its events are
+    written: the first events request waits (up to 10 s) for the alerts' write to have begun,
+    which a worker writing one after the other would never do."""
+    settings = Settings()
+    real_bulk, real_put_alerts = elastic_store.es.bulk, elastic_store.put_alerts
+    alerts_begun = threading.Event()
+    overlapped: list[bool] = []
+
+    def put_alerts(alerts: Any) -> Any:
+        alerts_begun.set()
+        return real_put_alerts(alerts)
+
+    def bulk(*, operations: list[Any], **kwargs: Any) -> Any:
+        first = operations[0]["create"]["_index"] if isinstance(operations[0], dict) else ""
+        if "events-" in first and not overlapped:
+            overlapped.append(alerts_begun.wait(timeout=10))
+        return real_bulk(operations=operations, **kwargs)
+
+    monkeypatch.setattr(elastic_store, "put_alerts", put_alerts)
+    monkeypatch.setattr(elastic_store.es, "bulk", bulk)
+    event = make_event(1)
+    alert = make_alert("rule-a", event)
+    messages = [
+        _message(0, orjson.dumps([orjson.loads(_event(n)) for n in range(3)])),
+        Message(topic=settings.stores.topic_alerts, partition=0, offset=0, key=b"a", value=alert.to_json()),
+    ]
+    index_handler(settings, elastic_store)(messages)
+    elastic_store.refresh()
+    assert overlapped == [True]
+    assert elastic_store.search_events(EventQuery(size=10)).total == 3
+    assert elastic_store.get_alert(alert.id) is not None

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -301,6 +302,7 @@ class ElasticStore:
         self.prefix = prefix
         self.bulk_requests = bulk_requests
         self._pool: ThreadPoolExecutor | None = None  # the bulk requests' threads, made on first need
+        self._pool_lock = threading.Lock()  # the index worker writes events and alerts from two threads
         self._event_indices: dict[date, str] = {}
         self.refresh_interval = refresh_interval
         self.series_settings = index_settings(shards, replicas, refresh_interval)
@@ -463,9 +465,10 @@ class ElasticStore:
         return [pending[i : i + step] for i in range(0, len(pending), step)]
 
     def _bulk_pool(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.bulk_requests, thread_name_prefix="es-bulk")
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.bulk_requests, thread_name_prefix="es-bulk")
+            return self._pool
 
     def _send_bulk(
         self, chunk: list[tuple[str, str, dict[str, Any] | bytes]]
